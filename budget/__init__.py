@@ -1,0 +1,1 @@
+"""Regional total budget, point value, hospital settlement and clearing."""

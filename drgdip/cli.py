@@ -1,0 +1,43 @@
+"""The ``drgdip`` command: one subcommand per pipeline stage.
+
+Each stage package owns its subcommands in its own ``cli.py`` (``register(subparsers)``);
+this module only assembles them and turns :class:`drgdip.errors.UsageError` into exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from drgdip.errors import UsageError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from grouper import cli as grouper_cli
+    from synth import cli as synth_cli
+    from pointvalue import cli as pointvalue_cli
+    from budget import cli as budget_cli
+    from drgdip import demo
+
+    parser = argparse.ArgumentParser(
+        prog="drgdip",
+        description="Group inpatient cases (CHS-DRG / DIP), compute points and settle hospitals.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for module in (grouper_cli, synth_cli, pointvalue_cli, budget_cli, demo):
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as error:
+        print(f"drgdip {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

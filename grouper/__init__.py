@@ -1,0 +1,8 @@
+"""CHS-DRG grouping: scheme tables in, MDC / ADRG / DRG and a status per case out."""
+
+from grouper.drg import group_cases, iter_group_batches
+from grouper.io import STATUS_TOKENS
+from grouper.scheme import CompiledScheme, Scheme, SchemeError, load_scheme
+
+__all__ = ["CompiledScheme", "Scheme", "SchemeError", "STATUS_TOKENS", "group_cases",
+           "iter_group_batches", "load_scheme"]

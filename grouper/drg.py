@@ -1,0 +1,119 @@
+"""Public DRG grouping functions: case table in, ``case_id, status, mdc, adrg, drg`` out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from grouper import io
+from grouper._kernels import GROUP_NONE, _group_drg_kernel
+from grouper.scheme import Scheme
+
+NOT_GROUPED = ("0000", "00", "0000")
+RESULT_COLUMNS = ("case_id", "status", "mdc", "adrg", "drg")
+
+
+@dataclass(frozen=True)
+class GroupedBatch:
+    """Grouping result of one batch: integer codes plus the label tables to decode them.
+
+    ``group`` indexes :func:`result_labels` (DRG, then ambiguous group per MDC, then "not
+    grouped"); ``status`` indexes ``io.STATUS_TOKENS``.
+    """
+
+    case_id: pa.ChunkedArray | pa.Array
+    status: np.ndarray  # int8[n]
+    group: np.ndarray   # int32[n]
+
+    def __len__(self) -> int:
+        return len(self.status)
+
+
+def result_labels(scheme: Scheme) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mdc, adrg, drg) label of every group index: DRGs, each MDC's ambiguous group, none."""
+    n_mdc = len(scheme.mdc_codes)
+    drg_mdc = scheme.mdc_codes[scheme.adrg_mdc[scheme.drg_adrg]]
+    mdc = np.concatenate([drg_mdc, scheme.mdc_codes, [NOT_GROUPED[0]]]).astype(object)
+    adrg = np.concatenate([scheme.adrg_codes[scheme.drg_adrg], ["QY"] * n_mdc,
+                           [NOT_GROUPED[1]]]).astype(object)
+    drg = np.concatenate([scheme.drg_codes, scheme.qy_codes, [NOT_GROUPED[2]]]).astype(object)
+    return mdc, adrg, drg
+
+
+def group_encoded(cases: io.EncodedCases, scheme: Scheme) -> GroupedBatch:
+    """Run the kernel over encoded cases and fold its result into status and group index."""
+    result = _group_drg_kernel(cases.status, cases.gender, cases.age, cases.age_days,
+                               cases.birth_weight, cases.dx_ptr, cases.dx_ids, cases.proc_ptr,
+                               cases.proc_ids, scheme.compiled)
+    n_drg = len(scheme.drg_codes)
+    n_mdc = len(scheme.mdc_codes)
+    status = cases.status.copy()
+    valid = status == io.OK
+    status[valid & (result == GROUP_NONE)] = io.NO_GROUP
+    status[valid & (result >= n_drg)] = io.AMBIGUOUS
+    group = np.where(result == GROUP_NONE, n_drg + n_mdc, result).astype(np.int32)
+    return GroupedBatch(case_id=cases.case_id, status=status, group=group)
+
+
+def iter_group_batches(source, scheme: Scheme, *, batch_rows: int = io.DEFAULT_BATCH_ROWS,
+                       gender_aliases: bool = False, map_codes: bool = False,
+                       ) -> Iterator[tuple[pa.Table, GroupedBatch]]:
+    """Group ``source`` batch by batch, yielding (input batch, its result) in input order."""
+    name = "<DataFrame>" if isinstance(source, pd.DataFrame) else str(source)
+    first_row = 1
+    for table in io.iter_case_batches(source, batch_rows):
+        encoded = io.encode_batch(table, scheme, file=name, first_row=first_row,
+                                  gender_aliases=gender_aliases, map_codes=map_codes)
+        yield table, group_encoded(encoded, scheme)
+        first_row += table.num_rows
+
+
+def to_frame(batches: list[GroupedBatch], scheme: Scheme) -> pd.DataFrame:
+    """The grouping output table (design.md §3.2) with categorical status/mdc/adrg/drg."""
+    mdc, adrg, drg = result_labels(scheme)
+    if batches:
+        status = np.concatenate([b.status for b in batches])
+        group = np.concatenate([b.group for b in batches])
+        case_id = pa.chunked_array([c for b in batches for c in _chunks(b.case_id)]) \
+            if any(len(b) for b in batches) else pa.array([], pa.string())
+    else:
+        status = np.empty(0, np.int8)
+        group = np.empty(0, np.int32)
+        case_id = pa.array([], pa.string())
+    case_id = case_id.to_pandas()
+    if not isinstance(case_id.dtype, pd.StringDtype):
+        case_id = case_id.astype("str")
+
+    def categorical(labels: np.ndarray, codes: np.ndarray) -> pd.Categorical:
+        categories, inverse = np.unique(labels.astype(str), return_inverse=True)
+        return pd.Categorical.from_codes(inverse[codes], categories=categories)
+
+    return pd.DataFrame({
+        "case_id": case_id.to_numpy() if len(case_id) == 0 else case_id.reset_index(drop=True),
+        "status": pd.Categorical.from_codes(status.astype(np.int64), categories=io.STATUS_TOKENS),
+        "mdc": categorical(mdc, group),
+        "adrg": categorical(adrg, group),
+        "drg": categorical(drg, group),
+    })
+
+
+def _chunks(array):
+    return array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+
+
+def group_cases(cases, scheme: Scheme, *, batch_rows: int = io.DEFAULT_BATCH_ROWS,
+                gender_aliases: bool = False, map_codes: bool = False) -> pd.DataFrame:
+    """Group a case table (DataFrame, or CSV/Parquet path) under ``scheme``.
+
+    Returns one row per input row, in input order: ``case_id, status, mdc, adrg, drg``
+    (categoricals). ``gender_aliases`` also accepts M/F/男/女 as male/female for the sex-specific
+    MDCs (the reference grouper rejects M/F and lets 男/女 pass without entering MDCM/MDCN);
+    ``map_codes`` converts codes through the scheme's dx_map/proc_map first (RULES.md §9).
+    """
+    batches = [grouped for _, grouped in iter_group_batches(
+        cases, scheme, batch_rows=batch_rows, gender_aliases=gender_aliases, map_codes=map_codes)]
+    return to_frame(batches, scheme)

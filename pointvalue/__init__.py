@@ -1,0 +1,1 @@
+"""Case points: DRG weights and base points, DIP scores, outlier rules, coefficients."""

@@ -1,0 +1,1 @@
+"""A synthetic province: realistic multi-year case data for tests, benchmarks and demos."""
