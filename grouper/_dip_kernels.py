@@ -1,0 +1,210 @@
+"""Numba kernels of DIP grouping: plain numpy arrays in and out.
+
+One function, :func:`_dip_case`, decides a case; the batch kernel calls it for every case and the
+trace calls it for one case with an event buffer, so the explanation always agrees with the result.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+# dip types; index into grouper.dip.DIP_TYPES
+CORE, COMPREHENSIVE, UNGROUPED = range(3)
+# comprehensive classes (attribute ranks); index into grouper.dip.PROC_CLASSES
+MEDICAL, DIAGNOSTIC, THERAPEUTIC, SURGERY = range(4)
+# subtypes; index into grouper.dip.SUBTYPES
+(SUB_DEATH, SUB_SEVERE, SUB_MODERATE, SUB_AGE_0_28D, SUB_AGE_29D_1Y, SUB_AGE_1_6Y, SUB_AGE_7_17Y,
+ SUB_AGE_65Y_PLUS) = range(8)
+N_SUBTYPES = 8
+
+# trace events: (kind, a, b, c) rows
+EV_PRINCIPAL = 1       # a: principal dx present (0/1), b: core dx id (-1 none)
+EV_MAIN_PROC = 2       # a: position of the main procedure in the list (-1 none), b: its proc id, c: class
+EV_CLASS = 3           # a: procedure class of the case
+EV_CORE_CANDIDATE = 4  # a: group row, b: related procedures required, c: 1 if all present
+EV_CORE_CHOSEN = 5     # a: group row (-1 none)
+EV_COMP_TRY = 6        # a: prefix level (0 = longest), b: prefix id (-1 not in directory), c: group row or -1
+EV_SUBTYPE = 7         # a: subtype, b: aux row, c: 1 if the case meets it
+EV_AUX_CHOSEN = 8      # a: aux row (-1 none)
+EV_RESULT = 9          # a: group row (-1), b: dip type
+
+
+@nb.njit(cache=True)
+def _record(events, n_events, kind, a, b, c):
+    if n_events < events.shape[0]:
+        events[n_events, 0] = kind
+        events[n_events, 1] = a
+        events[n_events, 2] = b
+        events[n_events, 3] = c
+    return n_events + 1
+
+
+@nb.njit(cache=True)
+def _find_range(sorted_keys, key):
+    lo = np.searchsorted(sorted_keys, key, side="left")
+    hi = np.searchsorted(sorted_keys, key, side="right")
+    return lo, hi
+
+
+@nb.njit(cache=True)
+def _dip_case(i, has_dx, core_dx, prefix_ids, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
+              attribute_highest, n_proc_vocab, core_keys, core_rows, core_rel_ptr, core_rel_ids, core_mean,
+              comp_keys, comp_rows, aux_ptr, aux_subtype, aux_trigger, events, trace):
+    """Group case ``i``: returns (group row or -1, dip type, aux row or -1, number of events).
+
+    Parameters
+    ----------
+    has_dx : bool[n]
+        The case has a principal diagnosis.
+    core_dx : int64[n]
+        Id of the principal diagnosis' subcategory among core-group diagnoses (-1 none).
+    prefix_ids : int64[n, n_levels]
+        Id of the principal diagnosis' prefix at each comprehensive level, longest first (-1 none).
+    proc_ptr : int64[n + 1], proc_ids : int64[n_items], proc_class : int8[n_items]
+        Procedures of each case in CSR form (main first), their ids in the directory's procedure
+        vocabulary (-1 unknown) and class (0 medical / conservative ... 3 surgery).
+    cost : float64[n]
+        Total cost (ties between core groups go to the mean cost closest to it; NaN: first group).
+    subtype_flags : bool[n, N_SUBTYPES]
+        Auxiliary subtypes the case meets.
+    attribute_highest : bool
+        Class of the case = highest class over all procedures (else the main procedure's).
+    n_proc_vocab : int
+        Size of the procedure vocabulary (for core keys).
+    core_keys : int64[n_core] (sorted), core_rows : int64[n_core]
+        ``core_dx × (n_proc_vocab + 1) + main_id + 1`` of each core group, and its group row.
+    core_rel_ptr, core_rel_ids : int64
+        Related procedures required by each core group (CSR, same order as core_keys).
+    core_mean : float64[n_core]
+        Mean cost of each core group.
+    comp_keys : int64[n_comp] (sorted), comp_rows : int64[n_comp]
+        ``prefix_id × 4 + class`` of each comprehensive group, and its group row.
+    aux_ptr : int64[n_groups + 1], aux_subtype : int64, aux_trigger : float64
+        Auxiliary subtypes of each group (CSR by group row).
+    events : int64[max_events, 4]
+        Trace buffer (used when ``trace``).
+    """
+    n_events = 0
+    group = -1
+    dip_type = UNGROUPED
+    start = proc_ptr[i]
+    stop = proc_ptr[i + 1]
+    if trace:
+        n_events = _record(events, n_events, EV_PRINCIPAL, 1 if has_dx[i] else 0, core_dx[i], 0)
+    if has_dx[i]:
+        # main procedure: the first one that is not conservative
+        main_pos = -1
+        highest = MEDICAL
+        for k in range(start, stop):
+            c = proc_class[k]
+            if c > MEDICAL and main_pos < 0:
+                main_pos = k
+            if c > highest:
+                highest = c
+        main_class = proc_class[main_pos] if main_pos >= 0 else MEDICAL
+        case_class = highest if attribute_highest else main_class
+        if trace:
+            n_events = _record(events, n_events, EV_MAIN_PROC, main_pos - start if main_pos >= 0 else -1,
+                               proc_ids[main_pos] if main_pos >= 0 else -1, main_class)
+            n_events = _record(events, n_events, EV_CLASS, case_class, 0, 0)
+        # core groups
+        if core_dx[i] >= 0 and (main_pos < 0 or proc_ids[main_pos] >= 0):
+            main_id = proc_ids[main_pos] if main_pos >= 0 else -1
+            key = core_dx[i] * (n_proc_vocab + 1) + main_id + 1
+            lo, hi = _find_range(core_keys, key)
+            best = -1
+            best_n = -1
+            best_gap = np.inf
+            for g in range(lo, hi):
+                all_present = True
+                for r in range(core_rel_ptr[g], core_rel_ptr[g + 1]):
+                    found = False
+                    for k in range(start, stop):
+                        if k != main_pos and proc_ids[k] == core_rel_ids[r]:
+                            found = True
+                            break
+                    if not found:
+                        all_present = False
+                        break
+                n_rel = core_rel_ptr[g + 1] - core_rel_ptr[g]
+                if trace:
+                    n_events = _record(events, n_events, EV_CORE_CANDIDATE, core_rows[g], n_rel,
+                                       1 if all_present else 0)
+                if not all_present:
+                    continue
+                gap = abs(core_mean[g] - cost[i]) if not np.isnan(cost[i]) else 0.0
+                if n_rel > best_n or (n_rel == best_n and gap < best_gap):
+                    best = g
+                    best_n = n_rel
+                    best_gap = gap
+            if best >= 0:
+                group = core_rows[best]
+                dip_type = CORE
+            if trace:
+                n_events = _record(events, n_events, EV_CORE_CHOSEN, group, 0, 0)
+        # comprehensive groups, longest diagnosis prefix first
+        if group < 0:
+            for level in range(prefix_ids.shape[1]):
+                pid = prefix_ids[i, level]
+                row = -1
+                if pid >= 0:
+                    lo, hi = _find_range(comp_keys, pid * 4 + case_class)
+                    if hi > lo:
+                        row = comp_rows[lo]
+                if trace:
+                    n_events = _record(events, n_events, EV_COMP_TRY, level, pid, row)
+                if row >= 0:
+                    group = row
+                    dip_type = COMPREHENSIVE
+                    break
+    # auxiliary typing: the subtype with the highest trigger among those the case meets
+    aux_row = -1
+    if group >= 0:
+        best_trigger = -np.inf
+        for a in range(aux_ptr[group], aux_ptr[group + 1]):
+            met = subtype_flags[i, aux_subtype[a]]
+            if trace:
+                n_events = _record(events, n_events, EV_SUBTYPE, aux_subtype[a], a, 1 if met else 0)
+            if met and aux_trigger[a] > best_trigger:
+                best_trigger = aux_trigger[a]
+                aux_row = a
+        if trace:
+            n_events = _record(events, n_events, EV_AUX_CHOSEN, aux_row, 0, 0)
+    if trace:
+        n_events = _record(events, n_events, EV_RESULT, group, dip_type, 0)
+    return group, dip_type, aux_row, n_events
+
+
+@nb.njit(cache=True, parallel=True)
+def _group_dip_kernel(has_dx, core_dx, prefix_ids, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
+                      attribute_highest, n_proc_vocab, core_keys, core_rows, core_rel_ptr, core_rel_ids,
+                      core_mean, comp_keys, comp_rows, aux_ptr, aux_subtype, aux_trigger,
+                      out_group, out_type, out_aux):
+    """DIP group of every case (arguments as :func:`_dip_case`).
+
+    Returns
+    -------
+    out_group : int64[n]   group row in the directory (-1 ungrouped)
+    out_type : int8[n]     CORE, COMPREHENSIVE or UNGROUPED
+    out_aux : int64[n]     aux row (-1 none)
+    """
+    events = np.zeros((0, 4), dtype=np.int64)
+    for i in nb.prange(has_dx.shape[0]):
+        group, dip_type, aux_row, _ = _dip_case(
+            i, has_dx, core_dx, prefix_ids, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
+            attribute_highest, n_proc_vocab, core_keys, core_rows, core_rel_ptr, core_rel_ids, core_mean,
+            comp_keys, comp_rows, aux_ptr, aux_subtype, aux_trigger, events, False)
+        out_group[i] = group
+        out_type[i] = dip_type
+        out_aux[i] = aux_row
+
+
+@nb.njit(cache=True)
+def _trace_dip_case(i, has_dx, core_dx, prefix_ids, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
+                    attribute_highest, n_proc_vocab, core_keys, core_rows, core_rel_ptr, core_rel_ids,
+                    core_mean, comp_keys, comp_rows, aux_ptr, aux_subtype, aux_trigger, events):
+    """Same decision for case ``i`` with its events recorded into ``events``."""
+    return _dip_case(i, has_dx, core_dx, prefix_ids, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
+                     attribute_highest, n_proc_vocab, core_keys, core_rows, core_rel_ptr, core_rel_ids,
+                     core_mean, comp_keys, comp_rows, aux_ptr, aux_subtype, aux_trigger, events, True)

@@ -1,0 +1,222 @@
+"""``drgdip group`` and ``drgdip explain``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from drgdip.errors import UsageError
+from grouper import io
+from grouper.drg import GroupedBatch, iter_group_batches, result_labels
+from grouper.scheme import Scheme, SchemeError, load_scheme
+from grouper.trace import explain_case
+
+
+def register(subparsers) -> None:
+    group = subparsers.add_parser(
+        "group", help="assign status, MDC, ADRG and DRG to every case of a table",
+        description="Group a case table (CSV or Parquet) under a CHS-DRG scheme directory. "
+                    "Writes one row per input row, in input order.")
+    group.add_argument("--scheme", required=True, help="scheme directory (CSV tables)")
+    group.add_argument("--input", required=True, help="case table, .csv or .parquet")
+    group.add_argument("--output", required=True, help="result table, .csv or .parquet")
+    group.add_argument("--keep-input-columns", action="store_true",
+                       help="write the input columns before the result columns")
+    group.add_argument("--gender-aliases", action="store_true",
+                       help="accept M/F/男/女 as male/female, also for the sex-specific MDCs")
+    group.add_argument("--map-codes", action="store_true",
+                       help="convert codes through the scheme's dx_map/proc_map first")
+    group.add_argument("--batch-rows", type=int, default=io.DEFAULT_BATCH_ROWS,
+                       help="cases per batch (memory use grows with it)")
+    group.add_argument("--threads", type=int, default=None, help="kernel threads (default: all cores)")
+    group.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                       help="show a progress bar (default: on a terminal, for large inputs)")
+    group.set_defaults(func=run_group)
+
+    explain = subparsers.add_parser(
+        "explain", help="show why one case gets its group",
+        description="Trace every grouping decision for one case: validation, each MDC and ADRG "
+                    "rule tried and the code it matched on, each CC/MCC and exclusion, the split.")
+    explain.add_argument("--scheme", required=True, help="scheme directory (CSV tables)")
+    explain.add_argument("--case", help='the case as "gender=1; age=45; dx=K35.800|E11.900; '
+                                        'proc=47.0100" or as a JSON object')
+    explain.add_argument("--input", help="a case table to take the case from (with --case-id)")
+    explain.add_argument("--case-id", help="case_id of the case in --input")
+    explain.add_argument("--gender-aliases", action="store_true")
+    explain.add_argument("--map-codes", action="store_true")
+    explain.add_argument("--json", action="store_true", help="print the structured trace as JSON")
+    explain.set_defaults(func=run_explain)
+
+
+def _load_scheme(path: str) -> Scheme:
+    try:
+        return load_scheme(path)
+    except SchemeError as error:
+        raise UsageError(f"invalid scheme: {error}", file=path) from None
+
+
+class _Progress:
+    """A one-line progress bar on stderr."""
+
+    def __init__(self, total: int | None, enabled: bool):
+        self.total, self.enabled, self.done = total, enabled, 0
+        self.start = time.perf_counter()
+
+    def update(self, rows: int) -> None:
+        self.done += rows
+        if not self.enabled:
+            return
+        rate = self.done / max(time.perf_counter() - self.start, 1e-9)
+        if self.total:
+            share = min(1.0, self.done / self.total)
+            bar = "#" * int(share * 30)
+            sys.stderr.write(f"\r[{bar:<30}] {share:6.1%} {self.done:,}/{self.total:,} cases "
+                             f"{rate:,.0f}/s")
+        else:
+            sys.stderr.write(f"\r{self.done:,} cases {rate:,.0f}/s")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+class _Writer:
+    """Streams result batches to CSV or Parquet, chosen by the output extension."""
+
+    def __init__(self, path: Path):
+        suffix = path.suffix.lower()
+        if suffix not in (".csv", ".parquet", ".pq"):
+            raise UsageError(f"unknown output format {suffix!r} (use .csv or .parquet)", file=str(path))
+        if not path.parent.exists():
+            raise UsageError("output directory does not exist", file=str(path))
+        self.path, self.parquet, self.writer = path, suffix != ".csv", None
+
+    def write(self, table: pa.Table) -> None:
+        if self.writer is None:
+            if self.parquet:
+                self.writer = pq.ParquetWriter(self.path, table.schema)
+            else:
+                options = pacsv.WriteOptions(quoting_style="needed")
+                self.writer = pacsv.CSVWriter(self.path, table.schema, write_options=options)
+        self.writer.write_table(table)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def result_table(grouped: GroupedBatch, labels, input_table: pa.Table | None = None) -> pa.Table:
+    """The result columns of a batch as an Arrow table (optionally after the input columns)."""
+    mdc, adrg, drg = (pa.array(list(x), pa.string()) for x in labels)
+    status_tokens = pa.array(list(io.STATUS_TOKENS), pa.string())
+    group = pa.array(grouped.group)
+    columns = {
+        "status": pc.take(status_tokens, pa.array(grouped.status.astype(np.int32))),
+        "mdc": pc.take(mdc, group),
+        "adrg": pc.take(adrg, group),
+        "drg": pc.take(drg, group),
+    }
+    if input_table is not None:
+        table = input_table
+        for name in columns:
+            if name in table.column_names:
+                table = table.drop_columns([name])
+        for name, values in columns.items():
+            table = table.append_column(name, values)
+        return table
+    case_id = grouped.case_id
+    if not pa.types.is_string(case_id.type):
+        case_id = pc.cast(case_id, pa.string())
+    return pa.table({"case_id": case_id, **columns})
+
+
+def run_group(args) -> int:
+    scheme = _load_scheme(args.scheme)
+    if args.threads:
+        import numba
+        numba.set_num_threads(max(1, min(args.threads, numba.config.NUMBA_NUM_THREADS)))
+    total = io.count_rows(args.input) if Path(args.input).is_file() else None
+    show = args.progress if args.progress is not None else (
+        sys.stderr.isatty() and (total is None or total >= 5 * args.batch_rows))
+    progress = _Progress(total, bool(show))
+    writer = _Writer(Path(args.output))
+    labels = result_labels(scheme)
+    status_counts = np.zeros(len(io.STATUS_TOKENS), dtype=np.int64)
+    group_counts = np.zeros(len(labels[2]), dtype=np.int64)
+    start = time.perf_counter()
+    try:
+        for table, grouped in iter_group_batches(args.input, scheme, batch_rows=args.batch_rows,
+                                                 gender_aliases=args.gender_aliases,
+                                                 map_codes=args.map_codes):
+            writer.write(result_table(grouped, labels, table if args.keep_input_columns else None))
+            status_counts += np.bincount(grouped.status, minlength=len(status_counts))
+            group_counts += np.bincount(grouped.group, minlength=len(group_counts))
+            progress.update(len(grouped))
+    finally:
+        writer.close()
+        progress.close()
+    elapsed = time.perf_counter() - start
+    cases = int(status_counts.sum())
+    distinct = int((group_counts[:len(scheme.drg_codes)] > 0).sum())
+    per_status = ", ".join(f"{token} {int(count):,}" for token, count in zip(io.STATUS_TOKENS, status_counts)
+                           if count)
+    print(f"grouped {cases:,} cases: {distinct:,} distinct DRGs; {per_status or 'no cases'}; "
+          f"{cases / max(elapsed, 1e-9):,.0f} cases/s")
+    return 0
+
+
+def parse_case_text(text: str) -> dict:
+    """``gender=1; age=45; dx=A|B; proc=C`` or a JSON object -> field dict."""
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise UsageError(f"--case is not valid JSON: {error}") from None
+        if not isinstance(value, dict):
+            raise UsageError("--case JSON must be an object")
+        return value
+    case = {}
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        if "=" not in part:
+            raise UsageError(f"--case item {part.strip()!r} is not field=value")
+        key, value = part.split("=", 1)
+        case[key.strip()] = value.strip()
+    return case
+
+
+def run_explain(args) -> int:
+    scheme = _load_scheme(args.scheme)
+    if args.case:
+        case = parse_case_text(args.case)
+    elif args.input and args.case_id:
+        case = _find_case(args.input, args.case_id)
+    else:
+        raise UsageError("give --case, or --input with --case-id")
+    trace = explain_case(case, scheme, gender_aliases=args.gender_aliases, map_codes=args.map_codes)
+    if args.json:
+        print(json.dumps(trace.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(trace.to_text())
+    return 0
+
+
+def _find_case(path: str, case_id: str) -> dict:
+    for table in io.iter_case_batches(path):
+        ids = pc.cast(table.column("case_id"), pa.string())
+        hits = np.flatnonzero(pc.equal(ids, case_id).to_numpy(zero_copy_only=False))
+        if len(hits):
+            return table.slice(int(hits[0]), 1).to_pylist()[0]
+    raise UsageError(f"no case with case_id {case_id!r}", file=path, field="case_id")

@@ -1,0 +1,30 @@
+"""Shared fixtures: the national CHS-DRG 1.1 tables (beside the repository) and the demo scheme."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+NATIONAL_SCHEME_DIR = REPO.parent / "shared" / "chs-drg-1.1"
+PUBLIC_CORPUS = NATIONAL_SCHEME_DIR / "cases_public.csv"
+DEMO_SCHEME_DIR = REPO / "data" / "demo" / "scheme"
+
+
+@pytest.fixture(scope="session")
+def national_scheme():
+    from grouper import load_scheme
+
+    if not NATIONAL_SCHEME_DIR.is_dir():
+        raise FileNotFoundError(
+            f"the national CHS-DRG 1.1 tables are expected in {NATIONAL_SCHEME_DIR} "
+            "(the shared/ folder beside the repository)")
+    return load_scheme(NATIONAL_SCHEME_DIR)
+
+
+@pytest.fixture(scope="session")
+def public_corpus():
+    import pandas as pd
+
+    return pd.read_csv(PUBLIC_CORPUS, dtype=str, keep_default_na=False)
