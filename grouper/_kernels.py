@@ -48,7 +48,7 @@ def _emit(events, n_events, kind, a, b, c):
     n_events[0] = k + 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _popcount(x):
     count = 0
     while x:
@@ -57,7 +57,7 @@ def _popcount(x):
     return count
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _mdc_entry(m, dx, proc, gender, age, S, trace, events, n_events):
     """Failed MDC atom flag, or 0 when case enters MDC ``m``."""
     atoms = S.mdc_atoms[m]
@@ -90,7 +90,7 @@ def _mdc_entry(m, dx, proc, gender, age, S, trace, events, n_events):
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _adrg_entry(a, dx, proc, age_days, birth_weight, S, trace, events, n_events):
     """Failed ADRG atom flag, or 0 when the case matches ADRG ``a``."""
     atoms = S.adrg_atoms[a]
@@ -163,7 +163,7 @@ def _adrg_entry(a, dx, proc, age_days, birth_weight, S, trace, events, n_events)
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _complications(dx, S, trace, events, n_events):
     """(has MCC, has CC) among the secondary diagnoses, after the principal's exclusions."""
     table = S.dx_principal_table[dx[0]] if dx[0] >= 0 else -1
@@ -187,7 +187,7 @@ def _complications(dx, S, trace, events, n_events):
     return has_mcc, has_cc
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _choose_drg(a, dx, S, trace, events, n_events):
     has_mcc, has_cc = _complications(dx, S, trace, events, n_events)
     last = S.adrg_drg_ptr[a + 1] - 1
@@ -202,7 +202,7 @@ def _choose_drg(a, dx, S, trace, events, n_events):
     return last  # unreachable: the loader requires every ADRG to end with an `always` DRG
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _any_valid_proc(proc, S):
     for j in range(proc.shape[0]):
         if proc[j] >= 0 and S.proc_valid[proc[j]]:
@@ -210,7 +210,7 @@ def _any_valid_proc(proc, S):
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _group_case(dx, proc, gender, age, age_days, birth_weight, S, trace, events, n_events):
     """Group one valid case.
 
@@ -246,7 +246,7 @@ def _group_case(dx, proc, gender, age, age_days, birth_weight, S, trace, events,
     return GROUP_NONE
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def _group_drg_kernel(status, gender, age, age_days, birth_weight, dx_ptr, dx_ids, proc_ptr,
                       proc_ids, S):
     """Group every case.

@@ -65,7 +65,7 @@ def iter_group_batches(source, scheme: Scheme, *, batch_rows: int = io.DEFAULT_B
     """Group ``source`` batch by batch, yielding (input batch, its result) in input order."""
     name = "<DataFrame>" if isinstance(source, pd.DataFrame) else str(source)
     first_row = 1
-    for table in io.iter_case_batches(source, batch_rows):
+    for table in io.prefetch(io.iter_case_batches(source, batch_rows)):
         encoded = io.encode_batch(table, scheme, file=name, first_row=first_row,
                                   gender_aliases=gender_aliases, map_codes=map_codes)
         yield table, group_encoded(encoded, scheme)

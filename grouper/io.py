@@ -23,6 +23,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from drgdip.errors import UsageError
+from grouper._text_kernels import (
+    TEXT_ABSENT, TEXT_INTEGER, TEXT_OTHER, CodeTable, lookup_strings, parse_integer_text,
+    split_and_encode,
+)
 from grouper.scheme import NOT_GIVEN, Scheme
 
 REQUIRED_COLUMNS = ("case_id", "gender", "age", "dx", "proc")
@@ -141,6 +145,24 @@ def iter_case_batches(source, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[
         yield from _iter_csv(path, name, batch_rows)
     else:
         raise UsageError(f"unknown input format {suffix!r} (use .csv or .parquet)", file=name)
+
+
+def prefetch(batches: Iterator[pa.Table]) -> Iterator[pa.Table]:
+    """Read the next batch in a background thread while the caller works on the current one.
+
+    Arrow's readers release the GIL, so reading overlaps with encoding and grouping.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    done = object()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drgdip-read") as pool:
+        pending = pool.submit(next, batches, done)
+        while True:
+            batch = pending.result()
+            if batch is done:
+                return
+            pending = pool.submit(next, batches, done)
+            yield batch
 
 
 def _iter_csv(path: Path, name: str, batch_rows: int) -> Iterator[pa.Table]:
@@ -264,17 +286,16 @@ def type_field(column: pa.ChunkedArray | pa.Array | None, n: int, field: str,
             valid = np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False))
             raise UsageError(f"expected an integer or text, got {kind}", file=file,
                              row=int(valid[0]) + 1 if len(valid) else None, field=field) from None
-    text = column.fill_null("")
-    present = pc.not_equal(text, "").to_numpy(zero_copy_only=False)
-    is_integer = pc.match_substring_regex(text, INTEGER_TEXT).to_numpy(zero_copy_only=False)
-    short = is_integer & (pc.utf8_length(text).to_numpy(zero_copy_only=False) <= 18)
-    value = np.full(n, NOT_GIVEN, dtype=np.int64)
-    if short.any():
-        value[short] = pc.cast(pc.filter(text, short), pa.int64()).to_numpy(zero_copy_only=False)
-    int_ok = short.copy()
-    other = present & ~short
+    offsets, data, valid = string_buffers(column)
+    kind_of, value = parse_integer_text(offsets, data, valid)
+    text = column.fill_null("") if column.null_count else column
+    present = kind_of != TEXT_ABSENT
+    is_integer = kind_of == TEXT_INTEGER
+    int_ok = is_integer.copy()
+    value[~is_integer] = NOT_GIVEN
+    other = kind_of == TEXT_OTHER
     if other.any():
-        # Long integer text and other text: Python int() semantics on the distinct values only.
+        # Long integers and other text: Python int() semantics on the distinct values only.
         others = pc.filter(text, other)
         distinct = pc.unique(others)
         converted = [_python_int(s) for s in distinct.to_pylist()]
@@ -285,6 +306,8 @@ def type_field(column: pa.ChunkedArray | pa.Array | None, n: int, field: str,
         positions = np.flatnonzero(other)
         int_ok[positions] = ok_map[where]
         value[positions] = val_map[where]
+        is_integer[positions] = pc.match_substring_regex(others, INTEGER_TEXT).to_numpy(
+            zero_copy_only=False)
     return TypedField(present, is_integer, int_ok, value, text)
 
 
@@ -335,44 +358,71 @@ def validate(gender: TypedField, age: TypedField, age_days: TypedField, birth_we
 # ---------------------------------------------------------------- code lists
 
 
-def split_codes(column: pa.ChunkedArray | pa.Array, *, empty_is_none: bool) -> pa.ListArray:
-    """Split ``|``/``,``-joined text into lists (or pass lists through), no trimming.
+def string_buffers(column: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(offsets, data, valid) numpy views of an Arrow string array, its slice applied."""
+    if pa.types.is_large_string(column.type):
+        offset_type = np.int64
+    else:
+        column = column.cast(pa.string()) if not pa.types.is_string(column.type) else column
+        offset_type = np.int32
+    _, offset_buffer, data_buffer = column.buffers()
+    if offset_buffer is None:
+        return np.zeros(1, dtype=offset_type), np.zeros(0, dtype=np.uint8), np.zeros(0, dtype=bool)
+    offsets = np.frombuffer(offset_buffer, dtype=offset_type)[column.offset:column.offset + len(column) + 1]
+    data = (np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None
+            else np.zeros(0, dtype=np.uint8))
+    if column.null_count:
+        valid = column.is_valid().to_numpy(zero_copy_only=False)
+    else:
+        valid = np.ones(len(column), dtype=bool)
+    return offsets, data, valid
 
-    ``empty_is_none``: an empty field is the empty list (procedures) rather than ``[""]``
-    (diagnoses, RULES.md §1.1). A null list stays null and counts as empty.
-    """
+
+def _single_chunk(column):
     if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        return column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    return column
+
+
+def encode_codes(column, table: CodeTable, *, empty_is_none: bool) -> tuple[np.ndarray, np.ndarray]:
+    """CSR (ptr int64[n+1], ids int32) of the codes of a dx/proc column; unknown codes are -1.
+
+    Text is split on ``|`` and ``,`` without trimming; ``empty_is_none``: an empty field is the
+    empty list (procedures) rather than one empty code (diagnoses, RULES.md §1.1). Lists are
+    taken as they are. Raises TypeError for any other column type.
+    """
+    column = _single_chunk(column)
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
     kind = column.type
-    if pa.types.is_dictionary(kind):
-        column = column.cast(kind.value_type)
-        kind = column.type
     if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        if not (pa.types.is_string(kind.value_type) or pa.types.is_large_string(kind.value_type)):
+        if not pa.types.is_string(kind.value_type):
             column = column.cast(pa.list_(pa.string()))
-        return column
-    if pa.types.is_large_string(kind):
+        lengths = pc.list_value_length(column).fill_null(0).to_numpy(zero_copy_only=False)
+        ptr = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=ptr[1:])
+        flat = pc.list_flatten(column)
+        return ptr, lookup_strings(*string_buffers(flat), table)
+    if pa.types.is_null(kind):
         column = column.cast(pa.string())
-    elif not pa.types.is_string(kind):
+    elif not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
         raise TypeError(str(kind))
-    text = column.fill_null("")
+    return split_and_encode(*string_buffers(column), table, empty_is_none)
+
+
+def split_codes(column, *, empty_is_none: bool) -> pa.ListArray:
+    """The code lists as Arrow lists (same splitting as :func:`encode_codes`)."""
+    column = _single_chunk(column)
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+        return column
+    text = column.cast(pa.string()).fill_null("")
     if empty_is_none:
         text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
     if pc.any(pc.match_substring(text, ",")).as_py():
         text = pc.replace_substring(text, ",", "|")
     return pc.split_pattern(text, "|")
-
-
-def encode_lists(lists: pa.ListArray, vocabulary: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """CSR (ptr int64[n+1], ids int32) of list elements looked up in ``vocabulary`` (-1 unknown)."""
-    lengths = pc.list_value_length(lists).fill_null(0).to_numpy(zero_copy_only=False)
-    ptr = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=ptr[1:])
-    flat = pc.list_flatten(lists)
-    if flat.null_count:
-        flat = flat.fill_null("")
-    ids = pc.index_in(flat, value_set=vocabulary).fill_null(-1)
-    return ptr, ids.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
 
 
 def apply_code_map(lists: pa.ListArray, source: pa.Array, target: pa.Array):
@@ -406,16 +456,7 @@ def encode_batch(table: pa.Table, scheme: Scheme, *, file: str = "<input>", firs
     fields = {}
     for name in ("gender", "age", "age_days", "birth_weight"):
         fields[name] = type_field(_column(table, name), n, name, file)
-    lists = {}
-    for name in ("dx", "proc"):
-        try:
-            lists[name] = split_codes(table.column(name), empty_is_none=(name == "proc"))
-        except TypeError as error:
-            column = table.column(name)
-            bad = np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False))
-            row = first_row + (int(bad[0]) if len(bad) else 0)
-            raise UsageError(f"expected text or a list of codes, got {error}", file=file, row=row,
-                             field=name) from None
+    columns = {name: table.column(name) for name in ("dx", "proc")}
     unmapped_dx = unmapped_proc = None
     if map_codes:
         for name, stem in (("dx", "dx_map"), ("proc", "proc_map")):
@@ -423,15 +464,25 @@ def encode_batch(table: pa.Table, scheme: Scheme, *, file: str = "<input>", firs
                 raise UsageError(f"code mapping requested but the scheme has no {stem}.csv",
                                  file=str(scheme.path))
             mapping = scheme.tables[stem]
-            lists[name], unmapped = apply_code_map(
-                lists[name], pa.array(mapping["source_code"].to_numpy(), pa.string()),
+            lists = split_codes(columns[name], empty_is_none=(name == "proc"))
+            columns[name], unmapped = apply_code_map(
+                lists, pa.array(mapping["source_code"].to_numpy(), pa.string()),
                 pa.array(mapping["target_code"].to_numpy(), pa.string()))
             if name == "dx":
                 unmapped_dx = unmapped
             else:
                 unmapped_proc = unmapped
-    dx_ptr, dx_ids = encode_lists(lists["dx"], scheme.dx_vocabulary)
-    proc_ptr, proc_ids = encode_lists(lists["proc"], scheme.proc_vocabulary)
+    encoded = {}
+    for name, code_table in (("dx", scheme.dx_table), ("proc", scheme.proc_table)):
+        try:
+            encoded[name] = encode_codes(columns[name], code_table, empty_is_none=(name == "proc"))
+        except TypeError as error:
+            valid_rows = np.flatnonzero(table.column(name).is_valid().to_numpy(zero_copy_only=False))
+            row = first_row + (int(valid_rows[0]) if len(valid_rows) else 0)
+            raise UsageError(f"expected text or a list of codes, got {error}", file=file, row=row,
+                             field=name) from None
+    dx_ptr, dx_ids = encoded["dx"]
+    proc_ptr, proc_ids = encoded["proc"]
     status, gender = validate(fields["gender"], fields["age"], fields["age_days"],
                               fields["birth_weight"], np.diff(dx_ptr), gender_aliases)
     if map_codes:

@@ -16,7 +16,8 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
+
+from grouper._text_kernels import CodeTable, build_code_table
 
 # MDC entry atoms (bit flags of CompiledScheme.mdc_atoms).
 MDC_MAIN_PROC_VALID = 1
@@ -155,8 +156,8 @@ class Scheme:
     qy_codes: np.ndarray = field(repr=False)       # str[n_mdc] ambiguous-group code per MDC
     dx_codes: pd.Index = field(repr=False)         # diagnosis vocabulary (id = position)
     proc_codes: pd.Index = field(repr=False)       # procedure vocabulary (id = position)
-    dx_vocabulary: pa.Array = field(repr=False)    # dx_codes as Arrow text, for hashing input
-    proc_vocabulary: pa.Array = field(repr=False)  # proc_codes as Arrow text
+    dx_table: CodeTable = field(repr=False)        # hash table of dx_codes for encoding input
+    proc_table: CodeTable = field(repr=False)      # hash table of proc_codes
     trauma_regions: tuple[str, ...] = ()
     proc_group_names: tuple[tuple[str, ...], ...] = ()  # labels of each proc-groups ADRG slot
 
@@ -559,8 +560,8 @@ def _compile(path: Path, t: dict[str, pd.DataFrame]) -> Scheme:
         qy_codes=mdc["qy_code"].to_numpy(dtype=object),
         dx_codes=dx_codes,
         proc_codes=proc_codes,
-        dx_vocabulary=pa.array(dx_codes.to_numpy(), pa.string()),
-        proc_vocabulary=pa.array(proc_codes.to_numpy(), pa.string()),
+        dx_table=build_code_table(dx_codes),
+        proc_table=build_code_table(proc_codes),
         trauma_regions=tuple(regions),
         proc_group_names=tuple(group_names),
     )
