@@ -115,22 +115,24 @@ class _Writer:
             self.writer.close()
 
 
-def result_table(grouped: GroupedBatch, labels, input_table: pa.Table | None = None) -> pa.Table:
-    """The result columns of a batch as an Arrow table (optionally after the input columns)."""
-    mdc, adrg, drg = (pa.array(list(x), pa.string()) for x in labels)
-    status_tokens = pa.array(list(io.STATUS_TOKENS), pa.string())
+def result_table(grouped: GroupedBatch, labels, input_table: pa.Table | None = None,
+                 *, dictionary: bool = False) -> pa.Table:
+    """The result columns of a batch as an Arrow table (optionally after the input columns).
+
+    ``dictionary``: keep status/mdc/adrg/drg dictionary-encoded (indices into the label
+    tables), which Parquet stores as is; otherwise decode them to plain text (for CSV).
+    """
     group = pa.array(grouped.group)
-    columns = {
-        "status": pc.take(status_tokens, pa.array(grouped.status.astype(np.int32))),
-        "mdc": pc.take(mdc, group),
-        "adrg": pc.take(adrg, group),
-        "drg": pc.take(drg, group),
-    }
+    status = pa.array(grouped.status.astype(np.int32))
+    coded = {"status": (status, list(io.STATUS_TOKENS)), "mdc": (group, labels[0]),
+             "adrg": (group, labels[1]), "drg": (group, labels[2])}
+    columns = {}
+    for name, (indices, values) in coded.items():
+        values = pa.array(list(values), pa.string())
+        columns[name] = (pa.DictionaryArray.from_arrays(indices, values) if dictionary
+                         else pc.take(values, indices))
     if input_table is not None:
-        table = input_table
-        for name in columns:
-            if name in table.column_names:
-                table = table.drop_columns([name])
+        table = input_table.drop_columns([c for c in columns if c in input_table.column_names])
         for name, values in columns.items():
             table = table.append_column(name, values)
         return table
@@ -158,7 +160,8 @@ def run_group(args) -> int:
         for table, grouped in iter_group_batches(args.input, scheme, batch_rows=args.batch_rows,
                                                  gender_aliases=args.gender_aliases,
                                                  map_codes=args.map_codes):
-            writer.write(result_table(grouped, labels, table if args.keep_input_columns else None))
+            writer.write(result_table(grouped, labels, table if args.keep_input_columns else None,
+                                      dictionary=writer.parquet))
             status_counts += np.bincount(grouped.status, minlength=len(status_counts))
             group_counts += np.bincount(grouped.group, minlength=len(group_counts))
             progress.update(len(grouped))

@@ -181,18 +181,15 @@ def _iter_csv(path: Path, name: str, batch_rows: int) -> Iterator[pa.Table]:
     try:
         reader = pacsv.open_csv(path, read_options=read, convert_options=convert)
         schema = reader.schema
-        pending: list[pa.RecordBatch] = []
-        pending_rows = 0
+        pending = pa.Table.from_batches([], schema)
         for batch in reader:
-            pending.append(batch)
-            pending_rows += batch.num_rows
-            if pending_rows >= batch_rows:
-                table = pa.Table.from_batches(pending, schema)
-                rows_seen += table.num_rows
-                yield table
-                pending, pending_rows = [], 0
-        if pending or rows_seen == 0:
-            yield pa.Table.from_batches(pending, schema)
+            pending = pa.concat_tables([pending, pa.Table.from_batches([batch], schema)])
+            while pending.num_rows >= batch_rows:
+                rows_seen += batch_rows
+                yield pending.slice(0, batch_rows)
+                pending = pending.slice(batch_rows)
+        if pending.num_rows or rows_seen == 0:
+            yield pending
     except pa.ArrowInvalid as error:
         raise UsageError(f"cannot parse CSV: {error}", file=name) from None
 
