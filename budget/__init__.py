@@ -1,1 +1,22 @@
-"""Regional total budget, point value, hospital settlement and clearing."""
+"""Regional total budget, point value, hospital settlement and clearing (区域总额预算与结算).
+
+Public API
+----------
+policy     :func:`load_policy` / :class:`Policy` (one YAML per pooling region and year), :class:`PolicyError`
+pipeline   :func:`settle_province` -- day care, grouping, points and settlement of a province
+settle     :func:`settle_cases` -- settlement of stays that already carry ``case_points``; :class:`Settlement`
+daycare    :func:`apply_day_care`, :func:`apply_day_payments` (日间医疗)
+money      :func:`allocate`, :func:`allocate_grouped` (largest remainder in integer fen)
+report     :func:`format_settlement_summary`, :func:`write_settlement`
+"""
+
+from budget.daycare import apply_day_care, apply_day_payments
+from budget.money import allocate, allocate_grouped
+from budget.pipeline import settle_province
+from budget.policy import Policy, PolicyError, load_policy, policy_from_mapping
+from budget.report import format_settlement_summary, write_settlement
+from budget.settle import Settlement, settle_cases
+
+__all__ = ["Policy", "PolicyError", "load_policy", "policy_from_mapping", "settle_province", "settle_cases",
+           "Settlement", "apply_day_care", "apply_day_payments", "allocate", "allocate_grouped",
+           "format_settlement_summary", "write_settlement"]

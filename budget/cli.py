@@ -1,5 +1,50 @@
-"""Command-line subcommands of this stage (none yet)."""
+"""``drgdip settle``: settle a province's stays under a budget policy and write the tables."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+__all__ = ["register", "run_settle"]
 
 
 def register(subparsers) -> None:
-    """Add this stage's subcommands to the ``drgdip`` parser."""
+    """Add ``settle`` to the ``drgdip`` parser."""
+    parser = subparsers.add_parser(
+        "settle", help="settle hospitals under a regional budget policy (points -> money)",
+        description="Apply day-care rules, group (if needed), compute points and settle hospitals under the "
+                    "policy's regional budget; writes per-case, per-hospital, clearing and summary tables.")
+    parser.add_argument("--policy", required=True, help="policy YAML (see data/policies/)")
+    parser.add_argument("--input", required=True,
+                        help="province directory (cases.*, hospitals.*, outpatient.*) or a cases file")
+    parser.add_argument("--output", required=True, help="output directory")
+    parser.add_argument("--scheme", help="DRG scheme directory, for stays without a drg column")
+    parser.add_argument("--dip", help="DIP directory, for stays without a dip_group column")
+    parser.add_argument("--weights", help="published weight / point table (CSV or Parquet) instead of calibrating")
+    parser.add_argument("--special", help="special-review approval list (CSV/Parquet with case_id)")
+    parser.add_argument("--deductions", help="audit deductions (hospital_id, amount, optional month)")
+    parser.add_argument("--year", type=int, help="settlement year (default: the policy's year or the latest)")
+    parser.add_argument("--format", choices=("parquet", "csv"), default="parquet", help="table format")
+    parser.add_argument("--no-excel", action="store_true", help="do not write settlement.xlsx")
+    parser.add_argument("--excel-case-rows", type=int, default=50_000,
+                        help="write the per-case sheet of the workbook up to this many stays (default 50000)")
+    parser.set_defaults(func=run_settle)
+
+
+def run_settle(args, out=sys.stdout) -> int:
+    """Run ``drgdip settle``; returns the exit status."""
+    from budget.pipeline import settle_province
+    from budget.policy import load_policy
+    from budget.report import format_settlement_summary, write_settlement
+
+    started = time.perf_counter()
+    policy = load_policy(args.policy)
+    settlement = settle_province(args.input, policy, scheme=args.scheme, dip=args.dip, weights=args.weights,
+                                 approved=args.special, deductions=args.deductions, year=args.year)
+    paths = write_settlement(settlement, args.output, fmt=args.format, excel=not args.no_excel,
+                             excel_case_rows=args.excel_case_rows)
+    print(format_settlement_summary(settlement), file=out)
+    seconds = time.perf_counter() - started
+    print(f"settled {len(settlement.cases):,} stays of {len(settlement.hospitals):,} hospitals in "
+          f"{seconds:.1f} s; wrote {len(paths)} files to {args.output}", file=out)
+    return 0

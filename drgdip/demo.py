@@ -1,24 +1,103 @@
-"""``drgdip demo``: run the pipeline on the bundled demo data."""
+"""``drgdip demo``: a small synthetic province under the bundled demo scheme, grouped and summarised.
+
+Runs on a fresh machine with nothing but the package: the demo scheme ships in ``data/demo``.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
+import time
 from pathlib import Path
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "demo"
+DEMO_SCHEME = DEMO_DIR / "scheme"
+DEMO_CASES = 20_000
+DEMO_HOSPITALS = 20
+DEMO_REGIONS = 4
+DEMO_SEED = 20231
+TOP_DRGS = 8
 
 
 def register(subparsers) -> None:
-    demo = subparsers.add_parser("demo", help="run the pipeline on the bundled demo data")
-    demo.set_defaults(func=lambda args: run_demo())
+    """Add the ``demo`` subcommand to the ``drgdip`` parser."""
+    demo = subparsers.add_parser(
+        "demo", help="generate a small synthetic province with the demo scheme, group it, summarise",
+        description="Generate a synthetic province (demo scheme, 20 hospitals, 4 regions, fixed seed), "
+                    "group it and print a summary.")
+    demo.add_argument("--cases", type=int, default=DEMO_CASES,
+                      help=f"number of stays (default {DEMO_CASES})")
+    demo.add_argument("--seed", type=int, default=DEMO_SEED, help=f"random seed (default {DEMO_SEED})")
+    demo.add_argument("--output", default=None,
+                      help="also write the province and the grouped cases into this directory")
+    demo.set_defaults(func=_run)
 
 
-def run_demo(out=sys.stdout) -> int:
-    """Group the bundled demo cases with the bundled demo scheme and print the summary."""
+def _run(args: argparse.Namespace) -> int:
+    from drgdip.errors import UsageError
+
+    if args.cases < 1:
+        raise UsageError(f"--cases must be at least 1, got {args.cases}", field="cases")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be non-negative, got {args.seed}", field="seed")
+    return run_demo(cases=args.cases, seed=args.seed, output=args.output)
+
+
+def run_demo(out=None, *, cases: int = DEMO_CASES, seed: int = DEMO_SEED,
+             output: str | Path | None = None, scheme_dir: str | Path = DEMO_SCHEME) -> int:
+    """Generate, group and summarise a demo province; write it to ``output`` if given."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     from grouper import group_cases, load_scheme
+    from synth import generate_province, write_province
 
-    scheme = load_scheme(DEMO_DIR / "scheme")
-    grouped = group_cases(DEMO_DIR / "cases.csv", scheme)
-    print(f"{len(grouped):,} demo cases grouped under {scheme}", file=out)
-    print(grouped["status"].value_counts().to_string(), file=out)
+    out = sys.stdout if out is None else out
+
+    def say(text: str = "") -> None:
+        print(text, file=out)
+
+    scheme = load_scheme(scheme_dir)
+    started = time.perf_counter()
+    province = generate_province(scheme, cases=cases, hospitals=DEMO_HOSPITALS, regions=DEMO_REGIONS,
+                                 seed=seed)
+    generated = time.perf_counter() - started
+    started = time.perf_counter()
+    grouped = group_cases(province.cases, scheme)
+    grouping = time.perf_counter() - started
+
+    c, h = province.cases, province.hospitals
+    years = sorted(set(c["year"].tolist()))
+    levels = h["level"].value_counts()
+    remote = float((c["region"] != c["insured_region"]).mean()) if len(c) else 0.0
+    say(f"drgdip demo: synthetic province under the demo scheme ({len(scheme.mdc_codes)} MDCs, "
+        f"{len(scheme.adrg_codes)} ADRGs, {len(scheme.drg_codes)} DRGs), seed {seed}")
+    say(f"  {len(c):,} cases {years[0]}-{years[-1]}, {len(h)} hospitals (level 3/2/1: "
+        f"{levels.get(3, 0)}/{levels.get(2, 0)}/{levels.get(1, 0)}) in {h['region'].nunique()} regions, "
+        f"{remote:.1%} in-province remote")
+    care = c["care_type"].value_counts(normalize=True)
+    say("  care types: " + ", ".join(f"{name} {share:.1%}" for name, share in care.items()))
+    say(f"  total cost {c['total_cost'].sum() / 1e6:,.1f} M yuan, fund paid "
+        f"{c['fund_paid'].sum() / 1e6:,.1f} M; {len(province.outpatient):,} outpatient visits; "
+        f"generated in {generated:.2f} s")
+    rate = len(grouped) / grouping if grouping > 0 else float("inf")
+    ok = grouped["status"] == "ok"
+    say(f"grouped {len(grouped):,} cases in {grouping:.2f} s ({rate:,.0f} cases/s): "
+        f"{grouped.loc[ok, 'drg'].nunique()} distinct DRGs")
+    status = grouped["status"].value_counts()
+    status = status[status > 0]
+    say("  status: " + ", ".join(f"{name} {count:,}" for name, count in status.items()))
+    names = dict(zip(scheme.tables["drg"]["drg"], scheme.tables["drg"]["name"]))
+    top = grouped.loc[ok, "drg"].astype(str).value_counts().head(TOP_DRGS)
+    say("  top DRGs:")
+    for drg, count in top.items():
+        say(f"    {drg:<6} {count:>7,}  {count / len(grouped):5.1%}  {names.get(drg, '')}")
+    for note in province.info.get("notes", []):
+        say(f"  note: {note}")
+    if output is not None:
+        paths = write_province(province, output)
+        table = pa.Table.from_pandas(grouped.astype({col: "str" for col in ("status", "mdc", "adrg", "drg")}),
+                                     preserve_index=False)
+        pq.write_table(table, Path(output) / "grouped.parquet", compression="zstd")
+        say(f"wrote {', '.join(p.name for p in paths.values())}, grouped.parquet to {output}")
     return 0

@@ -102,6 +102,17 @@ def _as_string_array(values) -> pa.Array:
     return values
 
 
+def _arrow_index(values: pa.Array, vocabulary: pd.Index) -> np.ndarray:
+    """Position of each text value in ``vocabulary`` (-1 where absent), hashed by Arrow."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if len(vocabulary) == 0:
+        return np.full(len(values), -1, dtype=np.int64)
+    value_set = pa.array(np.asarray(vocabulary, dtype=object), type=pa.string())
+    index = pc.index_in(_as_string_array(values), value_set=value_set)
+    return pc.fill_null(index, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
 def _code_lists(column, n: int, field_name: str, file: str) -> tuple[np.ndarray, pa.Array]:
     """``|``/``,``-joined text or lists -> (ptr int64[n+1], flat codes) with empty items removed."""
     if column is None:
@@ -119,7 +130,11 @@ def _code_lists(column, n: int, field_name: str, file: str) -> tuple[np.ndarray,
         lists = array
     else:
         array = pc.cast(array, pa.string()) if array.type != pa.string() else array
-        lists = pc.split_pattern_regex(pc.fill_null(array, ""), r"[|,]")
+        array = pc.fill_null(array, "")
+        if pc.any(pc.match_substring(array, ",")).as_py():
+            lists = pc.split_pattern_regex(array, r"[|,]")
+        else:  # the common case: plain splitting is several times faster than a regex
+            lists = pc.split_pattern(array, "|")
     flat = pc.cast(pc.list_flatten(lists), pa.string())
     parent = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64)
     keep = pc.fill_null(pc.greater(pc.utf8_length(flat), 0), False).to_numpy(zero_copy_only=False)
@@ -584,23 +599,18 @@ def prepare_dip_cases(frame: pd.DataFrame, directory: DipDirectory, file: str = 
     has_dx = np.diff(dx_ptr) > 0
     first = dx_ptr[:-1][has_dx]
     principal_present = dx_flat.take(pa.array(first, pa.int64())) if len(first) else pa.array([], pa.string())
-    principal = np.full(n, None, dtype=object)
     subcategory = diagnosis_subcategory(principal_present)
     core_dx = np.full(n, -1, dtype=np.int64)
-    core_dx[has_dx] = c.core_dx_vocab.get_indexer(subcategory.to_numpy(zero_copy_only=False))
+    core_dx[has_dx] = _arrow_index(subcategory, c.core_dx_vocab)
     prefix_ids = np.full((n, max(len(c.prefix_lengths), 1)), -1, dtype=np.int64)
     offset = 0
     for level, length in enumerate(c.prefix_lengths):
-        prefix = pc.utf8_slice_codeunits(principal_present, 0, length).to_numpy(zero_copy_only=False)
-        ids = c.prefix_vocab[level].get_indexer(prefix)
+        ids = _arrow_index(pc.utf8_slice_codeunits(principal_present, 0, length), c.prefix_vocab[level])
         prefix_ids[has_dx, level] = np.where(ids >= 0, ids + offset, -1)
         offset += len(c.prefix_vocab[level])
     if len(c.prefix_lengths) == 0:
         prefix_ids = prefix_ids[:, :0]
-    principal[has_dx] = principal_present.to_numpy(zero_copy_only=False)
-
-    proc_ids = c.proc_vocab.get_indexer(proc_flat.to_numpy(zero_copy_only=False)).astype(np.int64) \
-        if len(proc_flat) else np.zeros(0, dtype=np.int64)
+    proc_ids = _arrow_index(proc_flat, c.proc_vocab)
     proc_class = np.where(proc_ids >= 0, c.proc_class[np.maximum(proc_ids, 0)] if len(c.proc_class) else 0,
                           K.MEDICAL).astype(np.int8)
 
@@ -613,7 +623,7 @@ def prepare_dip_cases(frame: pd.DataFrame, directory: DipDirectory, file: str = 
         codes = dx_flat.filter(pa.array(secondary))
         level = np.zeros(len(owner), dtype=np.int8)
         for candidate in (codes, diagnosis_subcategory(codes), pc.utf8_slice_codeunits(codes, 0, 3)):
-            ids = c.severity_vocab.get_indexer(candidate.to_numpy(zero_copy_only=False))
+            ids = _arrow_index(candidate, c.severity_vocab)
             level = np.maximum(level, np.where(ids >= 0, c.severity_level[np.maximum(ids, 0)], 0))
         np.maximum.at(severity, owner, level)
 
@@ -635,7 +645,14 @@ def prepare_dip_cases(frame: pd.DataFrame, directory: DipDirectory, file: str = 
     cost = _integer_column(frame, "total_cost", file)
     return PreparedCases(has_dx=has_dx, core_dx=core_dx, prefix_ids=prefix_ids, proc_ptr=proc_ptr,
                          proc_ids=proc_ids, proc_class=proc_class, cost=cost, subtype_flags=flags,
-                         principal=pa.array(principal, pa.string()), procs=proc_flat, severity=severity)
+                         principal=_principal_per_case(dx_flat, dx_ptr, has_dx), procs=proc_flat,
+                         severity=severity)
+
+
+def _principal_per_case(dx_flat: pa.Array, dx_ptr: np.ndarray, has_dx: np.ndarray) -> pa.Array:
+    """Principal diagnosis of every case (null where the case has none)."""
+    index = pa.array(np.where(has_dx, dx_ptr[:-1], 0), pa.int64(), mask=~has_dx)
+    return dx_flat.take(index) if len(dx_flat) else pa.nulls(len(has_dx), pa.string())
 
 
 def _kernel_args(p: PreparedCases, d: DipDirectory) -> tuple:

@@ -1,5 +1,139 @@
-"""Command-line subcommands of this stage (none yet)."""
+"""``drgdip calibrate``, ``drgdip points`` and ``drgdip dip-build``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from drgdip.errors import UsageError
+from pointvalue.rules import PointsPolicy, PolicyError, points_policy_from_mapping
 
 
 def register(subparsers) -> None:
     """Add this stage's subcommands to the ``drgdip`` parser."""
+    calibrate = subparsers.add_parser(
+        "calibrate", help="compute group weights / scores from settled history",
+        description="Year-weighted, trimmed mean cost per DRG or DIP group -> RW and base points (or scores), "
+                    "with CV per group and RIV (domain.md §2, §3.4). Writes one row per group.")
+    calibrate.add_argument("--history", required=True, help="history cases (.csv / .parquet): group column, "
+                                                            "year, total_cost[, hospital_level]")
+    calibrate.add_argument("--output", required=True, help="weight table, .csv or .parquet")
+    calibrate.add_argument("--policy", help="policy YAML (its points: block, or a points policy)")
+    calibrate.add_argument("--scheme", choices=("drg_points", "drg_rate", "dip"),
+                           help="payment scheme when no policy is given (default drg_points)")
+    calibrate.add_argument("--group-col", help="group column (default drg, or dip_group for DIP)")
+    calibrate.set_defaults(func=run_calibrate)
+
+    points = subparsers.add_parser(
+        "points", help="turn grouped cases into points with the full per-case breakdown",
+        description="Base points, cost ratio, outlier class, each coefficient and final points of every case "
+                    "(domain.md §4, §5, §9). One output row per input row, in input order.")
+    points.add_argument("--input", required=True, help="grouped cases (.csv / .parquet)")
+    source = points.add_mutually_exclusive_group(required=True)
+    source.add_argument("--weights", help="weight / point table (.csv / .parquet) from calibrate or published")
+    source.add_argument("--dip", help="DIP directory (scores, basic groups)")
+    points.add_argument("--policy", required=True, help="policy YAML (its points: block, or a points policy)")
+    points.add_argument("--output", required=True, help="per-case breakdown, .csv or .parquet")
+    points.add_argument("--point-value", type=float, help="budget point value (needed for the 'standard' "
+                                                          "outlier reference)")
+    points.add_argument("--approved", help="special-review approval list (.csv: case_id[, approved_points])")
+    points.add_argument("--group-col", help="group column (default drg, or dip_group for DIP)")
+    points.set_defaults(func=run_points)
+
+    build = subparsers.add_parser(
+        "dip-build", help="derive a DIP directory from settled history",
+        description="Core groups by principal-diagnosis subcategory + main procedure (+ related procedures), "
+                    "comprehensive groups by diagnosis prefix x procedure class, basic groups, auxiliary typing "
+                    "and scores from weighted mean costs (domain.md §3).")
+    build.add_argument("--history", required=True, help="history cases (.csv / .parquet): dx, proc, year, "
+                                                        "total_cost[, los, age, age_days, leaving_type, "
+                                                        "hospital_level]")
+    build.add_argument("--proc-attributes", required=True, help="proc,attribute table (.csv)")
+    build.add_argument("--severity-dx", help="dx,severity table for the severity subtypes (.csv)")
+    build.add_argument("--policy", help="policy YAML (its points: block: dip, calibration, points_scale)")
+    build.add_argument("--name", default="dip", help="directory name written to meta.yaml")
+    build.add_argument("--output", required=True, help="output folder")
+    build.set_defaults(func=run_dip_build)
+
+
+def load_points_policy(path: str | None, scheme: str | None = None) -> PointsPolicy:
+    """The points policy of a YAML file (``points:`` block or the whole file); default for ``scheme``."""
+    if path is None:
+        return PointsPolicy(scheme=scheme or "drg_points")
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError("policy file not found", file=path) from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise UsageError(f"cannot read the policy: {error}", file=path) from None
+    if not isinstance(data, dict):
+        raise UsageError("the policy must be a mapping", file=path)
+    block = data.get("points", data)
+    try:
+        return points_policy_from_mapping(block, "points")
+    except PolicyError as error:
+        raise UsageError(str(error), file=path) from None
+
+
+def _write(frame: pd.DataFrame, path: str) -> None:
+    target = Path(path)
+    if target.suffix.lower() in (".parquet", ".pq"):
+        frame.to_parquet(target, index=False)
+    elif target.suffix.lower() == ".csv":
+        frame.to_csv(target, index=False)
+    else:
+        raise UsageError("output must end in .csv or .parquet", file=path)
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    from pointvalue.weights import GroupWeights
+
+    policy = load_points_policy(args.policy, args.scheme)
+    overrides = {"group_col": args.group_col} if args.group_col else {}
+    fitted = GroupWeights.from_policy(policy, **overrides).fit(args.history)
+    table = fitted.weight_table().frame
+    _write(table, args.output)
+    quality = fitted.quality(policy.calibration.cv_max_drg, policy.calibration.riv_min)
+    print(f"{quality['n_groups']} groups from {fitted.n_cases_used_} cases of {', '.join(map(str, fitted.years_))}; "
+          f"all-case mean {fitted.all_case_mean_:,.2f}; RIV {fitted.riv_:.3f} "
+          f"({'meets' if quality['riv_ok'] else 'below'} {policy.calibration.riv_min:g}); "
+          f"groups with CV < {policy.calibration.cv_max_drg:g}: {quality['n_groups_cv_ok']}")
+    if fitted.n_ungrouped_:
+        print(f"{fitted.n_ungrouped_} history rows without a group were not used")
+    return 0
+
+
+def run_points(args: argparse.Namespace) -> int:
+    from pointvalue.points import case_points
+    from pointvalue.weights import WeightTable
+
+    policy = load_points_policy(args.policy)
+    if args.dip:
+        from grouper.dip import load_dip_directory
+        weights = load_dip_directory(args.dip)
+    else:
+        weights = WeightTable.from_csv(args.weights, points_scale=policy.points_scale)
+    approved = None
+    if args.approved:
+        approved = pd.read_csv(args.approved, dtype={"case_id": str}, keep_default_na=False, na_values=[""])
+    out = case_points(args.input, weights, policy, point_value=args.point_value, group_col=args.group_col,
+                      approved=approved)
+    _write(out, args.output)
+    counts = out["outlier_class"].value_counts()
+    print(f"{len(out)} cases, {out['final_points'].sum():,.2f} points; "
+          + ", ".join(f"{name} {int(counts.get(name, 0))}" for name in counts.index if counts.get(name, 0)))
+    return 0
+
+
+def run_dip_build(args: argparse.Namespace) -> int:
+    from pointvalue.dip_build import build_dip_directory
+
+    policy = load_points_policy(args.policy, "dip")
+    directory = build_dip_directory(args.history, policy, proc_attributes=args.proc_attributes,
+                                    severity_dx=args.severity_dx, name=args.name)
+    directory.to_dir(args.output)
+    print(directory)
+    return 0

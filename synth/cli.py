@@ -1,5 +1,76 @@
-"""Command-line subcommands of this stage (none yet)."""
+"""``drgdip synth``: write a synthetic province (cases, hospitals, outpatient visits, day-ward visits)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from drgdip.errors import UsageError
 
 
 def register(subparsers) -> None:
-    """Add this stage's subcommands to the ``drgdip`` parser."""
+    """Add the ``synth`` subcommand to the ``drgdip`` parser."""
+    parser = subparsers.add_parser(
+        "synth", help="generate a synthetic province (multi-year cases, hospitals, outpatient visits)",
+        description="Generate a synthetic province whose cases group under the given scheme and "
+                    "write cases, hospitals, outpatient and day_ward_visits tables plus province.json.")
+    parser.add_argument("--scheme", required=True, help="grouping scheme directory")
+    parser.add_argument("--cases", type=int, default=100_000, help="number of stays (default 100000)")
+    parser.add_argument("--years", default="2023,2024,2025",
+                        help="comma-separated settlement years (default 2023,2024,2025)")
+    parser.add_argument("--hospitals", type=int, default=20, help="number of hospitals (default 20)")
+    parser.add_argument("--regions", default="4",
+                        help="number of regions, or comma-separated 6-digit region codes (default 4)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--output", required=True, help="output directory")
+    parser.add_argument("--format", choices=("parquet", "csv"), default="parquet",
+                        help="table format (default parquet)")
+    parser.set_defaults(func=run_synth)
+
+
+def _years(text: str) -> tuple[int, ...]:
+    try:
+        years = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise UsageError(f"--years must be comma-separated years, got {text!r}", field="years") from None
+    if not years:
+        raise UsageError("--years is empty", field="years")
+    return years
+
+
+def _regions(text: str):
+    text = text.strip()
+    if text.isdigit() and len(text) < 6:
+        return int(text)
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    from grouper import SchemeError, load_scheme
+    from synth.io import write_province
+    from synth.province import generate_province
+
+    years = _years(args.years)
+    try:
+        scheme = load_scheme(args.scheme)
+    except SchemeError as error:
+        raise UsageError(str(error), file=args.scheme) from None
+    started = time.perf_counter()
+    try:
+        province = generate_province(scheme, cases=args.cases, years=years, hospitals=args.hospitals,
+                                     regions=_regions(args.regions), seed=args.seed)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    paths = write_province(province, args.output, format=args.format)
+    elapsed = time.perf_counter() - started
+    cases = province.cases
+    remote = float((cases["region"] != cases["insured_region"]).mean()) if len(cases) else 0.0
+    print(f"synth: {len(cases):,} cases ({', '.join(str(y) for y in years)}), "
+          f"{len(province.hospitals)} hospitals in {len(province.info['regions'])} regions, "
+          f"{len(province.outpatient):,} outpatient visits, {len(province.day_ward_visits):,} "
+          f"day-ward visits; {remote:.1%} in-province remote; {elapsed:.1f} s "
+          f"-> {paths['cases'].parent}")
+    for note in province.info.get("notes", []):
+        print(f"synth: note: {note}", file=sys.stderr)
+    return 0

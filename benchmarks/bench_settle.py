@@ -1,0 +1,88 @@
+"""Benchmark: settle 20M grouped stays with points (1,000 hospitals, 20 regions) under a budget policy.
+
+Data are built with numpy directly: already grouped stays that carry ``case_points``, with
+categorical id columns as a settlement system would hold them. Run with
+``pytest benchmarks/bench_settle.py --benchmark-only``; ``BENCH_SETTLE_CASES`` changes the size.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from budget import policy_from_mapping, settle_cases
+
+N_CASES = int(os.environ.get("BENCH_SETTLE_CASES", 20_000_000))
+N_HOSPITALS = 1_000
+N_REGIONS = 20
+
+
+def build_cases(n: int = N_CASES, hospitals: int = N_HOSPITALS, regions: int = N_REGIONS,
+                seed: int = 0) -> pd.DataFrame:
+    """``n`` settled stays with points: hospitals spread over regions, 15 % in-province remote stays."""
+    rng = np.random.default_rng(seed)
+    region_codes = [f"37{k + 1:02d}00" for k in range(regions)]
+    hospital_region = np.arange(hospitals) % regions
+    hospital_level = rng.choice([1, 2, 3], hospitals, p=[0.4, 0.45, 0.15])
+    size = rng.lognormal(0.0, 1.0, hospitals) * np.array([0.3, 1.0, 3.0])[hospital_level - 1]
+    hospital = rng.choice(hospitals, n, p=size / size.sum()).astype(np.int32)
+    region = hospital_region[hospital]
+    remote = rng.random(n) < 0.15
+    insured = np.where(remote, (region + rng.integers(1, regions, n)) % regions, region)
+    points = rng.lognormal(np.log(90.0), 0.8, n)
+    cost = points * 100.0 * rng.lognormal(0.0, 0.25, n) * np.array([0.8, 1.0, 1.25])[hospital_level[hospital] - 1]
+    employee = rng.random(n) < 0.45
+    fund = cost * np.where(employee, 0.72, 0.58)
+    outlier = rng.choice(4, n, p=[0.92, 0.04, 0.03, 0.01]).astype(np.int8)
+    categories = pd.Index(region_codes)
+    return pd.DataFrame({
+        "case_id": np.arange(n, dtype=np.int64),
+        "hospital_id": pd.Categorical.from_codes(hospital, categories=[f"H{k:05d}" for k in range(hospitals)]),
+        "hospital_level": hospital_level[hospital].astype(np.int8),
+        "region": pd.Categorical.from_codes(region.astype(np.int32), categories=categories),
+        "insured_region": pd.Categorical.from_codes(insured.astype(np.int32), categories=categories),
+        "insurance_type": pd.Categorical.from_codes(employee.astype(np.int8), categories=["resident", "employee"]),
+        "month": rng.integers(1, 13, n).astype(np.int8),
+        "total_cost": np.round(cost, 2),
+        "fund_paid": np.round(fund, 2),
+        "base_points": points,
+        "case_points": points,
+        "outlier_class": pd.Categorical.from_codes(outlier, categories=["normal", "low", "high", "extreme"]),
+    })
+
+
+POLICY = {
+    "year": 2025,
+    "points": {"scheme": "drg_points"},
+    "budget": {"method": "actual_fund", "actual_fund_factor": 0.98, "reserve_share": 0.05},
+    "point_value": {"basis": "total_cost", "by_insurance_type": True, "fund_ratio": "insured_region",
+                    "budget_point_value": 100.0},
+    "settlement": {"monthly_pay_ratio": 0.9, "prepay_fund_months": 1,
+                   "surplus": {"bands": [{"upto_pct": 0.1, "keep_share": 1.0}, {"upto_pct": None, "keep_share": 0.5}]},
+                   "overspend": {"bands": [{"upto_pct": 0.1, "fund_share": 0.5},
+                                           {"upto_pct": None, "fund_share": 0.0}]}},
+    "remote_pool": {"pool": "separate", "budget_method": "actual_fund"},
+}
+
+
+@pytest.fixture(scope="module")
+def cases():
+    return build_cases()
+
+
+def test_settle_20m(benchmark, cases):
+    policy = policy_from_mapping(POLICY)
+    settle_cases(cases.head(10_000), policy)       # compile the kernels outside the timing
+    result = benchmark.pedantic(settle_cases, args=(cases, policy), rounds=1, iterations=1)
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+    seconds = benchmark.stats.stats.mean
+    benchmark.extra_info.update({"cases": len(cases), "cases_per_second": len(cases) / seconds,
+                                 "peak_rss_gb": peak_gb})
+    summary = result.summary
+    paid = (summary["final_payments"] * 100).round().sum() + (summary["reserve_end"] * 100).round().sum()
+    assert paid == (summary["budget_total"] * 100).round().sum()
+    assert len(result.hospitals) == N_HOSPITALS

@@ -1,0 +1,249 @@
+"""Settle a province end to end: day care → grouping → points → settlement (§1).
+
+:func:`settle_province` reads a province (directory, files or DataFrames), applies the policy's
+day-care rules to every year, groups the stays that have no group yet (DRG with ``grouper``, DIP
+with a DIP directory), calibrates weights on the years before the settlement year (or uses the
+given table), computes points with :func:`pointvalue.case_points`, turns day-care payment methods
+into points or fixed payments, and settles the settlement year with :func:`budget.settle.settle_cases`.
+The earlier years are the history: weights, last year's fund, the budget point value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from budget.daycare import apply_day_care, apply_day_payments
+from budget.policy import Policy, load_policy
+from budget.province import Province, read_province, read_table
+from budget.settle import Settlement, settle_cases
+from drgdip.errors import UsageError
+
+__all__ = ["settle_province", "case_years", "prepare_points"]
+
+POINT_COLUMNS = ("base_points", "cost_ratio", "outlier_class", "applied_hospital_coef", "remote_coef",
+                 "special_review_candidate", "review_status")
+
+
+def case_years(cases: pd.DataFrame, file: str = "<cases>") -> np.ndarray:
+    """Settlement year of each stay: ``year``, else the year of ``settle_date`` or ``discharge_time``."""
+    if "year" in cases.columns:
+        years = pd.to_numeric(cases["year"], errors="coerce")
+        if years.isna().any():
+            row = int(np.flatnonzero(years.isna().to_numpy())[0])
+            raise UsageError("year is missing or not a number", file=file, row=row + 1, field="year")
+        return years.to_numpy(dtype=np.int64)
+    for column in ("settle_date", "discharge_time"):
+        if column in cases.columns:
+            years = pd.to_datetime(cases[column], errors="coerce").dt.year
+            if years.isna().any():
+                row = int(np.flatnonzero(years.isna().to_numpy())[0])
+                raise UsageError("cannot read the date", file=file, row=row + 1, field=column)
+            return years.to_numpy(dtype=np.int64)
+    raise UsageError("cases need a year, settle_date or discharge_time column", file=file, field="year")
+
+
+def _with_hospital_fields(cases: pd.DataFrame, hospitals: pd.DataFrame | None) -> pd.DataFrame:
+    """Fill hospital_level and region from the hospitals table where the cases lack them."""
+    if hospitals is None or "hospital_id" not in hospitals.columns or "hospital_id" not in cases.columns:
+        return cases
+    table = hospitals.drop_duplicates("hospital_id").set_index(hospitals["hospital_id"].drop_duplicates()
+                                                               .astype(str).to_numpy())
+    ids = cases["hospital_id"].astype(str)
+    added = {}
+    for target, source in (("hospital_level", "level"), ("region", "region")):
+        if source in table.columns and (target not in cases.columns or cases[target].isna().any()):
+            values = ids.map(table[source])
+            added[target] = values if target not in cases.columns else cases[target].where(cases[target].notna(),
+                                                                                           values)
+    return cases.assign(**added) if added else cases
+
+
+def _group(frame: pd.DataFrame, policy: Policy, scheme, dip, warnings: list[str]) -> pd.DataFrame:
+    """Group the stays that have no group (or whose codes changed by a day-care merge)."""
+    regroup = frame["needs_regroup"].to_numpy(dtype=bool) if "needs_regroup" in frame.columns \
+        else np.zeros(len(frame), dtype=bool)
+    if policy.points.is_dip:
+        if "dip_group" in frame.columns and not regroup.any():
+            return frame
+        if dip is None:
+            if "dip_group" not in frame.columns:
+                raise UsageError("the cases have no dip_group column: give a DIP directory (--dip)",
+                                 field="dip_group")
+            warnings.append(f"{int(regroup.sum())} merged stay(s) keep the DIP group of their ward stay "
+                            "(no DIP directory given to regroup them)")
+            return frame
+        from grouper.dip import group_dip
+        rows = regroup if "dip_group" in frame.columns else np.ones(len(frame), dtype=bool)
+        grouped = group_dip(frame.loc[rows].reset_index(drop=True), dip)
+        return _put(frame, rows, grouped, ("dip_group", "dip_type", "dip_score", "dip_basic", "dip_aux_coef"))
+    if "drg" in frame.columns and not regroup.any():
+        return frame
+    if scheme is None:
+        if "drg" not in frame.columns:
+            raise UsageError("the cases have no drg column: give a grouping scheme (--scheme)", field="drg")
+        warnings.append(f"{int(regroup.sum())} merged stay(s) keep the DRG of their ward stay "
+                        "(no scheme given to regroup them)")
+        return frame
+    from grouper import group_cases, load_scheme
+    if not hasattr(scheme, "compiled"):
+        scheme = load_scheme(scheme)
+    rows = regroup if "drg" in frame.columns else np.ones(len(frame), dtype=bool)
+    grouped = group_cases(frame.loc[rows].reset_index(drop=True), scheme)
+    return _put(frame, rows, grouped, ("status", "mdc", "adrg", "drg"))
+
+
+def _put(frame: pd.DataFrame, rows: np.ndarray, grouped: pd.DataFrame, columns) -> pd.DataFrame:
+    if rows.all():
+        return frame.assign(**{c: grouped[c].to_numpy() for c in columns if c in grouped.columns})
+    out = frame.copy()
+    for column in columns:
+        if column not in grouped.columns:
+            continue
+        values = grouped[column].astype(object).to_numpy() if column in out.columns else None
+        if column not in out.columns:
+            out[column] = pd.Series([None] * len(out), dtype=object)
+        else:
+            out[column] = out[column].astype(object)
+        out.loc[out.index[rows], column] = values
+    return out
+
+
+def _weights(frame: pd.DataFrame, years: np.ndarray, settle_year: int, policy: Policy, weights, dip,
+             warnings: list[str]):
+    """The weight / score table: given, a DIP directory's scores, or calibrated on earlier years."""
+    from pointvalue import DipScores, DrgWeights, WeightTable
+    if weights is not None:
+        if isinstance(weights, (str, Path)):
+            return WeightTable.from_csv(weights, points_scale=policy.points.points_scale)
+        return weights
+    if policy.points.is_dip and dip is not None:
+        from grouper.dip import DipDirectory, load_dip_directory
+        directory = dip if isinstance(dip, DipDirectory) else load_dip_directory(dip)
+        return directory.weight_table()
+    history = years < settle_year
+    ok = frame["settle_status"].astype("string").fillna("ok").to_numpy(dtype=object) == "ok" \
+        if "settle_status" in frame.columns else np.ones(len(frame), dtype=bool)
+    use = history & ok
+    if not use.any():
+        warnings.append(f"no stays before {settle_year}: weights calibrated on the settlement year itself")
+        use = ok
+    calibrator = (DipScores if policy.points.is_dip else DrgWeights).from_policy(policy.points)
+    columns = [c for c in ("drg", "dip_group", "mdc", "total_cost", "hospital_level") if c in frame.columns]
+    history_frame = frame.loc[use, columns].assign(year=years[use])
+    return calibrator.fit(history_frame).weight_table()
+
+
+def prepare_points(frame: pd.DataFrame, policy: Policy, table, approved=None) -> tuple[pd.DataFrame, float]:
+    """Add the points breakdown (``case_points`` = final points) and day-care payments to ``frame``.
+
+    Returns the frame and the reference point value (yuan per point) used for the ``standard``
+    outlier reference and for day-care conversions: the policy's value when given, else the
+    all-case mean cost ÷ points scale of the weight table.
+    """
+    from pointvalue import case_points
+    scale = float(getattr(table, "points_scale", policy.points.points_scale) or policy.points.points_scale)
+    mean = getattr(table, "all_case_mean", None)
+    reference = policy.day_care.reference_point_value
+    given = policy.point_value.budget_point_value
+    if reference is None:
+        if given is not None and not isinstance(given, dict) and not hasattr(given, "keys"):
+            reference = float(given)
+        elif mean:
+            reference = float(mean) / scale
+    point_value = None
+    if policy.points.outliers.outlier_reference == "standard":
+        if reference is None:
+            raise UsageError("the 'standard' outlier reference needs a point value: give "
+                             "point_value.budget_point_value or a weight table with its all-case mean",
+                             field="point_value.budget_point_value")
+        point_value = reference
+    breakdown = case_points(frame, table, policy.points, point_value=point_value, approved=approved)
+    added = {c: breakdown[c].to_numpy() for c in POINT_COLUMNS if c in breakdown.columns}
+    added["case_points"] = breakdown["final_points"].to_numpy()
+    frame = frame.assign(**added)
+    if "day_care_payment" in frame.columns:
+        frame = apply_day_payments(frame, policy.day_care, reference or 0.0)
+    return frame, reference
+
+
+def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=None, approved=None,
+                    deductions=None, year: int | None = None) -> Settlement:
+    """Settle a province under ``policy``: returns a :class:`budget.settle.Settlement`.
+
+    Parameters
+    ----------
+    province_or_dir : directory, cases file, Province, DataFrame or an object with ``cases`` /
+        ``hospitals`` / ``outpatient`` DataFrames (e.g. :func:`synth.generate_province`'s result)
+    policy : Policy or path of a policy YAML
+    scheme : grouping scheme (directory or loaded) for DRG stays without a ``drg`` column
+    dip : DIP directory for DIP stays without ``dip_group`` (its scores become the weights)
+    weights : WeightTable, DataFrame or CSV path of base points; default: calibrated on history
+    approved : special-review approval list (case ids, or a DataFrame with ``case_id``)
+    deductions : audit deductions (``hospital_id``, ``amount``, optional ``month``), DataFrame or path
+    year : settlement year (default: ``policy.year``, else the latest year in the input)
+    """
+    if not isinstance(policy, Policy):
+        policy = load_policy(policy)
+    province = read_province(province_or_dir)
+    if isinstance(deductions, (str, Path)):
+        deductions = read_table(Path(deductions))
+    if isinstance(approved, (str, Path)):
+        approved = read_table(Path(approved))
+    warnings: list[str] = []
+    cases = _with_hospital_fields(province.cases, province.hospitals)
+    file = province.source
+    years = case_years(cases, file)
+    settle_year = int(year or policy.year or years.max())
+    if not (years == settle_year).any():
+        raise UsageError(f"no stays in the settlement year {settle_year} (years in the input: "
+                         f"{', '.join(map(str, np.unique(years)))})", file=file, field="year")
+    keep = years <= settle_year
+    if not keep.all():
+        cases, years = cases.loc[keep].reset_index(drop=True), years[keep]
+
+    day_care = apply_day_care(cases, policy.day_care, province.outpatient, file=file)
+    warnings.extend(day_care.warnings)
+    frame = _group(day_care.cases, policy, scheme, dip, warnings)
+    table = _weights(frame, years, settle_year, policy, weights, dip, warnings)
+    current = years == settle_year
+    history = None
+    if not current.all():
+        history, _ = prepare_points(frame.loc[~current].reset_index(drop=True), policy, table)
+        history = history.assign(year=years[~current])
+    frame = frame.loc[current].reset_index(drop=True)
+    if approved is None or policy.pooling == "province":
+        frame, _ = prepare_points(frame, policy, table, approved=approved)
+    else:
+        frame = _points_by_region(frame, policy, table, approved)
+    result = settle_cases(frame, policy, hospitals=province.hospitals, history=history, deductions=deductions,
+                          file=file, year=settle_year)
+    return Settlement(cases=result.cases, hospitals=result.hospitals, clearing=result.clearing,
+                      summary=result.summary, pools=result.pools, monthly=result.monthly,
+                      clearing_matrix=result.clearing_matrix,
+                      warnings=tuple(warnings) + result.warnings)
+
+
+def _points_by_region(frame: pd.DataFrame, policy: Policy, table, approved) -> pd.DataFrame:
+    """Points region by region, so that the special-review quota is that of each pooling region (§5.4)."""
+    if isinstance(approved, pd.DataFrame):
+        approved_ids = approved["case_id"].astype(str)
+    else:
+        approved = pd.DataFrame({"case_id": [str(a) for a in approved]})
+        approved_ids = approved["case_id"]
+    region = frame["region"].astype("string").fillna("").to_numpy(dtype=object)
+    ids = frame["case_id"].astype(str)
+    unknown = ~approved_ids.isin(ids)
+    if unknown.any():
+        raise UsageError(f"approval list names {int(unknown.sum())} stay(s) not in the settlement year, e.g. "
+                         f"{approved_ids[unknown].iloc[0]!r}", file="<approvals>", field="case_id")
+    parts = []
+    for label in pd.unique(region):
+        rows = np.flatnonzero(region == label)
+        part = frame.iloc[rows]
+        mine = approved[approved_ids.isin(ids.iloc[rows]).to_numpy()]
+        points, _ = prepare_points(part, policy, table, approved=mine if len(mine) else None)
+        parts.append(points.assign(_row=rows))
+    return pd.concat(parts).sort_values("_row").drop(columns="_row").reset_index(drop=True)

@@ -1,0 +1,211 @@
+"""Point values: fund payment ratio, budgeted point value (预算点值) and settlement point value (结算点值) (§6.2).
+
+``total_cost`` basis (DIP3 §5.5):
+    settlement PV = (money / fund_payment_ratio) / Σ points, fund due = points × PV × ratio.
+    With ``fund_ratio: insured_region`` each stay carries the ratio of its insured region in the
+    pool, and PV = money / Σ (points × ratio), which is the formula above when ratios are equal.
+``patient_share`` basis: PV = (money + patients' share) / Σ points; fund due = points × PV − share.
+``fund_only`` basis: PV = money / Σ points.
+
+Budget PV = Σ_y w_y·cost_y / Σ_y w_y·points_y over history (fund instead of cost on the fund-only
+basis), optionally over the "best" hospitals only (smoothing). Example (§6.2): costs 1,300 / 1,400 /
+1,500 M and points 140 / 145 / 150 M at 1:2:7 → 1,460 / 148 = 9.86.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+
+from budget.frame import CaseArrays
+from budget.money import round_fen
+from budget.policy import PointValueRules, Policy
+from drgdip.errors import UsageError
+
+__all__ = ["fund_ratio_table", "weighted_point_value", "budget_point_values", "PoolValues", "pool_point_values"]
+
+
+def fund_ratio_table(mode: str, cost_pk: np.ndarray, fund_pk: np.ndarray, n_pools: int,
+                     n_regions: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fund payment ratio (基金支付比例 = Σ fund / Σ cost) per (pool, insured region) and per pool.
+
+    ``cost_pk`` / ``fund_pk`` are fen sums of the stays paid by points per (pool, insured region).
+    ``mode`` ``pool``: every insured region of a pool gets the pool's ratio; ``insured_region``: its own.
+    """
+    cost = cost_pk.reshape(n_pools, n_regions).astype(np.float64)
+    fund = fund_pk.reshape(n_pools, n_regions).astype(np.float64)
+    cost_pool, fund_pool = cost.sum(axis=1), fund.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pool_ratio = np.where(cost_pool > 0, fund_pool / np.where(cost_pool > 0, cost_pool, 1.0), 0.0)
+        if mode == "pool":
+            table = np.repeat(pool_ratio[:, None], n_regions, axis=1)
+        else:
+            table = np.where(cost > 0, fund / np.where(cost > 0, cost, 1.0), 0.0)
+    return np.ascontiguousarray(table.reshape(-1)), pool_ratio
+
+
+def weighted_point_value(group: np.ndarray, hospital: np.ndarray, year_pos: np.ndarray, value: np.ndarray,
+                         points: np.ndarray, year_weights: np.ndarray, n_groups: int, n_hospitals: int,
+                         rules: PointValueRules) -> np.ndarray:
+    """Σ_y w_y·value_y / Σ_y w_y·points_y per group (NaN without points), after smoothing.
+
+    Smoothing works on hospitals: ``percentile`` keeps hospitals whose value per point lies within
+    the [smoothing_lo, smoothing_hi] percentiles of the group's hospitals; ``best_interval_1d``
+    keeps those at or below the group's mean value per point (优值区间).
+    """
+    w = year_weights[year_pos]
+    cell = group.astype(np.int64) * n_hospitals + hospital
+    num = np.bincount(cell, weights=w * value, minlength=n_groups * n_hospitals).reshape(n_groups, n_hospitals)
+    den = np.bincount(cell, weights=w * points, minlength=n_groups * n_hospitals).reshape(n_groups, n_hospitals)
+    has = den > 0
+    if rules.smoothing != "none":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_point = np.where(has, num / np.where(has, den, 1.0), np.nan)
+        keep = np.zeros_like(has)
+        for g in range(n_groups):
+            row = per_point[g]
+            ok = has[g]
+            if not ok.any():
+                continue
+            if rules.smoothing == "percentile":
+                lo, hi = np.percentile(row[ok], [rules.smoothing_lo, rules.smoothing_hi])
+                keep[g] = ok & (row >= lo) & (row <= hi)
+            else:
+                mean = num[g, ok].sum() / den[g, ok].sum()
+                keep[g] = ok & (row <= mean * (1 + 1e-12))
+        has = keep
+    total_num = np.where(has, num, 0.0).sum(axis=1)
+    total_den = np.where(has, den, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total_den > 0, total_num / total_den, np.nan)
+
+
+def budget_point_values(policy: Policy, arrays: CaseArrays, pool: np.ndarray, pool_area: np.ndarray,
+                        area_labels: np.ndarray, by_points: np.ndarray,
+                        history: CaseArrays | None = None, history_pool: np.ndarray | None = None,
+                        history_hospital: np.ndarray | None = None, history_year: np.ndarray | None = None,
+                        year: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Budget point value of each pool (yuan per point) and where it came from.
+
+    Sources, first available: the policy (``point_value.budget_point_value``); the pool's history
+    years (the latest ``len(year_weights)`` years before ``year``, weights aligned to the latest);
+    the area's history; the settlement year itself (``current_year``).
+    """
+    rules = policy.point_value
+    n_pools = len(pool_area)
+    source = np.full(n_pools, "", dtype=object)
+    value = np.full(n_pools, np.nan)
+    given = rules.budget_point_value
+    if given is not None:
+        if isinstance(given, Mapping):
+            missing = [str(area_labels[a]) for a in pool_area if str(area_labels[a]) not in given]
+            if missing:
+                raise UsageError(f"no budget point value for pooling area(s) {', '.join(sorted(set(missing)))}",
+                                 file=policy.source or None, field="point_value.budget_point_value")
+            value = np.asarray([float(given[str(area_labels[a])]) for a in pool_area])
+        else:
+            value = np.full(n_pools, float(given))
+        source[:] = "policy"
+        return value, source
+
+    fund_basis = rules.basis == "fund_only"
+    weights = np.asarray(policy.budget_year_weights, dtype=np.float64)
+    n_h = len(arrays.hospital_labels)
+    n_areas = len(area_labels)
+    if history is not None and history_year is not None:
+        use = (history_pool >= 0) & (history_hospital >= 0) & ~history.fixed & (history.points > 0)
+        if year is not None:
+            use &= history_year < year
+        years = np.unique(history_year[use])[-len(weights):]
+        if len(years):
+            w = weights[-len(years):]
+            use &= np.isin(history_year, years)
+            year_pos = np.searchsorted(years, history_year[use])
+            numer = (history.fund_fen if fund_basis else history.cost_fen)[use] / 100.0
+            pts = history.points[use]
+            hosp = history_hospital[use]
+            by_pool = weighted_point_value(history_pool[use], hosp, year_pos, numer, pts, w, n_pools, n_h, rules)
+            by_area = weighted_point_value(pool_area[history_pool[use]], hosp, year_pos, numer, pts, w,
+                                           n_areas, n_h, rules)
+            fill = np.isnan(value) & ~np.isnan(by_pool)
+            value[fill], source[fill] = by_pool[fill], "history"
+            fill = np.isnan(value) & ~np.isnan(by_area[pool_area])
+            value[fill], source[fill] = by_area[pool_area][fill], "history_area"
+    if np.isnan(value).any():
+        use = (pool >= 0) & by_points & (arrays.points > 0)
+        numer = (arrays.fund_fen if fund_basis else arrays.cost_fen)[use] / 100.0
+        current = weighted_point_value(pool[use], arrays.hospital[use], np.zeros(int(use.sum()), dtype=np.int64),
+                                       numer, arrays.points[use], np.ones(1), n_pools, n_h, rules)
+        fill = np.isnan(value) & ~np.isnan(current)
+        value[fill], source[fill] = current[fill], "current_year"
+    return value, source
+
+
+@dataclass(frozen=True)
+class PoolValues:
+    """Point values and the money actually shared out by points, per pool.
+
+    ``raw`` is the value that spends the pool's money exactly; ``effective`` is after the floor,
+    cap and elastic rules; ``gross`` the fen shared by points (on the patient-share basis this
+    includes the patients' share); ``fund_out`` the fund money it represents; ``adjustment`` =
+    money − fund_out goes back to (positive) or comes from (negative) the reserve.
+    """
+
+    raw: np.ndarray         # float64[n_pools] yuan per point
+    effective: np.ndarray   # float64[n_pools]
+    gross: np.ndarray       # int64[n_pools]
+    fund_out: np.ndarray    # int64[n_pools]
+    adjustment: np.ndarray  # int64[n_pools]
+    clipped: np.ndarray     # bool[n_pools]
+    points_sum: np.ndarray  # float64[n_pools] Σ points paid by points
+
+
+def pool_point_values(rules: PointValueRules, money: np.ndarray, weight_sum: np.ndarray, points_sum: np.ndarray,
+                      patient_sum: np.ndarray, budget_pv: np.ndarray) -> PoolValues:
+    """Settlement point value per pool (yuan per point) from the pool's money (fen) (§6.2).
+
+    ``weight_sum`` = Σ points × fund ratio (total-cost basis); ``points_sum`` = Σ points;
+    ``patient_sum`` = patients' share in fen of the pool's points-paid stays.
+    """
+    money = money.astype(np.int64)
+    if rules.basis == "total_cost":
+        denom = weight_sum
+        gross_exact = money.astype(np.float64)
+    elif rules.basis == "patient_share":
+        denom = points_sum
+        gross_exact = (money + patient_sum).astype(np.float64)
+    else:
+        denom = points_sum
+        gross_exact = money.astype(np.float64)
+    has = denom > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        raw = np.where(has, gross_exact / 100.0 / np.where(has, denom, 1.0), np.nan)
+    effective = raw.copy()
+    bounded = rules.floor is not None or rules.cap is not None or rules.elastic_base_share is not None
+    if bounded:
+        missing = has & np.isnan(budget_pv)
+        if missing.any():
+            raise UsageError("point_value floor / cap / elastic_base_share need a budget point value "
+                             "(give point_value.budget_point_value or history years)",
+                             field="point_value.budget_point_value")
+        lo = budget_pv * rules.floor if rules.floor is not None else np.full_like(raw, -np.inf)
+        hi = budget_pv * rules.cap if rules.cap is not None else np.full_like(raw, np.inf)
+        if rules.elastic_base_share is not None:
+            share = rules.elastic_base_share
+            floating = (raw - share * budget_pv) / (1.0 - share)
+            floating = np.clip(floating, np.maximum(lo, 0.0), hi)
+            effective = share * budget_pv + (1.0 - share) * floating
+        else:
+            effective = np.clip(raw, lo, hi)
+    clipped = has & (effective != raw)
+    gross = np.where(has, np.where(clipped, round_fen(np.where(has, effective, 0.0) * 100.0 * denom),
+                                   np.rint(gross_exact).astype(np.int64)), 0).astype(np.int64)
+    gross = np.maximum(gross, 0)
+    fund_out = gross - patient_sum if rules.basis == "patient_share" else gross.copy()
+    fund_out = np.where(has, fund_out, 0)
+    adjustment = money - fund_out   # a pool without points keeps none of its money
+    return PoolValues(raw=raw, effective=effective, gross=gross, fund_out=fund_out.astype(np.int64),
+                      adjustment=adjustment.astype(np.int64), clipped=clipped,
+                      points_sum=np.asarray(points_sum, dtype=np.float64))

@@ -1,0 +1,216 @@
+"""Numba kernels of the points stage: plain numpy arrays in and out, no pandas, no policy objects."""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+# outlier classes; index into pointvalue.points.OUTLIER_CLASSES
+NORMAL, LOW, HIGH, EXTREME, UNGROUPED, SPECIAL_REVIEW, BED_DAY = range(7)
+# high formulas; index into pointvalue.rules.HIGH_FORMULAS
+DIP1, JINING, REVIEW_ONLY, DRG_TIERED = range(4)
+# approved payment modes; index into pointvalue.rules.APPROVED_PAYMENTS
+FFS, STANDARD = range(2)
+
+
+@nb.njit(cache=True, parallel=True)
+def _points_kernel(base, reference, cost, coef, aux, remote, other, approved, approved_points,
+                   bed_day, bed_points, high_threshold,
+                   low_ratio, low_inclusive, high_inclusive, extreme_ratio, extreme_inclusive,
+                   high_formula, high_is_candidate, coefs_on_outliers, blank_factor, blank_coefs, approved_payment,
+                   candidate_min_ratio, points_scale, all_case_mean,
+                   out_base, out_reference, out_ratio, out_class, out_factor, out_coef, out_aux,
+                   out_remote, out_other, out_points, out_candidate):
+    """Outlier class, outlier factor and final points of every case.
+
+    Parameters
+    ----------
+    base : float64[n]
+        Base points / score of the case's group; NaN when ungrouped (blank group).
+    reference : float64[n]
+        Reference cost of the case (yuan) for the cost ratio; ignored for ungrouped cases.
+    cost : float64[n]
+        Total cost (yuan).
+    coef : float64[n]
+        Hospital coefficient of the case (basic-group coefficient for basic groups).
+    aux, remote, other : float64[n]
+        Auxiliary-typing, in-province remote and other coefficients.
+    approved : bool[n]
+        Case approved by special review (特例单议).
+    approved_points : float64[n]
+        Points set by the review; NaN to pay by ``approved_payment``.
+    bed_day : bool[n]
+        Case paid per bed-day.
+    bed_points : float64[n]
+        Bed-day points (used where ``bed_day``).
+    high_threshold : float64[n]
+        High-ratio threshold of the case (tiered by base points for ``drg_tiered``).
+    low_ratio, extreme_ratio : float
+        Band bounds (extreme NaN: no extreme band); ``*_inclusive`` say whether the bound belongs to
+        the outlier band.
+    high_formula : int
+        DIP1, JINING, REVIEW_ONLY or DRG_TIERED.
+    high_is_candidate : bool
+        High cases may apply for special review (DRG; DIP review_only).
+    coefs_on_outliers, blank_coefs : bool
+        Re-apply the hospital coefficient on low / high cases; apply coefficients to ungrouped cases.
+    blank_factor : float
+        Factor on the cost-ratio score of ungrouped cases.
+    approved_payment : int
+        FFS (ratio × base × coef) or STANDARD (base × coef).
+    candidate_min_ratio : float
+        Cases at or above this ratio may apply for special review (NaN: by class only).
+    points_scale, all_case_mean : float
+        Base points and reference cost of the blank group.
+    out_* : arrays[n]
+        Outputs: base points used, reference cost, cost ratio, class (int8), outlier factor, applied
+        hospital coefficient, applied aux / remote / other coefficients, final points, candidate flag.
+    """
+    n = cost.shape[0]
+    for i in nb.prange(n):
+        b = base[i]
+        ref = reference[i]
+        a = aux[i]
+        r = remote[i]
+        o = other[i]
+        h = coef[i]
+        candidate = False
+        if bed_day[i]:
+            klass = BED_DAY
+            b = bed_points[i]
+            factor = 1.0
+            applied = 1.0
+            a = 1.0
+            ratio = cost[i] / ref if ref > 0 else np.nan
+        elif np.isnan(b):
+            b = points_scale
+            ref = all_case_mean
+            ratio = cost[i] / ref
+            candidate = True
+            if approved[i]:
+                klass = SPECIAL_REVIEW
+                factor = ratio
+                applied = h
+            else:
+                klass = UNGROUPED
+                factor = blank_factor * ratio
+                applied = h if blank_coefs else 1.0
+            if not blank_coefs and not approved[i]:
+                a = 1.0
+                r = 1.0
+                o = 1.0
+        else:
+            ratio = cost[i] / ref if ref > 0 else np.nan
+            if approved[i]:
+                klass = SPECIAL_REVIEW
+                candidate = True
+                applied = h
+                factor = ratio if approved_payment == FFS else 1.0
+            else:
+                thr = high_threshold[i]
+                is_low = ratio <= low_ratio if low_inclusive else ratio < low_ratio
+                is_extreme = False
+                if not np.isnan(extreme_ratio):
+                    is_extreme = ratio >= extreme_ratio if extreme_inclusive else ratio > extreme_ratio
+                is_high = ratio >= thr if high_inclusive else ratio > thr
+                if is_low:
+                    klass = LOW
+                    factor = ratio
+                    applied = h if coefs_on_outliers else 1.0
+                elif is_extreme:
+                    klass = EXTREME
+                    factor = 1.0
+                    applied = h
+                    candidate = True
+                elif is_high:
+                    klass = HIGH
+                    candidate = high_is_candidate
+                    if high_formula == DIP1:
+                        factor = ratio - thr + 1.0
+                        applied = h if coefs_on_outliers else 1.0
+                    elif high_formula == REVIEW_ONLY:
+                        factor = 1.0
+                        applied = h
+                    else:  # JINING, DRG_TIERED: the coefficient is inside the factor
+                        factor = ratio - thr + h
+                        applied = 1.0
+                else:
+                    klass = NORMAL
+                    factor = 1.0
+                    applied = h
+            if not np.isnan(candidate_min_ratio) and ratio >= candidate_min_ratio:
+                candidate = True
+        points = b * factor * applied * a * r * o
+        if klass == SPECIAL_REVIEW and not np.isnan(approved_points[i]):
+            points = approved_points[i]
+            denominator = b * applied * a * r * o
+            factor = points / denominator if denominator > 0 else np.nan
+        out_base[i] = b
+        out_reference[i] = ref
+        out_ratio[i] = ratio
+        out_class[i] = klass
+        out_factor[i] = factor
+        out_coef[i] = applied
+        out_aux[i] = a
+        out_remote[i] = r
+        out_other[i] = o
+        out_points[i] = points
+        out_candidate[i] = candidate
+
+
+@nb.njit(cache=True)
+def _unit_order(unit, n_units):
+    """Counting sort of cases by unit.
+
+    Parameters
+    ----------
+    unit : int64[n]
+        Unit id of each case (0 <= unit < n_units).
+    n_units : int
+
+    Returns
+    -------
+    order : int64[n]      case indices grouped by unit, in input order within a unit
+    start : int64[n_units + 1]   ``order[start[u]:start[u+1]]`` are the cases of unit u
+    """
+    n = unit.shape[0]
+    start = np.zeros(n_units + 1, dtype=np.int64)
+    for i in range(n):
+        start[unit[i] + 1] += 1
+    for u in range(n_units):
+        start[u + 1] += start[u]
+    fill = start[:-1].copy()
+    order = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        u = unit[i]
+        order[fill[u]] = i
+        fill[u] += 1
+    return order, start
+
+
+@nb.njit(cache=True, parallel=True)
+def _rank_within_units(cost, order, start, out_rank, out_sorted):
+    """Rank of each case's cost inside its unit (ties by input order), and the costs sorted per unit.
+
+    Parameters
+    ----------
+    cost : float64[n]
+    order, start : int64
+        From :func:`_unit_order`.
+    out_rank : int64[n]
+        Output: 0-based rank of case i within its unit.
+    out_sorted : float64[n]
+        Output: ``out_sorted[start[u]:start[u+1]]`` are the costs of unit u in ascending order.
+    """
+    n_units = start.shape[0] - 1
+    for u in nb.prange(n_units):
+        lo = start[u]
+        hi = start[u + 1]
+        if hi == lo:
+            continue
+        members = order[lo:hi]
+        values = cost[members]
+        local = np.argsort(values, kind="mergesort")
+        for r in range(hi - lo):
+            out_rank[members[local[r]]] = r
+            out_sorted[lo + r] = values[local[r]]

@@ -1,0 +1,53 @@
+"""Per-bed-day payment (按床日付费): phased daily standards, and their points (domain.md §9).
+
+A stay of ``los`` days is cut into the policy's phases (days ``from_day``..``to_day``); each day is paid
+the daily standard of its phase and days past the last phase are not paid (the cap). In the point method
+[JH] a case's points are the payment divided by the regional mean cost per case, times the points scale.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pointvalue.rules import BedDayPhase
+
+__all__ = ["bed_day_payment", "bed_day_points", "days_in_phases"]
+
+
+def days_in_phases(los, phases) -> np.ndarray:
+    """Days of each stay falling in each phase: int64[n, n_phases] (negative or missing LOS -> 0 days)."""
+    los = np.nan_to_num(np.asarray(los, dtype=np.float64), nan=0.0)
+    los = np.maximum(np.floor(los), 0.0)
+    start = np.array([p.from_day - 1 for p in phases], dtype=np.float64)
+    stop = np.array([p.to_day for p in phases], dtype=np.float64)
+    return (np.clip(los[:, None], start[None, :], stop[None, :]) - start[None, :]).astype(np.int64)
+
+
+def bed_day_payment(los, phases, total_cost=None, pay_actual_if_below: bool = False) -> np.ndarray:
+    """Yuan per case: ``Σ_phase days_in_phase × daily_std``; with ``pay_actual_if_below`` a case
+    whose cost is under that standard is paid its cost.
+
+    Example: 45 days at 300 (days 1-30) and 250 (31-60) -> 9,000 + 3,750 = 12,750.
+    """
+    phases = tuple(p if isinstance(p, BedDayPhase) else BedDayPhase(*p) for p in phases)
+    if not phases:
+        return np.zeros(len(np.atleast_1d(los)), dtype=np.float64)
+    daily = np.array([p.daily_std for p in phases], dtype=np.float64)
+    payment = days_in_phases(np.atleast_1d(los), phases) @ daily
+    if pay_actual_if_below:
+        if total_cost is None:
+            raise ValueError("pay_actual_if_below needs total_cost")
+        payment = np.minimum(payment, np.asarray(total_cost, dtype=np.float64))
+    return payment
+
+
+def bed_day_points(los, rules, mean_cost_per_case: float, points_scale: float, total_cost=None) -> np.ndarray:
+    """Points per case: bed-day payment / regional mean cost per case × points_scale [JH].
+
+    ``rules`` is a :class:`pointvalue.rules.BedDayRules`; ``mean_cost_per_case`` (yuan) turns yuan
+    into points, e.g. mean 10,000 and scale 100: a 12,750-yuan stay is 127.5 points.
+    """
+    if not (mean_cost_per_case and mean_cost_per_case > 0):
+        raise ValueError(f"mean_cost_per_case must be positive, got {mean_cost_per_case!r}")
+    payment = bed_day_payment(los, rules.bedday_phases, total_cost, rules.pay_actual_if_below)
+    return payment / float(mean_cost_per_case) * float(points_scale)

@@ -1,0 +1,449 @@
+"""Case points (病例点数 / 病例分值): the full, auditable per-case breakdown (domain.md §4, §5, §9).
+
+``final_points = base_points × outlier_factor × applied_hospital_coef × aux_coef × remote_coef × other_coef``
+
+Per case, in this order:
+
+1. **bed_day** -- group listed in ``policy.bed_day.groups`` (or ``payment_method == 'bed_day'``):
+   base points = bed-day payment / mean cost per case × scale; no hospital or aux coefficient.
+2. **ungrouped** (blank group 空白病组) -- no group, DRG status other than ``ok``, DIP type
+   ``ungrouped`` or a group missing from the table: base = ``points_scale`` (the all-case mean),
+   reference = all-case mean cost, factor = ``blank_group × ratio``; coefficients only with
+   ``blank_group_coefs``.
+3. **special_review** -- approved by review (``approved``): ``approved_points`` when given, else
+   ``ffs`` = base × ratio × coef (= cost / point value under the ``standard`` reference) or
+   ``standard`` = base × coef.
+4. by ``ratio = total_cost / reference``: **low**, **extreme**, **high** or **normal**, with the formulas
+   of :class:`pointvalue.rules.OutlierRules`.
+
+The reference cost is that of the case's (sub)group: ``standard`` = base × point value × coef × aux
+(the payment standard at the hospital's level), ``group_mean`` = the group's mean cost × aux,
+``same_level_mean`` = the group's mean cost at hospitals of the case's level × aux (the group mean where
+the table has no value for that level), ``score_x_factor`` = base × reference_factor × aux.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from drgdip.errors import UsageError
+from pointvalue import _kernels as K
+from pointvalue._io import code_column, group_index, number_column, read_table, source_name
+from pointvalue.bedday import bed_day_points
+from pointvalue.coefs import POOLS, pool_codes
+from pointvalue.rules import APPROVED_PAYMENTS, HIGH_FORMULAS, HospitalCoefTable, PointsPolicy
+from pointvalue.special import special_review_quota
+from pointvalue.weights import WeightTable
+
+__all__ = ["case_points", "OUTLIER_CLASSES", "BREAKDOWN_COLUMNS", "REVIEW_STATUSES"]
+
+OUTLIER_CLASSES = ("normal", "low", "high", "extreme", "ungrouped", "special_review", "bed_day")
+REVIEW_STATUSES = ("none", "approved", "over_quota")
+
+BREAKDOWN_COLUMNS = (
+    "case_id", "group", "hospital_id", "hospital_level", "pool", "total_cost", "base_points",
+    "reference_cost", "cost_ratio", "outlier_class", "hospital_level_coef", "basic_group_coef",
+    "applied_hospital_coef", "aux_coef", "remote_coef", "other_coef", "outlier_factor", "final_points",
+    "special_review_candidate", "review_status",
+)
+
+_FLOAT_COLUMNS = tuple(c for c in BREAKDOWN_COLUMNS if c not in (
+    "case_id", "group", "hospital_id", "hospital_level", "pool", "outlier_class", "special_review_candidate",
+    "review_status"))
+
+_INPUT_COLUMNS = ("case_id", "total_cost", "hospital_id", "hospital_level", "region", "insured_region",
+                  "los", "status", "dip_type", "aux_coef", "other_coef", "insurance_type", "payment_method")
+
+
+def _as_weight_table(weights) -> WeightTable:
+    if isinstance(weights, WeightTable):
+        return weights
+    if isinstance(weights, pd.DataFrame):
+        frame = weights.rename(columns={"score": "base_points"}) if "base_points" not in weights.columns \
+            else weights
+        if "group" not in frame.columns:
+            for name in ("drg", "dip_group"):
+                if name in frame.columns:
+                    frame = frame.rename(columns={name: "group"})
+                    break
+        scale = 100.0
+        if "rw" in frame.columns and "base_points" in frame.columns:
+            ratio = frame["base_points"] / frame["rw"]
+            if len(ratio) and np.allclose(ratio, ratio.iloc[0]):
+                scale = float(ratio.iloc[0])
+        return WeightTable(frame=frame, points_scale=scale)
+    to_table = getattr(weights, "weight_table", None)
+    if callable(to_table):  # a fitted calibrator or a DIP directory
+        return to_table()
+    raise UsageError(f"weights: expected a WeightTable, DipDirectory or DataFrame, got {type(weights).__name__}")
+
+
+def _point_value_per_case(point_value, frame: pd.DataFrame, n: int, file: str) -> np.ndarray | None:
+    if point_value is None:
+        return None
+    if isinstance(point_value, Mapping):
+        if "insurance_type" not in frame.columns:
+            raise UsageError("point_value is given per insurance type but the cases have no insurance_type",
+                             file=file, field="insurance_type")
+        kinds = frame["insurance_type"].astype("string")
+        values = kinds.map({str(k): float(v) for k, v in point_value.items()})
+        missing = values.isna().to_numpy()
+        if missing.any():
+            row = int(np.flatnonzero(missing)[0])
+            raise UsageError(f"no point value for insurance type {kinds.iloc[row]!r} "
+                             f"(given: {', '.join(map(str, point_value))})", file=file, row=row + 1,
+                             field="insurance_type")
+        pv = values.to_numpy(dtype=np.float64)
+    elif np.ndim(point_value) == 0:
+        pv = np.full(n, float(point_value))
+    else:
+        pv = np.asarray(point_value, dtype=np.float64)
+        if pv.shape != (n,):
+            raise UsageError(f"point_value has {pv.size} values for {n} cases")
+    if not np.all(np.isfinite(pv) & (pv > 0)):
+        raise UsageError("point_value must be positive and finite")
+    return pv
+
+
+def _hospital_coef(frame: pd.DataFrame, table: HospitalCoefTable, n: int, file: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per case (hospital_level_coef, hospital_level as float with NaN where absent)."""
+    if "hospital_level" in frame.columns:
+        level = number_column(frame, "hospital_level", file=file, integer=True, allow_missing=True)
+    else:
+        level = np.full(n, np.nan)
+    coef = np.full(n, np.nan)
+    known = ~np.isnan(level)
+    if known.any():
+        levels = np.unique(level[known]).astype(np.int64)
+        for lv in levels:  # a handful of levels
+            if lv in table.by_level or table.default is not None:
+                coef[level == lv] = table.level_coef(int(lv))
+    if table.by_hospital and "hospital_id" in frame.columns:
+        hospitals = pd.Index(list(table.by_hospital))
+        hospital_id = frame["hospital_id"]
+        if not isinstance(hospital_id.dtype, pd.CategoricalDtype):
+            hospital_id = hospital_id.astype("string")
+        index = group_index(hospital_id, hospitals)
+        override = np.asarray(list(table.by_hospital.values()), dtype=np.float64)
+        has = index >= 0
+        coef[has] = override[index[has]]
+    missing = np.isnan(coef)
+    if missing.any():
+        distinct = set(table.by_level.values())
+        if table.default is not None:
+            coef[missing] = table.default
+        elif len(distinct) == 1 and not known[missing].any():
+            coef[missing] = distinct.pop()
+        else:
+            row = int(np.flatnonzero(missing)[0])
+            if np.isnan(level[row]):
+                raise UsageError("hospital_level is needed for the hospital coefficient (or list the hospital "
+                                 "in hospital_coef.by_hospital, or set hospital_coef.default)",
+                                 file=file, row=row + 1, field="hospital_level")
+            raise UsageError(f"no hospital coefficient for level {int(level[row])} (levels: "
+                             f"{sorted(table.by_level)}); set hospital_coef.default or add the level",
+                             file=file, row=row + 1, field="hospital_level")
+    return coef, level
+
+
+def _optional_coef(frame: pd.DataFrame, column: str, n: int, file: str) -> np.ndarray:
+    if column not in frame.columns:
+        return np.ones(n)
+    values = number_column(frame, column, file=file, allow_missing=True)
+    return np.where(np.isnan(values), 1.0, values)
+
+
+def _approvals(approved, case_ids: pd.Series, file: str) -> tuple[np.ndarray, np.ndarray]:
+    n = len(case_ids)
+    flag = np.zeros(n, dtype=bool)
+    points = np.full(n, np.nan)
+    if approved is None:
+        return flag, points
+    case_ids = case_ids.astype("string")
+    if isinstance(approved, pd.DataFrame):
+        if "case_id" not in approved.columns:
+            raise UsageError("approval list: missing column 'case_id'", file="<approvals>", field="case_id")
+        ids = approved["case_id"].astype("string")
+        given = number_column(approved, "approved_points", file="<approvals>", allow_missing=True) \
+            if "approved_points" in approved.columns else np.full(len(approved), np.nan)
+    else:
+        if isinstance(approved, (str, bytes)) or not isinstance(approved, (Sequence, np.ndarray, pd.Series, set)):
+            raise UsageError("approved: expected a DataFrame with case_id (and approved_points) or a list of ids")
+        ids = pd.Series(list(approved), dtype="string")
+        given = np.full(len(ids), np.nan)
+    if ids.duplicated().any():
+        dup = ids[ids.duplicated()].iloc[0]
+        raise UsageError(f"approval list: case {dup!r} is listed twice", file="<approvals>", field="case_id")
+    index = pd.Index(case_ids)
+    if not index.is_unique and len(ids):
+        raise UsageError("case_id values are not unique, so approvals cannot be matched", file=file,
+                         field="case_id")
+    pos = index.get_indexer(ids)
+    unknown = pos < 0
+    if unknown.any():
+        raise UsageError(f"approval list names {int(unknown.sum())} case(s) not in the cases, e.g. "
+                         f"{ids[unknown].iloc[0]!r}", file="<approvals>", field="case_id")
+    flag[pos] = True
+    points[pos] = given
+    return flag, points
+
+
+def case_points(cases, weights, policy: PointsPolicy, *, point_value=None, group_col: str | None = None,
+                approved=None, hospital_coef: HospitalCoefTable | None = None) -> pd.DataFrame:
+    """Points of every case, with every factor that produced them (one row per input row, in order).
+
+    Parameters
+    ----------
+    cases : DataFrame or path (CSV / Parquet)
+        Grouped cases: ``case_id``, the group column (``drg`` for DRG schemes, ``dip_group`` for DIP,
+        or ``group_col``), ``total_cost``; ``hospital_id`` and ``hospital_level`` for coefficients;
+        optional ``region`` / ``insured_region`` (remote coefficient), ``los`` (bed-day groups),
+        ``status`` (DRG grouper status: anything but ``ok`` is ungrouped), ``dip_type``
+        (``ungrouped`` is ungrouped), ``aux_coef`` (DIP auxiliary typing, default 1; ``dip_aux_coef``
+        is used when ``aux_coef`` is absent), ``other_coef`` (any further multiplier, default 1),
+        ``insurance_type`` (when ``point_value`` is a mapping), ``payment_method`` (``bed_day``).
+    weights : WeightTable, DipDirectory, fitted calibrator or DataFrame
+        Base points / scores per group (``group``, ``base_points``; ``mean_cost`` for the
+        ``group_mean`` reference; ``mean_cost_level_<k>`` for ``same_level_mean``; ``is_basic`` and
+        ``basic_coef`` for basic groups).
+    policy : PointsPolicy
+    point_value : float, mapping insurance_type -> float, or array per case, optional
+        The budget point value (预算点值), needed when ``outlier_reference`` is ``standard``.
+    group_col : str, optional
+        Name of the group column (default ``drg`` or ``dip_group`` by scheme).
+    approved : DataFrame, sequence of case ids, or None
+        Special-review approval list (特例单议): ``case_id`` and optionally ``approved_points``.
+        The quota ``floor(special_quota × number of cases)`` is enforced (``quota_excess``: ``error``
+        or ``rank`` = keep the highest cost ratios); for DIP an approved case must have
+        ``ratio >= special_min_ratio``.
+    hospital_coef : HospitalCoefTable, optional
+        Overrides ``policy.hospital_coef``.
+
+    Returns
+    -------
+    DataFrame with the columns ``BREAKDOWN_COLUMNS``: ``group`` is the group code, ``pool`` one of
+    local / remote_in_province / remote_out_of_province, ``outlier_class`` one of ``OUTLIER_CLASSES``,
+    ``basic_group_coef`` NaN for non-basic groups, ``review_status`` none / approved / over_quota.
+    """
+    if not isinstance(policy, PointsPolicy):
+        raise TypeError(f"policy must be a PointsPolicy, got {type(policy).__name__}")
+    table = _as_weight_table(weights)
+    coef_table = hospital_coef if hospital_coef is not None else policy.hospital_coef
+    rules = policy.outliers
+    group_col = group_col or ("dip_group" if policy.is_dip else "drg")
+    file = source_name(cases)
+    frame = read_table(cases, ("case_id", group_col, "total_cost"), what="cases",
+                       columns=_INPUT_COLUMNS + (group_col, "dip_aux_coef"),
+                       dtype_text=("case_id", group_col, "hospital_id", "region", "insured_region", "status"))
+    n = len(frame)
+    cost = number_column(frame, "total_cost", file=file)
+    codes = code_column(frame, group_col)
+    row = table.index_of(codes)
+    ungrouped = row < 0
+    if "status" in frame.columns:
+        ungrouped |= (frame["status"].astype("string").fillna("") != "ok").to_numpy()
+    if "dip_type" in frame.columns:
+        ungrouped |= (frame["dip_type"].astype("string").fillna("") == "ungrouped").to_numpy()
+    safe_row = np.where(ungrouped, 0, row)
+
+    tf = table.frame
+    base = np.where(ungrouped, np.nan, tf["base_points"].to_numpy(dtype=np.float64)[safe_row]) if len(tf) \
+        else np.full(n, np.nan)
+
+    # coefficients
+    level_coef, level = _hospital_coef(frame, coef_table, n, file)
+    is_basic = ~ungrouped & tf["is_basic"].to_numpy(dtype=bool)[safe_row] if len(tf) else np.zeros(n, bool)
+    basic_coef = np.full(n, np.nan)
+    if is_basic.any():
+        mode = coef_table.basic_group_coef_mode
+        if mode == "one":
+            basic_coef[is_basic] = coef_table.basic_group_coef
+        elif mode == "secondary_level":
+            basic_coef[is_basic] = coef_table.level_coef(coef_table.secondary_level)
+        else:
+            per_group = tf["basic_coef"].to_numpy(dtype=np.float64)[safe_row]
+            lacking = is_basic & np.isnan(per_group)
+            if lacking.any():
+                group = tf["group"].iloc[safe_row[np.flatnonzero(lacking)[0]]]
+                raise UsageError(f"basic group {group!r} has no basic_coef (basic_group_coef_mode is per_group)",
+                                 file=table.source, field="basic_coef")
+            basic_coef[is_basic] = per_group[is_basic]
+    coef = np.where(is_basic, basic_coef, level_coef)
+    aux = _optional_coef(frame, "aux_coef" if "aux_coef" in frame.columns else "dip_aux_coef", n, file)
+    other = _optional_coef(frame, "other_coef", n, file)
+    if "region" in frame.columns and "insured_region" in frame.columns:
+        pool_code = pool_codes(frame["region"], frame["insured_region"], policy.remote.province_prefix_len)
+    else:
+        pool_code = np.zeros(n, dtype=np.int8)
+    remote = np.ones(n)
+    if policy.remote.remote_mode == "coef":
+        remote[pool_code == 1] = policy.remote.remote_coef
+
+    # bed-day cases
+    bed_day = np.zeros(n, dtype=bool)
+    if policy.bed_day.groups:
+        bed_day |= ~ungrouped & codes.isin(policy.bed_day.groups).fillna(False).to_numpy(dtype=bool)
+    if "payment_method" in frame.columns:
+        bed_day |= (frame["payment_method"].astype("string") == "bed_day").fillna(False).to_numpy(dtype=bool)
+    bed_points = np.zeros(n)
+    bed_standard = np.zeros(n)
+    if bed_day.any():
+        if not policy.bed_day.bedday_phases:
+            raise UsageError("cases are paid per bed-day but the policy has no bed_day.bedday_phases",
+                             file=file, row=int(np.flatnonzero(bed_day)[0]) + 1, field=group_col)
+        if "los" not in frame.columns:
+            raise UsageError("bed-day cases need the los column", file=file, field="los")
+        mean_cost = policy.bed_day.mean_cost_per_case or table.all_case_mean
+        if not mean_cost:
+            raise UsageError("bed-day points need bed_day.mean_cost_per_case (the weight table has no "
+                             "all-case mean)", field="mean_cost_per_case")
+        los = number_column(frame, "los", file=file, allow_missing=True)
+        sel = np.flatnonzero(bed_day)
+        missing_los = np.isnan(los[sel])
+        if missing_los.any():
+            raise UsageError("los is missing for a bed-day case", file=file, row=int(sel[missing_los][0]) + 1,
+                             field="los")
+        bed_points[sel] = bed_day_points(los[sel], policy.bed_day, mean_cost, policy.points_scale, cost[sel])
+        bed_standard[sel] = bed_points[sel] / policy.points_scale * mean_cost
+
+    # reference cost
+    point_values = _point_value_per_case(point_value, frame, n, file)
+    reference = _reference(rules.outlier_reference, table, safe_row, ungrouped | bed_day, base, coef, aux,
+                           level, point_values, rules.reference_factor, file)
+    reference = np.where(bed_day, bed_standard, reference)
+    all_mean = table.all_case_mean
+    if (ungrouped & ~bed_day).any() and not all_mean:
+        raise UsageError("ungrouped cases are paid from the all-case mean cost, which the weight table "
+                         "does not give (fit the weights or pass all_case_mean to WeightTable.from_csv)",
+                         file=file, row=int(np.flatnonzero(ungrouped)[0]) + 1, field=group_col)
+
+    # high thresholds
+    if rules.high_formula == "drg_tiered":
+        tops = np.array([t for t, _ in rules.drg_high_tiers])
+        ratios = np.array([r for _, r in rules.drg_high_tiers])
+        tier = np.searchsorted(tops, np.nan_to_num(base, nan=0.0), side="left")
+        high_threshold = ratios[np.minimum(tier, len(ratios) - 1)]
+    else:
+        high_threshold = np.full(n, rules.high_ratio)
+
+    approved_flag, approved_points = _approvals(approved, frame["case_id"], file)
+    low_ratio, low_inclusive = policy.low_bound
+    candidate_min = policy.special_review.special_min_ratio if policy.is_dip else np.nan
+    review_status = np.zeros(n, dtype=np.int8)
+
+    floats = np.empty((len(_FLOAT_COLUMNS), n))  # one block: the result frame is built without copies
+    column = {name: floats[i] for i, name in enumerate(_FLOAT_COLUMNS)}
+    column["total_cost"][:] = cost
+    column["hospital_level_coef"][:] = level_coef
+    column["basic_group_coef"][:] = basic_coef
+    klass = np.empty(n, dtype=np.int8)
+    candidate = np.empty(n, dtype=bool)
+
+    def run(approved_mask):
+        K._points_kernel(
+            base, reference, cost, coef, aux, remote, other, approved_mask, approved_points, bed_day,
+            bed_points, high_threshold.astype(np.float64),
+            float(low_ratio), bool(low_inclusive), bool(rules.high_inclusive),
+            np.nan if rules.extreme_ratio is None else float(rules.extreme_ratio), bool(rules.extreme_inclusive),
+            HIGH_FORMULAS.index(rules.high_formula),
+            bool(not policy.is_dip or rules.high_formula == "review_only"), bool(rules.coefs_on_outliers),
+            float(rules.blank_group), bool(rules.blank_group_coefs),
+            APPROVED_PAYMENTS.index(policy.special_review.approved_payment),
+            float(candidate_min), float(policy.points_scale), float(all_mean or np.nan),
+            column["base_points"], column["reference_cost"], column["cost_ratio"], klass,
+            column["outlier_factor"], column["applied_hospital_coef"], column["aux_coef"], column["remote_coef"],
+            column["other_coef"], column["final_points"], candidate)
+        return {"ratio": column["cost_ratio"], "class": klass}
+
+    if approved_flag.any():
+        approved_flag = _enforce_quota(approved_flag, approved_points, run, policy, n, frame, file, review_status)
+    run(approved_flag)
+
+    result = pd.DataFrame(floats.T, columns=list(_FLOAT_COLUMNS), copy=False)
+    missing_level = np.isnan(level)
+    others = {
+        "case_id": frame["case_id"].to_numpy(),
+        "group": codes.array,
+        "hospital_id": frame["hospital_id"].array if "hospital_id" in frame.columns else np.full(n, None, object),
+        "hospital_level": pd.arrays.IntegerArray(np.where(missing_level, 0, level).astype(np.int64), missing_level),
+        "pool": pd.Categorical.from_codes(pool_code, categories=list(POOLS)),
+        "outlier_class": pd.Categorical.from_codes(klass, categories=list(OUTLIER_CLASSES)),
+        "special_review_candidate": candidate,
+        "review_status": pd.Categorical.from_codes(review_status, categories=list(REVIEW_STATUSES)),
+    }
+    for position, name in enumerate(BREAKDOWN_COLUMNS):
+        if name in others:
+            result.insert(position, name, others[name])
+    return result
+
+
+def _reference(method: str, table: WeightTable, safe_row: np.ndarray, no_reference: np.ndarray,
+               base: np.ndarray, coef: np.ndarray, aux: np.ndarray, level: np.ndarray,
+               point_values: np.ndarray | None, reference_factor: float | None, file: str) -> np.ndarray:
+    """Reference cost (yuan) of each grouped case; NaN where the case has none (ungrouped, bed-day)."""
+    n = len(base)
+    tf = table.frame
+    needs = ~no_reference
+    if method == "standard":
+        if point_values is None:
+            if needs.any():
+                raise UsageError("outlier_reference 'standard' needs the budget point_value "
+                                 "(or choose group_mean / same_level_mean / score_x_factor)", field="point_value")
+            return np.full(n, np.nan)
+        reference = base * point_values * coef * aux
+    elif method == "score_x_factor":
+        reference = base * float(reference_factor) * aux
+    else:
+        if "mean_cost" not in tf.columns:
+            raise UsageError(f"outlier_reference '{method}' needs the mean_cost column of the weight table",
+                             file=table.source, field="mean_cost")
+        group_mean = tf["mean_cost"].to_numpy(dtype=np.float64)[safe_row] if len(tf) else np.full(n, np.nan)
+        mean = group_mean.copy()
+        if method == "same_level_mean":
+            for lv, column in table.level_columns.items():
+                at_level = needs & (level == lv)
+                values = tf[column].to_numpy(dtype=np.float64)[safe_row]
+                use = at_level & np.isfinite(values) & (values > 0)
+                mean[use] = values[use]
+        reference = mean * aux
+    reference = np.where(no_reference, np.nan, reference)
+    bad = needs & ~(np.isfinite(reference) & (reference > 0))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        group = tf["group"].iloc[safe_row[row]]
+        raise UsageError(f"no usable reference cost for group {group!r} ({method}): check its mean_cost / "
+                         f"base_points and the coefficients", file=file, row=row + 1, field="total_cost")
+    return reference
+
+
+def _enforce_quota(approved_flag, approved_points, run, policy: PointsPolicy, n: int, frame, file,
+                   review_status) -> np.ndarray:
+    """Check DIP eligibility and the region-wide quota; returns the approvals that stand."""
+    trial = run(np.zeros(n, dtype=bool))
+    ratio = trial["ratio"]
+    klass = trial["class"]
+    if policy.is_dip:
+        eligible = (klass == K.UNGROUPED) | (ratio >= policy.special_review.special_min_ratio)
+        bad = approved_flag & ~eligible & (klass != K.BED_DAY)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise UsageError(f"case {frame['case_id'].iloc[row]!r} is approved for special review but its cost "
+                             f"ratio {ratio[row]:.3f} is below special_min_ratio "
+                             f"{policy.special_review.special_min_ratio}", file=file, row=row + 1, field="case_id")
+    quota = special_review_quota(n, policy)
+    chosen = np.flatnonzero(approved_flag)
+    if len(chosen) > quota:
+        if policy.special_review.quota_excess == "error":
+            raise UsageError(f"{len(chosen)} cases approved for special review but the quota is {quota} "
+                             f"(special_quota {policy.special_review.special_quota} of {n} discharges)",
+                             file="<approvals>", field="case_id")
+        order = np.lexsort((chosen, -np.nan_to_num(ratio[chosen], nan=-np.inf)))
+        keep = chosen[order[:quota]]
+        review_status[chosen] = 2
+        approved_flag = np.zeros(n, dtype=bool)
+        approved_flag[keep] = True
+    review_status[approved_flag] = 1
+    return approved_flag

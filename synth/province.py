@@ -1,0 +1,729 @@
+"""Generate a synthetic province: multi-year settled stays, hospitals, outpatient visits (合成省份).
+
+:func:`generate_province` is the entry point. Generation order, all vectorized over cases:
+
+1. regions and hospitals; per-ADRG median cost and LOS; which care classes the scheme and the
+   hospitals support; verified code cores per ADRG (:mod:`synth.casemix`);
+2. a skeleton per stay: year, care class, discharge date (stays are numbered in discharge-date
+   order), hospital, insurance type, insured region, target ADRG (Zipf case mix tilted by hospital
+   level), core, intended complication level, deliberately invalid fields, demographics;
+3. codes in blocks, grouped with the real grouper and re-drawn until every stay lands in its
+   target ADRG (or gets the documented invalid-input status);
+4. times and LOS by care type, leaving type, department, costs and payments, patients (repeat stays
+   with consistent ages), pre-operative and unrelated outpatient visits, day-ward sessions.
+
+Same arguments and seed give identical tables: every random stream is seeded from the seed and a
+fixed stream number (and block number), never from the clock or the machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from synth import casemix
+from synth.casemix import (ADULT, INVALID_REASONS, CcSampler, assemble_codes, build_cores,
+                           compact, core_class_of, draw_cores, invalid_status, join_codes, join_csr,
+                           nullable_int, severity_of)
+from synth.costs import apply_outliers, case_costs, fund_shares, split_payments
+from synth.hospitals import (GENERAL_HOSPITAL, PSYCHIATRIC_HOSPITAL, TCM_HOSPITAL, make_hospitals,
+                             region_codes, region_weights)
+from synth.outpatient import preop_visits, unrelated_visits
+from synth.params import SynthParams
+from synth.patients import assign_patients, birth_dates, completed_years
+from synth.scheme_profile import (CARE_CLASS_NAMES, CARE_TYPE_OF_CLASS, DAY_CHEMO, DAY_SURGERY,
+                                  DAY_WARD, GENERAL, KIND_MEDICAL, KIND_PREMDC, KIND_SURGICAL,
+                                  PSYCH_LONG, TCM_DAY, SchemeProfile, build_profile)
+from synth.stays import discharge_dates, leaving_types, stay_times
+
+BLOCK_ROWS = 1 << 20
+
+# random streams (one generator per stream, seeded with [seed, stream(, block)])
+(S_HOSPITALS, S_ADRG, S_CORES, S_SKELETON, S_CODES, S_STAYS, S_COSTS, S_PATIENTS,
+ S_OUTPATIENT) = range(1, 10)
+
+CASE_COLUMNS = (
+    "case_id", "patient_id", "year", "hospital_id", "hospital_level", "region", "insured_region",
+    "insurance_type", "care_type", "dept", "gender", "age", "age_days", "birth_weight",
+    "admit_time", "discharge_time", "los", "leaving_type", "dx", "proc", "total_cost", "fund_paid",
+    "self_pay_in_scope", "self_pay_out_scope", "drug_cost", "consumable_cost",
+)
+CASE_DTYPES = {
+    "case_id": "str", "patient_id": "str", "year": "int16", "hospital_id": "str",
+    "hospital_level": "int8", "region": "str", "insured_region": "str", "insurance_type": "str",
+    "care_type": "str", "dept": "str", "gender": "Int8", "age": "Int16", "age_days": "Int32",
+    "birth_weight": "Int32", "admit_time": "datetime64[s]", "discharge_time": "datetime64[s]",
+    "los": "int16", "leaving_type": "int8", "dx": "str", "proc": "str", "total_cost": "float64",
+    "fund_paid": "float64", "self_pay_in_scope": "float64", "self_pay_out_scope": "float64",
+    "drug_cost": "float64", "consumable_cost": "float64",
+}
+HOSPITAL_DTYPES = {"hospital_id": "str", "name": "str", "level": "int8", "region": "str",
+                   "beds": "int32", "hospital_type": "str"}
+OUTPATIENT_DTYPES = {"visit_id": "str", "patient_id": "str", "hospital_id": "str",
+                     "visit_time": "datetime64[s]", "cost": "float64", "related_case_id": "str"}
+DAY_WARD_VISIT_DTYPES = {"case_id": "str", "visit_date": "datetime64[s]"}
+
+# discharge department (出院科别) by MDC letter, following the national clinical-department list
+DEPT_MEDICAL = {"B": "A03", "C": "A10", "D": "A11", "J": "A13", "M": "A04", "N": "A05", "O": "A05",
+                "P": "A07", "R": "A19", "S": "A16", "T": "A15", "U": "A15", "Y": "A16"}
+DEPT_SURGICAL = {"C": "A10", "D": "A11", "N": "A05", "O": "A05", "P": "A07"}
+DEPT_OF_CLASS = {DAY_CHEMO: "A19", DAY_WARD: "A19", TCM_DAY: "A50", PSYCH_LONG: "A15"}
+
+GroupFn = Callable[[pd.DataFrame], pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class Province:
+    """A synthetic province.
+
+    ``cases``: the case-table contract (design.md section 3.1) plus patient_id, year and the
+    payment columns, dtypes as in ``CASE_DTYPES``; ``hospitals``: hospital_id, name, level,
+    region, beds, hospital_type; ``outpatient``: visit_id, patient_id, hospital_id, visit_time,
+    cost, related_case_id (empty unless a pre-operative visit of that stay); ``day_ward_visits``:
+    case_id, visit_date of every day-ward session; ``info``: how it was made (seed, years,
+    regions, parameters, care types that could not be generated and why).
+    """
+
+    cases: pd.DataFrame = field(repr=False)
+    hospitals: pd.DataFrame = field(repr=False)
+    outpatient: pd.DataFrame = field(repr=False)
+    day_ward_visits: pd.DataFrame = field(repr=False)
+    info: dict = field(default_factory=dict, repr=False)
+
+    def __repr__(self) -> str:
+        return (f"Province({len(self.cases):,} cases, {len(self.hospitals)} hospitals, "
+                f"{len(self.outpatient):,} outpatient visits, "
+                f"{len(self.day_ward_visits):,} day-ward visits)")
+
+
+def _rng(seed: int, *stream: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed), *stream])
+
+
+def _str_column(labels: Sequence[str], index: np.ndarray) -> pd.Series:
+    """A str column holding ``labels[index]`` (Arrow-backed, no Python object per row)."""
+    return pa.array(list(labels), type=pa.string()).take(pa.array(np.asarray(index, dtype=np.int64))).to_pandas()
+
+
+def _year_counts(n: int, years: tuple[int, ...], growth: float) -> np.ndarray:
+    w = (1.0 + growth) ** np.arange(len(years))
+    raw = n * w / w.sum()
+    counts = np.floor(raw).astype(np.int64)
+    order = np.argsort(-(raw - counts), kind="stable")
+    counts[order[: n - counts.sum()]] += 1
+    return counts
+
+
+def _check_args(cases, years, hospitals, seed) -> tuple[int, tuple[int, ...], int, int]:
+    if isinstance(cases, bool) or not isinstance(cases, (int, np.integer)) or cases < 0:
+        raise ValueError(f"cases must be a non-negative integer, got {cases!r}")
+    years = tuple(int(y) for y in years)
+    if not years or len(set(years)) != len(years) or any(not 1900 < y < 2200 for y in years):
+        raise ValueError(f"years must be distinct calendar years, got {years!r}")
+    if isinstance(hospitals, bool) or not isinstance(hospitals, (int, np.integer)) or hospitals < 1:
+        raise ValueError(f"hospitals must be a positive integer, got {hospitals!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(cases), tuple(sorted(years)), int(hospitals), int(seed)
+
+
+def generate_province(scheme, cases: int = 100_000, years: Sequence[int] = (2023, 2024, 2025),
+                      hospitals: int = 20, regions: int | Sequence[str] = 4, seed: int = 0,
+                      params: SynthParams | None = None, *, group_fn: GroupFn | None = None,
+                      ) -> Province:
+    """Generate a synthetic province whose stays group under ``scheme``.
+
+    Parameters
+    ----------
+    scheme : grouper.Scheme or path
+        The grouping scheme the case mix is drawn from (a loaded scheme or its directory).
+    cases : int
+        Number of stays over all years (volume grows by ``params.volume_growth`` a year).
+    years : sequence of int
+        Settlement years (the discharge year of each stay).
+    hospitals : int
+        Number of hospitals.
+    regions : int or sequence of str
+        Number of prefecture-level regions (Shandong codes by default) or their 6-digit codes.
+    seed : int
+        Seed of every random stream; same arguments give identical output.
+    params : SynthParams
+        Realism knobs (defaults when omitted).
+    group_fn : callable, optional
+        ``DataFrame -> DataFrame`` with ``status`` and ``adrg`` columns; defaults to
+        :func:`grouper.group_cases` under ``scheme``.
+    """
+    from grouper import group_cases, load_scheme
+
+    n, years, n_hospitals, seed = _check_args(cases, years, hospitals, seed)
+    params = params if params is not None else SynthParams()
+    if not isinstance(params, SynthParams):
+        raise TypeError("params must be a SynthParams")
+    if isinstance(scheme, (str, Path)):
+        scheme = load_scheme(scheme)
+    if group_fn is None:
+        def group_fn(frame: pd.DataFrame) -> pd.DataFrame:
+            return group_cases(frame, scheme)
+
+    profile = build_profile(scheme)
+    region_list = region_codes(regions)
+    hospitals_df = make_hospitals(n_hospitals, region_list, params, _rng(seed, S_HOSPITALS))
+    world = _World.build(profile, hospitals_df, region_list, params, seed, group_fn)
+    skeleton = _skeleton(world, n, years, seed)
+    codes = _codes(world, skeleton, seed)
+    return _finish(world, skeleton, codes, years, seed, scheme)
+
+
+# ------------------------------------------------------------------------------------ world
+
+
+@dataclass
+class _World:
+    """Everything fixed before the first stay is drawn."""
+
+    profile: SchemeProfile
+    params: SynthParams
+    hospitals: pd.DataFrame
+    regions: list[str]
+    region_pop: np.ndarray
+    hosp_level: np.ndarray
+    hosp_type: np.ndarray
+    hosp_region: np.ndarray
+    adrg_cost: np.ndarray       # float64[n_adrg] median cost, level 2, first year
+    adrg_los: np.ndarray        # float64[n_adrg] median LOS
+    adrg_kind: np.ndarray       # int8[n_adrg]
+    adrg_rank_weight: np.ndarray  # float64[n_adrg] Zipf case-mix weight
+    class_adrgs: list           # per care class: usable ADRG indices
+    class_hospital_weight: list  # per care class: float64[n_hospitals]
+    class_share: np.ndarray     # float64[6] effective shares
+    cores: casemix.Cores
+    sampler: CcSampler
+    group_fn: GroupFn
+    notes: list
+
+    @classmethod
+    def build(cls, profile, hospitals_df, region_list, params, seed, group_fn) -> "_World":
+        rng = _rng(seed, S_ADRG)
+        n_adrg = profile.n_adrg
+        kind = np.array([r.kind for r in profile.adrgs], dtype=np.int8)
+        z = rng.standard_normal(n_adrg)
+        median = np.select([kind == KIND_PREMDC, kind == KIND_SURGICAL],
+                           [params.base_cost_premdc, params.base_cost_surgical], params.base_cost_medical)
+        adrg_cost = median * np.exp(params.base_cost_sigma * z)
+        los_median = np.where(kind == KIND_MEDICAL, params.los_median_medical, params.los_median_surgical)
+        los_median = np.where(kind == KIND_PREMDC, 2.5 * params.los_median_surgical, los_median)
+        adrg_los = los_median * np.exp(0.35 * (0.6 * z + 0.8 * rng.standard_normal(n_adrg)))
+        ranking = rng.permutation(n_adrg)
+        rank_weight = np.empty(n_adrg)
+        rank_weight[ranking] = 1.0 / np.arange(1, n_adrg + 1) ** params.casemix_zipf_exponent
+        rank_weight *= (adrg_cost / np.median(adrg_cost)) ** (-params.casemix_cost_exponent)
+        special = np.array([not (r.mdc_atoms <= {"principal_dx", "gender"}) for r in profile.adrgs])
+        rank_weight[special] *= params.special_mdc_frequency_factor
+
+        notes = []
+        eligible = [np.asarray(a, dtype=np.int32) for a in profile.class_adrgs]
+        ds = eligible[DAY_SURGERY]
+        if len(ds):
+            eligible[DAY_SURGERY] = ds[adrg_cost[ds] <= np.median(adrg_cost[ds])]
+        cores = build_cores(profile, group_fn, _rng(seed, S_CORES), params.core_pool_size,
+                            [eligible[GENERAL], eligible[DAY_CHEMO], eligible[DAY_WARD]])
+        class_adrgs = []
+        for care in range(len(CARE_CLASS_NAMES)):
+            core_cls = int(core_class_of(np.array([care]))[0])
+            have = cores.count(core_cls, n_adrg) > 0
+            class_adrgs.append(eligible[care][have[eligible[care]]])
+        missing = [r.code for r in profile.adrgs if not have_any(cores, r.index, n_adrg)]
+        if missing:
+            notes.append(f"{len(missing)} ADRG(s) could not be reached by any verified case and do "
+                         f"not appear: {', '.join(missing[:20])}{' ...' if len(missing) > 20 else ''}")
+
+        level = hospitals_df["level"].to_numpy(np.int8)
+        htype = pd.Series(hospitals_df["hospital_type"]).map(
+            {"general": GENERAL_HOSPITAL, "tcm": TCM_HOSPITAL, "psychiatric": PSYCHIATRIC_HOSPITAL}
+        ).to_numpy(np.int8)
+        beds = hospitals_df["beds"].to_numpy(np.float64)
+        region_index = {code: i for i, code in enumerate(region_list)}
+        hosp_region = hospitals_df["region"].map(region_index).to_numpy(np.int64)
+        psych_h = htype == PSYCHIATRIC_HOSPITAL
+        general_h = htype == GENERAL_HOSPITAL
+        upper = level >= 2
+        weights = [
+            beds * ~psych_h,
+            beds * upper * ~psych_h,
+            beds * (level == 3) * general_h,
+            beds * upper * ~psych_h * np.where(htype == TCM_HOSPITAL, 4.0, 1.0),
+            beds * upper * general_h,
+            beds * psych_h if psych_h.any() else beds * upper * general_h,
+        ]
+        shares = np.array([0.0, params.day_surgery_share, params.day_chemo_share,
+                           params.tcm_day_share, params.day_ward_share, params.psych_long_stay_share])
+        for care in range(1, len(CARE_CLASS_NAMES)):
+            reason = None
+            if shares[care] > 0 and len(class_adrgs[care]) == 0:
+                reason = "the scheme has no suitable ADRG"
+            elif shares[care] > 0 and weights[care].sum() <= 0:
+                reason = "no hospital offers it"
+            if reason:
+                notes.append(f"care type {CARE_CLASS_NAMES[care]} not generated ({reason}); its "
+                             f"share {shares[care]:g} became ordinary inpatient care")
+                shares[care] = 0.0
+        if shares[PSYCH_LONG] == 0 or not (weights[GENERAL] > 0).any():
+            weights[GENERAL] = beds.copy()   # psychiatric hospitals then take ordinary stays
+        shares[GENERAL] = 1.0 - shares[1:].sum()
+        return cls(profile=profile, params=params, hospitals=hospitals_df, regions=region_list,
+                   region_pop=region_weights(len(region_list), params.region_size_exponent),
+                   hosp_level=level, hosp_type=htype, hosp_region=hosp_region, adrg_cost=adrg_cost,
+                   adrg_los=adrg_los, adrg_kind=kind, adrg_rank_weight=rank_weight,
+                   class_adrgs=class_adrgs, class_hospital_weight=weights, class_share=shares,
+                   cores=cores, sampler=CcSampler.build(profile), group_fn=group_fn, notes=notes)
+
+
+def have_any(cores: casemix.Cores, adrg: int, n_adrg: int) -> bool:
+    return any(cores.count(c, n_adrg)[adrg] > 0 for c in range(casemix.N_CORE_CLASSES))
+
+
+def _categorical_draw(rng: np.random.Generator, weights: np.ndarray, size: int) -> np.ndarray:
+    cdf = np.cumsum(weights / weights.sum())
+    return np.minimum(np.searchsorted(cdf, rng.random(size), side="right"), len(weights) - 1)
+
+
+# --------------------------------------------------------------------------------- skeleton
+
+
+@dataclass
+class _Skeleton:
+    year: np.ndarray
+    care_class: np.ndarray
+    discharge_date: np.ndarray
+    hospital: np.ndarray
+    level: np.ndarray
+    region: np.ndarray
+    insured_region: np.ndarray
+    employee: np.ndarray
+    adrg: np.ndarray
+    core: np.ndarray
+    intended: np.ndarray
+    excluded_cc: np.ndarray
+    invalid: np.ndarray          # int8 reason index or -1
+    gender: np.ndarray           # int8, 0 where missing
+    gender_na: np.ndarray
+    age: np.ndarray              # int16
+    age_na: np.ndarray
+    age_days: np.ndarray         # int32
+    age_days_na: np.ndarray
+    birth_weight: np.ndarray     # int32
+    birth_weight_na: np.ndarray
+    population: np.ndarray       # int8 0 general, 1 newborn, 2 pregnancy
+    n_neutral: np.ndarray
+    n_extra_proc: np.ndarray
+    case_id: pa.Array
+
+
+def _skeleton(world: _World, n: int, years: tuple[int, ...], seed: int) -> _Skeleton:
+    p, profile, cores = world.params, world.profile, world.cores
+    rng = _rng(seed, S_SKELETON)
+    year = np.repeat(np.array(years, dtype=np.int16), _year_counts(n, years, p.volume_growth))
+    care_class = rng.choice(len(CARE_CLASS_NAMES), n, p=world.class_share).astype(np.int8)
+    discharge_date = discharge_dates(rng, year, p.monthly_volume)
+    order = np.argsort(discharge_date.astype(np.int64), kind="stable")
+    year, care_class, discharge_date = year[order], care_class[order], discharge_date[order]
+
+    hospital = np.zeros(n, dtype=np.int32)
+    for care in range(len(CARE_CLASS_NAMES)):
+        rows = np.flatnonzero(care_class == care)
+        if len(rows):
+            hospital[rows] = _categorical_draw(rng, world.class_hospital_weight[care], len(rows))
+    level = world.hosp_level[hospital]
+    region = world.hosp_region[hospital].astype(np.int16)
+    employee = rng.random(n) < p.employee_share
+
+    insured_region = region.copy()
+    n_regions = len(world.regions)
+    if n_regions > 1 and p.remote_share > 0:
+        w = np.asarray(p.remote_level_weights)[level - 1]
+        chance = np.minimum(p.remote_share * w / w.mean(), 0.95) if n else w
+        remote = rng.random(n) < chance
+        for r in range(n_regions):
+            rows = np.flatnonzero(remote & (region == r))
+            pop = world.region_pop.copy()
+            pop[r] = 0.0
+            insured_region[rows] = _categorical_draw(rng, pop, len(rows))
+
+    adrg = np.zeros(n, dtype=np.int32)
+    tilt = np.asarray(p.casemix_level_tilt)
+    for care in range(len(CARE_CLASS_NAMES)):
+        allowed = world.class_adrgs[care]
+        for lv in (1, 2, 3):
+            rows = np.flatnonzero((care_class == care) & (level == lv))
+            if not len(rows):
+                continue
+            w = world.adrg_rank_weight[allowed] * world.adrg_cost[allowed] ** (-tilt[lv - 1])
+            adrg[rows] = allowed[_categorical_draw(rng, w, len(rows))]
+    core = draw_cores(cores, core_class_of(care_class), adrg, profile.n_adrg, rng).astype(np.int32)
+
+    day_case = (care_class != GENERAL) & (care_class != PSYCH_LONG)
+    factor = np.where(day_case, p.day_case_severity_factor, 1.0)
+    u = rng.random(n)
+    intended = np.where(u < p.mcc_rate * factor, 2,
+                        np.where(u < (p.mcc_rate + p.cc_rate) * factor, 1, 0)).astype(np.int8)
+    excluded_cc = rng.random(n) < p.excluded_cc_rate
+
+    principal = cores.dx[core, 0]
+    pregnancy = profile.dx_pregnancy[principal]
+    core_age = cores.age[core]
+    adult = core_age == ADULT
+
+    gender = cores.gender[core].astype(np.int8)
+    free = gender == 0
+    gender[free] = np.where(rng.random(int(free.sum())) < 0.5, 1, 2)
+
+    age = np.where(adult, 0, core_age).astype(np.int64)
+    rows = np.flatnonzero(adult)
+    child = rng.random(len(rows)) < p.child_share
+    adult_age = np.clip(np.rint(rng.normal(p.adult_age_mean, p.adult_age_sd, len(rows))), 18, 100)
+    child_age = rng.integers(1, 18, len(rows))
+    a = np.where(child, child_age, adult_age)
+    a = np.where(pregnancy[rows], np.clip(np.rint(rng.normal(30, 5, len(rows))), 16, 48), a)
+    a = np.where(care_class[rows] == PSYCH_LONG, np.clip(np.rint(rng.normal(45, 15, len(rows))), 14, 90), a)
+    for _ in profile.age_years_values:      # never an age some MDC rule tests for
+        for v in profile.age_years_values:
+            a = np.where(a == v, a + 1, a)
+    age[rows] = a
+    age_days = np.zeros(n, dtype=np.int64)
+    age_days[rows] = np.floor(a * 365.25 + rng.uniform(1, 364, len(rows))).astype(np.int64)
+    rows = np.flatnonzero(~adult)
+    lo, hi = cores.ad_lo[core[rows]], cores.ad_hi[core[rows]]
+    age_days[rows] = lo + np.floor(rng.random(len(rows)) * (hi - lo + 1)).astype(np.int64)
+    birth_weight = np.zeros(n, dtype=np.int32)
+    bw_na = np.ones(n, dtype=bool)
+    rows = np.flatnonzero(cores.bw_lo[core] >= 0)
+    blo, bhi = cores.bw_lo[core[rows]].astype(np.float64), cores.bw_hi[core[rows]].astype(np.float64)
+    typical = (blo <= 3200) & (bhi > 3200)
+    mid = np.where(typical, 3200.0, (blo + bhi) / 2.0)
+    sd = np.where(typical, 450.0, np.maximum(bhi - blo, 1) / 4.0)
+    birth_weight[rows] = np.clip(np.rint(rng.normal(mid, sd)), blo, bhi - 1)
+    bw_na[rows] = False
+
+    population = np.where(~adult, 1, np.where(pregnancy, 2, 0)).astype(np.int8)
+    lam = np.where(adult, p.secondary_dx_mean * np.clip(age / 55.0, 0.2, 1.8), 0.0)
+    n_neutral = rng.poisson(lam).astype(np.int16)
+    n_extra_proc = rng.poisson(p.extra_proc_mean, n).astype(np.int16)
+
+    # deliberately invalid inputs (RULES.md section 2)
+    invalid = np.where(rng.random(n) < p.invalid_share,
+                       rng.integers(0, len(INVALID_REASONS), n), -1).astype(np.int8)
+    gender_na = invalid == INVALID_REASONS.index("gender_missing")
+    bad_gender = invalid == INVALID_REASONS.index("gender_invalid")
+    gender[bad_gender] = np.where(rng.random(int(bad_gender.sum())) < 0.5, 0, 9)
+    gender[gender_na] = 0
+    age_na = invalid == INVALID_REASONS.index("age_missing")
+    no_days = invalid == INVALID_REASONS.index("age_days_missing")
+    no_weight = invalid == INVALID_REASONS.index("birth_weight_missing")
+    age[no_days | no_weight] = 0
+    age[age_na] = 0
+    age_days_na = no_days.copy()
+    age_days[no_days] = 0
+    age_days[no_weight] = rng.integers(0, 29, int(no_weight.sum()))
+    bw_na |= no_days | no_weight
+    birth_weight[bw_na] = 0
+
+    seq = np.arange(n, dtype=np.int64) - np.searchsorted(year, year, side="left") + 1
+    case_id = pc.binary_join_element_wise(
+        pc.cast(pa.array(year.astype(np.int32)), pa.string()),
+        pc.utf8_lpad(pc.cast(pa.array(seq), pa.string()), 9, "0"), "")
+    case_id = pc.binary_join_element_wise(pa.scalar("C"), case_id, "")
+    return _Skeleton(
+        year=year, care_class=care_class, discharge_date=discharge_date, hospital=hospital,
+        level=level.astype(np.int8), region=region, insured_region=insured_region, employee=employee,
+        adrg=adrg, core=core, intended=intended, excluded_cc=excluded_cc, invalid=invalid,
+        gender=gender, gender_na=gender_na, age=age.astype(np.int16), age_na=age_na,
+        age_days=age_days.astype(np.int32), age_days_na=age_days_na,
+        birth_weight=birth_weight.astype(np.int32), birth_weight_na=bw_na, population=population,
+        n_neutral=n_neutral, n_extra_proc=n_extra_proc, case_id=case_id,
+    )
+
+
+# ------------------------------------------------------------------------------------ codes
+
+
+@dataclass
+class _Codes:
+    dx: pa.ChunkedArray
+    proc: pa.ChunkedArray
+    severity: np.ndarray
+    redrawn: int
+    fallback: int
+
+
+def _grouping_frame(sk: _Skeleton, rows: np.ndarray, dx: pa.Array, proc: pa.Array) -> pd.DataFrame:
+    return pd.DataFrame({
+        "case_id": sk.case_id.take(pa.array(rows)).to_pandas(),
+        "gender": nullable_int(sk.gender[rows], sk.gender_na[rows], np.int8),
+        "age": nullable_int(sk.age[rows], sk.age_na[rows], np.int16),
+        "age_days": nullable_int(sk.age_days[rows], sk.age_days_na[rows], np.int32),
+        "birth_weight": nullable_int(sk.birth_weight[rows], sk.birth_weight_na[rows], np.int32),
+        "dx": dx.to_pandas(),
+        "proc": proc.to_pandas(),
+    })
+
+
+def _codes(world: _World, sk: _Skeleton, seed: int) -> _Codes:
+    profile, cores, p = world.profile, world.cores, world.params
+    n = len(sk.year)
+    dx_vocab = pa.array(profile.dx_vocab, type=pa.string())
+    proc_vocab = pa.array(profile.proc_vocab, type=pa.string())
+    adrg_codes = np.array([r.code for r in profile.adrgs], dtype=object)
+    expected_all = invalid_status(sk.invalid.astype(np.int64))
+    dx_blocks, proc_blocks, severity = [], [], np.zeros(n, dtype=np.int8)
+    redrawn = fallback = 0
+    for b, start in enumerate(range(0, n, BLOCK_ROWS)):
+        rng = _rng(seed, S_CODES, b)
+        rows = np.arange(start, min(n, start + BLOCK_ROWS))
+
+        def assemble(sub: np.ndarray, bare: bool = False):
+            k = len(sub)
+            zero = np.zeros(k, dtype=np.int16)
+            return assemble_codes(
+                profile, cores, sk.core[sub],
+                np.zeros(k, np.int8) if bare else sk.intended[sub],
+                np.zeros(k, bool) if bare else sk.excluded_cc[sub], sk.population[sub],
+                zero if bare else sk.n_neutral[sub], zero if bare else sk.n_extra_proc[sub],
+                world.sampler, rng)
+
+        dx_m, proc_m = assemble(rows)
+        dx_csr, proc_csr = compact(dx_m), compact(proc_m)
+        dx_s, proc_s = join_csr(*dx_csr, dx_vocab), join_csr(*proc_csr, proc_vocab)
+        grouped = world.group_fn(_grouping_frame(sk, rows, dx_s, proc_s))
+        bad = ~_as_expected(grouped, expected_all[rows], sk.invalid[rows], adrg_codes[sk.adrg[rows]])
+        redrawn_here = bool(bad.any())
+        for round_no in range(p.redraw_rounds):
+            if not bad.any():
+                break
+            local = np.flatnonzero(bad)
+            sub = rows[local]
+            redrawn += len(sub)
+            last = round_no == p.redraw_rounds - 1
+            if round_no >= p.redraw_rounds - 2:
+                core_cls = core_class_of(sk.care_class[sub])
+                sk.core[sub] = draw_cores(cores, core_cls, sk.adrg[sub], profile.n_adrg, rng)
+            if last:
+                fallback += len(sub)
+                _reset_demographics(sk, cores, sub)
+            new_dx, new_proc = assemble(sub, bare=last)
+            dx_m = _put_rows(dx_m, local, new_dx)
+            proc_m = _put_rows(proc_m, local, new_proc)
+            regrouped = world.group_fn(_grouping_frame(sk, sub, join_codes(new_dx, dx_vocab),
+                                                       join_codes(new_proc, proc_vocab)))
+            bad[local] = ~_as_expected(regrouped, expected_all[sub], sk.invalid[sub],
+                                       adrg_codes[sk.adrg[sub]])
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0]) + start
+            raise RuntimeError(
+                f"{int(bad.sum())} synthetic case(s) do not group as intended even after "
+                f"{p.redraw_rounds} re-draw rounds (first: target ADRG {adrg_codes[sk.adrg[i]]}, "
+                f"expected status {expected_all[i]}); the grouper and the scheme disagree")
+        if redrawn_here:
+            dx_csr, proc_csr = compact(dx_m), compact(proc_m)
+            dx_s, proc_s = join_csr(*dx_csr, dx_vocab), join_csr(*proc_csr, proc_vocab)
+        severity[rows] = severity_of(profile, *dx_csr)
+        dx_blocks.append(dx_s)
+        proc_blocks.append(proc_s)
+    empty = pa.array([], pa.string())
+    return _Codes(dx=pa.chunked_array(dx_blocks or [empty]), proc=pa.chunked_array(proc_blocks or [empty]),
+                  severity=severity, redrawn=redrawn, fallback=fallback)
+
+
+def _as_expected(grouped: pd.DataFrame, expected: np.ndarray, invalid: np.ndarray,
+                 target_adrg: np.ndarray) -> np.ndarray:
+    status = np.asarray(grouped["status"].astype(object))
+    adrg = np.asarray(grouped["adrg"].astype(object))
+    return (status == expected) & ((invalid >= 0) | (adrg == target_adrg))
+
+
+def _put_rows(matrix: np.ndarray, local: np.ndarray, new: np.ndarray):
+    width = max(matrix.shape[1], new.shape[1])
+    if matrix.shape[1] < width:
+        matrix = np.pad(matrix, ((0, 0), (0, width - matrix.shape[1])), constant_values=-1)
+    matrix[local] = -1
+    matrix[local, :new.shape[1]] = new
+    return matrix
+
+
+def _reset_demographics(sk: _Skeleton, cores: casemix.Cores, sub: np.ndarray) -> None:
+    """Give valid cases the exact demographics their core was verified with."""
+    sub = sub[sk.invalid[sub] < 0]
+    core = sk.core[sub]
+    newborn = cores.age[core] != ADULT
+    sk.age[sub[newborn]] = cores.age[core[newborn]]
+    sk.age_days[sub[newborn]] = cores.age_days[core[newborn]]
+    has_bw = cores.bw[core] >= 0
+    sk.birth_weight[sub] = np.where(has_bw, cores.bw[core], 0)
+    sk.birth_weight_na[sub] = ~has_bw
+    fixed = cores.gender[core] != 0
+    sk.gender[sub[fixed]] = cores.gender[core[fixed]]
+
+
+# ----------------------------------------------------------------------------------- finish
+
+
+def _dept(world: _World, adrg: np.ndarray, care_class: np.ndarray) -> pd.Series:
+    labels = ["A03", "A04"] + sorted(set(DEPT_MEDICAL.values()) | set(DEPT_SURGICAL.values())
+                                     | set(DEPT_OF_CLASS.values()))
+    index = {lab: i for i, lab in enumerate(labels)}
+    per_adrg = np.empty(world.profile.n_adrg, dtype=np.int64)
+    for r in world.profile.adrgs:
+        letter = r.mdc[-1:]
+        if r.kind == KIND_MEDICAL:
+            per_adrg[r.index] = index[DEPT_MEDICAL.get(letter, "A03")]
+        else:
+            per_adrg[r.index] = index[DEPT_SURGICAL.get(letter, "A04")]
+    dept = per_adrg[adrg]
+    for care, lab in DEPT_OF_CLASS.items():
+        dept[care_class == care] = index[lab]
+    return _str_column(labels, dept)
+
+
+def _finish(world: _World, sk: _Skeleton, codes: _Codes, years: tuple[int, ...], seed: int,
+            scheme) -> Province:
+    p, profile = world.params, world.profile
+    n = len(sk.year)
+    rng = _rng(seed, S_STAYS)
+    severity = codes.severity
+    sev_mult = np.asarray(p.severity_cost_multipliers)
+    z_cost = rng.standard_normal(n)
+    z_los = p.los_cost_correlation * z_cost + np.sqrt(1 - p.los_cost_correlation ** 2) * rng.standard_normal(n)
+    times = stay_times(rng, sk.care_class, sk.discharge_date, world.adrg_los[sk.adrg],
+                       sev_mult[severity] ** 0.6, z_los, p)
+    leaving = leaving_types(rng, sk.care_class, severity, p)
+
+    rng = _rng(seed, S_COSTS)
+    hospital_effect = np.exp(p.hospital_cost_sigma * rng.standard_normal(len(world.hosp_level)))
+    region_dev = rng.normal(0.0, p.region_fund_share_sd, len(world.regions))
+    cost = case_costs(rng, care_class=sk.care_class, adrg_cost=world.adrg_cost[sk.adrg],
+                      severity=severity, level=sk.level, hospital_effect=hospital_effect[sk.hospital],
+                      year_index=(sk.year - years[0]).astype(np.int64), z_cost=z_cost,
+                      los=times.los.astype(np.int64), window_hours=times.window_hours, params=p)
+    cost, outlier = apply_outliers(rng, cost, sk.care_class, p)
+    remote = sk.insured_region != sk.region
+    share = fund_shares(employee=sk.employee, level=sk.level, insured_region_dev=region_dev[sk.insured_region],
+                        remote=remote, params=p)
+    surgical = world.adrg_kind[sk.adrg] != KIND_MEDICAL
+    pay = split_payments(rng, cost, share, sk.care_class, surgical, outlier, p)
+
+    # patients and consistent ages
+    rng = _rng(seed, S_PATIENTS)
+    valid_adult = (sk.invalid < 0) & (world.cores.age[sk.core] == ADULT)
+    mergeable = valid_adult & bool(set(profile.age_years_values) <= {0})
+    patient = assign_patients(rng, mergeable=mergeable, hospital=sk.hospital, employee=sk.employee,
+                              insured_region=sk.insured_region, gender=sk.gender, age=sk.age,
+                              admit_time=times.admit_time, discharge_time=times.discharge_time,
+                              repeat_share=p.repeat_patient_share)
+    admit_date = times.admit_time.astype("datetime64[D]")
+    birth = birth_dates(patient, admit_date, sk.age_days.astype(np.int64))
+    rows = np.flatnonzero(valid_adult)
+    sk.age_days[rows] = (admit_date[rows] - birth[rows]).astype(np.int64)
+    sk.age[rows] = completed_years(birth[rows], admit_date[rows])
+    region_labels = world.regions
+    patient_id = pc.binary_join_element_wise(
+        pa.array(region_labels, pa.string()).take(pa.array(sk.insured_region)),
+        pc.utf8_lpad(pc.cast(pa.array(patient), pa.string()), 10, "0"), "")
+
+    hospital_ids = world.hospitals["hospital_id"].tolist()
+    cases = _typed({
+        "case_id": sk.case_id.to_pandas(),
+        "patient_id": patient_id.to_pandas(),
+        "year": sk.year.astype(np.int16),
+        "hospital_id": _str_column(hospital_ids, sk.hospital),
+        "hospital_level": sk.level.astype(np.int8),
+        "region": _str_column(region_labels, sk.region),
+        "insured_region": _str_column(region_labels, sk.insured_region),
+        "insurance_type": _str_column(["resident", "employee"], sk.employee.astype(np.int64)),
+        "care_type": _str_column(CARE_TYPE_OF_CLASS, sk.care_class),
+        "dept": _dept(world, sk.adrg, sk.care_class),
+        "gender": nullable_int(sk.gender, sk.gender_na, np.int8),
+        "age": nullable_int(sk.age, sk.age_na, np.int16),
+        "age_days": nullable_int(sk.age_days, sk.age_days_na, np.int32),
+        "birth_weight": nullable_int(sk.birth_weight, sk.birth_weight_na, np.int32),
+        "admit_time": times.admit_time.astype("datetime64[s]"),
+        "discharge_time": times.discharge_time.astype("datetime64[s]"),
+        "los": times.los.astype(np.int16),
+        "leaving_type": leaving.astype(np.int8),
+        "dx": codes.dx.to_pandas(),
+        "proc": codes.proc.to_pandas(),
+        "total_cost": pay.total / 100.0,
+        "fund_paid": pay.fund / 100.0,
+        "self_pay_in_scope": pay.self_in_scope / 100.0,
+        "self_pay_out_scope": pay.self_out_scope / 100.0,
+        "drug_cost": pay.drug / 100.0,
+        "consumable_cost": pay.consumable / 100.0,
+    }, CASE_DTYPES)
+    del pay, cost, share, z_cost, z_los
+
+    # outpatient visits
+    rng = _rng(seed, S_OUTPATIENT)
+    candidate = np.where(sk.care_class == DAY_SURGERY, p.preop_visit_share_day_surgery,
+                         np.where((sk.care_class == GENERAL) & surgical, p.preop_visit_share_surgical, 0.0))
+    pre_row, pre_time, pre_cost = preop_visits(rng, candidate_share=candidate,
+                                               admit_time=times.admit_time, params=p)
+    un_row, un_hospital, un_time, un_cost = unrelated_visits(
+        rng, n_cases=n, case_hospital=sk.hospital, hospital_region=world.hosp_region, years=years,
+        params=p)
+    visit_row = np.concatenate([pre_row, un_row])
+    visit_hospital = np.concatenate([sk.hospital[pre_row], un_hospital])
+    visit_time = np.concatenate([pre_time, un_time])
+    visit_cost = np.concatenate([pre_cost, un_cost])
+    related = np.concatenate([np.ones(len(pre_row), bool), np.zeros(len(un_row), bool)])
+    order = np.lexsort((np.arange(len(visit_row)), visit_time.astype(np.int64)))
+    visit_row, visit_hospital, visit_time, visit_cost, related = (
+        visit_row[order], visit_hospital[order], visit_time[order], visit_cost[order], related[order])
+    m = len(visit_row)
+    related_id = sk.case_id.take(pa.array(visit_row.astype(np.int64)))
+    related_id = pc.if_else(pa.array(related), related_id, pa.scalar(None, pa.string()))
+    visit_id = pc.binary_join_element_wise(
+        pa.scalar("V"), pc.utf8_lpad(pc.cast(pa.array(np.arange(1, m + 1)), pa.string()), 10, "0"), "")
+    outpatient = _typed({
+        "visit_id": visit_id.to_pandas() if m else pd.Series([], dtype="str"),
+        "patient_id": patient_id.take(pa.array(visit_row.astype(np.int64))).to_pandas(),
+        "hospital_id": _str_column(hospital_ids, visit_hospital),
+        "visit_time": visit_time.astype("datetime64[s]"),
+        "cost": visit_cost / 100.0,
+        "related_case_id": related_id.to_pandas() if m else pd.Series([], dtype="str"),
+    }, OUTPATIENT_DTYPES)
+    day_ward = _typed({
+        "case_id": sk.case_id.take(pa.array(times.visit_case)).to_pandas(),
+        "visit_date": times.visit_date.astype("datetime64[s]"),
+    }, DAY_WARD_VISIT_DTYPES)
+    hospitals = _typed({c: world.hospitals[c] for c in HOSPITAL_DTYPES}, HOSPITAL_DTYPES)
+    info = {
+        "scheme": getattr(scheme, "name", str(scheme)),
+        "seed": seed,
+        "cases": n,
+        "years": list(years),
+        "hospitals": len(hospitals),
+        "regions": list(world.regions),
+        "params": p.to_dict(),
+        "care_class_shares": {name: float(s) for name, s in zip(CARE_CLASS_NAMES, world.class_share)},
+        "redrawn_cases": int(codes.redrawn),
+        "fallback_cases": int(codes.fallback),
+        "notes": list(world.notes),
+    }
+    return Province(cases=cases, hospitals=hospitals, outpatient=outpatient, day_ward_visits=day_ward,
+                    info=info)
+
+
+def _typed(columns: dict, dtypes: dict) -> pd.DataFrame:
+    """A DataFrame of ``columns`` with the documented dtypes, without copying what already fits."""
+    out = {}
+    for column, dtype in dtypes.items():
+        s = columns[column]
+        s = s if isinstance(s, pd.Series) else pd.Series(s, copy=False)
+        if str(s.dtype) != dtype:
+            s = s.astype(dtype)
+        out[column] = s.reset_index(drop=True)
+    return pd.DataFrame(out, copy=False)

@@ -1,0 +1,112 @@
+"""Money in fen: largest-remainder sharing, rounding, sharing bands (budget.money)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from budget.money import allocate, allocate_grouped, band_amount, fen, to_fen
+
+
+def reference_largest_remainder(total: int, weights) -> np.ndarray:
+    """Hamilton's method written out directly: floors, then one fen to each largest remainder."""
+    weights = np.asarray(weights, dtype=np.float64)
+    quota = total * weights / weights.sum()
+    floors = np.floor(quota).astype(np.int64)
+    remainder = quota - floors
+    order = sorted(range(len(weights)), key=lambda i: (-remainder[i], i))
+    floors[order[: total - floors.sum()]] += 1
+    return floors
+
+
+def test_three_equal_shares_give_the_odd_fen_to_the_first():
+    assert allocate(100, [1, 1, 1]).tolist() == [34, 33, 33]
+
+
+def test_shares_follow_the_weights():
+    assert allocate(10, [0.5, 0.25, 0.25, 0.0]).tolist() == [5, 3, 2, 0]
+    assert allocate(7, [3, 0, 4]).tolist() == [3, 0, 4]
+
+
+def test_zero_weights_cannot_take_money():
+    with pytest.raises(ValueError, match="all zero"):
+        allocate(5, [0, 0])
+    amount, unplaced = allocate_grouped([0, 0, 1], [1.0, 2.0, 0.0], [30, 7], 2)
+    assert amount.tolist() == [10, 20, 0] and unplaced.tolist() == [0, 7]
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError):
+        allocate(10, [1.0, -1.0])
+    with pytest.raises(ValueError):
+        allocate(10, [1.0, np.nan])
+    with pytest.raises(ValueError):
+        allocate(-1, [1.0])
+    with pytest.raises(ValueError):
+        allocate_grouped([0, 2], [1.0, 1.0], [1, 1], 2)
+
+
+weights_strategy = st.lists(st.one_of(st.integers(0, 50).map(float), st.floats(0, 1e6, allow_nan=False)),
+                            min_size=1, max_size=400).filter(lambda w: sum(w) > 0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(total=st.integers(0, 10**13), weights=weights_strategy)
+def test_allocation_is_hamilton_and_exact(total, weights):
+    amount = allocate(total, weights)
+    assert amount.sum() == total
+    assert (amount >= 0).all()
+    expected = reference_largest_remainder(total, weights)
+    quota = total * np.asarray(weights) / sum(weights)
+    # identical to the textbook method, except where float quotas tie within rounding noise
+    assert np.all(np.abs(amount - quota) < 1 + 1e-6 * max(1.0, total / 1e9))
+    if total < 10**9:
+        assert amount.tolist() == expected.tolist()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.floats(0.001, 1000)), min_size=1, max_size=300),
+       st.lists(st.integers(0, 10**9), min_size=5, max_size=5))
+def test_grouped_allocation_sums_per_group(items, totals):
+    group = np.array([g for g, _ in items])
+    weight = np.array([w for _, w in items])
+    amount, unplaced = allocate_grouped(group, weight, totals, 5)
+    for g in range(5):
+        inside = group == g
+        if inside.any():
+            assert amount[inside].sum() == totals[g] and unplaced[g] == 0
+        else:
+            assert unplaced[g] == totals[g]
+
+
+def test_large_groups_use_the_bucket_path_and_stay_exact():
+    rng = np.random.default_rng(3)
+    weight = rng.random(50_000)
+    weight[::7] = 0.25   # many exact ties
+    amount = allocate(123_456_789, weight)
+    assert amount.sum() == 123_456_789
+    assert amount.tolist() == reference_largest_remainder(123_456_789, weight).tolist()
+
+
+def test_fen_rounds_half_to_even_on_the_decimal_text():
+    assert fen(0.125) == 12 and fen(0.135) == 14 and fen(892_500_000) == 89_250_000_000
+    assert to_fen([1.005, 2.0, 0.014]).tolist() == [100, 200, 1]
+
+
+def test_overspend_band_example_of_the_domain_reference():
+    # §6.6: fund due 8.62 M, FFS 9.2 M -> overspend 0.58 M (6.7 %); "<= 10 % -> fund pays 50 %" -> 0.29 M
+    for mode in ("tiered", "whole"):
+        shared = band_amount([58_000_000.0], [862_000_000.0], [0.10, np.inf], [0.5, 0.0], mode)
+        assert shared.tolist() == [29_000_000.0]
+
+
+def test_tiered_and_whole_bands_differ_above_the_first_band():
+    # 20 % over a base of 10,000: tiered = 50 % of the first 1,000 + 20 % of the next 1,000
+    assert band_amount([2000.0], [10000.0], [0.10, np.inf], [0.5, 0.2], "tiered").tolist() == [700.0]
+    assert band_amount([2000.0], [10000.0], [0.10, np.inf], [0.5, 0.2], "whole").tolist() == [400.0]
+    # an amount exactly at a limit belongs to that band
+    assert band_amount([1000.0], [10000.0], [0.10, np.inf], [0.5, 0.2], "whole").tolist() == [500.0]
+    # a non-positive base puts the whole amount in the last band
+    assert band_amount([1000.0], [0.0], [0.10, np.inf], [0.5, 0.2], "tiered").tolist() == [200.0]

@@ -1,0 +1,165 @@
+"""Building a DIP directory from history (domain.md §3.1, §3.4, §3.5)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from drgdip.errors import UsageError
+from grouper.dip import group_dip, load_dip_directory
+from pointvalue import (AuxTypingRules, Calibration, DipBuildRules, PointsPolicy, Trim, build_dip_directory,
+                        points_policy_from_mapping)
+
+ATTRIBUTES = pd.DataFrame({"proc": ["47.0100", "47.0901", "99.2500", "45.1300", "36.0601"],
+                           "attribute": ["surgery", "surgery", "therapeutic", "diagnostic", "interventional"]})
+NO_TRIM = Calibration(trim=Trim(method="none"), year_weights=(1,))
+
+
+def block(n, dx, proc, cost, year=2023, **fields):
+    frame = pd.DataFrame({"dx": [dx] * n, "proc": [proc] * n, "year": [year] * n,
+                          "total_cost": np.broadcast_to(np.asarray(cost, dtype=float), (n,)).copy(), "los": 6})
+    for name, value in fields.items():
+        frame[name] = value
+    return frame
+
+
+def build(history, calibration=NO_TRIM, **rules):
+    aux = rules.pop("aux", AuxTypingRules(aux_min_cases_group=10_000))
+    return build_dip_directory(history, DipBuildRules(aux=aux, **rules), proc_attributes=ATTRIBUTES,
+                               calibration=calibration)
+
+
+def codes(d):
+    return dict(zip(d.groups["dip_group"], d.groups["dip_type"]))
+
+
+def test_core_threshold_and_comprehensive_groups():
+    history = pd.concat([
+        block(15, "K35.800", "47.0100", 10000),      # core (15 >= 15)
+        block(14, "K35.800", "47.0901", 12000),      # under threshold -> K35 surgery comprehensive
+        block(20, "K35.300", "", 4000),               # medical core
+        block(3, "K35.300", "45.1300", 5000),        # -> K35 diagnostic
+        block(2, "K80.100", "99.2500", 6000),        # -> K80 therapeutic
+    ], ignore_index=True)
+    d = build(history, core_threshold=15)
+    assert codes(d) == {"K35.3": "core", "K35.8:47.0100": "core", "K35/diagnostic": "comprehensive",
+                        "K35/surgery": "comprehensive", "K80/therapeutic": "comprehensive"}
+    groups = d.groups.set_index("dip_group")
+    assert groups.loc["K35.8:47.0100", "n_cases"] == 15
+    # average method: m_i / M × 1000 with M the all-case mean
+    m = history["total_cost"].mean()
+    assert d.all_case_mean == pytest.approx(m)
+    assert groups.loc["K35/surgery", "score"] == pytest.approx(12000 / m * 1000)
+    assert groups.loc["K35.3", "score"] == pytest.approx(4000 / m * 1000)
+    grouped = group_dip(history, d)
+    assert (grouped["dip_type"] != "ungrouped").all()
+
+
+def test_coverage_threshold():
+    history = pd.concat([block(60, "A01.000", "", 100), block(30, "A02.000", "", 100), block(6, "A03.000", "", 100),
+                         block(4, "A04.000", "", 100)], ignore_index=True)
+    # cover >= 90% of 100 cases: 60 + 30 = 90 -> threshold 30
+    d = build(history, core_coverage=0.9, comprehensive_min_cases=1)
+    assert {g for g, t in codes(d).items() if t == "core"} == {"A01.0", "A02.0"}
+    d = build(history, core_coverage=0.95, comprehensive_min_cases=1)
+    assert {g for g, t in codes(d).items() if t == "core"} == {"A01.0", "A02.0", "A03.0"}
+
+
+def test_related_procedure_forms_its_own_group_when_it_raises_cost_enough():
+    history = pd.concat([block(20, "K35.800", "47.0100", 10000),
+                         block(20, "K35.800", "47.0100|99.2500", 11500),     # +15%: own group
+                         block(20, "K35.800", "47.0100|45.1300", 10500)],    # +5%: stays in base group
+                        ignore_index=True)
+    d = build(history, core_threshold=15)
+    assert set(codes(d)) == {"K35.8:47.0100", "K35.8:47.0100+99.2500"}
+    groups = d.groups.set_index("dip_group")
+    assert groups.loc["K35.8:47.0100+99.2500", "related_procs"] == "99.2500"
+    assert groups.loc["K35.8:47.0100", "n_cases"] == 40
+    assert groups.loc["K35.8:47.0100", "mean_cost"] == pytest.approx(10250.0)
+    d = build(history, core_threshold=15, related_proc_min_uplift=0.2)
+    assert set(codes(d)) == {"K35.8:47.0100"}
+
+
+def test_comprehensive_fallback_and_dropped_groups():
+    history = pd.concat([block(30, "K35.800", "", 100), block(5, "K36.000", "", 100), block(5, "K37.000", "", 100),
+                         block(2, "B01.000", "", 100)], ignore_index=True)
+    d = build(history, core_threshold=30, comprehensive_min_cases=6, comprehensive_fallback=(3, 2))
+    assert codes(d) == {"K35.8": "core", "K3/medical": "comprehensive"}
+    out = group_dip(history, d)
+    assert (out["dip_type"] == "ungrouped").sum() == 2        # B01: under the minimum at every length
+
+
+def test_year_weights_and_trimming_enter_the_scores():
+    history = pd.concat([block(20, "K35.800", "", 9000, year=2021), block(20, "K35.800", "", 9500, year=2022),
+                         block(20, "K35.800", "", 10000, year=2023)], ignore_index=True)
+    d = build_dip_directory(history, DipBuildRules(core_threshold=15), proc_attributes=ATTRIBUTES)
+    group = d.groups.set_index("dip_group").loc["K35.8"]
+    assert group["mean_cost"] == pytest.approx(9800.0)
+    assert group["score"] == pytest.approx(1000.0)           # the only group: its mean is M
+
+
+def test_basic_groups():
+    rng = np.random.default_rng(0)
+    history = pd.concat([block(40, "J18.900", "", rng.normal(5000, 300, 40)),                 # stable medical
+                         block(40, "I63.900", "", rng.lognormal(9, 1.2, 40)),                 # CV > 0.7
+                         block(40, "K35.800", "47.0100", rng.normal(10000, 500, 40))],        # procedural
+                        ignore_index=True)
+    history["hospital_level"] = np.tile([2, 3], 60)
+    d = build(history, core_threshold=15)
+    basic = d.groups.set_index("dip_group")["is_basic"]
+    assert basic.to_dict() == {"I63.9": False, "J18.9": True, "K35.8:47.0100": False}
+    d = build(history, core_threshold=15, basic_group_medical_only=False)
+    assert d.groups.set_index("dip_group")["is_basic"]["K35.8:47.0100"]
+    coef = d.groups.set_index("dip_group").loc["J18.9"]
+    assert coef["basic_coef"] == pytest.approx(coef["mean_cost_level_2"] / coef["mean_cost"])
+
+
+def test_auxiliary_typing_worked_example_3_5():
+    # group mean 20,000, severe subtype mean 30,000 -> aux coef 1.5
+    history = pd.concat([block(80, "K35.800|E11.900", "47.0100", 17500),
+                         block(20, "K35.800|A41.900", "47.0100", 30000)], ignore_index=True)
+    severity = pd.DataFrame({"dx": ["A41"], "severity": ["severe"]})
+    d = build_dip_directory(history, DipBuildRules(core_threshold=15, aux=AuxTypingRules(
+        aux_min_cases_group=50, aux_min_cases_sub=10, kinds=("severity",))), proc_attributes=ATTRIBUTES,
+        calibration=NO_TRIM, severity_dx=severity)
+    assert d.aux[["dip_group", "subtype"]].values.tolist() == [["K35.8:47.0100", "severe"]]
+    assert d.aux["aux_coef"].iloc[0] == pytest.approx(1.5)
+    assert d.aux["trigger"].iloc[0] == pytest.approx(1.5)
+    out = group_dip(history, d)
+    assert out["dip_aux_coef"].tolist() == [1.0] * 80 + [1.5] * 20
+    # gates: too few subtype cases, or too small a CV drop
+    few = build_dip_directory(history, DipBuildRules(core_threshold=15, aux=AuxTypingRules(
+        aux_min_cases_group=50, aux_min_cases_sub=21)), proc_attributes=ATTRIBUTES, calibration=NO_TRIM,
+        severity_dx=severity)
+    assert len(few.aux) == 0
+    noisy = history.assign(total_cost=history["total_cost"] * np.resize([0.3, 1.7], 100))
+    strict = build_dip_directory(noisy, DipBuildRules(core_threshold=15, aux=AuxTypingRules(
+        aux_min_cases_group=50, aux_min_cases_sub=10, aux_trigger_cv_drop=0.5)), proc_attributes=ATTRIBUTES,
+        calibration=NO_TRIM, severity_dx=severity)
+    assert len(strict.aux) == 0
+
+
+def test_built_directory_round_trips_and_policy_input(tmp_path):
+    history = pd.concat([block(20, "K35.800", "47.0100", 10000), block(5, "K35.300", "", 3000)], ignore_index=True)
+    policy = points_policy_from_mapping({"scheme": "dip", "dip": {"core_threshold": 10},
+                                         "calibration": {"trim": {"method": "none"}}})
+    d = build_dip_directory(history, policy, proc_attributes=ATTRIBUTES)
+    assert d.points_scale == 1000.0
+    d.to_dir(tmp_path / "dip")
+    loaded = load_dip_directory(tmp_path / "dip")
+    pd.testing.assert_frame_equal(group_dip(history, loaded), group_dip(history, d), check_exact=False, rtol=1e-9)
+
+
+def test_builder_errors():
+    with pytest.raises(UsageError, match="missing column"):
+        build_dip_directory(pd.DataFrame({"dx": ["K35.800"]}), proc_attributes=ATTRIBUTES)
+    with pytest.raises(UsageError, match="no case with a principal diagnosis"):
+        build_dip_directory(block(3, "", "", 100), proc_attributes=ATTRIBUTES)
+    with pytest.raises(UsageError, match=r"procedure attributes: missing column"):
+        build_dip_directory(block(3, "K35.800", "", 100), proc_attributes=pd.DataFrame({"proc": ["x"]}))
+
+
+def test_policy_defaults_for_dip():
+    policy = PointsPolicy(scheme="dip")
+    assert policy.points_scale == 1000.0 and policy.dip.core_threshold == 15
