@@ -26,6 +26,8 @@ def register(subparsers) -> None:
     parser.add_argument("--output", required=True, help="output directory")
     parser.add_argument("--format", choices=("parquet", "csv"), default="parquet",
                         help="table format (default parquet)")
+    parser.add_argument("--params", default=None,
+                        help="YAML file of SynthParams fields to change (e.g. remote_share: 0.18)")
     parser.set_defaults(func=run_synth)
 
 
@@ -46,12 +48,35 @@ def _regions(text: str):
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def _params(path: str | None):
+    from synth.params import SynthParams, SynthParamsError
+
+    if path is None:
+        return SynthParams()
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            mapping = yaml.safe_load(handle) or {}
+    except OSError as error:
+        raise UsageError(f"cannot read the parameter file ({error.strerror})", file=path) from None
+    except yaml.YAMLError as error:
+        raise UsageError(f"not valid YAML ({error})", file=path) from None
+    try:
+        return SynthParams.from_mapping(mapping, source=path)
+    except SynthParamsError as error:
+        raise UsageError(str(error)) from None
+    except TypeError as error:
+        raise UsageError(f"{path}: {error}") from None
+
+
 def run_synth(args: argparse.Namespace) -> int:
     from grouper import SchemeError, load_scheme
     from synth.io import write_province
     from synth.province import generate_province
 
     years = _years(args.years)
+    params = _params(args.params)
     try:
         scheme = load_scheme(args.scheme)
     except SchemeError as error:
@@ -59,7 +84,7 @@ def run_synth(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         province = generate_province(scheme, cases=args.cases, years=years, hospitals=args.hospitals,
-                                     regions=_regions(args.regions), seed=args.seed)
+                                     regions=_regions(args.regions), seed=args.seed, params=params)
     except ValueError as error:
         raise UsageError(str(error)) from None
     paths = write_province(province, args.output, format=args.format)

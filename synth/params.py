@@ -257,9 +257,27 @@ class SynthParams:
     def __post_init__(self) -> None:
         _validate(self)
 
+    @classmethod
+    def from_mapping(cls, mapping: dict, *, source: str = "parameters") -> "SynthParams":
+        """Parameters from a mapping (e.g. a YAML file): unknown names are an error, lists become tuples."""
+        if not isinstance(mapping, dict):
+            raise SynthParamsError(f"{source}: expected a mapping of parameter names to values")
+        known = set(field_names())
+        unknown = sorted(str(k) for k in mapping if k not in known)
+        if unknown:
+            raise SynthParamsError(f"{source}: unknown parameter(s) {', '.join(unknown)} "
+                                   f"(known: {', '.join(sorted(known))})")
+        return cls(**{k: _tuples(v) for k, v in mapping.items()})
+
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (tuples as lists) for a JSON record of the run."""
         return {k: _plain(v) for k, v in asdict(self).items()}
+
+
+def _tuples(value):
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    return value
 
 
 def _plain(value):

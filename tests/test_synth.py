@@ -291,6 +291,25 @@ def test_cli_bad_arguments_exit_2(tmp_path, capsys, args, message):
     assert message in capsys.readouterr().err
 
 
+def test_cli_params_file(tmp_path, capsys):
+    params = tmp_path / "params.yaml"
+    params.write_text("remote_share: 0.0\nlevel_beds: [[10, 20], [30, 40], [50, 60]]\n", encoding="utf-8")
+    out = tmp_path / "o"
+    assert main(["synth", "--scheme", str(DEMO_SCHEME_DIR), "--cases", "300", "--seed", "2",
+                 "--params", str(params), "--output", str(out)]) == 0
+    cases = pd.read_parquet(out / "cases.parquet")
+    assert (cases["region"] == cases["insured_region"]).all()
+    assert pd.read_parquet(out / "hospitals.parquet")["beds"].between(5, 60).all()
+    params.write_text("remote_shares: 0.1\n", encoding="utf-8")
+    assert main(["synth", "--scheme", str(DEMO_SCHEME_DIR), "--params", str(params),
+                 "--output", str(out)]) == 2
+    assert "unknown parameter(s) remote_shares" in capsys.readouterr().err
+    params.write_text("mcc_rate: 2\n", encoding="utf-8")
+    assert main(["synth", "--scheme", str(DEMO_SCHEME_DIR), "--params", str(params),
+                 "--output", str(out)]) == 2
+    assert "SynthParams.mcc_rate" in capsys.readouterr().err
+
+
 def test_cli_missing_scheme_exit_2(tmp_path, capsys):
     code = main(["synth", "--scheme", str(tmp_path / "nope"), "--output", str(tmp_path / "o")])
     assert code == 2
