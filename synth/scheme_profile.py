@@ -334,9 +334,11 @@ def _care_classes(rules, dx_series: pd.Series, proc_series: pd.Series):
     for r in rules:
         general.append(r.index)
         simple_mdc = r.mdc_atoms <= frozenset({"principal_dx", "gender"})
-        if r.kind == KIND_SURGICAL and "main_proc" in r.atoms and simple_mdc:
-            day_surgery.append(r.index)
         listed = "main_proc" in r.atoms and len(r.ss) > 0   # the ADRG's own procedure list
+        # Chemotherapy and radiotherapy groups are day chemo / day ward, not day surgery.
+        oncology_therapy = listed and (chemo[r.ss] | radio[r.ss]).any()
+        if r.kind == KIND_SURGICAL and "main_proc" in r.atoms and simple_mdc and not oncology_therapy:
+            day_surgery.append(r.index)
         if listed and chemo[r.ss].any() and simple_mdc:
             day_chemo.append(r.index)
         if listed and (chemo[r.ss] | radio[r.ss]).any() and simple_mdc:

@@ -3,8 +3,10 @@
 Every rule type of the scheme semantics (RULES.md of the national tables) gets a focused group of
 hand-made cases with the exact expected ``(status, mdc, adrg, drg)``; ``data/demo/README.md`` lists
 what the demo scheme contains. Cases are given as text, exactly as a CSV file would carry them
-(empty text = absent field). A final group checks that broken copies of the scheme are rejected
-with a :class:`grouper.SchemeError` naming the file, the line and the problem.
+(empty text = absent field). The oncology (MDCR), spine (MDCI) and psychiatric (MDCT) groups that
+day care and psychiatric long stays need have one test per ADRG, and the shipped cases and the
+synthetic province are checked to reach them. A final group checks that broken copies of the
+scheme are rejected with a :class:`grouper.SchemeError` naming the file, the line and the problem.
 """
 
 from __future__ import annotations
@@ -390,6 +392,144 @@ def test_valid_proc(scheme, one_case, result):
     check(scheme, one_case, result)
 
 
+# ---------------------------------------------------------------- oncology, spine and psychiatry
+# The groups that day chemotherapy, the oncology day ward, TCM day care and psychiatric bed-day stays
+# land in. Codes as in the national lists: Z51.1xx chemotherapy and Z51.0xx radiotherapy encounters.
+
+RE1_CASES = [  # principal_dx + main_proc, split mcc / mcc_or_cc / always
+    P(case("Z51.102|C18.900", "99.2503"), "RE15", id="intravenous-chemotherapy"),
+    P(case("Z51.102|C16.900", "99.2503"), "RE13", id="cancer-that-is-a-CC-counts-as-secondary"),
+    P(case("Z51.101|D70.x00", "99.2503"), "RE13", id="agranulocytosis-CC"),
+    P(case("Z51.103|C18.900|N17.900", "99.2503"), "RE11", id="MCC"),
+    P(case("Z51.104|J18.900|J96.000", "99.2502"), "RE11", id="CC-and-MCC"),
+    P(case("Z51.102", "99.2500x038"), "RE15", id="non-valid-chemo-procedure-skips-MDCA"),
+    P(case("Z51.102", "99.2800x006|99.2503"), "RE15", id="valid-targeted-therapy-falls-through-MDCA"),
+    P(case("Z51.103", "99.2506", gender="2"), "RE15", id="bladder-instillation"),
+    P(case("Z51.100|C16.900", "99.2500"), "no_group", id="category-codes-are-in-no-list"),
+    P(case("C16.900", "99.2503"), "GZ15", id="cancer-as-principal-stays-in-its-body-system"),
+]
+
+RC1_CASES = [  # principal_dx + main_proc, no split
+    P(case("Z51.003|C34.900", "92.2400x003"), "RC19", id="IMRT"),
+    P(case("Z51.001|N17.900", "92.2400x005"), "RC19", id="no-split-with-MCC"),
+    P(case("Z51.000x003", "92.2700x002"), "RC19", id="non-valid-seed-implantation"),
+    P(case("Z51.002", "45.1300|92.2400x002"), "no_group", id="radiotherapy-not-main-procedure"),
+    P(case("Z51.003|C34.900"), "no_group", id="radiotherapy-encounter-without-procedure-no-RV1"),
+    P(case("Z51.003", "99.2503"), "no_group", id="chemotherapy-with-radiotherapy-principal"),
+]
+
+RU1_CASES = [  # principal_dx, split mcc / mcc_or_cc / always
+    P(case("Z51.103|C50.900", gender="2"), "RU15", id="no-procedure"),
+    P(case("Z51.102|C16.900"), "RU13", id="CC"),
+    P(case("Z51.104|C34.900|J96.000"), "RU11", id="MCC"),
+    P(case("Z51.102|A41.900"), "RU11", id="sepsis-as-secondary-MCC"),
+    P(case("Z51.103", "99.0400|99.2503"), "RU15", id="chemotherapy-procedure-in-second-place"),
+    P(case("Z51.102", "99.2500"), "RU15", id="category-procedure-code-not-listed"),
+    P(case("Z51.102", "92.2400x003"), "RU15", id="radiotherapy-procedure-with-chemotherapy-principal"),
+    P(case("A41.900|Z51.102"), "SR15", id="chemotherapy-encounter-as-secondary-is-no-complication"),
+]
+
+IB3_CASES = [  # main_proc (any MDCI principal), no split
+    P(case("M51.202", "80.5107"), "IB39", id="lumbar-discectomy"),
+    P(case("M50.201|E11.900", "80.5101"), "IB39", id="cervical-discectomy"),
+    P(case("M48.002", "03.0900x003"), "IB39", id="decompression"),
+    P(case("M54.500|N17.900", "81.6500"), "IB39", id="no-split-with-MCC"),
+    P(case("K29.700", "80.5107"), "GZ15", id="principal-outside-MDCI"),
+    P(case("E10.900", "80.5110"), "no_group", id="principal-in-no-MDC"),
+    P(case("M51.202", "99.0400|80.5107"), "IU29", id="spine-surgery-not-main-procedure"),
+]
+
+IU2_CASES = [  # principal_dx, no split
+    P(case("M51.202"), "IU29", id="disc-herniation"),
+    P(case("M54.500|E11.900", "17.92650|17.91100", gender="2"), "IU29",
+      id="TCM-day-care-procedures-are-in-no-list"),
+    P(case("M47.201|N17.900"), "IU29", id="no-split-with-MCC"),
+    P(case("M54.500", "86.2200"), "IU29", id="unlisted-operating-room-procedure-falls-to-medical"),
+    P(case("K29.700|M54.500"), "GZ15", id="back-pain-only-as-secondary"),
+]
+
+TR1_CASES = [  # principal_dx, no split
+    P(case("F20.000"), "TR19", id="paranoid-schizophrenia"),
+    P(case("F20.900|I10.x00", "94.2701"), "TR19", id="ECT-is-not-an-operating-room-procedure"),
+    P(case("F20.000|A41.900"), "TR19", id="no-split-with-MCC"),
+    P(case("F20.300", "47.0100"), "TR19", id="appendectomy-falls-through-MDCA-no-TB1"),
+    P(case("K35.800|F20.000", "47.0100"), "GD25", id="schizophrenia-as-secondary"),
+]
+
+TS1_CASES = [  # principal_dx, no split
+    P(case("F32.200", gender="2"), "TS19", id="severe-depression"),
+    P(case("F33.200|G47.000", "94.0204"), "TS19", id="recurrent-depression"),
+    P(case("F31.600"), "TS19", id="bipolar-mixed"),
+    P(case("F32.900|F20.000"), "TS19", id="principal-decides-mood"),
+    P(case("F20.000|F32.900"), "TR19", id="principal-decides-psychosis"),
+    P(case("G47.000"), "no_group", id="insomnia-in-no-list"),
+]
+
+
+@pytest.mark.parametrize("one_case, result", RE1_CASES)
+def test_re1_chemotherapy(scheme, one_case, result):
+    check(scheme, one_case, result)
+
+
+@pytest.mark.parametrize("one_case, result", RC1_CASES)
+def test_rc1_radiotherapy(scheme, one_case, result):
+    check(scheme, one_case, result)
+
+
+@pytest.mark.parametrize("one_case, result", RU1_CASES)
+def test_ru1_other_oncology_treatment(scheme, one_case, result):
+    check(scheme, one_case, result)
+
+
+@pytest.mark.parametrize("one_case, result", IB3_CASES)
+def test_ib3_spine_surgery(scheme, one_case, result):
+    check(scheme, one_case, result)
+
+
+@pytest.mark.parametrize("one_case, result", IU2_CASES)
+def test_iu2_neck_and_back_disorders(scheme, one_case, result):
+    check(scheme, one_case, result)
+
+
+@pytest.mark.parametrize("one_case, result", TR1_CASES)
+def test_tr1_schizophrenia(scheme, one_case, result):
+    check(scheme, one_case, result)
+
+
+@pytest.mark.parametrize("one_case, result", TS1_CASES)
+def test_ts1_mood_disorders(scheme, one_case, result):
+    check(scheme, one_case, result)
+
+
+def test_demo_scheme_serves_every_care_class_of_the_synthetic_province(scheme):
+    """The synthetic province finds a group for each day-care type and for psychiatric long stays."""
+    from synth.scheme_profile import (CARE_CLASS_NAMES, DAY_CHEMO, DAY_WARD, PSYCH_LONG, TCM_DAY,
+                                      build_profile)
+    profile = build_profile(scheme)
+    adrgs = {CARE_CLASS_NAMES[k]: {profile.adrgs[i].code for i in profile.class_adrgs[k]}
+             for k in (DAY_CHEMO, DAY_WARD, TCM_DAY, PSYCH_LONG)}
+    assert adrgs == {"day_chemo": {"RE1"}, "day_ward": {"RC1", "RE1"}, "tcm_day": {"IU2"},
+                     "psych_long_stay": {"TR1", "TS1"}}
+
+
+def test_synthetic_province_on_the_demo_scheme_has_every_care_type():
+    """Day chemotherapy, oncology day ward, TCM day care and psychiatric long stays are generated."""
+    from synth import generate_province
+    province = generate_province(SCHEME_DIR, cases=3000, hospitals=12, regions=2, seed=5)
+    cases = province.cases
+    assert set(cases["care_type"]) == {"inpatient", "day_surgery", "day_chemo", "day_ward", "tcm_day"}
+    assert not any("not generated" in note for note in province.info["notes"]), province.info["notes"]
+    grouped = grouper.group_cases(cases, grouper.load_scheme(SCHEME_DIR))
+    ok = (grouped["status"] == "ok").to_numpy()      # all but the deliberately invalid share
+    adrg = grouped["adrg"].astype(str).to_numpy()
+    care = cases["care_type"].to_numpy()
+    assert set(adrg[ok & (care == "day_chemo")]) == {"RE1"}
+    assert set(adrg[ok & (care == "day_ward")]) == {"RC1", "RE1"}
+    assert set(adrg[ok & (care == "tcm_day")]) == {"IU2"}
+    long_stays = ok & (cases["dept"] == "A15").to_numpy() & (cases["los"] >= 30).to_numpy()
+    assert long_stays.sum() > 0 and set(adrg[long_stays]) <= {"TR1", "TS1"}
+
+
 # ---------------------------------------------------------------- code lists as written (RULES.md §1.1)
 
 CODE_LIST_CASES = [
@@ -571,6 +711,51 @@ def test_demo_scheme_uses_every_rule_type():
     assert "1|(2&3)" in set(adrg["proc_groups"])
 
 
+def _national_table(name: str) -> pd.DataFrame:
+    national = Path(__file__).resolve().parents[1].parent / "shared" / "chs-drg-1.1"
+    return pd.read_csv(national / name, dtype=str, keep_default_na=False)
+
+
+@pytest.mark.parametrize("name, key, columns", [
+    ("mdc.csv", "mdc", ["name", "entry_rule", "gender", "age_years", "min_trauma_regions", "qy_code"]),
+    ("adrg.csv", "adrg", ["mdc", "name", "section", "entry_rule", "age_days_max", "weight_min",
+                          "weight_max", "proc_groups"]),
+    ("drg.csv", "drg", ["adrg", "mdc", "name", "eval_order", "split_rule"]),
+])
+def test_demo_groups_are_national_groups(name, key, columns):
+    """Every MDC, ADRG and DRG of the demo has its national name, rule, parameters and split."""
+    mine = _table(name).set_index(key)[columns]
+    national = _national_table(name).set_index(key)[columns]
+    assert set(mine.index) <= set(national.index)
+    pd.testing.assert_frame_equal(mine, national.loc[mine.index], obj=name)
+
+
+def test_oncology_spine_and_psychiatric_lists_are_national_extracts():
+    """MDCI, MDCR and MDCT lists hold national codes of the same MDC / ADRG list, with their
+    national names and operating-room flags."""
+    new_mdcs = {"MDCI", "MDCR", "MDCT"}
+    mdc_dx, codes, adrg = _table("mdc_dx.csv"), _table("adrg_codes.csv"), _table("adrg.csv")
+    mdc_rows = mdc_dx[mdc_dx["mdc"].isin(new_mdcs)]
+    code_rows = codes[codes["adrg"].isin(adrg.loc[adrg["mdc"].isin(new_mdcs), "adrg"])]
+    assert len(mdc_rows) == 29 and len(code_rows) == 53
+
+    def pairs(table, columns):
+        return set(map(tuple, table[columns].to_numpy()))
+
+    assert pairs(mdc_rows, ["mdc", "code"]) <= pairs(_national_table("mdc_dx.csv"), ["mdc", "code"])
+    columns = ["adrg", "list", "code", "proc_group"]
+    assert pairs(code_rows, columns) <= pairs(_national_table("adrg_codes.csv"), columns)
+    procedures = set(code_rows.loc[code_rows["list"] != "zd", "code"])
+    assert (procedures & set(_table("valid_proc.csv")["code"])
+            == procedures & set(_national_table("valid_proc.csv")["code"]))
+    listed = set(mdc_rows["code"]) | set(code_rows["code"])
+    for names in ("dx_names.csv", "proc_names.csv"):
+        national = dict(map(tuple, _national_table(names).to_numpy()))
+        for code, name in _table(names).itertuples(index=False):
+            if code in listed:
+                assert national[code] == name, code
+
+
 def test_every_scheme_code_has_a_name():
     dx_names = set(_table("dx_names.csv")["code"])
     proc_names = set(_table("proc_names.csv")["code"])
@@ -604,6 +789,30 @@ def test_demo_cases_file_follows_the_case_table_contract(scheme):
                                            "age_days_missing", "birth_weight_missing",
                                            "parse_error")} <= statuses
     assert set(out.loc[out["status"] == "ok", "drg"]) == set(_table("drg.csv")["drg"])
+
+
+def test_demo_cases_cover_day_care_and_psychiatric_long_stays(scheme):
+    """The shipped cases carry every care type, with the groups that serve them."""
+    cases = pd.read_csv(SCHEME_DIR.parent / "cases.csv", dtype=str, keep_default_na=False)
+    out = grouper.group_cases(cases, scheme)
+    cases = cases.assign(drg=out["drg"].astype(str).to_numpy(), los=cases["los"].astype(int))
+    assert set(cases["care_type"]) == {"inpatient", "day_surgery", "day_chemo", "day_ward", "tcm_day"}
+    window = pd.to_datetime(cases["discharge_time"]) - pd.to_datetime(cases["admit_time"])
+    # day chemotherapy: one day; the listed chemotherapy encounters group to RE1, the category
+    # codes Z51.100 / 99.2500 of older records are in no list
+    chemo = cases[cases["care_type"] == "day_chemo"]
+    assert (window[chemo.index] <= pd.Timedelta(hours=24)).all()
+    assert set(chemo["drg"].str[:3]) == {"RE1", "000"}
+    assert ((chemo["drg"] == "0000") == chemo["dx"].str.startswith("Z51.100|")).all()
+    # oncology day ward: one treatment period, los = session days
+    ward = cases[cases["care_type"] == "day_ward"]
+    assert set(ward["drg"].str[:3]) == {"RC1", "RE1"}
+    assert (ward["los"] <= window[ward.index].dt.days + 1).all() and (ward["los"] >= 2).all()
+    assert set(cases.loc[cases["care_type"] == "tcm_day", "drg"]) == {"IU29"}
+    assert (cases["care_type"] == "tcm_day").sum() >= 3 and len(ward) >= 3
+    long_stays = cases[(cases["dept"] == "15") & (cases["los"] >= 30)]
+    assert len(long_stays) >= 3 and set(long_stays["drg"]) == {"TR19", "TS19"}
+    assert (long_stays["care_type"] == "inpatient").all()
 
 
 # ---------------------------------------------------------------- invariants (hypothesis)
@@ -711,7 +920,7 @@ def _assert_names(message: str, file: str, line: int | None, *words: str) -> Non
 
 
 def test_demo_scheme_loads(scheme):
-    assert len(scheme.mdc_codes) == 8 and len(scheme.adrg_codes) == 28 and len(scheme.drg_codes) == 47
+    assert len(scheme.mdc_codes) == 11 and len(scheme.adrg_codes) == 35 and len(scheme.drg_codes) == 58
 
 
 @pytest.mark.parametrize("name", ["mdc.csv", "mdc_dx.csv", "adrg.csv", "adrg_codes.csv", "drg.csv",
