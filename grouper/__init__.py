@@ -1,9 +1,13 @@
-"""CHS-DRG grouping: scheme tables in, MDC / ADRG / DRG and a status per case out."""
+"""CHS-DRG and DIP grouping: scheme tables in, a status and MDC / ADRG / DRG (or DIP group) per case out."""
 
+from grouper.dip import DipDirectory, explain_dip, group_dip, load_dip_directory
 from grouper.drg import group_cases, iter_group_batches
-from grouper.trace import Step, Trace, explain_case
 from grouper.io import STATUS_TOKENS
 from grouper.scheme import CompiledScheme, Scheme, SchemeError, load_scheme
+from grouper.trace import Step, Trace, explain_case
 
-__all__ = ["CompiledScheme", "Scheme", "SchemeError", "STATUS_TOKENS", "Step", "Trace", "explain_case", "group_cases",
-           "iter_group_batches", "load_scheme"]
+__all__ = [
+    "CompiledScheme", "DipDirectory", "STATUS_TOKENS", "Scheme", "SchemeError", "Step", "Trace",
+    "explain_case", "explain_dip", "group_cases", "group_dip", "iter_group_batches",
+    "load_dip_directory", "load_scheme",
+]

@@ -15,8 +15,8 @@ CORE, COMPREHENSIVE, UNGROUPED = range(3)
 MEDICAL, DIAGNOSTIC, THERAPEUTIC, SURGERY = range(4)
 # subtypes; index into grouper.dip.SUBTYPES
 (SUB_DEATH, SUB_SEVERE, SUB_MODERATE, SUB_AGE_0_28D, SUB_AGE_29D_1Y, SUB_AGE_1_6Y, SUB_AGE_7_17Y,
- SUB_AGE_65Y_PLUS) = range(8)
-N_SUBTYPES = 8
+ SUB_AGE_65Y_PLUS, SUB_ICU_2_7D, SUB_ICU_8_14D, SUB_ICU_15_30D, SUB_ICU_31D_PLUS) = range(12)
+N_SUBTYPES = 12
 
 # trace events: (kind, a, b, c) rows
 EV_PRINCIPAL = 1       # a: principal dx present (0/1), b: core dx id (-1 none)

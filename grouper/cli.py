@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from drgdip.errors import UsageError
 from grouper import io
+from grouper.dip import load_dip_directory
 from grouper.drg import GroupedBatch, iter_group_batches, result_labels
 from grouper.scheme import Scheme, SchemeError, load_scheme
 from grouper.trace import explain_case
@@ -29,6 +30,9 @@ def register(subparsers) -> None:
     group.add_argument("--scheme", required=True, help="scheme directory (CSV tables)")
     group.add_argument("--input", required=True, help="case table, .csv or .parquet")
     group.add_argument("--output", required=True, help="result table, .csv or .parquet")
+    group.add_argument("--dip", metavar="DIRECTORY",
+                       help="also assign DIP groups from this DIP directory (dip_group, dip_type, "
+                            "dip_score, dip_basic, dip_subtype, dip_aux_coef columns)")
     group.add_argument("--keep-input-columns", action="store_true",
                        help="write the input columns before the result columns")
     group.add_argument("--gender-aliases", action="store_true",
@@ -142,8 +146,19 @@ def result_table(grouped: GroupedBatch, labels, input_table: pa.Table | None = N
     return pa.table({"case_id": case_id, **columns})
 
 
+def _append_dip(result: pa.Table, cases: pa.Table, directory) -> pa.Table:
+    """The DIP columns of the same cases after the DRG result columns."""
+    from grouper.dip import group_dip
+
+    dip = pa.Table.from_pandas(group_dip(cases.to_pandas(), directory), preserve_index=False)
+    for name in dip.column_names:
+        result = result.append_column(name, dip.column(name))
+    return result
+
+
 def run_group(args) -> int:
     scheme = _load_scheme(args.scheme)
+    dip_directory = load_dip_directory(args.dip) if args.dip else None
     if args.threads:
         import numba
         numba.set_num_threads(max(1, min(args.threads, numba.config.NUMBA_NUM_THREADS)))
@@ -160,8 +175,11 @@ def run_group(args) -> int:
         for table, grouped in iter_group_batches(args.input, scheme, batch_rows=args.batch_rows,
                                                  gender_aliases=args.gender_aliases,
                                                  map_codes=args.map_codes):
-            writer.write(result_table(grouped, labels, table if args.keep_input_columns else None,
-                                      dictionary=writer.parquet))
+            result = result_table(grouped, labels, table if args.keep_input_columns else None,
+                                  dictionary=writer.parquet)
+            if dip_directory is not None:
+                result = _append_dip(result, table, dip_directory)
+            writer.write(result)
             status_counts += np.bincount(grouped.status, minlength=len(status_counts))
             group_counts += np.bincount(grouped.group, minlength=len(group_counts))
             progress.update(len(grouped))

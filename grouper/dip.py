@@ -48,7 +48,9 @@ Matching (domain.md §3.3)
 
 Auxiliary typing: of the group's subtypes the case meets (death: ``leaving_type`` 5; severe /
 moderate: a listed secondary diagnosis and ``los >= severity_min_los``; age bands from ``age`` /
-``age_days``), the one with the highest trigger gives ``dip_aux_coef``.
+``age_days``: 0-28 days, 29 days-1 year, 1-6, 7-17, 65+ years; ICU / clean-ward days ``icu_hours / 24``:
+2-7, 8-14, 15-30, 31+ (a day band holds days >= its lower bound and < the next one)), the one with the
+highest trigger gives ``dip_aux_coef``.
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ __all__ = ["DipDirectory", "load_dip_directory", "group_dip", "explain_dip", "pr
 ATTRIBUTES = ("conservative", "diagnostic", "therapeutic", "surgery", "interventional")
 PROC_CLASSES = ("medical", "diagnostic", "therapeutic", "surgery")
 DIP_TYPES = ("core", "comprehensive", "ungrouped")
-SUBTYPES = ("death", "severe", "moderate", "age_0_28d", "age_29d_1y", "age_1_6y", "age_7_17y", "age_65y_plus")
+SUBTYPES = ("death", "severe", "moderate", "age_0_28d", "age_29d_1y", "age_1_6y", "age_7_17y", "age_65y_plus",
+            "icu_2_7d", "icu_8_14d", "icu_15_30d", "icu_31d_plus")
 SEVERITIES = ("moderate", "severe")
 RESULT_COLUMNS = ("dip_group", "dip_type", "dip_score", "dip_basic", "dip_subtype", "dip_aux_coef")
 META_KEYS = ("name", "points_scale", "all_case_mean", "interventional_as", "attribute_source",
@@ -113,17 +116,31 @@ def _arrow_index(values: pa.Array, vocabulary: pd.Index) -> np.ndarray:
     return pc.fill_null(index, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
+def _mixed_code_lists(column: pd.Series, file: str, field_name: str) -> pa.Array:
+    """A column mixing lists and text (rare, hand-made frames): each text value split on ``|`` / ``,``."""
+    def as_list(value):
+        if isinstance(value, (list, tuple, np.ndarray)):
+            return [str(v) for v in value]
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return None
+        if isinstance(value, str):
+            return value.replace(",", "|").split("|")
+        raise UsageError(f"expected text or a list of codes, got {type(value).__name__}", file=file,
+                         field=field_name)
+    return pa.array(column.map(as_list).tolist(), type=pa.list_(pa.string()))
+
+
 def _code_lists(column, n: int, field_name: str, file: str) -> tuple[np.ndarray, pa.Array]:
     """``|``/``,``-joined text or lists -> (ptr int64[n+1], flat codes) with empty items removed."""
     if column is None:
         return np.zeros(n + 1, dtype=np.int64), pa.array([], pa.string())
     if isinstance(column, pd.Series):
-        if column.dtype == object and column.map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any():
-            array = pa.array([list(v) if isinstance(v, (list, tuple, np.ndarray)) else
-                              (None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).split("|"))
-                              for v in column], type=pa.list_(pa.string()))
-        else:
-            array = pa.array(column.astype("string"), type=pa.string(), from_pandas=True)
+        try:  # text, or lists of codes: Arrow converts either without a Python loop of ours
+            array = pa.array(column, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            array = _mixed_code_lists(column, file, field_name)
+        if pa.types.is_null(array.type):
+            array = pa.nulls(len(array), pa.string())
     else:
         array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if pa.types.is_list(array.type) or pa.types.is_large_list(array.type):
@@ -642,6 +659,11 @@ def prepare_dip_cases(frame: pd.DataFrame, directory: DipDirectory, file: str = 
     flags[:, K.SUB_AGE_1_6Y] = (age >= 1) & (age <= 6)
     flags[:, K.SUB_AGE_7_17Y] = (age >= 7) & (age <= 17)
     flags[:, K.SUB_AGE_65Y_PLUS] = age >= 65
+    icu_days = _integer_column(frame, "icu_hours", file) / 24.0
+    flags[:, K.SUB_ICU_2_7D] = (icu_days >= 2) & (icu_days < 8)
+    flags[:, K.SUB_ICU_8_14D] = (icu_days >= 8) & (icu_days < 15)
+    flags[:, K.SUB_ICU_15_30D] = (icu_days >= 15) & (icu_days < 31)
+    flags[:, K.SUB_ICU_31D_PLUS] = icu_days >= 31
     cost = _integer_column(frame, "total_cost", file)
     return PreparedCases(has_dx=has_dx, core_dx=core_dx, prefix_ids=prefix_ids, proc_ptr=proc_ptr,
                          proc_ids=proc_ids, proc_class=proc_class, cost=cost, subtype_flags=flags,
@@ -671,7 +693,7 @@ def _read_cases(cases) -> tuple[pd.DataFrame, str]:
     path = Path(cases)
     if not path.is_file():
         raise UsageError("no such file", file=str(path))
-    wanted = {"dx", "proc", "los", "age", "age_days", "leaving_type", "total_cost"}
+    wanted = {"dx", "proc", "los", "age", "age_days", "leaving_type", "icu_hours", "total_cost"}
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
@@ -692,7 +714,7 @@ def group_dip(cases, directory: DipDirectory | str | Path) -> pd.DataFrame:
     ----------
     cases : DataFrame or path (CSV / Parquet)
         ``dx`` (principal first) and ``proc`` (main first) as ``|``-joined text or lists; optional
-        ``los``, ``age``, ``age_days``, ``leaving_type`` (auxiliary typing) and ``total_cost``
+        ``los``, ``age``, ``age_days``, ``leaving_type``, ``icu_hours`` (auxiliary typing) and ``total_cost``
         (tie-breaks between core groups).
     directory : DipDirectory or a directory path
 

@@ -1,4 +1,4 @@
-"""``drgdip calibrate``, ``drgdip points`` and ``drgdip dip-build``."""
+"""``drgdip calibrate``, ``drgdip points``, ``drgdip dip-build`` and ``drgdip dip-explain``."""
 
 from __future__ import annotations
 
@@ -57,6 +57,17 @@ def register(subparsers) -> None:
     build.add_argument("--name", default="dip", help="directory name written to meta.yaml")
     build.add_argument("--output", required=True, help="output folder")
     build.set_defaults(func=run_dip_build)
+
+    explain = subparsers.add_parser(
+        "dip-explain", help="show why one case gets its DIP group",
+        description="Trace the DIP matching of one case: principal diagnosis, main procedure and class, each "
+                    "core group tried and its related procedures, the comprehensive fallbacks, the auxiliary "
+                    "subtypes.")
+    explain.add_argument("--dip", required=True, help="DIP directory")
+    explain.add_argument("--case", required=True, help='the case as "dx=K35.800|E11.900; proc=47.0100; los=5" '
+                                                       'or as a JSON object')
+    explain.add_argument("--json", action="store_true", help="print the structured trace as JSON")
+    explain.set_defaults(func=run_dip_explain)
 
 
 def load_points_policy(path: str | None, scheme: str | None = None) -> PointsPolicy:
@@ -136,4 +147,15 @@ def run_dip_build(args: argparse.Namespace) -> int:
                                     severity_dx=args.severity_dx, name=args.name)
     directory.to_dir(args.output)
     print(directory)
+    return 0
+
+
+def run_dip_explain(args: argparse.Namespace) -> int:
+    import json
+
+    from grouper.cli import parse_case_text
+    from grouper.dip import explain_dip, load_dip_directory
+
+    trace = explain_dip(parse_case_text(args.case), load_dip_directory(args.dip))
+    print(json.dumps(trace.to_dict(), ensure_ascii=False, indent=2, default=float) if args.json else trace.to_text())
     return 0

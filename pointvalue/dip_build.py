@@ -47,7 +47,8 @@ from pointvalue.weights import DipScores, weighted_group_means
 __all__ = ["build_dip_directory"]
 
 _SUBTYPES_OF_KIND = {"death": ("death",), "severity": ("severe", "moderate"),
-                     "age": ("age_0_28d", "age_29d_1y", "age_1_6y", "age_7_17y", "age_65y_plus")}
+                     "age": ("age_0_28d", "age_29d_1y", "age_1_6y", "age_7_17y", "age_65y_plus"),
+                     "icu": ("icu_2_7d", "icu_8_14d", "icu_15_30d", "icu_31d_plus")}
 
 
 def _case_keys(frame: pd.DataFrame, attributes: pd.DataFrame, rules: DipBuildRules, file: str) -> pd.DataFrame:
@@ -126,7 +127,8 @@ def build_dip_directory(history, rules: DipBuildRules | PointsPolicy | None = No
     ----------
     history : DataFrame or path
         ``dx``, ``proc``, ``year``, ``total_cost``; optional ``los``, ``age``, ``age_days``,
-        ``leaving_type`` (auxiliary typing) and ``hospital_level`` (same-level means, basic coef).
+        ``leaving_type``, ``icu_hours`` (auxiliary typing) and ``hospital_level`` (same-level means,
+        basic coef).
     rules : DipBuildRules or PointsPolicy
         A policy supplies ``dip``, ``calibration`` and ``points_scale`` together.
     proc_attributes : DataFrame or path
@@ -154,7 +156,7 @@ def build_dip_directory(history, rules: DipBuildRules | PointsPolicy | None = No
     file = source_name(history)
     frame = read_table(history, ("dx", "year", "total_cost"), what="history",
                        columns=("dx", "proc", "year", "total_cost", "los", "age", "age_days", "leaving_type",
-                                "hospital_level"), dtype_text=("dx", "proc"))
+                                "icu_hours", "hospital_level"), dtype_text=("dx", "proc"))
     attributes = read_table(proc_attributes, ("proc", "attribute"), what="procedure attributes",
                             dtype_text=("proc", "attribute"))
     attributes = attributes[["proc", "attribute"]].astype(str)

@@ -78,7 +78,7 @@ message naming the key path and the allowed values). Defaults follow domain.md Â
     interventional_as       ``surgery`` | ``therapeutic``
     attribute_source        case class from the ``main`` procedure (DIP 3.0) or the ``highest`` attribute
     aux                     :class:`AuxTypingRules` ``{aux_trigger_cv_drop, aux_min_cases_group,
-                            aux_min_cases_sub, kinds, severity_min_los}``
+                            aux_min_cases_sub, kinds (death | severity | age | icu), severity_min_los}``
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ QUOTA_EXCESS = ("error", "rank")
 APPROVED_PAYMENTS = ("ffs", "standard")
 INTERVENTIONAL_AS = ("surgery", "therapeutic")
 ATTRIBUTE_SOURCES = ("main", "highest")
-AUX_KINDS = ("death", "severity", "age")
+AUX_KINDS = ("death", "severity", "age", "icu")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -89,3 +89,19 @@ def test_explain_from_a_file_as_json(capsys):
     assert trace["drg"] == "JU11" and trace["status"] == "ok"
     kinds = [step["kind"] for step in trace["steps"]]
     assert kinds[0] == "validation" and "complication" in kinds and kinds[-1] == "drg"
+
+
+def test_group_with_dip_directory_appends_dip_columns(tmp_path):
+    from grouper import group_dip
+    from tests.conftest import DEMO_SCHEME_DIR
+
+    demo = DEMO_SCHEME_DIR.parent
+    output = tmp_path / "grouped.csv"
+    assert main(["group", "--scheme", str(DEMO_SCHEME_DIR), "--input", str(demo / "cases.csv"),
+                 "--output", str(output), "--dip", str(demo / "dip"), "--batch-rows", "100"]) == 0
+    got = pd.read_csv(output, dtype=str, keep_default_na=False)
+    expected = group_dip(demo / "cases.csv", demo / "dip")
+    assert got.columns.tolist()[:5] == ["case_id", "status", "mdc", "adrg", "drg"]
+    assert got["dip_group"].tolist() == [("" if pd.isna(g) else g) for g in expected["dip_group"]]
+    assert got["dip_type"].tolist() == expected["dip_type"].astype(str).tolist()
+    assert (got["dip_type"] == "core").any()

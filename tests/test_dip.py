@@ -37,9 +37,9 @@ ATTRIBUTES = pd.DataFrame({
     "proc": ["47.0100", "54.5100", "47.0901", "99.2500", "45.1300", "36.0601", "93.9000", "88.5500"],
     "attribute": ["surgery", "surgery", "surgery", "therapeutic", "diagnostic", "interventional",
                   "conservative", "diagnostic"]})
-AUX = pd.DataFrame({"dip_group": ["K35.8:47.0100"] * 4,
-                    "subtype": ["severe", "moderate", "death", "age_65y_plus"],
-                    "aux_coef": [1.5, 1.2, 2.0, 1.1], "trigger": [1.5, 1.2, 2.0, 1.1]})
+AUX = pd.DataFrame({"dip_group": ["K35.8:47.0100"] * 6,
+                    "subtype": ["severe", "moderate", "death", "age_65y_plus", "icu_2_7d", "icu_8_14d"],
+                    "aux_coef": [1.5, 1.2, 2.0, 1.1, 1.3, 1.8], "trigger": [1.5, 1.2, 2.0, 1.1, 1.3, 1.8]})
 SEVERITY = pd.DataFrame({"dx": ["A41", "J96.0", "J18.900"], "severity": ["severe", "severe", "moderate"]})
 
 
@@ -126,6 +126,9 @@ def test_scores_basic_flag_and_lists_input():
     (dict(dx="K35.800|A41.900", leaving_type=5), ("death", 2.0)),
     (dict(dx="K35.800", age=70), ("age_65y_plus", 1.1)),
     (dict(dx="K35.800", age=40), (None, 1.0)),
+    (dict(dx="K35.800", icu_hours=47), (None, 1.0)),
+    (dict(dx="K35.800", icu_hours=48), ("icu_2_7d", 1.3)),
+    (dict(dx="K35.800|A41.900", icu_hours=8 * 24), ("icu_8_14d", 1.8)),
 ])
 def test_auxiliary_typing(fields, expected):
     frame = one(proc="47.0100", **fields)

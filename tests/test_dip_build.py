@@ -163,3 +163,18 @@ def test_builder_errors():
 def test_policy_defaults_for_dip():
     policy = PointsPolicy(scheme="dip")
     assert policy.points_scale == 1000.0 and policy.dip.core_threshold == 15
+
+
+def test_shipped_demo_directory_matches_a_rebuild(tmp_path):
+    """The demo directory is a build product of the demo scheme: if this fails after the demo scheme
+    changed, rebuild it with ``python -m pointvalue.demo_dip data/demo/scheme data/demo/dip``."""
+    from pathlib import Path
+    from pointvalue.demo_dip import build_demo_directory
+    repo = Path(__file__).resolve().parents[1]
+    build_demo_directory(repo / "data" / "demo" / "scheme", tmp_path)
+    shipped = load_dip_directory(repo / "data" / "demo" / "dip")
+    rebuilt = load_dip_directory(tmp_path)
+    pd.testing.assert_frame_equal(shipped.groups, rebuilt.groups)
+    pd.testing.assert_frame_equal(shipped.aux, rebuilt.aux)
+    pd.testing.assert_frame_equal(shipped.proc_attributes, rebuilt.proc_attributes)
+    assert shipped.all_case_mean == pytest.approx(rebuilt.all_case_mean, rel=1e-12)

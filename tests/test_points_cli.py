@@ -108,3 +108,16 @@ def test_bad_input_exits_2_naming_row_and_field(tmp_path, capsys):
     history.write_text("drg,year,total_cost\nA,2023,100\nA,2023,abc\n", encoding="utf-8")
     assert main(["calibrate", "--history", str(history), "--output", str(tmp_path / "w.csv")]) == 2
     assert "row 2, field 'total_cost'" in capsys.readouterr().err
+
+
+def test_dip_explain_cli(capsys):
+    dip = str(REPO / "data" / "demo" / "dip")
+    groups = load_dip_directory(dip).groups
+    core = groups[(groups["dip_type"] == "core") & (groups["main_proc"] != "") & (groups["related_procs"] == "")].iloc[0]
+    case = f"dx={core['dx']}00; proc={core['main_proc']}; los=5"
+    assert main(["dip-explain", "--dip", dip, "--case", case]) == 0
+    out = capsys.readouterr().out
+    assert f"core group chosen: {core['dip_group']}" in out
+    assert main(["dip-explain", "--dip", dip, "--case", '{"dx": "K35.800", "proc": ""}', "--json"]) == 0
+    assert '"dip_type"' in capsys.readouterr().out
+    assert main(["dip-explain", "--dip", dip, "--case", "dx"]) == 2

@@ -103,7 +103,7 @@ def test_yaml_block_with_every_section():
     ({"bed_day": {"groups": ["X"]}}, "no phases are given"),
     ({"dip": {"comprehensive_fallback": [2, 3]}}, "prefix lengths must strictly decrease"),
     ({"dip": {"interventional_as": "medical"}}, "points.dip.interventional_as"),
-    ({"dip": {"aux": {"kinds": ["icu"]}}}, "points.dip.aux.kinds: 'icu' is not allowed"),
+    ({"dip": {"aux": {"kinds": ["tumour"]}}}, "points.dip.aux.kinds: 'tumour' is not allowed"),
     ({"dip": {"core_threshold": 2.5}}, "core_threshold: must be a whole number"),
 ])
 def test_validation_messages_name_the_key_and_allowed_values(mapping, message):
