@@ -174,7 +174,8 @@ def run_group(args) -> int:
     try:
         for table, grouped in iter_group_batches(args.input, scheme, batch_rows=args.batch_rows,
                                                  gender_aliases=args.gender_aliases,
-                                                 map_codes=args.map_codes):
+                                                 map_codes=args.map_codes,
+                                                 all_columns=args.keep_input_columns or bool(args.dip)):
             result = result_table(grouped, labels, table if args.keep_input_columns else None,
                                   dictionary=writer.parquet)
             if dip_directory is not None:

@@ -61,11 +61,14 @@ def group_encoded(cases: io.EncodedCases, scheme: Scheme) -> GroupedBatch:
 
 def iter_group_batches(source, scheme: Scheme, *, batch_rows: int = io.DEFAULT_BATCH_ROWS,
                        gender_aliases: bool = False, map_codes: bool = False,
-                       ) -> Iterator[tuple[pa.Table, GroupedBatch]]:
-    """Group ``source`` batch by batch, yielding (input batch, its result) in input order."""
+                       all_columns: bool = False) -> Iterator[tuple[pa.Table, GroupedBatch]]:
+    """Group ``source`` batch by batch, yielding (input batch, its result) in input order.
+
+    The input batch holds only the grouping columns unless ``all_columns`` is set.
+    """
     name = "<DataFrame>" if isinstance(source, pd.DataFrame) else str(source)
     first_row = 1
-    for table in io.prefetch(io.iter_case_batches(source, batch_rows)):
+    for table in io.prefetch(io.iter_case_batches(source, batch_rows, all_columns=all_columns)):
         encoded = io.encode_batch(table, scheme, file=name, first_row=first_row,
                                   gender_aliases=gender_aliases, map_codes=map_codes)
         yield table, group_encoded(encoded, scheme)

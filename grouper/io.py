@@ -114,14 +114,19 @@ def count_rows(source) -> int | None:
     return None
 
 
-def iter_case_batches(source, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.Table]:
-    """Yield the case table in batches of about ``batch_rows`` rows, all columns kept.
+def iter_case_batches(source, batch_rows: int = DEFAULT_BATCH_ROWS, *,
+                      all_columns: bool = True) -> Iterator[pa.Table]:
+    """Yield the case table in batches of about ``batch_rows`` rows.
 
     CSV columns are read as text exactly as written; Parquet keeps its types; a DataFrame is
-    converted column by column. Unusable input raises :class:`UsageError`.
+    converted column by column. ``all_columns=False`` reads only the grouping columns (a wide
+    settlement table then costs no more to group than a narrow one). Unusable input raises
+    :class:`UsageError`.
     """
     if isinstance(source, pd.DataFrame):
         _check_columns(list(map(str, source.columns)), "<DataFrame>")
+        if not all_columns:
+            source = source[[c for c in source.columns if str(c) in GROUPING_COLUMNS]]
         for start in range(0, max(len(source), 1), batch_rows):
             yield _table_from_frame(source.iloc[start:start + batch_rows])
         return
@@ -135,14 +140,17 @@ def iter_case_batches(source, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[
             parquet = pq.ParquetFile(path)
         except (pa.ArrowException, OSError) as error:
             raise UsageError(f"cannot read input as Parquet: {error}", file=name) from None
-        _check_columns(parquet.schema_arrow.names, name)
+        names = parquet.schema_arrow.names
+        _check_columns(names, name)
+        columns = None if all_columns else [c for c in names if c in GROUPING_COLUMNS]
         if parquet.metadata.num_rows == 0:
-            yield parquet.schema_arrow.empty_table()
+            schema = parquet.schema_arrow
+            yield schema.empty_table() if columns is None else schema.empty_table().select(columns)
             return
-        for batch in parquet.iter_batches(batch_size=batch_rows):
+        for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
             yield pa.Table.from_batches([batch])
     elif suffix in (".csv", ".txt", ".gz"):
-        yield from _iter_csv(path, name, batch_rows)
+        yield from _iter_csv(path, name, batch_rows, all_columns)
     else:
         raise UsageError(f"unknown input format {suffix!r} (use .csv or .parquet)", file=name)
 
@@ -165,7 +173,7 @@ def prefetch(batches: Iterator[pa.Table]) -> Iterator[pa.Table]:
             yield batch
 
 
-def _iter_csv(path: Path, name: str, batch_rows: int) -> Iterator[pa.Table]:
+def _iter_csv(path: Path, name: str, batch_rows: int, all_columns: bool) -> Iterator[pa.Table]:
     if path.stat().st_size == 0:
         yield pa.table({c: pa.array([], pa.string()) for c in REQUIRED_COLUMNS})
         return
@@ -174,7 +182,9 @@ def _iter_csv(path: Path, name: str, batch_rows: int) -> Iterator[pa.Table]:
     except (UnicodeDecodeError, csv.Error) as error:
         raise UsageError(f"cannot read input as UTF-8 CSV: {error}", file=name, row=1) from None
     _check_columns(header, name)
+    include = header if all_columns else [c for c in header if c in GROUPING_COLUMNS]
     convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
+                                   include_columns=include,
                                    strings_can_be_null=False, quoted_strings_can_be_null=False)
     read = pacsv.ReadOptions(block_size=1 << 26)
     rows_seen = 0
