@@ -29,7 +29,6 @@ from typing import Mapping
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import r2_score
 
 from drgdip.errors import UsageError
 from pointvalue._kernels import _rank_within_units, _unit_order
@@ -471,6 +470,8 @@ class GroupWeights:
             sd = np.sqrt(ss / (n_used - calibration.cv_ddof))
             cv = np.where(n_used > calibration.cv_ddof, sd / pooled_mean, np.nan)
         fitted = pooled_mean[kept_group]
+        from sklearn.metrics import r2_score  # imported here: scikit-learn costs a second at start-up
+
         self.riv_ = float(r2_score(kept_cost, fitted)) if len(kept_cost) > 1 else float("nan")
 
         table = pd.DataFrame({"group": np.asarray(uniques, dtype=object)})
