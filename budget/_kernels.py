@@ -101,8 +101,7 @@ def _give_largest(amount, order, start, rem, deficit):
         amount[order[start + members[ranking[r]]]] += 1
 
 
-@njit(cache=True, parallel=True)
-def _allocate_grouped_kernel(group, weight, total, n_groups):
+def _allocate_grouped_py(group, weight, total, n_groups):
     """Largest-remainder (Hamilton) allocation of ``total[g]`` fen over the items of each group.
 
     Item ``i`` of group ``g`` has the exact quota ``q_i = total[g] · weight[i] / Σ_g weight``; it
@@ -140,13 +139,12 @@ def _allocate_grouped_kernel(group, weight, total, n_groups):
         if stop == start or w_sum <= 0.0:
             unplaced[g] = total[g]
             continue
-        scale = total[g] / w_sum
         m = stop - start
         rem = np.empty(m, dtype=np.float64)
         floor_sum = 0
         for k in range(m):
             i = order[start + k]
-            q = weight[i] * scale
+            q = (total[g] * weight[i]) / w_sum   # multiply first: exact ties stay ties; no overflow
             f = np.floor(q)
             amount[i] = np.int64(f)
             rem[k] = q - f
@@ -172,6 +170,18 @@ def _allocate_grouped_kernel(group, weight, total, n_groups):
                     deficit += 1
                 r = r - 1 if r > 0 else m - 1
     return amount, unplaced
+
+
+# the same kernel serial (small inputs: no thread start-up) and parallel over groups (large inputs)
+_allocate_grouped_serial = njit(cache=True)(_allocate_grouped_py)
+_allocate_grouped_parallel = njit(cache=True, parallel=True)(_allocate_grouped_py)
+PARALLEL_MIN_ITEMS = 200_000
+
+
+def _allocate_grouped_kernel(group, weight, total, n_groups):
+    """Dispatch :func:`_allocate_grouped_py` serially or in parallel by size (same result)."""
+    kernel = _allocate_grouped_parallel if group.shape[0] >= PARALLEL_MIN_ITEMS else _allocate_grouped_serial
+    return kernel(group, weight, total, n_groups)
 
 
 @njit(cache=True)
@@ -415,9 +425,8 @@ def _hospital_weights_kernel(pool, insured, region, hospital, status, fixed, poi
     return out
 
 
-@njit(cache=True, parallel=True)
-def _allocate_cases_kernel(pool, insured, region, hospital, status, fixed, points, ratio_pk, use_ratio,
-                           hp_of_key, hp_amount, n_regions, n_hospitals):
+def _allocate_cases_py(pool, insured, region, hospital, status, fixed, points, ratio_pk, use_ratio,
+                       hp_of_key, hp_amount, n_regions, n_hospitals):
     """Share each (pool, hospital) amount over its stays by largest remainder (weights as above).
 
     Parameters
@@ -429,7 +438,7 @@ def _allocate_cases_kernel(pool, insured, region, hospital, status, fixed, point
     ratio_pk : float64[n_pools * n_regions]
     use_ratio : bool
     hp_of_key : int64[n_pools * n_hospitals]
-        Dense (pool, hospital) key -> allocation group (-1: none).
+        Dense (pool, hospital) key -> allocation group (-1: none; such stays weigh nothing and get 0).
     hp_amount : int64[n_groups]
         Fen of each group.
     n_regions, n_hospitals : int
@@ -454,7 +463,9 @@ def _allocate_cases_kernel(pool, insured, region, hospital, status, fixed, point
                 ins = region[i]
             w *= ratio_pk[p * n_regions + ins]
         weight[i] = w
-        ptr[hp_of_key[p * n_hospitals + hospital[i]] + 1] += 1
+        g = hp_of_key[p * n_hospitals + hospital[i]]
+        if g >= 0:
+            ptr[g + 1] += 1
     for g in range(n_groups):
         ptr[g + 1] += ptr[g]
     fill = ptr[:-1].copy()
@@ -464,8 +475,9 @@ def _allocate_cases_kernel(pool, insured, region, hospital, status, fixed, point
         if p < 0 or status[i] != 0 or fixed[i]:
             continue
         g = hp_of_key[p * n_hospitals + hospital[i]]
-        order[fill[g]] = i
-        fill[g] += 1
+        if g >= 0:
+            order[fill[g]] = i
+            fill[g] += 1
     amount = np.zeros(n, dtype=np.int64)
     for g in prange(n_groups):
         start = ptr[g]
@@ -476,12 +488,11 @@ def _allocate_cases_kernel(pool, insured, region, hospital, status, fixed, point
             w_sum += weight[order[k]]
         if m == 0 or w_sum <= 0.0:
             continue
-        scale = hp_amount[g] / w_sum
         rem = np.empty(m, dtype=np.float64)
         floor_sum = 0
         for k in range(m):
             i = order[start + k]
-            q = weight[i] * scale
+            q = (hp_amount[g] * weight[i]) / w_sum
             f = np.floor(q)
             amount[i] = np.int64(f)
             rem[k] = q - f
@@ -504,6 +515,18 @@ def _allocate_cases_kernel(pool, insured, region, hospital, status, fixed, point
                     deficit += 1
                 r = r - 1 if r > 0 else m - 1
     return amount
+
+
+_allocate_cases_serial = njit(cache=True)(_allocate_cases_py)
+_allocate_cases_parallel = njit(cache=True, parallel=True)(_allocate_cases_py)
+
+
+def _allocate_cases_kernel(pool, insured, region, hospital, status, fixed, points, ratio_pk, use_ratio,
+                           hp_of_key, hp_amount, n_regions, n_hospitals):
+    """Dispatch :func:`_allocate_cases_py` serially or in parallel by size (same result)."""
+    kernel = _allocate_cases_parallel if pool.shape[0] >= PARALLEL_MIN_ITEMS else _allocate_cases_serial
+    return kernel(pool, insured, region, hospital, status, fixed, points, ratio_pk, use_ratio, hp_of_key,
+                  hp_amount, n_regions, n_hospitals)
 
 
 @njit(cache=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import time
 
@@ -31,8 +32,9 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run_settle)
 
 
-def run_settle(args, out=sys.stdout) -> int:
+def run_settle(args, out=None) -> int:
     """Run ``drgdip settle``; returns the exit status."""
+    out = out if out is not None else sys.stdout
     from budget.pipeline import settle_province
     from budget.policy import load_policy
     from budget.report import format_settlement_summary, write_settlement
@@ -41,7 +43,12 @@ def run_settle(args, out=sys.stdout) -> int:
     policy = load_policy(args.policy)
     settlement = settle_province(args.input, policy, scheme=args.scheme, dip=args.dip, weights=args.weights,
                                  approved=args.special, deductions=args.deductions, year=args.year)
-    paths = write_settlement(settlement, args.output, fmt=args.format, excel=not args.no_excel,
+    excel = not args.no_excel
+    if excel and importlib.util.find_spec("openpyxl") is None:
+        excel = False
+        print("note: openpyxl is not installed, so no settlement.xlsx was written "
+              "(pip install 'drgdip[excel]')", file=sys.stderr)
+    paths = write_settlement(settlement, args.output, fmt=args.format, excel=excel,
                              excel_case_rows=args.excel_case_rows)
     print(format_settlement_summary(settlement), file=out)
     seconds = time.perf_counter() - started

@@ -7,7 +7,7 @@ each stay:
   documented exception), ``converted`` (overran: now an ordinary inpatient stay), ``ineligible_level``
   (hospital below the category's level: ordinary stay), ``not_covered`` (category switched off:
   ordinary stay), ``outpatient_rules`` (day surgery registered but not operated [YB]), ``merged``
-  (absorbed into the stay named in ``merged_into``), ``absorbed_day_stay`` (a ward stay that took in a
+  (absorbed into the stay named in ``merged_into``, which is missing for every other stay), ``absorbed_day_stay`` (a ward stay that took in a
   converted day stay), ``period`` (an oncology day-ward treatment period); empty for ordinary stays.
 * ``settle_status``: ``ok``; ``merged`` and ``outpatient_rules`` stays leave inpatient settlement
   (their cost moved to the surviving stay, or to outpatient rules).
@@ -50,19 +50,29 @@ class DayCareResult:
     warnings: tuple[str, ...] = ()
 
 
+CARE_CODES = ("inpatient", "day_surgery", "day_chemo", "tcm_day", "day_ward")
+(INPATIENT, DAY_SURGERY, DAY_CHEMO, TCM_DAY, DAY_WARD) = range(len(CARE_CODES))
+DAY_STATUSES = ("", "valid", "extended", "converted", "ineligible_level", "not_covered", "outpatient_rules",
+                "merged", "absorbed_day_stay", "period")
+(S_NONE, S_VALID, S_EXTENDED, S_CONVERTED, S_INELIGIBLE, S_NOT_COVERED, S_OUTPATIENT, S_MERGED, S_ABSORBED,
+ S_PERIOD) = range(len(DAY_STATUSES))
+PAYMENTS = ("", "points", "value", "bed_day", "ffs", "quota_minus_fee")
+
+
 def normalise_care_type(values: pd.Series, file: str = "<cases>") -> np.ndarray:
-    """Care types as the contract's tokens (``1``/``2`` and Chinese names accepted); unknown → error."""
-    codes, uniques = pd.factorize(values.astype("string").fillna("").str.strip(), use_na_sentinel=False)
-    mapped = []
+    """Care type codes (index into ``CARE_CODES``; ``1``/``2`` and Chinese names accepted); unknown → error."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    mapped = np.empty(len(uniques) + 1, dtype=np.int8)
+    mapped[-1] = INPATIENT                           # missing care type: ordinary inpatient stay
     for k, value in enumerate(uniques):
-        token = CARE_TYPE_ALIASES.get(str(value), CARE_TYPE_ALIASES.get(str(value).lower()))
+        text = str(value).strip()
+        token = CARE_TYPE_ALIASES.get(text, CARE_TYPE_ALIASES.get(text.lower()))
         if token is None:
             row = int(np.flatnonzero(codes == k)[0])
             raise UsageError(f"unknown care type {value!r}; allowed: inpatient, day_surgery, day_chemo, "
                              f"tcm_day, day_ward", file=file, row=row + 1, field="care_type")
-        mapped.append(token)
-    return np.asarray(mapped, dtype=object)[codes] if len(mapped) else np.full(len(values), "inpatient",
-                                                                               dtype=object)
+        mapped[k] = CARE_CODES.index(token)
+    return mapped[codes]
 
 
 def _times(frame: pd.DataFrame, column: str, file: str) -> np.ndarray:
@@ -75,10 +85,15 @@ def _times(frame: pd.DataFrame, column: str, file: str) -> np.ndarray:
     return times.to_numpy(dtype="datetime64[ns]").astype(np.int64)
 
 
-def _text(frame: pd.DataFrame, column: str) -> np.ndarray:
+def _text(frame: pd.DataFrame, column: str, rows: np.ndarray | None = None) -> np.ndarray:
+    """Text of ``column`` ('' where missing) for ``rows`` (all rows by default), as an object array."""
     if column not in frame.columns:
-        return np.full(len(frame), "", dtype=object)
-    return frame[column].astype("string").fillna("").to_numpy(dtype=object)
+        return np.full(len(frame) if rows is None else len(rows), "", dtype=object)
+    series = frame[column] if rows is None else frame[column].iloc[rows]
+    if isinstance(series.dtype, pd.CategoricalDtype):   # categories once, then a take
+        labels = np.append(np.asarray([str(c) for c in series.cat.categories], dtype=object), "")
+        return labels[series.cat.codes.to_numpy()]
+    return series.astype("string").fillna("").to_numpy(dtype=object)
 
 
 @njit(cache=True)
@@ -109,6 +124,21 @@ def dayward_periods(key, admit_ns, max_span_ns):
     return first
 
 
+def _settle_codes(frame: pd.DataFrame) -> tuple[np.ndarray, list]:
+    """Input ``settle_status`` as codes into a label list that starts ok, merged, outpatient_rules."""
+    labels = ["ok", "merged", "outpatient_rules"]
+    n = len(frame)
+    if "settle_status" not in frame.columns:
+        return np.zeros(n, dtype=np.int8), labels
+    codes, uniques = pd.factorize(frame["settle_status"], use_na_sentinel=True)
+    table = np.zeros(len(uniques) + 1, dtype=np.int8)
+    for k, value in enumerate(uniques):
+        if str(value) not in labels:
+            labels.append(str(value))
+        table[k] = labels.index(str(value))
+    return table[codes], labels
+
+
 def apply_day_care(cases: pd.DataFrame, rules: DayCareRules, outpatient: pd.DataFrame | None = None,
                    file: str = "<cases>") -> DayCareResult:
     """Apply the day-care rules of ``rules`` (see the module docstring); one output row per input row."""
@@ -116,21 +146,21 @@ def apply_day_care(cases: pd.DataFrame, rules: DayCareRules, outpatient: pd.Data
     warnings: list[str] = []
     frame = cases.copy()
     care_in = (normalise_care_type(frame["care_type"], file) if "care_type" in frame.columns
-               else np.full(n, "inpatient", dtype=object))
+               else np.zeros(n, dtype=np.int8))
     care = care_in.copy()
-    status = np.full(n, "", dtype=object)
-    settle = (frame["settle_status"].astype("string").fillna("ok").to_numpy(dtype=object)
-              if "settle_status" in frame.columns else np.full(n, "ok", dtype=object))
-    merged_into = np.full(n, "", dtype=object)
-    method = np.full(n, "points", dtype=object)
+    status = np.zeros(n, dtype=np.int8)
+    settle, settle_labels = _settle_codes(frame)
+    ok_code, merged_code, outpatient_code = 0, 1, 2
+    merged_rows: list[np.ndarray] = []
+    merged_targets: list[np.ndarray] = []
+    method = np.ones(n, dtype=np.int8)               # points
     needs_regroup = np.zeros(n, dtype=bool)
-    cost = frame["total_cost"].to_numpy(dtype=np.float64, na_value=np.nan)
-    fund = frame["fund_paid"].to_numpy(dtype=np.float64, na_value=np.nan)
+    cost = frame["total_cost"].to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+    fund = frame["fund_paid"].to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
     preop_cost = np.zeros(n)
     session_days = np.zeros(n, dtype=np.int64)
     dayward_fee = np.zeros(n)
     fee_difference = np.zeros(n)
-    case_id = frame["case_id"].astype("string").fillna("").to_numpy(dtype=object)
     level = (pd.to_numeric(frame["hospital_level"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
              if "hospital_level" in frame.columns else np.full(n, np.nan))
     los = (pd.to_numeric(frame["los"], errors="coerce").fillna(0).to_numpy(dtype=np.float64)
@@ -139,28 +169,31 @@ def apply_day_care(cases: pd.DataFrame, rules: DayCareRules, outpatient: pd.Data
     has_times = "admit_time" in frame.columns and "discharge_time" in frame.columns
     admit = _times(frame, "admit_time", file) if has_times else None
     discharge = _times(frame, "discharge_time", file) if has_times else None
-    if not rules.enabled:
-        return _result(frame, care_in, care_in, status, settle, merged_into, method, needs_regroup, cost, fund,
-                       preop_cost, session_days, dayward_fee, fee_difference, warnings)
+    if not rules.enabled or not (care != INPATIENT).any() and not rules.preop_merge.enabled:
+        if not rules.enabled:
+            care = care_in
+        return _result(frame, care_in, care, status, settle, settle_labels, merged_rows, merged_targets, method,
+                       needs_regroup, cost, fund, preop_cost, session_days, dayward_fee, fee_difference, warnings)
 
-    day = care != "inpatient"
     # categories switched off and hospitals below the category's level: ordinary inpatient stays
-    for name in ("day_surgery", "day_chemo", "tcm_day", "day_ward"):
+    for code, name in enumerate(CARE_CODES):
+        if code == INPATIENT:
+            continue
         category = getattr(rules, name)
-        rows = care == name
+        rows = care == code
         if not rows.any():
             continue
         if not category.enabled:
-            status[rows], care[rows] = "not_covered", "inpatient"
+            status[rows], care[rows] = S_NOT_COVERED, INPATIENT
             continue
         low = rows & ~(level >= category.min_hospital_level)
-        status[low], care[low] = "ineligible_level", "inpatient"
+        status[low], care[low] = S_INELIGIBLE, INPATIENT
         rows &= ~low
-        status[rows] = "valid"
-        method[rows] = category.payment
+        status[rows] = S_VALID
+        method[rows] = PAYMENTS.index(category.payment)
 
     # time windows of day surgery and day chemotherapy
-    windowed = (care == "day_surgery") | (care == "day_chemo")
+    windowed = (care == DAY_SURGERY) | (care == DAY_CHEMO)
     if windowed.any():
         if not has_times:
             warnings.append("no admit_time / discharge_time: day-care time windows not checked")
@@ -174,34 +207,32 @@ def apply_day_care(cases: pd.DataFrame, rules: DayCareRules, outpatient: pd.Data
                 extended &= exception
             else:
                 overrun = windowed & (hours > rules.extended_h)
-            status[extended] = "extended"
-            status[overrun], care[overrun], method[overrun] = "converted", "inpatient", "points"
+            status[extended] = S_EXTENDED
+            status[overrun], care[overrun], method[overrun] = S_CONVERTED, INPATIENT, 1
 
     # day surgery registered but not operated
-    if rules.no_procedure == "outpatient":
-        proc_len = (frame["proc"].astype("string").fillna("").str.strip().str.len().to_numpy(dtype=np.int64)
-                    if "proc" in frame.columns else np.zeros(n, dtype=np.int64))
-        no_proc = (care == "day_surgery") & (proc_len == 0)
-        status[no_proc], settle[no_proc] = "outpatient_rules", "outpatient_rules"
-
-    patient = _text(frame, "patient_id")
-    hospital = _text(frame, "hospital_id")
+    if rules.no_procedure == "outpatient" and (care == DAY_SURGERY).any():
+        rows = np.flatnonzero(care == DAY_SURGERY)
+        empty = np.char.str_len(np.char.strip(_text(frame, "proc", rows).astype(str))) == 0
+        status[rows[empty]], settle[rows[empty]] = S_OUTPATIENT, outpatient_code
 
     # converted day stays merged with a following ward stay of the same patient and hospital
-    converted = status == "converted"
-    if rules.merge_converted and converted.any() and has_times and "patient_id" in frame.columns:
-        ward = (care_in == "inpatient") & (settle == "ok")
-        left = pd.DataFrame({"row": np.flatnonzero(converted), "t": discharge[converted],
-                             "patient": patient[converted], "hospital": hospital[converted]})
-        right = pd.DataFrame({"ward_row": np.flatnonzero(ward), "t": admit[ward],
-                              "patient": patient[ward], "hospital": hospital[ward]})
+    converted = np.flatnonzero(status == S_CONVERTED)
+    if rules.merge_converted and len(converted) and has_times and "patient_id" in frame.columns:
+        day_patient = _text(frame, "patient_id", converted)
+        candidates = (care_in == INPATIENT) & (settle == ok_code) & \
+            frame["patient_id"].isin(pd.unique(day_patient[day_patient != ""])).to_numpy(dtype=bool)
+        ward = np.flatnonzero(candidates)
+        left = pd.DataFrame({"row": converted, "t": discharge[converted], "patient": day_patient,
+                             "hospital": _text(frame, "hospital_id", converted)})
+        right = pd.DataFrame({"ward_row": ward, "t": admit[ward], "patient": _text(frame, "patient_id", ward),
+                              "hospital": _text(frame, "hospital_id", ward)})
         left = left[left["patient"] != ""].sort_values("t", kind="stable")
-        right = right[right["patient"] != ""].sort_values("t", kind="stable")
+        right = right.sort_values("t", kind="stable")
         if len(left) and len(right):
             link = pd.merge_asof(left, right, on="t", by=["patient", "hospital"], direction="forward",
                                  tolerance=int(rules.link_gap_h * HOUR_NS))
-            link = link.dropna(subset=["ward_row"])
-            link = link.drop_duplicates(subset=["ward_row"], keep="first")
+            link = link.dropna(subset=["ward_row"]).drop_duplicates(subset=["ward_row"], keep="first")
             day_rows = link["row"].to_numpy(dtype=np.int64)
             ward_rows = link["ward_row"].to_numpy(dtype=np.int64)
             if len(day_rows):
@@ -213,25 +244,29 @@ def apply_day_care(cases: pd.DataFrame, rules: DayCareRules, outpatient: pd.Data
                     span = np.ceil((discharge[ward_rows] - admit_new) / DAY_NS)
                     frame.loc[frame.index[ward_rows], "los"] = np.maximum(span, 1).astype(np.int64)
                 if "proc" in frame.columns:
-                    proc = frame["proc"].astype("string").fillna("").to_numpy(dtype=object)
                     frame.loc[frame.index[ward_rows], "proc"] = [
-                        "|".join(p for p in (a, b) if p) for a, b in zip(proc[day_rows], proc[ward_rows])]
+                        "|".join(p for p in (a, b) if p)
+                        for a, b in zip(_text(frame, "proc", day_rows), _text(frame, "proc", ward_rows))]
                 needs_regroup[ward_rows] = True
-                status[day_rows], settle[day_rows] = "merged", "merged"
-                merged_into[day_rows] = case_id[ward_rows]
-                status[ward_rows] = np.where(status[ward_rows] == "", "absorbed_day_stay", status[ward_rows])
+                status[day_rows], settle[day_rows] = S_MERGED, merged_code
+                merged_rows.append(day_rows)
+                merged_targets.append(ward_rows)
+                status[ward_rows] = np.where(status[ward_rows] == S_NONE, S_ABSORBED, status[ward_rows])
 
     # oncology day ward: visits of one treatment period settled as one stay
-    ward_day = (care == "day_ward") & (settle == "ok")
+    ward_day = (care == DAY_WARD) & (settle == ok_code)
     if ward_day.any():
         dw = rules.day_ward
         single = ward_day.copy()
         if has_times:
             single &= (discharge - admit) < DAY_NS
         sessions = np.where(ward_day, np.maximum(los, 1), 0).astype(np.int64)
-        rows = np.flatnonzero(single & (patient != ""))
+        rows = np.flatnonzero(single)
+        patients = _text(frame, "patient_id", rows)
+        rows = rows[patients != ""]
         if len(rows) > 1 and has_times:
-            key_codes, _ = pd.factorize(pd.Series(patient[rows]) + "\x1f" + pd.Series(hospital[rows]))
+            key_codes, _ = pd.factorize(pd.Series(_text(frame, "patient_id", rows)) + "\x1f"
+                                        + pd.Series(_text(frame, "hospital_id", rows)))
             order = np.lexsort((admit[rows], key_codes))
             sorted_rows = rows[order]
             first = dayward_periods(key_codes[order].astype(np.int64), admit[sorted_rows],
@@ -249,10 +284,12 @@ def apply_day_care(cases: pd.DataFrame, rules: DayCareRules, outpatient: pd.Data
                 frame.loc[frame.index[heads], "discharge_time"] = pd.to_datetime(last[heads])
                 if "los" in frame.columns:
                     frame.loc[frame.index[heads], "los"] = sessions[heads]
-            status[src], settle[src], merged_into[src] = "merged", "merged", case_id[dst]
+            status[src], settle[src] = S_MERGED, merged_code
+            merged_rows.append(src)
+            merged_targets.append(dst)
             sessions[src] = 0
-        ward_day &= settle == "ok"
-        status[ward_day] = "period"
+        ward_day &= settle == ok_code
+        status[ward_day] = S_PERIOD
         session_days[ward_day] = sessions[ward_day]
         rows = np.flatnonzero(ward_day)
         radio = np.zeros(n, dtype=bool)
@@ -264,8 +301,8 @@ def apply_day_care(cases: pd.DataFrame, rules: DayCareRules, outpatient: pd.Data
         ward_fee_day = _per_level(dw.ward_fees, level)
         dayward_fee = np.where(ward_day & ~radio, session_days * fee_day, 0.0)
         fee_difference = np.where(ward_day, session_days * ward_fee_day - dayward_fee, 0.0)
-        method[ward_day] = dw.payment
-    method[settle != "ok"] = ""
+        method[ward_day] = PAYMENTS.index(dw.payment)
+    method[settle != ok_code] = 0
 
     # pre-operative outpatient bills merged into the stay
     if rules.preop_merge.enabled:
@@ -274,15 +311,14 @@ def apply_day_care(cases: pd.DataFrame, rules: DayCareRules, outpatient: pd.Data
         elif not has_times:
             warnings.append("preop_merge needs admit_time: nothing merged")
         else:
-            added = _preop_costs(outpatient, rules, case_id, patient, hospital, admit, care_in, settle)
+            added = _preop_costs(frame, outpatient, rules, admit, care_in, settle == ok_code)
             ratio = np.divide(fund, cost, out=np.zeros(n), where=cost > 0)
             preop_cost = added
             cost = cost + added
             fund = fund + added * ratio
 
-    counts = {k: int(v) for k, v in pd.Series(status[status != ""]).value_counts().items()}
-    return _result(frame, care_in, care, status, settle, merged_into, method, needs_regroup, cost, fund,
-                   preop_cost, session_days, dayward_fee, fee_difference, warnings, counts)
+    return _result(frame, care_in, care, status, settle, settle_labels, merged_rows, merged_targets, method,
+                   needs_regroup, cost, fund, preop_cost, session_days, dayward_fee, fee_difference, warnings)
 
 
 def _per_level(fees, level: np.ndarray) -> np.ndarray:
@@ -295,37 +331,43 @@ def _per_level(fees, level: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(level), 0.0, table[index])
 
 
-def _preop_costs(outpatient: pd.DataFrame, rules: DayCareRules, case_id, patient, hospital, admit, care_in,
-                 settle) -> np.ndarray:
+def _preop_costs(frame: pd.DataFrame, outpatient: pd.DataFrame, rules: DayCareRules, admit: np.ndarray,
+                 care_in: np.ndarray, settled: np.ndarray) -> np.ndarray:
     """Outpatient cost (yuan) merged into each stay."""
-    n = len(case_id)
+    n = len(frame)
     for column in ("hospital_id", "visit_time", "cost"):
         if column not in outpatient.columns:
             raise UsageError(f"outpatient table: missing column '{column}'", file="outpatient", field=column)
     merge = rules.preop_merge
-    eligible = np.isin(care_in, np.asarray(merge.care_types, dtype=object)) & (settle == "ok")
+    wanted = np.asarray([CARE_CODES.index(c) for c in merge.care_types], dtype=np.int8)
+    eligible = np.flatnonzero(np.isin(care_in, wanted) & settled)
+    if not len(eligible):
+        return np.zeros(n)
     visit = _times(outpatient, "visit_time", "outpatient")
     out_cost = pd.to_numeric(outpatient["cost"], errors="coerce").fillna(0.0).to_numpy(dtype=np.float64)
     out_hospital = _text(outpatient, "hospital_id")
     out_patient = _text(outpatient, "patient_id")
+    hospital = _text(frame, "hospital_id", eligible)
+    patient = _text(frame, "patient_id", eligible)
     window = int(merge.days) * DAY_NS
     if merge.require_related:
         if "related_case_id" not in outpatient.columns:
             return np.zeros(n)
         related = _text(outpatient, "related_case_id")
-        lookup = pd.Series(np.arange(n), index=pd.Index(case_id, dtype=object))
+        lookup = pd.Series(np.arange(len(eligible)), index=pd.Index(_text(frame, "case_id", eligible), dtype=object))
         lookup = lookup[~lookup.index.duplicated(keep="first")]
-        row = lookup.reindex(pd.Index(related, dtype=object)).fillna(-1).to_numpy(dtype=np.int64)
-        ok = (row >= 0) & (related != "")
-        r = np.where(ok, row, 0)
-        ok &= eligible[r] & (out_hospital == hospital[r]) & (visit < admit[r]) & (visit >= admit[r] - window)
-        ok &= (out_patient == "") | (patient[r] == "") | (out_patient == patient[r])
-        return np.bincount(r[ok], weights=out_cost[ok], minlength=n)
-    rows = np.flatnonzero(eligible & (patient != ""))
+        k = lookup.reindex(pd.Index(related, dtype=object)).fillna(-1).to_numpy(dtype=np.int64)
+        ok = (k >= 0) & (related != "")
+        j = np.where(ok, k, 0)
+        row = eligible[j]
+        ok &= (out_hospital == hospital[j]) & (visit < admit[row]) & (visit >= admit[row] - window)
+        ok &= (out_patient == "") | (patient[j] == "") | (out_patient == patient[j])
+        return np.bincount(row[ok], weights=out_cost[ok], minlength=n)
+    keep = patient != ""
     left = pd.DataFrame({"t": visit, "patient": out_patient, "hospital": out_hospital, "cost": out_cost})
     left = left[left["patient"] != ""].sort_values("t", kind="stable")
-    right = pd.DataFrame({"t": admit[rows], "patient": patient[rows], "hospital": hospital[rows], "row": rows})
-    right = right.sort_values("t", kind="stable")
+    right = pd.DataFrame({"t": admit[eligible[keep]], "patient": patient[keep], "hospital": hospital[keep],
+                          "row": eligible[keep]}).sort_values("t", kind="stable")
     if not len(left) or not len(right):
         return np.zeros(n)
     link = pd.merge_asof(left, right, on="t", by=["patient", "hospital"], direction="forward",
@@ -333,33 +375,47 @@ def _preop_costs(outpatient: pd.DataFrame, rules: DayCareRules, case_id, patient
     return np.bincount(link["row"].to_numpy(dtype=np.int64), weights=link["cost"].to_numpy(), minlength=n)
 
 
-def _result(frame, care_in, care, status, settle, merged_into, method, needs_regroup, cost, fund, preop_cost,
-            session_days, dayward_fee, fee_difference, warnings, counts=None) -> DayCareResult:
+def _result(frame, care_in, care, status, settle, settle_labels, merged_rows, merged_targets, method,
+            needs_regroup, cost, fund, preop_cost, session_days, dayward_fee, fee_difference,
+            warnings) -> DayCareResult:
+    n = len(frame)
+    merged_into = pd.array(np.full(n, None, dtype=object), dtype="string")
+    if merged_rows:
+        rows = np.concatenate(merged_rows)
+        targets = np.concatenate(merged_targets)
+        merged_into[rows] = _text(frame, "case_id", targets)
     out = frame.assign(
-        care_type_input=care_in, care_type=care, day_care_status=status, settle_status=settle,
-        merged_into=merged_into, day_care_payment=method, needs_regroup=needs_regroup,
-        total_cost=cost, fund_paid=fund, preop_cost=preop_cost, session_days=session_days,
-        dayward_fee=dayward_fee, fee_difference=fee_difference,
+        care_type_input=pd.Categorical.from_codes(care_in, categories=list(CARE_CODES)),
+        care_type=pd.Categorical.from_codes(care, categories=list(CARE_CODES)),
+        day_care_status=pd.Categorical.from_codes(status, categories=list(DAY_STATUSES)),
+        settle_status=pd.Categorical.from_codes(settle, categories=settle_labels),
+        merged_into=merged_into,
+        day_care_payment=pd.Categorical.from_codes(method, categories=list(PAYMENTS)),
+        needs_regroup=needs_regroup, total_cost=cost, fund_paid=fund, preop_cost=preop_cost,
+        session_days=session_days, dayward_fee=dayward_fee, fee_difference=fee_difference,
     )
-    return DayCareResult(cases=out, counts=counts or {}, warnings=tuple(warnings))
+    counts = {DAY_STATUSES[k]: int(v) for k, v in enumerate(np.bincount(status, minlength=len(DAY_STATUSES)))
+              if k and v}
+    return DayCareResult(cases=out, counts=counts, warnings=tuple(warnings))
 
 
-def apply_day_payments(frame: pd.DataFrame, rules: DayCareRules, reference_point_value: float) -> pd.DataFrame:
+def apply_day_payments(frame: pd.DataFrame, rules: DayCareRules, reference_point_value) -> pd.DataFrame:
     """Turn the non-points day-care payment methods into points or fixed payments (§8).
 
     ``value``: total cost × value_factor; ``bed_day``: days × daily_std; ``ffs``: the stay's cost;
     ``quota_minus_fee``: the group standard (points × reference PV) minus ``fee_difference``.
-    With ``rules.in_pool`` the amount becomes points at ``reference_point_value`` (yuan per point)
-    and is cleared inside the point pool [PZH]; otherwise the fund's part of it (at the stay's fund
-    ratio; ``ffs`` pays the recorded fund) is a ``fixed_payment`` outside the pool.
+    With ``rules.in_pool`` the amount becomes points at ``reference_point_value`` (yuan per point, one
+    value or one per stay) and is cleared inside the point pool [PZH]; otherwise the fund's part of it
+    (at the stay's fund ratio; ``ffs`` pays the recorded fund) is a ``fixed_payment`` outside the pool.
     Adds ``day_care_amount`` (yuan, total-cost terms) and rewrites ``case_points`` / ``fixed_payment``.
     """
     n = len(frame)
-    method = frame["day_care_payment"].astype("string").fillna("").to_numpy(dtype=object)
+    reference = np.broadcast_to(np.asarray(reference_point_value, dtype=np.float64), (n,))
+    method = _text(frame, "day_care_payment")
     points = frame["case_points"].to_numpy(dtype=np.float64, na_value=np.nan).copy()
     cost = frame["total_cost"].to_numpy(dtype=np.float64)
     fund = frame["fund_paid"].to_numpy(dtype=np.float64)
-    care = frame["care_type"].astype("string").fillna("").to_numpy(dtype=object)
+    care = _text(frame, "care_type")
     los = (pd.to_numeric(frame["los"], errors="coerce").fillna(0).to_numpy(dtype=np.float64)
            if "los" in frame.columns else np.zeros(n))
     amount = np.full(n, np.nan)
@@ -374,16 +430,18 @@ def apply_day_payments(frame: pd.DataFrame, rules: DayCareRules, reference_point
     if "fee_difference" in frame.columns:
         diff = frame["fee_difference"].to_numpy(dtype=np.float64)
         quota = method == "quota_minus_fee"
-        amount = np.where(quota, np.maximum(np.nan_to_num(points) * reference_point_value - diff, 0.0), amount)
+        amount = np.where(quota, np.maximum(np.nan_to_num(points) * reference - diff, 0.0), amount)
     special = ~np.isnan(amount)
     fixed = np.full(n, np.nan)
     if "fixed_payment" in frame.columns:
         fixed = frame["fixed_payment"].to_numpy(dtype=np.float64, na_value=np.nan).copy()
     if rules.in_pool:
-        if not (reference_point_value and reference_point_value > 0):
+        lacking = special & ~(reference > 0)
+        if lacking.any():
             raise UsageError("day-care payments in the point pool need a reference point value",
-                             field="day_care.reference_point_value")
-        points = np.where(special, amount / reference_point_value, points)
+                             row=int(np.flatnonzero(lacking)[0]) + 1, field="day_care.reference_point_value")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            points = np.where(special, amount / reference, points)
     else:
         ratio = np.divide(fund, cost, out=np.zeros(n), where=cost > 0)
         fixed = np.where(special, np.where(method == "ffs", fund, amount * ratio), fixed)

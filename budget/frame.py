@@ -110,7 +110,7 @@ class CaseArrays:
     base_points: np.ndarray       # float64[n], NaN where unknown
     outlier_class: np.ndarray | None     # int32[n] index into outlier_labels (-1 missing)
     outlier_labels: np.ndarray | None
-    hospital_level: np.ndarray | None    # float64[n]
+    hospital_level: np.ndarray | None    # float64[n] (NaN where unknown)
 
     @property
     def n(self) -> int:
@@ -210,8 +210,8 @@ def _codes_into(labels: list, index: dict, found: np.ndarray) -> np.ndarray:
     return out
 
 
-def case_arrays(frame: pd.DataFrame, *, hospital_region: dict | None = None, file: str = "<cases>",
-                province_prefix_len: int = 2) -> CaseArrays:
+def case_arrays(frame: pd.DataFrame, *, hospital_region: dict | None = None, file: str = "<cases>"
+                ) -> CaseArrays:
     """Validate the settlement columns of ``frame`` and turn them into :class:`CaseArrays`.
 
     ``hospital_region`` maps hospital_id → region for stays without a ``region`` column or value.
@@ -297,17 +297,13 @@ def case_arrays(frame: pd.DataFrame, *, hospital_region: dict | None = None, fil
         outlier_class = outlier_class.astype(np.int32)
     base_points = (_float_column(frame, "base_points", file, allow_missing=True, negative=True)
                    if "base_points" in frame.columns else np.full(n, np.nan))
-    level = None
-    if "hospital_level" in frame.columns:
-        raw = frame["hospital_level"]
-        if pd.api.types.is_integer_dtype(raw.dtype) and not isinstance(raw.dtype, pd.ArrowDtype) \
-                and not raw.hasnans:
-            level = raw.to_numpy()
-        else:
-            level = number(frame, "hospital_level", file, allow_missing=True, lo=None)
+    level = (number(frame, "hospital_level", file, allow_missing=True, lo=None)
+             if "hospital_level" in frame.columns else None)
+    # one dtype per array, so that the kernels compile once
     return CaseArrays(
-        hospital=hospital, hospital_labels=hospital_labels, region=region,
-        insured=insured, region_labels=region_labels, insurance=insurance,
+        hospital=hospital.astype(np.int32, copy=False), hospital_labels=hospital_labels,
+        region=region.astype(np.int32, copy=False), insured=insured.astype(np.int32, copy=False),
+        region_labels=region_labels, insurance=insurance.astype(np.int32, copy=False),
         insurance_labels=insurance_labels.astype(object), cost_fen=cost_fen, fund_fen=fund_fen,
         points=points, fixed=fixed, fixed_fen=fixed_fen, month=_month(frame, file), status=status,
         status_labels=np.asarray(status_labels, dtype=object), base_points=base_points,

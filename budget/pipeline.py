@@ -17,11 +17,11 @@ import pandas as pd
 
 from budget.daycare import apply_day_care, apply_day_payments
 from budget.policy import Policy, load_policy
-from budget.province import Province, read_province, read_table
+from budget.province import read_province, read_table
 from budget.settle import Settlement, settle_cases
 from drgdip.errors import UsageError
 
-__all__ = ["settle_province", "case_years", "prepare_points"]
+__all__ = ["settle_province", "case_years", "prepare_points", "reference_point_values", "history_point_values"]
 
 POINT_COLUMNS = ("base_points", "cost_ratio", "outlier_class", "applied_hospital_coef", "remote_coef",
                  "special_review_candidate", "review_status")
@@ -124,8 +124,7 @@ def _weights(frame: pd.DataFrame, years: np.ndarray, settle_year: int, policy: P
         directory = dip if isinstance(dip, DipDirectory) else load_dip_directory(dip)
         return directory.weight_table()
     history = years < settle_year
-    ok = frame["settle_status"].astype("string").fillna("ok").to_numpy(dtype=object) == "ok" \
-        if "settle_status" in frame.columns else np.ones(len(frame), dtype=bool)
+    ok = _settled(frame)
     use = history & ok
     if not use.any():
         warnings.append(f"no stays before {settle_year}: weights calibrated on the settlement year itself")
@@ -136,37 +135,111 @@ def _weights(frame: pd.DataFrame, years: np.ndarray, settle_year: int, policy: P
     return calibrator.fit(history_frame).weight_table()
 
 
-def prepare_points(frame: pd.DataFrame, policy: Policy, table, approved=None) -> tuple[pd.DataFrame, float]:
+def _settled(frame: pd.DataFrame) -> np.ndarray:
+    """Stays whose ``settle_status`` is ok (all when the column is absent)."""
+    if "settle_status" not in frame.columns:
+        return np.ones(len(frame), dtype=bool)
+    return (frame["settle_status"] == "ok").fillna(False).to_numpy(dtype=bool)
+
+
+def _area_labels(frame: pd.DataFrame, policy: Policy) -> np.ndarray:
+    """Pooling-area label of each stay (its treatment region, or the region's province prefix)."""
+    if "region" not in frame.columns:
+        return np.full(len(frame), "", dtype=object)
+    codes, uniques = pd.factorize(frame["region"], use_na_sentinel=True)
+    labels = [str(u) for u in uniques]
+    if policy.pooling == "province":
+        labels = [u[: policy.points.remote.province_prefix_len] for u in labels]
+    return np.asarray(labels + [""], dtype=object)[codes]
+
+
+def reference_point_values(frame: pd.DataFrame, policy: Policy, table, by_area: dict | None = None) -> np.ndarray:
+    """Yuan per point of each stay for the ``standard`` outlier reference and day-care conversions.
+
+    First found: ``day_care.reference_point_value``; the policy's budget point value (one value or
+    per area); ``by_area`` (the budget point value of the area from history); the all-case mean
+    cost ÷ points scale of the weight table (NaN when none is known).
+    """
+    n = len(frame)
+    if policy.day_care.reference_point_value is not None:
+        return np.full(n, float(policy.day_care.reference_point_value))
+    given = policy.point_value.budget_point_value
+    scale = float(getattr(table, "points_scale", None) or policy.points.points_scale)
+    mean = getattr(table, "all_case_mean", None)
+    fallback = float(mean) / scale if mean else np.nan
+    if given is not None and not hasattr(given, "keys"):
+        return np.full(n, float(given))
+    values = dict(given) if given is not None else dict(by_area or {})
+    if not values:
+        return np.full(n, fallback)
+    areas = _area_labels(frame, policy)
+    return pd.Series(areas).map(values).fillna(fallback).to_numpy(dtype=np.float64)
+
+
+def history_point_values(history: pd.DataFrame, years: np.ndarray, policy: Policy) -> dict:
+    """Budget point value per pooling area from history stays with points (§6.2):
+    Σ_y w_y·cost_y / Σ_y w_y·points_y over the latest ``len(year_weights)`` years."""
+    settled = _settled(history)
+    points = history["case_points"].to_numpy(dtype=np.float64, na_value=np.nan)
+    use = settled & np.isfinite(points) & (points > 0)
+    if not use.any():
+        return {}
+    weights = np.asarray(policy.budget_year_weights, dtype=np.float64)
+    kept = np.unique(years[use])[-len(weights):]
+    weight = dict(zip(kept, weights[-len(kept):]))
+    use &= np.isin(years, kept)
+    value = history["fund_paid" if policy.point_value.basis == "fund_only" else "total_cost"] \
+        .to_numpy(dtype=np.float64)
+    w = pd.Series(years[use]).map(weight).to_numpy(dtype=np.float64)
+    frame = pd.DataFrame({"area": _area_labels(history, policy)[use], "num": w * value[use], "den": w * points[use]})
+    sums = frame.groupby("area").sum()
+    return (sums["num"] / sums["den"]).to_dict()
+
+
+def prepare_points(frame: pd.DataFrame, policy: Policy, table, approved=None,
+                   point_value: np.ndarray | None = None) -> pd.DataFrame:
     """Add the points breakdown (``case_points`` = final points) and day-care payments to ``frame``.
 
-    Returns the frame and the reference point value (yuan per point) used for the ``standard``
-    outlier reference and for day-care conversions: the policy's value when given, else the
-    all-case mean cost ÷ points scale of the weight table.
+    ``point_value`` (yuan per point of each stay, default :func:`reference_point_values`) is the
+    point value of the ``standard`` outlier reference and of day-care conversions.
     """
     from pointvalue import case_points
-    scale = float(getattr(table, "points_scale", policy.points.points_scale) or policy.points.points_scale)
-    mean = getattr(table, "all_case_mean", None)
-    reference = policy.day_care.reference_point_value
-    given = policy.point_value.budget_point_value
-    if reference is None:
-        if given is not None and not isinstance(given, dict) and not hasattr(given, "keys"):
-            reference = float(given)
-        elif mean:
-            reference = float(mean) / scale
-    point_value = None
-    if policy.points.outliers.outlier_reference == "standard":
-        if reference is None:
-            raise UsageError("the 'standard' outlier reference needs a point value: give "
-                             "point_value.budget_point_value or a weight table with its all-case mean",
-                             field="point_value.budget_point_value")
-        point_value = reference
-    breakdown = case_points(frame, table, policy.points, point_value=point_value, approved=approved)
+    if point_value is None:
+        point_value = reference_point_values(frame, policy, table)
+    needs_value = policy.points.outliers.outlier_reference == "standard"
+    if needs_value and len(frame) and not np.isfinite(point_value).all():
+        raise UsageError("the 'standard' outlier reference needs a point value: give "
+                         "point_value.budget_point_value or a weight table with its all-case mean",
+                         field="point_value.budget_point_value")
+    breakdown = case_points(frame, table, policy.points, point_value=point_value if needs_value else None,
+                            approved=approved)
     added = {c: breakdown[c].to_numpy() for c in POINT_COLUMNS if c in breakdown.columns}
     added["case_points"] = breakdown["final_points"].to_numpy()
     frame = frame.assign(**added)
     if "day_care_payment" in frame.columns:
-        frame = apply_day_payments(frame, policy.day_care, reference or 0.0)
-    return frame, reference
+        frame = apply_day_payments(frame, policy.day_care, point_value)
+    return exclude_by_los(frame, policy)
+
+
+def exclude_by_los(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+    """Stays outside DRG/DIP payment by length of stay [QY] get their recorded fund as a fixed payment."""
+    rule = policy.settlement.drg_exclude_los
+    if (rule.at_most is None and rule.at_least is None) or "los" not in frame.columns:
+        return frame
+    los = pd.to_numeric(frame["los"], errors="coerce").to_numpy(dtype=np.float64)
+    out = np.zeros(len(frame), dtype=bool)
+    if rule.at_most is not None:
+        out |= los <= rule.at_most
+    if rule.at_least is not None:
+        out |= los >= rule.at_least
+    if "outlier_class" in frame.columns:
+        out &= (frame["outlier_class"] != "bed_day").to_numpy(dtype=bool)   # bed-day stays keep their rule
+    if not out.any():
+        return frame
+    fixed = (frame["fixed_payment"].to_numpy(dtype=np.float64, na_value=np.nan).copy()
+             if "fixed_payment" in frame.columns else np.full(len(frame), np.nan))
+    fixed = np.where(out & np.isnan(fixed), frame["fund_paid"].to_numpy(dtype=np.float64), fixed)
+    return frame.assign(fixed_payment=fixed, excluded_by_los=out)
 
 
 def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=None, approved=None,
@@ -202,7 +275,14 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
                          f"{', '.join(map(str, np.unique(years)))})", file=file, field="year")
     keep = years <= settle_year
     if not keep.all():
+        later = ", ".join(map(str, np.unique(years[~keep])))
+        warnings.append(f"{int((~keep).sum()):,} stays of later years ({later}) are not part of the "
+                        f"{settle_year} settlement and were left out")
         cases, years = cases.loc[keep].reset_index(drop=True), years[keep]
+    if (years < settle_year).any():
+        warnings.append(f"{int((years < settle_year).sum()):,} stays of "
+                        f"{', '.join(map(str, np.unique(years[years < settle_year])))} are history: weights, "
+                        f"last year's fund and the budget point value (not in the per-stay output)")
 
     day_care = apply_day_care(cases, policy.day_care, province.outpatient, file=file)
     warnings.extend(day_care.warnings)
@@ -210,14 +290,23 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
     table = _weights(frame, years, settle_year, policy, weights, dip, warnings)
     current = years == settle_year
     history = None
+    by_area = None
     if not current.all():
-        history, _ = prepare_points(frame.loc[~current].reset_index(drop=True), policy, table)
+        past = frame.loc[~current].reset_index(drop=True)
+        history = prepare_points(past, policy, table)
+        if policy.point_value.budget_point_value is None and policy.day_care.reference_point_value is None:
+            # refine: the budget point value of each area from history becomes the reference point value
+            by_area = history_point_values(history, years[~current], policy)
+            if by_area:
+                history = prepare_points(past, policy, table,
+                                         point_value=reference_point_values(past, policy, table, by_area))
         history = history.assign(year=years[~current])
     frame = frame.loc[current].reset_index(drop=True)
+    point_value = reference_point_values(frame, policy, table, by_area)
     if approved is None or policy.pooling == "province":
-        frame, _ = prepare_points(frame, policy, table, approved=approved)
+        frame = prepare_points(frame, policy, table, approved=approved, point_value=point_value)
     else:
-        frame = _points_by_region(frame, policy, table, approved)
+        frame = _points_by_region(frame, policy, table, approved, point_value)
     result = settle_cases(frame, policy, hospitals=province.hospitals, history=history, deductions=deductions,
                           file=file, year=settle_year)
     return Settlement(cases=result.cases, hospitals=result.hospitals, clearing=result.clearing,
@@ -226,7 +315,8 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
                       warnings=tuple(warnings) + result.warnings)
 
 
-def _points_by_region(frame: pd.DataFrame, policy: Policy, table, approved) -> pd.DataFrame:
+def _points_by_region(frame: pd.DataFrame, policy: Policy, table, approved, point_value: np.ndarray
+                      ) -> pd.DataFrame:
     """Points region by region, so that the special-review quota is that of each pooling region (§5.4)."""
     if isinstance(approved, pd.DataFrame):
         approved_ids = approved["case_id"].astype(str)
@@ -244,6 +334,7 @@ def _points_by_region(frame: pd.DataFrame, policy: Policy, table, approved) -> p
         rows = np.flatnonzero(region == label)
         part = frame.iloc[rows]
         mine = approved[approved_ids.isin(ids.iloc[rows]).to_numpy()]
-        points, _ = prepare_points(part, policy, table, approved=mine if len(mine) else None)
+        points = prepare_points(part, policy, table, approved=mine if len(mine) else None,
+                                point_value=point_value[rows])
         parts.append(points.assign(_row=rows))
     return pd.concat(parts).sort_values("_row").drop(columns="_row").reset_index(drop=True)

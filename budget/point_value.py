@@ -83,8 +83,7 @@ def weighted_point_value(group: np.ndarray, hospital: np.ndarray, year_pos: np.n
 
 
 def budget_point_values(policy: Policy, arrays: CaseArrays, pool: np.ndarray, pool_area: np.ndarray,
-                        area_labels: np.ndarray, by_points: np.ndarray,
-                        history: CaseArrays | None = None, history_pool: np.ndarray | None = None,
+                        area_labels: np.ndarray, history: CaseArrays | None = None, history_pool: np.ndarray | None = None,
                         history_hospital: np.ndarray | None = None, history_year: np.ndarray | None = None,
                         year: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Budget point value of each pool (yuan per point) and where it came from.
@@ -134,7 +133,7 @@ def budget_point_values(policy: Policy, arrays: CaseArrays, pool: np.ndarray, po
             fill = np.isnan(value) & ~np.isnan(by_area[pool_area])
             value[fill], source[fill] = by_area[pool_area][fill], "history_area"
     if np.isnan(value).any():
-        use = (pool >= 0) & by_points & (arrays.points > 0)
+        use = (pool >= 0) & arrays.in_scope & ~arrays.fixed & (arrays.points > 0)
         numer = (arrays.fund_fen if fund_basis else arrays.cost_fen)[use] / 100.0
         current = weighted_point_value(pool[use], arrays.hospital[use], np.zeros(int(use.sum()), dtype=np.int64),
                                        numer, arrays.points[use], np.ones(1), n_pools, n_h, rules)
@@ -203,9 +202,10 @@ def pool_point_values(rules: PointValueRules, money: np.ndarray, weight_sum: np.
     gross = np.where(has, np.where(clipped, round_fen(np.where(has, effective, 0.0) * 100.0 * denom),
                                    np.rint(gross_exact).astype(np.int64)), 0).astype(np.int64)
     gross = np.maximum(gross, 0)
+    # on the patient-share basis every stay's fund due is its share of the gross minus its patients'
+    # payments, also where the pool has no points to share the gross by (then the gross is 0)
     fund_out = gross - patient_sum if rules.basis == "patient_share" else gross.copy()
-    fund_out = np.where(has, fund_out, 0)
-    adjustment = money - fund_out   # a pool without points keeps none of its money
+    adjustment = money - fund_out   # a pool without points keeps its money in the reserve
     return PoolValues(raw=raw, effective=effective, gross=gross, fund_out=fund_out.astype(np.int64),
                       adjustment=adjustment.astype(np.int64), clipped=clipped,
                       points_sum=np.asarray(points_sum, dtype=np.float64))

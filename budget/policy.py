@@ -30,7 +30,7 @@ from pointvalue.rules import PointsPolicy, PolicyError as PointsPolicyError, poi
 
 __all__ = [
     "PolicyError", "Policy", "BudgetRules", "PointValueRules", "SettlementRules", "SurplusBand",
-    "OverspendBand", "SurplusRules", "OverspendRules", "DayCareRules", "DayCategory", "DayWardRules",
+    "OverspendBand", "SurplusRules", "OverspendRules", "LosExclusion", "DayCareRules", "DayCategory", "DayWardRules",
     "DayFees", "PreopMerge", "RemotePoolRules", "load_policy", "policy_from_mapping",
     "CARE_TYPES", "INSURANCE_TYPES",
 ]
@@ -210,6 +210,15 @@ class OverspendRules:
 
 
 @dataclass(frozen=True)
+class LosExclusion:
+    """Stays outside DRG/DIP payment by length of stay [QY]: LOS <= ``at_most`` or >= ``at_least`` days
+    are paid fee-for-service (their recorded fund) outside the point pool; null switches a bound off."""
+
+    at_most: int | None = param(None, ge=0, le=30)
+    at_least: int | None = param(None, ge=1)
+
+
+@dataclass(frozen=True)
 class SettlementRules:
     """Hospital annual amount, monthly prepayment and year-end clearing (§6.3–6.6).
 
@@ -219,6 +228,7 @@ class SettlementRules:
     deposit 质量保证金, ``quality_deposit``: when given, it must equal 1 − monthly_pay_ratio).
     A revolving fund of ``prepay_fund_months`` months of the hospital's fund (预付金) is recovered
     at clearing. ``overspend_within_reserve``: overspend sharing is scaled down to what the reserve holds.
+    ``drg_exclude_los``: stays paid outside the points by their length of stay (:class:`LosExclusion`).
     """
 
     assessment_coef: float = param(1.0, ge=0.0, le=2.0)
@@ -229,6 +239,7 @@ class SettlementRules:
     surplus: SurplusRules = field(default_factory=SurplusRules)
     overspend: OverspendRules = field(default_factory=OverspendRules)
     overspend_within_reserve: bool = True
+    drg_exclude_los: LosExclusion = field(default_factory=LosExclusion)
 
     def __post_init__(self):
         if self.quality_deposit is not None:
@@ -382,7 +393,14 @@ class RemotePoolRules:
 
 @dataclass(frozen=True)
 class Policy:
-    """A whole budget and settlement policy (one pooling region and year)."""
+    """A whole budget and settlement policy (one pooling region and year).
+
+    Top-level keys: ``name`` and ``region`` (descriptive), ``year`` (settlement year; null = the
+    latest year in the input), ``pooling`` (``region``: every treatment region is a pooling area with
+    its own budget; ``province``: one area per province prefix), ``regions`` (treatment regions
+    settled; empty = all, stays treated elsewhere get status ``out_of_scope:region``), and the
+    sections ``points``, ``budget``, ``point_value``, ``settlement``, ``day_care``, ``remote_pool``.
+    """
 
     name: str = ""
     region: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,12 @@ def _money(value: float) -> str:
     return f"{value:,.2f}"
 
 
+def _pad(text: str, width: int) -> str:
+    """``text`` padded to ``width`` terminal columns (Chinese characters take two)."""
+    used = sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+    return text + " " * max(width - used, 0)
+
+
 def format_settlement_summary(settlement: Settlement, top: int = 5) -> str:
     """The point values, the budget use and the ``top`` hospitals gaining and losing most versus
     fee-for-service (final payment − FFS fund), as text."""
@@ -115,13 +122,13 @@ def format_settlement_summary(settlement: Settlement, top: int = 5) -> str:
         losing = ranked[ranked["gain_vs_ffs"] < 0].iloc[::-1].head(top)
         lines.append(f"top {top} gaining versus fee-for-service:")
         for _, r in gaining.iterrows():
-            lines.append(f"  {label(r):<36} {_money(r['gain_vs_ffs']):>16} yuan  (level {r['level']}, "
+            lines.append(f"  {_pad(label(r), 40)} {_money(r['gain_vs_ffs']):>16} yuan  (level {r['level']}, "
                          f"CMI {r['cmi']:.2f})")
         if gaining.empty:
             lines.append("  (none)")
         lines.append(f"top {top} losing versus fee-for-service:")
         for _, r in losing.iterrows():
-            lines.append(f"  {label(r):<36} {_money(r['gain_vs_ffs']):>16} yuan  (level {r['level']}, "
+            lines.append(f"  {_pad(label(r), 40)} {_money(r['gain_vs_ffs']):>16} yuan  (level {r['level']}, "
                          f"CMI {r['cmi']:.2f})")
         if losing.empty:
             lines.append("  (none)")

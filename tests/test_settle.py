@@ -8,8 +8,11 @@ hospital's fund due is within 1 fen of its exact quota and each stay within 2 fe
 * doubling the budget (total-cost or fund-only basis, no fixed payments, no point-value bounds)
   gives every hospital a fund due within 5 fen of twice its amount and every stay within 7 fen
   (within 2 and 5 fen with one pool per area and no reserve);
-* a hospital whose own points rise never gets a fund due more than 1 fen lower (one pool), and,
-  with tiered surplus / overspend bands and no reserve cap, never a final payment more than 2 fen lower.
+* a hospital whose own points rise never gets a fund due more than 1 fen lower (one pool); its final
+  payment (no reserve cap) never falls by more than 2 fen while its surplus / overspend stays inside
+  one band of a ``whole`` scheme, or anywhere under a ``tiered`` scheme whose shares do not increase
+  from band to band. (Band limits are percentages of the fund due, so a tiered scheme whose higher band
+  has a higher fund share can lower the payment as the fund due rises: the lower, cheaper band widens.)
 """
 
 from __future__ import annotations
@@ -142,22 +145,16 @@ def test_year_end_clearing_with_revolving_fund():
     (9_200_000.0, 0.0, 290_000.0, 8_910_000.0),          # overspend 6.7 %, band <= 10 % -> fund pays 50 %
 ])
 def test_surplus_retention_and_overspend_sharing(ffs, kept, shared, final):
-    # §6.6: fund due 8.62 M against a fee-for-service fund of 8.0 M or 9.2 M
+    # §6.6: fund due 8.62 M against a fee-for-service fund of 8.0 M or 9.2 M (half the budget is reserve)
     policy = policy_from_mapping({
-        "budget": {"method": "amount", "amount": 8.62e6, "reserve_share": 0.5},
+        "budget": {"method": "amount", "amount": 8.62e6 * 2, "reserve_share": 0.5},
         "settlement": {"surplus": {"bands": [{"upto_pct": None, "keep_share": 1.0}]},
                        "overspend": {"bands": [{"upto_pct": 0.10, "fund_share": 0.5},
                                                {"upto_pct": None, "fund_share": 0.0}]}}})
     cases = frame([("a", "H1", ffs / 0.6, ffs, 1000.0)])
-    policy_full = policy_from_mapping({**{"budget": {"method": "amount", "amount": 8.62e6 * 2,
-                                                     "reserve_share": 0.5}},
-                                       "settlement": {"overspend": {"bands": [
-                                           {"upto_pct": 0.10, "fund_share": 0.5},
-                                           {"upto_pct": None, "fund_share": 0.0}]}}})
-    h = settle_cases(cases, policy_full).hospitals.iloc[0]
+    h = settle_cases(cases, policy).hospitals.iloc[0]
     assert h["fund_due_assessed"] == 8_620_000.00
     assert (h["surplus_kept"], h["overspend_shared"], h["final_payment"]) == (kept, shared, final)
-    assert policy is not None
 
 
 def test_overspend_sharing_is_limited_to_the_reserve():
@@ -278,18 +275,21 @@ def provinces(draw, *, fixed: bool = True, out_of_province: bool = True, n_max: 
     return cases
 
 
-def bands(draw, share_key):
+def bands(draw, share_key, decreasing: bool = False):
     k = draw(st.integers(0, 2))
     limits = sorted(draw(st.lists(st.floats(0.01, 0.5), min_size=k, max_size=k, unique=True)))
     shares = draw(st.lists(st.floats(0, 1), min_size=k + 1, max_size=k + 1))
+    if decreasing:
+        shares = sorted(shares, reverse=True)
     return [{"upto_pct": lim, share_key: s} for lim, s in zip(limits + [None], shares)]
 
 
 @st.composite
 def policies(draw, *, bounds: bool = True, basis=("total_cost", "patient_share", "fund_only"),
-             budget_scale: float = 1.0, tiered_only: bool = False, reserve_cap=None, one_pool: bool = False,
-             reserve=None):
+             budget_scale: float = 1.0, tiered_only: bool = False, whole_only: bool = False, reserve_cap=None,
+             one_pool: bool = False, reserve=None):
     amounts = {r: draw(st.integers(0, 10**9)) / 100.0 * budget_scale for r in REGIONS}
+    modes = ["tiered"] if tiered_only else ["whole"] if whole_only else ["tiered", "whole"]
     data = {
         "year": 2025,
         "budget": {"method": "amount", "amount": amounts,
@@ -303,10 +303,10 @@ def policies(draw, *, bounds: bool = True, basis=("total_cost", "patient_share",
                         "amount": {r: draw(st.integers(0, 10**8)) / 100.0 * budget_scale for r in REGIONS}},
         "settlement": {
             "assessment_by_hospital": {f"H{k}": draw(st.floats(0.9, 1.1)) for k in range(3)},
-            "surplus": {"mode": "tiered" if tiered_only else draw(st.sampled_from(["tiered", "whole"])),
-                        "bands": bands(draw, "keep_share")},
-            "overspend": {"mode": "tiered" if tiered_only else draw(st.sampled_from(["tiered", "whole"])),
-                          "bands": bands(draw, "fund_share")},
+            "surplus": {"mode": draw(st.sampled_from(modes)),
+                        "bands": bands(draw, "keep_share", decreasing=tiered_only)},
+            "overspend": {"mode": draw(st.sampled_from(modes)),
+                          "bands": bands(draw, "fund_share", decreasing=tiered_only)},
             "overspend_within_reserve": draw(st.booleans()) if reserve_cap is None else reserve_cap,
             "prepay_fund_months": draw(st.sampled_from([0.0, 1.0])),
         },
@@ -346,7 +346,7 @@ def check_ledger(result):
 SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-@SLOW
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases=provinces(), policy=policies())
 def test_conservation_to_the_fen(cases, policy):
     result = settle_cases(cases, policy)
@@ -372,7 +372,7 @@ def test_doubling_the_budget_doubles_every_fund_due(data):
         "remote_pool": {"pool": policy.remote_pool.pool, "budget_method": policy.remote_pool.budget_method,
                         "amount": {r: v * 2 for r, v in policy.remote_pool.amount.items()}},
     })
-    single = settle_cases(cases, doubled if False else policy)
+    single = settle_cases(cases, policy)
     double = settle_cases(cases, doubled)
     check_ledger(double)
     if policy.remote_pool.budget_method == "actual_fund":
@@ -404,7 +404,7 @@ def test_a_hospitals_payment_does_not_fall_when_its_own_points_rise(data):
 
 
 @SLOW
-@given(cases=provinces(), policy=policies(reserve_cap=False, one_pool=True, bounds=False))
+@given(cases=provinces(), policy=policies(reserve_cap=False, one_pool=True, bounds=False, whole_only=True))
 def test_whole_band_payments_are_monotone_inside_one_band(cases, policy):
     hospital = cases["hospital_id"].iloc[0]
     raised = cases.copy()
