@@ -1,4 +1,5 @@
-"""``drgdip demo``: a small synthetic province under the bundled demo scheme, grouped and summarised.
+"""``drgdip demo``: a small synthetic province under the bundled demo scheme, grouped, turned into
+points and settled against its regional budgets.
 
 Runs on a fresh machine with nothing but the package: the demo scheme ships in ``data/demo``.
 """
@@ -12,6 +13,7 @@ from pathlib import Path
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "demo"
 DEMO_SCHEME = DEMO_DIR / "scheme"
+DEMO_POLICY = DEMO_DIR.parent / "policies" / "panzhihua_drg_day_care_2025.yaml"
 DEMO_CASES = 20_000
 DEMO_HOSPITALS = 20
 DEMO_REGIONS = 4
@@ -22,14 +24,17 @@ TOP_DRGS = 8
 def register(subparsers) -> None:
     """Add the ``demo`` subcommand to the ``drgdip`` parser."""
     demo = subparsers.add_parser(
-        "demo", help="generate a small synthetic province with the demo scheme, group it, summarise",
+        "demo", help="synth -> group -> points -> settle on a small demo province",
         description="Generate a synthetic province (demo scheme, 20 hospitals, 4 regions, fixed seed), "
-                    "group it and print a summary.")
+                    "group it, compute points and settle it under a policy; print the point values "
+                    "and the hospitals gaining and losing most versus fee-for-service.")
     demo.add_argument("--cases", type=int, default=DEMO_CASES,
                       help=f"number of stays (default {DEMO_CASES})")
     demo.add_argument("--seed", type=int, default=DEMO_SEED, help=f"random seed (default {DEMO_SEED})")
+    demo.add_argument("--policy", default=str(DEMO_POLICY),
+                      help="settlement policy YAML (default: the Panzhihua-style DRG point policy)")
     demo.add_argument("--output", default=None,
-                      help="also write the province and the grouped cases into this directory")
+                      help="also write the province, the grouped cases and the settlement tables here")
     demo.set_defaults(func=_run)
 
 
@@ -40,12 +45,16 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"--cases must be at least 1, got {args.cases}", field="cases")
     if args.seed < 0:
         raise UsageError(f"--seed must be non-negative, got {args.seed}", field="seed")
-    return run_demo(cases=args.cases, seed=args.seed, output=args.output)
+    return run_demo(cases=args.cases, seed=args.seed, output=args.output, policy=args.policy)
 
 
 def run_demo(out=None, *, cases: int = DEMO_CASES, seed: int = DEMO_SEED,
-             output: str | Path | None = None, scheme_dir: str | Path = DEMO_SCHEME) -> int:
-    """Generate, group and summarise a demo province; write it to ``output`` if given."""
+             output: str | Path | None = None, scheme_dir: str | Path = DEMO_SCHEME,
+             policy: str | Path | None = DEMO_POLICY) -> int:
+    """Generate, group, point and settle a demo province; write it all to ``output`` if given.
+
+    ``policy=None`` stops after grouping.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -94,10 +103,26 @@ def run_demo(out=None, *, cases: int = DEMO_CASES, seed: int = DEMO_SEED,
         say(f"    {drg:<6} {count:>7,}  {count / len(grouped):5.1%}  {names.get(drg, '')}")
     for note in province.info.get("notes", []):
         say(f"  note: {note}")
+    settlement = None
+    if policy is not None:
+        from budget import format_settlement_summary, load_policy, settle_province
+
+        rules = load_policy(policy)
+        started = time.perf_counter()
+        settlement = settle_province(province, rules, scheme=scheme)
+        say(f"settled {settlement.summary['year'].iloc[0]} under '{rules.name}' in "
+            f"{time.perf_counter() - started:.2f} s:")
+        say(format_settlement_summary(settlement, top=5))
     if output is not None:
         paths = write_province(province, output)
         table = pa.Table.from_pandas(grouped.astype({col: "str" for col in ("status", "mdc", "adrg", "drg")}),
                                      preserve_index=False)
         pq.write_table(table, Path(output) / "grouped.parquet", compression="zstd")
-        say(f"wrote {', '.join(p.name for p in paths.values())}, grouped.parquet to {output}")
+        written = [p.name for p in paths.values()] + ["grouped.parquet"]
+        if settlement is not None:
+            from budget import write_settlement
+
+            write_settlement(settlement, Path(output) / "settlement")
+            written.append("settlement/")
+        say(f"wrote {', '.join(written)} to {output}")
     return 0

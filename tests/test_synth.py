@@ -325,8 +325,13 @@ def test_run_demo_prints_summary_and_writes_files(tmp_path):
     assert (tmp_path / "cases.parquet").is_file() and (tmp_path / "grouped.parquet").is_file()
     grouped = pd.read_parquet(tmp_path / "grouped.parquet")
     assert len(grouped) == 3000
+    assert "settlement point value" in text
+    assert "top 5 gaining versus fee-for-service" in text and "top 5 losing versus fee-for-service" in text
+    hospitals = pd.read_parquet(tmp_path / "settlement" / "hospitals.parquet")
+    assert len(hospitals) > 0 and (tmp_path / "settlement" / "settlement.xlsx").is_file()
 
 
 def test_demo_command(capsys):
     assert main(["demo", "--cases", "1500", "--seed", "4"]) == 0
-    assert "1,500 cases" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "1,500 cases" in text and "settlement point value" in text
