@@ -45,6 +45,34 @@ N_BUCKETS = 1 << 12
 
 
 @njit(cache=True)
+def _settle_deficit(amount, order, start, rem, deficit):
+    """Hand out the fen still missing (``deficit`` > 0) or taken back (< 0) after flooring a group.
+
+    The usual case, 1 <= deficit <= m, goes by largest remainder (:func:`_give_largest`); anything
+    else means float error piled up (never seen in practice) and falls back to a full ranking.
+    """
+    m = rem.shape[0]
+    if deficit > 0 and deficit <= m:
+        _give_largest(amount, order, start, rem, deficit)
+        return
+    if deficit == 0:
+        return
+    ranking = np.argsort(-rem, kind="mergesort")
+    r = 0
+    while deficit > 0:
+        amount[order[start + ranking[r % m]]] += 1
+        deficit -= 1
+        r += 1
+    r = m - 1
+    while deficit < 0:
+        i = order[start + ranking[r]]
+        if amount[i] > 0:
+            amount[i] -= 1
+            deficit += 1
+        r = r - 1 if r > 0 else m - 1
+
+
+@njit(cache=True)
 def _give_largest(amount, order, start, rem, deficit):
     """Add one fen to the ``deficit`` items with the largest remainders (ties: earlier item).
 
@@ -150,25 +178,7 @@ def _allocate_grouped_py(group, weight, total, n_groups):
             rem[k] = q - f
             floor_sum += np.int64(f)
         deficit = total[g] - floor_sum
-        if deficit == 0:
-            continue
-        if deficit > 0 and deficit <= m:
-            _give_largest(amount, order, start, rem, deficit)
-        else:
-            # float error piled up (never seen in practice): fall back to a full ranking
-            ranking = np.argsort(-rem, kind="mergesort")
-            r = 0
-            while deficit > 0:
-                amount[order[start + ranking[r % m]]] += 1
-                deficit -= 1
-                r += 1
-            r = m - 1
-            while deficit < 0:
-                i = order[start + ranking[r]]
-                if amount[i] > 0:
-                    amount[i] -= 1
-                    deficit += 1
-                r = r - 1 if r > 0 else m - 1
+        _settle_deficit(amount, order, start, rem, deficit)
     return amount, unplaced
 
 
@@ -498,22 +508,7 @@ def _allocate_cases_py(pool, insured, region, hospital, status, fixed, points, r
             rem[k] = q - f
             floor_sum += np.int64(f)
         deficit = hp_amount[g] - floor_sum
-        if deficit > 0 and deficit <= m:
-            _give_largest(amount, order, start, rem, deficit)
-        elif deficit != 0:
-            ranking = np.argsort(-rem, kind="mergesort")
-            r = 0
-            while deficit > 0:
-                amount[order[start + ranking[r % m]]] += 1
-                deficit -= 1
-                r += 1
-            r = m - 1
-            while deficit < 0:
-                i = order[start + ranking[r]]
-                if amount[i] > 0:
-                    amount[i] -= 1
-                    deficit += 1
-                r = r - 1 if r > 0 else m - 1
+        _settle_deficit(amount, order, start, rem, deficit)
     return amount
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from budget._kernels import _check_values, _to_fen_checked
 from drgdip.errors import UsageError
+from pointvalue._io import number_column
 
 __all__ = ["CaseArrays", "factorize", "case_arrays", "INSURANCE_TYPE_CODES", "number", "STATUS_OK"]
 
@@ -54,33 +55,7 @@ def _remap(codes: np.ndarray, remap: np.ndarray) -> np.ndarray:
 def number(frame: pd.DataFrame, column: str, file: str, *, allow_missing: bool = False,
            lo: float | None = 0.0) -> np.ndarray:
     """A numeric column as float64; text, missing (unless allowed), infinite or below ``lo`` is an error."""
-    series = frame[column]
-    if pd.api.types.is_bool_dtype(series.dtype):
-        raise UsageError("expected a number, got true/false", file=file, row=1, field=column)
-    if pd.api.types.is_numeric_dtype(series.dtype):
-        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    else:
-        parsed = pd.to_numeric(series, errors="coerce")
-        values = parsed.to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = series.notna().to_numpy() & np.isnan(values)
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise UsageError(f"expected a number, got {series.iloc[row]!r}", file=file, row=row + 1,
-                             field=column)
-    if not allow_missing:
-        missing = np.isnan(values)
-        if missing.any():
-            row = int(np.flatnonzero(missing)[0])
-            raise UsageError("value is missing", file=file, row=row + 1, field=column)
-    if np.isinf(values).any():
-        row = int(np.flatnonzero(np.isinf(values))[0])
-        raise UsageError("value is infinite", file=file, row=row + 1, field=column)
-    if lo is not None:
-        below = values < lo
-        if below.any():
-            row = int(np.flatnonzero(below)[0])
-            raise UsageError(f"must be >= {lo:g}, got {values[row]:g}", file=file, row=row + 1, field=column)
-    return values
+    return number_column(frame, column, file=file, lo=lo, allow_missing=allow_missing)
 
 
 @dataclass(frozen=True)
