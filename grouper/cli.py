@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +96,10 @@ class _Progress:
 
 
 class _Writer:
-    """Streams result batches to CSV or Parquet, chosen by the output extension."""
+    """Streams result batches to CSV or Parquet (by the output extension) in a background thread.
+
+    One write is in flight at a time, so batches land in order while the next one is grouped.
+    """
 
     def __init__(self, path: Path):
         suffix = path.suffix.lower()
@@ -104,8 +108,10 @@ class _Writer:
         if not path.parent.exists():
             raise UsageError("output directory does not exist", file=str(path))
         self.path, self.parquet, self.writer = path, suffix != ".csv", None
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drgdip-write")
+        self.pending = None
 
-    def write(self, table: pa.Table) -> None:
+    def _write(self, table: pa.Table) -> None:
         if self.writer is None:
             if self.parquet:
                 self.writer = pq.ParquetWriter(self.path, table.schema)
@@ -114,9 +120,22 @@ class _Writer:
                 self.writer = pacsv.CSVWriter(self.path, table.schema, write_options=options)
         self.writer.write_table(table)
 
+    def write(self, table: pa.Table) -> None:
+        self._wait()
+        self.pending = self.pool.submit(self._write, table)
+
+    def _wait(self) -> None:
+        if self.pending is not None:
+            self.pending.result()
+            self.pending = None
+
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        try:
+            self._wait()
+        finally:
+            self.pool.shutdown()
+            if self.writer is not None:
+                self.writer.close()
 
 
 def result_table(grouped: GroupedBatch, labels, input_table: pa.Table | None = None,
