@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from budget import policy_from_mapping, settle_cases
+from tests.test_settle_cli import million_cases
 
 N_CASES = int(os.environ.get("BENCH_SETTLE_CASES", 20_000_000))
 N_HOSPITALS = 1_000
@@ -117,36 +118,6 @@ def test_settle_20m(benchmark, cases):
     assert len(result.hospitals) == N_HOSPITALS
 
 
-def build_grouped_province(n_settled: int = 1_000_000, n_history: int = 300_000, seed: int = 11) -> pd.DataFrame:
-    """Grouped stays (``drg``, no points yet) of 2024 and 2025 for the end-to-end pipeline."""
-    rng = np.random.default_rng(seed)
-    n = n_settled + n_history
-    regions = np.array(["370100", "370200", "370300", "370400"])
-    n_h = 300
-    h_region = rng.integers(0, len(regions), n_h)
-    h_level = rng.choice([1, 2, 3], n_h, p=[0.4, 0.45, 0.15])
-    hospital = rng.integers(0, n_h, n)
-    groups = np.array([f"{chr(65 + k % 26)}{k // 26:02d}1" for k in range(400)])
-    g = np.minimum(rng.zipf(1.3, n) - 1, len(groups) - 1)
-    base = np.exp(rng.normal(9.5, 0.8, len(groups)))
-    year = np.where(np.arange(n) < n_history, 2024, 2025)
-    cost = np.round(base[g] * rng.lognormal(0, 0.35, n) * np.array([0.75, 1.0, 1.3])[h_level[hospital] - 1], 2)
-    region = regions[h_region[hospital]]
-    remote = rng.random(n) < 0.15
-    insured = np.where(remote, regions[(h_region[hospital] + rng.integers(1, 4, n)) % 4], region)
-    employee = rng.random(n) < 0.45
-    discharge = (pd.to_datetime(year.astype(str)) + pd.to_timedelta(rng.integers(0, 365, n), unit="D")
-                 + pd.Timedelta(hours=10))
-    los = rng.integers(1, 15, n)
-    return pd.DataFrame({
-        "case_id": np.char.add("C", np.arange(n).astype(str)), "year": year,
-        "hospital_id": np.char.add("H", hospital.astype(str)), "hospital_level": h_level[hospital],
-        "region": region, "insured_region": insured, "insurance_type": np.where(employee, "310", "390"),
-        "care_type": "inpatient", "admit_time": discharge - pd.to_timedelta(los, unit="D"),
-        "discharge_time": discharge, "los": los, "drg": groups[g], "status": "ok",
-        "total_cost": cost, "fund_paid": np.round(cost * np.where(employee, 0.72, 0.58), 2)})
-
-
 def test_settle_province_pipeline_1m(benchmark):
     """Day care, weights on 2024, points and settlement of 1M grouped 2025 stays (policy file of the repo)."""
     from pathlib import Path
@@ -154,7 +125,7 @@ def test_settle_province_pipeline_1m(benchmark):
     from budget import load_policy, settle_province
 
     n = int(os.environ.get("BENCH_PIPELINE_CASES", 1_000_000))
-    province = build_grouped_province(n_settled=n, n_history=n * 3 // 10)
+    province = million_cases(n_settled=n, n_history=n * 3 // 10)
     policy = load_policy(Path(__file__).resolve().parents[1] / "data" / "policies" / "remote_pool_province_2025.yaml")
     settle_province(province.iloc[:: max(len(province) // 20_000, 1)], policy)   # compile outside the timing
     with PeakRss() as rss:
