@@ -8,37 +8,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from pointvalue._kernels import _unit_order
 
-@njit(cache=True)
-def _counting_order(group, n_groups):
-    """Stable order of the items by group, and the CSR pointer of each group.
 
-    Parameters
-    ----------
-    group : int64[n]
-        Group of each item, 0 <= group < n_groups.
-    n_groups : int
-
-    Returns
-    -------
-    order : int64[n]
-        Item indices sorted by group, original order kept inside a group.
-    ptr : int64[n_groups + 1]
-        ``order[ptr[g]:ptr[g + 1]]`` are the items of group ``g``.
-    """
-    n = group.shape[0]
-    ptr = np.zeros(n_groups + 1, dtype=np.int64)
-    for i in range(n):
-        ptr[group[i] + 1] += 1
-    for g in range(n_groups):
-        ptr[g + 1] += ptr[g]
-    fill = ptr[:-1].copy()
-    order = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        g = group[i]
-        order[fill[g]] = i
-        fill[g] += 1
-    return order, ptr
+# Counting sort of items by group: (order, ptr) with ``order[ptr[g]:ptr[g + 1]]`` the items of group g.
+_counting_order = _unit_order
 
 
 N_BUCKETS = 1 << 12
@@ -399,6 +373,19 @@ def _pool_sums_kernel(pool, insured, region, status, fixed, cost_fen, fund_fen, 
     return cost_pk, fund_pk, points_pk, patient_sum, fixed_sum, fund_all, cases
 
 
+@njit(cache=True, inline="always")
+def _stay_weight(i, p, insured, region, points, ratio_pk, use_ratio, n_regions):
+    """Weight of stay ``i`` in pool ``p``: its points, times the fund ratio of its insured region
+    (its treatment region when insured locally) when the policy shares by fund ratio."""
+    w = points[i]
+    if use_ratio:
+        ins = insured[i]
+        if ins < 0:
+            ins = region[i]
+        w *= ratio_pk[p * n_regions + ins]
+    return w
+
+
 @njit(cache=True)
 def _hospital_weights_kernel(pool, insured, region, hospital, status, fixed, points, ratio_pk, use_ratio,
                              n_pools, n_regions, n_hospitals):
@@ -425,13 +412,8 @@ def _hospital_weights_kernel(pool, insured, region, hospital, status, fixed, poi
         p = pool[i]
         if p < 0 or status[i] != 0 or fixed[i]:
             continue
-        w = points[i]
-        if use_ratio:
-            ins = insured[i]
-            if ins < 0:
-                ins = region[i]
-            w *= ratio_pk[p * n_regions + ins]
-        out[p * n_hospitals + hospital[i]] += w
+        out[p * n_hospitals + hospital[i]] += _stay_weight(i, p, insured, region, points, ratio_pk,
+                                                           use_ratio, n_regions)
     return out
 
 
@@ -466,13 +448,7 @@ def _allocate_cases_py(pool, insured, region, hospital, status, fixed, points, r
         p = pool[i]
         if p < 0 or status[i] != 0 or fixed[i]:
             continue
-        w = points[i]
-        if use_ratio:
-            ins = insured[i]
-            if ins < 0:
-                ins = region[i]
-            w *= ratio_pk[p * n_regions + ins]
-        weight[i] = w
+        weight[i] = _stay_weight(i, p, insured, region, points, ratio_pk, use_ratio, n_regions)
         g = hp_of_key[p * n_hospitals + hospital[i]]
         if g >= 0:
             ptr[g + 1] += 1

@@ -58,6 +58,20 @@ def number(frame: pd.DataFrame, column: str, file: str, *, allow_missing: bool =
     return number_column(frame, column, file=file, lo=lo, allow_missing=allow_missing)
 
 
+def stay_years(frame: pd.DataFrame, file: str, what: str = "cases") -> np.ndarray:
+    """Year of each stay: the ``year`` column, else the year of ``settle_date`` or ``discharge_time``."""
+    if "year" in frame.columns:
+        return number(frame, "year", file, lo=None).astype(np.int64)
+    for column in ("settle_date", "discharge_time"):
+        if column in frame.columns:
+            years = pd.to_datetime(frame[column], errors="coerce").dt.year
+            if years.isna().any():
+                row = int(np.flatnonzero(years.isna().to_numpy())[0])
+                raise UsageError("cannot read the date", file=file, row=row + 1, field=column)
+            return years.to_numpy(dtype=np.int64)
+    raise UsageError(f"{what} need a year, settle_date or discharge_time column", file=file, field="year")
+
+
 @dataclass(frozen=True)
 class CaseArrays:
     """One settlement year's stays as flat arrays (n stays).

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from budget.daycare import apply_day_care, apply_day_payments
+from budget.frame import stay_years
 from budget.policy import Policy, load_policy
 from budget.province import read_province, read_table
 from budget.settle import Settlement, settle_cases
@@ -29,20 +30,7 @@ POINT_COLUMNS = ("base_points", "cost_ratio", "outlier_class", "applied_hospital
 
 def case_years(cases: pd.DataFrame, file: str = "<cases>") -> np.ndarray:
     """Settlement year of each stay: ``year``, else the year of ``settle_date`` or ``discharge_time``."""
-    if "year" in cases.columns:
-        years = pd.to_numeric(cases["year"], errors="coerce")
-        if years.isna().any():
-            row = int(np.flatnonzero(years.isna().to_numpy())[0])
-            raise UsageError("year is missing or not a number", file=file, row=row + 1, field="year")
-        return years.to_numpy(dtype=np.int64)
-    for column in ("settle_date", "discharge_time"):
-        if column in cases.columns:
-            years = pd.to_datetime(cases[column], errors="coerce").dt.year
-            if years.isna().any():
-                row = int(np.flatnonzero(years.isna().to_numpy())[0])
-                raise UsageError("cannot read the date", file=file, row=row + 1, field=column)
-            return years.to_numpy(dtype=np.int64)
-    raise UsageError("cases need a year, settle_date or discharge_time column", file=file, field="year")
+    return stay_years(cases, file)
 
 
 def _with_hospital_fields(cases: pd.DataFrame, hospitals: pd.DataFrame | None) -> pd.DataFrame:

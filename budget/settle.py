@@ -38,7 +38,7 @@ import pandas as pd
 
 from budget._kernels import (_allocate_cases_kernel, _area_class_counts, _hospital_sums_kernel,
                              _hospital_weights_kernel, _pool_sums_kernel, _present_pairs)
-from budget.frame import CaseArrays, case_arrays, number
+from budget.frame import CaseArrays, case_arrays, number, stay_years
 from budget.money import allocate_grouped, band_amount, group_sum, round_fen, to_yuan
 from budget.point_value import budget_point_values, fund_ratio_table, pool_point_values
 from budget.policy import Policy
@@ -160,21 +160,6 @@ def _compress(key: np.ndarray, mask: np.ndarray, n_keys: int) -> tuple[np.ndarra
     return np.where(mask, ids[key], -1), np.flatnonzero(present)
 
 
-def _history_years(history: pd.DataFrame, file: str) -> np.ndarray:
-    if "year" in history.columns:
-        return number(history, "year", file, lo=None).astype(np.int64)
-    for column in ("settle_date", "discharge_time"):
-        if column in history.columns:
-            years = pd.to_datetime(history[column], errors="coerce").dt.year
-            if years.isna().any():
-                row = int(np.flatnonzero(years.isna().to_numpy())[0])
-                raise UsageError("cannot read the date", file=file, row=row + 1, field=column)
-            return years.to_numpy(dtype=np.int64)
-    raise UsageError("history needs a year, settle_date or discharge_time column", file=file, field="year")
-
-
-# ---------------------------------------------------------------------------------- settlement
-
 def settle_cases(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame | None = None,
                  history: pd.DataFrame | None = None, deductions: pd.DataFrame | None = None,
                  file: str = "<cases>", year: int | None = None) -> Settlement:
@@ -210,7 +195,7 @@ def settle_cases(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame
     hist = hist_area = hist_pool = hist_hosp = hist_year = hist_remote = None
     if history is not None and len(history):
         hist = case_arrays(history, hospital_region=hospital_region, file="<history>")
-        hist_year = _history_years(history, "<history>")
+        hist_year = stay_years(history, "<history>", "history rows")
         hist_area, hist_pool, hist_hosp, hist_remote = map_history(hist, arrays, layout, policy)
 
     # sums per pool and the fund payment ratios
