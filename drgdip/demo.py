@@ -7,6 +7,7 @@ Runs on a fresh machine with nothing but the package: the demo scheme ships in `
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import sys
 import time
 from pathlib import Path
@@ -109,7 +110,10 @@ def run_demo(out=None, *, cases: int = DEMO_CASES, seed: int = DEMO_SEED,
 
         rules = load_policy(policy)
         started = time.perf_counter()
-        settlement = settle_province(province, rules, scheme=scheme)
+        # Hand the grouping over, so settlement regroups only the stays day care changes.
+        result = grouped[["status", "mdc", "adrg", "drg"]].astype(str).set_index(province.cases.index)
+        grouped_province = replace(province, cases=province.cases.assign(**result))
+        settlement = settle_province(grouped_province, rules, scheme=scheme)
         say(f"settled {settlement.summary['year'].iloc[0]} under '{rules.name}' in "
             f"{time.perf_counter() - started:.2f} s:")
         say(format_settlement_summary(settlement, top=5))
