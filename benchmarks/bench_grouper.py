@@ -6,9 +6,9 @@ import pyarrow.parquet as pq
 
 from benchmarks.conftest import NATIONAL_SCHEME_DIR
 from drgdip.cli import main
-from grouper import group_cases, load_scheme
-from grouper.drg import group_encoded
-from grouper.io import encode_batch
+from drgdip.grouper import group_cases, load_scheme
+from drgdip.grouper.drg import group_encoded
+from drgdip.grouper.io import encode_batch
 
 
 def _rate(benchmark, n):

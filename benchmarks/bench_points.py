@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pointvalue import DrgWeights, HospitalCoefTable, OutlierRules, PointsPolicy, RemoteRules, WeightTable, case_points
+from drgdip.pointvalue import DrgWeights, HospitalCoefTable, OutlierRules, PointsPolicy, RemoteRules, WeightTable, case_points
 
 SCALE = float(os.environ.get("DRGDIP_BENCH_SCALE", "1"))
 N_HISTORY_PER_YEAR = int(5_000_000 * SCALE)
@@ -134,8 +134,8 @@ def test_points_10m_cases(benchmark, grouped_cases, weight_table):
 
 
 def test_group_dip_demo_cases(benchmark):
-    from grouper.dip import group_dip, load_dip_directory
-    from pointvalue.demo_dip import demo_history
+    from drgdip.grouper.dip import group_dip, load_dip_directory
+    from drgdip.pointvalue.demo_dip import demo_history
     directory = load_dip_directory(REPO / "data" / "demo" / "dip")
     cases = demo_history(REPO / "data" / "demo" / "scheme", n_cases=N_DIP_CASES, seed=9)
     group_dip(cases.head(1000), directory)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from budget import policy_from_mapping, settle_cases
+from drgdip.budget import policy_from_mapping, settle_cases
 from tests.test_settle_cli import million_cases
 
 N_CASES = int(os.environ.get("BENCH_SETTLE_CASES", 20_000_000))
@@ -122,7 +122,7 @@ def test_settle_province_pipeline_1m(benchmark):
     """Day care, weights on 2024, points and settlement of 1M grouped 2025 stays (policy file of the repo)."""
     from pathlib import Path
 
-    from budget import load_policy, settle_province
+    from drgdip.budget import load_policy, settle_province
 
     n = int(os.environ.get("BENCH_PIPELINE_CASES", 1_000_000))
     province = million_cases(n_settled=n, n_history=n * 3 // 10)

@@ -24,7 +24,7 @@ N = 1_000_000
 
 @pytest.fixture(scope="module")
 def scheme():
-    from grouper import load_scheme
+    from drgdip.grouper import load_scheme
 
     return load_scheme(NATIONAL_SCHEME_DIR)
 
@@ -35,7 +35,7 @@ def _rate(benchmark, n):
 
 
 def test_generate_province_1m(benchmark, scheme):
-    from synth import generate_province
+    from drgdip.synth import generate_province
 
     generate_province(scheme, cases=1000, hospitals=100, regions=16, seed=1)   # compile kernels
     province = benchmark.pedantic(generate_province, args=(scheme,),
@@ -46,7 +46,7 @@ def test_generate_province_1m(benchmark, scheme):
 
 
 def test_generate_and_write_parquet_1m(benchmark, scheme, tmp_path):
-    from synth import generate_province, write_province
+    from drgdip.synth import generate_province, write_province
 
     def run():
         province = generate_province(scheme, cases=N, hospitals=100, regions=16, seed=2)

@@ -25,7 +25,7 @@ def resample_corpus(n: int, seed: int = 0) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def national_scheme():
-    from grouper import load_scheme
+    from drgdip.grouper import load_scheme
 
     return load_scheme(NATIONAL_SCHEME_DIR)
 

@@ -10,12 +10,12 @@ money      :func:`allocate`, :func:`allocate_grouped` (largest remainder in inte
 report     :func:`format_settlement_summary`, :func:`write_settlement`
 """
 
-from budget.daycare import apply_day_care, apply_day_payments
-from budget.money import allocate, allocate_grouped
-from budget.pipeline import settle_province
-from budget.policy import Policy, PolicyError, load_policy, policy_from_mapping
-from budget.report import format_settlement_summary, write_settlement
-from budget.settle import Settlement, settle_cases
+from drgdip.budget.daycare import apply_day_care, apply_day_payments
+from drgdip.budget.money import allocate, allocate_grouped
+from drgdip.budget.pipeline import settle_province
+from drgdip.budget.policy import Policy, PolicyError, load_policy, policy_from_mapping
+from drgdip.budget.report import format_settlement_summary, write_settlement
+from drgdip.budget.settle import Settlement, settle_cases
 
 __all__ = ["Policy", "PolicyError", "load_policy", "policy_from_mapping", "settle_province", "settle_cases",
            "Settlement", "apply_day_care", "apply_day_payments", "allocate", "allocate_grouped",

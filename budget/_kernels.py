@@ -1,6 +1,6 @@
 """numba kernels of the budget stage: grouped largest-remainder allocation in integer fen.
 
-Only plain numpy arrays go in and out; :mod:`budget.money` validates and prepares them.
+Only plain numpy arrays go in and out; :mod:`drgdip.budget.money` validates and prepares them.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from pointvalue._kernels import _unit_order
+from drgdip.pointvalue._kernels import _unit_order
 
 
 # Counting sort of items by group: (order, ptr) with ``order[ptr[g]:ptr[g + 1]]`` the items of group g.

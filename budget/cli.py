@@ -35,9 +35,9 @@ def register(subparsers) -> None:
 def run_settle(args, out=None) -> int:
     """Run ``drgdip settle``; returns the exit status."""
     out = out if out is not None else sys.stdout
-    from budget.pipeline import settle_province
-    from budget.policy import load_policy
-    from budget.report import format_settlement_summary, write_settlement
+    from drgdip.budget.pipeline import settle_province
+    from drgdip.budget.policy import load_policy
+    from drgdip.budget.report import format_settlement_summary, write_settlement
 
     started = time.perf_counter()
     policy = load_policy(args.policy)

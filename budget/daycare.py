@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from budget.policy import DayCareRules
-from drgdip.errors import UsageError
+from drgdip.budget.policy import DayCareRules
+from drgdip.core.errors import UsageError
 
 __all__ = ["DayCareResult", "apply_day_care", "apply_day_payments", "normalise_care_type", "CARE_TYPE_ALIASES",
            "dayward_periods"]

@@ -16,9 +16,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from budget._kernels import _check_values, _to_fen_checked
-from drgdip.errors import UsageError
-from pointvalue._io import number_column
+from drgdip.budget._kernels import _check_values, _to_fen_checked
+from drgdip.core.errors import UsageError
+from drgdip.pointvalue._io import number_column
 
 __all__ = ["CaseArrays", "factorize", "case_arrays", "INSURANCE_TYPE_CODES", "number", "STATUS_OK"]
 

@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import numpy as np
 
-from budget._kernels import _allocate_grouped_kernel, _group_sum_int
+from drgdip.budget._kernels import _allocate_grouped_kernel, _group_sum_int
 
 __all__ = ["to_fen", "fen", "to_yuan", "round_fen", "allocate", "allocate_grouped", "group_sum",
            "band_amount"]

@@ -3,8 +3,8 @@
 :func:`settle_province` reads a province (directory, files or DataFrames), applies the policy's
 day-care rules to every year, groups the stays that have no group yet (DRG with ``grouper``, DIP
 with a DIP directory), calibrates weights on the years before the settlement year (or uses the
-given table), computes points with :func:`pointvalue.case_points`, turns day-care payment methods
-into points or fixed payments, and settles the settlement year with :func:`budget.settle.settle_cases`.
+given table), computes points with :func:`drgdip.pointvalue.case_points`, turns day-care payment methods
+into points or fixed payments, and settles the settlement year with :func:`drgdip.budget.settle.settle_cases`.
 The earlier years are the history: weights, last year's fund, the budget point value.
 """
 
@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from budget.daycare import apply_day_care, apply_day_payments
-from budget.frame import stay_years
-from budget.policy import Policy, load_policy
-from budget.province import read_province, read_table
-from budget.settle import Settlement, settle_cases
-from drgdip.errors import UsageError
+from drgdip.budget.daycare import apply_day_care, apply_day_payments
+from drgdip.budget.frame import stay_years
+from drgdip.budget.policy import Policy, load_policy
+from drgdip.budget.province import read_province, read_table
+from drgdip.budget.settle import Settlement, settle_cases
+from drgdip.core.errors import UsageError
 
 __all__ = ["settle_province", "case_years", "prepare_points", "reference_point_values", "history_point_values"]
 
@@ -63,7 +63,7 @@ def _group(frame: pd.DataFrame, policy: Policy, scheme, dip, warnings: list[str]
             warnings.append(f"{int(regroup.sum())} merged stay(s) keep the DIP group of their ward stay "
                             "(no DIP directory given to regroup them)")
             return frame
-        from grouper.dip import group_dip
+        from drgdip.grouper.dip import group_dip
         rows = regroup if "dip_group" in frame.columns else np.ones(len(frame), dtype=bool)
         grouped = group_dip(frame.loc[rows].reset_index(drop=True), dip)
         return _put(frame, rows, grouped, ("dip_group", "dip_type", "dip_score", "dip_basic", "dip_aux_coef"))
@@ -75,7 +75,7 @@ def _group(frame: pd.DataFrame, policy: Policy, scheme, dip, warnings: list[str]
         warnings.append(f"{int(regroup.sum())} merged stay(s) keep the DRG of their ward stay "
                         "(no scheme given to regroup them)")
         return frame
-    from grouper import group_cases, load_scheme
+    from drgdip.grouper import group_cases, load_scheme
     if not hasattr(scheme, "compiled"):
         scheme = load_scheme(scheme)
     rows = regroup if "drg" in frame.columns else np.ones(len(frame), dtype=bool)
@@ -102,13 +102,13 @@ def _put(frame: pd.DataFrame, rows: np.ndarray, grouped: pd.DataFrame, columns) 
 def _weights(frame: pd.DataFrame, years: np.ndarray, settle_year: int, policy: Policy, weights, dip,
              warnings: list[str]):
     """The weight / score table: given, a DIP directory's scores, or calibrated on earlier years."""
-    from pointvalue import DipScores, DrgWeights, WeightTable
+    from drgdip.pointvalue import DipScores, DrgWeights, WeightTable
     if weights is not None:
         if isinstance(weights, (str, Path)):
             return WeightTable.from_csv(weights, points_scale=policy.points.points_scale)
         return weights
     if policy.points.is_dip and dip is not None:
-        from grouper.dip import DipDirectory, load_dip_directory
+        from drgdip.grouper.dip import DipDirectory, load_dip_directory
         directory = dip if isinstance(dip, DipDirectory) else load_dip_directory(dip)
         return directory.weight_table()
     history = years < settle_year
@@ -191,7 +191,7 @@ def prepare_points(frame: pd.DataFrame, policy: Policy, table, approved=None,
     ``point_value`` (yuan per point of each stay, default :func:`reference_point_values`) is the
     point value of the ``standard`` outlier reference and of day-care conversions.
     """
-    from pointvalue import case_points
+    from drgdip.pointvalue import case_points
     if point_value is None:
         point_value = reference_point_values(frame, policy, table)
     needs_value = policy.points.outliers.outlier_reference == "standard"
@@ -232,12 +232,12 @@ def exclude_by_los(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
 
 def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=None, approved=None,
                     deductions=None, year: int | None = None) -> Settlement:
-    """Settle a province under ``policy``: returns a :class:`budget.settle.Settlement`.
+    """Settle a province under ``policy``: returns a :class:`drgdip.budget.settle.Settlement`.
 
     Parameters
     ----------
     province_or_dir : directory, cases file, Province, DataFrame or an object with ``cases`` /
-        ``hospitals`` / ``outpatient`` DataFrames (e.g. :func:`synth.generate_province`'s result)
+        ``hospitals`` / ``outpatient`` DataFrames (e.g. :func:`drgdip.synth.generate_province`'s result)
     policy : Policy or path of a policy YAML
     scheme : grouping scheme (directory or loaded) for DRG stays without a ``drg`` column
     dip : DIP directory for DIP stays without ``dip_group`` (its scores become the weights)

@@ -19,10 +19,10 @@ from typing import Mapping
 
 import numpy as np
 
-from budget.frame import CaseArrays
-from budget.money import round_fen
-from budget.policy import PointValueRules, Policy
-from drgdip.errors import UsageError
+from drgdip.budget.frame import CaseArrays
+from drgdip.budget.money import round_fen
+from drgdip.budget.policy import PointValueRules, Policy
+from drgdip.core.errors import UsageError
 
 __all__ = ["fund_ratio_table", "weighted_point_value", "budget_point_values", "PoolValues", "pool_point_values"]
 

@@ -1,10 +1,10 @@
 """Budget and settlement policy: one YAML file per pooling region and year, as frozen dataclasses.
 
-The file is read with ``yaml.safe_load`` and converted by :mod:`budget.policy_schema`: an unknown
+The file is read with ``yaml.safe_load`` and converted by :mod:`drgdip.budget.policy_schema`: an unknown
 key, a missing required key, a wrong type or an out-of-range value raises :class:`PolicyError`
 naming the file, the key path and the allowed values. Sections (domain.md §12):
 
-``points``        the points policy of :mod:`pointvalue.rules` (:class:`pointvalue.PointsPolicy`,
+``points``        the points policy of :mod:`drgdip.pointvalue.rules` (:class:`drgdip.pointvalue.PointsPolicy`,
                   same keys), including the payment scheme ``points.scheme``
 ``budget``        regional total budget (区域总额预算) and reserve (调剂金) §6.1
 ``point_value``   budgeted and settlement point value (预算点值 / 结算点值) §6.2
@@ -25,8 +25,8 @@ from typing import Literal, Mapping
 
 import yaml
 
-from budget.policy_schema import FrozenDict, PolicyError, build, check, param
-from pointvalue.rules import PointsPolicy, PolicyError as PointsPolicyError, points_policy_from_mapping
+from drgdip.budget.policy_schema import FrozenDict, PolicyError, build, check, param
+from drgdip.pointvalue.rules import PointsPolicy, PolicyError as PointsPolicyError, points_policy_from_mapping
 
 __all__ = [
     "PolicyError", "Policy", "BudgetRules", "PointValueRules", "SettlementRules", "SurplusBand",

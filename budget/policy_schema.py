@@ -17,7 +17,7 @@ import typing
 from dataclasses import MISSING
 from typing import Any, Literal, Mapping, Union
 
-from drgdip.errors import UsageError
+from drgdip.core.errors import UsageError
 
 
 class PolicyError(UsageError):

@@ -13,11 +13,11 @@ from typing import Mapping
 
 import numpy as np
 
-from budget._kernels import _layout_kernel
-from budget.frame import CaseArrays
-from budget.money import allocate_grouped, fen, group_sum, round_fen
-from budget.policy import Policy
-from drgdip.errors import UsageError
+from drgdip.budget._kernels import _layout_kernel
+from drgdip.budget.frame import CaseArrays
+from drgdip.budget.money import allocate_grouped, fen, group_sum, round_fen
+from drgdip.budget.policy import Policy
+from drgdip.core.errors import UsageError
 
 __all__ = ["Layout", "area_of_regions", "remote_flags", "build_layout", "map_history", "AreaBudget", "area_budgets", "STATUS_CROSS_PROVINCE",
            "STATUS_OTHER_REGION"]

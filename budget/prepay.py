@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from budget.money import round_fen
+from drgdip.budget.money import round_fen
 
 __all__ = ["monthly_prepayments", "revolving_fund", "clearing_payments"]
 

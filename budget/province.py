@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from drgdip.errors import UsageError
+from drgdip.core.errors import UsageError
 
 __all__ = ["Province", "read_province", "read_table", "TEXT_COLUMNS"]
 
@@ -65,7 +65,7 @@ def read_province(source) -> Province:
     """A :class:`Province` from a directory, a cases file, a Province or an object with the tables.
 
     Objects with ``cases`` (and optionally ``hospitals`` / ``outpatient``) DataFrame attributes, such
-    as the result of :func:`synth.generate_province`, are taken as they are.
+    as the result of :func:`drgdip.synth.generate_province`, are taken as they are.
     """
     if isinstance(source, Province):
         return source

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from budget.money import group_sum, to_yuan
+from drgdip.budget.money import group_sum, to_yuan
 
 __all__ = ["clearing_table", "clearing_matrix"]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from budget.settle import Settlement
-from drgdip.errors import UsageError
+from drgdip.budget.settle import Settlement
+from drgdip.core.errors import UsageError
 
 __all__ = ["write_settlement", "write_workbook", "format_settlement_summary", "EXCEL_MAX_ROWS"]
 

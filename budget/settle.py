@@ -4,10 +4,10 @@
 and returns a :class:`Settlement`. Order of work, all in integer fen:
 
 1. pooling areas and pools; the area's total budget, its reserve and the money of each pool
-   (:mod:`budget.pools`);
+   (:mod:`drgdip.budget.pools`);
 2. fixed payments (stays paid outside the point pool) are taken from their pool's money (what they
    need beyond it comes from the reserve);
-3. the settlement point value of each pool (:mod:`budget.point_value`), with floor / cap / elastic
+3. the settlement point value of each pool (:mod:`drgdip.budget.point_value`), with floor / cap / elastic
    rules whose difference goes to or comes from the reserve;
 4. the pool's money is shared by largest remainder over hospitals in proportion to their
    (fund-weighted) points, then over each hospital's stays — so hospital amounts add up to the
@@ -20,7 +20,7 @@ and returns a :class:`Settlement`. Order of work, all in integer fen:
 Ledger, per pooling area, exact to the fen: ``Σ final payments + reserve at year end = total budget``.
 
 Rounding rule. Yuan inputs become fen half to even. Shares of money use the largest-remainder
-method (:mod:`budget.money`): a hospital's fund due is within 1 fen of its exact share of its pool's
+method (:mod:`drgdip.budget.money`): a hospital's fund due is within 1 fen of its exact share of its pool's
 money, a stay's within 2 fen. Products with a coefficient or a band share (assessment, surplus kept,
 overspend shared, a point-value floor or cap, monthly prepayment) are rounded half to even once, and
 what they remove or add is booked to the reserve, so every total still reconciles exactly. Consequences
@@ -36,16 +36,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from budget._kernels import (_allocate_cases_kernel, _area_class_counts, _hospital_sums_kernel,
+from drgdip.budget._kernels import (_allocate_cases_kernel, _area_class_counts, _hospital_sums_kernel,
                              _hospital_weights_kernel, _pool_sums_kernel, _present_pairs)
-from budget.frame import CaseArrays, case_arrays, number, stay_years
-from budget.money import allocate_grouped, band_amount, group_sum, round_fen, to_yuan
-from budget.point_value import budget_point_values, fund_ratio_table, pool_point_values
-from budget.policy import Policy
-from budget.pools import area_of_regions, area_budgets, build_layout, map_history
-from budget.prepay import clearing_payments, monthly_prepayments, revolving_fund
-from budget.remote import clearing_matrix, clearing_table
-from drgdip.errors import UsageError
+from drgdip.budget.frame import CaseArrays, case_arrays, number, stay_years
+from drgdip.budget.money import allocate_grouped, band_amount, group_sum, round_fen, to_yuan
+from drgdip.budget.point_value import budget_point_values, fund_ratio_table, pool_point_values
+from drgdip.budget.policy import Policy
+from drgdip.budget.pools import area_of_regions, area_budgets, build_layout, map_history
+from drgdip.budget.prepay import clearing_payments, monthly_prepayments, revolving_fund
+from drgdip.budget.remote import clearing_matrix, clearing_table
+from drgdip.core.errors import UsageError
 
 __all__ = ["Settlement", "settle_cases", "HOSPITAL_COLUMNS"]
 
@@ -168,7 +168,7 @@ def settle_cases(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame
     Parameters
     ----------
     cases : DataFrame
-        The settlement year's stays (columns in :mod:`budget.frame`).
+        The settlement year's stays (columns in :mod:`drgdip.budget.frame`).
     policy : Policy
     hospitals : DataFrame, optional
         ``hospital_id`` with ``name``, ``level``, ``region`` and optional ``assessment_coef``.

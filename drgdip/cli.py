@@ -1,7 +1,7 @@
 """The ``drgdip`` command: one subcommand per pipeline stage.
 
 Each stage package owns its subcommands in its own ``cli.py`` (``register(subparsers)``);
-this module only assembles them and turns :class:`drgdip.errors.UsageError` into exit status 2.
+this module only assembles them and turns :class:`drgdip.core.errors.UsageError` into exit status 2.
 """
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from drgdip.errors import UsageError
+from drgdip.core.errors import UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from grouper import cli as grouper_cli
-    from synth import cli as synth_cli
-    from pointvalue import cli as pointvalue_cli
-    from budget import cli as budget_cli
+    from drgdip.grouper import cli as grouper_cli
+    from drgdip.synth import cli as synth_cli
+    from drgdip.pointvalue import cli as pointvalue_cli
+    from drgdip.budget import cli as budget_cli
     from drgdip import demo
 
     parser = argparse.ArgumentParser(

@@ -12,9 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "demo"
-DEMO_SCHEME = DEMO_DIR / "scheme"
-DEMO_POLICY = DEMO_DIR.parent / "policies" / "panzhihua_drg_day_care_2025.yaml"
+from drgdip.core.resources import demo_scheme_dir, policy_path
+
+DEMO_SCHEME = demo_scheme_dir()
+DEMO_POLICY = policy_path("panzhihua_drg_day_care_2025")
 DEMO_CASES = 20_000
 DEMO_HOSPITALS = 20
 DEMO_REGIONS = 4
@@ -40,7 +41,7 @@ def register(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from drgdip.errors import UsageError
+    from drgdip.core.errors import UsageError
 
     if args.cases < 1:
         raise UsageError(f"--cases must be at least 1, got {args.cases}", field="cases")
@@ -59,8 +60,8 @@ def run_demo(out=None, *, cases: int = DEMO_CASES, seed: int = DEMO_SEED,
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from grouper import group_cases, load_scheme
-    from synth import generate_province, write_province
+    from drgdip.grouper import group_cases, load_scheme
+    from drgdip.synth import generate_province, write_province
 
     out = sys.stdout if out is None else out
 
@@ -106,7 +107,7 @@ def run_demo(out=None, *, cases: int = DEMO_CASES, seed: int = DEMO_SEED,
         say(f"  note: {note}")
     settlement = None
     if policy is not None:
-        from budget import format_settlement_summary, load_policy, settle_province
+        from drgdip.budget import format_settlement_summary, load_policy, settle_province
 
         rules = load_policy(policy)
         started = time.perf_counter()
@@ -124,7 +125,7 @@ def run_demo(out=None, *, cases: int = DEMO_CASES, seed: int = DEMO_SEED,
         pq.write_table(table, Path(output) / "grouped.parquet", compression="zstd")
         written = [p.name for p in paths.values()] + ["grouped.parquet"]
         if settlement is not None:
-            from budget import write_settlement
+            from drgdip.budget import write_settlement
 
             write_settlement(settlement, Path(output) / "settlement")
             written.append("settlement/")

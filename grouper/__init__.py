@@ -1,10 +1,10 @@
 """CHS-DRG and DIP grouping: scheme tables in, a status and MDC / ADRG / DRG (or DIP group) per case out."""
 
-from grouper.dip import DipDirectory, explain_dip, group_dip, load_dip_directory
-from grouper.drg import group_cases, iter_group_batches
-from grouper.io import STATUS_TOKENS
-from grouper.scheme import CompiledScheme, Scheme, SchemeError, load_scheme
-from grouper.trace import Step, Trace, explain_case
+from drgdip.grouper.dip import DipDirectory, explain_dip, group_dip, load_dip_directory
+from drgdip.grouper.drg import group_cases, iter_group_batches
+from drgdip.grouper.io import STATUS_TOKENS
+from drgdip.grouper.scheme import CompiledScheme, Scheme, SchemeError, load_scheme
+from drgdip.grouper.trace import Step, Trace, explain_case
 
 __all__ = [
     "CompiledScheme", "DipDirectory", "STATUS_TOKENS", "Scheme", "SchemeError", "Step", "Trace",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from grouper.scheme import (
+from drgdip.grouper.scheme import (
     ADRG_ALWAYS, ADRG_ANY_DX, ADRG_BIRTH_WEIGHT, ADRG_MAIN_PROC, ADRG_MAIN_PROC_VALID,
     ADRG_NEWBORN, ADRG_NO_VALID_PROC, ADRG_PRINCIPAL_DX, ADRG_PROC_GROUPS, ADRG_PROC_PAIR,
     CC_MCC, MDC_AGE_YEARS, MDC_GENDER, MDC_MAIN_PROC_VALID, MDC_PRINCIPAL_DX,

@@ -15,12 +15,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from drgdip.errors import UsageError
-from grouper import io
-from grouper.dip import load_dip_directory
-from grouper.drg import GroupedBatch, iter_group_batches, result_labels
-from grouper.scheme import Scheme, SchemeError, load_scheme
-from grouper.trace import explain_case
+from drgdip.core.errors import UsageError
+from drgdip.grouper import io
+from drgdip.grouper.dip import load_dip_directory
+from drgdip.grouper.drg import GroupedBatch, iter_group_batches, result_labels
+from drgdip.grouper.scheme import Scheme, SchemeError, load_scheme
+from drgdip.grouper.trace import explain_case
 
 
 def register(subparsers) -> None:
@@ -167,7 +167,7 @@ def result_table(grouped: GroupedBatch, labels, input_table: pa.Table | None = N
 
 def _append_dip(result: pa.Table, cases: pa.Table, directory) -> pa.Table:
     """The DIP columns of the same cases after the DRG result columns."""
-    from grouper.dip import group_dip
+    from drgdip.grouper.dip import group_dip
 
     dip = pa.Table.from_pandas(group_dip(cases.to_pandas(), directory), preserve_index=False)
     for name in dip.column_names:

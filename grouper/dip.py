@@ -66,8 +66,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
-from drgdip.errors import UsageError
-from grouper import _dip_kernels as K
+from drgdip.core.errors import UsageError
+from drgdip.grouper import _dip_kernels as K
 
 __all__ = ["DipDirectory", "load_dip_directory", "group_dip", "explain_dip", "prepare_dip_cases",
            "diagnosis_subcategory", "ATTRIBUTES", "PROC_CLASSES", "DIP_TYPES", "SUBTYPES", "RESULT_COLUMNS"]
@@ -191,7 +191,7 @@ class _Compiled:
 class DipDirectory:
     """A DIP directory (病种目录库): groups with scores, procedure attributes, auxiliary typing.
 
-    Build one with :func:`load_dip_directory` or :func:`pointvalue.build_dip_directory`; write it
+    Build one with :func:`load_dip_directory` or :func:`drgdip.pointvalue.build_dip_directory`; write it
     with :meth:`to_dir`. ``groups`` has the columns of ``groups.csv`` (see module docstring).
     """
 
@@ -226,8 +226,8 @@ class DipDirectory:
                 f"{int(self.groups['is_basic'].sum())} basic, {len(self.aux)} aux subtypes)")
 
     def weight_table(self):
-        """The scores as a :class:`pointvalue.WeightTable` (group, base_points = score, mean_cost, ...)."""
-        from pointvalue.weights import WeightTable
+        """The scores as a :class:`drgdip.pointvalue.WeightTable` (group, base_points = score, mean_cost, ...)."""
+        from drgdip.pointvalue.weights import WeightTable
         frame = self.groups.rename(columns={"dip_group": "group", "score": "base_points"})
         keep = [c for c in ("group", "base_points", "mean_cost", "n_cases", "cv", "is_basic", "basic_coef")
                 if c in frame.columns]
@@ -579,7 +579,7 @@ def load_dip_directory(path) -> DipDirectory:
 
 @dataclass(frozen=True)
 class PreparedCases:
-    """Cases encoded for the DIP kernel (see :func:`grouper._dip_kernels._dip_case` for each array)."""
+    """Cases encoded for the DIP kernel (see :func:`drgdip.grouper._dip_kernels._dip_case` for each array)."""
 
     has_dx: np.ndarray
     core_dx: np.ndarray
@@ -757,8 +757,8 @@ def _result_frame(group: np.ndarray, dip_type: np.ndarray, aux_row: np.ndarray, 
 
 
 def explain_dip(case: Mapping[str, Any], directory: DipDirectory | str | Path):
-    """Why one case gets its DIP group: a :class:`grouper.dip_trace.DipTrace` (``to_text()``, ``to_dict()``)."""
-    from grouper.dip_trace import trace_dip_case
+    """Why one case gets its DIP group: a :class:`drgdip.grouper.dip_trace.DipTrace` (``to_text()``, ``to_dict()``)."""
+    from drgdip.grouper.dip_trace import trace_dip_case
     if not isinstance(directory, DipDirectory):
         directory = load_dip_directory(directory)
     return trace_dip_case(case, directory)

@@ -1,7 +1,7 @@
 """Why a case got its DIP group: the events recorded by the grouping kernel itself, as structure and text.
 
-The trace runs :func:`grouper._dip_kernels._dip_case` -- the function the batch kernel runs -- with an
-event buffer, so the explanation always agrees with :func:`grouper.dip.group_dip`.
+The trace runs :func:`drgdip.grouper._dip_kernels._dip_case` -- the function the batch kernel runs -- with an
+event buffer, so the explanation always agrees with :func:`drgdip.grouper.dip.group_dip`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from grouper import _dip_kernels as K
-from grouper.dip import (DIP_TYPES, PROC_CLASSES, SUBTYPES, DipDirectory, _kernel_args, prepare_dip_cases)
+from drgdip.grouper import _dip_kernels as K
+from drgdip.grouper.dip import (DIP_TYPES, PROC_CLASSES, SUBTYPES, DipDirectory, _kernel_args, prepare_dip_cases)
 
 MAX_EVENTS = 4096
 

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from grouper import io
-from grouper._kernels import GROUP_NONE, _group_drg_kernel
-from grouper.scheme import Scheme
+from drgdip.grouper import io
+from drgdip.grouper._kernels import GROUP_NONE, _group_drg_kernel
+from drgdip.grouper.scheme import Scheme
 
 NOT_GROUPED = ("0000", "00", "0000")
 RESULT_COLUMNS = ("case_id", "status", "mdc", "adrg", "drg")

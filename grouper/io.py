@@ -22,12 +22,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from drgdip.errors import UsageError
-from grouper._text_kernels import (
+from drgdip.core.errors import UsageError
+from drgdip.grouper._text_kernels import (
     TEXT_ABSENT, TEXT_INTEGER, TEXT_OTHER, CodeTable, lookup_strings, parse_integer_text,
     split_and_encode,
 )
-from grouper.scheme import NOT_GIVEN, Scheme
+from drgdip.grouper.scheme import NOT_GIVEN, Scheme
 
 REQUIRED_COLUMNS = ("case_id", "gender", "age", "dx", "proc")
 OPTIONAL_COLUMNS = ("age_days", "birth_weight")

@@ -1,6 +1,6 @@
 """Grouping a Dask DataFrame, partition by partition, for data beyond one machine.
 
-Each partition is grouped by the same kernel as :func:`grouper.group_cases`; the result columns
+Each partition is grouped by the same kernel as :func:`drgdip.grouper.group_cases`; the result columns
 have fixed categories (every status token, every label of the scheme), so partitions concatenate
 without recoding.
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from grouper.drg import group_cases, result_labels
-from grouper.io import STATUS_TOKENS
-from grouper.scheme import Scheme
+from drgdip.grouper.drg import group_cases, result_labels
+from drgdip.grouper.io import STATUS_TOKENS
+from drgdip.grouper.scheme import Scheme
 
 
 def result_meta(scheme: Scheme) -> pd.DataFrame:
@@ -37,7 +37,7 @@ def _group_partition(partition: pd.DataFrame, scheme: Scheme, options: dict) -> 
 def group_dask(cases, scheme: Scheme, **options):
     """Group a ``dask.dataframe.DataFrame`` of cases; returns a lazy Dask DataFrame.
 
-    ``options`` are those of :func:`grouper.group_cases`. The result keeps the input's index
+    ``options`` are those of :func:`drgdip.grouper.group_cases`. The result keeps the input's index
     and partitions, one row per input row.
     """
     return cases.map_partitions(_group_partition, scheme, options, meta=result_meta(scheme))

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from grouper._text_kernels import CodeTable, build_code_table
+from drgdip.grouper._text_kernels import CodeTable, build_code_table
 
 # MDC entry atoms (bit flags of CompiledScheme.mdc_atoms).
 MDC_MAIN_PROC_VALID = 1

@@ -1,7 +1,7 @@
 """Why a case got its group: a structured trace of every grouping decision, and its English text.
 
 The trace is recorded by the very kernel function that groups batches (``_group_case`` with an
-event buffer), so it always agrees with :func:`grouper.group_cases`.
+event buffer), so it always agrees with :func:`drgdip.grouper.group_cases`.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from grouper import io
-from grouper._kernels import (
+from drgdip.grouper import io
+from drgdip.grouper._kernels import (
     EV_ADRG, EV_CC, EV_DRG, EV_DX_MATCH, EV_FALLTHROUGH, EV_MDC, EV_PROC_GROUPS, EV_PROC_MATCH,
     EV_QY, EV_TRAUMA, _trace_case,
 )
-from grouper.drg import group_encoded, result_labels
-from grouper.scheme import (
+from drgdip.grouper.drg import group_encoded, result_labels
+from drgdip.grouper.scheme import (
     ADRG_ATOMS, CC_MCC, MDC_ATOMS, SPLIT_RULES, Scheme,
 )
 

@@ -2,26 +2,26 @@
 
 Public API
 ----------
-rules         :class:`PointsPolicy` and its parts (frozen, validated; see :mod:`pointvalue.rules`)
+rules         :class:`PointsPolicy` and its parts (frozen, validated; see :mod:`drgdip.pointvalue.rules`)
 weights       :class:`DrgWeights` / :class:`DipScores` (``fit`` on history), :class:`WeightTable`
 points        :func:`case_points` -- the full per-case breakdown down to ``final_points``
 special       :func:`special_review_candidates`, :func:`special_review_quota`
 bedday        :func:`bed_day_payment`, :func:`bed_day_points`
 coefs         :func:`hospital_level_coefs`, :func:`insured_pool`
 rate          :func:`drg_rate`, :func:`payment_standard`, :func:`addon_points`
-dip_build     :func:`build_dip_directory` (the directory format and DIP grouping live in :mod:`grouper.dip`)
+dip_build     :func:`build_dip_directory` (the directory format and DIP grouping live in :mod:`drgdip.grouper.dip`)
 demo_dip      the demo DIP directory of ``data/demo/dip`` and how it was made
 """
 
-from pointvalue.rules import (AuxTypingRules, BedDayPhase, BedDayRules, Calibration, DipBuildRules,
+from drgdip.pointvalue.rules import (AuxTypingRules, BedDayPhase, BedDayRules, Calibration, DipBuildRules,
                               HospitalCoefTable, OutlierRules, PointsPolicy, PolicyError, RemoteRules,
                               SpecialReviewRules, Trim, points_policy_from_mapping)
-from pointvalue.weights import DipScores, DrgWeights, GroupWeights, WeightTable
-from pointvalue.coefs import hospital_level_coefs, insured_pool
-from pointvalue.bedday import bed_day_payment, bed_day_points
-from pointvalue.points import BREAKDOWN_COLUMNS, OUTLIER_CLASSES, case_points
-from pointvalue.special import special_review_candidates, special_review_quota
-from pointvalue.rate import addon_points, drg_rate, payment_standard
+from drgdip.pointvalue.weights import DipScores, DrgWeights, GroupWeights, WeightTable
+from drgdip.pointvalue.coefs import hospital_level_coefs, insured_pool
+from drgdip.pointvalue.bedday import bed_day_payment, bed_day_points
+from drgdip.pointvalue.points import BREAKDOWN_COLUMNS, OUTLIER_CLASSES, case_points
+from drgdip.pointvalue.special import special_review_candidates, special_review_quota
+from drgdip.pointvalue.rate import addon_points, drg_rate, payment_standard
 
 __all__ = [
     "AuxTypingRules", "BedDayPhase", "BedDayRules", "Calibration", "DipBuildRules", "HospitalCoefTable",
@@ -35,6 +35,6 @@ __all__ = [
 
 def __getattr__(name):
     if name == "build_dip_directory":  # imports the DIP grouper; loaded on first use
-        from pointvalue.dip_build import build_dip_directory
+        from drgdip.pointvalue.dip_build import build_dip_directory
         return build_dip_directory
     raise AttributeError(f"module 'pointvalue' has no attribute {name!r}")

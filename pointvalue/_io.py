@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from drgdip.errors import UsageError
+from drgdip.core.errors import UsageError
 
 UNGROUPED_CODES = ("", "0000")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pointvalue.rules import BedDayPhase
+from drgdip.pointvalue.rules import BedDayPhase
 
 __all__ = ["bed_day_payment", "bed_day_points", "days_in_phases"]
 
@@ -44,7 +44,7 @@ def bed_day_payment(los, phases, total_cost=None, pay_actual_if_below: bool = Fa
 def bed_day_points(los, rules, mean_cost_per_case: float, points_scale: float, total_cost=None) -> np.ndarray:
     """Points per case: bed-day payment / regional mean cost per case × points_scale [JH].
 
-    ``rules`` is a :class:`pointvalue.rules.BedDayRules`; ``mean_cost_per_case`` (yuan) turns yuan
+    ``rules`` is a :class:`drgdip.pointvalue.rules.BedDayRules`; ``mean_cost_per_case`` (yuan) turns yuan
     into points, e.g. mean 10,000 and scale 100: a 12,750-yuan stay is 127.5 points.
     """
     if not (mean_cost_per_case and mean_cost_per_case > 0):

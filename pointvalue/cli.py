@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from drgdip.errors import UsageError
-from pointvalue.rules import PointsPolicy, PolicyError, points_policy_from_mapping
+from drgdip.core.errors import UsageError
+from drgdip.pointvalue.rules import PointsPolicy, PolicyError, points_policy_from_mapping
 
 
 def register(subparsers) -> None:
@@ -100,7 +100,7 @@ def _write(frame: pd.DataFrame, path: str) -> None:
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
-    from pointvalue.weights import GroupWeights
+    from drgdip.pointvalue.weights import GroupWeights
 
     policy = load_points_policy(args.policy, args.scheme)
     overrides = {"group_col": args.group_col} if args.group_col else {}
@@ -118,12 +118,12 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
 
 def run_points(args: argparse.Namespace) -> int:
-    from pointvalue.points import case_points
-    from pointvalue.weights import WeightTable
+    from drgdip.pointvalue.points import case_points
+    from drgdip.pointvalue.weights import WeightTable
 
     policy = load_points_policy(args.policy)
     if args.dip:
-        from grouper.dip import load_dip_directory
+        from drgdip.grouper.dip import load_dip_directory
         weights = load_dip_directory(args.dip)
     else:
         weights = WeightTable.from_csv(args.weights, points_scale=policy.points_scale)
@@ -140,7 +140,7 @@ def run_points(args: argparse.Namespace) -> int:
 
 
 def run_dip_build(args: argparse.Namespace) -> int:
-    from pointvalue.dip_build import build_dip_directory
+    from drgdip.pointvalue.dip_build import build_dip_directory
 
     policy = load_points_policy(args.policy, "dip")
     directory = build_dip_directory(args.history, policy, proc_attributes=args.proc_attributes,
@@ -153,8 +153,8 @@ def run_dip_build(args: argparse.Namespace) -> int:
 def run_dip_explain(args: argparse.Namespace) -> int:
     import json
 
-    from grouper.cli import parse_case_text
-    from grouper.dip import explain_dip, load_dip_directory
+    from drgdip.grouper.cli import parse_case_text
+    from drgdip.grouper.dip import explain_dip, load_dip_directory
 
     trace = explain_dip(parse_case_text(args.case), load_dip_directory(args.dip))
     print(json.dumps(trace.to_dict(), ensure_ascii=False, indent=2, default=float) if args.json else trace.to_text())

@@ -7,8 +7,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pointvalue._io import number_column, read_table, source_name
-from pointvalue.weights import weighted_group_means
+from drgdip.pointvalue._io import number_column, read_table, source_name
+from drgdip.pointvalue.weights import weighted_group_means
 
 __all__ = ["hospital_level_coefs", "insured_pool", "pool_codes", "POOLS"]
 

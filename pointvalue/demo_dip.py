@@ -2,7 +2,7 @@
 
 Nothing here is a real region's data. The demo directory in ``data/demo/dip`` is rebuilt with::
 
-    python -m pointvalue.demo_dip data/demo/scheme data/demo/dip
+    python -m drgdip.pointvalue.demo_dip data/demo/scheme data/demo/dip
 
 Procedure attributes (:func:`derive_proc_attributes`), a documented heuristic on the scheme's tables:
 
@@ -148,8 +148,8 @@ def demo_history(scheme_dir, n_cases: int = 60_000, years=(2021, 2022, 2023), se
 
 def build_demo_directory(scheme_dir, output_dir=None, n_cases: int = 60_000):
     """Build the demo directory from :func:`demo_history`: core threshold 30, comprehensive fallback 3-2-1."""
-    from pointvalue.dip_build import build_dip_directory
-    from pointvalue.rules import AuxTypingRules, DipBuildRules
+    from drgdip.pointvalue.dip_build import build_dip_directory
+    from drgdip.pointvalue.rules import AuxTypingRules, DipBuildRules
 
     history = demo_history(scheme_dir, n_cases)
     rules = DipBuildRules(core_threshold=30, comprehensive_fallback=(3, 2, 1), comprehensive_min_cases=15,
@@ -163,6 +163,6 @@ def build_demo_directory(scheme_dir, output_dir=None, n_cases: int = 60_000):
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:
-        sys.exit("usage: python -m pointvalue.demo_dip SCHEME_DIR OUTPUT_DIR")
+        sys.exit("usage: python -m drgdip.pointvalue.demo_dip SCHEME_DIR OUTPUT_DIR")
     built = build_demo_directory(sys.argv[1], sys.argv[2])
     print(built)

@@ -15,8 +15,8 @@ Steps, on the history years that the calibration uses (the latest ``len(year_wei
 4. **Comprehensive groups** (综合病种): the other cases by (diagnosis prefix, procedure class), prefix
    lengths ``comprehensive_fallback`` in turn (3 = category); a group under ``comprehensive_min_cases``
    passes its cases to the next length; cases left after the last length stay ungrouped.
-5. History is grouped with the directory itself (:func:`grouper.dip.group_dip`), and the scores come
-   from :class:`pointvalue.DipScores` on those groups (weighted means, trimming, ``score_method``).
+5. History is grouped with the directory itself (:func:`drgdip.grouper.dip.group_dip`), and the scores come
+   from :class:`drgdip.pointvalue.DipScores` on those groups (weighted means, trimming, ``score_method``).
    Groups that end up with no case are removed and the history regrouped.
 6. **Basic groups** (基层病种): core groups with ``n_cases >= basic_group_min_cases`` and
    ``cv <= basic_group_cv_max`` (medical core groups only with ``basic_group_medical_only``);
@@ -37,12 +37,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from drgdip.errors import UsageError
-from grouper.dip import (PROC_CLASSES, SUBTYPES, DipDirectory, _class_of_attribute, _code_lists,
+from drgdip.core.errors import UsageError
+from drgdip.grouper.dip import (PROC_CLASSES, SUBTYPES, DipDirectory, _class_of_attribute, _code_lists,
                          diagnosis_subcategory, group_dip, prepare_dip_cases)
-from pointvalue._io import number_column, read_table, source_name
-from pointvalue.rules import Calibration, DipBuildRules, PointsPolicy
-from pointvalue.weights import DipScores, weighted_group_means
+from drgdip.pointvalue._io import number_column, read_table, source_name
+from drgdip.pointvalue.rules import Calibration, DipBuildRules, PointsPolicy
+from drgdip.pointvalue.weights import DipScores, weighted_group_means
 
 __all__ = ["build_dip_directory"]
 
@@ -121,7 +121,7 @@ def _weighted_means(labels: pd.Series, year_pos: np.ndarray, cost: np.ndarray, w
 def build_dip_directory(history, rules: DipBuildRules | PointsPolicy | None = None, *, proc_attributes,
                         calibration: Calibration | None = None, points_scale: float | None = None,
                         severity_dx=None, name: str = "dip", secondary_level: int = 2) -> DipDirectory:
-    """Build a :class:`grouper.dip.DipDirectory` from settled history cases.
+    """Build a :class:`drgdip.grouper.dip.DipDirectory` from settled history cases.
 
     Parameters
     ----------

@@ -14,7 +14,7 @@ Per case, in this order:
    ``ffs`` = base × ratio × coef (= cost / point value under the ``standard`` reference) or
    ``standard`` = base × coef.
 4. by ``ratio = total_cost / reference``: **low**, **extreme**, **high** or **normal**, with the formulas
-   of :class:`pointvalue.rules.OutlierRules`.
+   of :class:`drgdip.pointvalue.rules.OutlierRules`.
 
 The reference cost is that of the case's (sub)group: ``standard`` = base × point value × coef × aux
 (the payment standard at the hospital's level), ``group_mean`` = the group's mean cost × aux,
@@ -29,14 +29,14 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from drgdip.errors import UsageError
-from pointvalue import _kernels as K
-from pointvalue._io import code_column, group_index, number_column, read_table, source_name
-from pointvalue.bedday import bed_day_points
-from pointvalue.coefs import POOLS, pool_codes
-from pointvalue.rules import APPROVED_PAYMENTS, HIGH_FORMULAS, HospitalCoefTable, PointsPolicy
-from pointvalue.special import special_review_quota
-from pointvalue.weights import WeightTable
+from drgdip.core.errors import UsageError
+from drgdip.pointvalue import _kernels as K
+from drgdip.pointvalue._io import code_column, group_index, number_column, read_table, source_name
+from drgdip.pointvalue.bedday import bed_day_points
+from drgdip.pointvalue.coefs import POOLS, pool_codes
+from drgdip.pointvalue.rules import APPROVED_PAYMENTS, HIGH_FORMULAS, HospitalCoefTable, PointsPolicy
+from drgdip.pointvalue.special import special_review_quota
+from drgdip.pointvalue.weights import WeightTable
 
 __all__ = ["case_points", "OUTLIER_CLASSES", "BREAKDOWN_COLUMNS", "REVIEW_STATUSES"]
 

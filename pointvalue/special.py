@@ -2,7 +2,7 @@
 
 The quota is region-wide: at most ``floor(special_quota × discharges)`` approved cases (DRG 5%,
 DIP 5‰), not a quota per hospital. DIP cases whose cost is at least ``special_min_ratio`` times the
-standard may apply. Approvals enter :func:`pointvalue.case_points` through its ``approved`` argument.
+standard may apply. Approvals enter :func:`drgdip.pointvalue.case_points` through its ``approved`` argument.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def special_review_quota(n_discharges: int, policy) -> int:
 def special_review_candidates(breakdown: pd.DataFrame, policy) -> pd.DataFrame:
     """Cases that may apply for special review, highest cost ratio first.
 
-    ``breakdown`` is the output of :func:`pointvalue.case_points` (its ``special_review_candidate``
+    ``breakdown`` is the output of :func:`drgdip.pointvalue.case_points` (its ``special_review_candidate``
     column; cases already approved are left out). Returns ``case_id, group, hospital_id, total_cost,
     cost_ratio, outlier_class, reason`` where reason is the class for ``ungrouped``, ``extreme`` and
     ``high`` cases (every DRG high case; DIP high cases of any formula) and ``high_ratio`` for other

@@ -2,11 +2,11 @@
 
 * :class:`DrgWeights` -- DRG relative weight RW (相对权重) and base points (基准点数), scale 100.
 * :class:`DipScores` -- DIP score (病种分值), scale 1000; the same calibration with ``dip_group``.
-* :class:`WeightTable` -- the fitted or published table that :func:`pointvalue.case_points` reads.
+* :class:`WeightTable` -- the fitted or published table that :func:`drgdip.pointvalue.case_points` reads.
 
 Calibration, for the years of history aligned to the latest ``year_weights`` (oldest first):
 
-1. Trim costs inside each group (and year), :class:`pointvalue.rules.Trim`. Percentile trimming is by
+1. Trim costs inside each group (and year), :class:`drgdip.pointvalue.rules.Trim`. Percentile trimming is by
    rank: the ``floor(n·lo/100)`` cheapest and ``floor(n·(100−hi)/100)`` dearest cases of a unit are
    dropped, so a unit of fewer than 40 cases keeps every case at 2.5 / 97.5.
 2. Weighted mean cost per group ``m_g``: ``mean`` mode ``Σ_y w_y·mean_gy / Σ_y w_y``; ``case`` mode
@@ -30,10 +30,10 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from drgdip.errors import UsageError
-from pointvalue._kernels import _rank_within_units, _unit_order
-from pointvalue._io import code_column, group_index, number_column, read_table, source_name
-from pointvalue.rules import Calibration, PointsPolicy, Trim
+from drgdip.core.errors import UsageError
+from drgdip.pointvalue._kernels import _rank_within_units, _unit_order
+from drgdip.pointvalue._io import code_column, group_index, number_column, read_table, source_name
+from drgdip.pointvalue.rules import Calibration, PointsPolicy, Trim
 
 __all__ = ["GroupWeights", "DrgWeights", "DipScores", "WeightTable", "trim_mask", "weighted_group_means"]
 
@@ -537,7 +537,7 @@ class GroupWeights:
             raise RuntimeError(f"{type(self).__name__} is not fitted; call fit(history) first")
 
     def weight_table(self) -> WeightTable:
-        """The fitted table as a :class:`WeightTable` for :func:`pointvalue.case_points`."""
+        """The fitted table as a :class:`WeightTable` for :func:`drgdip.pointvalue.case_points`."""
         self._check_fitted()
         return WeightTable(frame=self.table_.copy(), points_scale=float(self.points_scale),
                            all_case_mean=self.all_case_mean_)

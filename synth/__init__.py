@@ -1,14 +1,14 @@
 """A synthetic province: realistic multi-year case data for tests, benchmarks and demos.
 
->>> from synth import generate_province, write_province, SynthParams
+>>> from drgdip.synth import generate_province, write_province, SynthParams
 >>> province = generate_province("data/demo/scheme", cases=20_000, hospitals=20, regions=4, seed=7)
 >>> write_province(province, "out/province", format="parquet")
 """
 
-from synth.params import SynthParams, SynthParamsError
-from synth.province import (CASE_COLUMNS, CASE_DTYPES, DAY_WARD_VISIT_DTYPES, HOSPITAL_DTYPES,
+from drgdip.synth.params import SynthParams, SynthParamsError
+from drgdip.synth.province import (CASE_COLUMNS, CASE_DTYPES, DAY_WARD_VISIT_DTYPES, HOSPITAL_DTYPES,
                             OUTPATIENT_DTYPES, Province, generate_province)
-from synth.io import write_province, read_province
+from drgdip.synth.io import write_province, read_province
 
 __all__ = ["CASE_COLUMNS", "CASE_DTYPES", "DAY_WARD_VISIT_DTYPES", "HOSPITAL_DTYPES",
            "OUTPATIENT_DTYPES", "Province", "SynthParams", "SynthParamsError", "generate_province",

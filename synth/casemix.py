@@ -25,8 +25,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synth._kernels import _compact_codes, _severity_kernel
-from synth.scheme_profile import DAY_CHEMO, DAY_WARD, SchemeProfile
+from drgdip.synth._kernels import _compact_codes, _severity_kernel
+from drgdip.synth.scheme_profile import DAY_CHEMO, DAY_WARD, SchemeProfile
 
 # core classes: which candidate pool a care class draws from
 CORE_GENERAL, CORE_CHEMO, CORE_DAY_WARD = 0, 1, 2

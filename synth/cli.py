@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from drgdip.errors import UsageError
+from drgdip.core.errors import UsageError
 
 
 def register(subparsers) -> None:
@@ -49,7 +49,7 @@ def _regions(text: str):
 
 
 def _params(path: str | None):
-    from synth.params import SynthParams, SynthParamsError
+    from drgdip.synth.params import SynthParams, SynthParamsError
 
     if path is None:
         return SynthParams()
@@ -71,9 +71,9 @@ def _params(path: str | None):
 
 
 def run_synth(args: argparse.Namespace) -> int:
-    from grouper import SchemeError, load_scheme
-    from synth.io import write_province
-    from synth.province import generate_province
+    from drgdip.grouper import SchemeError, load_scheme
+    from drgdip.synth.io import write_province
+    from drgdip.synth.province import generate_province
 
     years = _years(args.years)
     params = _params(args.params)

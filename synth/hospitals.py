@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from synth.params import SynthParams
+from drgdip.synth.params import SynthParams
 
 # Shandong (37): the default province, with its 16 prefecture-level cities in code order
 SHANDONG_CITIES = {

@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from drgdip.errors import UsageError
-from synth.province import (CASE_DTYPES, DAY_WARD_VISIT_DTYPES, HOSPITAL_DTYPES, OUTPATIENT_DTYPES,
+from drgdip.core.errors import UsageError
+from drgdip.synth.province import (CASE_DTYPES, DAY_WARD_VISIT_DTYPES, HOSPITAL_DTYPES, OUTPATIENT_DTYPES,
                             Province)
 
 TABLES = {"cases": CASE_DTYPES, "hospitals": HOSPITAL_DTYPES, "outpatient": OUTPATIENT_DTYPES,

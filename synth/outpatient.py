@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synth.params import SynthParams
+from drgdip.synth.params import SynthParams
 
 DAY = 86400
 HOUR = 3600

@@ -17,7 +17,7 @@ class SynthParamsError(ValueError):
 
 @dataclass(frozen=True)
 class SynthParams:
-    """Parameters of :func:`synth.generate_province`.
+    """Parameters of :func:`drgdip.synth.generate_province`.
 
     Case mix
     --------

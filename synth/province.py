@@ -3,7 +3,7 @@
 :func:`generate_province` is the entry point. Generation order, all vectorized over cases:
 
 1. regions and hospitals; per-ADRG median cost and LOS; which care classes the scheme and the
-   hospitals support; verified code cores per ADRG (:mod:`synth.casemix`);
+   hospitals support; verified code cores per ADRG (:mod:`drgdip.synth.casemix`);
 2. a skeleton per stay: year, care class, discharge date (stays are numbered in discharge-date
    order), hospital, insurance type, insured region, target ADRG (Zipf case mix tilted by hospital
    level), core, intended complication level, deliberately invalid fields, demographics;
@@ -27,20 +27,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synth import casemix
-from synth.casemix import (ADULT, INVALID_REASONS, CcSampler, assemble_codes, build_cores,
+from drgdip.synth import casemix
+from drgdip.synth.casemix import (ADULT, INVALID_REASONS, CcSampler, assemble_codes, build_cores,
                            compact, core_class_of, draw_cores, invalid_status, join_codes, join_csr,
                            nullable_int, severity_of)
-from synth.costs import apply_outliers, case_costs, fund_shares, split_payments
-from synth.hospitals import (GENERAL_HOSPITAL, PSYCHIATRIC_HOSPITAL, TCM_HOSPITAL, make_hospitals,
+from drgdip.synth.costs import apply_outliers, case_costs, fund_shares, split_payments
+from drgdip.synth.hospitals import (GENERAL_HOSPITAL, PSYCHIATRIC_HOSPITAL, TCM_HOSPITAL, make_hospitals,
                              region_codes, region_weights)
-from synth.outpatient import preop_visits, unrelated_visits
-from synth.params import SynthParams
-from synth.patients import assign_patients, birth_dates, completed_years
-from synth.scheme_profile import (CARE_CLASS_NAMES, CARE_TYPE_OF_CLASS, DAY_CHEMO, DAY_SURGERY,
+from drgdip.synth.outpatient import preop_visits, unrelated_visits
+from drgdip.synth.params import SynthParams
+from drgdip.synth.patients import assign_patients, birth_dates, completed_years
+from drgdip.synth.scheme_profile import (CARE_CLASS_NAMES, CARE_TYPE_OF_CLASS, DAY_CHEMO, DAY_SURGERY,
                                   DAY_WARD, GENERAL, KIND_MEDICAL, KIND_PREMDC, KIND_SURGICAL,
                                   PSYCH_LONG, TCM_DAY, SchemeProfile, build_profile)
-from synth.stays import discharge_dates, leaving_types, stay_times
+from drgdip.synth.stays import discharge_dates, leaving_types, stay_times
 
 BLOCK_ROWS = 1 << 20
 
@@ -157,9 +157,9 @@ def generate_province(scheme, cases: int = 100_000, years: Sequence[int] = (2023
         Realism knobs (defaults when omitted).
     group_fn : callable, optional
         ``DataFrame -> DataFrame`` with ``status`` and ``adrg`` columns; defaults to
-        :func:`grouper.group_cases` under ``scheme``.
+        :func:`drgdip.grouper.group_cases` under ``scheme``.
     """
-    from grouper import group_cases, load_scheme
+    from drgdip.grouper import group_cases, load_scheme
 
     n, years, n_hospitals, seed = _check_args(cases, years, hospitals, seed)
     params = params if params is not None else SynthParams()

@@ -1,6 +1,6 @@
 """What the synthetic province needs to know about a grouping scheme (分组方案画像).
 
-Reads the raw tables of a loaded :class:`grouper.Scheme` once and derives, as integer-coded numpy
+Reads the raw tables of a loaded :class:`drgdip.grouper.Scheme` once and derives, as integer-coded numpy
 arrays: every ADRG's entry requirements (its MDC's and its own rule atoms with their code lists),
 the ADRG's kind (medical, surgical, pre-MDC) and the care classes it can serve (day surgery, day
 chemotherapy, oncology day ward, TCM day care, psychiatric long stay), and the code pools from which

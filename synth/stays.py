@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synth.params import SynthParams
-from synth.scheme_profile import DAY_CHEMO, DAY_SURGERY, DAY_WARD, GENERAL, PSYCH_LONG, TCM_DAY
+from drgdip.synth.params import SynthParams
+from drgdip.synth.scheme_profile import DAY_CHEMO, DAY_SURGERY, DAY_WARD, GENERAL, PSYCH_LONG, TCM_DAY
 
 HOUR = 3600
 DAY = 86400

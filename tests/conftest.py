@@ -22,7 +22,7 @@ DEMO_SCHEME_DIR = REPO / "data" / "demo" / "scheme"
 
 @pytest.fixture(scope="session")
 def national_scheme():
-    from grouper import load_scheme
+    from drgdip.grouper import load_scheme
 
     if not NATIONAL_SCHEME_DIR.is_dir():
         raise FileNotFoundError(

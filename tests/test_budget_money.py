@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from budget.money import allocate, allocate_grouped, band_amount, fen, to_fen
+from drgdip.budget.money import allocate, allocate_grouped, band_amount, fen, to_fen
 
 
 def reference_largest_remainder(total: int, weights) -> np.ndarray:

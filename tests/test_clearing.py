@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from budget.policy import policy_from_mapping
-from budget.settle import settle_cases
+from drgdip.budget.policy import policy_from_mapping
+from drgdip.budget.settle import settle_cases
 from tests.test_settle import REGIONS, fen, policies, provinces
 
 

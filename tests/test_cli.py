@@ -92,7 +92,7 @@ def test_explain_from_a_file_as_json(capsys):
 
 
 def test_group_with_dip_directory_appends_dip_columns(tmp_path):
-    from grouper import group_dip
+    from drgdip.grouper import group_dip
     from tests.conftest import DEMO_SCHEME_DIR
 
     demo = DEMO_SCHEME_DIR.parent

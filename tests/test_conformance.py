@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grouper import group_cases
+from drgdip.grouper import group_cases
 from tests.conftest import PUBLIC_CORPUS
 
 FIELDS = ("status", "mdc", "adrg", "drg")

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from budget.daycare import apply_day_care, apply_day_payments
-from budget.policy import load_policy, policy_from_mapping
-from drgdip.errors import UsageError
+from drgdip.budget.daycare import apply_day_care, apply_day_payments
+from drgdip.budget.policy import load_policy, policy_from_mapping
+from drgdip.core.errors import UsageError
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = pd.Timestamp("2025-03-10 08:00")
@@ -198,7 +198,7 @@ def test_unknown_care_type_names_row_and_field():
 
 def test_bed_day_payment_of_the_hainan_policy():
     # §9: 45 days at 300 (days 1-30) and 250 (31-60) -> 9,000 + 3,750 = 12,750
-    from pointvalue import bed_day_payment
+    from drgdip.pointvalue import bed_day_payment
     policy = load_policy(REPO / "data" / "policies" / "hainan_province_2025.yaml")
     assert bed_day_payment([45], policy.points.bed_day.bedday_phases).tolist() == [12_750.0]
     assert bed_day_payment([100], policy.points.bed_day.bedday_phases).tolist() == [9_000 + 7_500 + 6_000]

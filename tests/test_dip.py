@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drgdip.errors import UsageError
-from grouper.dip import DipDirectory, diagnosis_subcategory, explain_dip, group_dip, load_dip_directory
+from drgdip.core.errors import UsageError
+from drgdip.grouper.dip import DipDirectory, diagnosis_subcategory, explain_dip, group_dip, load_dip_directory
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_DIP = REPO / "data" / "demo" / "dip"
@@ -212,7 +212,7 @@ def test_trace_text_and_structure():
 
 
 def _demo_cases(seed: int, n: int) -> pd.DataFrame:
-    from pointvalue.demo_dip import demo_history
+    from drgdip.pointvalue.demo_dip import demo_history
     history = demo_history(DEMO_SCHEME, n_cases=n, seed=seed)
     return history[["dx", "proc", "los", "age", "age_days", "leaving_type", "total_cost"]]
 

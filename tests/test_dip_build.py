@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from drgdip.errors import UsageError
-from grouper.dip import group_dip, load_dip_directory
-from pointvalue import (AuxTypingRules, Calibration, DipBuildRules, PointsPolicy, Trim, build_dip_directory,
+from drgdip.core.errors import UsageError
+from drgdip.grouper.dip import group_dip, load_dip_directory
+from drgdip.pointvalue import (AuxTypingRules, Calibration, DipBuildRules, PointsPolicy, Trim, build_dip_directory,
                         points_policy_from_mapping)
 
 ATTRIBUTES = pd.DataFrame({"proc": ["47.0100", "47.0901", "99.2500", "45.1300", "36.0601"],
@@ -167,9 +167,9 @@ def test_policy_defaults_for_dip():
 
 def test_shipped_demo_directory_matches_a_rebuild(tmp_path):
     """The demo directory is a build product of the demo scheme: if this fails after the demo scheme
-    changed, rebuild it with ``python -m pointvalue.demo_dip data/demo/scheme data/demo/dip``."""
+    changed, rebuild it with ``python -m drgdip.pointvalue.demo_dip data/demo/scheme data/demo/dip``."""
     from pathlib import Path
-    from pointvalue.demo_dip import build_demo_directory
+    from drgdip.pointvalue.demo_dip import build_demo_directory
     repo = Path(__file__).resolve().parents[1]
     build_demo_directory(repo / "data" / "demo" / "scheme", tmp_path)
     shipped = load_dip_directory(repo / "data" / "demo" / "dip")

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from budget import load_policy, settle_province
-from synth.io import write_province
-from synth.province import generate_province
+from drgdip.budget import load_policy, settle_province
+from drgdip.synth.io import write_province
+from drgdip.synth.province import generate_province
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).resolve().parent / "golden"

@@ -7,10 +7,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from drgdip.errors import UsageError
-from grouper import group_cases
-from grouper.io import split_codes, type_field
-from grouper.scheme import NOT_GIVEN
+from drgdip.core.errors import UsageError
+from drgdip.grouper import group_cases
+from drgdip.grouper.io import split_codes, type_field
+from drgdip.grouper.scheme import NOT_GIVEN
 
 BASE = {"case_id": "c", "gender": "1", "age": "40", "age_days": "", "birth_weight": "",
         "dx": "K35.800", "proc": ""}

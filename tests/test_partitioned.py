@@ -5,8 +5,8 @@ from __future__ import annotations
 import dask.dataframe as dd
 import pandas as pd
 
-from grouper import group_cases
-from grouper.partitioned import group_dask
+from drgdip.grouper import group_cases
+from drgdip.grouper.partitioned import group_dask
 
 INPUT_COLUMNS = ["case_id", "gender", "age", "age_days", "birth_weight", "dx", "proc"]
 

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from drgdip.errors import UsageError
-from pointvalue import (BedDayRules, HospitalCoefTable, OutlierRules, PointsPolicy, RemoteRules,
+from drgdip.core.errors import UsageError
+from drgdip.pointvalue import (BedDayRules, HospitalCoefTable, OutlierRules, PointsPolicy, RemoteRules,
                         SpecialReviewRules, WeightTable, bed_day_payment, bed_day_points, case_points,
                         insured_pool, special_review_candidates, special_review_quota)
-from pointvalue.rate import payment_standard
+from drgdip.pointvalue.rate import payment_standard
 
 
 def table(rows, **kwargs):
@@ -306,7 +306,7 @@ def test_point_value_per_insurance_type():
 # ---------------------------------------------------------------------------------------------- contract
 
 def test_breakdown_columns_order_and_identity():
-    from pointvalue import BREAKDOWN_COLUMNS
+    from drgdip.pointvalue import BREAKDOWN_COLUMNS
     frame = cases([3000, 10000, 30000, 80000], aux_coef=[1.0, 1.3, 1.0, 1.0], other_coef=[1.0, 1.0, 1.1, 1.0])
     out = case_points(frame, DIP_G, dip_policy(coefs={3: 1.2}))
     assert tuple(out.columns) == BREAKDOWN_COLUMNS

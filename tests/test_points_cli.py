@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from drgdip.cli import main
-from grouper.dip import group_dip, load_dip_directory
+from drgdip.grouper.dip import group_dip, load_dip_directory
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_SCHEME = REPO / "data" / "demo" / "scheme"
@@ -57,7 +57,7 @@ def test_calibrate_then_points(tmp_path, capsys):
 
 
 def test_points_with_a_shipped_dip_policy_and_the_demo_directory(tmp_path):
-    from pointvalue.demo_dip import demo_history
+    from drgdip.pointvalue.demo_dip import demo_history
     cases = demo_history(DEMO_SCHEME, n_cases=500, seed=3)
     cases["hospital_id"] = "H1"
     grouped = pd.concat([cases, group_dip(cases, REPO / "data" / "demo" / "dip")], axis=1)
@@ -74,7 +74,7 @@ def test_points_with_a_shipped_dip_policy_and_the_demo_directory(tmp_path):
 
 
 def test_dip_build_cli(tmp_path, capsys):
-    from pointvalue.demo_dip import demo_history, derive_proc_attributes, severity_from_cc
+    from drgdip.pointvalue.demo_dip import demo_history, derive_proc_attributes, severity_from_cc
     history = tmp_path / "history.parquet"
     demo_history(DEMO_SCHEME, n_cases=5000, seed=11).to_parquet(history)
     attributes = tmp_path / "attributes.csv"

@@ -7,7 +7,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pointvalue import (DrgWeights, HospitalCoefTable, OutlierRules, PointsPolicy, Trim, WeightTable,
+from drgdip.pointvalue import (DrgWeights, HospitalCoefTable, OutlierRules, PointsPolicy, Trim, WeightTable,
                         case_points)
 
 GROUPS = np.array(["A", "B", "C", "D"])

@@ -7,7 +7,7 @@ import math
 import pytest
 import yaml
 
-from pointvalue.rules import (BedDayPhase, BedDayRules, Calibration, DipBuildRules, HospitalCoefTable, OutlierRules,
+from drgdip.pointvalue.rules import (BedDayPhase, BedDayRules, Calibration, DipBuildRules, HospitalCoefTable, OutlierRules,
                               PointsPolicy, PolicyError, Trim, points_policy_from_mapping)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from budget.policy import Policy, PolicyError, load_policy, policy_from_mapping
+from drgdip.budget.policy import Policy, PolicyError, load_policy, policy_from_mapping
 from drgdip.cli import main
 
 REPO = Path(__file__).resolve().parents[1]

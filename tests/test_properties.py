@@ -8,7 +8,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grouper import group_cases
+from drgdip.grouper import group_cases
 
 INPUT_COLUMNS = ["case_id", "gender", "age", "age_days", "birth_weight", "dx", "proc"]
 RESULT = ["case_id", "status", "mdc", "adrg", "drg"]

@@ -6,7 +6,7 @@ what the demo scheme contains. Cases are given as text, exactly as a CSV file wo
 (empty text = absent field). The oncology (MDCR), spine (MDCI) and psychiatric (MDCT) groups that
 day care and psychiatric long stays need have one test per ADRG, and the shipped cases and the
 synthetic province are checked to reach them. A final group checks that broken copies of the
-scheme are rejected with a :class:`grouper.SchemeError` naming the file, the line and the problem.
+scheme are rejected with a :class:`drgdip.grouper.SchemeError` naming the file, the line and the problem.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import grouper
+from drgdip import grouper
 
 SCHEME_DIR = Path(__file__).resolve().parents[1] / "data" / "demo" / "scheme"
 CASE_COLUMNS = ["case_id", "gender", "age", "age_days", "birth_weight", "dept", "los",
@@ -503,7 +503,7 @@ def test_ts1_mood_disorders(scheme, one_case, result):
 
 def test_demo_scheme_serves_every_care_class_of_the_synthetic_province(scheme):
     """The synthetic province finds a group for each day-care type and for psychiatric long stays."""
-    from synth.scheme_profile import (CARE_CLASS_NAMES, DAY_CHEMO, DAY_WARD, PSYCH_LONG, TCM_DAY,
+    from drgdip.synth.scheme_profile import (CARE_CLASS_NAMES, DAY_CHEMO, DAY_WARD, PSYCH_LONG, TCM_DAY,
                                       build_profile)
     profile = build_profile(scheme)
     adrgs = {CARE_CLASS_NAMES[k]: {profile.adrgs[i].code for i in profile.class_adrgs[k]}
@@ -514,7 +514,7 @@ def test_demo_scheme_serves_every_care_class_of_the_synthetic_province(scheme):
 
 def test_synthetic_province_on_the_demo_scheme_has_every_care_type():
     """Day chemotherapy, oncology day ward, TCM day care and psychiatric long stays are generated."""
-    from synth import generate_province
+    from drgdip.synth import generate_province
     province = generate_province(SCHEME_DIR, cases=3000, hospitals=12, regions=2, seed=5)
     cases = province.cases
     assert set(cases["care_type"]) == {"inpatient", "day_surgery", "day_chemo", "day_ward", "tcm_day"}

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from drgdip.cli import main
-from grouper import explain_case, group_cases, load_scheme
+from drgdip.grouper import explain_case, group_cases, load_scheme
 from tests.conftest import DEMO_SCHEME_DIR
 
 

@@ -23,8 +23,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from budget.policy import policy_from_mapping
-from budget.settle import settle_cases
+from drgdip.budget.policy import policy_from_mapping
+from drgdip.budget.settle import settle_cases
 
 
 def fen(values) -> np.ndarray:
@@ -228,7 +228,7 @@ def test_stays_outside_the_budget_keep_their_rows():
 
 
 def test_bad_case_input_names_row_and_field():
-    from drgdip.errors import UsageError
+    from drgdip.core.errors import UsageError
     policy = policy_from_mapping({})
     with pytest.raises(UsageError, match="row 2, field 'fund_paid': value is missing"):
         settle_cases(frame([("a", "H1", 1.0, 1.0, 1.0), ("b", "H1", 1.0, np.nan, 1.0)]), policy)

@@ -1,4 +1,4 @@
-"""``drgdip settle`` and :func:`budget.settle_province` end to end on synthetic provinces."""
+"""``drgdip settle`` and :func:`drgdip.budget.settle_province` end to end on synthetic provinces."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from budget import format_settlement_summary, load_policy, policy_from_mapping, settle_province
+from drgdip.budget import format_settlement_summary, load_policy, policy_from_mapping, settle_province
 from drgdip.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,8 +27,8 @@ def fen(values) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def province(tmp_path_factory):
-    from synth.io import write_province
-    from synth.province import generate_province
+    from drgdip.synth.io import write_province
+    from drgdip.synth.province import generate_province
 
     generated = generate_province(DEMO_SCHEME, cases=6_000, years=(2024, 2025), hospitals=12, regions=3, seed=7)
     parquet = tmp_path_factory.mktemp("province_parquet")

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 from drgdip.cli import main
 from drgdip.demo import run_demo
-from grouper import group_cases, load_scheme
-from synth import (CASE_COLUMNS, CASE_DTYPES, DAY_WARD_VISIT_DTYPES, HOSPITAL_DTYPES,
+from drgdip.grouper import group_cases, load_scheme
+from drgdip.synth import (CASE_COLUMNS, CASE_DTYPES, DAY_WARD_VISIT_DTYPES, HOSPITAL_DTYPES,
                    OUTPATIENT_DTYPES, SynthParams, SynthParamsError, generate_province,
                    read_province, write_province)
-from synth.casemix import INVALID_REASONS
+from drgdip.synth.casemix import INVALID_REASONS
 from tests.conftest import DEMO_SCHEME_DIR
 
 PAYMENT_COLUMNS = ("hospital_id", "hospital_level", "region", "insured_region", "insurance_type",

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from grouper import group_cases
-from synth import SynthParams, generate_province
-from synth.casemix import INVALID_REASONS
+from drgdip.grouper import group_cases
+from drgdip.synth import SynthParams, generate_province
+from drgdip.synth.casemix import INVALID_REASONS
 from tests.test_synth import expected_invalid_reason
 
 N = 100_000

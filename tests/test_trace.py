@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grouper import explain_case, group_cases
+from drgdip.grouper import explain_case, group_cases
 
 INPUT_COLUMNS = ["case_id", "gender", "age", "age_days", "birth_weight", "dx", "proc"]
 

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from drgdip.errors import UsageError
-from pointvalue import DipScores, DrgWeights, GroupWeights, PointsPolicy, Trim, WeightTable, hospital_level_coefs
-from pointvalue.rate import addon_points, drg_rate, payment_standard
-from pointvalue.weights import trim_mask
+from drgdip.core.errors import UsageError
+from drgdip.pointvalue import DipScores, DrgWeights, GroupWeights, PointsPolicy, Trim, WeightTable, hospital_level_coefs
+from drgdip.pointvalue.rate import addon_points, drg_rate, payment_standard
+from drgdip.pointvalue.weights import trim_mask
 
 NO_TRIM = Trim(method="none")
 

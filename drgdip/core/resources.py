@@ -1,0 +1,37 @@
+"""Paths of the data bundled with the package: the demo scheme, the demo DIP directory, the policies.
+
+Found with :mod:`importlib.resources`, so they work from a checkout, an editable install and an
+installed wheel alike.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+__all__ = ["data_dir", "demo_scheme_dir", "demo_dip_dir", "policies_dir", "policy_path"]
+
+
+def data_dir() -> Path:
+    """The folder of ``drgdip.data``."""
+    return Path(str(files("drgdip.data")))
+
+
+def demo_scheme_dir() -> Path:
+    """The small demo CHS-DRG scheme written for drgdip (``data/demo/scheme``)."""
+    return data_dir() / "demo" / "scheme"
+
+
+def demo_dip_dir() -> Path:
+    """The demo DIP directory built on the demo scheme (``data/demo/dip``)."""
+    return data_dir() / "demo" / "dip"
+
+
+def policies_dir() -> Path:
+    """The worked settlement policies (``data/policies``)."""
+    return data_dir() / "policies"
+
+
+def policy_path(name: str) -> Path:
+    """A shipped policy by file stem, e.g. ``panzhihua_drg_day_care_2025``."""
+    return policies_dir() / f"{name}.yaml"
