@@ -8,11 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from drgdip.pointvalue._kernels import _unit_order
-
-
-# Counting sort of items by group: (order, ptr) with ``order[ptr[g]:ptr[g + 1]]`` the items of group g.
-_counting_order = _unit_order
+from drgdip.core._kernels import counting_order
 
 
 N_BUCKETS = 1 << 12
@@ -129,7 +125,7 @@ def _allocate_grouped_py(group, weight, total, n_groups):
         ``total[g]`` where the group has no weight, else 0.
     """
     n = group.shape[0]
-    order, ptr = _counting_order(group, n_groups)
+    order, ptr = counting_order(group, n_groups)
     amount = np.zeros(n, dtype=np.int64)
     unplaced = np.zeros(n_groups, dtype=np.int64)
     for g in prange(n_groups):

@@ -18,7 +18,7 @@ import pandas as pd
 
 from drgdip.budget._kernels import _check_values, _to_fen_checked
 from drgdip.core.errors import UsageError
-from drgdip.pointvalue._io import number_column
+from drgdip.core.checks import number_column
 
 __all__ = ["CaseArrays", "factorize", "case_arrays", "INSURANCE_TYPE_CODES", "number", "STATUS_OK"]
 

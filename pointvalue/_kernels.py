@@ -5,6 +5,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from drgdip.core._kernels import counting_order
+
 # outlier classes; index into pointvalue.points.OUTLIER_CLASSES
 NORMAL, LOW, HIGH, EXTREME, UNGROUPED, SPECIAL_REVIEW, BED_DAY = range(7)
 # high formulas; index into pointvalue.rules.HIGH_FORMULAS
@@ -158,36 +160,6 @@ def _points_kernel(base, reference, cost, coef, aux, remote, other, approved, ap
         out_candidate[i] = candidate
 
 
-@nb.njit(cache=True)
-def _unit_order(unit, n_units):
-    """Counting sort of cases by unit.
-
-    Parameters
-    ----------
-    unit : int64[n]
-        Unit id of each case (0 <= unit < n_units).
-    n_units : int
-
-    Returns
-    -------
-    order : int64[n]      case indices grouped by unit, in input order within a unit
-    start : int64[n_units + 1]   ``order[start[u]:start[u+1]]`` are the cases of unit u
-    """
-    n = unit.shape[0]
-    start = np.zeros(n_units + 1, dtype=np.int64)
-    for i in range(n):
-        start[unit[i] + 1] += 1
-    for u in range(n_units):
-        start[u + 1] += start[u]
-    fill = start[:-1].copy()
-    order = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        u = unit[i]
-        order[fill[u]] = i
-        fill[u] += 1
-    return order, start
-
-
 @nb.njit(cache=True, parallel=True)
 def _rank_within_units(cost, order, start, out_rank, out_sorted):
     """Rank of each case's cost inside its unit (ties by input order), and the costs sorted per unit.
@@ -196,7 +168,7 @@ def _rank_within_units(cost, order, start, out_rank, out_sorted):
     ----------
     cost : float64[n]
     order, start : int64
-        From :func:`_unit_order`.
+        From :func:`drgdip.core._kernels.counting_order`.
     out_rank : int64[n]
         Output: 0-based rank of case i within its unit.
     out_sorted : float64[n]

@@ -7,7 +7,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from drgdip.pointvalue._io import number_column, read_table, source_name
+from drgdip.core.checks import number_column
+from drgdip.core.tables import source_name
+from drgdip.pointvalue._io import read_table
 from drgdip.pointvalue.weights import weighted_group_means
 
 __all__ = ["hospital_level_coefs", "insured_pool", "pool_codes", "POOLS"]

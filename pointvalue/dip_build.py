@@ -40,7 +40,9 @@ import pyarrow.compute as pc
 from drgdip.core.errors import UsageError
 from drgdip.grouper.dip import (PROC_CLASSES, SUBTYPES, DipDirectory, _class_of_attribute, _code_lists,
                          diagnosis_subcategory, group_dip, prepare_dip_cases)
-from drgdip.pointvalue._io import number_column, read_table, source_name
+from drgdip.core.checks import number_column
+from drgdip.core.tables import source_name
+from drgdip.pointvalue._io import read_table
 from drgdip.pointvalue.rules import Calibration, DipBuildRules, PointsPolicy
 from drgdip.pointvalue.weights import DipScores, weighted_group_means
 

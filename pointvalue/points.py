@@ -31,7 +31,9 @@ import pandas as pd
 
 from drgdip.core.errors import UsageError
 from drgdip.pointvalue import _kernels as K
-from drgdip.pointvalue._io import code_column, group_index, number_column, read_table, source_name
+from drgdip.core.checks import number_column
+from drgdip.core.tables import source_name
+from drgdip.pointvalue._io import code_column, group_index, read_table
 from drgdip.pointvalue.bedday import bed_day_points
 from drgdip.pointvalue.coefs import POOLS, pool_codes
 from drgdip.pointvalue.rules import APPROVED_PAYMENTS, HIGH_FORMULAS, HospitalCoefTable, PointsPolicy

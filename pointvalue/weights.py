@@ -31,8 +31,11 @@ import numpy as np
 import pandas as pd
 
 from drgdip.core.errors import UsageError
-from drgdip.pointvalue._kernels import _rank_within_units, _unit_order
-from drgdip.pointvalue._io import code_column, group_index, number_column, read_table, source_name
+from drgdip.core._kernels import counting_order
+from drgdip.pointvalue._kernels import _rank_within_units
+from drgdip.core.checks import number_column
+from drgdip.core.tables import source_name
+from drgdip.pointvalue._io import code_column, group_index, read_table
 from drgdip.pointvalue.rules import Calibration, PointsPolicy, Trim
 
 __all__ = ["GroupWeights", "DrgWeights", "DipScores", "WeightTable", "trim_mask", "weighted_group_means"]
@@ -70,7 +73,7 @@ def trim_mask(cost: np.ndarray, unit: np.ndarray, n_units: int, trim: Trim, ddof
             sd = np.sqrt(ss / (count - ddof))
         sd = np.where(count > ddof, sd, np.inf)
         return np.abs(dev) <= trim.k * sd[unit]
-    order, bounds = _unit_order(unit.astype(np.int64), n_units)
+    order, bounds = counting_order(unit.astype(np.int64), n_units)
     start = bounds[:-1]
     rank = np.empty(n, dtype=np.int64)
     sorted_cost = np.empty(n, dtype=np.float64)
