@@ -18,7 +18,8 @@ import pandas as pd
 from drgdip.budget.daycare import apply_day_care, apply_day_payments
 from drgdip.budget.frame import stay_years
 from drgdip.budget.policy import Policy, load_policy
-from drgdip.budget.province import read_province, read_table
+from drgdip.core.province import read_province
+from drgdip.core.tables import read_table
 from drgdip.budget.settle import Settlement, settle_cases
 from drgdip.core.errors import UsageError
 
@@ -250,9 +251,9 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
         policy = load_policy(policy)
     province = read_province(province_or_dir)
     if isinstance(deductions, (str, Path)):
-        deductions = read_table(Path(deductions))
+        deductions = read_table(Path(deductions), what="deductions")
     if isinstance(approved, (str, Path)):
-        approved = read_table(Path(approved))
+        approved = read_table(Path(approved), what="approved")
     warnings: list[str] = []
     cases = _with_hospital_fields(province.cases, province.hospitals)
     file = province.source

@@ -1,68 +1,15 @@
-"""Input tables of the points stage: read a path or take a DataFrame, check columns and numbers.
-
-Errors are :class:`UsageError` naming the file, the 1-based data row and the field.
-"""
+"""Group codes of the points stage: ungrouped codes as missing, codes to positions in a weight table."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from drgdip.core.errors import UsageError
-from drgdip.core.tables import source_name
 
 UNGROUPED_CODES = ("", "0000")
-
-
-def read_table(source, required: tuple[str, ...], *, what: str, columns: tuple[str, ...] | None = None,
-               dtype_text: tuple[str, ...] = ()) -> pd.DataFrame:
-    """A DataFrame from ``source`` (DataFrame, ``.csv`` or ``.parquet`` path) with ``required`` columns.
-
-    ``columns`` limits what is read from files; ``dtype_text`` columns are read from CSV as text so
-    that codes such as ``0101`` keep their leading zeros.
-    """
-    name = source_name(source)
-    if isinstance(source, pd.DataFrame):
-        frame = source
-    elif isinstance(source, (str, Path)):
-        path = Path(source)
-        if not path.is_file():
-            raise UsageError(f"{what}: no such file", file=name)
-        suffix = path.suffix.lower()
-        if suffix in (".parquet", ".pq"):
-            try:
-                frame = pd.read_parquet(path, columns=None if columns is None else
-                                        _present_parquet_columns(path, columns))
-            except Exception as error:  # pyarrow raises several types for unreadable files
-                raise UsageError(f"{what}: cannot read Parquet: {error}", file=name) from None
-        elif suffix in (".csv", ".txt"):
-            try:
-                header = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
-                use = None if columns is None else [c for c in header if c in columns]
-                frame = pd.read_csv(path, usecols=use, encoding="utf-8-sig", keep_default_na=False,
-                                    na_values=[""],
-                                    dtype={c: str for c in header if c in dtype_text})
-            except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as error:
-                raise UsageError(f"{what}: cannot read CSV: {error}", file=name) from None
-        else:
-            raise UsageError(f"{what}: expected a .csv or .parquet file", file=name)
-    else:
-        raise UsageError(f"{what}: expected a DataFrame or a path, got {type(source).__name__}")
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise UsageError(f"{what}: missing column(s) {', '.join(missing)} (needs {', '.join(required)})",
-                         file=name, field=missing[0])
-    return frame
-
-
-def _present_parquet_columns(path: Path, columns: tuple[str, ...]) -> list[str]:
-    import pyarrow.parquet as pq
-    names = pq.ParquetFile(path).schema_arrow.names
-    return [c for c in names if c in columns]
 
 
 def code_column(frame: pd.DataFrame, column: str) -> pd.Series:

@@ -8,8 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from drgdip.core.checks import number_column
-from drgdip.core.tables import source_name
-from drgdip.pointvalue._io import read_table
+from drgdip.core.tables import read_table, source_name
 from drgdip.pointvalue.weights import weighted_group_means
 
 __all__ = ["hospital_level_coefs", "insured_pool", "pool_codes", "POOLS"]
@@ -25,7 +24,7 @@ def hospital_level_coefs(history, year_weights=(1, 2, 7), year_weight_mode: str 
     Example: tier-3 mean 12,000 vs city 10,000 -> 1.20.
     """
     file = source_name(history)
-    frame = read_table(history, ("year", "hospital_level", "total_cost"), what="history",
+    frame = read_table(history, required=("year", "hospital_level", "total_cost"), what="history",
                        columns=("year", "hospital_level", "total_cost"))
     year = number_column(frame, "year", file=file, lo=None, integer=True)
     level = number_column(frame, "hospital_level", file=file, integer=True)

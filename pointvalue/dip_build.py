@@ -41,8 +41,7 @@ from drgdip.core.errors import UsageError
 from drgdip.grouper.dip import (PROC_CLASSES, SUBTYPES, DipDirectory, _class_of_attribute, _code_lists,
                          diagnosis_subcategory, group_dip, prepare_dip_cases)
 from drgdip.core.checks import number_column
-from drgdip.core.tables import source_name
-from drgdip.pointvalue._io import read_table
+from drgdip.core.tables import read_table, source_name
 from drgdip.pointvalue.rules import Calibration, DipBuildRules, PointsPolicy
 from drgdip.pointvalue.weights import DipScores, weighted_group_means
 
@@ -156,16 +155,16 @@ def build_dip_directory(history, rules: DipBuildRules | PointsPolicy | None = No
     points_scale = 1000.0 if points_scale is None else float(points_scale)
 
     file = source_name(history)
-    frame = read_table(history, ("dx", "year", "total_cost"), what="history",
+    frame = read_table(history, required=("dx", "year", "total_cost"), what="history",
                        columns=("dx", "proc", "year", "total_cost", "los", "age", "age_days", "leaving_type",
-                                "icu_hours", "hospital_level"), dtype_text=("dx", "proc"))
-    attributes = read_table(proc_attributes, ("proc", "attribute"), what="procedure attributes",
-                            dtype_text=("proc", "attribute"))
+                                "icu_hours", "hospital_level"), text=("dx", "proc"))
+    attributes = read_table(proc_attributes, required=("proc", "attribute"), what="procedure attributes",
+                            text=("proc", "attribute"))
     attributes = attributes[["proc", "attribute"]].astype(str)
     severity = None
     if severity_dx is not None:
-        severity = read_table(severity_dx, ("dx", "severity"), what="severity diagnoses",
-                              dtype_text=("dx", "severity"))[["dx", "severity"]].astype(str)
+        severity = read_table(severity_dx, required=("dx", "severity"), what="severity diagnoses",
+                              text=("dx", "severity"))[["dx", "severity"]].astype(str)
     year = number_column(frame, "year", file=file, lo=None, integer=True)
     cost = number_column(frame, "total_cost", file=file)
     weights = np.asarray(calibration.year_weights, dtype=np.float64)

@@ -32,8 +32,8 @@ import pandas as pd
 from drgdip.core.errors import UsageError
 from drgdip.pointvalue import _kernels as K
 from drgdip.core.checks import number_column
-from drgdip.core.tables import source_name
-from drgdip.pointvalue._io import code_column, group_index, read_table
+from drgdip.core.tables import read_table, source_name
+from drgdip.pointvalue._io import code_column, group_index
 from drgdip.pointvalue.bedday import bed_day_points
 from drgdip.pointvalue.coefs import POOLS, pool_codes
 from drgdip.pointvalue.rules import APPROVED_PAYMENTS, HIGH_FORMULAS, HospitalCoefTable, PointsPolicy
@@ -237,9 +237,9 @@ def case_points(cases, weights, policy: PointsPolicy, *, point_value=None, group
     rules = policy.outliers
     group_col = group_col or ("dip_group" if policy.is_dip else "drg")
     file = source_name(cases)
-    frame = read_table(cases, ("case_id", group_col, "total_cost"), what="cases",
+    frame = read_table(cases, required=("case_id", group_col, "total_cost"), what="cases",
                        columns=_INPUT_COLUMNS + (group_col, "dip_aux_coef"),
-                       dtype_text=("case_id", group_col, "hospital_id", "region", "insured_region", "status"))
+                       text=("case_id", group_col, "hospital_id", "region", "insured_region", "status"))
     n = len(frame)
     cost = number_column(frame, "total_cost", file=file)
     codes = code_column(frame, group_col)

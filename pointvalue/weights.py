@@ -34,8 +34,8 @@ from drgdip.core.errors import UsageError
 from drgdip.core._kernels import counting_order
 from drgdip.pointvalue._kernels import _rank_within_units
 from drgdip.core.checks import number_column
-from drgdip.core.tables import source_name
-from drgdip.pointvalue._io import code_column, group_index, read_table
+from drgdip.core.tables import read_table, source_name
+from drgdip.pointvalue._io import code_column, group_index
 from drgdip.pointvalue.rules import Calibration, PointsPolicy, Trim
 
 __all__ = ["GroupWeights", "DrgWeights", "DipScores", "WeightTable", "trim_mask", "weighted_group_means"]
@@ -206,8 +206,8 @@ class WeightTable:
         ``cases``: ``hospital_id`` and the group column. Returns a Series indexed by hospital_id.
         """
         file = source_name(cases)
-        frame = read_table(cases, ("hospital_id", group_col), what="cases", columns=("hospital_id", group_col),
-                           dtype_text=("hospital_id", group_col))
+        frame = read_table(cases, required=("hospital_id", group_col), what="cases", columns=("hospital_id", group_col),
+                           text=("hospital_id", group_col))
         index = self.index_of(code_column(frame, group_col))
         ok = index >= 0
         hospital = frame["hospital_id"].astype("string")
@@ -260,7 +260,7 @@ class WeightTable:
         when they agree on every row, else 100 and unknown.
         """
         name = source_name(path)
-        frame = read_table(path, (), what="weight table", dtype_text=("group", "drg", "dip_group",
+        frame = read_table(path, required=(), what="weight table", text=("group", "drg", "dip_group",
                                                                       group_col or "group"))
         candidates = [group_col] if group_col else ["group", "drg", "dip_group"]
         found = [c for c in candidates if c in frame.columns]
@@ -408,8 +408,8 @@ class GroupWeights:
             raise UsageError(f"points_scale must be a positive number, got {self.points_scale!r}")
         file = source_name(history)
         wanted = (self.group_col, "year", "total_cost", "hospital_level", self.mdc_col or "")
-        frame = read_table(history, (self.group_col, "year", "total_cost"), what="history",
-                           columns=wanted, dtype_text=(self.group_col, self.mdc_col or ""))
+        frame = read_table(history, required=(self.group_col, "year", "total_cost"), what="history",
+                           columns=wanted, text=(self.group_col, self.mdc_col or ""))
         codes = code_column(frame, self.group_col)
         grouped = codes.notna().to_numpy()
         year_all = number_column(frame, "year", file=file, lo=None, integer=True)

@@ -72,7 +72,7 @@ def _params(path: str | None):
 
 def run_synth(args: argparse.Namespace) -> int:
     from drgdip.grouper import SchemeError, load_scheme
-    from drgdip.synth.io import write_province
+    from drgdip.core.province import write_province
     from drgdip.synth.province import generate_province
 
     years = _years(args.years)

@@ -18,7 +18,7 @@ fixed stream number (and block number), never from the clock or the machine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -27,6 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from drgdip.core.province import Province, read_province
 from drgdip.synth import casemix
 from drgdip.synth.casemix import (ADULT, INVALID_REASONS, CcSampler, assemble_codes, build_cores,
                            compact, core_class_of, draw_cores, invalid_status, join_codes, join_csr,
@@ -68,6 +69,8 @@ HOSPITAL_DTYPES = {"hospital_id": "str", "name": "str", "level": "int8", "region
 OUTPATIENT_DTYPES = {"visit_id": "str", "patient_id": "str", "hospital_id": "str",
                      "visit_time": "datetime64[s]", "cost": "float64", "related_case_id": "str"}
 DAY_WARD_VISIT_DTYPES = {"case_id": "str", "visit_date": "datetime64[s]"}
+TABLE_DTYPES = {"cases": CASE_DTYPES, "hospitals": HOSPITAL_DTYPES, "outpatient": OUTPATIENT_DTYPES,
+                "day_ward_visits": DAY_WARD_VISIT_DTYPES}
 
 # discharge department (出院科别) by MDC letter, following the national clinical-department list
 DEPT_MEDICAL = {"B": "A03", "C": "A10", "D": "A11", "J": "A13", "M": "A04", "N": "A05", "O": "A05",
@@ -76,30 +79,6 @@ DEPT_SURGICAL = {"C": "A10", "D": "A11", "N": "A05", "O": "A05", "P": "A07"}
 DEPT_OF_CLASS = {DAY_CHEMO: "A19", DAY_WARD: "A19", TCM_DAY: "A50", PSYCH_LONG: "A15"}
 
 GroupFn = Callable[[pd.DataFrame], pd.DataFrame]
-
-
-@dataclass(frozen=True)
-class Province:
-    """A synthetic province.
-
-    ``cases``: the case-table contract (design.md section 3.1) plus patient_id, year and the
-    payment columns, dtypes as in ``CASE_DTYPES``; ``hospitals``: hospital_id, name, level,
-    region, beds, hospital_type; ``outpatient``: visit_id, patient_id, hospital_id, visit_time,
-    cost, related_case_id (empty unless a pre-operative visit of that stay); ``day_ward_visits``:
-    case_id, visit_date of every day-ward session; ``info``: how it was made (seed, years,
-    regions, parameters, care types that could not be generated and why).
-    """
-
-    cases: pd.DataFrame = field(repr=False)
-    hospitals: pd.DataFrame = field(repr=False)
-    outpatient: pd.DataFrame = field(repr=False)
-    day_ward_visits: pd.DataFrame = field(repr=False)
-    info: dict = field(default_factory=dict, repr=False)
-
-    def __repr__(self) -> str:
-        return (f"Province({len(self.cases):,} cases, {len(self.hospitals)} hospitals, "
-                f"{len(self.outpatient):,} outpatient visits, "
-                f"{len(self.day_ward_visits):,} day-ward visits)")
 
 
 def _rng(seed: int, *stream: int) -> np.random.Generator:
@@ -727,3 +706,9 @@ def _typed(columns: dict, dtypes: dict) -> pd.DataFrame:
             s = s.astype(dtype)
         out[column] = s.reset_index(drop=True)
     return pd.DataFrame(out, copy=False)
+
+
+def read_synthetic_province(directory) -> Province:
+    """Read a province written by :func:`drgdip.core.province.write_province` with the column types of
+    :data:`TABLE_DTYPES` (CSV files give back the same DataFrames as Parquet)."""
+    return read_province(directory, dtypes=TABLE_DTYPES)

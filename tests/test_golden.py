@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from drgdip.budget import load_policy, settle_province
-from drgdip.synth.io import write_province
+from drgdip.core.province import write_province
 from drgdip.synth.province import generate_province
 
 REPO = Path(__file__).resolve().parents[1]

@@ -27,7 +27,7 @@ def fen(values) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def province(tmp_path_factory):
-    from drgdip.synth.io import write_province
+    from drgdip.core.province import write_province
     from drgdip.synth.province import generate_province
 
     generated = generate_province(DEMO_SCHEME, cases=6_000, years=(2024, 2025), hospitals=12, regions=3, seed=7)

@@ -17,7 +17,7 @@ from drgdip.demo import run_demo
 from drgdip.grouper import group_cases, load_scheme
 from drgdip.synth import (CASE_COLUMNS, CASE_DTYPES, DAY_WARD_VISIT_DTYPES, HOSPITAL_DTYPES,
                    OUTPATIENT_DTYPES, SynthParams, SynthParamsError, generate_province,
-                   read_province, write_province)
+                   read_synthetic_province, write_province)
 from drgdip.synth.casemix import INVALID_REASONS
 from tests.conftest import DEMO_SCHEME_DIR
 
@@ -254,7 +254,7 @@ def test_files_are_byte_identical_across_runs(tmp_path, fmt):
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_written_province_reads_back_identical(tmp_path, province, fmt):
     write_province(province, tmp_path, format=fmt)
-    back = read_province(tmp_path)
+    back = read_synthetic_province(tmp_path)
     for name in ("cases", "hospitals", "outpatient", "day_ward_visits"):
         pd.testing.assert_frame_equal(getattr(back, name), getattr(province, name), check_dtype=True)
     assert back.info["seed"] == 11
