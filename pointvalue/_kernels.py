@@ -5,7 +5,6 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from drgdip.core._kernels import counting_order
 
 # outlier classes; index into pointvalue.points.OUTLIER_CLASSES
 NORMAL, LOW, HIGH, EXTREME, UNGROUPED, SPECIAL_REVIEW, BED_DAY = range(7)
