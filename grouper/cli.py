@@ -16,6 +16,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from drgdip.core.errors import UsageError
+from drgdip.core.tables import count_rows
 from drgdip.grouper import io
 from drgdip.grouper.dip import load_dip_directory
 from drgdip.grouper.drg import GroupedBatch, iter_group_batches, result_labels
@@ -181,7 +182,7 @@ def run_group(args) -> int:
     if args.threads:
         import numba
         numba.set_num_threads(max(1, min(args.threads, numba.config.NUMBA_NUM_THREADS)))
-    total = io.count_rows(args.input) if Path(args.input).is_file() else None
+    total = count_rows(args.input) if Path(args.input).is_file() else None
     show = args.progress if args.progress is not None else (
         sys.stderr.isatty() and (total is None or total >= 5 * args.batch_rows))
     progress = _Progress(total, bool(show))

@@ -10,7 +10,6 @@ non-integer texts of a field (a handful of bad values), never one call per case.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -19,10 +18,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from drgdip.core.errors import UsageError
+from drgdip.core.tables import iter_file_batches, table_columns
 from drgdip.grouper._text_kernels import (
     TEXT_ABSENT, TEXT_INTEGER, TEXT_OTHER, CodeTable, lookup_strings, parse_integer_text,
     split_and_encode,
@@ -87,15 +85,6 @@ class EncodedCases:
 # ---------------------------------------------------------------- reading
 
 
-def _source_name(source) -> str:
-    return str(source) if isinstance(source, (str, Path)) else "<DataFrame>"
-
-
-def _csv_header(path: Path) -> list[str]:
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        return next(csv.reader(handle), [])
-
-
 def _check_columns(names: list[str], file: str) -> None:
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
@@ -104,24 +93,14 @@ def _check_columns(names: list[str], file: str) -> None:
                          file=file, row=1 if file.endswith(".csv") else None, field=missing[0])
 
 
-def count_rows(source) -> int | None:
-    """Number of cases in ``source`` when it is cheap to know (Parquet metadata, DataFrame)."""
-    if isinstance(source, pd.DataFrame):
-        return len(source)
-    path = Path(source)
-    if path.suffix.lower() in (".parquet", ".pq") and path.is_file():
-        return pq.ParquetFile(path).metadata.num_rows
-    return None
-
-
 def iter_case_batches(source, batch_rows: int = DEFAULT_BATCH_ROWS, *,
                       all_columns: bool = True) -> Iterator[pa.Table]:
     """Yield the case table in batches of about ``batch_rows`` rows.
 
-    CSV columns are read as text exactly as written; Parquet keeps its types; a DataFrame is
-    converted column by column. ``all_columns=False`` reads only the grouping columns (a wide
-    settlement table then costs no more to group than a narrow one). Unusable input raises
-    :class:`UsageError`.
+    Files are read by :func:`drgdip.core.tables.iter_file_batches` (CSV columns as text exactly as
+    written, Parquet with its types); a DataFrame is converted column by column.
+    ``all_columns=False`` reads only the grouping columns (a wide settlement table then costs no
+    more to group than a narrow one). Unusable input raises :class:`UsageError`.
     """
     if isinstance(source, pd.DataFrame):
         _check_columns(list(map(str, source.columns)), "<DataFrame>")
@@ -130,78 +109,11 @@ def iter_case_batches(source, batch_rows: int = DEFAULT_BATCH_ROWS, *,
         for start in range(0, max(len(source), 1), batch_rows):
             yield _table_from_frame(source.iloc[start:start + batch_rows])
         return
-    path = Path(source)
     name = str(source)
-    if not path.is_file():
-        raise UsageError("cannot read input: file not found", file=name)
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        try:
-            parquet = pq.ParquetFile(path)
-        except (pa.ArrowException, OSError) as error:
-            raise UsageError(f"cannot read input as Parquet: {error}", file=name) from None
-        names = parquet.schema_arrow.names
-        _check_columns(names, name)
-        columns = None if all_columns else [c for c in names if c in GROUPING_COLUMNS]
-        if parquet.metadata.num_rows == 0:
-            schema = parquet.schema_arrow
-            yield schema.empty_table() if columns is None else schema.empty_table().select(columns)
-            return
-        for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
-            yield pa.Table.from_batches([batch])
-    elif suffix in (".csv", ".txt", ".gz"):
-        yield from _iter_csv(path, name, batch_rows, all_columns)
-    else:
-        raise UsageError(f"unknown input format {suffix!r} (use .csv or .parquet)", file=name)
-
-
-def prefetch(batches: Iterator[pa.Table]) -> Iterator[pa.Table]:
-    """Read the next batch in a background thread while the caller works on the current one.
-
-    Arrow's readers release the GIL, so reading overlaps with encoding and grouping.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    done = object()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drgdip-read") as pool:
-        pending = pool.submit(next, batches, done)
-        while True:
-            batch = pending.result()
-            if batch is done:
-                return
-            pending = pool.submit(next, batches, done)
-            yield batch
-
-
-def _iter_csv(path: Path, name: str, batch_rows: int, all_columns: bool) -> Iterator[pa.Table]:
-    if path.stat().st_size == 0:
-        yield pa.table({c: pa.array([], pa.string()) for c in REQUIRED_COLUMNS})
-        return
-    try:
-        header = _csv_header(path)
-    except (UnicodeDecodeError, csv.Error) as error:
-        raise UsageError(f"cannot read input as UTF-8 CSV: {error}", file=name, row=1) from None
-    _check_columns(header, name)
-    include = header if all_columns else [c for c in header if c in GROUPING_COLUMNS]
-    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
-                                   include_columns=include,
-                                   strings_can_be_null=False, quoted_strings_can_be_null=False)
-    read = pacsv.ReadOptions(block_size=1 << 26)
-    rows_seen = 0
-    try:
-        reader = pacsv.open_csv(path, read_options=read, convert_options=convert)
-        schema = reader.schema
-        pending = pa.Table.from_batches([], schema)
-        for batch in reader:
-            pending = pa.concat_tables([pending, pa.Table.from_batches([batch], schema)])
-            while pending.num_rows >= batch_rows:
-                rows_seen += batch_rows
-                yield pending.slice(0, batch_rows)
-                pending = pending.slice(batch_rows)
-        if pending.num_rows or rows_seen == 0:
-            yield pending
-    except pa.ArrowInvalid as error:
-        raise UsageError(f"cannot parse CSV: {error}", file=name) from None
+    if Path(source).is_file():
+        _check_columns(table_columns(source), name)
+    yield from iter_file_batches(source, batch_rows, columns=None if all_columns else GROUPING_COLUMNS,
+                                 required=REQUIRED_COLUMNS, what="cases")
 
 
 def _table_from_frame(frame: pd.DataFrame) -> pa.Table:
