@@ -1,16 +1,26 @@
-"""Boundary validation of input tables: numeric columns, and (in time) the case table as a whole.
+"""Boundary validation of input tables: the case table as a whole, and single numeric columns.
 
-Every message names the file, the 1-based data row and the field, so that a user can find the value.
+:func:`check_case_table` runs once, where a case table enters the engine and before any stage
+touches a column: every column it knows (:data:`CASE_COLUMNS`) is checked for its type and range and
+converted to one dtype (money as float64 yuan, whole numbers as int64, times as datetime64, flags
+as bool), so that later stages never parse text again. Columns it does not know pass through.
+
+Every message names the file, the row and the field: rows are data rows counted from 1 below the
+header, as a spreadsheet shows them when the header is row 0.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Literal, Mapping
 
 import numpy as np
 import pandas as pd
 
 from drgdip.core.errors import UsageError
 
-__all__ = ["number_column"]
+__all__ = ["ColumnRule", "CASE_COLUMNS", "MONEY_COLUMNS", "check_case_table", "number_column", "flag_column",
+           "time_column", "first_row"]
 
 
 def number_column(frame: pd.DataFrame, column: str, *, file: str, lo: float | None = 0.0,
@@ -52,3 +62,143 @@ def number_column(frame: pd.DataFrame, column: str, *, file: str, lo: float | No
             return values
         return values.astype(np.int64)
     return values
+
+
+def first_row(mask: np.ndarray) -> int:
+    """1-based data row of the first True in ``mask``."""
+    return int(np.flatnonzero(mask)[0]) + 1
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    """What a case-table column must hold.
+
+    ``kind``: ``text`` (any value), ``integer`` (whole numbers), ``number``, ``money`` (yuan, finite),
+    ``time`` (date and time), ``flag`` (true/false, 1/0, yes/no, y/n, 是/否). ``lo``/``hi`` bound
+    numbers (inclusive); ``missing``: whether an empty value is allowed.
+    """
+
+    kind: Literal["text", "integer", "number", "money", "time", "flag"]
+    lo: float | None = None
+    hi: float | None = None
+    missing: bool = True
+    doc: str = ""
+
+
+CASE_COLUMNS: Mapping[str, ColumnRule] = {
+    "case_id": ColumnRule("text", missing=False, doc="unique id of the settled stay"),
+    "total_cost": ColumnRule("money", lo=0.0, missing=False, doc="total cost of the stay, yuan"),
+    "fund_paid": ColumnRule("money", lo=0.0, missing=False, doc="the pooled fund's share, yuan"),
+    "fixed_payment": ColumnRule("money", lo=0.0, doc="yuan paid outside the point pool"),
+    "self_pay_in_scope": ColumnRule("money", lo=0.0, doc="patient's in-catalogue share, yuan"),
+    "self_pay_out_scope": ColumnRule("money", lo=0.0, doc="patient's out-of-catalogue share, yuan"),
+    "drug_cost": ColumnRule("money", lo=0.0, doc="drug part of the cost, yuan"),
+    "consumable_cost": ColumnRule("money", lo=0.0, doc="consumable part of the cost, yuan"),
+    "los": ColumnRule("integer", lo=0, doc="length of stay, days"),
+    "hospital_level": ColumnRule("integer", lo=0, hi=9, doc="hospital level (3, 2, 1)"),
+    "year": ColumnRule("integer", lo=1900, hi=2200, doc="settlement year"),
+    "month": ColumnRule("integer", lo=0, hi=12, doc="settlement month (0: unknown)"),
+    "leaving_type": ColumnRule("integer", lo=0, hi=9, doc="discharge way (1 ordinary ... 5 death)"),
+    "icu_hours": ColumnRule("number", lo=0.0, doc="hours in intensive care"),
+    "case_points": ColumnRule("number", doc="final points of the stay"),
+    "base_points": ColumnRule("number", doc="base points of the stay's group"),
+    "admit_time": ColumnRule("time", doc="admission date and time"),
+    "discharge_time": ColumnRule("time", doc="discharge date and time"),
+    "settle_date": ColumnRule("time", doc="settlement date"),
+    "day_exception": ColumnRule("flag", doc="documented exception to the day-care time window"),
+}
+MONEY_COLUMNS = tuple(name for name, rule in CASE_COLUMNS.items() if rule.kind == "money")
+
+TRUE_TEXT = ("true", "t", "yes", "y", "1", "是")
+FALSE_TEXT = ("false", "f", "no", "n", "0", "否")
+
+
+def check_case_table(frame: pd.DataFrame, *, file: str = "<cases>", required: Iterable[str] = (),
+                     rules: Mapping[str, ColumnRule] = CASE_COLUMNS) -> pd.DataFrame:
+    """Check every known column of a case table and give it its one dtype (see the module docstring).
+
+    ``required`` columns must be present. Returns the frame with converted columns (no copy of
+    columns that already have their dtype); raises :class:`UsageError` naming file, row and field.
+    """
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise UsageError(f"missing column(s) {', '.join(missing)} (needs {', '.join(required)})", file=file,
+                         field=missing[0])
+    converted = {}
+    for name, rule in rules.items():
+        if name not in frame.columns:
+            continue
+        values = _checked(frame, name, rule, file)
+        if values is not None:
+            converted[name] = values
+    return frame.assign(**converted) if converted else frame
+
+
+def _checked(frame: pd.DataFrame, name: str, rule: ColumnRule, file: str):
+    """The column converted to its rule's dtype, or None when it already has it (and is valid)."""
+    series = frame[name]
+    if rule.kind == "text":
+        if not rule.missing and series.hasnans:
+            raise UsageError("value is missing", file=file, row=first_row(series.isna().to_numpy()), field=name)
+        return None
+    if rule.kind == "time":
+        return time_column(frame, name, file=file, allow_missing=rule.missing)
+    if rule.kind == "flag":
+        return flag_column(frame, name, file=file)
+    lo = rule.lo if rule.lo is not None else None
+    values = number_column(frame, name, file=file, lo=lo, allow_missing=rule.missing,
+                           integer=rule.kind == "integer")
+    if rule.hi is not None:
+        above = values > rule.hi
+        if above.any():
+            row = first_row(above)
+            raise UsageError(f"must be <= {rule.hi:g}, got {values[row - 1]:g}", file=file, row=row, field=name)
+    if rule.kind == "integer":
+        if np.issubdtype(values.dtype, np.integer):
+            if pd.api.types.is_integer_dtype(series.dtype) and not isinstance(series.dtype, pd.ArrowDtype) \
+                    and series.dtype.itemsize == 8:
+                return None
+            return values.astype(np.int64, copy=False)
+        missing = np.isnan(values)
+        return pd.arrays.IntegerArray(np.where(missing, 0, values).astype(np.int64), missing)
+    if series.dtype == np.float64:
+        return None
+    return values
+
+
+def time_column(frame: pd.DataFrame, column: str, *, file: str, allow_missing: bool = True) -> pd.Series:
+    """A date/time column as datetime64 (unit kept when it already is one); unreadable text is an error."""
+    series = frame[column]
+    if pd.api.types.is_datetime64_any_dtype(series.dtype) and not isinstance(series.dtype, pd.ArrowDtype):
+        times = series
+    else:
+        times = pd.to_datetime(series, errors="coerce", format="mixed") if len(series) else \
+            series.astype("datetime64[ns]")
+        bad = times.isna().to_numpy() & series.notna().to_numpy()
+        if bad.any():
+            row = first_row(bad)
+            raise UsageError(f"cannot read the date/time {series.iloc[row - 1]!r}", file=file, row=row, field=column)
+    if not allow_missing and times.hasnans:
+        raise UsageError("value is missing", file=file, row=first_row(times.isna().to_numpy()), field=column)
+    return times
+
+
+def flag_column(frame: pd.DataFrame, column: str, *, file: str) -> np.ndarray:
+    """A yes/no column as bool: true/false, 1/0, yes/no, y/n, 是/否 (any case); empty is false."""
+    series = frame[column]
+    if pd.api.types.is_bool_dtype(series.dtype) and not series.hasnans:
+        return series.to_numpy(dtype=bool)
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    meaning = np.zeros(len(uniques) + 1, dtype=bool)
+    for k, value in enumerate(uniques):
+        text = str(value).strip().lower()
+        if isinstance(value, (bool, np.bool_)):
+            meaning[k] = bool(value)
+        elif isinstance(value, (int, float, np.integer, np.floating)) and value in (0, 1):
+            meaning[k] = bool(value)
+        elif text in TRUE_TEXT:
+            meaning[k] = True
+        elif text not in FALSE_TEXT and text != "":
+            raise UsageError(f"expected yes or no (true/false, 1/0, y/n, 是/否), got {value!r}", file=file,
+                             row=first_row(codes == k), field=column)
+    return meaning[codes]
