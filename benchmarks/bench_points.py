@@ -134,7 +134,8 @@ def test_points_10m_cases(benchmark, grouped_cases, weight_table):
 
 
 def test_group_dip_demo_cases(benchmark):
-    from drgdip.grouper.dip import group_dip, load_dip_directory
+    from drgdip.grouper.dip import group_dip
+    from drgdip.grouper.dip_directory import load_dip_directory
     from drgdip.pointvalue.demo_dip import demo_history
     directory = load_dip_directory(REPO / "data" / "demo" / "dip")
     cases = demo_history(REPO / "data" / "demo" / "scheme", n_cases=N_DIP_CASES, seed=9)

@@ -109,9 +109,9 @@ def _weights(frame: pd.DataFrame, years: np.ndarray, settle_year: int, policy: P
             return WeightTable.from_csv(weights, points_scale=policy.points.points_scale)
         return weights
     if policy.points.is_dip and dip is not None:
-        from drgdip.grouper.dip import DipDirectory, load_dip_directory
+        from drgdip.grouper.dip_directory import DipDirectory, load_dip_directory
         directory = dip if isinstance(dip, DipDirectory) else load_dip_directory(dip)
-        return directory.weight_table()
+        return WeightTable.from_dip_directory(directory)
     history = years < settle_year
     ok = _settled(frame)
     use = history & ok

@@ -1,6 +1,8 @@
 """CHS-DRG and DIP grouping: scheme tables in, a status and MDC / ADRG / DRG (or DIP group) per case out."""
 
-from drgdip.grouper.dip import DipDirectory, explain_dip, group_dip, load_dip_directory
+from drgdip.grouper.dip import group_dip
+from drgdip.grouper.dip_directory import DipDirectory, load_dip_directory
+from drgdip.grouper.dip_trace import explain_dip
 from drgdip.grouper.drg import group_cases, iter_group_batches
 from drgdip.grouper.io import STATUS_TOKENS
 from drgdip.grouper.scheme import CompiledScheme, Scheme, SchemeError, load_scheme

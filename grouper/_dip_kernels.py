@@ -11,9 +11,9 @@ import numpy as np
 
 # dip types; index into grouper.dip.DIP_TYPES
 CORE, COMPREHENSIVE, UNGROUPED = range(3)
-# comprehensive classes (attribute ranks); index into grouper.dip.PROC_CLASSES
+# comprehensive classes (attribute ranks); index into grouper.dip_directory.PROC_CLASSES
 MEDICAL, DIAGNOSTIC, THERAPEUTIC, SURGERY = range(4)
-# subtypes; index into grouper.dip.SUBTYPES
+# subtypes; index into grouper.dip_directory.SUBTYPES
 (SUB_DEATH, SUB_SEVERE, SUB_MODERATE, SUB_AGE_0_28D, SUB_AGE_29D_1Y, SUB_AGE_1_6Y, SUB_AGE_7_17Y,
  SUB_AGE_65Y_PLUS, SUB_ICU_2_7D, SUB_ICU_8_14D, SUB_ICU_15_30D, SUB_ICU_31D_PLUS) = range(12)
 N_SUBTYPES = 12

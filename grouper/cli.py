@@ -18,7 +18,9 @@ import pyarrow.parquet as pq
 from drgdip.core.errors import UsageError
 from drgdip.core.tables import count_rows
 from drgdip.grouper import io
-from drgdip.grouper.dip import load_dip_directory
+from drgdip.grouper.case_text import parse_case_text
+from drgdip.grouper.dip import group_dip
+from drgdip.grouper.dip_directory import load_dip_directory
 from drgdip.grouper.drg import GroupedBatch, iter_group_batches, result_labels
 from drgdip.grouper.scheme import Scheme, SchemeError, load_scheme
 from drgdip.grouper.trace import explain_case
@@ -168,8 +170,6 @@ def result_table(grouped: GroupedBatch, labels, input_table: pa.Table | None = N
 
 def _append_dip(result: pa.Table, cases: pa.Table, directory) -> pa.Table:
     """The DIP columns of the same cases after the DRG result columns."""
-    from drgdip.grouper.dip import group_dip
-
     dip = pa.Table.from_pandas(group_dip(cases.to_pandas(), directory), preserve_index=False)
     for name in dip.column_names:
         result = result.append_column(name, dip.column(name))
@@ -215,28 +215,6 @@ def run_group(args) -> int:
     print(f"grouped {cases:,} cases: {distinct:,} distinct DRGs; {per_status or 'no cases'}; "
           f"{cases / max(elapsed, 1e-9):,.0f} cases/s")
     return 0
-
-
-def parse_case_text(text: str) -> dict:
-    """``gender=1; age=45; dx=A|B; proc=C`` or a JSON object -> field dict."""
-    text = text.strip()
-    if text.startswith("{"):
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise UsageError(f"--case is not valid JSON: {error}") from None
-        if not isinstance(value, dict):
-            raise UsageError("--case JSON must be an object")
-        return value
-    case = {}
-    for part in text.split(";"):
-        if not part.strip():
-            continue
-        if "=" not in part:
-            raise UsageError(f"--case item {part.strip()!r} is not field=value")
-        key, value = part.split("=", 1)
-        case[key.strip()] = value.strip()
-    return case
 
 
 def run_explain(args) -> int:

@@ -7,13 +7,17 @@ event buffer, so the explanation always agrees with :func:`drgdip.grouper.dip.gr
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
 from drgdip.grouper import _dip_kernels as K
-from drgdip.grouper.dip import (DIP_TYPES, PROC_CLASSES, SUBTYPES, DipDirectory, _kernel_args, prepare_dip_cases)
+from drgdip.grouper.dip import DIP_TYPES, kernel_args, prepare_dip_cases
+from drgdip.grouper.dip_directory import PROC_CLASSES, SUBTYPES, DipDirectory, load_dip_directory
+
+__all__ = ["explain_dip", "trace_dip_case", "DipTrace", "DipStep"]
 
 MAX_EVENTS = 4096
 
@@ -53,6 +57,13 @@ class DipTrace:
         return "\n".join([head] + [f"  {'+' if s.passed else '-'} {s.text}" for s in self.steps])
 
 
+def explain_dip(case: Mapping[str, Any], directory: DipDirectory | str | Path) -> DipTrace:
+    """Why one case gets its DIP group (``to_text()``, ``to_dict()``); ``directory`` may be a folder."""
+    if not isinstance(directory, DipDirectory):
+        directory = load_dip_directory(directory)
+    return trace_dip_case(case, directory)
+
+
 def trace_dip_case(case: Mapping[str, Any], directory: DipDirectory) -> DipTrace:
     """Trace one case given as a mapping of case-table fields (``dx``, ``proc``, ``los``, ...)."""
     frame = pd.DataFrame([{k: v for k, v in dict(case).items()}])
@@ -61,7 +72,7 @@ def trace_dip_case(case: Mapping[str, Any], directory: DipDirectory) -> DipTrace
             frame[column] = ["|".join(case[column])]
     prepared = prepare_dip_cases(frame, directory, "<case>")
     events = np.zeros((MAX_EVENTS, 4), dtype=np.int64)
-    group, dip_type, aux_row, n_events = K._trace_dip_case(0, *_kernel_args(prepared, directory), events)
+    group, dip_type, aux_row, n_events = K._trace_dip_case(0, *kernel_args(prepared, directory), events)
     g = directory.groups
     c = directory.compiled
     procs = prepared.procs.to_pylist()

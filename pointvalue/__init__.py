@@ -9,7 +9,8 @@ special       :func:`special_review_candidates`, :func:`special_review_quota`
 bedday        :func:`bed_day_payment`, :func:`bed_day_points`
 coefs         :func:`hospital_level_coefs`, :func:`insured_pool`
 rate          :func:`drg_rate`, :func:`payment_standard`, :func:`addon_points`
-dip_build     :func:`build_dip_directory` (the directory format and DIP grouping live in :mod:`drgdip.grouper.dip`)
+dip_build     :func:`build_dip_directory` (the directory format is :mod:`drgdip.grouper.dip_directory`,
+              DIP grouping :mod:`drgdip.grouper.dip`; :meth:`WeightTable.from_dip_directory` reads its scores)
 demo_dip      the demo DIP directory of ``data/demo/dip`` and how it was made
 """
 

@@ -123,8 +123,8 @@ def run_points(args: argparse.Namespace) -> int:
 
     policy = load_points_policy(args.policy)
     if args.dip:
-        from drgdip.grouper.dip import load_dip_directory
-        weights = load_dip_directory(args.dip)
+        from drgdip.grouper.dip_directory import load_dip_directory
+        weights = WeightTable.from_dip_directory(load_dip_directory(args.dip))
     else:
         weights = WeightTable.from_csv(args.weights, points_scale=policy.points_scale)
     approved = None
@@ -153,9 +153,9 @@ def run_dip_build(args: argparse.Namespace) -> int:
 def run_dip_explain(args: argparse.Namespace) -> int:
     import json
 
-    from drgdip.grouper.cli import parse_case_text
-    from drgdip.grouper.dip import explain_dip, load_dip_directory
+    from drgdip.grouper.case_text import parse_case_text
+    from drgdip.grouper.dip_trace import explain_dip
 
-    trace = explain_dip(parse_case_text(args.case), load_dip_directory(args.dip))
+    trace = explain_dip(parse_case_text(args.case), args.dip)
     print(json.dumps(trace.to_dict(), ensure_ascii=False, indent=2, default=float) if args.json else trace.to_text())
     return 0

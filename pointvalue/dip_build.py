@@ -38,8 +38,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from drgdip.core.errors import UsageError
-from drgdip.grouper.dip import (PROC_CLASSES, SUBTYPES, DipDirectory, _class_of_attribute, _code_lists,
-                         diagnosis_subcategory, group_dip, prepare_dip_cases)
+from drgdip.grouper.dip import group_dip, prepare_dip_cases
+from drgdip.grouper.dip_codes import code_lists, diagnosis_subcategory
+from drgdip.grouper.dip_directory import PROC_CLASSES, SUBTYPES, DipDirectory, class_of_attribute
 from drgdip.core.checks import number_column
 from drgdip.core.tables import read_table, source_name
 from drgdip.pointvalue.rules import Calibration, DipBuildRules, PointsPolicy
@@ -55,15 +56,15 @@ _SUBTYPES_OF_KIND = {"death": ("death",), "severity": ("severe", "moderate"),
 def _case_keys(frame: pd.DataFrame, attributes: pd.DataFrame, rules: DipBuildRules, file: str) -> pd.DataFrame:
     """Per case: subcategory, main procedure, related set ('+'-joined, sorted), class, has_dx."""
     n = len(frame)
-    dx_ptr, dx_flat = _code_lists(frame["dx"], n, "dx", file)
-    proc_ptr, proc_flat = _code_lists(frame["proc"] if "proc" in frame.columns else None, n, "proc", file)
+    dx_ptr, dx_flat = code_lists(frame["dx"], n, "dx", file)
+    proc_ptr, proc_flat = code_lists(frame["proc"] if "proc" in frame.columns else None, n, "proc", file)
     has_dx = np.diff(dx_ptr) > 0
     sub = np.full(n, "", dtype=object)
     if has_dx.any():
         principal = dx_flat.take(pa.array(dx_ptr[:-1][has_dx], pa.int64()))
         sub[has_dx] = diagnosis_subcategory(principal).to_numpy(zero_copy_only=False)
     vocab = pd.Index(attributes["proc"].to_numpy(dtype=object))
-    klass_of = _class_of_attribute(attributes["attribute"], rules.interventional_as)
+    klass_of = class_of_attribute(attributes["attribute"], rules.interventional_as)
     ids = vocab.get_indexer(proc_flat.to_numpy(zero_copy_only=False)) if len(proc_flat) else np.zeros(0, np.int64)
     item_class = np.where(ids >= 0, klass_of[np.maximum(ids, 0)] if len(klass_of) else 0, 0).astype(np.int8)
     owner = np.repeat(np.arange(n), np.diff(proc_ptr))
@@ -122,7 +123,7 @@ def _weighted_means(labels: pd.Series, year_pos: np.ndarray, cost: np.ndarray, w
 def build_dip_directory(history, rules: DipBuildRules | PointsPolicy | None = None, *, proc_attributes,
                         calibration: Calibration | None = None, points_scale: float | None = None,
                         severity_dx=None, name: str = "dip", secondary_level: int = 2) -> DipDirectory:
-    """Build a :class:`drgdip.grouper.dip.DipDirectory` from settled history cases.
+    """Build a :class:`drgdip.grouper.dip_directory.DipDirectory` from settled history cases.
 
     Parameters
     ----------

@@ -78,8 +78,11 @@ def _as_weight_table(weights) -> WeightTable:
                 scale = float(ratio.iloc[0])
         return WeightTable(frame=frame, points_scale=scale)
     to_table = getattr(weights, "weight_table", None)
-    if callable(to_table):  # a fitted calibrator or a DIP directory
+    if callable(to_table):  # a fitted calibrator
         return to_table()
+    from drgdip.grouper.dip_directory import DipDirectory  # the grouper loads only when weights need it
+    if isinstance(weights, DipDirectory):
+        return WeightTable.from_dip_directory(weights)
     raise UsageError(f"weights: expected a WeightTable, DipDirectory or DataFrame, got {type(weights).__name__}")
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,9 @@ from drgdip.core.checks import number_column
 from drgdip.core.tables import read_table, source_name
 from drgdip.pointvalue._io import code_column, group_index
 from drgdip.pointvalue.rules import Calibration, PointsPolicy, Trim
+
+if TYPE_CHECKING:  # annotations only: the DIP directory format belongs to the grouper
+    from drgdip.grouper.dip_directory import DipDirectory
 
 __all__ = ["GroupWeights", "DrgWeights", "DipScores", "WeightTable", "trim_mask", "weighted_group_means"]
 
@@ -287,6 +290,23 @@ class WeightTable:
             frame["mean_cost"] = number_column(frame, "mean_cost", file=name, allow_missing=True)
             all_case_mean = _constant_ratio(frame["mean_cost"], frame["rw"])
         return cls(frame=frame, points_scale=float(points_scale), all_case_mean=all_case_mean, source=name)
+
+    @classmethod
+    def from_dip_directory(cls, directory: DipDirectory) -> "WeightTable":
+        """The scores of a DIP directory as a table: ``group``, ``base_points`` = score, ``mean_cost``, ...
+
+        ``rw`` = mean cost / all-case mean when the directory knows both; scale and all-case mean are the
+        directory's.
+        """
+        frame = directory.groups.rename(columns={"dip_group": "group", "score": "base_points"})
+        keep = [c for c in ("group", "base_points", "mean_cost", "n_cases", "cv", "is_basic", "basic_coef")
+                if c in frame.columns]
+        keep += [c for c in frame.columns if c.startswith("mean_cost_level_")]
+        frame = frame[keep].copy()
+        if "mean_cost" in frame.columns and directory.all_case_mean:
+            frame["rw"] = frame["mean_cost"] / directory.all_case_mean
+        return cls(frame=frame, points_scale=directory.points_scale, all_case_mean=directory.all_case_mean,
+                   source=directory.source)
 
 
 def _constant_ratio(numerator: pd.Series, denominator: pd.Series) -> float | None:

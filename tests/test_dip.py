@@ -11,7 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drgdip.core.errors import UsageError
-from drgdip.grouper.dip import DipDirectory, diagnosis_subcategory, explain_dip, group_dip, load_dip_directory
+from drgdip.grouper.dip import group_dip
+from drgdip.grouper.dip_codes import diagnosis_subcategory
+from drgdip.grouper.dip_directory import DipDirectory, load_dip_directory
+from drgdip.grouper.dip_trace import explain_dip
+from drgdip.pointvalue.weights import WeightTable
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_DIP = REPO / "data" / "demo" / "dip"
@@ -147,7 +151,7 @@ def test_directory_round_trip(tmp_path):
                           "los": 6})
     pd.testing.assert_frame_equal(group_dip(cases, loaded), group_dip(cases, d))
     assert loaded.all_case_mean == 8000.0
-    table = loaded.weight_table()
+    table = WeightTable.from_dip_directory(loaded)
     assert table.points_scale == 1000.0
     assert table.frame.set_index("group").loc["K35.8", "is_basic"]
 

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from drgdip.core.errors import UsageError
-from drgdip.grouper.dip import group_dip, load_dip_directory
+from drgdip.grouper.dip import group_dip
+from drgdip.grouper.dip_directory import load_dip_directory
 from drgdip.pointvalue import (AuxTypingRules, Calibration, DipBuildRules, PointsPolicy, Trim, build_dip_directory,
                         points_policy_from_mapping)
 

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from drgdip.cli import main
-from drgdip.grouper.dip import group_dip, load_dip_directory
+from drgdip.grouper.dip import group_dip
+from drgdip.grouper.dip_directory import load_dip_directory
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_SCHEME = REPO / "data" / "demo" / "scheme"

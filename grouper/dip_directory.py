@@ -1,0 +1,471 @@
+"""The DIP directory (病种目录库): its file format, validation, loader and the arrays the grouping kernel reads.
+
+Directory format (a folder of UTF-8 CSV files with a header row, plus ``meta.yaml``)
+-----------------------------------------------------------------------------------
+``groups.csv`` -- one row per DIP group (病种):
+
+=============== ================================================================================
+dip_group       group code, unique (builder: ``K35.8:47.0100``, ``K35.8:47.0100+54.5100``,
+                ``K35.8`` for a medical core group, ``K35/surgery`` for a comprehensive group)
+dip_type        ``core`` (核心病种) or ``comprehensive`` (综合病种)
+dx              core: principal-diagnosis subcategory (ICD-10 four characters, e.g. ``K35.8``; a
+                code without a dot gives its three-character category); comprehensive: a prefix
+                of the principal diagnosis of 1 to 3 characters (e.g. ``K35``, ``K3``, ``K``)
+main_proc       core: the main procedure code; empty for a medical (保守治疗) core group
+related_procs   core: ``+``-joined related procedures that must all be present; may be empty
+proc_class      comprehensive: ``medical`` | ``diagnostic`` | ``therapeutic`` | ``surgery``
+score           the group's score (病种分值), > 0
+mean_cost       mean cost of the group (yuan; outlier reference, tie-breaks); optional
+n_cases, cv     history cases and cost CV (informational); optional
+is_basic        ``true`` for a basic group (基层病种, same pay at every hospital level); optional
+basic_coef      per-group basic coefficient (``basic_group_coef_mode: per_group``); optional
+name            free text; optional
+=============== ================================================================================
+
+``proc_attributes.csv`` -- ``proc, attribute``: the attribute of each ICD-9-CM-3 code,
+``conservative`` | ``diagnostic`` | ``therapeutic`` | ``surgery`` | ``interventional``. A code not
+listed is conservative (it neither makes a procedural core group nor raises the class).
+
+``aux.csv`` (optional) -- auxiliary typing (辅助分型): ``dip_group, subtype, aux_coef, trigger``,
+subtype one of ``SUBTYPES``; ``trigger`` (default ``aux_coef``) chooses among several met subtypes.
+
+``severity_dx.csv`` (optional) -- ``dx, severity``: secondary diagnoses (exact code, subcategory
+such as ``J96.0`` or category such as ``A41``) that make a case ``severe`` or ``moderate``.
+
+``meta.yaml`` -- ``name``, ``points_scale`` (1000), ``all_case_mean`` (yuan), ``interventional_as``
+(``surgery`` | ``therapeutic``), ``attribute_source`` (``main`` | ``highest``), ``severity_min_los`` (4).
+
+The grouping itself is :mod:`drgdip.grouper.dip`; scores as a weight table are
+:meth:`drgdip.pointvalue.WeightTable.from_dip_directory`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import yaml
+
+from drgdip.core.errors import UsageError
+from drgdip.grouper import _dip_kernels as K
+from drgdip.grouper.dip_codes import diagnosis_subcategory
+
+__all__ = ["DipDirectory", "CompiledDipDirectory", "load_dip_directory", "class_of_attribute", "ATTRIBUTES",
+           "PROC_CLASSES", "SUBTYPES", "SEVERITIES", "META_KEYS"]
+
+ATTRIBUTES = ("conservative", "diagnostic", "therapeutic", "surgery", "interventional")
+PROC_CLASSES = ("medical", "diagnostic", "therapeutic", "surgery")  # index = the kernel's class rank
+SUBTYPES = ("death", "severe", "moderate", "age_0_28d", "age_29d_1y", "age_1_6y", "age_7_17y", "age_65y_plus",
+            "icu_2_7d", "icu_8_14d", "icu_15_30d", "icu_31d_plus")  # index = the kernel's subtype number
+SEVERITIES = ("moderate", "severe")
+META_KEYS = ("name", "points_scale", "all_case_mean", "interventional_as", "attribute_source",
+             "severity_min_los")
+
+
+@dataclass(frozen=True)
+class CompiledDipDirectory:
+    """A directory as the plain arrays the DIP kernels search (built once per :class:`DipDirectory`).
+
+    Group rows are positions in ``DipDirectory.groups``; "CSR" pairs are offsets ``ptr`` (one more than
+    the entries they index) and the flat values.
+    """
+
+    core_dx_vocab: pd.Index     # diagnosis subcategories that have core groups
+    prefix_vocab: list          # per prefix level (longest first): the comprehensive prefixes of that length
+    prefix_lengths: tuple       # prefix length of each level, longest first
+    proc_vocab: pd.Index        # procedure codes of proc_attributes.csv
+    proc_class: np.ndarray      # int8 class (index into PROC_CLASSES) of each proc_vocab code
+    core_keys: np.ndarray       # sorted: subcategory id * (len(proc_vocab) + 1) + main procedure id + 1
+    core_rows: np.ndarray       # group row of each core key
+    core_rel_ptr: np.ndarray    # CSR over core keys: related procedures (proc_vocab ids) required
+    core_rel_ids: np.ndarray
+    core_mean: np.ndarray       # mean cost of each core key's group (inf when unknown), for tie-breaks
+    comp_keys: np.ndarray       # sorted: prefix id * 4 + class, prefix ids numbered level after level
+    comp_rows: np.ndarray       # group row of each comprehensive key
+    aux_ptr: np.ndarray         # CSR over group rows: the group's auxiliary subtypes
+    aux_subtype: np.ndarray     # index into SUBTYPES
+    aux_trigger: np.ndarray
+    aux_coef: np.ndarray
+    severity_vocab: pd.Index    # codes of severity_dx.csv
+    severity_level: np.ndarray  # int8 per severity_vocab entry: 1 moderate, 2 severe
+
+
+@dataclass(frozen=True)
+class DipDirectory:
+    """A DIP directory (病种目录库): groups with scores, procedure attributes, auxiliary typing.
+
+    Build one with :func:`load_dip_directory` or :func:`drgdip.pointvalue.build_dip_directory`; write it
+    with :meth:`to_dir`. ``groups`` has the columns of ``groups.csv`` (see module docstring); ``compiled``
+    holds the arrays the grouping kernel searches.
+    """
+
+    groups: pd.DataFrame
+    proc_attributes: pd.DataFrame
+    aux: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        {"dip_group": pd.Series(dtype=object), "subtype": pd.Series(dtype=object),
+         "aux_coef": pd.Series(dtype=float), "trigger": pd.Series(dtype=float)}))
+    severity_dx: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        {"dx": pd.Series(dtype=object), "severity": pd.Series(dtype=object)}))
+    name: str = "dip"
+    points_scale: float = 1000.0
+    all_case_mean: float | None = None
+    interventional_as: str = "surgery"
+    attribute_source: str = "main"
+    severity_min_los: int = 4
+    source: str = "<directory>"
+    compiled: CompiledDipDirectory = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        groups, attributes, aux, severity = _validate(self)
+        object.__setattr__(self, "groups", groups)
+        object.__setattr__(self, "proc_attributes", attributes)
+        object.__setattr__(self, "aux", aux)
+        object.__setattr__(self, "severity_dx", severity)
+        object.__setattr__(self, "compiled", _compile(self))
+
+    def __repr__(self) -> str:
+        counts = self.groups["dip_type"].value_counts()
+        return (f"DipDirectory({self.name!r}: {int(counts.get('core', 0))} core, "
+                f"{int(counts.get('comprehensive', 0))} comprehensive, "
+                f"{int(self.groups['is_basic'].sum())} basic, {len(self.aux)} aux subtypes)")
+
+    def with_scores(self, scores: Mapping[str, float] | pd.Series) -> "DipDirectory":
+        """A copy with new scores for the listed groups (other groups keep theirs)."""
+        groups = self.groups.copy()
+        update = pd.Series(scores, dtype=np.float64)
+        position = pd.Index(groups["dip_group"]).get_indexer(update.index)
+        if (position < 0).any():
+            raise UsageError(f"unknown DIP group(s): {', '.join(map(str, update.index[position < 0][:5]))}")
+        groups.loc[position, "score"] = update.to_numpy()
+        return replace(self, groups=groups)
+
+    def to_dir(self, path) -> None:
+        """Write the directory as CSV files plus ``meta.yaml`` (readable by :func:`load_dip_directory`)."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        groups = self.groups.copy()
+        groups["is_basic"] = np.where(groups["is_basic"], "true", "false")
+        groups.to_csv(path / "groups.csv", index=False, float_format="%.10g")
+        self.proc_attributes.to_csv(path / "proc_attributes.csv", index=False)
+        if len(self.aux):
+            self.aux.to_csv(path / "aux.csv", index=False, float_format="%.10g")
+        if len(self.severity_dx):
+            self.severity_dx.to_csv(path / "severity_dx.csv", index=False)
+        meta = {"name": self.name, "points_scale": float(self.points_scale),
+                "all_case_mean": None if self.all_case_mean is None else float(self.all_case_mean),
+                "interventional_as": self.interventional_as, "attribute_source": self.attribute_source,
+                "severity_min_los": int(self.severity_min_los)}
+        with open(path / "meta.yaml", "w", encoding="utf-8") as handle:
+            yaml.safe_dump(meta, handle, allow_unicode=True, sort_keys=False)
+
+
+def _fail(file: str, message: str, row: int | None = None, field_name: str | None = None):
+    raise UsageError(message, file=file, row=row, field=field_name)
+
+
+def _text(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column not in frame.columns:
+        return pd.Series([""] * len(frame), index=frame.index, dtype=object)
+    return frame[column].astype("string").fillna("").str.strip().astype(object)
+
+
+def _numbers(frame: pd.DataFrame, column: str, file: str, *, required: bool, positive: bool) -> np.ndarray:
+    if column not in frame.columns:
+        if required:
+            _fail(file, f"missing column '{column}'", field_name=column)
+        return np.full(len(frame), np.nan)
+    raw = frame[column]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    text = raw.astype("string").fillna("").str.strip()
+    bad = (text != "").to_numpy() & np.isnan(values)
+    if required:
+        bad |= np.isnan(values)
+    if positive:
+        bad |= ~np.isnan(values) & ~(values > 0)
+    bad |= np.isinf(values)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        _fail(file, f"expected a {'positive ' if positive else ''}number, got {raw.iloc[row]!r}", row + 1, column)
+    return values
+
+
+def _validate(d: DipDirectory):
+    file = d.source
+    if d.interventional_as not in ("surgery", "therapeutic"):
+        _fail(f"{file}/meta.yaml", f"interventional_as must be surgery or therapeutic, got {d.interventional_as!r}",
+              field_name="interventional_as")
+    if d.attribute_source not in ("main", "highest"):
+        _fail(f"{file}/meta.yaml", f"attribute_source must be main or highest, got {d.attribute_source!r}",
+              field_name="attribute_source")
+    if not (isinstance(d.points_scale, (int, float)) and d.points_scale > 0):
+        _fail(f"{file}/meta.yaml", f"points_scale must be a positive number, got {d.points_scale!r}",
+              field_name="points_scale")
+    if d.all_case_mean is not None and not (isinstance(d.all_case_mean, (int, float)) and d.all_case_mean > 0):
+        _fail(f"{file}/meta.yaml", f"all_case_mean must be a positive number, got {d.all_case_mean!r}",
+              field_name="all_case_mean")
+
+    gfile = f"{file}/groups.csv"
+    g = d.groups.reset_index(drop=True)
+    for column in ("dip_group", "dip_type", "dx", "score"):
+        if column not in g.columns:
+            _fail(gfile, f"missing column '{column}'", field_name=column)
+    out = pd.DataFrame({"dip_group": _text(g, "dip_group"), "dip_type": _text(g, "dip_type"),
+                        "dx": _text(g, "dx"), "main_proc": _text(g, "main_proc"),
+                        "related_procs": _text(g, "related_procs"), "proc_class": _text(g, "proc_class")})
+    for column, values in out.items():
+        if column in ("dip_group", "dip_type", "dx"):
+            empty = (values == "").to_numpy()
+            if empty.any():
+                _fail(gfile, "value is missing", int(np.flatnonzero(empty)[0]) + 1, column)
+    dup = out["dip_group"].duplicated().to_numpy()
+    if dup.any():
+        row = int(np.flatnonzero(dup)[0])
+        _fail(gfile, f"group {out['dip_group'].iloc[row]!r} is listed twice", row + 1, "dip_group")
+    bad_type = ~out["dip_type"].isin(("core", "comprehensive")).to_numpy()
+    if bad_type.any():
+        row = int(np.flatnonzero(bad_type)[0])
+        _fail(gfile, f"dip_type must be core or comprehensive, got {out['dip_type'].iloc[row]!r}", row + 1, "dip_type")
+    core = (out["dip_type"] == "core").to_numpy()
+    comp = ~core
+    bad_class = comp & ~out["proc_class"].isin(PROC_CLASSES).to_numpy()
+    if bad_class.any():
+        row = int(np.flatnonzero(bad_class)[0])
+        _fail(gfile, f"a comprehensive group needs proc_class {', '.join(PROC_CLASSES)}; got "
+                     f"{out['proc_class'].iloc[row]!r}", row + 1, "proc_class")
+    bad_prefix = comp & ~(out["dx"].str.len().between(1, 3)).to_numpy()
+    if bad_prefix.any():
+        row = int(np.flatnonzero(bad_prefix)[0])
+        _fail(gfile, f"a comprehensive group's dx is a 1-3 character prefix, got {out['dx'].iloc[row]!r}",
+              row + 1, "dx")
+    sub = diagnosis_subcategory(pa.array(out["dx"].tolist(), pa.string())).to_pylist()
+    bad_core_dx = core & (np.asarray(sub, dtype=object) != out["dx"].to_numpy())
+    if bad_core_dx.any():
+        row = int(np.flatnonzero(bad_core_dx)[0])
+        _fail(gfile, f"a core group's dx is a diagnosis subcategory such as K35.8, got {out['dx'].iloc[row]!r}",
+              row + 1, "dx")
+    related_without_main = core & (out["main_proc"] == "").to_numpy() & (out["related_procs"] != "").to_numpy()
+    if related_without_main.any():
+        row = int(np.flatnonzero(related_without_main)[0])
+        _fail(gfile, "related_procs need a main_proc", row + 1, "related_procs")
+    # canonical related-procedure sets and unique keys
+    related = out["related_procs"].map(lambda s: "+".join(sorted(set(filter(None, s.split("+"))))))
+    out["related_procs"] = related
+    core_key = out["dx"] + "\x1f" + out["main_proc"] + "\x1f" + related
+    comp_key = out["dx"] + "\x1f" + out["proc_class"]
+    key = pd.Series(np.where(core, "c\x1f" + core_key, "k\x1f" + comp_key), dtype=object)
+    dup = key.duplicated().to_numpy()
+    if dup.any():
+        row = int(np.flatnonzero(dup)[0])
+        _fail(gfile, f"group {out['dip_group'].iloc[row]!r} has the same matching key as an earlier group",
+              row + 1, "dip_group")
+    out.loc[~core, ["main_proc", "related_procs"]] = ""
+    out.loc[core, "proc_class"] = ""
+    out["score"] = _numbers(g, "score", gfile, required=True, positive=True)
+    for column in ("mean_cost", "basic_coef"):
+        out[column] = _numbers(g, column, gfile, required=False, positive=True)
+    for column in ("n_cases", "cv"):
+        out[column] = _numbers(g, column, gfile, required=False, positive=False)
+    for column in g.columns:
+        if str(column).startswith("mean_cost_level_"):
+            out[column] = _numbers(g, column, gfile, required=False, positive=True)
+    basic = _text(g, "is_basic").str.lower()
+    bad = ~basic.isin(("", "true", "false", "1", "0", "yes", "no")).to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        _fail(gfile, f"is_basic must be true or false, got {g['is_basic'].iloc[row]!r}", row + 1, "is_basic")
+    out["is_basic"] = basic.isin(("true", "1", "yes")).to_numpy()
+    if (out["is_basic"].to_numpy() & comp).any():
+        row = int(np.flatnonzero(out["is_basic"].to_numpy() & comp)[0])
+        _fail(gfile, "a basic group must be a core group", row + 1, "is_basic")
+    if "name" in g.columns:
+        out["name"] = _text(g, "name")
+
+    afile = f"{file}/proc_attributes.csv"
+    a = d.proc_attributes.reset_index(drop=True)
+    for column in ("proc", "attribute"):
+        if column not in a.columns:
+            _fail(afile, f"missing column '{column}'", field_name=column)
+    attributes = pd.DataFrame({"proc": _text(a, "proc"), "attribute": _text(a, "attribute")})
+    bad = ~attributes["attribute"].isin(ATTRIBUTES).to_numpy() | (attributes["proc"] == "").to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        _fail(afile, f"attribute must be one of {', '.join(ATTRIBUTES)} (with a proc code), got "
+                     f"{attributes['attribute'].iloc[row]!r}", row + 1, "attribute")
+    dup = attributes["proc"].duplicated().to_numpy()
+    if dup.any():
+        row = int(np.flatnonzero(dup)[0])
+        _fail(afile, f"procedure {attributes['proc'].iloc[row]!r} is listed twice", row + 1, "proc")
+    known = set(attributes["proc"])
+    procs_used = set(out.loc[core & (out["main_proc"] != "").to_numpy(), "main_proc"])
+    for rel in out.loc[core, "related_procs"]:
+        procs_used.update(filter(None, rel.split("+")))
+    non_conservative = set(attributes.loc[attributes["attribute"] != "conservative", "proc"])
+    missing = sorted(procs_used - non_conservative)
+    if missing:
+        row = int(np.flatnonzero((out["main_proc"].isin(missing) |
+                                  out["related_procs"].map(lambda s: bool(set(s.split("+")) & set(missing))))
+                                 .to_numpy())[0])
+        reason = "is not in proc_attributes.csv" if missing[0] not in known else "is conservative there"
+        _fail(gfile, f"procedure {missing[0]!r} of a core group {reason}; core-group procedures must be "
+                     f"diagnostic, therapeutic, surgery or interventional", row + 1, "main_proc")
+
+    xfile = f"{file}/aux.csv"
+    x = d.aux.reset_index(drop=True)
+    if len(x):
+        for column in ("dip_group", "subtype", "aux_coef"):
+            if column not in x.columns:
+                _fail(xfile, f"missing column '{column}'", field_name=column)
+    aux = pd.DataFrame({"dip_group": _text(x, "dip_group"), "subtype": _text(x, "subtype")})
+    aux["aux_coef"] = _numbers(x, "aux_coef", xfile, required=len(x) > 0, positive=True) if len(x) else []
+    trigger = _numbers(x, "trigger", xfile, required=False, positive=True) if len(x) else np.array([])
+    aux["trigger"] = np.where(np.isnan(trigger), aux["aux_coef"].to_numpy(dtype=np.float64), trigger)
+    for extra in ("n_cases", "cv_drop"):
+        if extra in x.columns:
+            aux[extra] = _numbers(x, extra, xfile, required=False, positive=False)
+    unknown = ~aux["dip_group"].isin(set(out["dip_group"])).to_numpy()
+    if unknown.any():
+        row = int(np.flatnonzero(unknown)[0])
+        _fail(xfile, f"unknown DIP group {aux['dip_group'].iloc[row]!r}", row + 1, "dip_group")
+    bad = ~aux["subtype"].isin(SUBTYPES).to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        _fail(xfile, f"subtype must be one of {', '.join(SUBTYPES)}, got {aux['subtype'].iloc[row]!r}",
+              row + 1, "subtype")
+    dup = aux[["dip_group", "subtype"]].duplicated().to_numpy()
+    if dup.any():
+        row = int(np.flatnonzero(dup)[0])
+        _fail(xfile, "the subtype is listed twice for its group", row + 1, "subtype")
+
+    sfile = f"{file}/severity_dx.csv"
+    s = d.severity_dx.reset_index(drop=True)
+    if len(s):
+        for column in ("dx", "severity"):
+            if column not in s.columns:
+                _fail(sfile, f"missing column '{column}'", field_name=column)
+    severity = pd.DataFrame({"dx": _text(s, "dx"), "severity": _text(s, "severity")})
+    bad = ~severity["severity"].isin(SEVERITIES).to_numpy() | (severity["dx"] == "").to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        _fail(sfile, f"severity must be severe or moderate (with a dx), got {severity['severity'].iloc[row]!r}",
+              row + 1, "severity")
+    dup = severity["dx"].duplicated().to_numpy()
+    if dup.any():
+        row = int(np.flatnonzero(dup)[0])
+        _fail(sfile, f"diagnosis {severity['dx'].iloc[row]!r} is listed twice", row + 1, "dx")
+    if not (isinstance(d.severity_min_los, (int, np.integer)) and d.severity_min_los >= 0):
+        _fail(f"{file}/meta.yaml", f"severity_min_los must be a whole number >= 0, got {d.severity_min_los!r}",
+              field_name="severity_min_los")
+    return out, attributes, aux, severity
+
+
+def class_of_attribute(attributes: pd.Series, interventional_as: str) -> np.ndarray:
+    """Class (int8 index into :data:`PROC_CLASSES`) of each procedure attribute; interventional procedures
+    count as ``interventional_as`` (surgery or therapeutic), conservative ones as medical."""
+    mapping = {"conservative": K.MEDICAL, "diagnostic": K.DIAGNOSTIC, "therapeutic": K.THERAPEUTIC,
+               "surgery": K.SURGERY,
+               "interventional": K.SURGERY if interventional_as == "surgery" else K.THERAPEUTIC}
+    return attributes.map(mapping).to_numpy(dtype=np.int8)
+
+
+def _compile(d: DipDirectory) -> CompiledDipDirectory:
+    g = d.groups
+    core = (g["dip_type"] == "core").to_numpy()
+    core_rows = np.flatnonzero(core)
+    comp_rows = np.flatnonzero(~core)
+
+    proc_vocab = pd.Index(d.proc_attributes["proc"].to_numpy(dtype=object))
+    proc_class = class_of_attribute(d.proc_attributes["attribute"], d.interventional_as)
+    n_vocab = len(proc_vocab)
+
+    core_dx_vocab = pd.Index(pd.unique(g.loc[core, "dx"].to_numpy(dtype=object)))
+    dx_id = core_dx_vocab.get_indexer(g.loc[core, "dx"].to_numpy(dtype=object)).astype(np.int64)
+    main = g.loc[core, "main_proc"].to_numpy(dtype=object)
+    main_id = np.where(main == "", -1, proc_vocab.get_indexer(main)).astype(np.int64)
+    keys = dx_id * (n_vocab + 1) + main_id + 1
+    order = np.lexsort((core_rows, keys))
+    core_keys = keys[order]
+    core_rows_sorted = core_rows[order]
+    related = [list(filter(None, r.split("+"))) for r in g["related_procs"].to_numpy(dtype=object)[core_rows_sorted]]
+    rel_ptr = np.zeros(len(related) + 1, dtype=np.int64)
+    np.cumsum([len(r) for r in related], out=rel_ptr[1:])
+    rel_ids = proc_vocab.get_indexer([p for r in related for p in r]).astype(np.int64) if rel_ptr[-1] else \
+        np.zeros(0, dtype=np.int64)
+    core_mean = g["mean_cost"].to_numpy(dtype=np.float64)[core_rows_sorted]
+    core_mean = np.where(np.isnan(core_mean), np.inf, core_mean)
+
+    prefixes = g.loc[~core, "dx"].to_numpy(dtype=object)
+    lengths = tuple(sorted({len(p) for p in prefixes}, reverse=True))
+    prefix_vocab = [pd.Index(sorted({p for p in prefixes if len(p) == n})) for n in lengths]
+    offsets = np.cumsum([0] + [len(v) for v in prefix_vocab])
+    pid = np.empty(len(comp_rows), dtype=np.int64)
+    for level, n in enumerate(lengths):
+        sel = np.array([len(p) == n for p in prefixes], dtype=bool)
+        pid[sel] = prefix_vocab[level].get_indexer(prefixes[sel]) + offsets[level]
+    klass = g.loc[~core, "proc_class"].map({c: i for i, c in enumerate(PROC_CLASSES)}).to_numpy(dtype=np.int64)
+    ckeys = pid * 4 + klass
+    corder = np.argsort(ckeys, kind="stable")
+
+    aux = d.aux
+    aux_group = pd.Index(g["dip_group"]).get_indexer(aux["dip_group"].to_numpy(dtype=object)).astype(np.int64)
+    aorder = np.argsort(aux_group, kind="stable")
+    aux_ptr = np.zeros(len(g) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(aux_group, minlength=len(g)), out=aux_ptr[1:])
+    aux_subtype = aux["subtype"].map({s: i for i, s in enumerate(SUBTYPES)}).to_numpy(dtype=np.int64)[aorder]
+
+    severity_vocab = pd.Index(d.severity_dx["dx"].to_numpy(dtype=object))
+    severity_level = d.severity_dx["severity"].map({"moderate": 1, "severe": 2}).to_numpy(dtype=np.int8)
+    return CompiledDipDirectory(
+        core_dx_vocab=core_dx_vocab, prefix_vocab=prefix_vocab, prefix_lengths=lengths, proc_vocab=proc_vocab,
+        proc_class=proc_class, core_keys=core_keys, core_rows=core_rows_sorted.astype(np.int64),
+        core_rel_ptr=rel_ptr, core_rel_ids=rel_ids, core_mean=core_mean,
+        comp_keys=ckeys[corder], comp_rows=comp_rows[corder].astype(np.int64),
+        aux_ptr=aux_ptr, aux_subtype=aux_subtype,
+        aux_trigger=aux["trigger"].to_numpy(dtype=np.float64)[aorder],
+        aux_coef=aux["aux_coef"].to_numpy(dtype=np.float64)[aorder],
+        severity_vocab=severity_vocab, severity_level=severity_level)
+
+
+def load_dip_directory(path) -> DipDirectory:
+    """Read a DIP directory folder (``groups.csv``, ``proc_attributes.csv``, optional ``aux.csv``,
+    ``severity_dx.csv``, ``meta.yaml``). Bad content raises :class:`UsageError` naming file, row, field."""
+    path = Path(path)
+    if not path.is_dir():
+        raise UsageError("DIP directory: not a folder", file=str(path))
+
+    def read(name: str, required: bool) -> pd.DataFrame | None:
+        file = path / name
+        if not file.is_file():
+            if required:
+                raise UsageError("DIP directory: missing file", file=str(file))
+            return None
+        try:
+            return pd.read_csv(file, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+            raise UsageError(f"cannot read CSV: {error}", file=str(file)) from None
+
+    meta: dict[str, Any] = {}
+    meta_file = path / "meta.yaml"
+    if meta_file.is_file():
+        try:
+            meta = yaml.safe_load(meta_file.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as error:
+            raise UsageError(f"cannot parse YAML: {error}", file=str(meta_file)) from None
+        if not isinstance(meta, dict):
+            raise UsageError("expected a mapping of " + ", ".join(META_KEYS), file=str(meta_file))
+        unknown = sorted(set(map(str, meta)) - set(META_KEYS))
+        if unknown:
+            raise UsageError(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(META_KEYS)}",
+                             file=str(meta_file), field=unknown[0])
+    kwargs = {k: meta[k] for k in META_KEYS if k in meta and meta[k] is not None}
+    aux = read("aux.csv", False)
+    severity = read("severity_dx.csv", False)
+    if aux is not None:
+        kwargs["aux"] = aux
+    if severity is not None:
+        kwargs["severity_dx"] = severity
+    return DipDirectory(groups=read("groups.csv", True), proc_attributes=read("proc_attributes.csv", True),
+                        source=str(path), **kwargs)
