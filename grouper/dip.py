@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from drgdip.core.errors import UsageError
+from drgdip.core.tables import read_table, source_name
 from drgdip.grouper import _dip_kernels as K
 from drgdip.grouper.dip_codes import code_lists, diagnosis_subcategory, positions_in
 from drgdip.grouper.dip_directory import SUBTYPES, DipDirectory, load_dip_directory
@@ -154,24 +155,7 @@ def kernel_args(p: PreparedCases, d: DipDirectory) -> tuple:
             c.core_rel_ids, c.core_mean, c.comp_keys, c.comp_rows, c.aux_ptr, c.aux_subtype, c.aux_trigger)
 
 
-def _read_cases(cases) -> tuple[pd.DataFrame, str]:
-    if isinstance(cases, pd.DataFrame):
-        return cases, "<DataFrame>"
-    path = Path(cases)
-    if not path.is_file():
-        raise UsageError("no such file", file=str(path))
-    wanted = {"dx", "proc", "los", "age", "age_days", "leaving_type", "icu_hours", "total_cost"}
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".parquet", ".pq"):
-            import pyarrow.parquet as pq
-            names = pq.ParquetFile(path).schema_arrow.names
-            return pd.read_parquet(path, columns=[c for c in names if c in wanted]), str(path)
-        header = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
-        return pd.read_csv(path, usecols=[c for c in header if c in wanted], encoding="utf-8-sig",
-                           dtype={"dx": str, "proc": str}, keep_default_na=False, na_values=[""]), str(path)
-    except (UnicodeDecodeError, pd.errors.ParserError, ValueError, OSError) as error:
-        raise UsageError(f"cannot read cases: {error}", file=str(path)) from None
+DIP_INPUT_COLUMNS = ("dx", "proc", "los", "age", "age_days", "leaving_type", "icu_hours", "total_cost")
 
 
 def group_dip(cases, directory: DipDirectory | str | Path) -> pd.DataFrame:
@@ -193,7 +177,8 @@ def group_dip(cases, directory: DipDirectory | str | Path) -> pd.DataFrame:
     """
     if not isinstance(directory, DipDirectory):
         directory = load_dip_directory(directory)
-    frame, file = _read_cases(cases)
+    frame = read_table(cases, what="cases", required=("dx",), columns=DIP_INPUT_COLUMNS)
+    file = source_name(cases)
     prepared = prepare_dip_cases(frame, directory, file)
     n = len(prepared)
     group = np.empty(n, dtype=np.int64)
