@@ -10,20 +10,11 @@ import pandas as pd
 
 from drgdip.budget.settle import Settlement
 from drgdip.core.errors import UsageError
+from drgdip.core.tables import write_table
 
 __all__ = ["write_settlement", "write_workbook", "format_settlement_summary", "EXCEL_MAX_ROWS"]
 
 EXCEL_MAX_ROWS = 1_048_575   # rows of an Excel sheet below its header
-
-
-def _for_files(frame: pd.DataFrame) -> pd.DataFrame:
-    """Object columns mixing types become text so that Arrow can write them."""
-    fixed = {}
-    for name in frame.columns:
-        series = frame[name]
-        if series.dtype == object:
-            fixed[name] = series.astype("string")
-    return frame.assign(**fixed) if fixed else frame
 
 
 def write_settlement(settlement: Settlement, out_dir, *, fmt: str = "parquet", excel: bool = True,
@@ -42,13 +33,7 @@ def write_settlement(settlement: Settlement, out_dir, *, fmt: str = "parquet", e
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, frame in settlement.tables().items():
-        path = out / f"{name}.{fmt}"
-        frame = _for_files(frame)
-        if fmt == "parquet":
-            frame.to_parquet(path, index=False)
-        else:
-            frame.to_csv(path, index=False, float_format="%.10g")
-        paths[name] = path
+        paths[name] = write_table(frame, out / f"{name}.{fmt}")
     if excel:
         paths["excel"] = write_workbook(settlement, out / "settlement.xlsx", case_rows=excel_case_rows)
     return paths

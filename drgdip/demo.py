@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from drgdip.core.resources import demo_scheme_dir, policy_path
+from drgdip.core.tables import write_table
 
 DEMO_SCHEME = demo_scheme_dir()
 DEMO_POLICY = policy_path("panzhihua_drg_day_care_2025")
@@ -57,8 +58,6 @@ def run_demo(out=None, *, cases: int = DEMO_CASES, seed: int = DEMO_SEED,
 
     ``policy=None`` stops after grouping.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from drgdip.grouper import group_cases, load_scheme
     from drgdip.synth import generate_province, write_province
@@ -120,9 +119,7 @@ def run_demo(out=None, *, cases: int = DEMO_CASES, seed: int = DEMO_SEED,
         say(format_settlement_summary(settlement, top=5))
     if output is not None:
         paths = write_province(province, output)
-        table = pa.Table.from_pandas(grouped.astype({col: "str" for col in ("status", "mdc", "adrg", "drg")}),
-                                     preserve_index=False)
-        pq.write_table(table, Path(output) / "grouped.parquet", compression="zstd")
+        write_table(grouped, Path(output) / "grouped.parquet")
         written = [p.name for p in paths.values()] + ["grouped.parquet"]
         if settlement is not None:
             from drgdip.budget import write_settlement

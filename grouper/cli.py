@@ -6,17 +6,14 @@ import argparse
 import json
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from drgdip.core.errors import UsageError
-from drgdip.core.tables import count_rows
+from drgdip.core.tables import TableWriter, count_rows
 from drgdip.grouper import io
 from drgdip.grouper.case_text import parse_case_text
 from drgdip.grouper.dip import group_dip
@@ -98,49 +95,6 @@ class _Progress:
             sys.stderr.write("\n")
 
 
-class _Writer:
-    """Streams result batches to CSV or Parquet (by the output extension) in a background thread.
-
-    One write is in flight at a time, so batches land in order while the next one is grouped.
-    """
-
-    def __init__(self, path: Path):
-        suffix = path.suffix.lower()
-        if suffix not in (".csv", ".parquet", ".pq"):
-            raise UsageError(f"unknown output format {suffix!r} (use .csv or .parquet)", file=str(path))
-        if not path.parent.exists():
-            raise UsageError("output directory does not exist", file=str(path))
-        self.path, self.parquet, self.writer = path, suffix != ".csv", None
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drgdip-write")
-        self.pending = None
-
-    def _write(self, table: pa.Table) -> None:
-        if self.writer is None:
-            if self.parquet:
-                self.writer = pq.ParquetWriter(self.path, table.schema)
-            else:
-                options = pacsv.WriteOptions(quoting_style="needed")
-                self.writer = pacsv.CSVWriter(self.path, table.schema, write_options=options)
-        self.writer.write_table(table)
-
-    def write(self, table: pa.Table) -> None:
-        self._wait()
-        self.pending = self.pool.submit(self._write, table)
-
-    def _wait(self) -> None:
-        if self.pending is not None:
-            self.pending.result()
-            self.pending = None
-
-    def close(self) -> None:
-        try:
-            self._wait()
-        finally:
-            self.pool.shutdown()
-            if self.writer is not None:
-                self.writer.close()
-
-
 def result_table(grouped: GroupedBatch, labels, input_table: pa.Table | None = None,
                  *, dictionary: bool = False) -> pa.Table:
     """The result columns of a batch as an Arrow table (optionally after the input columns).
@@ -186,7 +140,10 @@ def run_group(args) -> int:
     show = args.progress if args.progress is not None else (
         sys.stderr.isatty() and (total is None or total >= 5 * args.batch_rows))
     progress = _Progress(total, bool(show))
-    writer = _Writer(Path(args.output))
+    output = Path(args.output)
+    if not output.parent.exists():
+        raise UsageError("output directory does not exist", file=str(output))
+    writer = TableWriter(output, background=True)
     labels = result_labels(scheme)
     status_counts = np.zeros(len(io.STATUS_TOKENS), dtype=np.int64)
     group_counts = np.zeros(len(labels[2]), dtype=np.int64)
@@ -197,7 +154,7 @@ def run_group(args) -> int:
                                                  map_codes=args.map_codes,
                                                  all_columns=args.keep_input_columns or bool(args.dip)):
             result = result_table(grouped, labels, table if args.keep_input_columns else None,
-                                  dictionary=writer.parquet)
+                                  dictionary=writer.format == "parquet")
             if dip_directory is not None:
                 result = _append_dip(result, table, dip_directory)
             writer.write(result)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import pandas as pd
 import yaml
 
 from drgdip.core.errors import UsageError
+from drgdip.core.tables import read_table, write_table
 from drgdip.pointvalue.rules import PointsPolicy, PolicyError, points_policy_from_mapping
 
 
@@ -89,16 +89,6 @@ def load_points_policy(path: str | None, scheme: str | None = None) -> PointsPol
         raise UsageError(str(error), file=path) from None
 
 
-def _write(frame: pd.DataFrame, path: str) -> None:
-    target = Path(path)
-    if target.suffix.lower() in (".parquet", ".pq"):
-        frame.to_parquet(target, index=False)
-    elif target.suffix.lower() == ".csv":
-        frame.to_csv(target, index=False)
-    else:
-        raise UsageError("output must end in .csv or .parquet", file=path)
-
-
 def run_calibrate(args: argparse.Namespace) -> int:
     from drgdip.pointvalue.weights import GroupWeights
 
@@ -106,7 +96,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     overrides = {"group_col": args.group_col} if args.group_col else {}
     fitted = GroupWeights.from_policy(policy, **overrides).fit(args.history)
     table = fitted.weight_table().frame
-    _write(table, args.output)
+    write_table(table, args.output)
     quality = fitted.quality(policy.calibration.cv_max_drg, policy.calibration.riv_min)
     print(f"{quality['n_groups']} groups from {fitted.n_cases_used_} cases of {', '.join(map(str, fitted.years_))}; "
           f"all-case mean {fitted.all_case_mean_:,.2f}; RIV {fitted.riv_:.3f} "
@@ -129,10 +119,10 @@ def run_points(args: argparse.Namespace) -> int:
         weights = WeightTable.from_csv(args.weights, points_scale=policy.points_scale)
     approved = None
     if args.approved:
-        approved = pd.read_csv(args.approved, dtype={"case_id": str}, keep_default_na=False, na_values=[""])
+        approved = read_table(args.approved, what="approval list", required=("case_id",))
     out = case_points(args.input, weights, policy, point_value=args.point_value, group_col=args.group_col,
                       approved=approved)
-    _write(out, args.output)
+    write_table(out, args.output)
     counts = out["outlier_class"].value_counts()
     print(f"{len(out)} cases, {out['final_points'].sum():,.2f} points; "
           + ", ".join(f"{name} {int(counts.get(name, 0))}" for name in counts.index if counts.get(name, 0)))
