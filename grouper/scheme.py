@@ -9,8 +9,10 @@ defined here; every problem in a table is reported with its file, line and cause
 
 from __future__ import annotations
 
+import hashlib
+import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -160,6 +162,7 @@ class Scheme:
     proc_table: CodeTable = field(repr=False)      # hash table of proc_codes
     trauma_regions: tuple[str, ...] = ()
     proc_group_names: tuple[tuple[str, ...], ...] = ()  # labels of each proc-groups ADRG slot
+    fingerprint: str = ""   # SHA-256 of the tables' bytes: two schemes group alike when it is equal
 
     @property
     def name(self) -> str:
@@ -175,24 +178,29 @@ def load_scheme(path: str | Path) -> Scheme:
     path = Path(path)
     if not path.is_dir():
         raise SchemeError(str(path), "scheme directory not found")
-    tables = _read_tables(path)
+    tables, fingerprint = _read_tables(path)
     _validate(tables)
-    return _compile(path, tables)
+    return replace(_compile(path, tables), fingerprint=fingerprint)
 
 
 # ---------------------------------------------------------------- reading and validation
 
 
-def _read_tables(path: Path) -> dict[str, pd.DataFrame]:
+def _read_tables(path: Path) -> tuple[dict[str, pd.DataFrame], str]:
+    """The scheme's tables by file stem (all text), and the SHA-256 of their bytes."""
     tables: dict[str, pd.DataFrame] = {}
+    digest = hashlib.sha256()
     for stem, columns in {**REQUIRED_TABLES, **OPTIONAL_TABLES}.items():
         file = path / f"{stem}.csv"
         if not file.is_file():
             if stem in REQUIRED_TABLES:
                 raise SchemeError(file.name, "required table is missing")
             continue
+        content = file.read_bytes()
+        digest.update(f"{stem}:{len(content)}:".encode())
+        digest.update(content)
         try:
-            frame = pd.read_csv(file, dtype=str, keep_default_na=False, na_filter=False,
+            frame = pd.read_csv(io.BytesIO(content), dtype=str, keep_default_na=False, na_filter=False,
                                 encoding="utf-8")
         except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
             raise SchemeError(file.name, f"cannot be read as UTF-8 CSV ({error})") from None
@@ -200,7 +208,7 @@ def _read_tables(path: Path) -> dict[str, pd.DataFrame]:
         if missing:
             raise SchemeError(file.name, f"missing column(s) {', '.join(missing)}", line=1)
         tables[stem] = frame
-    return tables
+    return tables, digest.hexdigest()
 
 
 def _line(index: int) -> int:

@@ -49,11 +49,13 @@ BLOCK_ROWS = 1 << 20
 (S_HOSPITALS, S_ADRG, S_CORES, S_SKELETON, S_CODES, S_STAYS, S_COSTS, S_PATIENTS,
  S_OUTPATIENT) = range(1, 10)
 
+# the grouper's result written with the stays, so that settlement does not group them again
+GROUP_COLUMNS = ("status", "mdc", "adrg", "drg")
 CASE_COLUMNS = (
     "case_id", "patient_id", "year", "hospital_id", "hospital_level", "region", "insured_region",
     "insurance_type", "care_type", "dept", "gender", "age", "age_days", "birth_weight",
     "admit_time", "discharge_time", "los", "leaving_type", "dx", "proc", "total_cost", "fund_paid",
-    "self_pay_in_scope", "self_pay_out_scope", "drug_cost", "consumable_cost",
+    "self_pay_in_scope", "self_pay_out_scope", "drug_cost", "consumable_cost", "status", "mdc", "adrg", "drg",
 )
 CASE_DTYPES = {
     "case_id": "str", "patient_id": "str", "year": "int16", "hospital_id": "str",
@@ -63,6 +65,7 @@ CASE_DTYPES = {
     "los": "int16", "leaving_type": "int8", "dx": "str", "proc": "str", "total_cost": "float64",
     "fund_paid": "float64", "self_pay_in_scope": "float64", "self_pay_out_scope": "float64",
     "drug_cost": "float64", "consumable_cost": "float64",
+    "status": "category", "mdc": "category", "adrg": "category", "drg": "category",
 }
 HOSPITAL_DTYPES = {"hospital_id": "str", "name": "str", "level": "int8", "region": "str",
                    "beds": "int32", "hospital_type": "str"}
@@ -438,6 +441,44 @@ class _Codes:
     severity: np.ndarray
     redrawn: int
     fallback: int
+    groups: "_GroupColumns | None" = None
+
+
+
+class _GroupColumns:
+    """The grouper's status / mdc / adrg / drg of every stay as categorical codes, filled block by block.
+
+    Kept only when the grouping function returns categoricals (the real grouper does), so that the
+    result of verifying the codes is written with the cases instead of being computed again later.
+    """
+
+    def __init__(self, n: int):
+        self.codes = {name: np.full(n, -1, dtype=np.int32) for name in GROUP_COLUMNS}
+        self.categories: dict = {}
+        self.usable = True
+
+    def put(self, rows: np.ndarray, grouped: pd.DataFrame) -> None:
+        if not self.usable:
+            return
+        for name in GROUP_COLUMNS:
+            column = grouped[name] if name in grouped.columns else None
+            if column is None or not isinstance(column.dtype, pd.CategoricalDtype):
+                self.usable = False
+                return
+            known = self.categories.setdefault(name, column.cat.categories)
+            if not known.equals(column.cat.categories):
+                self.usable = False
+                return
+            self.codes[name][rows] = column.cat.codes.to_numpy()
+
+    def columns(self) -> dict[str, pd.Categorical]:
+        """The four columns, or nothing when the grouping function gave no categoricals."""
+        if not self.usable:
+            return {}
+        if not self.categories:   # no stay at all
+            return {name: pd.Categorical([]) for name in GROUP_COLUMNS}
+        return {name: pd.Categorical.from_codes(self.codes[name], categories=self.categories[name])
+                for name in GROUP_COLUMNS}
 
 
 def _grouping_frame(sk: _Skeleton, rows: np.ndarray, dx: pa.Array, proc: pa.Array) -> pd.DataFrame:
@@ -460,6 +501,7 @@ def _codes(world: _World, sk: _Skeleton, seed: int) -> _Codes:
     adrg_codes = np.array([r.code for r in profile.adrgs], dtype=object)
     expected_all = invalid_status(sk.invalid.astype(np.int64))
     dx_blocks, proc_blocks, severity = [], [], np.zeros(n, dtype=np.int8)
+    groups = _GroupColumns(n)
     redrawn = fallback = 0
     for b, start in enumerate(range(0, n, BLOCK_ROWS)):
         rng = _rng(seed, S_CODES, b)
@@ -479,6 +521,7 @@ def _codes(world: _World, sk: _Skeleton, seed: int) -> _Codes:
         dx_csr, proc_csr = compact(dx_m), compact(proc_m)
         dx_s, proc_s = join_csr(*dx_csr, dx_vocab), join_csr(*proc_csr, proc_vocab)
         grouped = world.group_fn(_grouping_frame(sk, rows, dx_s, proc_s))
+        groups.put(rows, grouped)
         bad = ~_as_expected(grouped, expected_all[rows], sk.invalid[rows], adrg_codes[sk.adrg[rows]])
         redrawn_here = bool(bad.any())
         for round_no in range(p.redraw_rounds):
@@ -499,6 +542,7 @@ def _codes(world: _World, sk: _Skeleton, seed: int) -> _Codes:
             proc_m = _put_rows(proc_m, local, new_proc)
             regrouped = world.group_fn(_grouping_frame(sk, sub, join_codes(new_dx, dx_vocab),
                                                        join_codes(new_proc, proc_vocab)))
+            groups.put(sub, regrouped)
             bad[local] = ~_as_expected(regrouped, expected_all[sub], sk.invalid[sub],
                                        adrg_codes[sk.adrg[sub]])
         if bad.any():
@@ -515,7 +559,7 @@ def _codes(world: _World, sk: _Skeleton, seed: int) -> _Codes:
         proc_blocks.append(proc_s)
     empty = pa.array([], pa.string())
     return _Codes(dx=pa.chunked_array(dx_blocks or [empty]), proc=pa.chunked_array(proc_blocks or [empty]),
-                  severity=severity, redrawn=redrawn, fallback=fallback)
+                  severity=severity, redrawn=redrawn, fallback=fallback, groups=groups)
 
 
 def _as_expected(grouped: pd.DataFrame, expected: np.ndarray, invalid: np.ndarray,
@@ -614,6 +658,7 @@ def _finish(world: _World, sk: _Skeleton, codes: _Codes, years: tuple[int, ...],
         pc.utf8_lpad(pc.cast(pa.array(patient), pa.string()), 10, "0"), "")
 
     hospital_ids = world.hospitals["hospital_id"].tolist()
+    grouped = codes.groups.columns() if codes.groups is not None else {}
     cases = _typed({
         "case_id": sk.case_id.to_pandas(),
         "patient_id": patient_id.to_pandas(),
@@ -641,7 +686,8 @@ def _finish(world: _World, sk: _Skeleton, codes: _Codes, years: tuple[int, ...],
         "self_pay_out_scope": pay.self_out_scope / 100.0,
         "drug_cost": pay.drug / 100.0,
         "consumable_cost": pay.consumable / 100.0,
-    }, CASE_DTYPES)
+        **grouped,
+    }, {c: d for c, d in CASE_DTYPES.items() if c not in GROUP_COLUMNS or grouped})
     del pay, cost, share, z_cost, z_los
 
     # outpatient visits
@@ -692,6 +738,10 @@ def _finish(world: _World, sk: _Skeleton, codes: _Codes, years: tuple[int, ...],
         "fallback_cases": int(codes.fallback),
         "notes": list(world.notes),
     }
+    if grouped:
+        info["grouping"] = {"columns": list(GROUP_COLUMNS), "scheme": getattr(scheme, "name", str(scheme)),
+                            "scheme_fingerprint": getattr(scheme, "fingerprint", ""),
+                            "scheme_path": str(Path(scheme.path).resolve()) if hasattr(scheme, "path") else ""}
     return Province(cases=cases, hospitals=hospitals, outpatient=outpatient, day_ward_visits=day_ward,
                     info=info)
 
