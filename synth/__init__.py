@@ -5,11 +5,11 @@
 >>> write_province(province, "out/province", format="parquet")
 """
 
-from drgdip.synth.params import SynthParams, SynthParamsError
+from drgdip.synth.params import SynthParams
 from drgdip.synth.province import (CASE_COLUMNS, CASE_DTYPES, DAY_WARD_VISIT_DTYPES, HOSPITAL_DTYPES,
                             OUTPATIENT_DTYPES, Province, generate_province)
 from drgdip.synth.io import write_province, read_province
 
 __all__ = ["CASE_COLUMNS", "CASE_DTYPES", "DAY_WARD_VISIT_DTYPES", "HOSPITAL_DTYPES",
-           "OUTPATIENT_DTYPES", "Province", "SynthParams", "SynthParamsError", "generate_province",
+           "OUTPATIENT_DTYPES", "Province", "SynthParams", "generate_province",
            "read_province", "write_province"]
