@@ -36,7 +36,7 @@ domain.md §12.
     high_formula            ``dip1`` | ``jining`` | ``review_only`` | ``drg_tiered`` (None: dip1 for DIP,
                             drg_tiered for DRG)
     extreme_ratio, extreme_inclusive    extreme bound (5.0, false: ratio > 5); None disables the band
-    drg_high_tiers          ``[[max_base_points, ratio], ...]`` (:class:`HighTier`), the last max is ``.inf``
+    drg_high_tiers          ``[[max_base_points, ratio], ...]`` (:class:`HighTier`), the last max is ``.inf`` (or null)
     coefs_on_outliers       re-apply the hospital coefficient on low / high cases (true)
     blank_group             factor on the cost-ratio score of ungrouped cases (0.7)
     blank_group_coefs       apply coefficients to ungrouped cases (false)
@@ -169,9 +169,12 @@ class Calibration(Config):
 # outliers
 
 class HighTier(NamedTuple):
-    """One DRG high-outlier tier: groups with base points up to ``max_base_points`` are high from ``ratio``."""
+    """One DRG high-outlier tier: groups with base points up to ``max_base_points`` are high from ``ratio``.
 
-    max_base_points: float
+    The last tier is open: ``max_base_points`` ``.inf`` (null is read as ``.inf``).
+    """
+
+    max_base_points: float | None
     ratio: float
 
 
@@ -216,7 +219,8 @@ class OutlierRules(Config):
         if self.extreme_ratio is not None:
             require(self.extreme_ratio > self.high_ratio, "extreme_ratio",
                     f"must be above high_ratio ({self.high_ratio}), got {self.extreme_ratio}")
-        tiers = self.drg_high_tiers
+        tiers = tuple(HighTier(math.inf if top is None else top, ratio) for top, ratio in self.drg_high_tiers)
+        self.derive(drg_high_tiers=tiers)
         require(len(tiers) > 0, "drg_high_tiers",
                 "needs at least one tier [max_base_points, ratio]; the last has max_base_points .inf")
         for i, tier in enumerate(tiers):
