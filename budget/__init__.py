@@ -2,7 +2,7 @@
 
 Public API
 ----------
-policy     :func:`load_policy` / :class:`Policy` (one YAML per pooling region and year), :class:`PolicyError`
+policy     :func:`load_policy` / :class:`Policy` (one YAML per pooling region and year)
 pipeline   :func:`settle_province` -- day care, grouping, points and settlement of a province
 settle     :func:`settle_cases` -- settlement of stays that already carry ``case_points``; :class:`Settlement`
 daycare    :func:`apply_day_care`, :func:`apply_day_payments` (日间医疗)
@@ -13,10 +13,10 @@ report     :func:`format_settlement_summary`, :func:`write_settlement`
 from drgdip.budget.daycare import apply_day_care, apply_day_payments
 from drgdip.budget.money import allocate, allocate_grouped
 from drgdip.budget.pipeline import settle_province
-from drgdip.budget.policy import Policy, PolicyError, load_policy, policy_from_mapping
+from drgdip.budget.policy import Policy, load_policy, policy_from_mapping
 from drgdip.budget.report import format_settlement_summary, write_settlement
 from drgdip.budget.settle import Settlement, settle_cases
 
-__all__ = ["Policy", "PolicyError", "load_policy", "policy_from_mapping", "settle_province", "settle_cases",
+__all__ = ["Policy", "load_policy", "policy_from_mapping", "settle_province", "settle_cases",
            "Settlement", "apply_day_care", "apply_day_payments", "allocate", "allocate_grouped",
            "format_settlement_summary", "write_settlement"]

@@ -1,8 +1,9 @@
 """Budget and settlement policy: one YAML file per pooling region and year, as frozen dataclasses.
 
-The file is read with ``yaml.safe_load`` and converted by :mod:`drgdip.budget.policy_schema`: an unknown
-key, a missing required key, a wrong type or an out-of-range value raises :class:`PolicyError`
-naming the file, the key path and the allowed values. Sections (domain.md §12):
+The file is read with ``yaml.safe_load`` and converted by the config engine (:mod:`drgdip.core.config`):
+an unknown key, a missing required key, a wrong type or an out-of-range value raises
+:class:`~drgdip.core.errors.ConfigError` naming the file, the key path and the allowed values.
+Sections (domain.md §12):
 
 ``points``        the points policy of :mod:`drgdip.pointvalue.rules` (:class:`drgdip.pointvalue.PointsPolicy`,
                   same keys), including the payment scheme ``points.scheme``
@@ -25,11 +26,12 @@ from typing import Literal, Mapping
 
 import yaml
 
-from drgdip.budget.policy_schema import FrozenDict, PolicyError, build, check, param
-from drgdip.pointvalue.rules import PointsPolicy, PolicyError as PointsPolicyError, points_policy_from_mapping
+from drgdip.core.config import Config, FrozenDict, build, param, require
+from drgdip.core.errors import ConfigError
+from drgdip.pointvalue.rules import PointsPolicy
 
 __all__ = [
-    "PolicyError", "Policy", "BudgetRules", "PointValueRules", "SettlementRules", "SurplusBand",
+    "Policy", "BudgetRules", "PointValueRules", "SettlementRules", "SurplusBand",
     "OverspendBand", "SurplusRules", "OverspendRules", "LosExclusion", "DayCareRules", "DayCategory", "DayWardRules",
     "DayFees", "PreopMerge", "RemotePoolRules", "load_policy", "policy_from_mapping",
     "CARE_TYPES", "INSURANCE_TYPES",
@@ -41,18 +43,10 @@ INSURANCE_TYPES = ("employee", "resident")
 YuanByRegion = float | Mapping[str, float]
 
 
-def _non_negative_amounts(value, key: str) -> None:
-    if isinstance(value, Mapping):
-        for region, amount in value.items():
-            check(amount >= 0, f"{key}.{region}", f"{amount!r} is out of range; allowed: 0 <= value")
-    elif value is not None:
-        check(value >= 0, key, f"{value!r} is out of range; allowed: 0 <= value")
-
-
 # ---------------------------------------------------------------------------------------- budget
 
 @dataclass(frozen=True)
-class BudgetRules:
+class BudgetRules(Config):
     """Regional total budget (区域总额预算 / 按病种付费总额) and the reserve kept back from it (§6.1).
 
     ``method``:
@@ -68,42 +62,39 @@ class BudgetRules:
     """
 
     method: Literal["amount", "growth", "share", "items", "actual_fund"] = "growth"
-    amount: YuanByRegion | None = None
-    last_year_fund: YuanByRegion | None = None
+    amount: YuanByRegion | None = param(None, ge=0.0)
+    last_year_fund: YuanByRegion | None = param(None, ge=0.0)
     growth_rate: float = param(0.0, gt=-1.0, le=1.0)
-    inpatient_fund_budget: YuanByRegion | None = None
+    inpatient_fund_budget: YuanByRegion | None = param(None, ge=0.0)
     last_year_share: float | None = param(None, gt=0.0, le=1.0)
-    items_reserve: YuanByRegion = 0.0
-    items_remote: YuanByRegion = 0.0
-    items_other: YuanByRegion = 0.0
+    items_reserve: YuanByRegion = param(0.0, ge=0.0)
+    items_remote: YuanByRegion = param(0.0, ge=0.0)
+    items_other: YuanByRegion = param(0.0, ge=0.0)
     actual_fund_factor: float = param(1.0, gt=0.0, le=10.0)
     reserve_share: float = param(0.05, ge=0.0, lt=1.0)
     split: Literal["actual_fund", "last_year_fund", "shares"] = "actual_fund"
     insurance_type_shares: Mapping[str, float] = param(default_factory=FrozenDict, ge=0.0, le=1.0)
 
-    def __post_init__(self):
+    def check(self) -> None:
         needs = {"amount": ("amount",), "share": ("inpatient_fund_budget", "last_year_share"),
                  "items": ("inpatient_fund_budget",)}
         for key in needs.get(self.method, ()):
-            check(getattr(self, key) is not None, key, f"is required when method is {self.method!r}")
-        for key in ("amount", "last_year_fund", "inpatient_fund_budget", "items_reserve",
-                    "items_remote", "items_other"):
-            _non_negative_amounts(getattr(self, key), key)
+            require(getattr(self, key) is not None, key, f"is required when method is {self.method!r}")
         if self.split == "shares":
             shares = self.insurance_type_shares
-            check(bool(shares), "insurance_type_shares",
-                  "is required when split is 'shares' (e.g. {employee: 0.6, resident: 0.4})")
+            require(bool(shares), "insurance_type_shares",
+                    "is required when split is 'shares' (e.g. {employee: 0.6, resident: 0.4})")
             for name in shares:
-                check(name in INSURANCE_TYPES, f"insurance_type_shares.{name}",
-                      f"unknown insurance type; allowed: {', '.join(INSURANCE_TYPES)}")
-            check(math.isclose(sum(shares.values()), 1.0, abs_tol=1e-9), "insurance_type_shares",
-                  f"shares must add up to 1, got {sum(shares.values())!r}")
+                require(name in INSURANCE_TYPES, f"insurance_type_shares.{name}",
+                        f"unknown insurance type; allowed: {', '.join(INSURANCE_TYPES)}")
+            require(math.isclose(sum(shares.values()), 1.0, abs_tol=1e-9), "insurance_type_shares",
+                    f"shares must add up to 1, got {sum(shares.values())!r}")
 
 
 # ----------------------------------------------------------------------------------- point value
 
 @dataclass(frozen=True)
-class PointValueRules:
+class PointValueRules(Config):
     """Budgeted point value (年初 / 预算点值) and settlement point value (结算点值) (§6.2).
 
     ``basis``:
@@ -126,7 +117,7 @@ class PointValueRules:
     basis: Literal["total_cost", "patient_share", "fund_only"] = "total_cost"
     by_insurance_type: bool = False
     fund_ratio: Literal["pool", "insured_region"] = "pool"
-    budget_point_value: YuanByRegion | None = None
+    budget_point_value: YuanByRegion | None = param(None, gt=0.0)
     year_weights: tuple[float, ...] | None = param(None, ge=0.0)
     smoothing: Literal["none", "percentile", "best_interval_1d"] = "none"
     smoothing_lo: float = param(2.5, ge=0.0, le=100.0)
@@ -135,24 +126,18 @@ class PointValueRules:
     cap: float | None = param(None, ge=1.0)
     elastic_base_share: float | None = param(None, gt=0.0, lt=1.0)
 
-    def __post_init__(self):
-        check(self.smoothing_lo < self.smoothing_hi, "smoothing_lo",
-              f"must be below smoothing_hi ({self.smoothing_hi}), got {self.smoothing_lo}")
+    def check(self) -> None:
+        require(self.smoothing_lo < self.smoothing_hi, "smoothing_lo",
+                f"must be below smoothing_hi ({self.smoothing_hi}), got {self.smoothing_lo}")
         if self.year_weights is not None:
-            check(len(self.year_weights) > 0 and sum(self.year_weights) > 0, "year_weights",
-                  "must be a non-empty list of non-negative numbers with a positive sum")
-        value = self.budget_point_value
-        if isinstance(value, Mapping):
-            for region, pv in value.items():
-                check(pv > 0, f"budget_point_value.{region}", f"{pv!r} is out of range; allowed: 0 < value")
-        elif value is not None:
-            check(value > 0, "budget_point_value", f"{value!r} is out of range; allowed: 0 < value")
+            require(len(self.year_weights) > 0 and sum(self.year_weights) > 0, "year_weights",
+                    "must be a non-empty list of non-negative numbers with a positive sum")
 
 
 # ------------------------------------------------------------------------------------ settlement
 
 @dataclass(frozen=True)
-class SurplusBand:
+class SurplusBand(Config):
     """Surplus up to ``upto_pct`` of the fund due (null: no upper bound) is kept at ``keep_share``."""
 
     upto_pct: float | None = param(None, gt=0.0)
@@ -160,7 +145,7 @@ class SurplusBand:
 
 
 @dataclass(frozen=True)
-class OverspendBand:
+class OverspendBand(Config):
     """Overspend up to ``upto_pct`` of the fund due (null: no upper bound): the fund pays ``fund_share``."""
 
     upto_pct: float | None = param(None, gt=0.0)
@@ -168,18 +153,18 @@ class OverspendBand:
 
 
 def _check_bands(bands, key: str) -> None:
-    check(len(bands) > 0, key, "needs at least one band; the last has upto_pct null")
+    require(len(bands) > 0, key, "needs at least one band; the last has upto_pct null")
     limits = [b.upto_pct for b in bands]
-    check(limits[-1] is None, f"{key}[{len(bands) - 1}].upto_pct",
-          "the last band must be open (upto_pct: null)")
-    check(all(x is not None for x in limits[:-1]), key, "only the last band may have upto_pct null")
+    require(limits[-1] is None, f"{key}[{len(bands) - 1}].upto_pct",
+            "the last band must be open (upto_pct: null)")
+    require(all(x is not None for x in limits[:-1]), key, "only the last band may have upto_pct null")
     inner = limits[:-1]
-    check(all(b > a for a, b in zip(inner, inner[1:])), key,
-          f"upto_pct must increase from band to band, got {inner}")
+    require(all(b > a for a, b in zip(inner, inner[1:])), key,
+            f"upto_pct must increase from band to band, got {inner}")
 
 
 @dataclass(frozen=True)
-class SurplusRules:
+class SurplusRules(Config):
     """Surplus retention (结余留用) (§6.6): surplus = fund due − fee-for-service fund.
 
     ``mode``: ``tiered`` applies each band's share to the part of the surplus inside the band
@@ -190,12 +175,12 @@ class SurplusRules:
     mode: Literal["tiered", "whole"] = "tiered"
     bands: tuple[SurplusBand, ...] = (SurplusBand(None, 1.0),)
 
-    def __post_init__(self):
+    def check(self) -> None:
         _check_bands(self.bands, "bands")
 
 
 @dataclass(frozen=True)
-class OverspendRules:
+class OverspendRules(Config):
     """Reasonable overspend sharing (合理超支分担) (§6.6): overspend = FFS fund − fund due.
 
     Bands as in :class:`SurplusRules`; the fund's share is paid from the reserve.
@@ -205,12 +190,12 @@ class OverspendRules:
     mode: Literal["tiered", "whole"] = "tiered"
     bands: tuple[OverspendBand, ...] = (OverspendBand(None, 0.0),)
 
-    def __post_init__(self):
+    def check(self) -> None:
         _check_bands(self.bands, "bands")
 
 
 @dataclass(frozen=True)
-class LosExclusion:
+class LosExclusion(Config):
     """Stays outside DRG/DIP payment by length of stay [QY]: LOS <= ``at_most`` or >= ``at_least`` days
     are paid fee-for-service (their recorded fund) outside the point pool; null switches a bound off."""
 
@@ -219,7 +204,7 @@ class LosExclusion:
 
 
 @dataclass(frozen=True)
-class SettlementRules:
+class SettlementRules(Config):
     """Hospital annual amount, monthly prepayment and year-end clearing (§6.3–6.6).
 
     fund due_h = distributed money × ``assessment_coef`` (考核系数; per hospital in
@@ -241,17 +226,17 @@ class SettlementRules:
     overspend_within_reserve: bool = True
     drg_exclude_los: LosExclusion = field(default_factory=LosExclusion)
 
-    def __post_init__(self):
+    def check(self) -> None:
         if self.quality_deposit is not None:
-            check(math.isclose(self.quality_deposit + self.monthly_pay_ratio, 1.0, abs_tol=1e-9),
-                  "quality_deposit", f"must equal 1 − monthly_pay_ratio ({1 - self.monthly_pay_ratio:.4g}), "
-                                     f"got {self.quality_deposit}")
+            require(math.isclose(self.quality_deposit + self.monthly_pay_ratio, 1.0, abs_tol=1e-9),
+                    "quality_deposit", f"must equal 1 − monthly_pay_ratio ({1 - self.monthly_pay_ratio:.4g}), "
+                                       f"got {self.quality_deposit}")
 
 
 # -------------------------------------------------------------------------------------- day care
 
 @dataclass(frozen=True)
-class DayCategory:
+class DayCategory(Config):
     """One day-care category (日间手术 / 日间化疗 / 中医日间): eligibility and payment method (§8).
 
     ``payment``: ``points`` (DRG/DIP points of the group), ``value`` (按价值: points = total cost ×
@@ -266,13 +251,13 @@ class DayCategory:
     value_factor: float = param(1.0, gt=0.0, le=10.0)
     daily_std: float | None = param(None, gt=0.0)
 
-    def __post_init__(self):
+    def check(self) -> None:
         if self.payment == "bed_day":
-            check(self.daily_std is not None, "daily_std", "is required when payment is 'bed_day' (yuan per day)")
+            require(self.daily_std is not None, "daily_std", "is required when payment is 'bed_day' (yuan per day)")
 
 
 @dataclass(frozen=True)
-class DayFees:
+class DayFees(Config):
     """Fixed per-session-day fees of the oncology day ward by hospital level (yuan) [JN]."""
 
     bed: float = param(0.0, ge=0.0)
@@ -285,7 +270,7 @@ class DayFees:
 
 
 @dataclass(frozen=True)
-class DayWardRules:
+class DayWardRules(Config):
     """Oncology day ward (肿瘤日间病房) [JN]: visits of one treatment period settled as one stay.
 
     Visits (care_type ``day_ward``) of one patient at one hospital form a period until
@@ -306,15 +291,15 @@ class DayWardRules:
     payment: Literal["ffs", "quota_minus_fee", "points"] = "ffs"
     radiotherapy_procs: tuple[str, ...] = ("92.2", "92.3", "92.4")
 
-    def __post_init__(self):
+    def check(self) -> None:
         if self.payment == "quota_minus_fee":
             missing = sorted(set(self.fees) - set(self.ward_fees))
-            check(not missing, "ward_fees", f"needs the normal-ward fees of levels {missing} "
-                                            f"when payment is 'quota_minus_fee'")
+            require(not missing, "ward_fees", f"needs the normal-ward fees of levels {missing} "
+                                              f"when payment is 'quota_minus_fee'")
 
 
 @dataclass(frozen=True)
-class PreopMerge:
+class PreopMerge(Config):
     """Pre-operative outpatient costs merged into the stay (术前门诊费用并入) [YB, PZH].
 
     Bills of the same patient at the same hospital dated in [admit − ``days``, admit) are added to the
@@ -330,7 +315,7 @@ class PreopMerge:
 
 
 @dataclass(frozen=True)
-class DayCareRules:
+class DayCareRules(Config):
     """Day care (日间医疗) rules applied before points (§8).
 
     A day surgery / chemotherapy stay is valid within ``window_h`` hours of admission, tolerated up to
@@ -358,15 +343,15 @@ class DayCareRules:
     tcm_day: DayCategory = field(default_factory=DayCategory)
     day_ward: DayWardRules = field(default_factory=DayWardRules)
 
-    def __post_init__(self):
-        check(self.extended_h >= self.window_h, "extended_h",
-              f"must be at least window_h ({self.window_h}), got {self.extended_h}")
+    def check(self) -> None:
+        require(self.extended_h >= self.window_h, "extended_h",
+                f"must be at least window_h ({self.window_h}), got {self.extended_h}")
 
 
 # ---------------------------------------------------------------------------------------- remote
 
 @dataclass(frozen=True)
-class RemotePoolRules:
+class RemotePoolRules(Config):
     """In-province remote stays (省内异地就医) in the treatment location's budget (§7, [REM]).
 
     Remote stays are grouped and paid at the treatment location; their points carry
@@ -380,19 +365,18 @@ class RemotePoolRules:
 
     pool: Literal["common", "separate"] = "common"
     budget_method: Literal["included", "amount", "actual_fund"] = "included"
-    amount: YuanByRegion | None = None
+    amount: YuanByRegion | None = param(None, ge=0.0)
     actual_fund_factor: float = param(1.0, gt=0.0, le=10.0)
 
-    def __post_init__(self):
+    def check(self) -> None:
         if self.budget_method == "amount":
-            check(self.amount is not None, "amount", "is required when budget_method is 'amount'")
-        _non_negative_amounts(self.amount, "amount")
+            require(self.amount is not None, "amount", "is required when budget_method is 'amount'")
 
 
 # ---------------------------------------------------------------------------------------- policy
 
 @dataclass(frozen=True)
-class Policy:
+class Policy(Config):
     """A whole budget and settlement policy (one pooling region and year).
 
     Top-level keys: ``name`` and ``region`` (descriptive), ``year`` (settlement year; null = the
@@ -415,15 +399,15 @@ class Policy:
     remote_pool: RemotePoolRules = field(default_factory=RemotePoolRules)
     source: str = field(default="", init=False, compare=False)
 
-    def __post_init__(self):
+    def check(self) -> None:
         if self.budget.split == "shares":
-            check(self.point_value.by_insurance_type, "budget.split",
-                  "'shares' splits the budget by insurance type, so point_value.by_insurance_type "
-                  "must be true")
-            check(not (self.remote_pool.pool == "separate" and self.remote_pool.budget_method == "included"),
-                  "budget.split", "'shares' cannot size a separate remote pool whose money is included in "
-                                  "the budget; use split actual_fund or give remote_pool.budget_method "
-                                  "amount / actual_fund")
+            require(self.point_value.by_insurance_type, "budget.split",
+                    "'shares' splits the budget by insurance type, so point_value.by_insurance_type "
+                    "must be true")
+            require(not (self.remote_pool.pool == "separate" and self.remote_pool.budget_method == "included"),
+                    "budget.split", "'shares' cannot size a separate remote pool whose money is included in "
+                                    "the budget; use split actual_fund or give remote_pool.budget_method "
+                                    "amount / actual_fund")
 
     @property
     def scheme(self) -> str:
@@ -439,25 +423,12 @@ class Policy:
 def policy_from_mapping(data, file: str | None = None) -> Policy:
     """Build a :class:`Policy` from a parsed YAML mapping; errors name ``file`` and the key path."""
     try:
-        if not isinstance(data, Mapping):
-            raise PolicyError("the policy must be a mapping of sections (budget:, point_value:, ...)")
-        data = dict(data)
-        raw_points = data.pop("points", None)
         policy = build(Policy, data)
-        try:
-            points = points_policy_from_mapping(raw_points if raw_points is not None else {}, "points")
-        except PointsPolicyError as error:
-            message = str(error)
-            key, _, rest = message.partition(": ")
-            if key.startswith("points") and rest:
-                raise PolicyError(rest, key=key) from None
-            raise PolicyError(message, key="points") from None
-        object.__setattr__(policy, "points", points)
-        if file is not None:
-            object.__setattr__(policy, "source", str(file))
-        return policy
-    except PolicyError as error:
-        raise error.with_file(file) if file is not None else error from None
+    except ConfigError as error:
+        raise (error.with_file(file) if file is not None else error) from None
+    if file is not None:
+        object.__setattr__(policy, "source", str(file))
+    return policy
 
 
 def load_policy(path) -> Policy:
@@ -467,16 +438,16 @@ def load_policy(path) -> Policy:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise PolicyError("policy file not found", file=name) from None
+        raise ConfigError("policy file not found", file=name) from None
     except (OSError, UnicodeDecodeError) as error:
-        raise PolicyError(f"cannot read the policy file: {error}", file=name) from None
+        raise ConfigError(f"cannot read the policy file: {error}", file=name) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error)
-        raise PolicyError(f"not valid YAML{where}: {problem}", file=name) from None
+        raise ConfigError(f"not valid YAML{where}: {problem}", file=name) from None
     if data is None:
-        raise PolicyError("the policy file is empty", file=name)
+        raise ConfigError("the policy file is empty", file=name)
     return policy_from_mapping(data, file=name)

@@ -2,7 +2,7 @@
 
 Public API
 ----------
-rules         :class:`PointsPolicy` and its parts (frozen, validated; see :mod:`drgdip.pointvalue.rules`)
+rules         :class:`PointsPolicy` and its parts (frozen config sections; see :mod:`drgdip.pointvalue.rules`)
 weights       :class:`DrgWeights` / :class:`DipScores` (``fit`` on history), :class:`WeightTable`
 points        :func:`case_points` -- the full per-case breakdown down to ``final_points``
 special       :func:`special_review_candidates`, :func:`special_review_quota`
@@ -15,7 +15,7 @@ demo_dip      the demo DIP directory of ``data/demo/dip`` and how it was made
 """
 
 from drgdip.pointvalue.rules import (AuxTypingRules, BedDayPhase, BedDayRules, Calibration, DipBuildRules,
-                              HospitalCoefTable, OutlierRules, PointsPolicy, PolicyError, RemoteRules,
+                              HighTier, HospitalCoefTable, OutlierRules, PointsPolicy, RemoteRules,
                               SpecialReviewRules, Trim, points_policy_from_mapping)
 from drgdip.pointvalue.weights import DipScores, DrgWeights, GroupWeights, WeightTable
 from drgdip.pointvalue.coefs import hospital_level_coefs, insured_pool
@@ -26,7 +26,7 @@ from drgdip.pointvalue.rate import addon_points, drg_rate, payment_standard
 
 __all__ = [
     "AuxTypingRules", "BedDayPhase", "BedDayRules", "Calibration", "DipBuildRules", "HospitalCoefTable",
-    "OutlierRules", "PointsPolicy", "PolicyError", "RemoteRules", "SpecialReviewRules", "Trim",
+    "HighTier", "OutlierRules", "PointsPolicy", "RemoteRules", "SpecialReviewRules", "Trim",
     "points_policy_from_mapping", "DipScores", "DrgWeights", "GroupWeights", "WeightTable",
     "hospital_level_coefs", "insured_pool", "bed_day_payment", "bed_day_points", "BREAKDOWN_COLUMNS",
     "OUTLIER_CLASSES", "case_points", "special_review_candidates", "special_review_quota",

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import yaml
 
-from drgdip.core.errors import UsageError
+from drgdip.core.errors import ConfigError, UsageError
 from drgdip.core.tables import read_table, write_table
-from drgdip.pointvalue.rules import PointsPolicy, PolicyError, points_policy_from_mapping
+from drgdip.pointvalue.rules import PointsPolicy, points_policy_from_mapping
 
 
 def register(subparsers) -> None:
@@ -85,8 +85,8 @@ def load_points_policy(path: str | None, scheme: str | None = None) -> PointsPol
     block = data.get("points", data)
     try:
         return points_policy_from_mapping(block, "points")
-    except PolicyError as error:
-        raise UsageError(str(error), file=path) from None
+    except ConfigError as error:
+        raise error.with_file(path) from None
 
 
 def run_calibrate(args: argparse.Namespace) -> int:

@@ -206,7 +206,7 @@ def case_points(cases, weights, policy: PointsPolicy, *, point_value=None, group
         Grouped cases: ``case_id``, the group column (``drg`` for DRG schemes, ``dip_group`` for DIP,
         or ``group_col``), ``total_cost``; ``hospital_id`` and ``hospital_level`` for coefficients;
         optional ``region`` / ``insured_region`` (remote coefficient), ``los`` (bed-day groups),
-        ``status`` (DRG grouper status: anything but ``ok`` is ungrouped), ``dip_type``
+        ``status`` (DRG grouper status: anything but ``ok`` is ungrouped; ignored under DIP), ``dip_type``
         (``ungrouped`` is ungrouped), ``aux_coef`` (DIP auxiliary typing, default 1; ``dip_aux_coef``
         is used when ``aux_coef`` is absent), ``other_coef`` (any further multiplier, default 1),
         ``insurance_type`` (when ``point_value`` is a mapping), ``payment_method`` (``bed_day``).
@@ -248,7 +248,7 @@ def case_points(cases, weights, policy: PointsPolicy, *, point_value=None, group
     codes = code_column(frame, group_col)
     row = table.index_of(codes)
     ungrouped = row < 0
-    if "status" in frame.columns:
+    if "status" in frame.columns and not policy.is_dip:   # the DRG grouper's status says nothing of DIP
         ungrouped |= (frame["status"].astype("string").fillna("") != "ok").to_numpy()
     if "dip_type" in frame.columns:
         ungrouped |= (frame["dip_type"].astype("string").fillna("") == "ungrouped").to_numpy()

@@ -5,11 +5,11 @@
 >>> write_province(province, "out/province", format="parquet")
 """
 
-from drgdip.synth.params import SynthParams, SynthParamsError
 from drgdip.core.province import Province, write_province
+from drgdip.synth.params import SynthParams
 from drgdip.synth.province import (CASE_COLUMNS, CASE_DTYPES, DAY_WARD_VISIT_DTYPES, HOSPITAL_DTYPES,
                                    OUTPATIENT_DTYPES, TABLE_DTYPES, generate_province, read_synthetic_province)
 
 __all__ = ["CASE_COLUMNS", "CASE_DTYPES", "DAY_WARD_VISIT_DTYPES", "HOSPITAL_DTYPES",
-           "OUTPATIENT_DTYPES", "Province", "SynthParams", "SynthParamsError", "TABLE_DTYPES",
-           "generate_province", "read_synthetic_province", "write_province"]
+           "OUTPATIENT_DTYPES", "Province", "SynthParams", "TABLE_DTYPES", "generate_province",
+           "read_synthetic_province", "write_province"]

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from drgdip.core.errors import UsageError
+from drgdip.core.errors import ConfigError, UsageError
 
 
 def register(subparsers) -> None:
@@ -49,7 +49,7 @@ def _regions(text: str):
 
 
 def _params(path: str | None):
-    from drgdip.synth.params import SynthParams, SynthParamsError
+    from drgdip.synth.params import SynthParams
 
     if path is None:
         return SynthParams()
@@ -57,17 +57,12 @@ def _params(path: str | None):
 
     try:
         with open(path, encoding="utf-8") as handle:
-            mapping = yaml.safe_load(handle) or {}
+            mapping = yaml.safe_load(handle)
     except OSError as error:
-        raise UsageError(f"cannot read the parameter file ({error.strerror})", file=path) from None
+        raise ConfigError(f"cannot read the parameter file ({error.strerror})", file=path) from None
     except yaml.YAMLError as error:
-        raise UsageError(f"not valid YAML ({error})", file=path) from None
-    try:
-        return SynthParams.from_mapping(mapping, source=path)
-    except SynthParamsError as error:
-        raise UsageError(str(error)) from None
-    except TypeError as error:
-        raise UsageError(f"{path}: {error}") from None
+        raise ConfigError(f"not valid YAML ({error})", file=path) from None
+    return SynthParams.from_mapping(mapping, file=path)
 
 
 def run_synth(args: argparse.Namespace) -> int:

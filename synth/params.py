@@ -3,20 +3,21 @@
 Every rate, share and multiplier that shapes the generated data lives here with a sensible default,
 so that a study can state exactly what its synthetic data assumed. Levels are indexed 1, 2, 3
 (一级, 二级, 三级 hospitals); tuples indexed by level are written ``(level 1, level 2, level 3)``.
+Each field declares its range; a value outside it, or an inconsistent combination, raises
+:class:`~drgdip.core.errors.ConfigError` naming the parameter and what is allowed.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
-
-class SynthParamsError(ValueError):
-    """A parameter is out of range; the message names the field and the allowed values."""
+from drgdip.core.config import Config, build, param, require
+from drgdip.core.errors import ConfigError
 
 
 @dataclass(frozen=True)
-class SynthParams:
+class SynthParams(Config):
     """Parameters of :func:`drgdip.synth.generate_province`.
 
     Case mix
@@ -167,253 +168,143 @@ class SynthParams:
     """
 
     # case mix
-    casemix_zipf_exponent: float = 1.0
-    casemix_cost_exponent: float = 0.3
-    special_mdc_frequency_factor: float = 0.15
+    casemix_zipf_exponent: float = param(1.0, ge=0.0)
+    casemix_cost_exponent: float = param(0.3, ge=0.0)
+    special_mdc_frequency_factor: float = param(0.15, ge=0.0)
     casemix_level_tilt: tuple[float, float, float] = (0.8, 0.3, 0.0)
-    core_pool_size: int = 64
-    mcc_rate: float = 0.10
-    cc_rate: float = 0.22
-    excluded_cc_rate: float = 0.03
-    day_case_severity_factor: float = 0.3
-    secondary_dx_mean: float = 2.0
-    extra_proc_mean: float = 0.6
+    core_pool_size: int = param(64, ge=1)
+    mcc_rate: float = param(0.10, ge=0.0, le=1.0)
+    cc_rate: float = param(0.22, ge=0.0, le=1.0)
+    excluded_cc_rate: float = param(0.03, ge=0.0, le=1.0)
+    day_case_severity_factor: float = param(0.3, ge=0.0, le=1.0)
+    secondary_dx_mean: float = param(2.0, ge=0.0)
+    extra_proc_mean: float = param(0.6, ge=0.0)
     # costs
-    base_cost_medical: float = 7000.0
-    base_cost_surgical: float = 22000.0
-    base_cost_premdc: float = 150000.0
-    base_cost_sigma: float = 0.5
-    severity_cost_multipliers: tuple[float, float, float] = (1.0, 1.3, 1.8)
-    level_cost_multipliers: tuple[float, float, float] = (0.75, 1.0, 1.3)
-    hospital_cost_sigma: float = 0.08
-    case_cost_sigma: float = 0.35
-    low_outlier_share: float = 0.03
-    low_outlier_range: tuple[float, float] = (0.15, 0.45)
-    high_outlier_share: float = 0.02
-    high_outlier_range: tuple[float, float] = (2.2, 6.0)
-    cost_growth: float = 0.05
-    volume_growth: float = 0.03
-    drug_share_mean: float = 0.30
-    consumable_share_medical: float = 0.10
-    consumable_share_surgical: float = 0.30
+    base_cost_medical: float = param(7000.0, gt=0.0)
+    base_cost_surgical: float = param(22000.0, gt=0.0)
+    base_cost_premdc: float = param(150000.0, gt=0.0)
+    base_cost_sigma: float = param(0.5, ge=0.0)
+    severity_cost_multipliers: tuple[float, float, float] = param((1.0, 1.3, 1.8), gt=0.0)
+    level_cost_multipliers: tuple[float, float, float] = param((0.75, 1.0, 1.3), gt=0.0)
+    hospital_cost_sigma: float = param(0.08, ge=0.0)
+    case_cost_sigma: float = param(0.35, ge=0.0)
+    low_outlier_share: float = param(0.03, ge=0.0, le=1.0)
+    low_outlier_range: tuple[float, float] = param((0.15, 0.45), ge=0.0, lt=1.0)
+    high_outlier_share: float = param(0.02, ge=0.0, le=1.0)
+    high_outlier_range: tuple[float, float] = param((2.2, 6.0), ge=1.0)
+    cost_growth: float = param(0.05, gt=-0.5, lt=1.0)
+    volume_growth: float = param(0.03, gt=-0.5, lt=1.0)
+    drug_share_mean: float = param(0.30, ge=0.0, le=1.0)
+    consumable_share_medical: float = param(0.10, ge=0.0, le=1.0)
+    consumable_share_surgical: float = param(0.30, ge=0.0, le=1.0)
     # length of stay and care types
-    los_median_medical: float = 7.0
-    los_median_surgical: float = 10.0
-    los_sigma: float = 0.45
-    los_cost_correlation: float = 0.6
-    day_surgery_share: float = 0.06
-    day_chemo_share: float = 0.03
-    tcm_day_share: float = 0.01
-    day_ward_share: float = 0.01
-    psych_long_stay_share: float = 0.01
-    day_surgery_window_shares: tuple[float, float, float] = (0.90, 0.07, 0.03)
-    day_chemo_window_shares: tuple[float, float, float] = (0.97, 0.03, 0.0)
-    day_surgery_cost_factor: float = 0.7
-    day_chemo_cost_factor: float = 0.45
-    day_ward_intervals: tuple[int, ...] = (1, 2, 3, 7)
-    day_ward_interval_shares: tuple[float, ...] = (0.15, 0.15, 0.2, 0.5)
-    psych_long_stay_los: tuple[int, int] = (30, 180)
-    tcm_day_days: tuple[int, int] = (5, 14)
-    day_ward_period_days: tuple[int, int] = (28, 90)
-    tcm_daily_cost: float = 260.0
-    day_ward_visit_cost: float = 2800.0
-    psych_daily_cost: float = 380.0
-    monthly_volume: tuple[float, ...] = (1.0, 0.8, 1.05, 1.0, 1.0, 1.0, 1.05, 1.05, 1.0, 0.9, 1.05, 1.05)
-    adult_age_mean: float = 58.0
-    adult_age_sd: float = 17.0
-    child_share: float = 0.07
+    los_median_medical: float = param(7.0, gt=0.0)
+    los_median_surgical: float = param(10.0, gt=0.0)
+    los_sigma: float = param(0.45, ge=0.0)
+    los_cost_correlation: float = param(0.6, ge=0.0, le=1.0)
+    day_surgery_share: float = param(0.06, ge=0.0, le=1.0)
+    day_chemo_share: float = param(0.03, ge=0.0, le=1.0)
+    tcm_day_share: float = param(0.01, ge=0.0, le=1.0)
+    day_ward_share: float = param(0.01, ge=0.0, le=1.0)
+    psych_long_stay_share: float = param(0.01, ge=0.0, le=1.0)
+    day_surgery_window_shares: tuple[float, float, float] = param((0.90, 0.07, 0.03), ge=0.0, le=1.0)
+    day_chemo_window_shares: tuple[float, float, float] = param((0.97, 0.03, 0.0), ge=0.0, le=1.0)
+    day_surgery_cost_factor: float = param(0.7, gt=0.0)
+    day_chemo_cost_factor: float = param(0.45, gt=0.0)
+    day_ward_intervals: tuple[int, ...] = param((1, 2, 3, 7), ge=1)
+    day_ward_interval_shares: tuple[float, ...] = param((0.15, 0.15, 0.2, 0.5), ge=0.0)
+    psych_long_stay_los: tuple[int, int] = param((30, 180), ge=1)
+    tcm_day_days: tuple[int, int] = param((5, 14), ge=1)
+    day_ward_period_days: tuple[int, int] = param((28, 90), ge=1)
+    tcm_daily_cost: float = param(260.0, gt=0.0)
+    day_ward_visit_cost: float = param(2800.0, gt=0.0)
+    psych_daily_cost: float = param(380.0, gt=0.0)
+    monthly_volume: tuple[float, ...] = param(
+        (1.0, 0.8, 1.05, 1.0, 1.0, 1.0, 1.05, 1.05, 1.0, 0.9, 1.05, 1.05), ge=0.0)
+    adult_age_mean: float = param(58.0, gt=0.0)
+    adult_age_sd: float = param(17.0, ge=0.0)
+    child_share: float = param(0.07, ge=0.0, le=1.0)
     # hospitals, regions, insurance
-    hospital_level_shares: tuple[float, float, float] = (0.40, 0.45, 0.15)
-    level_beds: tuple[tuple[int, int], tuple[int, int], tuple[int, int]] = (
-        (30, 150), (200, 800), (800, 3000))
-    tcm_hospital_share: float = 0.10
-    psychiatric_hospital_share: float = 0.05
-    region_size_exponent: float = 0.7
-    remote_share: float = 0.15
-    remote_level_weights: tuple[float, float, float] = (0.3, 1.0, 2.5)
-    employee_share: float = 0.42
-    fund_share_employee: float = 0.80
-    fund_share_resident: float = 0.62
+    hospital_level_shares: tuple[float, float, float] = param((0.40, 0.45, 0.15), ge=0.0, le=1.0)
+    level_beds: tuple[tuple[int, int], tuple[int, int], tuple[int, int]] = param(
+        ((30, 150), (200, 800), (800, 3000)), ge=1)
+    tcm_hospital_share: float = param(0.10, ge=0.0, le=1.0)
+    psychiatric_hospital_share: float = param(0.05, ge=0.0, le=1.0)
+    region_size_exponent: float = param(0.7, ge=0.0)
+    remote_share: float = param(0.15, ge=0.0, le=1.0)
+    remote_level_weights: tuple[float, float, float] = param((0.3, 1.0, 2.5), ge=0.0)
+    employee_share: float = param(0.42, ge=0.0, le=1.0)
+    fund_share_employee: float = param(0.80, ge=0.0, le=1.0)
+    fund_share_resident: float = param(0.62, ge=0.0, le=1.0)
     fund_share_level_adjust: tuple[float, float, float] = (0.05, 0.0, -0.05)
-    region_fund_share_sd: float = 0.02
+    region_fund_share_sd: float = param(0.02, ge=0.0)
     remote_fund_share_adjust: float = -0.05
-    out_of_scope_share_mean: float = 0.06
+    out_of_scope_share_mean: float = param(0.06, ge=0.0, le=1.0)
     # patients, outpatient, quality
-    repeat_patient_share: float = 0.25
-    preop_visit_share_day_surgery: float = 0.7
-    preop_visit_share_surgical: float = 0.3
-    preop_window_days: int = 14
-    preop_visits_max: int = 3
-    unrelated_visits_per_case: float = 0.3
-    outpatient_cost_median: float = 350.0
-    death_rates: tuple[float, float, float] = (0.003, 0.012, 0.05)
-    transfer_rate: float = 0.02
-    against_advice_rate: float = 0.03
-    community_rate: float = 0.01
-    other_leaving_rate: float = 0.005
-    invalid_share: float = 0.005
-    redraw_rounds: int = 4
+    repeat_patient_share: float = param(0.25, ge=0.0, le=1.0)
+    preop_visit_share_day_surgery: float = param(0.7, ge=0.0, le=1.0)
+    preop_visit_share_surgical: float = param(0.3, ge=0.0, le=1.0)
+    preop_window_days: int = param(14, ge=1)
+    preop_visits_max: int = param(3, ge=1)
+    unrelated_visits_per_case: float = param(0.3, ge=0.0)
+    outpatient_cost_median: float = param(350.0, gt=0.0)
+    death_rates: tuple[float, float, float] = param((0.003, 0.012, 0.05), ge=0.0, le=1.0)
+    transfer_rate: float = param(0.02, ge=0.0, le=1.0)
+    against_advice_rate: float = param(0.03, ge=0.0, le=1.0)
+    community_rate: float = param(0.01, ge=0.0, le=1.0)
+    other_leaving_rate: float = param(0.005, ge=0.0, le=1.0)
+    invalid_share: float = param(0.005, ge=0.0, le=1.0)
+    redraw_rounds: int = param(4, ge=1)
 
-    def __post_init__(self) -> None:
-        _validate(self)
+    def check(self) -> None:
+        require(self.mcc_rate + self.cc_rate + self.excluded_cc_rate <= 1, "cc_rate",
+                "mcc_rate + cc_rate + excluded_cc_rate must not exceed 1")
+        care = (self.day_surgery_share + self.day_chemo_share + self.tcm_day_share + self.day_ward_share
+                + self.psych_long_stay_share)
+        require(care <= 1, "day_surgery_share", f"the care-type shares add up to {care:.3f} > 1")
+        require(self.low_outlier_share + self.high_outlier_share <= 1, "low_outlier_share",
+                "low_outlier_share + high_outlier_share must not exceed 1")
+        require(self.tcm_hospital_share + self.psychiatric_hospital_share <= 1, "tcm_hospital_share",
+                "tcm_hospital_share + psychiatric_hospital_share must not exceed 1")
+        leaving = self.transfer_rate + self.against_advice_rate + self.community_rate + self.other_leaving_rate
+        require(leaving + max(self.death_rates) <= 1, "transfer_rate",
+                "leaving-type rates plus the highest death rate must not exceed 1")
+        require(sum(self.remote_level_weights) > 0, "remote_level_weights", "must not be all zero")
+        for name in ("hospital_level_shares", "day_surgery_window_shares", "day_chemo_window_shares",
+                     "day_ward_interval_shares"):
+            require(abs(sum(getattr(self, name)) - 1.0) <= 1e-9, name, f"must add up to 1, got {getattr(self, name)}")
+        require(len(self.monthly_volume) == 12 and sum(self.monthly_volume) > 0, "monthly_volume",
+                f"must hold 12 non-negative weights, not all zero, got {self.monthly_volume}")
+        require(len(self.day_ward_intervals) > 0, "day_ward_intervals", "must hold at least one interval (days)")
+        require(len(self.day_ward_interval_shares) == len(self.day_ward_intervals), "day_ward_interval_shares",
+                f"must hold one share per day_ward_intervals entry ({len(self.day_ward_intervals)}), "
+                f"got {self.day_ward_interval_shares}")
+        for name in ("low_outlier_range", "high_outlier_range", "psych_long_stay_los", "tcm_day_days",
+                     "day_ward_period_days"):
+            low, high = getattr(self, name)
+            require(low <= high, name, f"must be (low, high) with low <= high, got {getattr(self, name)}")
+        for level, (low, high) in enumerate(self.level_beds):
+            require(low <= high, f"level_beds[{level}]", f"must be (low, high) with low <= high, got {(low, high)}")
+        for typ, base in (("employee", self.fund_share_employee), ("resident", self.fund_share_resident)):
+            for adjust in self.fund_share_level_adjust:
+                share = base + adjust + self.remote_fund_share_adjust
+                require(0.0 <= share <= 1.0 and 0.0 <= base + adjust <= 1.0, "fund_share_level_adjust",
+                        f"fund share of {typ} stays leaves [0, 1] ({base} + {adjust})")
 
     @classmethod
-    def from_mapping(cls, mapping: dict, *, source: str = "parameters") -> "SynthParams":
-        """Parameters from a mapping (e.g. a YAML file): unknown names are an error, lists become tuples."""
-        if not isinstance(mapping, dict):
-            raise SynthParamsError(f"{source}: expected a mapping of parameter names to values")
-        known = set(field_names())
-        unknown = sorted(str(k) for k in mapping if k not in known)
-        if unknown:
-            raise SynthParamsError(f"{source}: unknown parameter(s) {', '.join(unknown)} "
-                                   f"(known: {', '.join(sorted(known))})")
-        return cls(**{k: _tuples(v) for k, v in mapping.items()})
+    def from_mapping(cls, mapping: Any, *, file: str | None = None) -> "SynthParams":
+        """Parameters from a parsed mapping (e.g. a YAML file); errors name ``file`` and the parameter."""
+        try:
+            return build(cls, mapping)
+        except ConfigError as error:
+            raise (error.with_file(file) if file is not None else error) from None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (tuples as lists) for a JSON record of the run."""
         return {k: _plain(v) for k, v in asdict(self).items()}
 
 
-def _tuples(value):
-    if isinstance(value, list):
-        return tuple(_tuples(v) for v in value)
-    return value
-
-
 def _plain(value):
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
     return value
-
-
-_SHARES = (
-    "mcc_rate", "cc_rate", "excluded_cc_rate", "day_case_severity_factor", "low_outlier_share",
-    "high_outlier_share", "drug_share_mean", "consumable_share_medical", "consumable_share_surgical",
-    "los_cost_correlation", "day_surgery_share", "day_chemo_share", "tcm_day_share", "day_ward_share",
-    "psych_long_stay_share", "tcm_hospital_share", "psychiatric_hospital_share", "remote_share",
-    "employee_share", "fund_share_employee", "fund_share_resident", "out_of_scope_share_mean",
-    "repeat_patient_share", "child_share", "preop_visit_share_day_surgery", "preop_visit_share_surgical",
-    "transfer_rate", "against_advice_rate", "community_rate", "other_leaving_rate", "invalid_share",
-)
-_NONNEGATIVE = (
-    "casemix_zipf_exponent", "casemix_cost_exponent", "special_mdc_frequency_factor", "secondary_dx_mean", "extra_proc_mean", "base_cost_sigma",
-    "hospital_cost_sigma", "case_cost_sigma", "los_sigma", "region_size_exponent",
-    "region_fund_share_sd", "unrelated_visits_per_case", "adult_age_sd",
-)
-_POSITIVE = (
-    "base_cost_medical", "base_cost_surgical", "base_cost_premdc", "los_median_medical",
-    "los_median_surgical", "tcm_daily_cost", "day_ward_visit_cost", "psych_daily_cost",
-    "outpatient_cost_median", "day_surgery_cost_factor", "day_chemo_cost_factor", "adult_age_mean",
-)
-
-
-def _fail(name: str, message: str):
-    raise SynthParamsError(f"SynthParams.{name}: {message}")
-
-
-def _number(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        _fail(name, f"must be a number, got {value!r}")
-    if value != value:  # NaN
-        _fail(name, "must not be NaN")
-    return float(value)
-
-
-def _tuple(name: str, value, length: int) -> tuple:
-    if not isinstance(value, (tuple, list)) or len(value) != length:
-        _fail(name, f"must be a tuple of {length} values, got {value!r}")
-    return tuple(value)
-
-
-def _range(name: str, value, *, low: float, integer: bool = False) -> None:
-    a, b = _tuple(name, value, 2)
-    for v in (a, b):
-        _number(name, v)
-        if integer and int(v) != v:
-            _fail(name, f"must hold integers, got {value!r}")
-    if not low <= a <= b:
-        _fail(name, f"must be (low, high) with {low} <= low <= high, got {value!r}")
-
-
-def _validate(p: SynthParams) -> None:
-    for name in _SHARES:
-        v = _number(name, getattr(p, name))
-        if not 0.0 <= v <= 1.0:
-            _fail(name, f"must be in [0, 1], got {v}")
-    for name in _NONNEGATIVE:
-        if _number(name, getattr(p, name)) < 0:
-            _fail(name, f"must be >= 0, got {getattr(p, name)}")
-    for name in _POSITIVE:
-        if _number(name, getattr(p, name)) <= 0:
-            _fail(name, f"must be > 0, got {getattr(p, name)}")
-    for name in ("cost_growth", "volume_growth"):
-        if not -0.5 < _number(name, getattr(p, name)) < 1.0:
-            _fail(name, f"must be in (-0.5, 1), got {getattr(p, name)}")
-    for name in ("core_pool_size", "redraw_rounds", "preop_window_days", "preop_visits_max"):
-        v = getattr(p, name)
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            _fail(name, f"must be an integer >= 1, got {v!r}")
-    if p.mcc_rate + p.cc_rate + p.excluded_cc_rate > 1:
-        _fail("cc_rate", "mcc_rate + cc_rate + excluded_cc_rate must not exceed 1")
-    care = (p.day_surgery_share + p.day_chemo_share + p.tcm_day_share + p.day_ward_share
-            + p.psych_long_stay_share)
-    if care > 1:
-        _fail("day_surgery_share", f"the care-type shares add up to {care:.3f} > 1")
-    if p.low_outlier_share + p.high_outlier_share > 1:
-        _fail("low_outlier_share", "low_outlier_share + high_outlier_share must not exceed 1")
-    if p.tcm_hospital_share + p.psychiatric_hospital_share > 1:
-        _fail("tcm_hospital_share", "tcm_hospital_share + psychiatric_hospital_share must not exceed 1")
-    leaving = p.transfer_rate + p.against_advice_rate + p.community_rate + p.other_leaving_rate
-    if leaving + max(p.death_rates) > 1:
-        _fail("transfer_rate", "leaving-type rates plus the highest death rate must not exceed 1")
-    for name in ("casemix_level_tilt", "level_cost_multipliers", "severity_cost_multipliers",
-                 "fund_share_level_adjust", "death_rates", "hospital_level_shares",
-                 "day_surgery_window_shares"):
-        for v in _tuple(name, getattr(p, name), 3):
-            _number(name, v)
-    for name in ("level_cost_multipliers", "severity_cost_multipliers"):
-        if min(getattr(p, name)) <= 0:
-            _fail(name, f"must be positive, got {getattr(p, name)}")
-    for name in ("death_rates", "hospital_level_shares", "day_surgery_window_shares"):
-        values = getattr(p, name)
-        if min(values) < 0 or max(values) > 1:
-            _fail(name, f"must hold values in [0, 1], got {values}")
-    for name in ("day_chemo_window_shares", "remote_level_weights"):
-        values = _tuple(name, getattr(p, name), 3)
-        if min(_number(name, v) for v in values) < 0:
-            _fail(name, f"must hold non-negative values, got {values}")
-    if sum(p.remote_level_weights) <= 0:
-        _fail("remote_level_weights", "must not be all zero")
-    for name in ("hospital_level_shares", "day_surgery_window_shares", "day_chemo_window_shares",
-                 "day_ward_interval_shares"):
-        if abs(sum(getattr(p, name)) - 1.0) > 1e-9:
-            _fail(name, f"must add up to 1, got {getattr(p, name)}")
-    months = _tuple("monthly_volume", p.monthly_volume, 12)
-    if min(_number("monthly_volume", v) for v in months) < 0 or sum(months) <= 0:
-        _fail("monthly_volume", f"must hold 12 non-negative weights, not all zero, got {months}")
-    intervals = _tuple("day_ward_intervals", p.day_ward_intervals, len(p.day_ward_intervals))
-    if not intervals or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in intervals):
-        _fail("day_ward_intervals", f"must hold whole days >= 1, got {intervals}")
-    shares = _tuple("day_ward_interval_shares", p.day_ward_interval_shares, len(intervals))
-    if min(_number("day_ward_interval_shares", v) for v in shares) < 0:
-        _fail("day_ward_interval_shares", f"must be non-negative, got {shares}")
-    _range("low_outlier_range", p.low_outlier_range, low=0.0)
-    if p.low_outlier_range[1] >= 1:
-        _fail("low_outlier_range", f"must lie below 1, got {p.low_outlier_range}")
-    _range("high_outlier_range", p.high_outlier_range, low=1.0)
-    _range("psych_long_stay_los", p.psych_long_stay_los, low=1, integer=True)
-    _range("tcm_day_days", p.tcm_day_days, low=1, integer=True)
-    _range("day_ward_period_days", p.day_ward_period_days, low=1, integer=True)
-    for beds in _tuple("level_beds", p.level_beds, 3):
-        _range("level_beds", beds, low=1, integer=True)
-    for typ, base in (("employee", p.fund_share_employee), ("resident", p.fund_share_resident)):
-        for adj in p.fund_share_level_adjust:
-            share = base + adj + p.remote_fund_share_adjust
-            if not 0.0 <= share <= 1.0 or not 0.0 <= base + adj <= 1.0:
-                _fail("fund_share_level_adjust",
-                      f"fund share of {typ} stays leaves [0, 1] ({base} + {adj})")
-
-
-def field_names() -> list[str]:
-    """Names of all parameters, in declaration order."""
-    return [f.name for f in fields(SynthParams)]

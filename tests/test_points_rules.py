@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from drgdip.pointvalue.rules import (BedDayPhase, BedDayRules, Calibration, DipBuildRules, HospitalCoefTable, OutlierRules,
-                              PointsPolicy, PolicyError, Trim, points_policy_from_mapping)
+                              PointsPolicy, Trim, points_policy_from_mapping)
+from drgdip.core.errors import ConfigError
 
 
 def test_scheme_dependent_defaults():
@@ -77,49 +78,69 @@ def test_yaml_block_with_every_section():
 
 @pytest.mark.parametrize("mapping, message", [
     ({"scheme": "fee_for_service"}, "points.scheme: 'fee_for_service' is not allowed; allowed: drg_points, drg_rate, dip"),
-    ({"colour": 1}, "points: unknown key(s) colour; allowed:"),
-    ({"outliers": {"high_formula": "zhejiang"}}, "points.outliers.high_formula: 'zhejiang' is not allowed"),
-    ({"outliers": {"low_ratio": 1.5}}, "points.outliers.low_ratio: must be <= 1"),
+    ({"colour": 1}, "points.colour: unknown key; allowed keys here: scheme, points_scale, calibration,"),
+    ({"outliers": {"low_ration": 0.4}}, "points.outliers.low_ration: unknown key (did you mean low_ratio?)"),
+    ({"outliers": {"high_formula": "zhejiang"}},
+     "points.outliers.high_formula: 'zhejiang' is not allowed; allowed: dip1, jining, review_only, drg_tiered (or null)"),
+    ({"outliers": {"low_ratio": 1.5}}, "points.outliers.low_ratio: 1.5 is out of range; allowed: 0.0 <= value <= 1.0"),
     ({"outliers": {"low_ratio": 1.0, "high_ratio": 1.0}}, "points.outliers.low_ratio: must be below high_ratio"),
     ({"outliers": {"extreme_ratio": 1.5}}, "points.outliers.extreme_ratio: must be above high_ratio"),
-    ({"outliers": {"drg_high_tiers": [[300, 2], [100, 3]]}}, "max_base_points must increase"),
-    ({"outliers": {"drg_high_tiers": [[100, 3]]}}, "the last tier must be open"),
-    ({"outliers": {"outlier_reference": "score_x_factor"}}, "reference_factor: is required"),
-    ({"outliers": {"coefs_on_outliers": "yes"}}, "coefs_on_outliers: must be true or false"),
+    ({"outliers": {"drg_high_tiers": [[300, 2], [100, 3]]}}, "points.outliers.drg_high_tiers: max_base_points must increase"),
+    ({"outliers": {"drg_high_tiers": [[100, 3]]}},
+     "points.outliers.drg_high_tiers[0].max_base_points: the last tier must be open"),
+    ({"outliers": {"drg_high_tiers": [[100, 3], [math.inf, 0.5]]}},
+     "points.outliers.drg_high_tiers[1].ratio: 0.5 is out of range; allowed: 1 <= value"),
+    ({"outliers": {"drg_high_tiers": [[100, 3, 4]]}}, "points.outliers.drg_high_tiers[0]: expected at most 2 values"),
+    ({"outliers": {"outlier_reference": "score_x_factor"}}, "points.outliers.reference_factor: is required"),
+    ({"outliers": {"coefs_on_outliers": "yes"}}, "points.outliers.coefs_on_outliers: expected true or false, got text 'yes'"),
     ({"calibration": {"year_weights": []}}, "points.calibration.year_weights: must be a non-empty list"),
-    ({"calibration": {"year_weights": [1, -2]}}, "year_weights: must be >= 0"),
+    ({"calibration": {"year_weights": [1, -2]}},
+     "points.calibration.year_weights[1]: -2.0 is out of range; allowed: 0.0 <= value"),
     ({"calibration": {"trim": {"method": "winsor"}}}, "points.calibration.trim.method: 'winsor' is not allowed"),
-    ({"calibration": {"trim": {"lo": 90, "hi": 10}}}, "trim.lo: must be below hi"),
-    ({"calibration": {"score_method": "base_disease"}}, "base_group: is required"),
-    ({"calibration": {"cv_ddof": 2}}, "cv_ddof: must be <= 1"),
-    ({"hospital_coef": {"by_level": {"three": 1.2}}}, "by_level: level 'three' is not a whole number"),
-    ({"hospital_coef": {"by_level": {3: 0}}}, "by_level[3]: must be > 0"),
+    ({"calibration": {"trim": {"lo": 90, "hi": 10}}}, "points.calibration.trim.lo: must be below hi"),
+    ({"calibration": {"score_method": "base_disease"}}, "points.calibration.base_group: is required"),
+    ({"calibration": {"cv_ddof": 2}}, "points.calibration.cv_ddof: 2 is out of range; allowed: 0 <= value <= 1"),
+    ({"hospital_coef": {"by_level": {"three": 1.2}}},
+     "points.hospital_coef.by_level.three: expected a whole number, got text 'three'"),
+    ({"hospital_coef": {"by_level": {3: 0}}}, "points.hospital_coef.by_level.3: 0.0 is out of range; allowed: 0.0 < value"),
     ({"hospital_coef": {"by_level": {3: 1.2}, "basic_group_coef_mode": "secondary_level"}},
-     "secondary_level: level 2 has no coefficient"),
-    ({"remote": {"remote_coef": -1}}, "points.remote.remote_coef: must be > 0"),
-    ({"special_review": {"special_quota": 2}}, "special_quota: must be <= 1"),
-    ({"bed_day": {"bedday_phases": [[1, 30, 300], [40, 60, 250]]}}, "phases must be contiguous"),
-    ({"bed_day": {"bedday_phases": [[2, 30, 300]]}}, "the first phase must start on day 1"),
-    ({"bed_day": {"groups": ["X"]}}, "no phases are given"),
-    ({"dip": {"comprehensive_fallback": [2, 3]}}, "prefix lengths must strictly decrease"),
-    ({"dip": {"interventional_as": "medical"}}, "points.dip.interventional_as"),
-    ({"dip": {"aux": {"kinds": ["tumour"]}}}, "points.dip.aux.kinds: 'tumour' is not allowed"),
-    ({"dip": {"core_threshold": 2.5}}, "core_threshold: must be a whole number"),
+     "points.hospital_coef.secondary_level: level 2 has no coefficient"),
+    ({"remote": {"remote_coef": -1}}, "points.remote.remote_coef: -1.0 is out of range; allowed: 0.0 < value"),
+    ({"special_review": {"special_quota": 2}},
+     "points.special_review.special_quota: 2.0 is out of range; allowed: 0.0 <= value <= 1.0 (or null)"),
+    ({"bed_day": {"bedday_phases": [[1, 30, 300], [40, 60, 250]]}},
+     "points.bed_day.bedday_phases[1].from_day: phases must be contiguous"),
+    ({"bed_day": {"bedday_phases": [[2, 30, 300]]}},
+     "points.bed_day.bedday_phases[0].from_day: the first phase must start on day 1"),
+    ({"bed_day": {"bedday_phases": [[1, 30]]}}, "points.bed_day.bedday_phases[0].daily_std: missing required key"),
+    ({"bed_day": {"groups": ["X"]}}, "points.bed_day.bedday_phases: bed-day groups are listed but no phases are given"),
+    ({"dip": {"comprehensive_fallback": [2, 3]}}, "points.dip.comprehensive_fallback: prefix lengths must strictly decrease"),
+    ({"dip": {"comprehensive_fallback": [4]}}, "points.dip.comprehensive_fallback[0]: 4 is not allowed; allowed: 3, 2, 1"),
+    ({"dip": {"interventional_as": "medical"}},
+     "points.dip.interventional_as: 'medical' is not allowed; allowed: surgery, therapeutic"),
+    ({"dip": {"aux": {"kinds": ["tumour"]}}},
+     "points.dip.aux.kinds[0]: 'tumour' is not allowed; allowed: death, severity, age, icu"),
+    ({"dip": {"core_threshold": 2.5}}, "points.dip.core_threshold: expected a whole number, got number 2.5"),
 ])
 def test_validation_messages_name_the_key_and_allowed_values(mapping, message):
-    with pytest.raises(PolicyError) as error:
+    with pytest.raises(ConfigError) as error:
         points_policy_from_mapping(mapping)
     assert message in str(error.value)
 
 
 def test_direct_construction_validates_too():
-    with pytest.raises(PolicyError, match="Trim.method"):
+    with pytest.raises(ConfigError, match=r"^Trim\.method: 'top' is not allowed; allowed: percentile, sd, iqr, none$"):
         Trim(method="top")
-    with pytest.raises(PolicyError, match="BedDayPhase.to_day"):
+    with pytest.raises(ConfigError, match=r"^BedDayPhase\.to_day: must be >= from_day \(10\), got 5$"):
         BedDayPhase(10, 5, 100)
-    with pytest.raises(PolicyError, match="Calibration.trim"):
+    with pytest.raises(ConfigError, match=r"^Calibration\.trim: must be a mapping with keys method, lo, hi, k, by; "
+                                          r"got text 'percentile'$"):
         Calibration(trim="percentile")
-    with pytest.raises(PolicyError, match="HospitalCoefTable.by_level: no coefficient for hospital level 4"):
+    with pytest.raises(ConfigError, match=r"^Calibration\.trim\.k: 0\.0 is out of range; allowed: 0\.0 < value"):
+        Calibration(trim={"method": "sd", "k": 0})
+    with pytest.raises(ConfigError, match=r"^PointsPolicy\.outliers\.low_ratio: 2\.0 is out of range"):
+        PointsPolicy(outliers={"low_ratio": 2})
+    with pytest.raises(ConfigError, match="HospitalCoefTable.by_level: no coefficient for hospital level 4"):
         HospitalCoefTable(by_level={3: 1.1}).level_coef(4)
     assert HospitalCoefTable(by_level={3: 1.1}, default=0.9).level_coef(4) == 0.9
     assert DipBuildRules(core_coverage=0.95).core_coverage == 0.95

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from drgdip.budget.policy import Policy, PolicyError, load_policy, policy_from_mapping
+from drgdip.budget.policy import Policy, load_policy, policy_from_mapping
+from drgdip.core.errors import ConfigError
 from drgdip.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,7 +24,7 @@ def write(tmp_path: Path, text: str, name: str = "policy.yaml") -> Path:
 
 def error_of(tmp_path: Path, text: str) -> str:
     path = write(tmp_path, text)
-    with pytest.raises(PolicyError) as info:
+    with pytest.raises(ConfigError) as info:
         load_policy(path)
     message = str(info.value)
     assert str(path) in message, message          # every message names the file
@@ -171,7 +172,7 @@ def test_not_yaml_and_not_a_mapping(tmp_path):
     assert "must be a mapping" in message
     message = error_of(tmp_path, "")
     assert "empty" in message
-    with pytest.raises(PolicyError, match="not found"):
+    with pytest.raises(ConfigError, match="not found"):
         load_policy(tmp_path / "missing.yaml")
 
 

@@ -186,7 +186,10 @@ def test_unusable_input_exits_2(province, tmp_path, capsys):
     assert main(["settle", "--policy", policy, "--input", str(tmp_path / "nothing"), "--output",
                  str(tmp_path / "o")]) == 2
     assert "input not found" in capsys.readouterr().err
-    assert main(["settle", "--policy", policy, "--input", str(parquet), "--output", str(tmp_path / "o")]) == 2
+    ungrouped = pd.read_parquet(parquet / "cases.parquet").drop(columns=["status", "mdc", "adrg", "drg"])
+    ungrouped.to_parquet(tmp_path / "ungrouped.parquet")
+    assert main(["settle", "--policy", policy, "--input", str(tmp_path / "ungrouped.parquet"), "--output",
+                 str(tmp_path / "o")]) == 2
     assert "give a grouping scheme (--scheme)" in capsys.readouterr().err
     bad = pd.read_parquet(parquet / "cases.parquet")
     bad.loc[3, "fund_paid"] = -5.0

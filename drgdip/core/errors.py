@@ -1,18 +1,48 @@
 """Errors shared by every stage."""
 
+from __future__ import annotations
+
 
 class UsageError(Exception):
     """Unusable input: the message names the file, the row and the field (CLI exit status 2)."""
 
     def __init__(self, message: str, *, file: str | None = None, row: int | None = None,
                  field: str | None = None):
-        parts = []
-        if file is not None:
-            parts.append(str(file))
-        if row is not None:
-            parts.append(f"row {row}")
-        if field is not None:
-            parts.append(f"field '{field}'")
-        prefix = ", ".join(parts)
-        super().__init__(f"{prefix}: {message}" if prefix else message)
         self.file, self.row, self.field = file, row, field
+        super().__init__(self._located(message))
+
+    def _located(self, message: str) -> str:
+        parts = []
+        if self.file is not None:
+            parts.append(str(self.file))
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        if self.field is not None:
+            parts.append(f"field '{self.field}'")
+        prefix = ", ".join(parts)
+        return f"{prefix}: {message}" if prefix else message
+
+
+class ConfigError(UsageError):
+    """A configuration value is unusable: a policy file, a points policy, synthetic-data parameters.
+
+    The message reads ``<file>: <key path>: <problem>; allowed: ...``. The key path runs from the top
+    of the file (``settlement.overspend.bands[1].fund_share``); for a section built directly in Python
+    it starts at the section's class (``Trim.method``). ``problem``, ``key`` and ``section`` (that class,
+    or None) are kept so that the config engine can place the error inside an enclosing section.
+    """
+
+    def __init__(self, problem: str, *, file: str | None = None, key: str | None = None,
+                 section: type | None = None):
+        self.problem, self.key, self.section = problem, key, section
+        super().__init__(problem, file=file, field=key)
+
+    def _located(self, message: str) -> str:
+        key = self.key
+        if self.section is not None:
+            key = f"{self.section.__name__}.{key}" if key else self.section.__name__
+        return ": ".join(str(part) for part in (self.file, key, message) if part)
+
+    def with_file(self, file: str) -> "ConfigError":
+        """The same error, naming ``file``."""
+        return ConfigError(self.problem, file=file, key=self.key, section=self.section)
