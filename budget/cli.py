@@ -19,7 +19,10 @@ def register(subparsers) -> None:
     parser.add_argument("--input", required=True,
                         help="province directory (cases.*, hospitals.*, outpatient.*) or a cases file")
     parser.add_argument("--output", required=True, help="output directory")
-    parser.add_argument("--scheme", help="DRG scheme directory, for stays without a drg column")
+    parser.add_argument("--scheme", help="DRG scheme directory for the stays that need grouping (default: the "
+                                         "scheme recorded in the province's province.json)")
+    parser.add_argument("--regroup", action="store_true",
+                        help="group every stay again, whatever group columns the cases carry")
     parser.add_argument("--dip", help="DIP directory, for stays without a dip_group column")
     parser.add_argument("--weights", help="published weight / point table (CSV or Parquet) instead of calibrating")
     parser.add_argument("--special", help="special-review approval list (CSV/Parquet with case_id)")
@@ -42,7 +45,8 @@ def run_settle(args, out=None) -> int:
     started = time.perf_counter()
     policy = load_policy(args.policy)
     settlement = settle_province(args.input, policy, scheme=args.scheme, dip=args.dip, weights=args.weights,
-                                 approved=args.special, deductions=args.deductions, year=args.year)
+                                 approved=args.special, deductions=args.deductions, year=args.year,
+                                 regroup=args.regroup)
     excel = not args.no_excel
     if excel and importlib.util.find_spec("openpyxl") is None:
         excel = False

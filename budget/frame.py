@@ -29,13 +29,19 @@ INSURANCE_TYPE_CODES = {"310": "employee", "390": "resident", "职工": "employe
 
 
 def factorize(values, name: str = "") -> tuple[np.ndarray, np.ndarray]:
-    """(integer codes with -1 for missing, labels as an object array of text).
+    """(integer codes with -1 for missing, labels as an object array of text), numbered by first appearance.
 
-    Categorical columns give their codes without a copy (int8/16/32); others are factorized.
+    Categorical columns are factorized on their integer codes (no string per row).
     """
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
-        codes = values.cat.codes.to_numpy()
-        labels = np.asarray([str(c) for c in values.cat.categories], dtype=object)
+        # numbered by first appearance, as for text, whatever order the categories have
+        codes, used = pd.factorize(values.cat.codes.to_numpy(), use_na_sentinel=False)
+        categories = np.asarray([str(c) for c in values.cat.categories] + [""], dtype=object)
+        labels = categories[used]
+        if (used < 0).any():
+            missing = int(np.flatnonzero(used < 0)[0])
+            codes = np.where(codes == missing, -1, codes - (codes > missing))
+            labels = np.delete(labels, missing)
         return codes, labels
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     labels = np.asarray([str(u) for u in uniques], dtype=object)

@@ -1,15 +1,21 @@
-"""Settle a province end to end: day care → grouping → points → settlement (§1).
+"""Settle a province end to end (§1): read and check → day care → group what needs it → weights →
+points → settlement.
 
-:func:`settle_province` reads a province (directory, files or DataFrames), applies the policy's
-day-care rules to every year, groups the stays that have no group yet (DRG with ``grouper``, DIP
-with a DIP directory), calibrates weights on the years before the settlement year (or uses the
-given table), computes points with :func:`drgdip.pointvalue.case_points`, turns day-care payment methods
-into points or fixed payments, and settles the settlement year with :func:`drgdip.budget.settle.settle_cases`.
-The earlier years are the history: weights, last year's fund, the budget point value.
+:func:`settle_province` reads a province (directory, files or DataFrames) once, code columns as
+categoricals; checks the case table at the boundary (:func:`drgdip.core.checks.check_case_table`:
+money, whole numbers, times, flags) before any rule touches a column; keeps the stays up to the
+settlement year; applies the policy's day-care rules to every year; groups only the stays that need
+it (:mod:`drgdip.budget.grouping`), the scheme and DIP directory each loaded once; takes the weight
+table (given, the DIP directory's scores, or calibrated on the years before the settlement year);
+computes points (:mod:`drgdip.pointvalue.points`, inputs prepared once per year range), turns
+day-care payment methods into points or fixed payments, and settles the settlement year with
+:func:`drgdip.budget.settle.settle_cases`. The earlier years are the history: weights, last year's
+fund and the budget point value.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,21 +23,28 @@ import pandas as pd
 
 from drgdip.budget.daycare import apply_day_care, apply_day_payments
 from drgdip.budget.frame import stay_years
+from drgdip.budget.grouping import group_stays, resolve_grouping
 from drgdip.budget.policy import Policy, load_policy
+from drgdip.budget.settle import Settlement, settle_cases
+from drgdip.core.checks import check_case_table
+from drgdip.core.errors import UsageError
 from drgdip.core.province import read_province
 from drgdip.core.tables import read_table
-from drgdip.budget.settle import Settlement, settle_cases
-from drgdip.core.errors import UsageError
 
-__all__ = ["settle_province", "case_years", "prepare_points", "reference_point_values", "history_point_values"]
+__all__ = ["settle_province", "add_points", "reference_point_values", "history_point_values",
+           "SETTLEMENT_COLUMNS", "CATEGORICAL_COLUMNS"]
 
 POINT_COLUMNS = ("base_points", "cost_ratio", "outlier_class", "applied_hospital_coef", "remote_coef",
                  "special_review_candidate", "review_status")
-
-
-def case_years(cases: pd.DataFrame, file: str = "<cases>") -> np.ndarray:
-    """Settlement year of each stay: ``year``, else the year of ``settle_date`` or ``discharge_time``."""
-    return stay_years(cases, file)
+SETTLEMENT_COLUMNS = ("case_id", "hospital_id", "total_cost", "fund_paid")
+# code columns read as categoricals: one small integer per stay instead of a string
+CATEGORICAL_COLUMNS = ("hospital_id", "region", "insured_region", "insurance_type", "care_type", "dept",
+                       "status", "mdc", "adrg", "drg", "dip_group", "dip_type", "settle_status")
+# columns of the settlement year's input that the history years do not need once grouped and pointed
+NOT_FOR_HISTORY = ("dx", "proc", "patient_id", "dept", "gender", "age", "age_days", "birth_weight",
+                   "admit_time", "self_pay_in_scope", "self_pay_out_scope", "drug_cost", "consumable_cost",
+                   "merged_into", "care_type_input", "day_care_status", "preop_cost", "session_days", "dayward_fee",
+                   "needs_regroup", "mdc", "adrg")
 
 
 def _with_hospital_fields(cases: pd.DataFrame, hospitals: pd.DataFrame | None) -> pd.DataFrame:
@@ -50,56 +63,6 @@ def _with_hospital_fields(cases: pd.DataFrame, hospitals: pd.DataFrame | None) -
     return cases.assign(**added) if added else cases
 
 
-def _group(frame: pd.DataFrame, policy: Policy, scheme, dip, warnings: list[str]) -> pd.DataFrame:
-    """Group the stays that have no group (or whose codes changed by a day-care merge)."""
-    regroup = frame["needs_regroup"].to_numpy(dtype=bool) if "needs_regroup" in frame.columns \
-        else np.zeros(len(frame), dtype=bool)
-    if policy.points.is_dip:
-        if "dip_group" in frame.columns and not regroup.any():
-            return frame
-        if dip is None:
-            if "dip_group" not in frame.columns:
-                raise UsageError("the cases have no dip_group column: give a DIP directory (--dip)",
-                                 field="dip_group")
-            warnings.append(f"{int(regroup.sum())} merged stay(s) keep the DIP group of their ward stay "
-                            "(no DIP directory given to regroup them)")
-            return frame
-        from drgdip.grouper.dip import group_dip
-        rows = regroup if "dip_group" in frame.columns else np.ones(len(frame), dtype=bool)
-        grouped = group_dip(frame.loc[rows].reset_index(drop=True), dip)
-        return _put(frame, rows, grouped, ("dip_group", "dip_type", "dip_score", "dip_basic", "dip_aux_coef"))
-    if "drg" in frame.columns and not regroup.any():
-        return frame
-    if scheme is None:
-        if "drg" not in frame.columns:
-            raise UsageError("the cases have no drg column: give a grouping scheme (--scheme)", field="drg")
-        warnings.append(f"{int(regroup.sum())} merged stay(s) keep the DRG of their ward stay "
-                        "(no scheme given to regroup them)")
-        return frame
-    from drgdip.grouper import group_cases, load_scheme
-    if not hasattr(scheme, "compiled"):
-        scheme = load_scheme(scheme)
-    rows = regroup if "drg" in frame.columns else np.ones(len(frame), dtype=bool)
-    grouped = group_cases(frame.loc[rows].reset_index(drop=True), scheme)
-    return _put(frame, rows, grouped, ("status", "mdc", "adrg", "drg"))
-
-
-def _put(frame: pd.DataFrame, rows: np.ndarray, grouped: pd.DataFrame, columns) -> pd.DataFrame:
-    if rows.all():
-        return frame.assign(**{c: grouped[c].to_numpy() for c in columns if c in grouped.columns})
-    out = frame.copy()
-    for column in columns:
-        if column not in grouped.columns:
-            continue
-        values = grouped[column].astype(object).to_numpy() if column in out.columns else None
-        if column not in out.columns:
-            out[column] = pd.Series([None] * len(out), dtype=object)
-        else:
-            out[column] = out[column].astype(object)
-        out.loc[out.index[rows], column] = values
-    return out
-
-
 def _weights(frame: pd.DataFrame, years: np.ndarray, settle_year: int, policy: Policy, weights, dip,
              warnings: list[str]):
     """The weight / score table: given, a DIP directory's scores, or calibrated on earlier years."""
@@ -109,9 +72,7 @@ def _weights(frame: pd.DataFrame, years: np.ndarray, settle_year: int, policy: P
             return WeightTable.from_csv(weights, points_scale=policy.points.points_scale)
         return weights
     if policy.points.is_dip and dip is not None:
-        from drgdip.grouper.dip_directory import DipDirectory, load_dip_directory
-        directory = dip if isinstance(dip, DipDirectory) else load_dip_directory(dip)
-        return WeightTable.from_dip_directory(directory)
+        return WeightTable.from_dip_directory(dip)
     history = years < settle_year
     ok = _settled(frame)
     use = history & ok
@@ -185,14 +146,17 @@ def history_point_values(history: pd.DataFrame, years: np.ndarray, policy: Polic
     return (sums["num"] / sums["den"]).to_dict()
 
 
-def prepare_points(frame: pd.DataFrame, policy: Policy, table, approved=None,
-                   point_value: np.ndarray | None = None) -> pd.DataFrame:
-    """Add the points breakdown (``case_points`` = final points) and day-care payments to ``frame``.
+def add_points(frame: pd.DataFrame, policy: Policy, table, *, inputs=None, approved=None,
+               point_value: np.ndarray | None = None) -> pd.DataFrame:
+    """``frame`` with the points breakdown (``case_points`` = final points) and day-care payments.
 
-    ``point_value`` (yuan per point of each stay, default :func:`reference_point_values`) is the
-    point value of the ``standard`` outlier reference and of day-care conversions.
+    ``inputs`` are the frame's prepared :class:`drgdip.pointvalue.points.CasePointInputs` (made here
+    when not given), so that the same stays can be evaluated at a refined point value without
+    preparing them again. ``point_value`` (yuan per point of each stay, default
+    :func:`reference_point_values`) is the point value of the ``standard`` outlier reference and of
+    day-care conversions.
     """
-    from drgdip.pointvalue import case_points
+    from drgdip.pointvalue.points import case_point_inputs, points_at
     if point_value is None:
         point_value = reference_point_values(frame, policy, table)
     needs_value = policy.points.outliers.outlier_reference == "standard"
@@ -200,14 +164,45 @@ def prepare_points(frame: pd.DataFrame, policy: Policy, table, approved=None,
         raise UsageError("the 'standard' outlier reference needs a point value: give "
                          "point_value.budget_point_value or a weight table with its all-case mean",
                          field="point_value.budget_point_value")
-    breakdown = case_points(frame, table, policy.points, point_value=point_value if needs_value else None,
-                            approved=approved)
+    if inputs is None:
+        inputs = case_point_inputs(frame, table, policy.points)
+    breakdown = points_at(inputs, point_value=point_value if needs_value else None, approved=approved)
     added = {c: breakdown[c].to_numpy() for c in POINT_COLUMNS if c in breakdown.columns}
     added["case_points"] = breakdown["final_points"].to_numpy()
     frame = frame.assign(**added)
     if "day_care_payment" in frame.columns:
         frame = apply_day_payments(frame, policy.day_care, point_value)
     return exclude_by_los(frame, policy)
+
+
+def _depends_on_point_value(frame: pd.DataFrame, policy: Policy) -> bool:
+    """Whether points or day-care payments change with the reference point value: the ``standard``
+    outlier reference, or day-care payment methods other than points."""
+    if policy.points.outliers.outlier_reference == "standard":
+        return True
+    if "day_care_payment" not in frame.columns:
+        return False
+    return bool(frame["day_care_payment"].isin(("value", "bed_day", "ffs", "quota_minus_fee")).any())
+
+
+def history_with_points(past: pd.DataFrame, years: np.ndarray, policy: Policy, table) -> tuple[pd.DataFrame, dict]:
+    """The history stays with points, and the budget point value of each area they give.
+
+    Points at the policy's point value (or the weight table's all-case mean per point) give the
+    history's point value per area; where the points depend on the point value, they are evaluated
+    once more at that value (the inputs are prepared once).
+    """
+    from drgdip.pointvalue.points import case_point_inputs
+
+    inputs = case_point_inputs(past, table, policy.points)
+    history = add_points(past, policy, table, inputs=inputs)
+    by_area = None
+    if policy.point_value.budget_point_value is None and policy.day_care.reference_point_value is None:
+        by_area = history_point_values(history, years, policy)
+        if by_area and _depends_on_point_value(past, policy):
+            history = add_points(past, policy, table, inputs=inputs,
+                                 point_value=reference_point_values(past, policy, table, by_area))
+    return history.assign(year=years), by_area
 
 
 def exclude_by_los(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
@@ -232,7 +227,7 @@ def exclude_by_los(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
 
 
 def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=None, approved=None,
-                    deductions=None, year: int | None = None) -> Settlement:
+                    deductions=None, year: int | None = None, regroup: bool = False) -> Settlement:
     """Settle a province under ``policy``: returns a :class:`drgdip.budget.settle.Settlement`.
 
     Parameters
@@ -240,24 +235,55 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
     province_or_dir : directory, cases file, Province, DataFrame or an object with ``cases`` /
         ``hospitals`` / ``outpatient`` DataFrames (e.g. :func:`drgdip.synth.generate_province`'s result)
     policy : Policy or path of a policy YAML
-    scheme : grouping scheme (directory or loaded) for DRG stays without a ``drg`` column
+    scheme : grouping scheme (directory or loaded) for DRG stays that need grouping (default: the
+        scheme recorded in the province's ``province.json``)
     dip : DIP directory for DIP stays without ``dip_group`` (its scores become the weights)
     weights : WeightTable, DataFrame or CSV path of base points; default: calibrated on history
     approved : special-review approval list (case ids, or a DataFrame with ``case_id``)
     deductions : audit deductions (``hospital_id``, ``amount``, optional ``month``), DataFrame or path
     year : settlement year (default: ``policy.year``, else the latest year in the input)
+    regroup : group every stay again, whatever group columns the cases carry
     """
     if not isinstance(policy, Policy):
         policy = load_policy(policy)
-    province = read_province(province_or_dir)
+    province = read_province(province_or_dir, categorical=CATEGORICAL_COLUMNS)
     if isinstance(deductions, (str, Path)):
         deductions = read_table(Path(deductions), what="deductions")
     if isinstance(approved, (str, Path)):
         approved = read_table(Path(approved), what="approved")
     warnings: list[str] = []
-    cases = _with_hospital_fields(province.cases, province.hospitals)
     file = province.source
-    years = case_years(cases, file)
+    cases = check_case_table(_with_hospital_fields(province.cases, province.hospitals), file=file,
+                             required=SETTLEMENT_COLUMNS)
+    cases, years, settle_year = _settlement_years(cases, policy, year, file, warnings)
+    grouping = resolve_grouping(policy, scheme=scheme, dip=dip, info=province.info)
+    day_care = apply_day_care(cases, policy.day_care, province.outpatient, file=file)
+    del cases
+    warnings.extend(day_care.warnings)
+    frame = group_stays(day_care.cases, policy, grouping, regroup=regroup, warnings=warnings)
+    del day_care
+    table = _weights(frame, years, settle_year, policy, weights, grouping.dip, warnings)
+    current = years == settle_year
+    history = by_area = None
+    if not current.all():
+        past = frame.loc[~current, [c for c in frame.columns if c not in NOT_FOR_HISTORY]].reset_index(drop=True)
+        history, by_area = history_with_points(past, years[~current], policy, table)
+        del past
+    frame = frame.loc[current].reset_index(drop=True)
+    point_value = reference_point_values(frame, policy, table, by_area)
+    if approved is None or policy.pooling == "province":
+        frame = add_points(frame, policy, table, approved=approved, point_value=point_value)
+    else:
+        frame = _points_by_region(frame, policy, table, approved, point_value)
+    result = settle_cases(frame, policy, hospitals=province.hospitals, history=history, deductions=deductions,
+                          file=file, year=settle_year)
+    return replace(result, warnings=tuple(warnings) + result.warnings)
+
+
+def _settlement_years(cases: pd.DataFrame, policy: Policy, year: int | None, file: str,
+                      warnings: list[str]) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """The stays up to the settlement year, the year of each, and the settlement year."""
+    years = stay_years(cases, file)
     settle_year = int(year or policy.year or years.max())
     if not (years == settle_year).any():
         raise UsageError(f"no stays in the settlement year {settle_year} (years in the input: "
@@ -272,36 +298,7 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
         warnings.append(f"{int((years < settle_year).sum()):,} stays of "
                         f"{', '.join(map(str, np.unique(years[years < settle_year])))} are history: weights, "
                         f"last year's fund and the budget point value (not in the per-stay output)")
-
-    day_care = apply_day_care(cases, policy.day_care, province.outpatient, file=file)
-    warnings.extend(day_care.warnings)
-    frame = _group(day_care.cases, policy, scheme, dip, warnings)
-    table = _weights(frame, years, settle_year, policy, weights, dip, warnings)
-    current = years == settle_year
-    history = None
-    by_area = None
-    if not current.all():
-        past = frame.loc[~current].reset_index(drop=True)
-        history = prepare_points(past, policy, table)
-        if policy.point_value.budget_point_value is None and policy.day_care.reference_point_value is None:
-            # refine: the budget point value of each area from history becomes the reference point value
-            by_area = history_point_values(history, years[~current], policy)
-            if by_area:
-                history = prepare_points(past, policy, table,
-                                         point_value=reference_point_values(past, policy, table, by_area))
-        history = history.assign(year=years[~current])
-    frame = frame.loc[current].reset_index(drop=True)
-    point_value = reference_point_values(frame, policy, table, by_area)
-    if approved is None or policy.pooling == "province":
-        frame = prepare_points(frame, policy, table, approved=approved, point_value=point_value)
-    else:
-        frame = _points_by_region(frame, policy, table, approved, point_value)
-    result = settle_cases(frame, policy, hospitals=province.hospitals, history=history, deductions=deductions,
-                          file=file, year=settle_year)
-    return Settlement(cases=result.cases, hospitals=result.hospitals, clearing=result.clearing,
-                      summary=result.summary, pools=result.pools, monthly=result.monthly,
-                      clearing_matrix=result.clearing_matrix,
-                      warnings=tuple(warnings) + result.warnings)
+    return cases, years, settle_year
 
 
 def _points_by_region(frame: pd.DataFrame, policy: Policy, table, approved, point_value: np.ndarray
@@ -323,7 +320,7 @@ def _points_by_region(frame: pd.DataFrame, policy: Policy, table, approved, poin
         rows = np.flatnonzero(region == label)
         part = frame.iloc[rows]
         mine = approved[approved_ids.isin(ids.iloc[rows]).to_numpy()]
-        points = prepare_points(part, policy, table, approved=mine if len(mine) else None,
-                                point_value=point_value[rows])
+        points = add_points(part, policy, table, approved=mine if len(mine) else None,
+                            point_value=point_value[rows])
         parts.append(points.assign(_row=rows))
     return pd.concat(parts).sort_values("_row").drop(columns="_row").reset_index(drop=True)

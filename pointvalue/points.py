@@ -24,6 +24,7 @@ the table has no value for that level), ``score_x_factor`` = base × reference_f
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -40,7 +41,7 @@ from drgdip.pointvalue.rules import APPROVED_PAYMENTS, HIGH_FORMULAS, HospitalCo
 from drgdip.pointvalue.special import special_review_quota
 from drgdip.pointvalue.weights import WeightTable
 
-__all__ = ["case_points", "OUTLIER_CLASSES", "BREAKDOWN_COLUMNS", "REVIEW_STATUSES"]
+__all__ = ["case_points", "case_point_inputs", "points_at", "CasePointInputs", "OUTLIER_CLASSES", "BREAKDOWN_COLUMNS", "REVIEW_STATUSES"]
 
 OUTLIER_CLASSES = ("normal", "low", "high", "extreme", "ungrouped", "special_review", "bed_day")
 REVIEW_STATUSES = ("none", "approved", "over_quota")
@@ -196,6 +197,41 @@ def _approvals(approved, case_ids: pd.Series, file: str) -> tuple[np.ndarray, np
     return flag, points
 
 
+@dataclass(frozen=True)
+class CasePointInputs:
+    """The cases' groups, coefficients and bed-day points, prepared for the points kernel (n cases).
+
+    Built by :func:`case_point_inputs`; :func:`points_at` turns it into the breakdown at a point value.
+    """
+
+    policy: PointsPolicy
+    table: WeightTable
+    frame: pd.DataFrame          # case_id, hospital_id, insurance_type of the cases (those given)
+    file: str
+    group_col: str
+    cost: np.ndarray             # float64[n] total cost, yuan
+    codes: pd.Series             # group code of each case (missing: ungrouped)
+    ungrouped: np.ndarray        # bool[n] blank group
+    safe_row: np.ndarray         # int64[n] row of the group in the weight table (0 where ungrouped)
+    base: np.ndarray             # float64[n] base points (NaN where ungrouped)
+    level_coef: np.ndarray       # float64[n] hospital_level_coef
+    level: np.ndarray            # float64[n] hospital level (NaN where unknown)
+    basic_coef: np.ndarray       # float64[n] basic-group coefficient (NaN for other groups)
+    coef: np.ndarray             # float64[n] coefficient applied (basic-group or level)
+    aux: np.ndarray              # float64[n] auxiliary-typing coefficient
+    other: np.ndarray            # float64[n] other coefficient
+    remote: np.ndarray           # float64[n] in-province remote coefficient
+    pool_code: np.ndarray        # int8[n] local / remote in province / out of province
+    bed_day: np.ndarray          # bool[n] paid per bed-day
+    bed_points: np.ndarray       # float64[n] bed-day points
+    bed_standard: np.ndarray     # float64[n] bed-day standard, yuan
+    high_threshold: np.ndarray   # float64[n] high-ratio threshold
+
+    @property
+    def n(self) -> int:
+        return len(self.cost)
+
+
 def case_points(cases, weights, policy: PointsPolicy, *, point_value=None, group_col: str | None = None,
                 approved=None, hospital_coef: HospitalCoefTable | None = None) -> pd.DataFrame:
     """Points of every case, with every factor that produced them (one row per input row, in order).
@@ -233,6 +269,16 @@ def case_points(cases, weights, policy: PointsPolicy, *, point_value=None, group
     local / remote_in_province / remote_out_of_province, ``outlier_class`` one of ``OUTLIER_CLASSES``,
     ``basic_group_coef`` NaN for non-basic groups, ``review_status`` none / approved / over_quota.
     """
+    return points_at(case_point_inputs(cases, weights, policy, group_col=group_col, hospital_coef=hospital_coef),
+                     point_value=point_value, approved=approved)
+
+
+def case_point_inputs(cases, weights, policy: PointsPolicy, *, group_col: str | None = None,
+                      hospital_coef: HospitalCoefTable | None = None) -> CasePointInputs:
+    """Everything :func:`case_points` needs that does not depend on the point value, computed once.
+
+    Parameters as in :func:`case_points`; evaluate with :func:`points_at` at one or more point values.
+    """
     if not isinstance(policy, PointsPolicy):
         raise TypeError(f"policy must be a PointsPolicy, got {type(policy).__name__}")
     table = _as_weight_table(weights)
@@ -258,7 +304,6 @@ def case_points(cases, weights, policy: PointsPolicy, *, point_value=None, group
     base = np.where(ungrouped, np.nan, tf["base_points"].to_numpy(dtype=np.float64)[safe_row]) if len(tf) \
         else np.full(n, np.nan)
 
-    # coefficients
     level_coef, level = _hospital_coef(frame, coef_table, n, file)
     is_basic = ~ungrouped & tf["is_basic"].to_numpy(dtype=bool)[safe_row] if len(tf) else np.zeros(n, bool)
     basic_coef = np.full(n, np.nan)
@@ -287,7 +332,6 @@ def case_points(cases, weights, policy: PointsPolicy, *, point_value=None, group
     if policy.remote.remote_mode == "coef":
         remote[pool_code == 1] = policy.remote.remote_coef
 
-    # bed-day cases
     bed_day = np.zeros(n, dtype=bool)
     if policy.bed_day.groups:
         bed_day |= ~ungrouped & codes.isin(policy.bed_day.groups).fillna(False).to_numpy(dtype=bool)
@@ -314,7 +358,34 @@ def case_points(cases, weights, policy: PointsPolicy, *, point_value=None, group
         bed_points[sel] = bed_day_points(los[sel], policy.bed_day, mean_cost, policy.points_scale, cost[sel])
         bed_standard[sel] = bed_points[sel] / policy.points_scale * mean_cost
 
-    # reference cost
+    if rules.high_formula == "drg_tiered":
+        tops = np.array([t for t, _ in rules.drg_high_tiers])
+        ratios = np.array([r for _, r in rules.drg_high_tiers])
+        tier = np.searchsorted(tops, np.nan_to_num(base, nan=0.0), side="left")
+        high_threshold = ratios[np.minimum(tier, len(ratios) - 1)].astype(np.float64)
+    else:
+        high_threshold = np.full(n, float(rules.high_ratio))
+    keep = [c for c in ("case_id", "hospital_id", "insurance_type") if c in frame.columns]
+    return CasePointInputs(policy=policy, table=table, frame=frame[keep], file=file, group_col=group_col,
+                           cost=cost, codes=codes, ungrouped=ungrouped, safe_row=safe_row, base=base,
+                           level_coef=level_coef, level=level, basic_coef=basic_coef, coef=coef, aux=aux,
+                           other=other, remote=remote, pool_code=pool_code, bed_day=bed_day,
+                           bed_points=bed_points, bed_standard=bed_standard, high_threshold=high_threshold)
+
+
+def points_at(inputs: CasePointInputs, *, point_value=None, approved=None) -> pd.DataFrame:
+    """The points breakdown of :func:`case_points` from prepared inputs at ``point_value``.
+
+    Only the reference cost of the ``standard`` outlier reference depends on the point value, so
+    evaluating the same inputs at another point value costs one pass of the points kernel.
+    """
+    policy, table, frame, file, n = inputs.policy, inputs.table, inputs.frame, inputs.file, inputs.n
+    rules = policy.outliers
+    cost, codes, ungrouped, safe_row, base = inputs.cost, inputs.codes, inputs.ungrouped, inputs.safe_row, inputs.base
+    level_coef, level, basic_coef, coef = inputs.level_coef, inputs.level, inputs.basic_coef, inputs.coef
+    aux, other, remote, pool_code = inputs.aux, inputs.other, inputs.remote, inputs.pool_code
+    bed_day, bed_points, bed_standard = inputs.bed_day, inputs.bed_points, inputs.bed_standard
+    high_threshold, group_col = inputs.high_threshold, inputs.group_col
     point_values = _point_value_per_case(point_value, frame, n, file)
     reference = _reference(rules.outlier_reference, table, safe_row, ungrouped | bed_day, base, coef, aux,
                            level, point_values, rules.reference_factor, file)
@@ -324,15 +395,6 @@ def case_points(cases, weights, policy: PointsPolicy, *, point_value=None, group
         raise UsageError("ungrouped cases are paid from the all-case mean cost, which the weight table "
                          "does not give (fit the weights or pass all_case_mean to WeightTable.from_csv)",
                          file=file, row=int(np.flatnonzero(ungrouped)[0]) + 1, field=group_col)
-
-    # high thresholds
-    if rules.high_formula == "drg_tiered":
-        tops = np.array([t for t, _ in rules.drg_high_tiers])
-        ratios = np.array([r for _, r in rules.drg_high_tiers])
-        tier = np.searchsorted(tops, np.nan_to_num(base, nan=0.0), side="left")
-        high_threshold = ratios[np.minimum(tier, len(ratios) - 1)]
-    else:
-        high_threshold = np.full(n, rules.high_ratio)
 
     approved_flag, approved_points = _approvals(approved, frame["case_id"], file)
     low_ratio, low_inclusive = policy.low_bound
@@ -350,7 +412,7 @@ def case_points(cases, weights, policy: PointsPolicy, *, point_value=None, group
     def run(approved_mask):
         K._points_kernel(
             base, reference, cost, coef, aux, remote, other, approved_mask, approved_points, bed_day,
-            bed_points, high_threshold.astype(np.float64),
+            bed_points, high_threshold,
             float(low_ratio), bool(low_inclusive), bool(rules.high_inclusive),
             np.nan if rules.extreme_ratio is None else float(rules.extreme_ratio), bool(rules.extreme_inclusive),
             HIGH_FORMULAS.index(rules.high_formula),
