@@ -15,7 +15,7 @@ Calibration, for the years of history aligned to the latest ``year_weights`` (ol
 3. ``rw = m_g / M``; ``base_points = rw × scale`` (``average``), ``m_g / M_b × scale``
    (``base_disease``) or ``m_g / M_q`` (``standard_quota``).
 4. Quality on the trimmed costs pooled over the years: ``cv = sd/mean`` (``cv_ddof``) per group,
-   RIV = 1 − SSW/SST overall and per MDC (scikit-learn's ``r2_score`` against group means).
+   RIV = 1 − SSW/SST overall and per MDC (the coefficient of determination of the group means).
 
 Ungrouped history cases (group missing, ``''`` or ``'0000'``) do not enter any mean; history years
 before the ``len(year_weights)`` latest are not used (``years_`` lists the years used).
@@ -41,7 +41,8 @@ from drgdip.pointvalue.rules import Calibration, PointsPolicy, Trim
 if TYPE_CHECKING:  # annotations only: the DIP directory format belongs to the grouper
     from drgdip.grouper.dip_directory import DipDirectory
 
-__all__ = ["GroupWeights", "DrgWeights", "DipScores", "WeightTable", "trim_mask", "weighted_group_means"]
+__all__ = ["GroupWeights", "DrgWeights", "DipScores", "WeightTable", "trim_mask", "weighted_group_means",
+           "reduction_in_variance"]
 
 LEVEL_PREFIX = "mean_cost_level_"
 
@@ -100,6 +101,18 @@ def trim_mask(cost: np.ndarray, unit: np.ndarray, n_units: int, trim: Trim, ddof
     q1, q3 = quantile(0.25), quantile(0.75)
     spread = q3 - q1
     return (cost >= (q1 - trim.k * spread)[unit]) & (cost <= (q3 + trim.k * spread)[unit])
+
+
+def reduction_in_variance(cost: np.ndarray, fitted: np.ndarray) -> float:
+    """RIV (变异系数降低程度): ``1 − Σ(cost − group mean)² / Σ(cost − mean)²``, the share of the cost
+    variance the grouping explains (the coefficient of determination of the group means)."""
+    if len(cost) < 2:
+        return float("nan")
+    total = float(np.sum((cost - cost.mean()) ** 2))
+    residual = float(np.sum((cost - fitted) ** 2))
+    if total == 0.0:   # every cost equal: the grouping explains all there is, or nothing
+        return 1.0 if residual == 0.0 else 0.0
+    return 1.0 - residual / total
 
 
 def weighted_group_means(total: np.ndarray, count: np.ndarray, year_weights: np.ndarray,
@@ -493,9 +506,7 @@ class GroupWeights:
             sd = np.sqrt(ss / (n_used - calibration.cv_ddof))
             cv = np.where(n_used > calibration.cv_ddof, sd / pooled_mean, np.nan)
         fitted = pooled_mean[kept_group]
-        from sklearn.metrics import r2_score  # imported here: scikit-learn costs a second at start-up
-
-        self.riv_ = float(r2_score(kept_cost, fitted)) if len(kept_cost) > 1 else float("nan")
+        self.riv_ = reduction_in_variance(kept_cost, fitted)
 
         table = pd.DataFrame({"group": np.asarray(uniques, dtype=object)})
         mdc = self._mdc(frame, codes, in_years, group_codes, n_groups, uniques)
@@ -530,10 +541,11 @@ class GroupWeights:
 
     def _mdc(self, frame, codes, in_years, group_codes, n_groups, uniques):
         if self.mdc_col and self.mdc_col in frame.columns:
-            mdc_values = frame[self.mdc_col].astype("string").to_numpy(dtype=object, na_value=None)[in_years]
-            out = np.empty(n_groups, dtype=object)
-            out[group_codes] = mdc_values  # the MDC of a group's last case (a group has one MDC)
-            return out
+            mdc_codes, mdc_names = pd.factorize(frame[self.mdc_col], use_na_sentinel=True)
+            last = np.full(n_groups, -1, dtype=np.int64)
+            last[group_codes] = mdc_codes[in_years]   # the MDC of a group's last case (a group has one MDC)
+            names = np.append(np.asarray([str(m) for m in mdc_names], dtype=object), None)
+            return names[last]
         if self.group_col == "drg":
             return np.array([str(g)[:1] for g in uniques], dtype=object)
         return None

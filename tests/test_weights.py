@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, strategies as st
 
 from drgdip.core.errors import UsageError
 from drgdip.pointvalue import DipScores, DrgWeights, GroupWeights, PointsPolicy, Trim, WeightTable, hospital_level_coefs
@@ -244,3 +245,16 @@ def test_same_level_means_and_hospital_level_coefs():
     # §4.2: tier-3 mean 12,000 vs city 10,000 -> 1.20
     coefs = hospital_level_coefs(h, year_weights=(1,))
     assert coefs == pytest.approx({3: 1.2, 2: 0.8})
+
+
+@given(st.lists(st.floats(min_value=1.0, max_value=1e6), min_size=2, max_size=60),
+       st.integers(min_value=1, max_value=5))
+def test_reduction_in_variance_is_scikit_learns_r2_of_the_group_means(costs, n_groups):
+    from sklearn.metrics import r2_score
+
+    from drgdip.pointvalue.weights import reduction_in_variance
+
+    cost = np.asarray(costs)
+    group = np.arange(len(cost)) % n_groups
+    means = np.bincount(group, weights=cost) / np.bincount(group)
+    assert reduction_in_variance(cost, means[group]) == pytest.approx(r2_score(cost, means[group]), abs=1e-9)
