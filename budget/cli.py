@@ -32,6 +32,7 @@ def register(subparsers) -> None:
     parser.add_argument("--no-excel", action="store_true", help="do not write settlement.xlsx")
     parser.add_argument("--excel-case-rows", type=int, default=50_000,
                         help="write the per-case sheet of the workbook up to this many stays (default 50000)")
+    parser.add_argument("--timings", action="store_true", help="print the time and memory of each stage")
     parser.set_defaults(func=run_settle)
 
 
@@ -41,21 +42,26 @@ def run_settle(args, out=None) -> int:
     from drgdip.budget.pipeline import settle_province
     from drgdip.budget.policy import load_policy
     from drgdip.budget.report import format_settlement_summary, write_settlement
+    from drgdip.core.timing import StageClock
 
     started = time.perf_counter()
     policy = load_policy(args.policy)
+    clock = StageClock()
     settlement = settle_province(args.input, policy, scheme=args.scheme, dip=args.dip, weights=args.weights,
                                  approved=args.special, deductions=args.deductions, year=args.year,
-                                 regroup=args.regroup)
+                                 regroup=args.regroup, clock=clock)
     excel = not args.no_excel
     if excel and importlib.util.find_spec("openpyxl") is None:
         excel = False
         print("note: openpyxl is not installed, so no settlement.xlsx was written "
               "(pip install 'drgdip[excel]')", file=sys.stderr)
-    paths = write_settlement(settlement, args.output, fmt=args.format, excel=excel,
-                             excel_case_rows=args.excel_case_rows)
+    with clock.stage("write"):
+        paths = write_settlement(settlement, args.output, fmt=args.format, excel=excel,
+                                 excel_case_rows=args.excel_case_rows)
     print(format_settlement_summary(settlement), file=out)
     seconds = time.perf_counter() - started
     print(f"settled {len(settlement.cases):,} stays of {len(settlement.hospitals):,} hospitals in "
           f"{seconds:.1f} s; wrote {len(paths)} files to {args.output}", file=out)
+    if args.timings:
+        print(clock.table(), file=out)
     return 0

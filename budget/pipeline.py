@@ -30,6 +30,7 @@ from drgdip.core.checks import check_case_table
 from drgdip.core.errors import UsageError
 from drgdip.core.province import read_province
 from drgdip.core.tables import read_table
+from drgdip.core.timing import StageClock, stage_of
 
 __all__ = ["settle_province", "add_points", "reference_point_values", "history_point_values",
            "SETTLEMENT_COLUMNS", "CATEGORICAL_COLUMNS"]
@@ -51,16 +52,22 @@ def _with_hospital_fields(cases: pd.DataFrame, hospitals: pd.DataFrame | None) -
     """Fill hospital_level and region from the hospitals table where the cases lack them."""
     if hospitals is None or "hospital_id" not in hospitals.columns or "hospital_id" not in cases.columns:
         return cases
-    table = hospitals.drop_duplicates("hospital_id").set_index(hospitals["hospital_id"].drop_duplicates()
-                                                               .astype(str).to_numpy())
-    ids = cases["hospital_id"].astype(str)
+    wanted = [(target, source) for target, source in (("hospital_level", "level"), ("region", "region"))
+              if source in hospitals.columns and (target not in cases.columns or cases[target].hasnans)]
+    if not wanted:
+        return cases
+    table = hospitals.drop_duplicates("hospital_id")
+    table.index = table["hospital_id"].astype(str).to_numpy()
+    codes, ids = pd.factorize(cases["hospital_id"], use_na_sentinel=True)   # one lookup per hospital
     added = {}
-    for target, source in (("hospital_level", "level"), ("region", "region")):
-        if source in table.columns and (target not in cases.columns or cases[target].isna().any()):
-            values = ids.map(table[source])
-            added[target] = values if target not in cases.columns else cases[target].where(cases[target].notna(),
-                                                                                           values)
-    return cases.assign(**added) if added else cases
+    for target, source in wanted:
+        per_hospital = table[source].reindex([str(i) for i in ids])
+        values = pd.concat([per_hospital, pd.Series([None], dtype=per_hospital.dtype)], ignore_index=True) \
+            .take(codes).reset_index(drop=True)
+        values.index = cases.index
+        added[target] = values if target not in cases.columns else cases[target].where(cases[target].notna(),
+                                                                                       values)
+    return cases.assign(**added)
 
 
 def _weights(frame: pd.DataFrame, years: np.ndarray, settle_year: int, policy: Policy, weights, dip,
@@ -92,15 +99,17 @@ def _settled(frame: pd.DataFrame) -> np.ndarray:
     return (frame["settle_status"] == "ok").fillna(False).to_numpy(dtype=bool)
 
 
-def _area_labels(frame: pd.DataFrame, policy: Policy) -> np.ndarray:
-    """Pooling-area label of each stay (its treatment region, or the region's province prefix)."""
+def _areas(frame: pd.DataFrame, policy: Policy) -> tuple[np.ndarray, list[str]]:
+    """Pooling area of each stay as (code, -1 where unknown; area labels): its treatment region, or the
+    region's province prefix when the province pools."""
     if "region" not in frame.columns:
-        return np.full(len(frame), "", dtype=object)
+        return np.full(len(frame), -1, dtype=np.int64), []
     codes, uniques = pd.factorize(frame["region"], use_na_sentinel=True)
     labels = [str(u) for u in uniques]
     if policy.pooling == "province":
         labels = [u[: policy.points.remote.province_prefix_len] for u in labels]
-    return np.asarray(labels + [""], dtype=object)[codes]
+    area_codes, areas = pd.factorize(pd.Series(labels, dtype=object))
+    return np.where(codes >= 0, area_codes[np.maximum(codes, 0)], -1), [str(a) for a in areas]
 
 
 def reference_point_values(frame: pd.DataFrame, policy: Policy, table, by_area: dict | None = None) -> np.ndarray:
@@ -122,8 +131,9 @@ def reference_point_values(frame: pd.DataFrame, policy: Policy, table, by_area: 
     values = dict(given) if given is not None else dict(by_area or {})
     if not values:
         return np.full(n, fallback)
-    areas = _area_labels(frame, policy)
-    return pd.Series(areas).map(values).fillna(fallback).to_numpy(dtype=np.float64)
+    area, labels = _areas(frame, policy)
+    per_area = np.asarray([float(values.get(label, fallback)) for label in labels] + [fallback])
+    return per_area[area]
 
 
 def history_point_values(history: pd.DataFrame, years: np.ndarray, policy: Policy) -> dict:
@@ -136,14 +146,15 @@ def history_point_values(history: pd.DataFrame, years: np.ndarray, policy: Polic
         return {}
     weights = np.asarray(policy.budget_year_weights, dtype=np.float64)
     kept = np.unique(years[use])[-len(weights):]
-    weight = dict(zip(kept, weights[-len(kept):]))
     use &= np.isin(years, kept)
+    area, labels = _areas(history, policy)
+    use &= area >= 0
     value = history["fund_paid" if policy.point_value.basis == "fund_only" else "total_cost"] \
         .to_numpy(dtype=np.float64)
-    w = pd.Series(years[use]).map(weight).to_numpy(dtype=np.float64)
-    frame = pd.DataFrame({"area": _area_labels(history, policy)[use], "num": w * value[use], "den": w * points[use]})
-    sums = frame.groupby("area").sum()
-    return (sums["num"] / sums["den"]).to_dict()
+    w = weights[-len(kept):][np.searchsorted(kept, years[use])]
+    numerator = np.bincount(area[use], weights=w * value[use], minlength=len(labels))
+    denominator = np.bincount(area[use], weights=w * points[use], minlength=len(labels))
+    return {label: numerator[k] / denominator[k] for k, label in enumerate(labels) if denominator[k] != 0}
 
 
 def add_points(frame: pd.DataFrame, policy: Policy, table, *, inputs=None, approved=None,
@@ -167,7 +178,7 @@ def add_points(frame: pd.DataFrame, policy: Policy, table, *, inputs=None, appro
     if inputs is None:
         inputs = case_point_inputs(frame, table, policy.points)
     breakdown = points_at(inputs, point_value=point_value if needs_value else None, approved=approved)
-    added = {c: breakdown[c].to_numpy() for c in POINT_COLUMNS if c in breakdown.columns}
+    added = {c: breakdown[c].array for c in POINT_COLUMNS if c in breakdown.columns}
     added["case_points"] = breakdown["final_points"].to_numpy()
     frame = frame.assign(**added)
     if "day_care_payment" in frame.columns:
@@ -227,7 +238,8 @@ def exclude_by_los(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
 
 
 def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=None, approved=None,
-                    deductions=None, year: int | None = None, regroup: bool = False) -> Settlement:
+                    deductions=None, year: int | None = None, regroup: bool = False,
+                    clock: StageClock | None = None) -> Settlement:
     """Settle a province under ``policy``: returns a :class:`drgdip.budget.settle.Settlement`.
 
     Parameters
@@ -243,40 +255,50 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
     deductions : audit deductions (``hospital_id``, ``amount``, optional ``month``), DataFrame or path
     year : settlement year (default: ``policy.year``, else the latest year in the input)
     regroup : group every stay again, whatever group columns the cases carry
+    clock : records the time and memory of each stage (``drgdip settle --timings``)
     """
     if not isinstance(policy, Policy):
         policy = load_policy(policy)
-    province = read_province(province_or_dir, categorical=CATEGORICAL_COLUMNS)
-    if isinstance(deductions, (str, Path)):
-        deductions = read_table(Path(deductions), what="deductions")
-    if isinstance(approved, (str, Path)):
-        approved = read_table(Path(approved), what="approved")
+    stage = stage_of(clock)
     warnings: list[str] = []
+    with stage("read"):
+        province = read_province(province_or_dir, categorical=CATEGORICAL_COLUMNS)
+        if isinstance(deductions, (str, Path)):
+            deductions = read_table(Path(deductions), what="deductions")
+        if isinstance(approved, (str, Path)):
+            approved = read_table(Path(approved), what="approved")
     file = province.source
-    cases = check_case_table(_with_hospital_fields(province.cases, province.hospitals), file=file,
-                             required=SETTLEMENT_COLUMNS)
-    cases, years, settle_year = _settlement_years(cases, policy, year, file, warnings)
-    grouping = resolve_grouping(policy, scheme=scheme, dip=dip, info=province.info)
-    day_care = apply_day_care(cases, policy.day_care, province.outpatient, file=file)
-    del cases
-    warnings.extend(day_care.warnings)
-    frame = group_stays(day_care.cases, policy, grouping, regroup=regroup, warnings=warnings)
-    del day_care
-    table = _weights(frame, years, settle_year, policy, weights, grouping.dip, warnings)
+    with stage("check"):
+        cases = check_case_table(_with_hospital_fields(province.cases, province.hospitals), file=file,
+                                 required=SETTLEMENT_COLUMNS)
+        cases, years, settle_year = _settlement_years(cases, policy, year, file, warnings)
+    with stage("day care"):
+        day_care = apply_day_care(cases, policy.day_care, province.outpatient, file=file)
+        del cases
+        warnings.extend(day_care.warnings)
+    with stage("group"):
+        grouping = resolve_grouping(policy, scheme=scheme, dip=dip, info=province.info)
+        frame = group_stays(day_care.cases, policy, grouping, regroup=regroup, warnings=warnings)
+        del day_care
+    with stage("weights"):
+        table = _weights(frame, years, settle_year, policy, weights, grouping.dip, warnings)
     current = years == settle_year
     history = by_area = None
-    if not current.all():
-        past = frame.loc[~current, [c for c in frame.columns if c not in NOT_FOR_HISTORY]].reset_index(drop=True)
-        history, by_area = history_with_points(past, years[~current], policy, table)
-        del past
-    frame = frame.loc[current].reset_index(drop=True)
-    point_value = reference_point_values(frame, policy, table, by_area)
-    if approved is None or policy.pooling == "province":
-        frame = add_points(frame, policy, table, approved=approved, point_value=point_value)
-    else:
-        frame = _points_by_region(frame, policy, table, approved, point_value)
-    result = settle_cases(frame, policy, hospitals=province.hospitals, history=history, deductions=deductions,
-                          file=file, year=settle_year)
+    with stage("history points"):
+        if not current.all():
+            past = frame.loc[~current, [c for c in frame.columns if c not in NOT_FOR_HISTORY]]
+            history, by_area = history_with_points(past.reset_index(drop=True), years[~current], policy, table)
+            del past
+    with stage("points"):
+        frame = frame.loc[current].reset_index(drop=True)
+        point_value = reference_point_values(frame, policy, table, by_area)
+        if approved is None or policy.pooling == "province":
+            frame = add_points(frame, policy, table, approved=approved, point_value=point_value)
+        else:
+            frame = _points_by_region(frame, policy, table, approved, point_value)
+    with stage("settle"):
+        result = settle_cases(frame, policy, hospitals=province.hospitals, history=history,
+                              deductions=deductions, file=file, year=settle_year)
     return replace(result, warnings=tuple(warnings) + result.warnings)
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from drgdip.core.checks import number_column
 from drgdip.core.tables import read_table, source_name
@@ -45,12 +43,11 @@ def hospital_level_coefs(history, year_weights=(1, 2, 7), year_weight_mode: str 
     return {int(lv): float(m / city) for lv, m in zip(levels, by_level)}
 
 
-def _text(values) -> pa.ChunkedArray:
-    if isinstance(values, pd.Series):
-        values = values.astype("string")
-    array = pa.chunked_array([pa.array(values, from_pandas=True)]) if not isinstance(values, pa.ChunkedArray) \
-        else values
-    return array if array.type == pa.string() or array.type == pa.large_string() else pc.cast(array, pa.string())
+def _labels(values) -> tuple[np.ndarray, list[str]]:
+    """(code per case with -1 where missing, the distinct texts); categoricals without a string per case."""
+    codes, uniques = pd.factorize(values if isinstance(values, pd.Series) else pd.Series(values),
+                                  use_na_sentinel=True)
+    return codes, [str(u) for u in uniques]
 
 
 def insured_pool(region, insured_region, province_prefix_len: int = 2) -> np.ndarray:
@@ -63,12 +60,15 @@ def insured_pool(region, insured_region, province_prefix_len: int = 2) -> np.nda
 
 
 def pool_codes(region, insured_region, province_prefix_len: int = 2) -> np.ndarray:
-    """Index into ``POOLS`` of each case (int8); see :func:`insured_pool`."""
-    treat = _text(region)
-    insured = _text(insured_region)
-    same = pc.fill_null(pc.equal(treat, insured), True).to_numpy(zero_copy_only=False)
-    empty = pc.fill_null(pc.equal(pc.utf8_length(insured), 0), True).to_numpy(zero_copy_only=False)
-    province_same = pc.fill_null(pc.equal(pc.utf8_slice_codeunits(treat, 0, province_prefix_len),
-                                          pc.utf8_slice_codeunits(insured, 0, province_prefix_len)),
-                                 False).to_numpy(zero_copy_only=False)
-    return np.where(same | empty, 0, np.where(province_same, 1, 2)).astype(np.int8)
+    """Index into ``POOLS`` of each case (int8); see :func:`insured_pool`.
+
+    The pool is decided once per distinct (treatment region, insured region) pair, not per case.
+    """
+    treat, treat_labels = _labels(region)
+    insured, insured_labels = _labels(insured_region)
+    table = np.zeros((len(treat_labels) + 1, len(insured_labels) + 1), dtype=np.int8)  # last row/column: missing
+    for i, t in enumerate(treat_labels):
+        for j, s in enumerate(insured_labels):
+            if s and s != t:
+                table[i, j] = 1 if t[:province_prefix_len] == s[:province_prefix_len] else 2
+    return table[treat, insured]

@@ -401,7 +401,7 @@ def points_at(inputs: CasePointInputs, *, point_value=None, approved=None) -> pd
     candidate_min = policy.special_review.special_min_ratio if policy.is_dip else np.nan
     review_status = np.zeros(n, dtype=np.int8)
 
-    floats = np.empty((len(_FLOAT_COLUMNS), n))  # one block: the result frame is built without copies
+    floats = np.empty((len(_FLOAT_COLUMNS), n))
     column = {name: floats[i] for i, name in enumerate(_FLOAT_COLUMNS)}
     column["total_cost"][:] = cost
     column["hospital_level_coef"][:] = level_coef
@@ -429,10 +429,9 @@ def points_at(inputs: CasePointInputs, *, point_value=None, approved=None) -> pd
         approved_flag = _enforce_quota(approved_flag, approved_points, run, policy, n, frame, file, review_status)
     run(approved_flag)
 
-    result = pd.DataFrame(floats.T, columns=list(_FLOAT_COLUMNS), copy=False)
     missing_level = np.isnan(level)
     others = {
-        "case_id": frame["case_id"].to_numpy(),
+        "case_id": frame["case_id"].array,
         "group": codes.array,
         "hospital_id": frame["hospital_id"].array if "hospital_id" in frame.columns else np.full(n, None, object),
         "hospital_level": pd.arrays.IntegerArray(np.where(missing_level, 0, level).astype(np.int64), missing_level),
@@ -441,10 +440,9 @@ def points_at(inputs: CasePointInputs, *, point_value=None, approved=None) -> pd
         "special_review_candidate": candidate,
         "review_status": pd.Categorical.from_codes(review_status, categories=list(REVIEW_STATUSES)),
     }
-    for position, name in enumerate(BREAKDOWN_COLUMNS):
-        if name in others:
-            result.insert(position, name, others[name])
-    return result
+    floats_by_name = dict(zip(_FLOAT_COLUMNS, floats))
+    return pd.DataFrame({name: others[name] if name in others else floats_by_name[name]
+                         for name in BREAKDOWN_COLUMNS}, copy=False)
 
 
 def _reference(method: str, table: WeightTable, safe_row: np.ndarray, no_reference: np.ndarray,

@@ -158,7 +158,7 @@ def read_table(source, *, what: str = "table", required: Sequence[str] = (),
         if kind == "parquet":
             dictionary = [c for c in categorical if c in names and (wanted is None or c in wanted)]
             table = pq.read_table(path, columns=wanted, read_dictionary=dictionary or None, filters=filters)
-            return table.to_pandas()
+            return _to_pandas(table)
         text_columns = (TEXT_COLUMNS | set(text)) & set(names)
         if kind == "csv":
             return _read_csv(path, names, wanted, text_columns)
@@ -184,7 +184,13 @@ def _read_csv(path: Path, names: list[str], wanted: list[str] | None, text_colum
         table = pacsv.read_csv(path, read_options=read, convert_options=convert)
     except pa.ArrowInvalid as error:
         raise UsageError(f"cannot parse CSV: {error}", file=str(path)) from None
-    return _code_lists_as_text(table.to_pandas())
+    return _code_lists_as_text(_to_pandas(table))
+
+
+def _to_pandas(table: pa.Table) -> pd.DataFrame:
+    """An Arrow table as a DataFrame without a second copy: one block per column, Arrow's buffers
+    released column by column as they are converted."""
+    return table.to_pandas(split_blocks=True, self_destruct=True)
 
 
 def _code_lists_as_text(frame: pd.DataFrame) -> pd.DataFrame:
