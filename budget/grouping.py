@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from drgdip.budget.case_source import GROUPING_INPUTS
 from drgdip.core.errors import UsageError
 
 __all__ = ["Grouping", "resolve_grouping", "group_stays", "DRG_COLUMNS", "DIP_COLUMNS"]
@@ -98,12 +99,16 @@ def _lacking_drg(frame: pd.DataFrame) -> np.ndarray:
 
 
 def group_stays(frame: pd.DataFrame, policy, grouping: Grouping, *, regroup: bool = False,
-                warnings: list[str]) -> pd.DataFrame:
-    """``frame`` with DRG (or DIP) columns for every stay, grouping only the stays that need it."""
+                warnings: list[str], fetch=None) -> pd.DataFrame:
+    """``frame`` with DRG (or DIP) columns for every stay, grouping only the stays that need it.
+
+    ``fetch(columns, rows)`` gives the grouping inputs ``frame`` does not hold (codes, demographics)
+    for the stays at positions ``rows``.
+    """
     merged = frame["needs_regroup"].to_numpy(dtype=bool) if "needs_regroup" in frame.columns \
         else np.zeros(len(frame), dtype=bool)
     if policy.points.is_dip:
-        return _group_dip_stays(frame, grouping, merged, regroup, warnings)
+        return _group_dip_stays(frame, grouping, merged, regroup, warnings, fetch)
     rows = np.ones(len(frame), dtype=bool) if (regroup or grouping.stale) else (_lacking_drg(frame) | merged)
     if not rows.any():
         warnings.extend(grouping.notes)
@@ -124,12 +129,23 @@ def group_stays(frame: pd.DataFrame, policy, grouping: Grouping, *, regroup: boo
         return frame
     from drgdip.grouper import group_cases
 
-    grouped = group_cases(frame.loc[rows].reset_index(drop=True) if not rows.all() else frame, scheme)
+    grouped = group_cases(_grouping_inputs(frame, rows, fetch), scheme)
     return put_columns(frame, rows, grouped, DRG_COLUMNS)
 
 
+def _grouping_inputs(frame: pd.DataFrame, rows: np.ndarray, fetch) -> pd.DataFrame:
+    """The stays at ``rows`` with every grouping input (those ``frame`` lacks fetched)."""
+    cases = frame if rows.all() else frame.loc[rows].reset_index(drop=True)
+    lacking = [c for c in GROUPING_INPUTS if c not in frame.columns]
+    if lacking and fetch is not None:
+        fetched = fetch(lacking, np.flatnonzero(rows))
+        cases = cases.assign(**{c: fetched[c].to_numpy() if not isinstance(fetched[c].dtype, pd.CategoricalDtype)
+                                else fetched[c].array for c in fetched.columns})
+    return cases
+
+
 def _group_dip_stays(frame: pd.DataFrame, grouping: Grouping, merged: np.ndarray, regroup: bool,
-                     warnings: list[str]) -> pd.DataFrame:
+                     warnings: list[str], fetch=None) -> pd.DataFrame:
     has_groups = "dip_group" in frame.columns
     if has_groups and not merged.any() and not regroup:
         return frame
@@ -143,7 +159,7 @@ def _group_dip_stays(frame: pd.DataFrame, grouping: Grouping, merged: np.ndarray
     from drgdip.grouper.dip import group_dip
 
     rows = merged if has_groups and not regroup else np.ones(len(frame), dtype=bool)
-    grouped = group_dip(frame.loc[rows].reset_index(drop=True) if not rows.all() else frame, grouping.dip)
+    grouped = group_dip(_grouping_inputs(frame, rows, fetch), grouping.dip)
     return put_columns(frame, rows, grouped, DIP_COLUMNS)
 
 

@@ -23,12 +23,13 @@ import pandas as pd
 
 from drgdip.budget.daycare import apply_day_care, apply_day_payments
 from drgdip.budget.frame import stay_years
+from drgdip.budget.case_source import CaseSource
 from drgdip.budget.grouping import group_stays, resolve_grouping
 from drgdip.budget.policy import Policy, load_policy
 from drgdip.budget.settle import Settlement, settle_cases
 from drgdip.core.checks import check_case_table
 from drgdip.core.errors import UsageError
-from drgdip.core.province import read_province
+from drgdip.core.province import cases_path, read_province, read_province_info
 from drgdip.core.tables import read_table
 from drgdip.core.timing import StageClock, stage_of
 
@@ -41,6 +42,7 @@ SETTLEMENT_COLUMNS = ("case_id", "hospital_id", "total_cost", "fund_paid")
 # code columns read as categoricals: one small integer per stay instead of a string
 CATEGORICAL_COLUMNS = ("hospital_id", "region", "insured_region", "insurance_type", "care_type", "dept",
                        "status", "mdc", "adrg", "drg", "dip_group", "dip_type", "settle_status")
+OUTPATIENT_COLUMNS = ("patient_id", "hospital_id", "visit_time", "cost", "related_case_id")
 # columns of the settlement year's input that the history years do not need once grouped and pointed
 NOT_FOR_HISTORY = ("dx", "proc", "patient_id", "dept", "gender", "age", "age_days", "birth_weight",
                    "admit_time", "self_pay_in_scope", "self_pay_out_scope", "drug_cost", "consumable_cost",
@@ -262,7 +264,8 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
     stage = stage_of(clock)
     warnings: list[str] = []
     with stage("read"):
-        province = read_province(province_or_dir, categorical=CATEGORICAL_COLUMNS)
+        province, source = _read_input(province_or_dir, policy, scheme=scheme, dip=dip, regroup=regroup)
+        grouping = resolve_grouping(policy, scheme=scheme, dip=dip, info=province.info)
         if isinstance(deductions, (str, Path)):
             deductions = read_table(Path(deductions), what="deductions")
         if isinstance(approved, (str, Path)):
@@ -271,26 +274,29 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
     with stage("check"):
         cases = check_case_table(_with_hospital_fields(province.cases, province.hospitals), file=file,
                                  required=SETTLEMENT_COLUMNS)
-        cases, years, settle_year = _settlement_years(cases, policy, year, file, warnings)
+        read_columns = list(cases.columns)
+        cases, years, settle_year, positions = _settlement_years(cases, policy, year, file, warnings)
     with stage("day care"):
         day_care = apply_day_care(cases, policy.day_care, province.outpatient, file=file)
         del cases
         warnings.extend(day_care.warnings)
     with stage("group"):
-        grouping = resolve_grouping(policy, scheme=scheme, dip=dip, info=province.info)
-        frame = group_stays(day_care.cases, policy, grouping, regroup=regroup, warnings=warnings)
+        frame = group_stays(day_care.cases, policy, grouping, regroup=regroup, warnings=warnings,
+                            fetch=lambda columns, rows: source.fetch(columns, positions[rows]))
         del day_care
     with stage("weights"):
         table = _weights(frame, years, settle_year, policy, weights, grouping.dip, warnings)
     current = years == settle_year
-    history = by_area = None
     with stage("history points"):
+        past = None
         if not current.all():
-            past = frame.loc[~current, [c for c in frame.columns if c not in NOT_FOR_HISTORY]]
-            history, by_area = history_with_points(past.reset_index(drop=True), years[~current], policy, table)
+            past = frame.loc[~current, [c for c in frame.columns if c not in NOT_FOR_HISTORY]].reset_index(drop=True)
+        frame = frame.loc[current].reset_index(drop=True)
+        history = by_area = None
+        if past is not None:
+            history, by_area = history_with_points(past, years[~current], policy, table)
             del past
     with stage("points"):
-        frame = frame.loc[current].reset_index(drop=True)
         point_value = reference_point_values(frame, policy, table, by_area)
         if approved is None or policy.pooling == "province":
             frame = add_points(frame, policy, table, approved=approved, point_value=point_value)
@@ -299,18 +305,53 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
     with stage("settle"):
         result = settle_cases(frame, policy, hospitals=province.hospitals, history=history,
                               deductions=deductions, file=file, year=settle_year)
-    return replace(result, warnings=tuple(warnings) + result.warnings)
+        del frame, history
+    with stage("input columns"):
+        cases_out = _with_input_columns(result.cases, source, read_columns, positions[current])
+    return replace(result, cases=cases_out, warnings=tuple(warnings) + result.warnings)
+
+
+def _read_input(source, policy: Policy, *, scheme, dip, regroup: bool):
+    """The province with the columns the computation needs (see :mod:`drgdip.budget.case_source`)."""
+    tables = ("cases", "hospitals") + (("outpatient",) if policy.day_care.preop_merge.enabled else ())
+    if cases_path(source) is None:   # data in memory (or a path that is not there: read_province says so)
+        province = read_province(source)
+        return province, CaseSource.of(None, province.cases)
+    cases_source = CaseSource.of(source, categorical=CATEGORICAL_COLUMNS)
+    info = read_province_info(source) if Path(source).is_dir() else {}
+    grouped = {"dip_group"} if policy.points.is_dip else {"status", "drg"}
+    stale = resolve_grouping(policy, scheme=scheme, dip=None, info=info).stale if scheme is not None else False
+    whole = regroup or stale or not grouped <= set(cases_source.columns)
+    columns = {"cases": cases_source.compute_columns(with_grouping_inputs=whole),
+               "outpatient": OUTPATIENT_COLUMNS}
+    province = read_province(source, tables=tables, columns=columns, categorical=CATEGORICAL_COLUMNS)
+    return province, cases_source
+
+
+def _with_input_columns(cases: pd.DataFrame, source: CaseSource, read_columns: list[str],
+                        rows: np.ndarray) -> pd.DataFrame:
+    """The per-stay output with every input column, in input order, then the settlement's columns."""
+    missing = [c for c in source.columns if c not in read_columns]
+    if not missing:
+        return cases
+    extra = source.fetch(missing, rows)
+    extra.index = cases.index
+    combined = pd.concat([cases, extra], axis=1)
+    first = [c for c in source.columns if c in combined.columns]
+    return combined[first + [c for c in combined.columns if c not in set(first)]]
 
 
 def _settlement_years(cases: pd.DataFrame, policy: Policy, year: int | None, file: str,
-                      warnings: list[str]) -> tuple[pd.DataFrame, np.ndarray, int]:
-    """The stays up to the settlement year, the year of each, and the settlement year."""
+                      warnings: list[str]) -> tuple[pd.DataFrame, np.ndarray, int, np.ndarray]:
+    """The stays up to the settlement year, the year of each, the settlement year, and the input
+    position of each stay kept."""
     years = stay_years(cases, file)
     settle_year = int(year or policy.year or years.max())
     if not (years == settle_year).any():
         raise UsageError(f"no stays in the settlement year {settle_year} (years in the input: "
                          f"{', '.join(map(str, np.unique(years)))})", file=file, field="year")
     keep = years <= settle_year
+    positions = np.flatnonzero(keep)
     if not keep.all():
         later = ", ".join(map(str, np.unique(years[~keep])))
         warnings.append(f"{int((~keep).sum()):,} stays of later years ({later}) are not part of the "
@@ -320,7 +361,7 @@ def _settlement_years(cases: pd.DataFrame, policy: Policy, year: int | None, fil
         warnings.append(f"{int((years < settle_year).sum()):,} stays of "
                         f"{', '.join(map(str, np.unique(years[years < settle_year])))} are history: weights, "
                         f"last year's fund and the budget point value (not in the per-stay output)")
-    return cases, years, settle_year
+    return cases, years, settle_year, positions
 
 
 def _points_by_region(frame: pd.DataFrame, policy: Policy, table, approved, point_value: np.ndarray

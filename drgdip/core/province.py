@@ -18,7 +18,8 @@ import pandas as pd
 from drgdip.core.errors import UsageError
 from drgdip.core.tables import find_table, read_table, write_table
 
-__all__ = ["Province", "TABLE_NAMES", "INFO_FILE", "read_province", "write_province"]
+__all__ = ["Province", "TABLE_NAMES", "INFO_FILE", "read_province", "read_province_info", "cases_path",
+           "write_province"]
 
 TABLE_NAMES = ("cases", "hospitals", "outpatient", "day_ward_visits")
 INFO_FILE = "province.json"
@@ -50,7 +51,8 @@ class Province:
         return f"Province({', '.join(parts)})"
 
 
-def read_province(source, *, cases_columns: Iterable[str] | None = None, categorical: Iterable[str] = (),
+def read_province(source, *, tables: Iterable[str] = TABLE_NAMES,
+                  columns: Mapping[str, Iterable[str]] | None = None, categorical: Iterable[str] = (),
                   filters=None, dtypes: Mapping[str, Mapping[str, str]] | None = None) -> Province:
     """A :class:`Province` from a directory, a cases file, a DataFrame, a Province or an object with tables.
 
@@ -58,8 +60,9 @@ def read_province(source, *, cases_columns: Iterable[str] | None = None, categor
     ----------
     source : directory (layout above), cases file, DataFrame, Province, a mapping or an object with
         ``cases`` (and optionally ``hospitals``, ``outpatient``, ``day_ward_visits``, ``info``).
-    cases_columns : read only these columns of the cases file (None: all).
-    categorical : cases columns read from Parquet as categoricals.
+    tables : which tables of a directory to read (``cases`` always); the others are None.
+    columns : per table, the columns to read (a table not named: all).
+    categorical : columns read from Parquet as categoricals (in any table).
     filters : pyarrow row filters for a Parquet cases file (e.g. the years wanted).
     dtypes : per table, column -> dtype to convert to after reading (as the writer of the files declared).
     """
@@ -77,34 +80,48 @@ def read_province(source, *, cases_columns: Iterable[str] | None = None, categor
         raise UsageError(f"expected a province directory, a cases file or a DataFrame, got {type(source).__name__}")
     path = Path(source)
     dtypes = dtypes or {}
+    columns = columns or {}
+    wanted = set(tables) | {"cases"}
     if path.is_file():
-        cases = read_table(path, what="cases", columns=cases_columns, categorical=categorical, filters=filters)
+        cases = read_table(path, what="cases", columns=columns.get("cases"), categorical=categorical,
+                           filters=filters)
         return Province(cases=_typed(cases, dtypes.get("cases"), path), source=str(path))
     if not path.is_dir():
         raise UsageError("input not found (give a province directory or a cases file)", file=str(path))
-    tables = {}
+    frames = {}
     for name in TABLE_NAMES:
-        found = find_table(path, name)
+        found = find_table(path, name) if name in wanted else None
         if found is None:
             if name == "cases":
                 raise UsageError("no cases.parquet or cases.csv in the province directory", file=str(path),
                                  field="cases")
-            tables[name] = None
+            frames[name] = None
             continue
+        table = read_table(found, what=name, columns=columns.get(name), categorical=categorical,
+                           filters=filters if name == "cases" else None)
         if name == "cases":
-            table = read_table(found, what=name, columns=cases_columns, categorical=categorical, filters=filters)
             source_file = str(found)
-        else:
-            table = read_table(found, what=name)
-        tables[name] = _typed(table, dtypes.get(name), found)
-    info_path = path / INFO_FILE
-    info = {}
-    if info_path.is_file():
-        try:
-            info = json.loads(info_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise UsageError(f"cannot read province information: {error}", file=str(info_path)) from None
-    return Province(**tables, info=info, source=source_file)
+        frames[name] = _typed(table, dtypes.get(name), found)
+    return Province(**frames, info=read_province_info(path), source=source_file)
+
+
+def read_province_info(directory) -> dict:
+    """The content of ``province.json`` in ``directory`` (empty when there is none)."""
+    info_path = Path(directory) / INFO_FILE
+    if not info_path.is_file():
+        return {}
+    try:
+        return json.loads(info_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise UsageError(f"cannot read province information: {error}", file=str(info_path)) from None
+
+
+def cases_path(source) -> Path | None:
+    """The cases file of a province directory or cases file (None for data in memory)."""
+    if not isinstance(source, (str, Path)):
+        return None
+    path = Path(source)
+    return path if path.is_file() else find_table(path, "cases") if path.is_dir() else None
 
 
 def _typed(frame: pd.DataFrame, dtypes: Mapping[str, str] | None, path: Path) -> pd.DataFrame:
