@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from numba import njit
 
 from drgdip.budget.policy import DayCareRules
@@ -85,6 +86,14 @@ def _times(frame: pd.DataFrame, column: str, file: str) -> np.ndarray:
     return times.to_numpy(dtype="datetime64[ns]").astype(np.int64)
 
 
+def _codes(values: pd.Series, tokens: tuple[str, ...]) -> np.ndarray:
+    """Position of each value in ``tokens`` (-1 for anything else), without a string per row for categoricals."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        lookup = np.asarray([tokens.index(str(c)) if str(c) in tokens else -1 for c in values.cat.categories] + [-1])
+        return lookup[values.cat.codes.to_numpy()]
+    return pd.Index(tokens).get_indexer(values.astype("string").fillna(""))
+
+
 def _text(frame: pd.DataFrame, column: str, rows: np.ndarray | None = None) -> np.ndarray:
     """Text of ``column`` ('' where missing) for ``rows`` (all rows by default), as an object array."""
     if column not in frame.columns:
@@ -144,7 +153,7 @@ def apply_day_care(cases: pd.DataFrame, rules: DayCareRules, outpatient: pd.Data
     """Apply the day-care rules of ``rules`` (see the module docstring); one output row per input row."""
     n = len(cases)
     warnings: list[str] = []
-    frame = cases.copy()
+    frame = cases.copy(deep=False)   # columns are replaced, never written in place
     care_in = (normalise_care_type(frame["care_type"], file) if "care_type" in frame.columns
                else np.zeros(n, dtype=np.int8))
     care = care_in.copy()
@@ -343,47 +352,68 @@ def _preop_costs(frame: pd.DataFrame, outpatient: pd.DataFrame, rules: DayCareRu
     eligible = np.flatnonzero(np.isin(care_in, wanted) & settled)
     if not len(eligible):
         return np.zeros(n)
-    visit = _times(outpatient, "visit_time", "outpatient")
-    out_cost = pd.to_numeric(outpatient["cost"], errors="coerce").fillna(0.0).to_numpy(dtype=np.float64)
-    out_hospital = _text(outpatient, "hospital_id")
-    out_patient = _text(outpatient, "patient_id")
-    hospital = _text(frame, "hospital_id", eligible)
-    patient = _text(frame, "patient_id", eligible)
     window = int(merge.days) * DAY_NS
     if merge.require_related:
         if "related_case_id" not in outpatient.columns:
             return np.zeros(n)
-        related = _text(outpatient, "related_case_id")
-        lookup = pd.Series(np.arange(len(eligible)), index=pd.Index(_text(frame, "case_id", eligible), dtype=object))
-        lookup = lookup[~lookup.index.duplicated(keep="first")]
-        k = lookup.reindex(pd.Index(related, dtype=object)).fillna(-1).to_numpy(dtype=np.int64)
-        ok = (k >= 0) & (related != "")
+        related = outpatient["related_case_id"]
+        visits = np.flatnonzero((related.notna() & (related != "")).to_numpy(dtype=bool))
+        if not len(visits):
+            return np.zeros(n)
+        bills = outpatient.iloc[visits]
+        stay_ids = pd.Index(_text(frame, "case_id", eligible))
+        k = stay_ids.get_indexer(pd.Index(_text(bills, "related_case_id"))) if stay_ids.is_unique else \
+            pd.Series(np.arange(len(eligible)), index=stay_ids).groupby(level=0).first() \
+            .reindex(_text(bills, "related_case_id")).fillna(-1).to_numpy(dtype=np.int64)
+        ok = k >= 0
         j = np.where(ok, k, 0)
         row = eligible[j]
-        ok &= (out_hospital == hospital[j]) & (visit < admit[row]) & (visit >= admit[row] - window)
-        ok &= (out_patient == "") | (patient[j] == "") | (out_patient == patient[j])
-        return np.bincount(row[ok], weights=out_cost[ok], minlength=n)
+        visit = _times(bills, "visit_time", "outpatient")
+        ok &= (_text(bills, "hospital_id") == _text(frame, "hospital_id", row))
+        ok &= (visit < admit[row]) & (visit >= admit[row] - window)
+        bill_patient = _text(bills, "patient_id")
+        stay_patient = _text(frame, "patient_id", row)
+        ok &= (bill_patient == "") | (stay_patient == "") | (bill_patient == stay_patient)
+        cost = pd.to_numeric(bills["cost"], errors="coerce").fillna(0.0).to_numpy(dtype=np.float64)
+        return np.bincount(row[ok], weights=cost[ok], minlength=n)
+    patient = _text(frame, "patient_id", eligible)
     keep = patient != ""
-    left = pd.DataFrame({"t": visit, "patient": out_patient, "hospital": out_hospital, "cost": out_cost})
-    left = left[left["patient"] != ""].sort_values("t", kind="stable")
-    right = pd.DataFrame({"t": admit[eligible[keep]], "patient": patient[keep], "hospital": hospital[keep],
-                          "row": eligible[keep]}).sort_values("t", kind="stable")
+    stays_key, bills_key = _joint_codes(
+        pd.Series(patient[keep]) + "\x1f" + pd.Series(_text(frame, "hospital_id", eligible[keep])),
+        pd.Series(_text(outpatient, "patient_id")) + "\x1f" + pd.Series(_text(outpatient, "hospital_id")))
+    out_patient = _text(outpatient, "patient_id")
+    left = pd.DataFrame({"t": _times(outpatient, "visit_time", "outpatient"), "key": bills_key,
+                         "cost": pd.to_numeric(outpatient["cost"], errors="coerce").fillna(0.0).to_numpy()})
+    left = left[(out_patient != "") & (bills_key >= 0)].sort_values("t", kind="stable")
+    right = pd.DataFrame({"t": admit[eligible[keep]], "key": stays_key, "row": eligible[keep]}).sort_values(
+        "t", kind="stable")
     if not len(left) or not len(right):
         return np.zeros(n)
-    link = pd.merge_asof(left, right, on="t", by=["patient", "hospital"], direction="forward",
-                         tolerance=window, allow_exact_matches=False).dropna(subset=["row"])
+    link = pd.merge_asof(left, right, on="t", by="key", direction="forward", tolerance=window,
+                         allow_exact_matches=False).dropna(subset=["row"])
     return np.bincount(link["row"].to_numpy(dtype=np.int64), weights=link["cost"].to_numpy(), minlength=n)
+
+
+def _joint_codes(stays: pd.Series, bills: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of two text columns over one vocabulary (-1 for a bill's value no stay has)."""
+    stay_codes, vocabulary = pd.factorize(stays)
+    return stay_codes, pd.Index(vocabulary).get_indexer(bills)
 
 
 def _result(frame, care_in, care, status, settle, settle_labels, merged_rows, merged_targets, method,
             needs_regroup, cost, fund, preop_cost, session_days, dayward_fee, fee_difference,
             warnings) -> DayCareResult:
     n = len(frame)
-    merged_into = pd.array(np.full(n, None, dtype=object), dtype="string")
+    target_of = np.full(n, -1, dtype=np.int64)
     if merged_rows:
-        rows = np.concatenate(merged_rows)
-        targets = np.concatenate(merged_targets)
-        merged_into[rows] = _text(frame, "case_id", targets)
+        target_of[np.concatenate(merged_rows)] = np.concatenate(merged_targets)
+    merged = target_of >= 0
+    targets = np.unique(target_of[merged])
+    target_ids, id_code = np.unique(_text(frame, "case_id", targets).astype(str), return_inverse=True)
+    codes = np.full(n, -1, dtype=np.int64)
+    codes[merged] = id_code.reshape(-1)[np.searchsorted(targets, target_of[merged])]
+    merged_into = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0, type=pa.int64()),
+                                                 pa.array(target_ids, type=pa.string())).dictionary_decode().to_pandas().array
     out = frame.assign(
         care_type_input=pd.Categorical.from_codes(care_in, categories=list(CARE_CODES)),
         care_type=pd.Categorical.from_codes(care, categories=list(CARE_CODES)),
@@ -411,25 +441,27 @@ def apply_day_payments(frame: pd.DataFrame, rules: DayCareRules, reference_point
     """
     n = len(frame)
     reference = np.broadcast_to(np.asarray(reference_point_value, dtype=np.float64), (n,))
-    method = _text(frame, "day_care_payment")
+    method = _codes(frame["day_care_payment"], PAYMENTS)
     points = frame["case_points"].to_numpy(dtype=np.float64, na_value=np.nan).copy()
     cost = frame["total_cost"].to_numpy(dtype=np.float64)
     fund = frame["fund_paid"].to_numpy(dtype=np.float64)
-    care = _text(frame, "care_type")
+    care = _codes(frame["care_type"], CARE_CODES) if "care_type" in frame.columns else np.zeros(n, dtype=np.int8)
     los = (pd.to_numeric(frame["los"], errors="coerce").fillna(0).to_numpy(dtype=np.float64)
            if "los" in frame.columns else np.zeros(n))
     amount = np.full(n, np.nan)
-    for name in ("day_surgery", "day_chemo", "tcm_day"):
-        category = getattr(rules, name)
-        rows = care == name
+    for code in (DAY_SURGERY, DAY_CHEMO, TCM_DAY):
+        category = getattr(rules, CARE_CODES[code])
+        rows = care == code
         if category.payment == "value":
-            amount = np.where(rows & (method == "value"), cost * category.value_factor, amount)
+            amount = np.where(rows & (method == PAYMENTS.index("value")), cost * category.value_factor, amount)
         elif category.payment == "bed_day":
-            amount = np.where(rows & (method == "bed_day"), np.maximum(los, 1) * (category.daily_std or 0.0), amount)
-    amount = np.where(method == "ffs", cost, amount)
+            amount = np.where(rows & (method == PAYMENTS.index("bed_day")),
+                              np.maximum(los, 1) * (category.daily_std or 0.0), amount)
+    ffs = method == PAYMENTS.index("ffs")
+    amount = np.where(ffs, cost, amount)
     if "fee_difference" in frame.columns:
         diff = frame["fee_difference"].to_numpy(dtype=np.float64)
-        quota = method == "quota_minus_fee"
+        quota = method == PAYMENTS.index("quota_minus_fee")
         amount = np.where(quota, np.maximum(np.nan_to_num(points) * reference - diff, 0.0), amount)
     special = ~np.isnan(amount)
     fixed = np.full(n, np.nan)
@@ -444,6 +476,6 @@ def apply_day_payments(frame: pd.DataFrame, rules: DayCareRules, reference_point
             points = np.where(special, amount / reference, points)
     else:
         ratio = np.divide(fund, cost, out=np.zeros(n), where=cost > 0)
-        fixed = np.where(special, np.where(method == "ffs", fund, amount * ratio), fixed)
+        fixed = np.where(special, np.where(ffs, fund, amount * ratio), fixed)
         points = np.where(special, np.nan, points)
     return frame.assign(day_care_amount=amount, case_points=points, fixed_payment=fixed)

@@ -87,6 +87,14 @@ def _as_weight_table(weights) -> WeightTable:
     raise UsageError(f"weights: expected a WeightTable, DipDirectory or DataFrame, got {type(weights).__name__}")
 
 
+def _equals(values: pd.Series, text: str) -> np.ndarray:
+    """``values == text`` as bool (missing is False), one comparison per category for categoricals."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        hit = np.append(np.asarray([str(c) == text for c in values.cat.categories], dtype=bool), False)
+        return hit[values.cat.codes.to_numpy()]
+    return (values.astype("string") == text).fillna(False).to_numpy(dtype=bool)
+
+
 def _point_value_per_case(point_value, frame: pd.DataFrame, n: int, file: str) -> np.ndarray | None:
     if point_value is None:
         return None
@@ -295,9 +303,9 @@ def case_point_inputs(cases, weights, policy: PointsPolicy, *, group_col: str | 
     row = table.index_of(codes)
     ungrouped = row < 0
     if "status" in frame.columns and not policy.is_dip:   # the DRG grouper's status says nothing of DIP
-        ungrouped |= (frame["status"].astype("string").fillna("") != "ok").to_numpy()
+        ungrouped |= ~_equals(frame["status"], "ok")
     if "dip_type" in frame.columns:
-        ungrouped |= (frame["dip_type"].astype("string").fillna("") == "ungrouped").to_numpy()
+        ungrouped |= _equals(frame["dip_type"], "ungrouped")
     safe_row = np.where(ungrouped, 0, row)
 
     tf = table.frame
