@@ -43,6 +43,10 @@ SETTLEMENT_COLUMNS = ("case_id", "hospital_id", "total_cost", "fund_paid")
 CATEGORICAL_COLUMNS = ("hospital_id", "region", "insured_region", "insurance_type", "care_type", "dept",
                        "status", "mdc", "adrg", "drg", "dip_group", "dip_type", "settle_status")
 OUTPATIENT_COLUMNS = ("patient_id", "hospital_id", "visit_time", "cost", "related_case_id")
+# what settlement reads of the history stays besides their points (budget, last year's fund, point value)
+HISTORY_COLUMNS = ("case_id", "hospital_id", "hospital_level", "region", "insured_region", "insurance_type",
+                   "month", "settle_date", "discharge_time", "total_cost", "fund_paid", "settle_status")
+HISTORY_BLOCK_ROWS = 2_000_000
 # columns of the settlement year's input that the history years do not need once grouped and pointed
 NOT_FOR_HISTORY = ("dx", "proc", "patient_id", "dept", "gender", "age", "age_days", "birth_weight",
                    "admit_time", "self_pay_in_scope", "self_pay_out_scope", "drug_cost", "consumable_cost",
@@ -199,23 +203,42 @@ def _depends_on_point_value(frame: pd.DataFrame, policy: Policy) -> bool:
 
 
 def history_with_points(past: pd.DataFrame, years: np.ndarray, policy: Policy, table) -> tuple[pd.DataFrame, dict]:
-    """The history stays with points, and the budget point value of each area they give.
+    """The history stays with their points, and the budget point value of each area they give.
 
     Points at the policy's point value (or the weight table's all-case mean per point) give the
-    history's point value per area; where the points depend on the point value, they are evaluated
-    once more at that value (the inputs are prepared once).
+    history's point value per area; where points depend on the point value
+    (:func:`_depends_on_point_value`) they are evaluated once more at that value. Points are computed
+    in blocks of :data:`HISTORY_BLOCK_ROWS` stays (a stay's points depend on the stay alone), so that
+    the per-stay breakdown of tens of millions of history stays is never held at once; the result
+    keeps only what settlement reads of the history (:data:`HISTORY_COLUMNS` and the points).
     """
-    from drgdip.pointvalue.points import case_point_inputs
-
-    inputs = case_point_inputs(past, table, policy.points)
-    history = add_points(past, policy, table, inputs=inputs)
+    history = past[[c for c in HISTORY_COLUMNS if c in past.columns]]
+    history = history.assign(**_points_in_blocks(past, policy, table, None))
     by_area = None
     if policy.point_value.budget_point_value is None and policy.day_care.reference_point_value is None:
         by_area = history_point_values(history, years, policy)
         if by_area and _depends_on_point_value(past, policy):
-            history = add_points(past, policy, table, inputs=inputs,
-                                 point_value=reference_point_values(past, policy, table, by_area))
+            history = history.assign(**_points_in_blocks(
+                past, policy, table, reference_point_values(past, policy, table, by_area)))
     return history.assign(year=years), by_area
+
+
+def _points_in_blocks(stays: pd.DataFrame, policy: Policy, table, point_value: np.ndarray | None) -> dict:
+    """``case_points``, ``fixed_payment``, ``base_points`` and ``outlier_class`` of ``stays``, block by block."""
+    n = len(stays)
+    out = {"case_points": np.empty(n), "fixed_payment": np.full(n, np.nan), "base_points": np.empty(n)}
+    outlier = np.empty(n, dtype=np.int8)
+    from drgdip.pointvalue.points import OUTLIER_CLASSES
+    for start in range(0, n, HISTORY_BLOCK_ROWS):
+        stop = min(n, start + HISTORY_BLOCK_ROWS)
+        block = add_points(stays.iloc[start:stop], policy, table,
+                           point_value=None if point_value is None else point_value[start:stop])
+        for name, values in out.items():
+            if name in block.columns:
+                values[start:stop] = block[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        outlier[start:stop] = pd.Categorical(block["outlier_class"], categories=OUTLIER_CLASSES).codes
+    out["outlier_class"] = pd.Categorical.from_codes(outlier, categories=OUTLIER_CLASSES)
+    return out
 
 
 def exclude_by_los(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
@@ -288,10 +311,7 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
         table = _weights(frame, years, settle_year, policy, weights, grouping.dip, warnings)
     current = years == settle_year
     with stage("history points"):
-        past = None
-        if not current.all():
-            past = frame.loc[~current, [c for c in frame.columns if c not in NOT_FOR_HISTORY]].reset_index(drop=True)
-        frame = frame.loc[current].reset_index(drop=True)
+        frame, past = _split_years(frame, current)
         history = by_area = None
         if past is not None:
             history, by_area = history_with_points(past, years[~current], policy, table)
@@ -309,6 +329,21 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
     with stage("input columns"):
         cases_out = _with_input_columns(result.cases, source, read_columns, positions[current])
     return replace(result, cases=cases_out, warnings=tuple(warnings) + result.warnings)
+
+
+def _split_years(frame: pd.DataFrame, current: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(the settlement year's stays, the history stays without :data:`NOT_FOR_HISTORY`), taking the
+    columns out of ``frame`` one at a time so that the stays are never held twice."""
+    if current.all():
+        return frame, None
+    settled_year, history = {}, {}
+    for name in list(frame.columns):
+        column = frame.pop(name).array
+        settled_year[name] = column[current]
+        if name not in NOT_FOR_HISTORY:
+            history[name] = column[~current]
+        del column
+    return pd.DataFrame(settled_year), pd.DataFrame(history)
 
 
 def _read_input(source, policy: Policy, *, scheme, dip, regroup: bool):
