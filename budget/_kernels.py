@@ -14,6 +14,7 @@ fewer than :data:`PARALLEL_MIN_STAYS` items take (no thread start-up); both give
 from __future__ import annotations
 
 import functools
+import types
 from typing import NamedTuple
 
 import numpy as np
@@ -120,9 +121,13 @@ class StayPayments(NamedTuple):
 def threaded_by_size(py_func):
     """Compile ``py_func`` without and with threads; a call takes the threaded build from
     :data:`PARALLEL_MIN_STAYS` items on, counted by the last entry of its first argument (the
-    chunk bounds, or the group pointers, of the items)."""
+    chunk bounds, or the group pointers, of the items).
+
+    The threaded build compiles a copy of the function under another name: numba's disk cache
+    tells functions apart by name and signature only, so one name would let each build load the other.
+    """
     serial = njit(cache=True)(py_func)
-    threaded = njit(cache=True, parallel=True)(py_func)
+    threaded = njit(cache=True, parallel=True)(_renamed(py_func, "_threaded"))
 
     @functools.wraps(py_func)
     def kernel(bounds, *args):
@@ -131,6 +136,15 @@ def threaded_by_size(py_func):
 
     kernel.serial, kernel.threaded = serial, threaded
     return kernel
+
+
+def _renamed(py_func, suffix: str):
+    """The same function under the name ``py_func.__name__ + suffix``."""
+    copy = types.FunctionType(py_func.__code__, py_func.__globals__, py_func.__name__ + suffix,
+                              py_func.__defaults__, py_func.__closure__)
+    copy.__qualname__ = py_func.__qualname__ + suffix
+    copy.__doc__ = py_func.__doc__
+    return copy
 
 
 def chunk_bounds(n: int, cells: int) -> np.ndarray:
