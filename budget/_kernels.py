@@ -20,7 +20,6 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-
 __all__ = ["StayArrays", "PoolPrices", "PoolSums", "StayWeights", "HospitalSums", "StayPayments",
            "BASIS_CODES", "chunk_bounds", "pool_sums", "stay_weights", "share_grouped", "largest_remainder",
            "hospital_sums", "pair_counts"]
@@ -37,8 +36,8 @@ INSURED_COST, INSURED_FUND = range(2)
 FUND_DUE, FFS_FUND, TOTAL_COST, CASES, REMOTE_CASES, RW_CASES, LEVEL_CASES = range(7)
 POINTS, RW_SUM, LEVEL_SUM = range(3)
 
-BASIS_CODES = {"total_cost": 0, "patient_share": 1, "fund_only": 2}
 BASIS_TOTAL_COST, BASIS_PATIENT_SHARE, BASIS_FUND_ONLY = 0, 1, 2
+BASIS_CODES = {"total_cost": BASIS_TOTAL_COST, "patient_share": BASIS_PATIENT_SHARE, "fund_only": BASIS_FUND_ONLY}
 
 
 class StayArrays(NamedTuple):
@@ -160,7 +159,18 @@ def chunk_bounds(n: int, cells: int) -> np.ndarray:
 
 @njit(cache=True)
 def _add_chunks(buffer):
-    """Σ of the chunk buffers ``buffer[c]`` (any shape), added in chunk order."""
+    """Σ of the chunk buffers, added in chunk order (so float sums never depend on the threads).
+
+    Parameters
+    ----------
+    buffer : number[n_chunks, ...]
+        One buffer per chunk, any shape.
+
+    Returns
+    -------
+    number[...]
+        ``buffer[0] + buffer[1] + ...``, element by element.
+    """
     n_chunks = buffer.shape[0]
     flat = buffer.reshape(n_chunks, buffer.size // max(n_chunks, 1))
     out = flat[0].copy()
@@ -192,25 +202,26 @@ def _pool_sums(bounds, stays, n_pools, n_regions):
     points = np.zeros((n_chunks, n_pools, n_regions), dtype=np.float64)
     for c in prange(n_chunks):
         for i in range(bounds[c], bounds[c + 1]):
-            p = stays.pool[i]
-            if p < 0:
+            pool = stays.pool[i]
+            if pool < 0:
                 continue
-            by_pool[c, POOL_CASES, p] += 1
-            by_pool[c, POOL_FUND_PAID, p] += stays.fund_fen[i]
+            by_pool[c, POOL_CASES, pool] += 1
+            by_pool[c, POOL_FUND_PAID, pool] += stays.fund_fen[i]
             if stays.fixed[i]:
-                by_pool[c, POOL_FIXED_PAYMENTS, p] += stays.fixed_fen[i]
+                by_pool[c, POOL_FIXED_PAYMENTS, pool] += stays.fixed_fen[i]
                 continue
             insured = stays.insured[i]
             if insured < 0:
                 insured = stays.region[i]   # insured where treated
-            by_insured[c, INSURED_COST, p, insured] += stays.cost_fen[i]
-            by_insured[c, INSURED_FUND, p, insured] += stays.fund_fen[i]
-            points[c, p, insured] += stays.points[i]
-            by_pool[c, POOL_PATIENT_SHARE, p] += stays.cost_fen[i] - stays.fund_fen[i]
-    pool = _add_chunks(by_pool)
-    insured_sums = _add_chunks(by_insured)
-    return PoolSums(insured_sums[INSURED_COST], insured_sums[INSURED_FUND], _add_chunks(points),
-                    pool[POOL_PATIENT_SHARE], pool[POOL_FIXED_PAYMENTS], pool[POOL_FUND_PAID], pool[POOL_CASES])
+            by_insured[c, INSURED_COST, pool, insured] += stays.cost_fen[i]
+            by_insured[c, INSURED_FUND, pool, insured] += stays.fund_fen[i]
+            points[c, pool, insured] += stays.points[i]
+            by_pool[c, POOL_PATIENT_SHARE, pool] += stays.cost_fen[i] - stays.fund_fen[i]
+    per_pool = _add_chunks(by_pool)
+    per_insured = _add_chunks(by_insured)
+    return PoolSums(per_insured[INSURED_COST], per_insured[INSURED_FUND], _add_chunks(points),
+                    per_pool[POOL_PATIENT_SHARE], per_pool[POOL_FIXED_PAYMENTS], per_pool[POOL_FUND_PAID],
+                    per_pool[POOL_CASES])
 
 
 pool_sums = threaded_by_size(_pool_sums)
@@ -240,21 +251,21 @@ def _stay_weights(bounds, stays, fund_ratio, use_ratio, n_hospitals):
     pair_weight = np.zeros((n_chunks, n_pairs), dtype=np.float64)
     for c in prange(n_chunks):
         for i in range(bounds[c], bounds[c + 1]):
-            p = stays.pool[i]
-            if p < 0 or stays.fixed[i]:
+            pool = stays.pool[i]
+            if pool < 0 or stays.fixed[i]:
                 weight[i] = 0.0
                 pair[i] = n_pairs
                 continue
-            w = stays.points[i]
+            stay_weight = stays.points[i]
             if use_ratio:
                 insured = stays.insured[i]
                 if insured < 0:
                     insured = stays.region[i]
-                w *= fund_ratio[p, insured]
-            k = p * n_hospitals + stays.hospital[i]
-            weight[i] = w
-            pair[i] = k
-            pair_weight[c, k] += w
+                stay_weight *= fund_ratio[pool, insured]
+            pool_hospital = pool * n_hospitals + stays.hospital[i]
+            weight[i] = stay_weight
+            pair[i] = pool_hospital
+            pair_weight[c, pool_hospital] += stay_weight
     return StayWeights(weight, pair, _add_chunks(pair_weight))
 
 
@@ -284,8 +295,8 @@ def _hospital_sums(bounds, stays, stay_gross, prices, row_of_pair, n_rows, n_hos
     """
     n = stays.pool.shape[0]
     n_chunks = bounds.shape[0] - 1
-    counts = np.zeros((n_chunks, 7, n_rows), dtype=np.int64)     # fen and stays: FUND_DUE ... LEVEL_CASES
-    sums = np.zeros((n_chunks, 3, n_rows), dtype=np.float64)     # POINTS, RW_SUM, LEVEL_SUM
+    fen_and_stays = np.zeros((n_chunks, 7, n_rows), dtype=np.int64)   # FUND_DUE ... LEVEL_CASES
+    float_sums = np.zeros((n_chunks, 3, n_rows), dtype=np.float64)    # POINTS, RW_SUM, LEVEL_SUM
     month_due = np.zeros((n_chunks, n_rows, 13), dtype=np.float64)
     payment = np.empty(n, dtype=np.float64)
     gain = np.empty(n, dtype=np.float64)
@@ -295,19 +306,19 @@ def _hospital_sums(bounds, stays, stay_gross, prices, row_of_pair, n_rows, n_hos
     has_level = stays.hospital_level.shape[0] == n
     for c in prange(n_chunks):
         for i in range(bounds[c], bounds[c + 1]):
-            p = stays.pool[i]
-            if p < 0:
+            pool = stays.pool[i]
+            if pool < 0:
                 payment[i] = 0.0
                 gain[i] = 0.0
                 standard[i] = np.nan
                 point_value[i] = np.nan
                 fund_ratio[i] = np.nan
                 continue
-            h = row_of_pair[stays.area[i] * n_hospitals + stays.hospital[i]]
-            patient = stays.cost_fen[i] - stays.fund_fen[i]
+            row = row_of_pair[stays.area[i] * n_hospitals + stays.hospital[i]]
+            patient_share = stays.cost_fen[i] - stays.fund_fen[i]
             if stays.fixed[i]:
-                f = stays.fixed_fen[i]
-                md = np.float64(f)
+                due = stays.fixed_fen[i]
+                due_at_budget_value = np.float64(due)
                 standard[i] = np.nan
                 point_value[i] = np.nan
                 fund_ratio[i] = np.nan
@@ -315,41 +326,41 @@ def _hospital_sums(bounds, stays, stay_gross, prices, row_of_pair, n_rows, n_hos
                 insured = stays.insured[i]
                 if insured < 0:
                     insured = stays.region[i]
-                r = prices.fund_ratio[p, insured]
-                f = stay_gross[i] - patient if prices.basis == BASIS_PATIENT_SHARE else stay_gross[i]
-                budget_pv = prices.budget_point_value[p]
-                if np.isnan(budget_pv):
-                    budget_pv = 0.0
+                ratio = prices.fund_ratio[pool, insured]
+                due = stay_gross[i] - patient_share if prices.basis == BASIS_PATIENT_SHARE else stay_gross[i]
+                budget_value = prices.budget_point_value[pool]
+                if np.isnan(budget_value):
+                    budget_value = 0.0
                 if prices.basis == BASIS_TOTAL_COST:
-                    md = stays.points[i] * r * budget_pv * 100.0
+                    due_at_budget_value = stays.points[i] * ratio * budget_value * 100.0
                 elif prices.basis == BASIS_PATIENT_SHARE:
-                    md = stays.points[i] * budget_pv * 100.0 - patient
+                    due_at_budget_value = stays.points[i] * budget_value * 100.0 - patient_share
                 else:
-                    md = stays.points[i] * budget_pv * 100.0
-                standard[i] = stays.points[i] * prices.point_value[p]
-                point_value[i] = prices.point_value[p]
-                fund_ratio[i] = r
-                sums[c, POINTS, h] += stays.points[i]
-            payment[i] = f / 100.0
-            gain[i] = (f - stays.fund_fen[i]) / 100.0
-            counts[c, FUND_DUE, h] += f
-            counts[c, FFS_FUND, h] += stays.fund_fen[i]
-            counts[c, TOTAL_COST, h] += stays.cost_fen[i]
-            counts[c, CASES, h] += 1
+                    due_at_budget_value = stays.points[i] * budget_value * 100.0
+                standard[i] = stays.points[i] * prices.point_value[pool]
+                point_value[i] = prices.point_value[pool]
+                fund_ratio[i] = ratio
+                float_sums[c, POINTS, row] += stays.points[i]
+            payment[i] = due / 100.0
+            gain[i] = (due - stays.fund_fen[i]) / 100.0
+            fen_and_stays[c, FUND_DUE, row] += due
+            fen_and_stays[c, FFS_FUND, row] += stays.fund_fen[i]
+            fen_and_stays[c, TOTAL_COST, row] += stays.cost_fen[i]
+            fen_and_stays[c, CASES, row] += 1
             if stays.remote[i]:
-                counts[c, REMOTE_CASES, h] += 1
-            b = stays.base_points[i]
-            if b > 0:
-                sums[c, RW_SUM, h] += b / points_scale
-                counts[c, RW_CASES, h] += 1
-            month_due[c, h, stays.month[i]] += md
+                fen_and_stays[c, REMOTE_CASES, row] += 1
+            base_points = stays.base_points[i]
+            if base_points > 0:
+                float_sums[c, RW_SUM, row] += base_points / points_scale
+                fen_and_stays[c, RW_CASES, row] += 1
+            month_due[c, row, stays.month[i]] += due_at_budget_value
             if has_level:
                 level = stays.hospital_level[i]
                 if level > 0:
-                    sums[c, LEVEL_SUM, h] += level
-                    counts[c, LEVEL_CASES, h] += 1
-    whole = _add_chunks(counts)
-    real = _add_chunks(sums)
+                    float_sums[c, LEVEL_SUM, row] += level
+                    fen_and_stays[c, LEVEL_CASES, row] += 1
+    whole = _add_chunks(fen_and_stays)
+    real = _add_chunks(float_sums)
     totals = HospitalSums(whole[FUND_DUE], whole[FFS_FUND], whole[TOTAL_COST], whole[CASES], whole[REMOTE_CASES],
                           real[POINTS], real[RW_SUM], whole[RW_CASES], _add_chunks(month_due), real[LEVEL_SUM],
                           whole[LEVEL_CASES])
@@ -419,22 +430,22 @@ def _largest_remainder(ptr, weight, total):
     unplaced = np.zeros(n_groups, dtype=np.int64)
     for g in prange(n_groups):
         group_weight = weight[ptr[g]:ptr[g + 1]]
-        w_sum = 0.0
+        weight_sum = 0.0
         for k in range(group_weight.shape[0]):
-            w_sum += group_weight[k]
-        if group_weight.shape[0] == 0 or w_sum <= 0.0:
+            weight_sum += group_weight[k]
+        if group_weight.shape[0] == 0 or weight_sum <= 0.0:
             unplaced[g] = total[g]
             continue
         group_amount = amount[ptr[g]:ptr[g + 1]]
-        rem = np.empty(group_weight.shape[0], dtype=np.float64)
+        remainder = np.empty(group_weight.shape[0], dtype=np.float64)
         floor_sum = 0
         for k in range(group_weight.shape[0]):
-            q = (total[g] * group_weight[k]) / w_sum
-            f = np.floor(q)
-            group_amount[k] = np.int64(f)
-            rem[k] = q - f
-            floor_sum += np.int64(f)
-        _settle_deficit(group_amount, rem, total[g] - floor_sum)
+            quota = (total[g] * group_weight[k]) / weight_sum
+            floor = np.floor(quota)
+            group_amount[k] = np.int64(floor)
+            remainder[k] = quota - floor
+            floor_sum += np.int64(floor)
+        _settle_deficit(group_amount, remainder, total[g] - floor_sum)
     return amount, unplaced
 
 
@@ -442,11 +453,27 @@ largest_remainder = threaded_by_size(_largest_remainder)
 
 
 def share_grouped(group, weight, total, n_groups):
-    """:func:`largest_remainder` of ``total`` over items by ``group``: int64[n] amounts in item order.
+    """:func:`largest_remainder` of ``total`` over items given in any order.
 
-    ``group`` (int64[n]) is ``n_groups`` for items in no group. The items are put in group order
-    (stable: input order within a group) and back by counting sort; the caller guarantees valid
-    input (:func:`drgdip.budget.money.allocate_grouped` checks it).
+    The items are put in group order (stable: input order within a group) and back by counting
+    sort; the caller guarantees valid input (:func:`drgdip.budget.money.allocate_grouped` checks it).
+
+    Parameters
+    ----------
+    group : int64[n]
+        Group of each item, 0 <= group <= n_groups; ``n_groups`` for items in no group.
+    weight : float64[n]
+        Non-negative finite weight of each item.
+    total : int64[n_groups]
+        Fen to share out in each group.
+    n_groups : int
+
+    Returns
+    -------
+    amount : int64[n]
+        Fen of each item, in item order.
+    unplaced : int64[n_groups]
+        Fen of groups without weight.
     """
     ptr = np.zeros(n_groups + 2, dtype=np.int64)
     np.cumsum(np.bincount(group, minlength=n_groups + 1), out=ptr[1:])
