@@ -1,7 +1,8 @@
 """Benchmark: settle 20M grouped stays with points (1,000 hospitals, 20 regions) under a budget policy.
 
 Data are built with numpy directly: already grouped stays that carry ``case_points``, with
-categorical id columns as a settlement system would hold them. Run with
+categorical id columns as a settlement system would hold them; ``test_settle_small`` times inputs
+small enough to run without threads. Run with
 ``pytest benchmarks/bench_settle.py --benchmark-only``; ``BENCH_SETTLE_CASES`` changes the size.
 """
 
@@ -116,6 +117,16 @@ def test_settle_20m(benchmark, cases):
     paid = (summary["final_payments"] * 100).round().sum() + (summary["reserve_end"] * 100).round().sum()
     assert paid == (summary["budget_total"] * 100).round().sum()
     assert len(result.hospitals) == N_HOSPITALS
+
+
+@pytest.mark.parametrize("n", [20_000, 150_000])
+def test_settle_small(benchmark, n):
+    """Inputs below the threaded kernels' threshold: the kernels run without thread start-up."""
+    cases = build_cases(n, hospitals=100, regions=4, seed=1)
+    policy = policy_from_mapping(POLICY)
+    settle_cases(cases, policy)
+    benchmark.pedantic(settle_cases, args=(cases, policy), rounds=5, iterations=1)
+    benchmark.extra_info["cases_per_second"] = n / benchmark.stats.stats.median
 
 
 def test_settle_province_pipeline_1m(benchmark):

@@ -1,41 +1,542 @@
-"""numba kernels of the budget stage: grouped largest-remainder allocation in integer fen.
+"""numba kernels of the budget stage: chunked sums over stays and largest-remainder sharing in integer fen.
 
-Only plain numpy arrays go in and out; :mod:`drgdip.budget.money` validates and prepares them.
+Plain numpy arrays, or NamedTuples of them, go in and out; the per-stay arrays travel together as
+one :class:`StayArrays`. :mod:`drgdip.budget.money` and the settlement phases validate and prepare them.
+
+Sums over stays run in chunks (after the per-thread buffers of STUMPY's ``stump``): the stays are
+cut into chunks whose number depends only on the number of stays and the size of the table being
+summed — never on the number of threads — each chunk adds into its own row of a buffer, and the
+rows are added in chunk order. Integer fen sums are exact; float sums come out bit for bit the same
+however many threads run. Every threaded kernel is also compiled without threads, which inputs of
+fewer than :data:`PARALLEL_MIN_STAYS` items take (no thread start-up); both give the same result.
 """
 
 from __future__ import annotations
 
+import functools
+import types
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit, prange
 
-from drgdip.core._kernels import counting_order
-
+__all__ = ["StayArrays", "PoolPrices", "PoolSums", "StayWeights", "HospitalSums", "StayPayments",
+           "BASIS_CODES", "chunk_bounds", "pool_sums", "stay_weights", "share_grouped", "largest_remainder",
+           "hospital_sums", "pair_counts"]
 
 N_BUCKETS = 1 << 12
+PARALLEL_MIN_STAYS = 200_000   # items from which a kernel runs on threads
+CHUNK_STAYS = 1 << 16          # stays per chunk of a sum (fewer stays: one chunk, the serial sum order)
+MAX_CHUNKS = 64
+MAX_CHUNK_CELLS = 1 << 24      # buffer cells of all chunks of one sum together
+
+# rows of the chunk buffers of the sum kernels
+POOL_PATIENT_SHARE, POOL_FIXED_PAYMENTS, POOL_FUND_PAID, POOL_CASES = range(4)
+INSURED_COST, INSURED_FUND = range(2)
+FUND_DUE, FFS_FUND, TOTAL_COST, CASES, REMOTE_CASES, RW_CASES, LEVEL_CASES = range(7)
+POINTS, RW_SUM, LEVEL_SUM = range(3)
+
+BASIS_TOTAL_COST, BASIS_PATIENT_SHARE, BASIS_FUND_ONLY = 0, 1, 2
+BASIS_CODES = {"total_cost": BASIS_TOTAL_COST, "patient_share": BASIS_PATIENT_SHARE, "fund_only": BASIS_FUND_ONLY}
+
+
+class StayArrays(NamedTuple):
+    """The settlement year's stays as the kernels read them (n stays).
+
+    A stay is settled in the budget when ``pool >= 0``; it is paid by points unless ``fixed``.
+    """
+
+    pool: np.ndarray            # int32[n] pool, -1 outside the budget
+    area: np.ndarray            # int32[n] pooling area, -1 outside the budget
+    hospital: np.ndarray        # int32[n]
+    region: np.ndarray          # int32[n] treatment region
+    insured: np.ndarray         # int32[n] insured region, -1 insured where treated
+    fixed: np.ndarray           # bool[n] paid fixed_fen outside the point pool
+    remote: np.ndarray          # bool[n] in-province remote stay
+    month: np.ndarray           # int8[n] 1..12, 0 unknown
+    cost_fen: np.ndarray        # int64[n]
+    fund_fen: np.ndarray        # int64[n] fund paid under fee-for-service
+    fixed_fen: np.ndarray       # int64[n]
+    points: np.ndarray          # float64[n]
+    base_points: np.ndarray     # float64[n], NaN unknown
+    hospital_level: np.ndarray  # float64[n], or float64[0] when unknown
+
+
+class PoolPrices(NamedTuple):
+    """What a point is worth in each pool, for the per-stay payments."""
+
+    fund_ratio: np.ndarray          # float64[n_pools, n_regions] fund payment ratio per (pool, insured region)
+    budget_point_value: np.ndarray  # float64[n_pools] yuan per point, NaN when none
+    point_value: np.ndarray         # float64[n_pools] effective settlement point value, yuan per point
+    basis: int                      # BASIS_CODES of the policy's point-value basis
+
+
+class PoolSums(NamedTuple):
+    """Sums of the settled stays per pool, and per (pool, insured region) of those paid by points."""
+
+    cost_by_insured: np.ndarray    # int64[n_pools, n_regions]
+    fund_by_insured: np.ndarray    # int64[n_pools, n_regions]
+    points_by_insured: np.ndarray  # float64[n_pools, n_regions]
+    patient_share: np.ndarray      # int64[n_pools] cost − fund of the stays paid by points
+    fixed_payments: np.ndarray     # int64[n_pools]
+    fund_paid: np.ndarray          # int64[n_pools] fund paid for all settled stays
+    cases: np.ndarray              # int64[n_pools]
+
+
+class StayWeights(NamedTuple):
+    """Allocation weight of each stay and its (pool, hospital) pair."""
+
+    weight: np.ndarray       # float64[n] 0 for stays not paid by points
+    pair: np.ndarray         # int64[n] pool * n_hospitals + hospital; n_pairs for stays not paid by points
+    pair_weight: np.ndarray  # float64[n_pairs] Σ weight per pair
+
+
+class HospitalSums(NamedTuple):
+    """Sums of the settled stays per hospital row (pooling area × hospital)."""
+
+    fund_due: np.ndarray      # int64[n_rows]
+    ffs_fund: np.ndarray      # int64[n_rows]
+    total_cost: np.ndarray    # int64[n_rows]
+    cases: np.ndarray         # int64[n_rows]
+    remote_cases: np.ndarray  # int64[n_rows]
+    points: np.ndarray        # float64[n_rows] points of the stays paid by points
+    rw_sum: np.ndarray        # float64[n_rows] Σ base points / points scale
+    rw_cases: np.ndarray      # int64[n_rows] stays with base points
+    month_due: np.ndarray     # float64[n_rows, 13] fund due at the budget point value per month (0: unknown), fen
+    level_sum: np.ndarray     # float64[n_rows] Σ hospital level of the stays that carry one
+    level_cases: np.ndarray   # int64[n_rows]
+
+
+class StayPayments(NamedTuple):
+    """Per-stay output columns, yuan (NaN where not applicable)."""
+
+    payment: np.ndarray       # float64[n] fund due of the stay (0 outside the budget)
+    gain_vs_ffs: np.ndarray   # float64[n]
+    standard: np.ndarray      # float64[n] points × point value
+    point_value: np.ndarray   # float64[n]
+    fund_ratio: np.ndarray    # float64[n]
+
+
+def threaded_by_size(py_func):
+    """Compile ``py_func`` without and with threads; a call takes the threaded build from
+    :data:`PARALLEL_MIN_STAYS` items on, counted by the last entry of its first argument (the
+    chunk bounds, or the group pointers, of the items).
+
+    The threaded build compiles a copy of the function under another name: numba's disk cache
+    tells functions apart by name and signature only, so one name would let each build load the other.
+    """
+    serial = njit(cache=True)(py_func)
+    threaded = njit(cache=True, parallel=True)(_renamed(py_func, "_threaded"))
+
+    @functools.wraps(py_func)
+    def kernel(bounds, *args):
+        n_items = bounds[-1] if len(bounds) else 0
+        return (threaded if n_items >= PARALLEL_MIN_STAYS else serial)(bounds, *args)
+
+    kernel.serial, kernel.threaded = serial, threaded
+    return kernel
+
+
+def _renamed(py_func, suffix: str):
+    """The same function under the name ``py_func.__name__ + suffix``."""
+    copy = types.FunctionType(py_func.__code__, py_func.__globals__, py_func.__name__ + suffix,
+                              py_func.__defaults__, py_func.__closure__)
+    copy.__qualname__ = py_func.__qualname__ + suffix
+    copy.__doc__ = py_func.__doc__
+    return copy
+
+
+def chunk_bounds(n: int, cells: int) -> np.ndarray:
+    """First stay of each chunk of a sum over ``n`` stays, and ``n``: int64[n_chunks + 1].
+
+    The number of chunks depends on ``n`` and on the ``cells`` of the table summed into (so that all
+    chunk buffers together stay within :data:`MAX_CHUNK_CELLS`), never on the number of threads.
+    """
+    n_chunks = min(-(-n // CHUNK_STAYS), MAX_CHUNKS, max(MAX_CHUNK_CELLS // max(cells, 1), 1))
+    n_chunks = max(n_chunks, 1)
+    return np.arange(n_chunks + 1, dtype=np.int64) * n // n_chunks
 
 
 @njit(cache=True)
-def _settle_deficit(amount, order, start, rem, deficit):
+def _add_chunks(buffer):
+    """Σ of the chunk buffers, added in chunk order (so float sums never depend on the threads).
+
+    Parameters
+    ----------
+    buffer : number[n_chunks, ...]
+        One buffer per chunk, any shape.
+
+    Returns
+    -------
+    number[...]
+        ``buffer[0] + buffer[1] + ...``, element by element.
+    """
+    n_chunks = buffer.shape[0]
+    flat = buffer.reshape(n_chunks, buffer.size // max(n_chunks, 1))
+    out = flat[0].copy()
+    for c in range(1, n_chunks):
+        for k in range(flat.shape[1]):
+            out[k] += flat[c, k]
+    return out.reshape(buffer.shape[1:])
+
+
+# ---------------------------------------------------------------------------------------- sums
+
+def _pool_sums(bounds, stays, n_pools, n_regions):
+    """Sums per pool, and per (pool, insured region) of the stays paid by points.
+
+    Parameters
+    ----------
+    bounds : int64[n_chunks + 1]
+        Chunks of the stays (:func:`chunk_bounds`).
+    stays : StayArrays
+    n_pools, n_regions : int
+
+    Returns
+    -------
+    PoolSums
+    """
+    n_chunks = bounds.shape[0] - 1
+    by_pool = np.zeros((n_chunks, 4, n_pools), dtype=np.int64)
+    by_insured = np.zeros((n_chunks, 2, n_pools, n_regions), dtype=np.int64)
+    points = np.zeros((n_chunks, n_pools, n_regions), dtype=np.float64)
+    for c in prange(n_chunks):
+        for i in range(bounds[c], bounds[c + 1]):
+            pool = stays.pool[i]
+            if pool < 0:
+                continue
+            by_pool[c, POOL_CASES, pool] += 1
+            by_pool[c, POOL_FUND_PAID, pool] += stays.fund_fen[i]
+            if stays.fixed[i]:
+                by_pool[c, POOL_FIXED_PAYMENTS, pool] += stays.fixed_fen[i]
+                continue
+            insured = stays.insured[i]
+            if insured < 0:
+                insured = stays.region[i]   # insured where treated
+            by_insured[c, INSURED_COST, pool, insured] += stays.cost_fen[i]
+            by_insured[c, INSURED_FUND, pool, insured] += stays.fund_fen[i]
+            points[c, pool, insured] += stays.points[i]
+            by_pool[c, POOL_PATIENT_SHARE, pool] += stays.cost_fen[i] - stays.fund_fen[i]
+    per_pool = _add_chunks(by_pool)
+    per_insured = _add_chunks(by_insured)
+    return PoolSums(per_insured[INSURED_COST], per_insured[INSURED_FUND], _add_chunks(points),
+                    per_pool[POOL_PATIENT_SHARE], per_pool[POOL_FIXED_PAYMENTS], per_pool[POOL_FUND_PAID],
+                    per_pool[POOL_CASES])
+
+
+pool_sums = threaded_by_size(_pool_sums)
+
+
+def _stay_weights(bounds, stays, fund_ratio, use_ratio, n_hospitals):
+    """Allocation weight of each stay paid by points: its points, times the fund ratio of its
+    insured region in its pool when ``use_ratio`` (total-cost basis); and the weight per (pool, hospital).
+
+    Parameters
+    ----------
+    bounds : int64[n_chunks + 1]
+    stays : StayArrays
+    fund_ratio : float64[n_pools, n_regions]
+    use_ratio : bool
+    n_hospitals : int
+
+    Returns
+    -------
+    StayWeights
+    """
+    n = stays.pool.shape[0]
+    n_chunks = bounds.shape[0] - 1
+    n_pairs = fund_ratio.shape[0] * n_hospitals
+    weight = np.empty(n, dtype=np.float64)
+    pair = np.empty(n, dtype=np.int64)
+    pair_weight = np.zeros((n_chunks, n_pairs), dtype=np.float64)
+    for c in prange(n_chunks):
+        for i in range(bounds[c], bounds[c + 1]):
+            pool = stays.pool[i]
+            if pool < 0 or stays.fixed[i]:
+                weight[i] = 0.0
+                pair[i] = n_pairs
+                continue
+            stay_weight = stays.points[i]
+            if use_ratio:
+                insured = stays.insured[i]
+                if insured < 0:
+                    insured = stays.region[i]
+                stay_weight *= fund_ratio[pool, insured]
+            pool_hospital = pool * n_hospitals + stays.hospital[i]
+            weight[i] = stay_weight
+            pair[i] = pool_hospital
+            pair_weight[c, pool_hospital] += stay_weight
+    return StayWeights(weight, pair, _add_chunks(pair_weight))
+
+
+stay_weights = threaded_by_size(_stay_weights)
+
+
+def _hospital_sums(bounds, stays, stay_gross, prices, row_of_pair, n_rows, n_hospitals, points_scale):
+    """Sums per hospital row, the monthly fund due at the budget point value, and the per-stay payments.
+
+    Parameters
+    ----------
+    bounds : int64[n_chunks + 1]
+    stays : StayArrays
+    stay_gross : int64[n]
+        Fen of each stay's share of its pool's money shared by points.
+    prices : PoolPrices
+    row_of_pair : int64[n_areas * n_hospitals]
+        Hospital row of each (area, hospital).
+    n_rows, n_hospitals : int
+    points_scale : float
+        Points per RW (CMI = mean base points / scale).
+
+    Returns
+    -------
+    HospitalSums
+    StayPayments
+    """
+    n = stays.pool.shape[0]
+    n_chunks = bounds.shape[0] - 1
+    fen_and_stays = np.zeros((n_chunks, 7, n_rows), dtype=np.int64)   # FUND_DUE ... LEVEL_CASES
+    float_sums = np.zeros((n_chunks, 3, n_rows), dtype=np.float64)    # POINTS, RW_SUM, LEVEL_SUM
+    month_due = np.zeros((n_chunks, n_rows, 13), dtype=np.float64)
+    payment = np.empty(n, dtype=np.float64)
+    gain = np.empty(n, dtype=np.float64)
+    standard = np.empty(n, dtype=np.float64)
+    point_value = np.empty(n, dtype=np.float64)
+    fund_ratio = np.empty(n, dtype=np.float64)
+    has_level = stays.hospital_level.shape[0] == n
+    for c in prange(n_chunks):
+        for i in range(bounds[c], bounds[c + 1]):
+            pool = stays.pool[i]
+            if pool < 0:
+                payment[i] = 0.0
+                gain[i] = 0.0
+                standard[i] = np.nan
+                point_value[i] = np.nan
+                fund_ratio[i] = np.nan
+                continue
+            row = row_of_pair[stays.area[i] * n_hospitals + stays.hospital[i]]
+            patient_share = stays.cost_fen[i] - stays.fund_fen[i]
+            if stays.fixed[i]:
+                due = stays.fixed_fen[i]
+                due_at_budget_value = np.float64(due)
+                standard[i] = np.nan
+                point_value[i] = np.nan
+                fund_ratio[i] = np.nan
+            else:
+                insured = stays.insured[i]
+                if insured < 0:
+                    insured = stays.region[i]
+                ratio = prices.fund_ratio[pool, insured]
+                due = stay_gross[i] - patient_share if prices.basis == BASIS_PATIENT_SHARE else stay_gross[i]
+                budget_value = prices.budget_point_value[pool]
+                if np.isnan(budget_value):
+                    budget_value = 0.0
+                if prices.basis == BASIS_TOTAL_COST:
+                    due_at_budget_value = stays.points[i] * ratio * budget_value * 100.0
+                elif prices.basis == BASIS_PATIENT_SHARE:
+                    due_at_budget_value = stays.points[i] * budget_value * 100.0 - patient_share
+                else:
+                    due_at_budget_value = stays.points[i] * budget_value * 100.0
+                standard[i] = stays.points[i] * prices.point_value[pool]
+                point_value[i] = prices.point_value[pool]
+                fund_ratio[i] = ratio
+                float_sums[c, POINTS, row] += stays.points[i]
+            payment[i] = due / 100.0
+            gain[i] = (due - stays.fund_fen[i]) / 100.0
+            fen_and_stays[c, FUND_DUE, row] += due
+            fen_and_stays[c, FFS_FUND, row] += stays.fund_fen[i]
+            fen_and_stays[c, TOTAL_COST, row] += stays.cost_fen[i]
+            fen_and_stays[c, CASES, row] += 1
+            if stays.remote[i]:
+                fen_and_stays[c, REMOTE_CASES, row] += 1
+            base_points = stays.base_points[i]
+            if base_points > 0:
+                float_sums[c, RW_SUM, row] += base_points / points_scale
+                fen_and_stays[c, RW_CASES, row] += 1
+            month_due[c, row, stays.month[i]] += due_at_budget_value
+            if has_level:
+                level = stays.hospital_level[i]
+                if level > 0:
+                    float_sums[c, LEVEL_SUM, row] += level
+                    fen_and_stays[c, LEVEL_CASES, row] += 1
+    whole = _add_chunks(fen_and_stays)
+    real = _add_chunks(float_sums)
+    totals = HospitalSums(whole[FUND_DUE], whole[FFS_FUND], whole[TOTAL_COST], whole[CASES], whole[REMOTE_CASES],
+                          real[POINTS], real[RW_SUM], whole[RW_CASES], _add_chunks(month_due), real[LEVEL_SUM],
+                          whole[LEVEL_CASES])
+    return totals, StayPayments(payment, gain, standard, point_value, fund_ratio)
+
+
+hospital_sums = threaded_by_size(_hospital_sums)
+
+
+def _pair_counts(bounds, first, second, n_first, n_second):
+    """Stays per pair ``first * n_second + second`` among those with both codes >= 0.
+
+    Parameters
+    ----------
+    bounds : int64[n_chunks + 1]
+    first, second : int32[n]
+        E.g. pooling area and hospital (-1: not counted).
+    n_first, n_second : int
+
+    Returns
+    -------
+    int64[n_first * n_second]
+    """
+    n_chunks = bounds.shape[0] - 1
+    counts = np.zeros((n_chunks, n_first * n_second), dtype=np.int64)
+    for c in prange(n_chunks):
+        for i in range(bounds[c], bounds[c + 1]):
+            if first[i] >= 0 and second[i] >= 0:
+                counts[c, first[i] * n_second + second[i]] += 1
+    return _add_chunks(counts)
+
+
+pair_counts = threaded_by_size(_pair_counts)
+
+
+# --------------------------------------------------------------------------- largest remainder
+
+def _largest_remainder(ptr, weight, total):
+    """Largest-remainder (Hamilton) allocation of ``total[g]`` fen over the items of each group.
+
+    Item ``i`` of group ``g`` has the exact quota ``q_i = total[g] · weight[i] / Σ_g weight``
+    (multiplied first, so exact ties stay ties); it gets ``floor(q_i)`` fen and the fen still missing
+    go one each to the items with the largest remainders ``q_i − floor(q_i)`` (ties: the earlier
+    item). Items of a group whose weights sum to zero get nothing; ``unplaced[g]`` reports the fen
+    left over. Groups are shared out in parallel, each by one thread.
+
+    Parameters
+    ----------
+    ptr : int64[n_groups + 1]
+        Items in group order: ``ptr[g]:ptr[g + 1]`` are the items of group ``g``.
+    weight : float64[n_items]
+        Non-negative finite weight of each item, in group order (items from ``ptr[n_groups]`` on
+        belong to no group).
+    total : int64[n_groups]
+        Non-negative fen to share out in each group.
+
+    Returns
+    -------
+    amount : int64[n_items]
+        Fen of each item, in group order (0 for items in no group); per group they add up to
+        ``total[g]`` exactly.
+    unplaced : int64[n_groups]
+        ``total[g]`` where the group has no weight, else 0.
+    """
+    n_groups = total.shape[0]
+    amount = np.zeros(weight.shape[0], dtype=np.int64)
+    unplaced = np.zeros(n_groups, dtype=np.int64)
+    for g in prange(n_groups):
+        group_weight = weight[ptr[g]:ptr[g + 1]]
+        weight_sum = 0.0
+        for k in range(group_weight.shape[0]):
+            weight_sum += group_weight[k]
+        if group_weight.shape[0] == 0 or weight_sum <= 0.0:
+            unplaced[g] = total[g]
+            continue
+        group_amount = amount[ptr[g]:ptr[g + 1]]
+        remainder = np.empty(group_weight.shape[0], dtype=np.float64)
+        floor_sum = 0
+        for k in range(group_weight.shape[0]):
+            quota = (total[g] * group_weight[k]) / weight_sum
+            floor = np.floor(quota)
+            group_amount[k] = np.int64(floor)
+            remainder[k] = quota - floor
+            floor_sum += np.int64(floor)
+        _settle_deficit(group_amount, remainder, total[g] - floor_sum)
+    return amount, unplaced
+
+
+largest_remainder = threaded_by_size(_largest_remainder)
+
+
+def share_grouped(group, weight, total, n_groups):
+    """:func:`largest_remainder` of ``total`` over items given in any order.
+
+    The items are put in group order (stable: input order within a group) and back by counting
+    sort; the caller guarantees valid input (:func:`drgdip.budget.money.allocate_grouped` checks it).
+
+    Parameters
+    ----------
+    group : int64[n]
+        Group of each item, 0 <= group <= n_groups; ``n_groups`` for items in no group.
+    weight : float64[n]
+        Non-negative finite weight of each item.
+    total : int64[n_groups]
+        Fen to share out in each group.
+    n_groups : int
+
+    Returns
+    -------
+    amount : int64[n]
+        Fen of each item, in item order.
+    unplaced : int64[n_groups]
+        Fen of groups without weight.
+    """
+    ptr = np.zeros(n_groups + 2, dtype=np.int64)
+    np.cumsum(np.bincount(group, minlength=n_groups + 1), out=ptr[1:])
+    amount, unplaced = largest_remainder(ptr[:n_groups + 1], _regroup(group, ptr, weight, True), total)
+    return _regroup(group, ptr, amount, False), unplaced
+
+
+@njit(cache=True)
+def _regroup(group, ptr, values, to_groups):
+    """``values`` from item order to group order (``to_groups``) or back, by counting sort.
+
+    Parameters
+    ----------
+    group : int64[n]
+        Group of each item, 0 <= group < len(ptr) - 1.
+    ptr : int64[n_groups + 1]
+        First position of each group in group order, and n.
+    values : number[n]
+    to_groups : bool
+
+    Returns
+    -------
+    number[n]
+        Each group's items contiguous, in input order within the group; or back in item order.
+
+    Each group's position moves forward one item at a time, so reads and writes stay sequential
+    per group (no random access over all items).
+    """
+    next_position = ptr[:-1].copy()
+    out = np.empty_like(values)
+    for i in range(group.shape[0]):
+        k = next_position[group[i]]
+        next_position[group[i]] = k + 1
+        if to_groups:
+            out[k] = values[i]
+        else:
+            out[i] = values[k]
+    return out
+
+
+@njit(cache=True)
+def _settle_deficit(amount, rem, deficit):
     """Hand out the fen still missing (``deficit`` > 0) or taken back (< 0) after flooring a group.
 
-    The usual case, 1 <= deficit <= m, goes by largest remainder (:func:`_give_largest`); anything
-    else means float error piled up (never seen in practice) and falls back to a full ranking.
+    ``amount`` (int64[m], updated in place) and ``rem`` (float64[m]) are the group's floors and
+    remainders. The usual case, 1 <= deficit <= m, goes by largest remainder (:func:`_give_largest`);
+    anything else means float error piled up (never seen in practice) and falls back to a full ranking.
     """
     m = rem.shape[0]
     if deficit > 0 and deficit <= m:
-        _give_largest(amount, order, start, rem, deficit)
+        _give_largest(amount, rem, deficit)
         return
     if deficit == 0:
         return
     ranking = np.argsort(-rem, kind="mergesort")
     r = 0
     while deficit > 0:
-        amount[order[start + ranking[r % m]]] += 1
+        amount[ranking[r % m]] += 1
         deficit -= 1
         r += 1
     r = m - 1
     while deficit < 0:
-        i = order[start + ranking[r]]
+        i = ranking[r]
         if amount[i] > 0:
             amount[i] -= 1
             deficit += 1
@@ -43,18 +544,15 @@ def _settle_deficit(amount, order, start, rem, deficit):
 
 
 @njit(cache=True)
-def _give_largest(amount, order, start, rem, deficit):
+def _give_largest(amount, rem, deficit):
     """Add one fen to the ``deficit`` items with the largest remainders (ties: earlier item).
 
     Parameters
     ----------
-    amount : int64[n]
-        Fen per item, updated in place.
-    order : int64[n]
-        Items sorted by group; the group's items are ``order[start:start + len(rem)]``.
-    start : int
+    amount : int64[m]
+        Fen per item of the group, updated in place.
     rem : float64[m]
-        Remainder of each item of the group, in ``order`` position.
+        Remainder of each item.
     deficit : int
         1 <= deficit <= m.
 
@@ -65,7 +563,7 @@ def _give_largest(amount, order, start, rem, deficit):
     if m <= 64:
         ranking = np.argsort(-rem, kind="mergesort")
         for r in range(deficit):
-            amount[order[start + ranking[r]]] += 1
+            amount[ranking[r]] += 1
         return
     bucket = np.empty(m, dtype=np.int64)
     counts = np.zeros(N_BUCKETS, dtype=np.int64)
@@ -87,7 +585,7 @@ def _give_largest(amount, order, start, rem, deficit):
     j = 0
     for k in range(m):
         if bucket[k] > edge:
-            amount[order[start + k]] += 1
+            amount[k] += 1
         elif bucket[k] == edge:
             members[j] = k
             j += 1
@@ -96,72 +594,7 @@ def _give_largest(amount, order, start, rem, deficit):
         member_rem[t] = -rem[members[t]]
     ranking = np.argsort(member_rem, kind="mergesort")
     for r in range(need):
-        amount[order[start + members[ranking[r]]]] += 1
-
-
-def _allocate_grouped_py(group, weight, total, n_groups):
-    """Largest-remainder (Hamilton) allocation of ``total[g]`` fen over the items of each group.
-
-    Item ``i`` of group ``g`` has the exact quota ``q_i = total[g] · weight[i] / Σ_g weight``; it
-    gets ``floor(q_i)`` fen and the fen still missing go one each to the items with the largest
-    remainders ``q_i − floor(q_i)`` (ties: the earlier item). Items of a group whose weights sum to
-    zero get nothing (``unplaced[g]`` reports the fen left over).
-
-    Parameters
-    ----------
-    group : int64[n]
-        Group of each item, 0 <= group < n_groups.
-    weight : float64[n]
-        Non-negative finite weight of each item.
-    total : int64[n_groups]
-        Non-negative fen to share out in each group.
-    n_groups : int
-
-    Returns
-    -------
-    amount : int64[n]
-        Fen allocated to each item; per group they add up to ``total[g]`` exactly.
-    unplaced : int64[n_groups]
-        ``total[g]`` where the group has no weight, else 0.
-    """
-    n = group.shape[0]
-    order, ptr = counting_order(group, n_groups)
-    amount = np.zeros(n, dtype=np.int64)
-    unplaced = np.zeros(n_groups, dtype=np.int64)
-    for g in prange(n_groups):
-        start = ptr[g]
-        stop = ptr[g + 1]
-        w_sum = 0.0
-        for k in range(start, stop):
-            w_sum += weight[order[k]]
-        if stop == start or w_sum <= 0.0:
-            unplaced[g] = total[g]
-            continue
-        m = stop - start
-        rem = np.empty(m, dtype=np.float64)
-        floor_sum = 0
-        for k in range(m):
-            i = order[start + k]
-            q = (total[g] * weight[i]) / w_sum   # multiply first: exact ties stay ties; no overflow
-            f = np.floor(q)
-            amount[i] = np.int64(f)
-            rem[k] = q - f
-            floor_sum += np.int64(f)
-        deficit = total[g] - floor_sum
-        _settle_deficit(amount, order, start, rem, deficit)
-    return amount, unplaced
-
-
-# the same kernel serial (small inputs: no thread start-up) and parallel over groups (large inputs)
-_allocate_grouped_serial = njit(cache=True)(_allocate_grouped_py)
-_allocate_grouped_parallel = njit(cache=True, parallel=True)(_allocate_grouped_py)
-PARALLEL_MIN_ITEMS = 200_000
-
-
-def _allocate_grouped_kernel(group, weight, total, n_groups):
-    """Dispatch :func:`_allocate_grouped_py` serially or in parallel by size (same result)."""
-    kernel = _allocate_grouped_parallel if group.shape[0] >= PARALLEL_MIN_ITEMS else _allocate_grouped_serial
-    return kernel(group, weight, total, n_groups)
+        amount[members[ranking[r]]] += 1
 
 
 @njit(cache=True)
@@ -311,339 +744,6 @@ def _layout_kernel(region, insured, status, insurance, region_area, region_provi
             pool[i] = pool_of_key[k]
             area[i] = area_ids[k // (n_types * 2)]
     return area, pool, remote, pool_keys, area_ids
-
-
-@njit(cache=True)
-def _pool_sums_kernel(pool, insured, region, status, fixed, cost_fen, fund_fen, fixed_fen, points, n_pools,
-                      n_regions):
-    """Sums per pool and per (pool, insured region) of the settled stays.
-
-    Parameters
-    ----------
-    pool : int32[n]
-        Pool of each stay (-1 not settled).
-    insured, region : int64[n]
-        Insured region (-1: local) and treatment region codes.
-    status : int8[n]
-        0 = settled.
-    fixed : bool[n]
-        Paid ``fixed_fen`` outside the point pool.
-    cost_fen, fund_fen, fixed_fen : int64[n]
-    points : float64[n]
-    n_pools, n_regions : int
-
-    Returns
-    -------
-    cost_pk, fund_pk : int64[n_pools * n_regions]   by-points stays per (pool, insured region)
-    points_pk : float64[n_pools * n_regions]
-    patient_sum : int64[n_pools]   patients' share (cost − fund) of the by-points stays
-    fixed_sum : int64[n_pools]     fixed payments
-    fund_all : int64[n_pools]      fund paid of all settled stays (budget split)
-    cases : int64[n_pools]
-    """
-    m = n_pools * n_regions
-    cost_pk = np.zeros(m, dtype=np.int64)
-    fund_pk = np.zeros(m, dtype=np.int64)
-    points_pk = np.zeros(m, dtype=np.float64)
-    patient_sum = np.zeros(n_pools, dtype=np.int64)
-    fixed_sum = np.zeros(n_pools, dtype=np.int64)
-    fund_all = np.zeros(n_pools, dtype=np.int64)
-    cases = np.zeros(n_pools, dtype=np.int64)
-    for i in range(pool.shape[0]):
-        p = pool[i]
-        if p < 0 or status[i] != 0:
-            continue
-        cases[p] += 1
-        fund_all[p] += fund_fen[i]
-        if fixed[i]:
-            fixed_sum[p] += fixed_fen[i]
-            continue
-        ins = insured[i]
-        if ins < 0:
-            ins = region[i]
-        k = p * n_regions + ins
-        cost_pk[k] += cost_fen[i]
-        fund_pk[k] += fund_fen[i]
-        points_pk[k] += points[i]
-        patient_sum[p] += cost_fen[i] - fund_fen[i]
-    return cost_pk, fund_pk, points_pk, patient_sum, fixed_sum, fund_all, cases
-
-
-@njit(cache=True, inline="always")
-def _stay_weight(i, p, insured, region, points, ratio_pk, use_ratio, n_regions):
-    """Weight of stay ``i`` in pool ``p``: its points, times the fund ratio of its insured region
-    (its treatment region when insured locally) when the policy shares by fund ratio."""
-    w = points[i]
-    if use_ratio:
-        ins = insured[i]
-        if ins < 0:
-            ins = region[i]
-        w *= ratio_pk[p * n_regions + ins]
-    return w
-
-
-@njit(cache=True)
-def _hospital_weights_kernel(pool, insured, region, hospital, status, fixed, points, ratio_pk, use_ratio,
-                             n_pools, n_regions, n_hospitals):
-    """Allocation weight per (pool, hospital): Σ points × fund ratio (or Σ points).
-
-    Parameters
-    ----------
-    pool, insured, region, hospital : int[n]
-    status : int8[n]
-    fixed : bool[n]
-    points : float64[n]
-    ratio_pk : float64[n_pools * n_regions]
-        Fund payment ratio of each (pool, insured region).
-    use_ratio : bool
-        Weight by points × ratio (total-cost basis) instead of points.
-    n_pools, n_regions, n_hospitals : int
-
-    Returns
-    -------
-    float64[n_pools * n_hospitals]
-    """
-    out = np.zeros(n_pools * n_hospitals, dtype=np.float64)
-    for i in range(pool.shape[0]):
-        p = pool[i]
-        if p < 0 or status[i] != 0 or fixed[i]:
-            continue
-        out[p * n_hospitals + hospital[i]] += _stay_weight(i, p, insured, region, points, ratio_pk,
-                                                           use_ratio, n_regions)
-    return out
-
-
-def _allocate_cases_py(pool, insured, region, hospital, status, fixed, points, ratio_pk, use_ratio,
-                       hp_of_key, hp_amount, n_regions, n_hospitals):
-    """Share each (pool, hospital) amount over its stays by largest remainder (weights as above).
-
-    Parameters
-    ----------
-    pool, insured, region, hospital : int[n]
-    status : int8[n]
-    fixed : bool[n]
-    points : float64[n]
-    ratio_pk : float64[n_pools * n_regions]
-    use_ratio : bool
-    hp_of_key : int64[n_pools * n_hospitals]
-        Dense (pool, hospital) key -> allocation group (-1: none; such stays weigh nothing and get 0).
-    hp_amount : int64[n_groups]
-        Fen of each group.
-    n_regions, n_hospitals : int
-
-    Returns
-    -------
-    int64[n]
-        Fen of each stay (0 for stays not paid by points); per group the stays add up to hp_amount.
-    """
-    n = pool.shape[0]
-    n_groups = hp_amount.shape[0]
-    weight = np.empty(n, dtype=np.float64)
-    ptr = np.zeros(n_groups + 1, dtype=np.int64)
-    for i in range(n):
-        p = pool[i]
-        if p < 0 or status[i] != 0 or fixed[i]:
-            continue
-        weight[i] = _stay_weight(i, p, insured, region, points, ratio_pk, use_ratio, n_regions)
-        g = hp_of_key[p * n_hospitals + hospital[i]]
-        if g >= 0:
-            ptr[g + 1] += 1
-    for g in range(n_groups):
-        ptr[g + 1] += ptr[g]
-    fill = ptr[:-1].copy()
-    order = np.empty(ptr[n_groups], dtype=np.int64)
-    for i in range(n):
-        p = pool[i]
-        if p < 0 or status[i] != 0 or fixed[i]:
-            continue
-        g = hp_of_key[p * n_hospitals + hospital[i]]
-        if g >= 0:
-            order[fill[g]] = i
-            fill[g] += 1
-    amount = np.zeros(n, dtype=np.int64)
-    for g in prange(n_groups):
-        start = ptr[g]
-        stop = ptr[g + 1]
-        m = stop - start
-        w_sum = 0.0
-        for k in range(start, stop):
-            w_sum += weight[order[k]]
-        if m == 0 or w_sum <= 0.0:
-            continue
-        rem = np.empty(m, dtype=np.float64)
-        floor_sum = 0
-        for k in range(m):
-            i = order[start + k]
-            q = (hp_amount[g] * weight[i]) / w_sum
-            f = np.floor(q)
-            amount[i] = np.int64(f)
-            rem[k] = q - f
-            floor_sum += np.int64(f)
-        deficit = hp_amount[g] - floor_sum
-        _settle_deficit(amount, order, start, rem, deficit)
-    return amount
-
-
-_allocate_cases_serial = njit(cache=True)(_allocate_cases_py)
-_allocate_cases_parallel = njit(cache=True, parallel=True)(_allocate_cases_py)
-
-
-def _allocate_cases_kernel(pool, insured, region, hospital, status, fixed, points, ratio_pk, use_ratio,
-                           hp_of_key, hp_amount, n_regions, n_hospitals):
-    """Dispatch :func:`_allocate_cases_py` serially or in parallel by size (same result)."""
-    kernel = _allocate_cases_parallel if pool.shape[0] >= PARALLEL_MIN_ITEMS else _allocate_cases_serial
-    return kernel(pool, insured, region, hospital, status, fixed, points, ratio_pk, use_ratio, hp_of_key,
-                  hp_amount, n_regions, n_hospitals)
-
-
-@njit(cache=True)
-def _hospital_sums_kernel(pool, area, insured, region, hospital, status, fixed, remote, month, cost_fen,
-                          fund_fen, fixed_fen, points, base_points, level, case_gross, ratio_pk, budget_pv,
-                          effective_pv, basis, ah_of_key, n_ah, n_regions, n_hospitals, points_scale,
-                          payment, gain, standard, point_value, fund_ratio):
-    """Per-hospital sums, monthly fund due at the budget point value, and the per-stay output columns.
-
-    Parameters
-    ----------
-    pool, area, insured, region, hospital : int[n]
-    status : int8[n]
-    fixed, remote : bool[n]
-    month : int8[n]   1..12, 0 unknown
-    cost_fen, fund_fen, fixed_fen, case_gross : int64[n]
-    points, base_points : float64[n]   (base_points NaN where unknown)
-    level : number[n] or [0]   hospital level of each stay (empty: unknown)
-    ratio_pk : float64[n_pools * n_regions]
-    budget_pv, effective_pv : float64[n_pools]   yuan per point
-    basis : int   0 total_cost, 1 patient_share, 2 fund_only
-    ah_of_key : int64[n_areas * n_hospitals]   (area, hospital) -> hospital row
-    n_ah, n_regions, n_hospitals : int
-    points_scale : float   points per RW (CMI = mean base points / scale)
-    payment, gain, standard, point_value, fund_ratio : float64[n]   written (yuan; NaN where not applicable)
-
-    Returns
-    -------
-    due, ffs, cost : int64[n_ah]
-    cases, remote_cases : int64[n_ah]
-    points_sum, rw_sum : float64[n_ah]; rw_cases : int64[n_ah]
-    month_due : float64[n_ah * 13]   fund due at the budget point value, fen
-    level_sum : float64[n_ah]; level_cases : int64[n_ah]   for the mean hospital level
-    """
-    n = pool.shape[0]
-    due = np.zeros(n_ah, dtype=np.int64)
-    ffs = np.zeros(n_ah, dtype=np.int64)
-    cost = np.zeros(n_ah, dtype=np.int64)
-    cases = np.zeros(n_ah, dtype=np.int64)
-    remote_cases = np.zeros(n_ah, dtype=np.int64)
-    points_sum = np.zeros(n_ah, dtype=np.float64)
-    rw_sum = np.zeros(n_ah, dtype=np.float64)
-    rw_cases = np.zeros(n_ah, dtype=np.int64)
-    month_due = np.zeros(n_ah * 13, dtype=np.float64)
-    level_sum = np.zeros(n_ah, dtype=np.float64)
-    level_cases = np.zeros(n_ah, dtype=np.int64)
-    has_level = level.shape[0] == n
-    for i in range(n):
-        p = pool[i]
-        if p < 0 or status[i] != 0:
-            payment[i] = 0.0
-            gain[i] = 0.0
-            standard[i] = np.nan
-            point_value[i] = np.nan
-            fund_ratio[i] = np.nan
-            continue
-        h = ah_of_key[area[i] * n_hospitals + hospital[i]]
-        patient = cost_fen[i] - fund_fen[i]
-        if fixed[i]:
-            f = fixed_fen[i]
-            md = np.float64(f)
-            standard[i] = np.nan
-            point_value[i] = np.nan
-            fund_ratio[i] = np.nan
-        else:
-            ins = insured[i]
-            if ins < 0:
-                ins = region[i]
-            r = ratio_pk[p * n_regions + ins]
-            if basis == 1:
-                f = case_gross[i] - patient
-            else:
-                f = case_gross[i]
-            bpv = budget_pv[p]
-            if np.isnan(bpv):
-                bpv = 0.0
-            if basis == 0:
-                md = points[i] * r * bpv * 100.0
-            elif basis == 1:
-                md = points[i] * bpv * 100.0 - patient
-            else:
-                md = points[i] * bpv * 100.0
-            standard[i] = points[i] * effective_pv[p]
-            point_value[i] = effective_pv[p]
-            fund_ratio[i] = r
-            points_sum[h] += points[i]
-        payment[i] = f / 100.0
-        gain[i] = (f - fund_fen[i]) / 100.0
-        due[h] += f
-        ffs[h] += fund_fen[i]
-        cost[h] += cost_fen[i]
-        cases[h] += 1
-        if remote[i]:
-            remote_cases[h] += 1
-        b = base_points[i]
-        if b > 0:
-            rw_sum[h] += b / points_scale
-            rw_cases[h] += 1
-        month_due[h * 13 + month[i]] += md
-        if has_level:
-            lv = np.float64(level[i])
-            if lv > 0:
-                level_sum[h] += lv
-                level_cases[h] += 1
-    return (due, ffs, cost, cases, remote_cases, points_sum, rw_sum, rw_cases, month_due, level_sum,
-            level_cases)
-
-
-@njit(cache=True)
-def _area_class_counts(area, cls, n_areas, n_classes):
-    """Settled stays per (area, class).
-
-    Parameters
-    ----------
-    area : int32[n]
-        Area of each stay (-1: not settled).
-    cls : int32[n]
-        Class of each stay (-1: none).
-    n_areas, n_classes : int
-
-    Returns
-    -------
-    int64[n_areas, n_classes]
-    """
-    out = np.zeros((n_areas, n_classes), dtype=np.int64)
-    for i in range(area.shape[0]):
-        if area[i] >= 0 and cls[i] >= 0:
-            out[area[i], cls[i]] += 1
-    return out
-
-
-@njit(cache=True)
-def _present_pairs(first, second, n_second, n_pairs):
-    """Which dense pairs ``first * n_second + second`` occur among stays with ``first >= 0``.
-
-    Parameters
-    ----------
-    first : int[n]   e.g. area (-1: skip)
-    second : int[n]  e.g. hospital
-    n_second, n_pairs : int
-
-    Returns
-    -------
-    bool[n_pairs]
-    """
-    out = np.zeros(n_pairs, dtype=np.bool_)
-    for i in range(first.shape[0]):
-        if first[i] >= 0:
-            out[first[i] * n_second + second[i]] = True
-    return out
 
 
 @njit(cache=True)

@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import numpy as np
 
-from drgdip.budget._kernels import _allocate_grouped_kernel, _group_sum_int
+from drgdip.budget._kernels import _group_sum_int, share_grouped
 
 __all__ = ["to_fen", "fen", "to_yuan", "round_fen", "allocate", "allocate_grouped", "group_sum",
            "band_amount"]
@@ -75,7 +75,7 @@ def allocate_grouped(group, weight, total, n_groups: int | None = None) -> tuple
         raise ValueError("weights must be finite and non-negative")
     if (total < 0).any():
         raise ValueError("totals to share out must be non-negative")
-    return _allocate_grouped_kernel(group, weight, total, int(n_groups))
+    return share_grouped(group, weight, total, int(n_groups))
 
 
 def allocate(total: int, weight) -> np.ndarray:

@@ -19,8 +19,8 @@ from drgdip.budget.money import allocate_grouped, fen, group_sum, round_fen
 from drgdip.budget.policy import Policy
 from drgdip.core.errors import UsageError
 
-__all__ = ["Layout", "area_of_regions", "remote_flags", "build_layout", "map_history", "AreaBudget", "area_budgets", "STATUS_CROSS_PROVINCE",
-           "STATUS_OTHER_REGION"]
+__all__ = ["Layout", "History", "area_of_regions", "remote_flags", "build_layout", "map_history", "AreaBudget",
+           "area_budgets", "STATUS_CROSS_PROVINCE", "STATUS_OTHER_REGION"]
 
 STATUS_CROSS_PROVINCE = "out_of_scope:cross_province"
 STATUS_OTHER_REGION = "out_of_scope:region"
@@ -33,10 +33,10 @@ class Layout:
     ``area`` / ``pool`` are -1 for cases outside the budget. Pools are numbered area by area.
     """
 
-    area: np.ndarray            # int64[n]
+    area: np.ndarray            # int32[n]
     area_labels: np.ndarray     # object[n_areas]
     remote: np.ndarray          # bool[n] in-province remote stay (insured elsewhere in the province)
-    pool: np.ndarray            # int64[n]
+    pool: np.ndarray            # int32[n]
     pool_area: np.ndarray       # int64[n_pools]
     pool_insurance: np.ndarray  # object[n_pools] insurance type of the pool ("all" when not split)
     pool_remote: np.ndarray     # bool[n_pools] the separate remote pool
@@ -119,13 +119,25 @@ def build_layout(arrays: CaseArrays, policy: Policy) -> tuple[CaseArrays, Layout
     return arrays, layout
 
 
-def map_history(history: CaseArrays, current: CaseArrays, layout: Layout, policy: Policy
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Area, pool, hospital (in the settlement year's numbering) and remote flag of each history stay.
+@dataclass(frozen=True)
+class History:
+    """Earlier years' stays mapped onto the settlement year's areas, pools and hospitals.
 
-    Returns ``(area, pool, hospital, remote)``; the int64 arrays hold -1 where the history stay has
-    no counterpart (outside the budget, or a pool / hospital absent from the settlement year).
+    ``area``, ``pool`` and ``hospital`` (the settlement year's numbering) are -1 where the history
+    stay has no counterpart (outside the budget, or a pool / hospital absent from the settlement year).
     """
+
+    stays: CaseArrays
+    year: np.ndarray       # int64[n] year of each stay
+    area: np.ndarray       # int64[n]
+    pool: np.ndarray       # int64[n]
+    hospital: np.ndarray   # int64[n]
+    remote: np.ndarray     # bool[n] in-province remote stay
+
+
+def map_history(history: CaseArrays, years: np.ndarray, current: CaseArrays, layout: Layout,
+                policy: Policy) -> History:
+    """Area, pool, hospital (in the settlement year's numbering) and remote flag of each history stay."""
     remote, cross = remote_flags(history, policy)
     ok = history.in_scope & ~cross
     _, _, _, wanted = _region_tables(history.region_labels, policy)
@@ -153,7 +165,7 @@ def map_history(history: CaseArrays, current: CaseArrays, layout: Layout, policy
     hospital_map = np.asarray([hospital_index.get(h, -1) for h in history.hospital_labels], dtype=np.int64)
     hospital = np.where(history.hospital >= 0, hospital_map[np.maximum(history.hospital, 0)]
                         if len(hospital_map) else -1, -1)
-    return area, pool, hospital, remote
+    return History(stays=history, year=years, area=area, pool=pool, hospital=hospital, remote=remote)
 
 
 # ---------------------------------------------------------------------------------------- budget
@@ -193,9 +205,7 @@ def _by_area(value, area_labels: np.ndarray, key: str, file: str | None) -> np.n
 
 
 def area_budgets(policy: Policy, layout: Layout, pool_fund: np.ndarray, pool_remote_fund: np.ndarray,
-                 history: CaseArrays | None, history_area: np.ndarray | None, history_pool: np.ndarray | None,
-                 history_remote: np.ndarray | None, history_year: np.ndarray | None,
-                 year: int | None) -> AreaBudget:
+                 history: History | None, year: int | None) -> AreaBudget:
     """Total budget, reserve and pool money of every pooling area (§6.1), in fen.
 
     ``pool_fund`` / ``pool_remote_fund`` are the fund paid in the settlement year for all / the
@@ -211,16 +221,16 @@ def area_budgets(policy: Policy, layout: Layout, pool_fund: np.ndarray, pool_rem
 
     last_year = None
     hist_fund_area = hist_fund_pool = None
-    if history is not None and history_year is not None and len(history_year):
-        earlier = history_year[history_area >= 0]
+    if history is not None and len(history.year):
+        earlier = history.year[history.area >= 0]
         if year is not None:
             earlier = earlier[earlier < year]
         if len(earlier):
             last_year = int(earlier.max())
-            sel = (history_year == last_year) & (history_area >= 0)
-            hist_local = sel & ~(history_remote & explicit_remote)
-            hist_fund_area = group_sum(history_area[hist_local], history.fund_fen[hist_local], n_areas)
-            hist_fund_pool = group_sum(history_pool[sel], history.fund_fen[sel], n_pools)
+            sel = (history.year == last_year) & (history.area >= 0)
+            hist_local = sel & ~(history.remote & explicit_remote)
+            hist_fund_area = group_sum(history.area[hist_local], history.stays.fund_fen[hist_local], n_areas)
+            hist_fund_pool = group_sum(history.pool[sel], history.stays.fund_fen[sel], n_pools)
 
     method = rules.method
     if method == "amount":

@@ -10,11 +10,18 @@ Year end: ``clearing = annual amount after sharing − Σ monthly prepayments �
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from drgdip.budget.money import round_fen
+from drgdip.budget.hospital_adjust import HospitalAdjustments
+from drgdip.budget.inputs import SettlementInput
+from drgdip.budget.money import group_sum, round_fen
+from drgdip.budget.policy import Policy
+from drgdip.budget.pools import AreaBudget
+from drgdip.budget.shares import Shares
 
-__all__ = ["monthly_prepayments", "revolving_fund", "clearing_payments"]
+__all__ = ["monthly_prepayments", "revolving_fund", "clearing_payments", "Prepayment", "prepay_and_clear"]
 
 
 def monthly_prepayments(month_due: np.ndarray, pay_ratio: float, deductions: np.ndarray | None = None
@@ -37,3 +44,45 @@ def revolving_fund(months: float, yearly_fund_fen: np.ndarray) -> np.ndarray:
 def clearing_payments(final_fen: np.ndarray, prepaid_fen: np.ndarray, revolving_fen: np.ndarray) -> np.ndarray:
     """Year-end clearing payment in fen (negative: the hospital pays back) (§6.5)."""
     return np.asarray(final_fen) - np.asarray(prepaid_fen) - np.asarray(revolving_fen)
+
+
+@dataclass(frozen=True)
+class Prepayment:
+    """Per hospital row, fen: monthly prepayments, the revolving fund and the year-end clearing payment."""
+
+    by_month: np.ndarray    # int64[n_rows, 13] month 0: stays without a month
+    prepaid: np.ndarray     # int64[n_rows]
+    revolving: np.ndarray   # int64[n_rows]
+    clearing: np.ndarray    # int64[n_rows] negative: the hospital pays back
+    warnings: tuple[str, ...]
+
+
+def prepay_and_clear(year_input: SettlementInput, budget: AreaBudget, shares: Shares,
+                     adjusted: HospitalAdjustments, policy: Policy) -> Prepayment:
+    """Monthly prepayments at the budget point value, the revolving fund and the clearing payment."""
+    rules = policy.settlement
+    settled = year_input.layout.pool >= 0
+    warnings = ()
+    if settled.any() and (year_input.arrays.month[settled] == 0).all():
+        warnings = ("no month for the stays (month, settle_date or discharge_time): monthly "
+                    "prepayments are reported as month 0",)
+    by_month = monthly_prepayments(shares.sums.month_due, rules.monthly_pay_ratio, adjusted.deducted_by_month)
+    prepaid = by_month.sum(axis=1)
+    revolving = revolving_fund(rules.prepay_fund_months, _revolving_base(year_input, budget, shares))
+    return Prepayment(by_month=by_month, prepaid=prepaid, revolving=revolving,
+                      clearing=clearing_payments(adjusted.final, prepaid, revolving), warnings=warnings)
+
+
+def _revolving_base(year_input: SettlementInput, budget: AreaBudget, shares: Shares) -> np.ndarray:
+    """The year's fund the revolving fund is counted on: last year's fund paid to the hospital row
+    where the history has it, else this year's fee-for-service fund."""
+    ffs = shares.sums.ffs_fund
+    history = year_input.history
+    if history is None or budget.last_year is None:
+        return ffs.copy()
+    rows = shares.rows
+    sel = (history.year == budget.last_year) & (history.area >= 0) & (history.hospital >= 0)
+    row = rows.row_of_pair[history.area[sel] * year_input.n_hospitals + history.hospital[sel]]
+    found = row >= 0
+    last_fund = group_sum(row[found], history.stays.fund_fen[sel][found], rows.n)
+    return np.where(last_fund > 0, last_fund, ffs)

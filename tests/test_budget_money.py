@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from drgdip.budget._kernels import chunk_bounds, largest_remainder, pair_counts, share_grouped
 from drgdip.budget.money import allocate, allocate_grouped, band_amount, fen, to_fen
 
 
@@ -110,3 +111,67 @@ def test_tiered_and_whole_bands_differ_above_the_first_band():
     assert band_amount([1000.0], [10000.0], [0.10, np.inf], [0.5, 0.2], "whole").tolist() == [500.0]
     # a non-positive base puts the whole amount in the last band
     assert band_amount([1000.0], [0.0], [0.10, np.inf], [0.5, 0.2], "tiered").tolist() == [200.0]
+
+
+# ------------------------------------------------------------------- the one largest-remainder kernel
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.one_of(st.just(0.0), st.floats(0.001, 1000))), min_size=1,
+                max_size=300),
+       st.lists(st.integers(0, 10**8), min_size=4, max_size=4))
+def test_interleaved_groups_are_each_shared_as_alone(items, totals):
+    """Items of interleaved groups (group 4: in no group) get what each group would give them alone."""
+    group = np.array([g for g, _ in items], dtype=np.int64)
+    weight = np.array([w for _, w in items])
+    amount, unplaced = share_grouped(group, weight, np.asarray(totals, dtype=np.int64), 4)
+    assert (amount[group == 4] == 0).all()
+    for g in range(4):
+        inside = group == g
+        if weight[inside].sum() > 0:
+            assert amount[inside].tolist() == reference_largest_remainder(totals[g], weight[inside]).tolist()
+            assert unplaced[g] == 0
+        else:
+            assert (amount[inside] == 0).all() and unplaced[g] == totals[g]
+
+
+def test_threaded_and_serial_sharing_agree():
+    rng = np.random.default_rng(11)
+    group = rng.integers(0, 300, 100_000)
+    weight = rng.random(100_000)
+    weight[::5] = 0.5
+    total = rng.integers(0, 10**9, 300)
+    ptr = np.concatenate(([0], np.cumsum(np.bincount(group, minlength=300))))
+    grouped = weight[np.argsort(group, kind="stable")]
+    serial = largest_remainder.serial(ptr, grouped, total)
+    threaded = largest_remainder.threaded(ptr, grouped, total)
+    assert all(np.array_equal(a, b) for a, b in zip(serial, threaded))
+
+
+@pytest.mark.parametrize("n", [0, 1, 1000, 65_536, 65_537, 10_000_000])
+def test_chunks_cover_the_stays_and_depend_on_their_number_only(n):
+    import numba
+
+    bounds = chunk_bounds(n, 1000)
+    assert bounds[0] == 0 and bounds[-1] == n and (np.diff(bounds) >= 0).all()
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        assert np.array_equal(chunk_bounds(n, 1000), bounds)
+    finally:
+        numba.set_num_threads(threads)
+    assert len(chunk_bounds(n, 10**9)) == 2   # a large table: one chunk, so that buffers stay small
+
+
+def test_chunked_counts_equal_one_pass():
+    rng = np.random.default_rng(2)
+    first = rng.integers(-1, 5, 50_000).astype(np.int32)
+    second = rng.integers(-1, 7, 50_000).astype(np.int32)
+    expected = np.zeros(35, dtype=np.int64)
+    keep = (first >= 0) & (second >= 0)
+    np.add.at(expected, first[keep] * 7 + second[keep], 1)
+    for cells in (35, 10**9):
+        bounds = chunk_bounds(len(first), cells)
+        assert pair_counts.serial(bounds, first, second, 5, 7).tolist() == expected.tolist()
+        assert pair_counts.threaded(bounds, first, second, 5, 7).tolist() == expected.tolist()
+    many = np.linspace(0, 50_000, 9).astype(np.int64)
+    assert pair_counts.threaded(many, first, second, 5, 7).tolist() == expected.tolist()

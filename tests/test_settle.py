@@ -427,3 +427,96 @@ def test_whole_band_payments_are_monotone_inside_one_band(cases, policy):
     b1 = band(after.loc[hospital], rules.surplus if after.loc[hospital, "surplus"] >= 0 else rules.overspend)
     if b0 == b1:
         assert fen(after.loc[hospital, "final_payment"]) >= fen(before.loc[hospital, "final_payment"]) - 2
+
+
+# --------------------------------------------------------------------------- threads and chunks
+
+def numpy_province(n: int = 4_000, hospitals: int = 25, seed: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stays of three regions with remote and fixed-payment stays, months, levels and outlier classes;
+    and a year of history for the budget point value and the revolving fund."""
+    rng = np.random.default_rng(seed)
+    hospital_region = np.asarray(REGIONS)[np.arange(hospitals) % len(REGIONS)]
+
+    def stays(count: int, year: int) -> pd.DataFrame:
+        hospital = rng.integers(0, hospitals, count)
+        region = hospital_region[hospital]
+        remote = rng.random(count) < 0.2
+        insured = np.where(remote, np.asarray(REGIONS)[rng.integers(0, len(REGIONS), count)], region)
+        points = rng.lognormal(np.log(90.0), 0.8, count)
+        cost = np.round(points * 100.0 * rng.lognormal(0.0, 0.3, count), 2)
+        fund = np.round(cost * np.where(rng.random(count) < 0.5, 0.72, 0.58), 2)
+        return pd.DataFrame({
+            "case_id": [f"{year}-{i}" for i in range(count)], "year": year,
+            "hospital_id": [f"H{h}" for h in hospital], "hospital_level": hospital % 3 + 1,
+            "region": region, "insured_region": insured,
+            "insurance_type": np.where(rng.random(count) < 0.45, "310", "390"),
+            "month": rng.integers(1, 13, count), "total_cost": cost, "fund_paid": fund,
+            "base_points": points, "case_points": points,
+            "fixed_payment": np.where(rng.random(count) < 0.02, fund, np.nan),
+            "outlier_class": rng.choice(["normal", "low", "high"], count, p=[0.9, 0.06, 0.04])})
+
+    return stays(n, 2025), stays(n // 2, 2024)
+
+
+THREAD_POLICY = {
+    "year": 2025,
+    "budget": {"method": "growth", "growth_rate": 0.03, "reserve_share": 0.05},
+    "point_value": {"basis": "total_cost", "by_insurance_type": True, "fund_ratio": "insured_region"},
+    "remote_pool": {"pool": "separate", "budget_method": "actual_fund"},
+    "settlement": {"monthly_pay_ratio": 0.9, "prepay_fund_months": 1,
+                   "surplus": {"bands": [{"upto_pct": 0.1, "keep_share": 1.0}, {"upto_pct": None, "keep_share": 0.5}]},
+                   "overspend": {"bands": [{"upto_pct": 0.1, "fund_share": 0.5}, {"upto_pct": None, "fund_share": 0.0}]}},
+}
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of 64 stays and threads from the first item, so that a small province takes the
+    threaded, chunked kernels."""
+    from drgdip.budget import _kernels
+
+    monkeypatch.setattr(_kernels, "CHUNK_STAYS", 64)
+    monkeypatch.setattr(_kernels, "PARALLEL_MIN_STAYS", 0)
+
+
+def settle_with_threads(threads: int, *args, **kwargs):
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        return settle_cases(*args, **kwargs)
+    finally:
+        numba.set_num_threads(before)
+
+
+def test_every_table_is_the_same_whatever_the_number_of_threads(small_chunks):
+    import numba
+
+    cases, history = numpy_province()
+    deductions = pd.DataFrame({"hospital_id": ["H1", "H2", "H2"], "amount": [1000.0, 250.5, 99.99],
+                               "month": [3, 0, 11]})
+    policy = policy_from_mapping(THREAD_POLICY)
+    one = settle_with_threads(1, cases, policy, history=history, deductions=deductions)
+    many = settle_with_threads(numba.config.NUMBA_NUM_THREADS, cases, policy, history=history, deductions=deductions)
+    check_ledger(one)
+    assert one.warnings == many.warnings
+    for name, table in one.tables().items():
+        pd.testing.assert_frame_equal(table, many.tables()[name], check_exact=True, obj=name)
+
+
+def test_chunked_sums_move_no_fen(small_chunks, monkeypatch):
+    """Sums in chunks give the same money as one serial pass: fen sums are exact, and float sums
+    differ from the serial order at most in their last bits."""
+    from drgdip.budget import _kernels
+
+    cases, history = numpy_province(seed=8)
+    policy = policy_from_mapping(THREAD_POLICY)
+    chunked = settle_cases(cases, policy, history=history)
+    monkeypatch.setattr(_kernels, "CHUNK_STAYS", 1 << 30)
+    serial = settle_cases(cases, policy, history=history)
+    check_ledger(chunked)
+    money = [c for c in chunked.hospitals.columns if c not in ("points", "cmi", "level", "name")]
+    pd.testing.assert_frame_equal(chunked.hospitals[money], serial.hospitals[money], check_exact=True)
+    assert (fen(chunked.cases["payment"]) == fen(serial.cases["payment"])).all()
+    np.testing.assert_allclose(chunked.hospitals["points"], serial.hospitals["points"], rtol=1e-12)

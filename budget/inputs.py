@@ -1,0 +1,77 @@
+"""Settlement input: the settlement year's stays, their pooling areas and pools, and the history.
+
+:func:`read_input` validates the tables once and hands every settlement phase the same
+:class:`SettlementInput`: the stays as flat arrays (:class:`~drgdip.budget.frame.CaseArrays`), where
+each is settled (:class:`~drgdip.budget.pools.Layout`), the per-stay arrays the kernels read
+(:class:`~drgdip.budget._kernels.StayArrays`) and the earlier years mapped onto the settlement year.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from drgdip.budget._kernels import StayArrays
+from drgdip.budget.frame import CaseArrays, case_arrays, stay_years
+from drgdip.budget.policy import Policy
+from drgdip.budget.pools import History, Layout, build_layout, map_history
+from drgdip.core.errors import UsageError
+
+__all__ = ["SettlementInput", "read_input"]
+
+NO_LEVEL = np.zeros(0, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class SettlementInput:
+    """What every settlement phase reads: the year's stays, their layout and the history."""
+
+    arrays: CaseArrays
+    layout: Layout
+    stays: StayArrays                    # the per-stay arrays of ``arrays`` and ``layout`` for the kernels
+    history: History | None
+    hospital_table: pd.DataFrame | None  # the hospitals table indexed by hospital_id as text
+    year: int | None                     # settlement year
+
+    @property
+    def n_hospitals(self) -> int:
+        return len(self.arrays.hospital_labels)
+
+    @property
+    def n_regions(self) -> int:
+        return len(self.arrays.region_labels)
+
+
+def read_input(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame | None,
+               history: pd.DataFrame | None, file: str, year: int | None) -> SettlementInput:
+    """Validate the settlement year's stays and the history and lay them out in areas and pools."""
+    hospital_region, hospital_table = _hospital_lookup(hospitals)
+    arrays = case_arrays(cases, hospital_region=hospital_region, file=file)
+    arrays, layout = build_layout(arrays, policy)
+    mapped = None
+    if history is not None and len(history):
+        earlier = case_arrays(history, hospital_region=hospital_region, file="<history>")
+        mapped = map_history(earlier, stay_years(history, "<history>", "history rows"), arrays, layout, policy)
+    stays = StayArrays(
+        pool=layout.pool, area=layout.area, hospital=arrays.hospital, region=arrays.region, insured=arrays.insured,
+        fixed=arrays.fixed, remote=layout.remote, month=arrays.month, cost_fen=arrays.cost_fen,
+        fund_fen=arrays.fund_fen, fixed_fen=arrays.fixed_fen, points=arrays.points, base_points=arrays.base_points,
+        hospital_level=arrays.hospital_level if arrays.hospital_level is not None else NO_LEVEL)
+    return SettlementInput(arrays=arrays, layout=layout, stays=stays, history=mapped, hospital_table=hospital_table,
+                           year=year if year is not None else policy.year)
+
+
+def _hospital_lookup(hospitals: pd.DataFrame | None) -> tuple[dict, pd.DataFrame | None]:
+    """(hospital_id → region, the table indexed by hospital_id as text)."""
+    if hospitals is None or len(hospitals) == 0:
+        return {}, None
+    if "hospital_id" not in hospitals.columns:
+        raise UsageError("hospitals table: missing column 'hospital_id'", field="hospital_id")
+    table = hospitals.copy()
+    table.index = table["hospital_id"].astype(str).to_numpy()
+    region = {}
+    if "region" in table.columns:
+        region = dict(zip(table.index, table["region"].astype("string").fillna("").to_numpy(dtype=object)))
+    return region, table

@@ -1,0 +1,86 @@
+"""Settlement phase 3: share each pool's money over hospitals, then over their stays (§6.3).
+
+A pool's money shared by points goes to its hospitals in proportion to their (fund-weighted)
+points, then from each hospital to its stays, both times by largest remainder
+(:func:`~drgdip.budget._kernels.largest_remainder`): hospital amounts add up to the pool's money and
+stay amounts to the hospital's, exactly. The stays' payments are then summed per hospital row
+(pooling area × hospital), with the monthly fund due at the budget point value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from drgdip.budget._kernels import (HospitalSums, StayPayments, chunk_bounds, hospital_sums, pair_counts,
+                                    share_grouped, stay_weights)
+from drgdip.budget.inputs import SettlementInput
+from drgdip.budget.money import allocate_grouped
+from drgdip.budget.policy import Policy
+from drgdip.budget.valuation import PointValues
+
+__all__ = ["HospitalRows", "Shares", "share_money", "hospital_rows"]
+
+HOSPITAL_SUMS_PER_ROW = 23   # cells of HospitalSums per hospital row (month_due counts 13)
+
+
+@dataclass(frozen=True)
+class HospitalRows:
+    """One row per pooling area and hospital with stays settled there, in (area, hospital) order."""
+
+    area: np.ndarray         # int64[n_rows]
+    hospital: np.ndarray     # int64[n_rows]
+    row_of_pair: np.ndarray  # int64[n_areas * n_hospitals] row of each (area, hospital), -1 none
+
+    @property
+    def n(self) -> int:
+        return len(self.area)
+
+
+@dataclass(frozen=True)
+class Shares:
+    """The money each hospital row and each stay gets from its pool."""
+
+    rows: HospitalRows
+    sums: HospitalSums        # fund due, fee-for-service fund, cases, ... per hospital row
+    payments: StayPayments    # per-stay payment and point value
+
+
+def share_money(year_input: SettlementInput, values: PointValues, policy: Policy) -> Shares:
+    """Pools → hospitals → stays by largest remainder, then the sums per hospital row."""
+    stays, layout = year_input.stays, year_input.layout
+    n_hospitals = year_input.n_hospitals
+    n_pairs = layout.n_pools * n_hospitals
+    weights = stay_weights(chunk_bounds(len(stays.pool), n_pairs), stays, values.fund_ratio,
+                           policy.point_value.basis == "total_cost", n_hospitals)
+    pair_money = _share_pools(weights.pair_weight, values.values.gross, layout.n_pools, n_hospitals)
+    stay_gross, _ = share_grouped(weights.pair, weights.weight, pair_money, n_pairs)
+    del weights
+    rows = hospital_rows(year_input)
+    bounds = chunk_bounds(len(stays.pool), rows.n * HOSPITAL_SUMS_PER_ROW)
+    sums, payments = hospital_sums(bounds, stays, stay_gross, values.prices, rows.row_of_pair, rows.n, n_hospitals,
+                                   float(policy.points.points_scale))
+    return Shares(rows=rows, sums=sums, payments=payments)
+
+
+def _share_pools(pair_weight: np.ndarray, pool_gross: np.ndarray, n_pools: int, n_hospitals: int) -> np.ndarray:
+    """Fen of each (pool, hospital) pair: the pool's gross shared over its hospitals with weight."""
+    present = np.flatnonzero(pair_weight > 0)
+    amount, _ = allocate_grouped(present // max(n_hospitals, 1), pair_weight[present], pool_gross, n_pools)
+    pair_money = np.zeros(len(pair_weight), dtype=np.int64)
+    pair_money[present] = amount
+    return pair_money
+
+
+def hospital_rows(year_input: SettlementInput) -> HospitalRows:
+    """The (pooling area, hospital) pairs that have settled stays."""
+    stays = year_input.stays
+    n_hospitals = max(year_input.n_hospitals, 1)
+    n_areas = max(year_input.layout.n_areas, 1)
+    counts = pair_counts(chunk_bounds(len(stays.pool), n_areas * n_hospitals), stays.area, stays.hospital,
+                         n_areas, n_hospitals)
+    present = counts > 0
+    keys = np.flatnonzero(present)
+    row_of_pair = np.where(present, np.cumsum(present) - 1, -1).astype(np.int64)
+    return HospitalRows(area=keys // n_hospitals, hospital=keys % n_hospitals, row_of_pair=row_of_pair)
