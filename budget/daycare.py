@@ -29,6 +29,7 @@ from numba import njit
 
 from drgdip.budget.policy import DayCareRules
 from drgdip.core.errors import UsageError
+from drgdip.core.frames import with_columns
 
 __all__ = ["DayCareResult", "apply_day_care", "apply_day_payments", "normalise_care_type", "CARE_TYPE_ALIASES",
            "dayward_periods"]
@@ -414,7 +415,8 @@ def _result(frame, care_in, care, status, settle, settle_labels, merged_rows, me
     codes[merged] = id_code.reshape(-1)[np.searchsorted(targets, target_of[merged])]
     merged_into = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0, type=pa.int64()),
                                                  pa.array(target_ids, type=pa.string())).dictionary_decode().to_pandas().array
-    out = frame.assign(
+    out = with_columns(
+        frame,
         care_type_input=pd.Categorical.from_codes(care_in, categories=list(CARE_CODES)),
         care_type=pd.Categorical.from_codes(care, categories=list(CARE_CODES)),
         day_care_status=pd.Categorical.from_codes(status, categories=list(DAY_STATUSES)),
@@ -478,4 +480,4 @@ def apply_day_payments(frame: pd.DataFrame, rules: DayCareRules, reference_point
         ratio = np.divide(fund, cost, out=np.zeros(n), where=cost > 0)
         fixed = np.where(special, np.where(ffs, fund, amount * ratio), fixed)
         points = np.where(special, np.nan, points)
-    return frame.assign(day_care_amount=amount, case_points=points, fixed_payment=fixed)
+    return with_columns(frame, day_care_amount=amount, case_points=points, fixed_payment=fixed)

@@ -22,6 +22,7 @@ import pandas as pd
 
 from drgdip.budget.case_source import GROUPING_INPUTS
 from drgdip.core.errors import UsageError
+from drgdip.core.frames import with_columns
 
 __all__ = ["Grouping", "resolve_grouping", "group_stays", "DRG_COLUMNS", "DIP_COLUMNS"]
 
@@ -139,7 +140,7 @@ def _grouping_inputs(frame: pd.DataFrame, rows: np.ndarray, fetch) -> pd.DataFra
     lacking = [c for c in GROUPING_INPUTS if c not in frame.columns]
     if lacking and fetch is not None:
         fetched = fetch(lacking, np.flatnonzero(rows))
-        cases = cases.assign(**{c: fetched[c].to_numpy() if not isinstance(fetched[c].dtype, pd.CategoricalDtype)
+        cases = with_columns(cases, **{c: fetched[c].to_numpy() if not isinstance(fetched[c].dtype, pd.CategoricalDtype)
                                 else fetched[c].array for c in fetched.columns})
     return cases
 
@@ -167,7 +168,7 @@ def put_columns(frame: pd.DataFrame, rows: np.ndarray, grouped: pd.DataFrame, co
     """``frame`` with ``columns`` of ``grouped`` written into ``rows`` (categoricals stay categoricals)."""
     present = [c for c in columns if c in grouped.columns]
     if rows.all():
-        return frame.assign(**{c: grouped[c].to_numpy() if not isinstance(grouped[c].dtype, pd.CategoricalDtype)
+        return with_columns(frame, **{c: grouped[c].to_numpy() if not isinstance(grouped[c].dtype, pd.CategoricalDtype)
                                else grouped[c].array for c in present})
     updated = {}
     positions = np.flatnonzero(rows)
@@ -186,4 +187,4 @@ def put_columns(frame: pd.DataFrame, rows: np.ndarray, grouped: pd.DataFrame, co
                              dtype=new.dtype if new.dtype.kind in "fb" else object)
             base[positions] = new.to_numpy()
             updated[column] = base
-    return frame.assign(**updated)
+    return with_columns(frame, **updated)

@@ -32,6 +32,7 @@ from drgdip.core.errors import UsageError
 from drgdip.core.province import cases_path, read_province, read_province_info
 from drgdip.core.tables import read_table
 from drgdip.core.timing import StageClock, stage_of
+from drgdip.core.frames import frame_of, with_columns
 
 __all__ = ["settle_province", "add_points", "reference_point_values", "history_point_values",
            "SETTLEMENT_COLUMNS", "CATEGORICAL_COLUMNS"]
@@ -73,7 +74,7 @@ def _with_hospital_fields(cases: pd.DataFrame, hospitals: pd.DataFrame | None) -
         values.index = cases.index
         added[target] = values if target not in cases.columns else cases[target].where(cases[target].notna(),
                                                                                        values)
-    return cases.assign(**added)
+    return with_columns(cases, **added)
 
 
 def _weights(frame: pd.DataFrame, years: np.ndarray, settle_year: int, policy: Policy, weights, dip,
@@ -186,7 +187,7 @@ def add_points(frame: pd.DataFrame, policy: Policy, table, *, inputs=None, appro
     breakdown = points_at(inputs, point_value=point_value if needs_value else None, approved=approved)
     added = {c: breakdown[c].array for c in POINT_COLUMNS if c in breakdown.columns}
     added["case_points"] = breakdown["final_points"].to_numpy()
-    frame = frame.assign(**added)
+    frame = with_columns(frame, **added)
     if "day_care_payment" in frame.columns:
         frame = apply_day_payments(frame, policy.day_care, point_value)
     return exclude_by_los(frame, policy)
@@ -213,14 +214,14 @@ def history_with_points(past: pd.DataFrame, years: np.ndarray, policy: Policy, t
     keeps only what settlement reads of the history (:data:`HISTORY_COLUMNS` and the points).
     """
     history = past[[c for c in HISTORY_COLUMNS if c in past.columns]]
-    history = history.assign(**_points_in_blocks(past, policy, table, None))
+    history = with_columns(history, **_points_in_blocks(past, policy, table, None))
     by_area = None
     if policy.point_value.budget_point_value is None and policy.day_care.reference_point_value is None:
         by_area = history_point_values(history, years, policy)
         if by_area and _depends_on_point_value(past, policy):
-            history = history.assign(**_points_in_blocks(
+            history = with_columns(history, **_points_in_blocks(
                 past, policy, table, reference_point_values(past, policy, table, by_area)))
-    return history.assign(year=years), by_area
+    return with_columns(history, year=years), by_area
 
 
 def _points_in_blocks(stays: pd.DataFrame, policy: Policy, table, point_value: np.ndarray | None) -> dict:
@@ -259,7 +260,7 @@ def exclude_by_los(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     fixed = (frame["fixed_payment"].to_numpy(dtype=np.float64, na_value=np.nan).copy()
              if "fixed_payment" in frame.columns else np.full(len(frame), np.nan))
     fixed = np.where(out & np.isnan(fixed), frame["fund_paid"].to_numpy(dtype=np.float64), fixed)
-    return frame.assign(fixed_payment=fixed, excluded_by_los=out)
+    return with_columns(frame, fixed_payment=fixed, excluded_by_los=out)
 
 
 def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=None, approved=None,
@@ -343,7 +344,7 @@ def _split_years(frame: pd.DataFrame, current: np.ndarray) -> tuple[pd.DataFrame
         if name not in NOT_FOR_HISTORY:
             history[name] = column[~current]
         del column
-    return pd.DataFrame(settled_year), pd.DataFrame(history)
+    return frame_of(settled_year), frame_of(history)
 
 
 def _read_input(source, policy: Policy, *, scheme, dip, regroup: bool):

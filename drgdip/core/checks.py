@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from drgdip.core.errors import UsageError
+from drgdip.core.frames import with_columns
 
 __all__ = ["ColumnRule", "CASE_COLUMNS", "MONEY_COLUMNS", "check_case_table", "number_column", "flag_column",
            "time_column", "first_row"]
@@ -131,7 +132,7 @@ def check_case_table(frame: pd.DataFrame, *, file: str = "<cases>", required: It
         values = _checked(frame, name, rule, file)
         if values is not None:
             converted[name] = values
-    return frame.assign(**converted) if converted else frame
+    return with_columns(frame, **converted)
 
 
 def _checked(frame: pd.DataFrame, name: str, rule: ColumnRule, file: str):
