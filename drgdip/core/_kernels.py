@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["counting_order"]
+__all__ = ["counting_order", "first_bad_number"]
 
 
 @nb.njit(cache=True)
@@ -36,3 +36,35 @@ def counting_order(unit, n_units):
         order[fill[u]] = i
         fill[u] += 1
     return order, start
+
+
+@nb.njit(cache=True)
+def first_bad_number(values, lo, allow_missing, integer):
+    """First value that is missing (when not allowed), infinite, below ``lo`` or, with ``integer``,
+    not whole; checked in that order for each value.
+
+    Parameters
+    ----------
+    values : float64[n]
+    lo : float
+        Smallest value allowed (``-inf``: no bound).
+    allow_missing, integer : bool
+
+    Returns
+    -------
+    (index, kind) : (int, int)
+        Index of the first bad value (-1 when none) and why: 1 missing, 2 infinite, 3 below ``lo``,
+        4 not whole.
+    """
+    for i in range(values.shape[0]):
+        v = values[i]
+        if np.isnan(v):
+            if not allow_missing:
+                return i, 1
+        elif np.isinf(v):
+            return i, 2
+        elif v < lo:
+            return i, 3
+        elif integer and v != np.floor(v):
+            return i, 4
+    return -1, 0

@@ -17,6 +17,7 @@ from typing import Iterable, Literal, Mapping
 import numpy as np
 import pandas as pd
 
+from drgdip.core._kernels import first_bad_number
 from drgdip.core.errors import UsageError
 from drgdip.core.frames import with_columns
 
@@ -30,6 +31,9 @@ def number_column(frame: pd.DataFrame, column: str, *, file: str, lo: float | No
     series = frame[column]
     if pd.api.types.is_bool_dtype(series.dtype):
         raise UsageError("expected a number, got true/false", file=file, row=1, field=column)
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iuf":
+        return _plain_numbers(series.to_numpy(), column, file=file, lo=lo, allow_missing=allow_missing,
+                              integer=integer)
     if pd.api.types.is_numeric_dtype(series.dtype):
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
         bad_text = None
@@ -65,6 +69,28 @@ def number_column(frame: pd.DataFrame, column: str, *, file: str, lo: float | No
     return values
 
 
+def _plain_numbers(values: np.ndarray, column: str, *, file: str, lo: float | None, allow_missing: bool,
+                   integer: bool) -> np.ndarray:
+    """:func:`number_column` of a numpy integer or float column in one compiled pass (no float copy
+    of an integer column)."""
+    if values.dtype.kind in "iu":
+        if lo is not None and len(values) and values.min() < lo:
+            row = first_row(values < lo)
+            raise UsageError(f"must be >= {lo:g}, got {values[row - 1]}", file=file, row=row, field=column)
+        if integer:
+            return values.astype(np.int64, copy=False)
+        return values.astype(np.float64)
+    values = values.astype(np.float64, copy=False)
+    index, kind = first_bad_number(values, -np.inf if lo is None else float(lo), allow_missing, integer)
+    if index >= 0:
+        message = {1: "value is missing", 2: "value is infinite", 3: f"must be >= {lo:g}, got {values[index]:g}",
+                   4: f"expected a whole number, got {values[index]:g}"}[kind]
+        raise UsageError(message, file=file, row=index + 1, field=column)
+    if integer and not allow_missing:
+        return values.astype(np.int64)
+    return values
+
+
 def first_row(mask: np.ndarray) -> int:
     """1-based data row of the first True in ``mask``."""
     return int(np.flatnonzero(mask)[0]) + 1
@@ -83,6 +109,7 @@ class ColumnRule:
     lo: float | None = None
     hi: float | None = None
     missing: bool = True
+    widen: bool = False   # held as int64 (day care writes values a narrow type cannot hold)
     doc: str = ""
 
 
@@ -95,7 +122,7 @@ CASE_COLUMNS: Mapping[str, ColumnRule] = {
     "self_pay_out_scope": ColumnRule("money", lo=0.0, doc="patient's out-of-catalogue share, yuan"),
     "drug_cost": ColumnRule("money", lo=0.0, doc="drug part of the cost, yuan"),
     "consumable_cost": ColumnRule("money", lo=0.0, doc="consumable part of the cost, yuan"),
-    "los": ColumnRule("integer", lo=0, doc="length of stay, days"),
+    "los": ColumnRule("integer", lo=0, widen=True, doc="length of stay, days"),
     "hospital_level": ColumnRule("integer", lo=0, hi=9, doc="hospital level (3, 2, 1)"),
     "year": ColumnRule("integer", lo=1900, hi=2200, doc="settlement year"),
     "month": ColumnRule("integer", lo=0, hi=12, doc="settlement month (0: unknown)"),
@@ -156,9 +183,8 @@ def _checked(frame: pd.DataFrame, name: str, rule: ColumnRule, file: str):
             raise UsageError(f"must be <= {rule.hi:g}, got {values[row - 1]:g}", file=file, row=row, field=name)
     if rule.kind == "integer":
         if np.issubdtype(values.dtype, np.integer):
-            if pd.api.types.is_integer_dtype(series.dtype) and not isinstance(series.dtype, pd.ArrowDtype) \
-                    and series.dtype.itemsize == 8:
-                return None
+            if isinstance(series.dtype, np.dtype) and (series.dtype.itemsize == 8 or not rule.widen):
+                return None   # narrow whole numbers stay narrow unless a rule may write larger ones
             return values.astype(np.int64, copy=False)
         missing = np.isnan(values)
         return pd.arrays.IntegerArray(np.where(missing, 0, values).astype(np.int64), missing)
