@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from numba import njit
 
 from drgdip.budget.policy import DayCareRules
@@ -85,6 +86,24 @@ def _times(frame: pd.DataFrame, column: str, file: str) -> np.ndarray:
         row = int(np.flatnonzero(bad)[0])
         raise UsageError(f"cannot read the time {frame[column].iloc[row]!r}", file=file, row=row + 1, field=column)
     return times.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    """A column checked at the boundary (or given by a caller) as float64, NaN where missing or not a number."""
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _arrow(values: pd.Series) -> pa.Array:
+    """A column as an Arrow array without copying it (categoricals as dictionary arrays)."""
+    array = pa.array(values.array, from_pandas=True)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _as_text(array: pa.Array) -> pa.Array:
+    """An Arrow array as text (a dictionary array decoded)."""
+    return array.cast(pa.large_string()) if not pa.types.is_large_string(array.type) else array
 
 
 def _codes(values: pd.Series, tokens: tuple[str, ...]) -> np.ndarray:
@@ -171,10 +190,9 @@ def apply_day_care(cases: pd.DataFrame, rules: DayCareRules, outpatient: pd.Data
     session_days = np.zeros(n, dtype=np.int64)
     dayward_fee = np.zeros(n)
     fee_difference = np.zeros(n)
-    level = (pd.to_numeric(frame["hospital_level"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    level = (_numbers(frame["hospital_level"])
              if "hospital_level" in frame.columns else np.full(n, np.nan))
-    los = (pd.to_numeric(frame["los"], errors="coerce").fillna(0).to_numpy(dtype=np.float64)
-           if "los" in frame.columns else np.zeros(n))
+    los = (np.nan_to_num(_numbers(frame["los"])) if "los" in frame.columns else np.zeros(n))
 
     has_times = "admit_time" in frame.columns and "discharge_time" in frame.columns
     admit = _times(frame, "admit_time", file) if has_times else None
@@ -357,26 +375,28 @@ def _preop_costs(frame: pd.DataFrame, outpatient: pd.DataFrame, rules: DayCareRu
     if merge.require_related:
         if "related_case_id" not in outpatient.columns:
             return np.zeros(n)
-        related = outpatient["related_case_id"]
-        visits = np.flatnonzero((related.notna() & (related != "")).to_numpy(dtype=bool))
-        if not len(visits):
+        stay_ids = _arrow(frame["case_id"]).take(pa.array(eligible))
+        found = pc.index_in(_arrow(outpatient["related_case_id"]), value_set=stay_ids)
+        bills = np.flatnonzero(found.is_valid().to_numpy(zero_copy_only=False))
+        if not len(bills):
             return np.zeros(n)
-        bills = outpatient.iloc[visits]
-        stay_ids = pd.Index(_text(frame, "case_id", eligible))
-        k = stay_ids.get_indexer(pd.Index(_text(bills, "related_case_id"))) if stay_ids.is_unique else \
-            pd.Series(np.arange(len(eligible)), index=stay_ids).groupby(level=0).first() \
-            .reindex(_text(bills, "related_case_id")).fillna(-1).to_numpy(dtype=np.int64)
-        ok = k >= 0
-        j = np.where(ok, k, 0)
-        row = eligible[j]
-        visit = _times(bills, "visit_time", "outpatient")
-        ok &= (_text(bills, "hospital_id") == _text(frame, "hospital_id", row))
+        row = eligible[found.filter(found.is_valid()).to_numpy(zero_copy_only=False)]
+        taken_bills, taken_rows = pa.array(bills), pa.array(row)
+        same_hospital = pc.equal(_as_text(_arrow(outpatient["hospital_id"]).take(taken_bills)),
+                                 _as_text(_arrow(frame["hospital_id"]).take(taken_rows)))
+        ok = same_hospital.fill_null(False).to_numpy(zero_copy_only=False)
+        visit = outpatient["visit_time"].to_numpy()[bills]
+        visit = pd.to_datetime(visit).to_numpy(dtype="datetime64[ns]").astype(np.int64) if len(visit) else \
+            np.zeros(0, dtype=np.int64)
         ok &= (visit < admit[row]) & (visit >= admit[row] - window)
-        bill_patient = _text(bills, "patient_id")
-        stay_patient = _text(frame, "patient_id", row)
-        ok &= (bill_patient == "") | (stay_patient == "") | (bill_patient == stay_patient)
-        cost = pd.to_numeric(bills["cost"], errors="coerce").fillna(0.0).to_numpy(dtype=np.float64)
-        return np.bincount(row[ok], weights=cost[ok], minlength=n)
+        if "patient_id" in outpatient.columns and "patient_id" in frame.columns:
+            bill_patient = _as_text(_arrow(outpatient["patient_id"]).take(taken_bills)).fill_null("")
+            stay_patient = _as_text(_arrow(frame["patient_id"]).take(taken_rows)).fill_null("")
+            same = pc.or_(pc.or_(pc.equal(bill_patient, ""), pc.equal(stay_patient, "")),
+                          pc.equal(bill_patient, stay_patient))
+            ok &= same.to_numpy(zero_copy_only=False)
+        cost = pd.to_numeric(outpatient["cost"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)[bills]
+        return np.bincount(row[ok], weights=np.nan_to_num(cost[ok]), minlength=n)
     patient = _text(frame, "patient_id", eligible)
     keep = patient != ""
     stays_key, bills_key = _joint_codes(
@@ -448,8 +468,7 @@ def apply_day_payments(frame: pd.DataFrame, rules: DayCareRules, reference_point
     cost = frame["total_cost"].to_numpy(dtype=np.float64)
     fund = frame["fund_paid"].to_numpy(dtype=np.float64)
     care = _codes(frame["care_type"], CARE_CODES) if "care_type" in frame.columns else np.zeros(n, dtype=np.int8)
-    los = (pd.to_numeric(frame["los"], errors="coerce").fillna(0).to_numpy(dtype=np.float64)
-           if "los" in frame.columns else np.zeros(n))
+    los = (np.nan_to_num(_numbers(frame["los"])) if "los" in frame.columns else np.zeros(n))
     amount = np.full(n, np.nan)
     for code in (DAY_SURGERY, DAY_CHEMO, TCM_DAY):
         category = getattr(rules, CARE_CODES[code])
