@@ -158,8 +158,10 @@ def read_table(source, *, what: str = "table", required: Sequence[str] = (),
     try:
         if kind == "parquet":
             dictionary = [c for c in categorical if c in names and (wanted is None or c in wanted)]
-            table = pq.read_table(path, columns=wanted, read_dictionary=dictionary or None, filters=filters)
-            return _to_pandas(table)
+            if filters is not None:
+                return _to_pandas(pq.read_table(path, columns=wanted, read_dictionary=dictionary or None,
+                                                filters=filters))
+            return _read_parquet_columns(path, names if wanted is None else wanted, dictionary)
         text_columns = (TEXT_COLUMNS | set(text)) & set(names)
         if kind == "csv":
             return _read_csv(path, names, wanted, text_columns)
@@ -186,6 +188,19 @@ def _read_csv(path: Path, names: list[str], wanted: list[str] | None, text_colum
     except pa.ArrowInvalid as error:
         raise UsageError(f"cannot parse CSV: {error}", file=str(path)) from None
     return _code_lists_as_text(_to_pandas(table))
+
+
+def _read_parquet_columns(path: Path, columns: list[str], dictionary: list[str]) -> pd.DataFrame:
+    """A Parquet file read one column at a time, each turned into its pandas column before the next is
+    read: the whole file is never held twice (as Arrow and as pandas)."""
+    parquet = pq.ParquetFile(path, read_dictionary=dictionary or None)
+    if not columns:
+        return pd.DataFrame(index=pd.RangeIndex(parquet.metadata.num_rows))
+    read = {}
+    for name in columns:
+        read[name] = _to_pandas(parquet.read(columns=[name], use_pandas_metadata=False))[name].array
+    pa.default_memory_pool().release_unused()
+    return pd.DataFrame(read, copy=False)
 
 
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
