@@ -164,40 +164,47 @@ def history_point_values(history: pd.DataFrame, years: np.ndarray, policy: Polic
     return {label: numerator[k] / denominator[k] for k, label in enumerate(labels) if denominator[k] != 0}
 
 
-def add_points(frame: pd.DataFrame, policy: Policy, table, *, inputs=None, approved=None,
+def add_points(frame: pd.DataFrame, policy: Policy, table, *, approved=None,
                point_value: np.ndarray | None = None) -> pd.DataFrame:
     """``frame`` with the points breakdown (``case_points`` = final points) and day-care payments.
 
-    ``inputs`` are the frame's prepared :class:`drgdip.pointvalue.points.CasePointInputs` (made here
-    when not given), so that the same stays can be evaluated at a refined point value without
-    preparing them again. ``point_value`` (yuan per point of each stay, default
-    :func:`reference_point_values`) is the point value of the ``standard`` outlier reference and of
-    day-care conversions.
+    ``point_value`` (yuan per point of each stay, default :func:`reference_point_values`) is the
+    point value of the ``standard`` outlier reference and of day-care conversions.
     """
-    from drgdip.pointvalue.points import case_point_inputs, points_at
     if point_value is None:
         point_value = reference_point_values(frame, policy, table)
+    frame = with_columns(frame, **point_breakdown(frame, policy, table, point_value, approved=approved))
+    return with_payment_methods(frame, policy, point_value)
+
+
+def point_breakdown(frame: pd.DataFrame, policy: Policy, table, point_value: np.ndarray, *,
+                    approved=None) -> dict:
+    """The points columns of ``frame``'s stays (:data:`POINT_COLUMNS` and ``case_points``) before
+    day-care payment methods; the point value matters only for the ``standard`` outlier reference."""
+    from drgdip.pointvalue.points import case_point_inputs, points_at
     needs_value = policy.points.outliers.outlier_reference == "standard"
     if needs_value and len(frame) and not np.isfinite(point_value).all():
         raise UsageError("the 'standard' outlier reference needs a point value: give "
                          "point_value.budget_point_value or a weight table with its all-case mean",
                          field="point_value.budget_point_value")
-    if inputs is None:
-        inputs = case_point_inputs(frame, table, policy.points)
-    breakdown = points_at(inputs, point_value=point_value if needs_value else None, approved=approved)
+    breakdown = points_at(case_point_inputs(frame, table, policy.points),
+                          point_value=point_value if needs_value else None, approved=approved)
     added = {c: breakdown[c].array for c in POINT_COLUMNS if c in breakdown.columns}
     added["case_points"] = breakdown["final_points"].to_numpy()
-    frame = with_columns(frame, **added)
+    return added
+
+
+def with_payment_methods(frame: pd.DataFrame, policy: Policy, point_value: np.ndarray) -> pd.DataFrame:
+    """Day-care payment methods turned into points or fixed payments at ``point_value``, then stays
+    outside DRG/DIP payment by length of stay (:func:`exclude_by_los`)."""
     if "day_care_payment" in frame.columns:
         frame = apply_day_payments(frame, policy.day_care, point_value)
     return exclude_by_los(frame, policy)
 
 
 def _depends_on_point_value(frame: pd.DataFrame, policy: Policy) -> bool:
-    """Whether points or day-care payments change with the reference point value: the ``standard``
-    outlier reference, or day-care payment methods other than points."""
-    if policy.points.outliers.outlier_reference == "standard":
-        return True
+    """Whether day-care payments change with the reference point value: payment methods other than
+    points (the ``standard`` outlier reference makes the points themselves depend on it)."""
     if "day_care_payment" not in frame.columns:
         return False
     return bool(frame["day_care_payment"].isin(("value", "bed_day", "ffs", "quota_minus_fee")).any())
@@ -207,39 +214,61 @@ def history_with_points(past: pd.DataFrame, years: np.ndarray, policy: Policy, t
     """The history stays with their points, and the budget point value of each area they give.
 
     Points at the policy's point value (or the weight table's all-case mean per point) give the
-    history's point value per area; where points depend on the point value
-    (:func:`_depends_on_point_value`) they are evaluated once more at that value. Points are computed
-    in blocks of :data:`HISTORY_BLOCK_ROWS` stays (a stay's points depend on the stay alone), so that
-    the per-stay breakdown of tens of millions of history stays is never held at once; the result
-    keeps only what settlement reads of the history (:data:`HISTORY_COLUMNS` and the points).
+    history's point value per area; what depends on the point value is then evaluated once more at
+    that value: the points themselves under the ``standard`` outlier reference, else only the
+    day-care payment methods. Points are computed in blocks of :data:`HISTORY_BLOCK_ROWS` stays (a
+    stay's points depend on the stay alone), so that the per-stay breakdown of tens of millions of
+    history stays is never held at once; the result keeps only what settlement reads of the history
+    (:data:`HISTORY_COLUMNS` and the points).
     """
     history = past[[c for c in HISTORY_COLUMNS if c in past.columns]]
-    history = with_columns(history, **_points_in_blocks(past, policy, table, None))
+    columns, kernel_points = _points_in_blocks(past, policy, table, None)
+    history = with_columns(history, **columns)
+    outlier_class = columns["outlier_class"]
     by_area = None
     if policy.point_value.budget_point_value is None and policy.day_care.reference_point_value is None:
         by_area = history_point_values(history, years, policy)
-        if by_area and _depends_on_point_value(past, policy):
-            history = with_columns(history, **_points_in_blocks(
-                past, policy, table, reference_point_values(past, policy, table, by_area)))
+        standard = policy.points.outliers.outlier_reference == "standard"
+        if by_area and (standard or _depends_on_point_value(past, policy)):
+            refined = reference_point_values(past, policy, table, by_area)
+            columns, _ = _points_in_blocks(past, policy, table, refined,
+                                           known=None if standard else (kernel_points, outlier_class))
+            history = with_columns(history, **columns)
     return with_columns(history, year=years), by_area
 
 
-def _points_in_blocks(stays: pd.DataFrame, policy: Policy, table, point_value: np.ndarray | None) -> dict:
-    """``case_points``, ``fixed_payment``, ``base_points`` and ``outlier_class`` of ``stays``, block by block."""
+def _points_in_blocks(stays: pd.DataFrame, policy: Policy, table, point_value: np.ndarray | None, *,
+                      known: tuple | None = None) -> tuple[dict, np.ndarray]:
+    """``case_points``, ``fixed_payment``, ``base_points`` and ``outlier_class`` of ``stays``, block by
+    block, and the points before day-care payment methods. With ``known`` (those points and the
+    outlier classes, when they do not depend on the point value) only the payment methods are
+    applied again."""
+    kernel_points, known_class = known if known is not None else (None, None)
+    from drgdip.pointvalue.points import OUTLIER_CLASSES
     n = len(stays)
     out = {"case_points": np.empty(n), "fixed_payment": np.full(n, np.nan), "base_points": np.empty(n)}
+    before = np.empty(n) if kernel_points is None else kernel_points
     outlier = np.empty(n, dtype=np.int8)
-    from drgdip.pointvalue.points import OUTLIER_CLASSES
     for start in range(0, n, HISTORY_BLOCK_ROWS):
         stop = min(n, start + HISTORY_BLOCK_ROWS)
-        block = add_points(stays.iloc[start:stop], policy, table,
-                           point_value=None if point_value is None else point_value[start:stop])
+        block = stays.iloc[start:stop]
+        value = reference_point_values(block, policy, table) if point_value is None else point_value[start:stop]
+        if kernel_points is None:
+            block = with_columns(block, **point_breakdown(block, policy, table, value))
+            before[start:stop] = block["case_points"].to_numpy()
+        else:
+            block = with_columns(block, case_points=kernel_points[start:stop],
+                                 outlier_class=known_class[start:stop])
+        block = with_payment_methods(block, policy, value)
         for name, values in out.items():
             if name in block.columns:
                 values[start:stop] = block[name].to_numpy(dtype=np.float64, na_value=np.nan)
-        outlier[start:stop] = pd.Categorical(block["outlier_class"], categories=OUTLIER_CLASSES).codes
-    out["outlier_class"] = pd.Categorical.from_codes(outlier, categories=OUTLIER_CLASSES)
-    return out
+        if "outlier_class" in block.columns:
+            outlier[start:stop] = pd.Categorical(block["outlier_class"], categories=OUTLIER_CLASSES).codes
+    columns = {name: values for name, values in out.items() if kernel_points is None or name != "base_points"}
+    if kernel_points is None:
+        columns["outlier_class"] = pd.Categorical.from_codes(outlier, categories=OUTLIER_CLASSES)
+    return columns, before
 
 
 def exclude_by_los(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
