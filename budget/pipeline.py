@@ -25,6 +25,7 @@ from drgdip.budget.daycare import apply_day_care, apply_day_payments
 from drgdip.budget.frame import stay_years
 from drgdip.budget.case_source import CaseSource
 from drgdip.budget.grouping import group_stays, resolve_grouping
+from drgdip.budget.point_value import history_point_value
 from drgdip.budget.policy import Policy, load_policy
 from drgdip.budget.settle import Settlement, settle_cases
 from drgdip.core.checks import check_case_table
@@ -143,25 +144,40 @@ def reference_point_values(frame: pd.DataFrame, policy: Policy, table, by_area: 
     return per_area[area]
 
 
-def history_point_values(history: pd.DataFrame, years: np.ndarray, policy: Policy) -> dict:
-    """Budget point value per pooling area from history stays with points (§6.2):
-    Σ_y w_y·cost_y / Σ_y w_y·points_y over the latest ``len(year_weights)`` years."""
-    settled = _settled(history)
+def history_point_values(history: pd.DataFrame, years: np.ndarray, policy: Policy,
+                         settled_hospitals=None) -> dict:
+    """Budget point value of each pooling area from the history stays with points, by the one formula
+    of :func:`drgdip.budget.point_value.history_point_value`, over the stays settlement uses for it:
+    settled, paid by points (no fixed payment), treated in a region the policy settles, insured in
+    the province, at a hospital with stays in the settlement year (``settled_hospitals``; all when
+    None)."""
+    from drgdip.pointvalue.coefs import pool_codes
+
     points = history["case_points"].to_numpy(dtype=np.float64, na_value=np.nan)
-    use = settled & np.isfinite(points) & (points > 0)
+    use = _settled(history) & np.isfinite(points)
+    if "fixed_payment" in history.columns:
+        use &= history["fixed_payment"].isna().to_numpy()
+    if "insured_region" in history.columns and "region" in history.columns:
+        use &= pool_codes(history["region"], history["insured_region"],
+                          policy.points.remote.province_prefix_len) != 2   # insured in another province
+    area, labels = _areas(history, policy)
+    if policy.regions:
+        region_codes, regions = pd.factorize(history["region"], use_na_sentinel=True)
+        wanted = np.append(np.isin(np.asarray([str(r) for r in regions]), list(policy.regions)), False)
+        use &= wanted[region_codes]
+    hospital, hospital_labels = pd.factorize(history["hospital_id"], use_na_sentinel=True)
+    if settled_hospitals is not None:
+        present = np.append(pd.Index(np.asarray(hospital_labels, dtype=object).astype(str))
+                            .isin(pd.Index(settled_hospitals).astype(str)), False)
+        use &= present[hospital]
+    use &= (area >= 0) & (hospital >= 0)
     if not use.any():
         return {}
-    weights = np.asarray(policy.budget_year_weights, dtype=np.float64)
-    kept = np.unique(years[use])[-len(weights):]
-    use &= np.isin(years, kept)
-    area, labels = _areas(history, policy)
-    use &= area >= 0
     value = history["fund_paid" if policy.point_value.basis == "fund_only" else "total_cost"] \
         .to_numpy(dtype=np.float64)
-    w = weights[-len(kept):][np.searchsorted(kept, years[use])]
-    numerator = np.bincount(area[use], weights=w * value[use], minlength=len(labels))
-    denominator = np.bincount(area[use], weights=w * points[use], minlength=len(labels))
-    return {label: numerator[k] / denominator[k] for k, label in enumerate(labels) if denominator[k] != 0}
+    per_area = history_point_value(value[use], points[use], years[use], area[use], hospital[use], len(labels),
+                                   len(hospital_labels), policy)
+    return {label: float(pv) for label, pv in zip(labels, per_area) if np.isfinite(pv)}
 
 
 def add_points(frame: pd.DataFrame, policy: Policy, table, *, approved=None,
@@ -210,7 +226,8 @@ def _depends_on_point_value(frame: pd.DataFrame, policy: Policy) -> bool:
     return bool(frame["day_care_payment"].isin(("value", "bed_day", "ffs", "quota_minus_fee")).any())
 
 
-def history_with_points(past: pd.DataFrame, years: np.ndarray, policy: Policy, table) -> tuple[pd.DataFrame, dict]:
+def history_with_points(past: pd.DataFrame, years: np.ndarray, policy: Policy, table,
+                        settled_hospitals=None) -> tuple[pd.DataFrame, dict]:
     """The history stays with their points, and the budget point value of each area they give.
 
     Points at the policy's point value (or the weight table's all-case mean per point) give the
@@ -227,7 +244,7 @@ def history_with_points(past: pd.DataFrame, years: np.ndarray, policy: Policy, t
     outlier_class = columns["outlier_class"]
     by_area = None
     if policy.point_value.budget_point_value is None and policy.day_care.reference_point_value is None:
-        by_area = history_point_values(history, years, policy)
+        by_area = history_point_values(history, years, policy, settled_hospitals)
         standard = policy.points.outliers.outlier_reference == "standard"
         if by_area and (standard or _depends_on_point_value(past, policy)):
             refined = reference_point_values(past, policy, table, by_area)
@@ -344,7 +361,8 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
         frame, past = _split_years(frame, current)
         history = by_area = None
         if past is not None:
-            history, by_area = history_with_points(past, years[~current], policy, table)
+            history, by_area = history_with_points(past, years[~current], policy, table,
+                                                   settled_hospitals=pd.unique(frame["hospital_id"]))
             del past
     with stage("points"):
         point_value = reference_point_values(frame, policy, table, by_area)

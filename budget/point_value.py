@@ -24,7 +24,7 @@ from drgdip.budget.money import round_fen
 from drgdip.budget.policy import PointValueRules, Policy
 from drgdip.core.errors import UsageError
 
-__all__ = ["fund_ratio_table", "weighted_point_value", "budget_point_values", "PoolValues", "pool_point_values"]
+__all__ = ["fund_ratio_table", "weighted_point_value", "history_point_value", "budget_point_values", "PoolValues", "pool_point_values"]
 
 
 def fund_ratio_table(mode: str, cost_pk: np.ndarray, fund_pk: np.ndarray, n_pools: int,
@@ -82,6 +82,27 @@ def weighted_point_value(group: np.ndarray, hospital: np.ndarray, year_pos: np.n
         return np.where(total_den > 0, total_num / total_den, np.nan)
 
 
+def history_point_value(value: np.ndarray, points: np.ndarray, year: np.ndarray, group: np.ndarray,
+                        hospital: np.ndarray, n_groups: int, n_hospitals: int, policy: Policy) -> np.ndarray:
+    """Budget point value (预算点值) of each group from history stays paid by points (§6.2).
+
+    ``Σ_y w_y·value_y / Σ_y w_y·points_y`` over the latest ``len(year_weights)`` years that have
+    stays with points, the weights aligned to the latest year, after the policy's smoothing
+    (:func:`weighted_point_value`); NaN for a group without points. ``value`` is yuan (cost, or fund
+    on the fund-only basis) of each stay; the caller chooses the stays (those settled by points in a
+    pool). The one formula for the history point value: the budget point value of each pool and
+    area, and the reference point value of the history's own points.
+    """
+    weights = np.asarray(policy.budget_year_weights, dtype=np.float64)
+    use = points > 0
+    years = np.unique(year[use])[-len(weights):]
+    if not len(years):
+        return np.full(n_groups, np.nan)
+    use &= np.isin(year, years)
+    return weighted_point_value(group[use], hospital[use], np.searchsorted(years, year[use]), value[use],
+                                points[use], weights[-len(years):], n_groups, n_hospitals, policy.point_value)
+
+
 def budget_point_values(policy: Policy, arrays: CaseArrays, pool: np.ndarray, pool_area: np.ndarray,
                         area_labels: np.ndarray, history: CaseArrays | None = None, history_pool: np.ndarray | None = None,
                         history_hospital: np.ndarray | None = None, history_year: np.ndarray | None = None,
@@ -110,28 +131,20 @@ def budget_point_values(policy: Policy, arrays: CaseArrays, pool: np.ndarray, po
         return value, source
 
     fund_basis = rules.basis == "fund_only"
-    weights = np.asarray(policy.budget_year_weights, dtype=np.float64)
     n_h = len(arrays.hospital_labels)
     n_areas = len(area_labels)
     if history is not None and history_year is not None:
-        use = (history_pool >= 0) & (history_hospital >= 0) & ~history.fixed & (history.points > 0)
+        use = (history_pool >= 0) & (history_hospital >= 0) & ~history.fixed
         if year is not None:
             use &= history_year < year
-        years = np.unique(history_year[use])[-len(weights):]
-        if len(years):
-            w = weights[-len(years):]
-            use &= np.isin(history_year, years)
-            year_pos = np.searchsorted(years, history_year[use])
-            numer = (history.fund_fen if fund_basis else history.cost_fen)[use] / 100.0
-            pts = history.points[use]
-            hosp = history_hospital[use]
-            by_pool = weighted_point_value(history_pool[use], hosp, year_pos, numer, pts, w, n_pools, n_h, rules)
-            by_area = weighted_point_value(pool_area[history_pool[use]], hosp, year_pos, numer, pts, w,
-                                           n_areas, n_h, rules)
-            fill = np.isnan(value) & ~np.isnan(by_pool)
-            value[fill], source[fill] = by_pool[fill], "history"
-            fill = np.isnan(value) & ~np.isnan(by_area[pool_area])
-            value[fill], source[fill] = by_area[pool_area][fill], "history_area"
+        numer = (history.fund_fen if fund_basis else history.cost_fen)[use] / 100.0
+        pts, hosp, stay_year, stay_pool = history.points[use], history_hospital[use], history_year[use], history_pool[use]
+        by_pool = history_point_value(numer, pts, stay_year, stay_pool, hosp, n_pools, n_h, policy)
+        by_area = history_point_value(numer, pts, stay_year, pool_area[stay_pool], hosp, n_areas, n_h, policy)
+        fill = np.isnan(value) & ~np.isnan(by_pool)
+        value[fill], source[fill] = by_pool[fill], "history"
+        fill = np.isnan(value) & ~np.isnan(by_area[pool_area])
+        value[fill], source[fill] = by_area[pool_area][fill], "history_area"
     if np.isnan(value).any():
         use = (pool >= 0) & arrays.in_scope & ~arrays.fixed & (arrays.points > 0)
         numer = (arrays.fund_fen if fund_basis else arrays.cost_fen)[use] / 100.0
