@@ -175,8 +175,8 @@ def history_point_values(history: pd.DataFrame, years: np.ndarray, policy: Polic
         return {}
     value = history["fund_paid" if policy.point_value.basis == "fund_only" else "total_cost"] \
         .to_numpy(dtype=np.float64)
-    per_area = history_point_value(value[use], points[use], years[use], area[use], hospital[use], len(labels),
-                                   len(hospital_labels), policy)
+    per_area = history_point_value(value, points, years, area, hospital, len(labels), len(hospital_labels),
+                                   policy, use)
     return {label: float(pv) for label, pv in zip(labels, per_area) if np.isfinite(pv)}
 
 

@@ -46,19 +46,22 @@ def fund_ratio_table(mode: str, cost_pk: np.ndarray, fund_pk: np.ndarray, n_pool
     return np.ascontiguousarray(table.reshape(-1)), pool_ratio
 
 
-def weighted_point_value(group: np.ndarray, hospital: np.ndarray, year_pos: np.ndarray, value: np.ndarray,
-                         points: np.ndarray, year_weights: np.ndarray, n_groups: int, n_hospitals: int,
-                         rules: PointValueRules) -> np.ndarray:
-    """Σ_y w_y·value_y / Σ_y w_y·points_y per group (NaN without points), after smoothing.
+def weighted_point_value(group: np.ndarray, hospital: np.ndarray, stay_weight: np.ndarray, value: np.ndarray,
+                         points: np.ndarray, n_groups: int, n_hospitals: int, rules: PointValueRules) -> np.ndarray:
+    """Σ w·value / Σ w·points per group (NaN without points), after smoothing; ``stay_weight`` is each
+    stay's year weight (0 leaves the stay out, and then its group and hospital may be anything).
 
     Smoothing works on hospitals: ``percentile`` keeps hospitals whose value per point lies within
     the [smoothing_lo, smoothing_hi] percentiles of the group's hospitals; ``best_interval_1d``
     keeps those at or below the group's mean value per point (优值区间).
     """
-    w = year_weights[year_pos]
-    cell = group.astype(np.int64) * n_hospitals + hospital
-    num = np.bincount(cell, weights=w * value, minlength=n_groups * n_hospitals).reshape(n_groups, n_hospitals)
-    den = np.bincount(cell, weights=w * points, minlength=n_groups * n_hospitals).reshape(n_groups, n_hospitals)
+    counted = stay_weight > 0
+    cell = np.where(counted, group.astype(np.int64) * n_hospitals + hospital, 0)
+    size = n_groups * n_hospitals
+    num = np.bincount(cell, weights=stay_weight * np.where(counted, value, 0.0), minlength=size).reshape(
+        n_groups, n_hospitals)
+    den = np.bincount(cell, weights=stay_weight * np.where(counted, points, 0.0), minlength=size).reshape(
+        n_groups, n_hospitals)
     has = den > 0
     if rules.smoothing != "none":
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -83,24 +86,30 @@ def weighted_point_value(group: np.ndarray, hospital: np.ndarray, year_pos: np.n
 
 
 def history_point_value(value: np.ndarray, points: np.ndarray, year: np.ndarray, group: np.ndarray,
-                        hospital: np.ndarray, n_groups: int, n_hospitals: int, policy: Policy) -> np.ndarray:
+                        hospital: np.ndarray, n_groups: int, n_hospitals: int, policy: Policy,
+                        use: np.ndarray | None = None) -> np.ndarray:
     """Budget point value (预算点值) of each group from history stays paid by points (§6.2).
 
     ``Σ_y w_y·value_y / Σ_y w_y·points_y`` over the latest ``len(year_weights)`` years that have
     stays with points, the weights aligned to the latest year, after the policy's smoothing
     (:func:`weighted_point_value`); NaN for a group without points. ``value`` is yuan (cost, or fund
-    on the fund-only basis) of each stay; the caller chooses the stays (those settled by points in a
-    pool). The one formula for the history point value: the budget point value of each pool and
-    area, and the reference point value of the history's own points.
+    on the fund-only basis) of each stay; ``use`` marks the stays the caller counts (those settled by
+    points in a pool; all when None). The one formula for the history point value: the budget point
+    value of each pool and area, and the reference point value of the history's own points.
     """
     weights = np.asarray(policy.budget_year_weights, dtype=np.float64)
-    use = points > 0
-    years = np.unique(year[use])[-len(weights):]
-    if not len(years):
+    usable = points > 0 if use is None else use & (points > 0)
+    if not usable.any():
         return np.full(n_groups, np.nan)
-    use &= np.isin(year, years)
-    return weighted_point_value(group[use], hospital[use], np.searchsorted(years, year[use]), value[use],
-                                points[use], weights[-len(years):], n_groups, n_hospitals, policy.point_value)
+    first = int(year[usable].min())
+    present = np.flatnonzero(np.bincount(year[usable] - first)) + first
+    kept = present[-len(weights):]
+    year_weight = np.zeros(int(present[-1]) - first + 1)
+    year_weight[kept - first] = weights[-len(kept):]
+    offset = np.clip(year.astype(np.int64) - first, 0, len(year_weight) - 1)
+    stay_weight = np.where(usable, year_weight[offset], 0.0)
+    return weighted_point_value(group, hospital, stay_weight, value, points, n_groups, n_hospitals,
+                                policy.point_value)
 
 
 def budget_point_values(policy: Policy, arrays: CaseArrays, pool: np.ndarray, pool_area: np.ndarray,
@@ -137,10 +146,11 @@ def budget_point_values(policy: Policy, arrays: CaseArrays, pool: np.ndarray, po
         use = (history_pool >= 0) & (history_hospital >= 0) & ~history.fixed
         if year is not None:
             use &= history_year < year
-        numer = (history.fund_fen if fund_basis else history.cost_fen)[use] / 100.0
-        pts, hosp, stay_year, stay_pool = history.points[use], history_hospital[use], history_year[use], history_pool[use]
-        by_pool = history_point_value(numer, pts, stay_year, stay_pool, hosp, n_pools, n_h, policy)
-        by_area = history_point_value(numer, pts, stay_year, pool_area[stay_pool], hosp, n_areas, n_h, policy)
+        numer = (history.fund_fen if fund_basis else history.cost_fen) / 100.0
+        by_pool = history_point_value(numer, history.points, history_year, history_pool, history_hospital, n_pools,
+                                      n_h, policy, use)
+        by_area = history_point_value(numer, history.points, history_year, pool_area[np.maximum(history_pool, 0)],
+                                      history_hospital, n_areas, n_h, policy, use)
         fill = np.isnan(value) & ~np.isnan(by_pool)
         value[fill], source[fill] = by_pool[fill], "history"
         fill = np.isnan(value) & ~np.isnan(by_area[pool_area])
@@ -148,8 +158,8 @@ def budget_point_values(policy: Policy, arrays: CaseArrays, pool: np.ndarray, po
     if np.isnan(value).any():
         use = (pool >= 0) & arrays.in_scope & ~arrays.fixed & (arrays.points > 0)
         numer = (arrays.fund_fen if fund_basis else arrays.cost_fen)[use] / 100.0
-        current = weighted_point_value(pool[use], arrays.hospital[use], np.zeros(int(use.sum()), dtype=np.int64),
-                                       numer, arrays.points[use], np.ones(1), n_pools, n_h, rules)
+        current = weighted_point_value(pool[use], arrays.hospital[use], np.ones(int(use.sum())), numer,
+                                       arrays.points[use], n_pools, n_h, rules)
         fill = np.isnan(value) & ~np.isnan(current)
         value[fill], source[fill] = current[fill], "current_year"
     return value, source
