@@ -80,12 +80,15 @@ def normalise_care_type(values: pd.Series, file: str = "<cases>") -> np.ndarray:
 
 def _times(frame: pd.DataFrame, column: str, file: str) -> np.ndarray:
     """A datetime column as int64 nanoseconds (NaT → min int64)."""
-    times = pd.to_datetime(frame[column], errors="coerce")
-    bad = times.isna().to_numpy() & frame[column].notna().to_numpy()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise UsageError(f"cannot read the time {frame[column].iloc[row]!r}", file=file, row=row + 1, field=column)
-    return times.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    values = frame[column]
+    if not (pd.api.types.is_datetime64_dtype(values.dtype) and isinstance(values.dtype, np.dtype)):
+        times = pd.to_datetime(values, errors="coerce")
+        bad = times.isna().to_numpy() & values.notna().to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise UsageError(f"cannot read the time {values.iloc[row]!r}", file=file, row=row + 1, field=column)
+        values = times
+    return values.to_numpy(dtype="datetime64[ns]").view(np.int64)
 
 
 def _numbers(values: pd.Series) -> np.ndarray:
@@ -192,7 +195,7 @@ def apply_day_care(cases: pd.DataFrame, rules: DayCareRules, outpatient: pd.Data
     fee_difference = np.zeros(n)
     level = (_numbers(frame["hospital_level"])
              if "hospital_level" in frame.columns else np.full(n, np.nan))
-    los = (np.nan_to_num(_numbers(frame["los"])) if "los" in frame.columns else np.zeros(n))
+    los = (np.nan_to_num(_numbers(frame["los"]), copy=False) if "los" in frame.columns else np.zeros(n))
 
     has_times = "admit_time" in frame.columns and "discharge_time" in frame.columns
     admit = _times(frame, "admit_time", file) if has_times else None
@@ -468,7 +471,7 @@ def apply_day_payments(frame: pd.DataFrame, rules: DayCareRules, reference_point
     cost = frame["total_cost"].to_numpy(dtype=np.float64)
     fund = frame["fund_paid"].to_numpy(dtype=np.float64)
     care = _codes(frame["care_type"], CARE_CODES) if "care_type" in frame.columns else np.zeros(n, dtype=np.int8)
-    los = (np.nan_to_num(_numbers(frame["los"])) if "los" in frame.columns else np.zeros(n))
+    los = (np.nan_to_num(_numbers(frame["los"]), copy=False) if "los" in frame.columns else np.zeros(n))
     amount = np.full(n, np.nan)
     for code in (DAY_SURGERY, DAY_CHEMO, TCM_DAY):
         category = getattr(rules, CARE_CODES[code])
