@@ -18,6 +18,7 @@ import pandas as pd
 
 from drgdip.budget._kernels import _check_values, _to_fen_checked
 from drgdip.core.errors import UsageError
+from drgdip.core._kernels import first_appearance_codes
 from drgdip.core.checks import number_column
 
 __all__ = ["CaseArrays", "factorize", "case_arrays", "INSURANCE_TYPE_CODES", "number", "STATUS_OK"]
@@ -35,14 +36,9 @@ def factorize(values, name: str = "") -> tuple[np.ndarray, np.ndarray]:
     """
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
         # numbered by first appearance, as for text, whatever order the categories have
-        codes, used = pd.factorize(values.cat.codes.to_numpy(), use_na_sentinel=False)
-        categories = np.asarray([str(c) for c in values.cat.categories] + [""], dtype=object)
-        labels = categories[used]
-        if (used < 0).any():
-            missing = int(np.flatnonzero(used < 0)[0])
-            codes = np.where(codes == missing, -1, codes - (codes > missing))
-            labels = np.delete(labels, missing)
-        return codes, labels
+        codes, used = first_appearance_codes(values.cat.codes.to_numpy(), len(values.cat.categories))
+        categories = np.asarray([str(c) for c in values.cat.categories], dtype=object)
+        return codes, categories[used]
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     labels = np.asarray([str(u) for u in uniques], dtype=object)
     return codes, labels
@@ -154,8 +150,12 @@ def _month(frame: pd.DataFrame, file: str) -> np.ndarray:
         return month.astype(np.int8)
     for column in ("settle_date", "discharge_time"):
         if column in frame.columns:
-            times = pd.to_datetime(frame[column], errors="coerce")
-            return times.dt.month.fillna(0).to_numpy(dtype=np.int8)
+            times = frame[column]
+            if not (isinstance(times.dtype, np.dtype) and times.dtype.kind == "M"):
+                times = pd.to_datetime(times, errors="coerce")
+            stamps = times.to_numpy()
+            month = stamps.astype("datetime64[M]").astype(np.int64) % 12 + 1
+            return np.where(np.isnat(stamps), 0, month).astype(np.int8)
     return np.zeros(len(frame), dtype=np.int8)
 
 

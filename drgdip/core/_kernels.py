@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["counting_order", "first_bad_number"]
+__all__ = ["counting_order", "first_bad_number", "first_appearance_codes"]
 
 
 @nb.njit(cache=True)
@@ -68,3 +68,37 @@ def first_bad_number(values, lo, allow_missing, integer):
         elif integer and v != np.floor(v):
             return i, 4
     return -1, 0
+
+
+@nb.njit(cache=True)
+def first_appearance_codes(codes, n_labels):
+    """Renumber label codes by the order in which the labels first appear (as factorizing text does).
+
+    Parameters
+    ----------
+    codes : integer[n]
+        Label of each item, -1 where missing.
+    n_labels : int
+
+    Returns
+    -------
+    new_codes : int64[n]
+        ``-1`` where missing, else the rank of the label's first appearance.
+    used : int64[n_used]
+        The old label of each new code.
+    """
+    number = np.full(n_labels, -1, dtype=np.int64)
+    used = np.empty(n_labels, dtype=np.int64)
+    n_used = 0
+    new_codes = np.empty(codes.shape[0], dtype=np.int64)
+    for i in range(codes.shape[0]):
+        c = codes[i]
+        if c < 0:
+            new_codes[i] = -1
+            continue
+        if number[c] < 0:
+            number[c] = n_used
+            used[n_used] = c
+            n_used += 1
+        new_codes[i] = number[c]
+    return new_codes, used[:n_used]
