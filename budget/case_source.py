@@ -1,8 +1,8 @@
 """The input stays of a settlement run: the columns the computation uses for every stay, the rest when needed.
 
 Settlement computes with a few columns of every stay (ids, regions, costs, times, care type, group).
-The codes and demographics of stays that already carry their group, the departments and any column
-of the user's own are fetched only where they are used: the grouping inputs of the stays grouped
+The codes and demographics of stays that already carry their group, costs by item, departments and
+any column of the user's own are fetched only where they are used (and checked then): the grouping inputs of the stays grouped
 again, and every input column of the settlement year's stays for the per-stay output. A file is read
 again for them; an input in memory is taken from. On a province of 20 million stays this keeps about
 a quarter of the input out of memory while the money is computed.
@@ -17,7 +17,6 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from drgdip.core.checks import CASE_COLUMNS
 from drgdip.core.province import cases_path
 from drgdip.core.tables import read_table, table_columns
 
@@ -29,8 +28,8 @@ COMPUTE_COLUMNS = frozenset((
     "insured_region", "insurance_type", "care_type", "admit_time", "discharge_time", "los", "proc",
     "total_cost", "fund_paid", "fixed_payment", "settle_status", "day_exception", "treatment_period_id",
     "status", "mdc", "drg", "dip_group", "dip_type", "dip_score", "dip_basic", "dip_aux_coef", "aux_coef",
-    "other_coef", "payment_method",
-)) | frozenset(CASE_COLUMNS)
+    "other_coef", "payment_method", "leaving_type", "icu_hours", "case_points", "base_points",
+))
 # what the DRG and DIP groupers read
 GROUPING_INPUTS = ("dx", "proc", "gender", "age", "age_days", "birth_weight", "los", "leaving_type", "icu_hours")
 

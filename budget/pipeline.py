@@ -414,14 +414,14 @@ def _read_input(source, policy: Policy, *, scheme, dip, regroup: bool):
 def _with_input_columns(cases: pd.DataFrame, source: CaseSource, read_columns: list[str],
                         rows: np.ndarray) -> pd.DataFrame:
     """The per-stay output with every input column, in input order, then the settlement's columns."""
-    missing = [c for c in source.columns if c not in read_columns]
+    missing = [c for c in source.columns if c not in read_columns and c not in cases.columns]
     if not missing:
         return cases
-    extra = source.fetch(missing, rows)
-    extra.index = cases.index
-    combined = pd.concat([cases, extra], axis=1)
-    first = [c for c in source.columns if c in combined.columns]
-    return combined[first + [c for c in combined.columns if c not in set(first)]]
+    extra = check_case_table(source.fetch(missing, rows), file=str(source.path or "<cases>"), file_rows=rows + 1)
+    columns = {name: cases[name].array for name in cases.columns}
+    columns.update({name: extra[name].array for name in extra.columns})
+    order = [c for c in source.columns if c in columns] + [c for c in cases.columns if c not in set(source.columns)]
+    return frame_of({name: columns[name] for name in order}, index=cases.index)
 
 
 def _settlement_years(cases: pd.DataFrame, policy: Policy, year: int | None, file: str,

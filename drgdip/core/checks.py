@@ -142,12 +142,21 @@ FALSE_TEXT = ("false", "f", "no", "n", "0", "否")
 
 
 def check_case_table(frame: pd.DataFrame, *, file: str = "<cases>", required: Iterable[str] = (),
-                     rules: Mapping[str, ColumnRule] = CASE_COLUMNS) -> pd.DataFrame:
+                     rules: Mapping[str, ColumnRule] = CASE_COLUMNS,
+                     file_rows: np.ndarray | None = None) -> pd.DataFrame:
     """Check every known column of a case table and give it its one dtype (see the module docstring).
 
     ``required`` columns must be present. Returns the frame with converted columns (no copy of
     columns that already have their dtype); raises :class:`UsageError` naming file, row and field.
+    ``file_rows`` are the file's row numbers of ``frame``'s rows when it holds only some of them.
     """
+    if file_rows is not None:
+        try:
+            return check_case_table(frame, file=file, required=required, rules=rules)
+        except UsageError as error:
+            if error.row is None:
+                raise
+            raise error.at_row(int(file_rows[error.row - 1])) from None
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise UsageError(f"missing column(s) {', '.join(missing)} (needs {', '.join(required)})", file=file,

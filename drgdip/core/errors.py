@@ -8,8 +8,12 @@ class UsageError(Exception):
 
     def __init__(self, message: str, *, file: str | None = None, row: int | None = None,
                  field: str | None = None):
-        self.file, self.row, self.field = file, row, field
+        self.file, self.row, self.field, self.problem = file, row, field, message
         super().__init__(self._located(message))
+
+    def at_row(self, row: int) -> "UsageError":
+        """The same error at another row (a row of a subset, told as the file's row)."""
+        return UsageError(self.problem, file=self.file, row=row, field=self.field)
 
     def _located(self, message: str) -> str:
         parts = []
