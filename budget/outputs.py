@@ -22,6 +22,7 @@ from drgdip.budget.prepay import Prepayment
 from drgdip.budget.remote import clearing_matrix, clearing_table
 from drgdip.budget.shares import Shares
 from drgdip.budget.valuation import PointValues
+from drgdip.core.frames import frame_of
 
 __all__ = ["Settlement", "HOSPITAL_COLUMNS", "settlement_tables"]
 
@@ -253,7 +254,7 @@ def _case_table(cases: pd.DataFrame, year_input: SettlementInput, shares: Shares
     """The input stays with their settlement columns (replacing input columns of the same name)."""
     arrays, layout = year_input.arrays, year_input.layout
     payments = shares.payments
-    added = pd.DataFrame({
+    added = {
         "settle_status": _status_column(arrays.status, arrays.status_labels),
         "area": _labels(layout.area, layout.area_labels),
         "pool": _labels(layout.pool, layout.pool_labels),
@@ -263,9 +264,9 @@ def _case_table(cases: pd.DataFrame, year_input: SettlementInput, shares: Shares
         "standard": payments.standard,
         "payment": payments.payment,
         "gain_vs_ffs": payments.gain_vs_ffs,
-    }, index=cases.index, copy=False)
-    base = cases.drop(columns=[c for c in added.columns if c in cases.columns])
-    return pd.concat([base, added], axis=1)
+    }
+    kept = {name: cases[name].array for name in cases.columns if name not in added}
+    return frame_of({**kept, **added}, index=cases.index)
 
 
 def _status_column(status: np.ndarray, labels: np.ndarray) -> pd.Categorical:
