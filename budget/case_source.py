@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from drgdip.core.province import cases_path
-from drgdip.core.tables import read_table, table_columns
+from drgdip.core.tables import read_table_rows, table_columns
 
 __all__ = ["CaseSource", "COMPUTE_COLUMNS", "GROUPING_INPUTS"]
 
@@ -64,5 +64,8 @@ class CaseSource:
             return self.frame[names].take(rows).reset_index(drop=True)
         if not names:
             return pd.DataFrame(index=pd.RangeIndex(len(rows)))
-        table = read_table(self.path, what="cases", columns=names, categorical=self.categorical)
-        return table.take(rows).reset_index(drop=True)
+        order = np.argsort(rows, kind="stable")
+        fetched = read_table_rows(self.path, rows[order], columns=names, what="cases", categorical=self.categorical)
+        if np.array_equal(order, np.arange(len(rows))):
+            return fetched
+        return fetched.take(np.argsort(order, kind="stable")).reset_index(drop=True)

@@ -24,6 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
+import numpy as np
+
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -32,7 +34,7 @@ import pyarrow.parquet as pq
 from drgdip.core.errors import UsageError
 
 __all__ = ["TEXT_COLUMNS", "CODE_LIST_COLUMNS", "PARQUET_SUFFIXES", "CSV_SUFFIXES", "EXCEL_SUFFIXES",
-           "source_name", "table_format", "find_table", "table_columns", "count_rows", "read_table",
+           "source_name", "table_format", "find_table", "table_columns", "count_rows", "read_table", "read_table_rows",
            "iter_file_batches", "prefetch", "arrow_table", "write_table", "TableWriter"]
 
 TEXT_COLUMNS = frozenset((
@@ -189,6 +191,34 @@ def _read_csv(path: Path, names: list[str], wanted: list[str] | None, text_colum
     except pa.ArrowInvalid as error:
         raise UsageError(f"cannot parse CSV: {error}", file=str(path)) from None
     return _code_lists_as_text(_to_pandas(table))
+
+
+def read_table_rows(source, rows: np.ndarray, *, columns: Iterable[str], what: str = "table",
+                    categorical: Iterable[str] = ()) -> pd.DataFrame:
+    """``columns`` of the rows at positions ``rows`` (ascending) of a table file, in that order.
+
+    From Parquet only the row groups holding those rows are read.
+    """
+    path = _existing_file(source, what)
+    names = table_columns(path)
+    wanted = [c for c in names if c in set(columns)]
+    rows = np.asarray(rows, dtype=np.int64)
+    if table_format(path) != "parquet":
+        return read_table(path, what=what, columns=wanted, categorical=categorical).take(rows).reset_index(drop=True)
+    parquet = pq.ParquetFile(path, read_dictionary=[c for c in categorical if c in wanted] or None)
+    sizes = np.asarray([parquet.metadata.row_group(k).num_rows for k in range(parquet.metadata.num_row_groups)],
+                       dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum(sizes)))
+    group_of_row = np.searchsorted(starts, rows, side="right") - 1
+    groups = np.unique(group_of_row)
+    try:
+        table = parquet.read_row_groups([int(g) for g in groups], columns=wanted, use_pandas_metadata=False)
+    except (pa.ArrowException, OSError) as error:
+        raise UsageError(f"{what}: cannot read the table: {error}", file=str(path)) from None
+    group_start_in_table = np.concatenate(([0], np.cumsum(sizes[groups])))
+    in_table = group_start_in_table[np.searchsorted(groups, group_of_row)] + rows - starts[group_of_row]
+    frame = _to_pandas(table.take(pa.array(in_table)))
+    return frame if wanted else pd.DataFrame(index=pd.RangeIndex(len(rows)))
 
 
 def _read_parquet_columns(path: Path, columns: list[str], dictionary: list[str]) -> pd.DataFrame:
