@@ -341,14 +341,16 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
         if isinstance(approved, (str, Path)):
             approved = read_table(Path(approved), what="approved")
     file = province.source
+    cases, outpatient = province.cases, province.outpatient
+    province = replace(province, cases=pd.DataFrame(), outpatient=None)   # each stay is held once
     with stage("check"):
-        cases = check_case_table(_with_hospital_fields(province.cases, province.hospitals), file=file,
+        cases = check_case_table(_with_hospital_fields(cases, province.hospitals), file=file,
                                  required=SETTLEMENT_COLUMNS)
         read_columns = list(cases.columns)
         cases, years, settle_year, positions = _settlement_years(cases, policy, year, file, warnings)
     with stage("day care"):
-        day_care = apply_day_care(cases, policy.day_care, province.outpatient, file=file)
-        del cases
+        day_care = apply_day_care(cases, policy.day_care, outpatient, file=file)
+        del cases, outpatient
         warnings.extend(day_care.warnings)
     with stage("group"):
         frame = group_stays(day_care.cases, policy, grouping, regroup=regroup, warnings=warnings,
