@@ -95,9 +95,9 @@ def _weights(frame: pd.DataFrame, years: np.ndarray, settle_year: int, policy: P
         warnings.append(f"no stays before {settle_year}: weights calibrated on the settlement year itself")
         use = ok
     calibrator = (DipScores if policy.points.is_dip else DrgWeights).from_policy(policy.points)
-    columns = [c for c in ("drg", "dip_group", "mdc", "total_cost", "hospital_level") if c in frame.columns]
-    history_frame = frame.loc[use, columns].assign(year=years[use])
-    return calibrator.fit(history_frame).weight_table()
+    columns = [c for c in ("drg", "dip_group", "total_cost", "hospital_level") if c in frame.columns]
+    history_frame = frame_of({**{c: frame[c].array[use] for c in columns}, "year": years[use]})
+    return calibrator.fit(history_frame, quality=False).weight_table()
 
 
 def _settled(frame: pd.DataFrame) -> np.ndarray:

@@ -103,6 +103,21 @@ def trim_mask(cost: np.ndarray, unit: np.ndarray, n_units: int, trim: Trim, ddof
     return (cost >= (q1 - trim.k * spread)[unit]) & (cost <= (q3 + trim.k * spread)[unit])
 
 
+def _sorted_group_codes(codes: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(group number of each selected case, the group codes in sorted order); categoricals are numbered
+    through their categories, without a string per case."""
+    if isinstance(codes.dtype, pd.CategoricalDtype):
+        raw = codes.cat.codes.to_numpy()[rows]
+        present = np.flatnonzero(np.bincount(raw, minlength=len(codes.cat.categories)))
+        labels = np.asarray(codes.cat.categories, dtype=object)[present]
+        order = np.argsort(labels.astype(str), kind="stable")
+        number = np.full(len(codes.cat.categories), -1, dtype=np.int64)
+        number[present[order]] = np.arange(len(present))
+        return number[raw], labels[order]
+    group_codes, uniques = pd.factorize(codes[rows], sort=True)
+    return group_codes.astype(np.int64), np.asarray(uniques, dtype=object)
+
+
 def reduction_in_variance(cost: np.ndarray, fitted: np.ndarray) -> float:
     """RIV (变异系数降低程度): ``1 − Σ(cost − group mean)² / Σ(cost − mean)²``, the share of the cost
     variance the grouping explains (the coefficient of determination of the group means)."""
@@ -429,11 +444,12 @@ class GroupWeights:
         return f"{type(self).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in self.get_params().items()) + ")"
 
     # -- fit ---------------------------------------------------------------------------------
-    def fit(self, history) -> "GroupWeights":
+    def fit(self, history, *, quality: bool = True) -> "GroupWeights":
         """Calibrate on settled history cases (DataFrame or CSV/Parquet path).
 
         Columns: the group column, ``year``, ``total_cost``; optional ``hospital_level`` (same-level
-        mean costs) and the MDC column.
+        mean costs) and the MDC column. ``quality=False`` skips the group-quality statistics (CV,
+        RIV; NaN then), which settlement does not use: the weights are the same.
         """
         calibration = self._calibration()
         scale = float(self.points_scale)
@@ -452,18 +468,21 @@ class GroupWeights:
             level_all = number_column(frame, "hospital_level", file=file, integer=True, allow_missing=True)
 
         weights = np.asarray(calibration.year_weights, dtype=np.float64)
-        years_present = np.unique(year_all[grouped]) if grouped.any() else np.array([], dtype=np.int64)
-        if len(years_present) == 0:
+        if not grouped.any():
             raise UsageError("history has no grouped case to calibrate on", file=file, field=self.group_col)
+        first_year = int(year_all[grouped].min())
+        years_present = np.flatnonzero(np.bincount(year_all[grouped] - first_year)) + first_year
         years = years_present[-len(weights):]
         weights = weights[-len(years):]
-        in_years = grouped & np.isin(year_all, years)
+        position_of_year = np.full(int(years_present[-1]) - first_year + 1, -1, dtype=np.int64)
+        position_of_year[years - first_year] = np.arange(len(years))
+        year_position = position_of_year[np.clip(year_all - first_year, 0, len(position_of_year) - 1)]
+        in_years = grouped & (year_all >= first_year) & (year_position >= 0)
 
-        group_codes, uniques = pd.factorize(codes[in_years], sort=True)
-        group_codes = group_codes.astype(np.int64)
+        group_codes, uniques = _sorted_group_codes(codes, in_years)
         n_groups = len(uniques)
         n_years = len(years)
-        year_pos = np.searchsorted(years, year_all[in_years]).astype(np.int64)
+        year_pos = year_position[in_years]
         cost = cost_all[in_years]
 
         if calibration.trim.by == "group_year":
@@ -474,8 +493,10 @@ class GroupWeights:
 
         cell = group_codes * n_years + year_pos
         n_cases = np.bincount(group_codes, minlength=n_groups)
-        count = np.bincount(cell[keep], minlength=n_groups * n_years).reshape(n_groups, n_years)
-        total = np.bincount(cell[keep], weights=cost[keep], minlength=n_groups * n_years).reshape(n_groups, n_years)
+        kept_cell = cell[keep]
+        kept_cost = cost[keep]
+        count = np.bincount(kept_cell, minlength=n_groups * n_years).reshape(n_groups, n_years)
+        total = np.bincount(kept_cell, weights=kept_cost, minlength=n_groups * n_years).reshape(n_groups, n_years)
         mean_cost = weighted_group_means(total, count, weights, calibration.year_weight_mode)
         all_mean = float(weighted_group_means(total.sum(axis=0, keepdims=True), count.sum(axis=0, keepdims=True),
                                               weights, calibration.year_weight_mode)[0])
@@ -496,20 +517,23 @@ class GroupWeights:
             base_points = mean_cost / calibration.standard_quota_yuan
 
         # quality, on trimmed costs pooled over years
-        kept_group = group_codes[keep]
-        kept_cost = cost[keep]
-        n_used = np.bincount(kept_group, minlength=n_groups)
-        pooled_mean = np.bincount(kept_group, weights=kept_cost, minlength=n_groups) / np.maximum(n_used, 1)
-        dev = kept_cost - pooled_mean[kept_group]
-        ss = np.bincount(kept_group, weights=dev * dev, minlength=n_groups)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sd = np.sqrt(ss / (n_used - calibration.cv_ddof))
-            cv = np.where(n_used > calibration.cv_ddof, sd / pooled_mean, np.nan)
-        fitted = pooled_mean[kept_group]
-        self.riv_ = reduction_in_variance(kept_cost, fitted)
+        n_used = count.sum(axis=1)
+        if quality:
+            kept_group = group_codes[keep]
+            pooled_mean = total.sum(axis=1) / np.maximum(n_used, 1)
+            dev = kept_cost - pooled_mean[kept_group]
+            ss = np.bincount(kept_group, weights=dev * dev, minlength=n_groups)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sd = np.sqrt(ss / (n_used - calibration.cv_ddof))
+                cv = np.where(n_used > calibration.cv_ddof, sd / pooled_mean, np.nan)
+            fitted = pooled_mean[kept_group]
+            self.riv_ = reduction_in_variance(kept_cost, fitted)
+        else:
+            cv = np.full(n_groups, np.nan)
+            self.riv_ = float("nan")
 
         table = pd.DataFrame({"group": np.asarray(uniques, dtype=object)})
-        mdc = self._mdc(frame, codes, in_years, group_codes, n_groups, uniques)
+        mdc = self._mdc(frame, codes, in_years, group_codes, n_groups, uniques) if quality else None
         if mdc is not None:
             table["mdc"] = mdc
         table["n_cases"] = n_cases
@@ -519,16 +543,20 @@ class GroupWeights:
         table["base_points"] = base_points
         table["cv"] = cv
         if level_all is not None:
-            level = level_all[in_years]
-            ok = keep & ~np.isnan(level)
-            levels = np.unique(level[ok]).astype(np.int64)
-            for lv in levels:
-                sel = ok & (level == lv)
-                c = np.bincount(cell[sel], minlength=n_groups * n_years).reshape(n_groups, n_years)
-                t = np.bincount(cell[sel], weights=cost[sel], minlength=n_groups * n_years).reshape(n_groups, n_years)
-                table[f"{LEVEL_PREFIX}{lv}"] = weighted_group_means(t, c, weights, calibration.year_weight_mode)
+            kept_level = level_all[in_years][keep]
+            known = ~np.isnan(kept_level) & (kept_level >= 0)
+            level_code = kept_level[known].astype(np.int64)
+            n_cells = n_groups * n_years
+            shape = (int(level_code.max()) + 1 if len(level_code) else 0, n_groups, n_years)
+            by_level = level_code * n_cells + kept_cell[known]
+            c_all = np.bincount(by_level, minlength=shape[0] * n_cells).reshape(shape)
+            t_all = np.bincount(by_level, weights=kept_cost[known], minlength=shape[0] * n_cells).reshape(shape)
+            for lv in np.flatnonzero(c_all.reshape(shape[0], -1).sum(axis=1)):
+                table[f"{LEVEL_PREFIX}{lv}"] = weighted_group_means(t_all[lv], c_all[lv], weights,
+                                                                    calibration.year_weight_mode)
 
-        self.riv_by_mdc_ = self._riv_by_mdc(mdc, kept_group, kept_cost, fitted)
+        self.riv_by_mdc_ = self._riv_by_mdc(mdc, kept_group, kept_cost, fitted) if quality else \
+            pd.Series(dtype=np.float64, name="riv")
         usable = np.isfinite(mean_cost)
         self.dropped_groups_ = tuple(table.loc[~usable, "group"])
         self.table_ = table.loc[usable].reset_index(drop=True)
