@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 from numba import njit
 
 from drgdip.budget.policy import DayCareRules
+from drgdip.core.checks import flag_column
 from drgdip.core.errors import UsageError
 from drgdip.core.frames import with_columns
 
@@ -195,7 +196,6 @@ def apply_day_care(cases: pd.DataFrame, rules: DayCareRules, outpatient: pd.Data
     fee_difference = np.zeros(n)
     level = (_numbers(frame["hospital_level"])
              if "hospital_level" in frame.columns else np.full(n, np.nan))
-    los = (np.nan_to_num(_numbers(frame["los"]), copy=False) if "los" in frame.columns else np.zeros(n))
 
     has_times = "admit_time" in frame.columns and "discharge_time" in frame.columns
     admit = _times(frame, "admit_time", file) if has_times else None
@@ -229,16 +229,18 @@ def apply_day_care(cases: pd.DataFrame, rules: DayCareRules, outpatient: pd.Data
         if not has_times:
             warnings.append("no admit_time / discharge_time: day-care time windows not checked")
         else:
-            hours = (discharge - admit) / HOUR_NS
-            exception = (frame["day_exception"].fillna(False).astype(bool).to_numpy()
-                         if "day_exception" in frame.columns else np.zeros(n, dtype=bool))
-            extended = windowed & (hours > rules.window_h) & (hours <= rules.extended_h)
+            rows = np.flatnonzero(windowed)
+            hours = (discharge[rows] - admit[rows]) / HOUR_NS
+            exception = (flag_column(frame, "day_exception", file=file)[rows]
+                         if "day_exception" in frame.columns else np.zeros(len(rows), dtype=bool))
+            extended = (hours > rules.window_h) & (hours <= rules.extended_h)
             if rules.extended_needs_flag:
-                overrun = windowed & ((hours > rules.extended_h) | (extended & ~exception))
+                overrun = (hours > rules.extended_h) | (extended & ~exception)
                 extended &= exception
             else:
-                overrun = windowed & (hours > rules.extended_h)
-            status[extended] = S_EXTENDED
+                overrun = hours > rules.extended_h
+            status[rows[extended]] = S_EXTENDED
+            overrun = rows[overrun]
             status[overrun], care[overrun], method[overrun] = S_CONVERTED, INPATIENT, 1
 
     # day surgery registered but not operated
@@ -291,6 +293,7 @@ def apply_day_care(cases: pd.DataFrame, rules: DayCareRules, outpatient: pd.Data
         single = ward_day.copy()
         if has_times:
             single &= (discharge - admit) < DAY_NS
+        los = np.nan_to_num(_numbers(frame["los"]), copy=False) if "los" in frame.columns else np.zeros(n)
         sessions = np.where(ward_day, np.maximum(los, 1), 0).astype(np.int64)
         rows = np.flatnonzero(single)
         patients = _text(frame, "patient_id", rows)
@@ -342,11 +345,11 @@ def apply_day_care(cases: pd.DataFrame, rules: DayCareRules, outpatient: pd.Data
         elif not has_times:
             warnings.append("preop_merge needs admit_time: nothing merged")
         else:
-            added = _preop_costs(frame, outpatient, rules, admit, care_in, settle == ok_code)
-            ratio = np.divide(fund, cost, out=np.zeros(n), where=cost > 0)
-            preop_cost = added
-            cost = cost + added
-            fund = fund + added * ratio
+            preop_cost = _preop_costs(frame, outpatient, rules, admit, care_in, settle == ok_code)
+            billed = np.flatnonzero(preop_cost)
+            ratio = np.divide(fund[billed], cost[billed], out=np.zeros(len(billed)), where=cost[billed] > 0)
+            cost[billed] += preop_cost[billed]
+            fund[billed] += preop_cost[billed] * ratio
 
     return _result(frame, care_in, care, status, settle, settle_labels, merged_rows, merged_targets, method,
                    needs_regroup, cost, fund, preop_cost, session_days, dayward_fee, fee_difference, warnings)
@@ -379,11 +382,13 @@ def _preop_costs(frame: pd.DataFrame, outpatient: pd.DataFrame, rules: DayCareRu
         if "related_case_id" not in outpatient.columns:
             return np.zeros(n)
         stay_ids = _arrow(frame["case_id"]).take(pa.array(eligible))
-        found = pc.index_in(_arrow(outpatient["related_case_id"]), value_set=stay_ids)
-        bills = np.flatnonzero(found.is_valid().to_numpy(zero_copy_only=False))
+        related = _arrow(outpatient["related_case_id"])
+        named = np.flatnonzero(related.is_valid().to_numpy(zero_copy_only=False))
+        found = pc.index_in(related.take(pa.array(named)), value_set=stay_ids)
+        bills = named[found.is_valid().to_numpy(zero_copy_only=False)]
         if not len(bills):
             return np.zeros(n)
-        row = eligible[found.filter(found.is_valid()).to_numpy(zero_copy_only=False)]
+        row = eligible[found.drop_null().to_numpy(zero_copy_only=False)]
         taken_bills, taken_rows = pa.array(bills), pa.array(row)
         same_hospital = pc.equal(_as_text(_arrow(outpatient["hospital_id"]).take(taken_bills)),
                                  _as_text(_arrow(frame["hospital_id"]).take(taken_rows)))
@@ -428,16 +433,19 @@ def _result(frame, care_in, care, status, settle, settle_labels, merged_rows, me
             needs_regroup, cost, fund, preop_cost, session_days, dayward_fee, fee_difference,
             warnings) -> DayCareResult:
     n = len(frame)
-    target_of = np.full(n, -1, dtype=np.int64)
+    merged_into = pa.nulls(n, pa.large_string()).to_pandas().array
     if merged_rows:
-        target_of[np.concatenate(merged_rows)] = np.concatenate(merged_targets)
-    merged = target_of >= 0
-    targets = np.unique(target_of[merged])
-    target_ids, id_code = np.unique(_text(frame, "case_id", targets).astype(str), return_inverse=True)
-    codes = np.full(n, -1, dtype=np.int64)
-    codes[merged] = id_code.reshape(-1)[np.searchsorted(targets, target_of[merged])]
-    merged_into = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0, type=pa.int64()),
-                                                 pa.array(target_ids, type=pa.string())).dictionary_decode().to_pandas().array
+        rows = np.concatenate(merged_rows)
+        target_of = np.full(n, -1, dtype=np.int64)
+        target_of[rows] = np.concatenate(merged_targets)
+        merged = target_of >= 0
+        targets = np.unique(target_of[merged])
+        target_ids, id_code = np.unique(_text(frame, "case_id", targets).astype(str), return_inverse=True)
+        codes = np.full(n, -1, dtype=np.int64)
+        codes[merged] = id_code.reshape(-1)[np.searchsorted(targets, target_of[merged])]
+        merged_into = pa.DictionaryArray.from_arrays(
+            pa.array(codes, mask=codes < 0, type=pa.int64()),
+            pa.array(target_ids, type=pa.large_string())).dictionary_decode().to_pandas().array
     out = with_columns(
         frame,
         care_type_input=pd.Categorical.from_codes(care_in, categories=list(CARE_CODES)),
@@ -449,8 +457,8 @@ def _result(frame, care_in, care, status, settle, settle_labels, merged_rows, me
         needs_regroup=needs_regroup, total_cost=cost, fund_paid=fund, preop_cost=preop_cost,
         session_days=session_days, dayward_fee=dayward_fee, fee_difference=fee_difference,
     )
-    counts = {DAY_STATUSES[k]: int(v) for k, v in enumerate(np.bincount(status, minlength=len(DAY_STATUSES)))
-              if k and v}
+    counts = {DAY_STATUSES[k]: int(v) for k, v in enumerate(np.bincount(status[status != S_NONE],
+                                                                          minlength=len(DAY_STATUSES))) if k and v}
     return DayCareResult(cases=out, counts=counts, warnings=tuple(warnings))
 
 
