@@ -13,7 +13,8 @@ A table is a path (``.csv``/``.txt``, ``.parquet``/``.pq``, ``.xlsx``) or a Data
 
 Writing (:func:`write_table`, :class:`TableWriter`) picks the format by extension with one set of
 options: Parquet with zstd (level 1), dictionary encoding of text, statistics of categorical and
-whole-number columns, row groups of 1M rows; CSV with quoting where needed and no index. The same table gives the same bytes.
+whole-number columns, row groups of 1M rows; CSV with quoting where needed and no index. The same
+table gives the same bytes.
 
 Unreadable input raises :class:`~drgdip.core.errors.UsageError` naming the file.
 """
