@@ -90,8 +90,7 @@ def run_demo(out=None, *, cases: int = DEMO_CASES, seed: int = DEMO_SEED,
         f"generated in {generated:.2f} s")
     rate = len(grouped) / generated if generated > 0 else float("inf")
     ok = grouped["status"] == "ok"
-    say(f"grouped {len(grouped):,} cases as they were generated ({rate:,.0f} cases/s for both; every stay's "
-        f"codes are drawn until the grouper puts it in its target group): "
+    say(f"grouped {len(grouped):,} cases while generating them ({rate:,.0f} cases/s for both): "
         f"{grouped.loc[ok, 'drg'].nunique()} distinct DRGs")
     status = grouped["status"].value_counts()
     status = status[status > 0]
