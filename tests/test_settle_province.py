@@ -14,7 +14,7 @@ import pytest
 
 from drgdip.budget import load_policy, policy_from_mapping, settle_province
 from drgdip.budget import grouping as grouping_module
-from drgdip.budget import pipeline
+from drgdip.budget import stay_points
 from drgdip.cli import main
 from drgdip.core.errors import UsageError
 from drgdip.core.province import write_province
@@ -136,13 +136,13 @@ def test_the_history_point_value_has_one_formula(synthetic, monkeypatch, smoothi
         "point_value": {"smoothing": smoothing, "smoothing_lo": 10.0, "smoothing_hi": 90.0},
     })
     seen = []
-    real = pipeline.reference_point_values
+    real = stay_points.reference_point_values
 
     def recording(frame, policy_, table, by_area=None):
         seen.append(by_area)
         return real(frame, policy_, table, by_area)
 
-    monkeypatch.setattr(pipeline, "reference_point_values", recording)
+    monkeypatch.setattr(stay_points, "reference_point_values", recording)
     settlement = settle_province(parquet, policy)
     used = seen[-1]
     pools = settlement.pools
