@@ -6,7 +6,7 @@ from Parquet as ``drgdip synth`` writes it.
 
 As a script, the job users run, whole processes (the numbers in ``benchmarks/README.md``)::
 
-    python benchmarks/bench_province.py --stays 20000000 --hospitals 1000 --regions 16 --dir /tmp/p20m
+    python benchmarks/bench_province.py --stays 20000000 --hospitals 1000 --regions 16 --dir province-20m
 
 generates the province with ``drgdip synth`` when ``--dir`` holds none, then runs ``drgdip settle
 --timings`` on it and prints the stage table, the wall time and the peak resident memory of the
