@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal, Mapping
 
-import yaml
 
-from drgdip.core.config import Config, FrozenDict, build, param, require
+from drgdip.core.config import Config, FrozenDict, build, param, read_yaml, require
 from drgdip.core.errors import ConfigError
 from drgdip.pointvalue.rules import PointsPolicy
 
@@ -432,22 +430,9 @@ def policy_from_mapping(data, file: str | None = None) -> Policy:
 
 
 def load_policy(path) -> Policy:
-    """Read a policy YAML file (``yaml.safe_load``) into a validated :class:`Policy`."""
-    path = Path(path)
-    name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("policy file not found", file=name) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read the policy file: {error}", file=name) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise ConfigError(f"not valid YAML{where}: {problem}", file=name) from None
+    """Read a policy YAML file (``yaml.safe_load``; a key given twice is an error) into a validated
+    :class:`Policy`."""
+    data = read_yaml(path, what="policy")
     if data is None:
-        raise ConfigError("the policy file is empty", file=name)
-    return policy_from_mapping(data, file=name)
+        raise ConfigError("the policy file is empty", file=str(path))
+    return policy_from_mapping(data, file=str(path))

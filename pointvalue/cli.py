@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-import yaml
 
+from drgdip.core.config import read_yaml
 from drgdip.core.errors import ConfigError, UsageError
 from drgdip.core.tables import read_table, write_table
 from drgdip.pointvalue.rules import PointsPolicy, points_policy_from_mapping
@@ -74,12 +73,7 @@ def load_points_policy(path: str | None, scheme: str | None = None) -> PointsPol
     """The points policy of a YAML file (``points:`` block or the whole file); default for ``scheme``."""
     if path is None:
         return PointsPolicy(scheme=scheme or "drg_points")
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError("policy file not found", file=path) from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise UsageError(f"cannot read the policy: {error}", file=path) from None
+    data = read_yaml(path, what="policy")
     if not isinstance(data, dict):
         raise UsageError("the policy must be a mapping", file=path)
     block = data.get("points", data)

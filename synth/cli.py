@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from drgdip.core.errors import ConfigError, UsageError
+from drgdip.core.errors import UsageError
 
 
 def register(subparsers) -> None:
@@ -49,19 +49,12 @@ def _regions(text: str):
 
 
 def _params(path: str | None):
+    from drgdip.core.config import read_yaml
     from drgdip.synth.params import SynthParams
 
     if path is None:
         return SynthParams()
-    import yaml
-
-    try:
-        with open(path, encoding="utf-8") as handle:
-            mapping = yaml.safe_load(handle)
-    except OSError as error:
-        raise ConfigError(f"cannot read the parameter file ({error.strerror})", file=path) from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"not valid YAML ({error})", file=path) from None
+    mapping = read_yaml(path, what="parameter")
     return SynthParams.from_mapping(mapping, file=path)
 
 

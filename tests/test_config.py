@@ -217,3 +217,17 @@ def test_with_file_keeps_the_key():
     error = error_of(lambda: Trim(method="top")).with_file("policy.yaml")
     assert str(error).startswith("policy.yaml: Trim.method: 'top' is not allowed")
     assert error.key == "method" and error.section is Trim
+
+
+def test_a_key_given_twice_in_a_policy_file_is_named(tmp_path):
+    """YAML lets the last of two equal keys win: a doubled reserve_share would silently replace 0.05."""
+    from drgdip.budget.policy import load_policy
+
+    path = tmp_path / "policy.yaml"
+    path.write_text("budget:\n  reserve_share: 0.05\n  growth_rate: 0.02\n  reserve_share: 0.5\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"policy.yaml, line 4: budget.reserve_share: key given twice \(lines 2 and 4\)"):
+        load_policy(path)
+    path.write_text("settlement:\n  surplus:\n    bands:\n      - {upto_pct: 0.1, keep_share: 1.0, keep_share: 0.5}\n"
+                    "      - {upto_pct: null, keep_share: 0.0}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"settlement.surplus.bands\[0\].keep_share: key given twice"):
+        load_policy(path)

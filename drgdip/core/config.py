@@ -19,11 +19,12 @@ import numbers
 import types
 import typing
 from dataclasses import MISSING
+from pathlib import Path
 from typing import Any, ClassVar, Literal, Mapping, NamedTuple, Union
 
 from drgdip.core.errors import ConfigError
 
-__all__ = ["Config", "ConfigError", "FrozenDict", "build", "convert", "describe", "param", "require"]
+__all__ = ["Config", "ConfigError", "FrozenDict", "build", "convert", "describe", "param", "require", "read_yaml"]
 
 
 class FrozenDict(dict):
@@ -401,3 +402,47 @@ def build(cls: type, data: Any, path: str = "") -> Any:
             raise
         key = _join(path, error.key) if error.key else (path or None)
         raise ConfigError(error.problem, key=key) from None
+
+
+def read_yaml(path, *, what: str = "configuration") -> Any:
+    """A YAML file parsed with ``yaml.safe_load``; unreadable text or a key given twice in one mapping is
+    a :class:`ConfigError` naming the file, the line and the key path.
+
+    YAML lets the last of two equal keys win without a word (a doubled ``reserve_share`` line would
+    silently replace the first), so duplicates are looked for in the document's node tree first.
+    """
+    import yaml
+
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} file not found", file=name) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read the {what} file: {error}", file=name) from None
+    try:
+        _reject_duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader), "", name)
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"not valid YAML{where}: {problem}", file=name) from None
+
+
+def _reject_duplicate_keys(node, path: str, file: str) -> None:
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ConfigError(f"key given twice (lines {seen[key]} and {line}); only one value may stand",
+                                  file=f"{file}, line {line}", key=_join(path, key))
+            seen[key] = line
+            _reject_duplicate_keys(value_node, _join(path, key), file)
+    elif isinstance(node, yaml.SequenceNode):
+        for position, item in enumerate(node.value):
+            _reject_duplicate_keys(item, f"{path}[{position}]", file)
