@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from drgdip.core.province import cases_path
-from drgdip.core.tables import read_table_rows, table_columns
+from drgdip.core.tables import read_table_rows, table_columns, table_format
 
 __all__ = ["CaseSource", "COMPUTE_COLUMNS", "GROUPING_INPUTS"]
 
@@ -50,6 +50,12 @@ class CaseSource:
         columns = table_columns(path) if path is not None else [str(c) for c in cases.columns]
         return cls(path=path, frame=cases if path is None else None, columns=tuple(columns),
                    categorical=tuple(categorical))
+
+    @property
+    def first_row(self) -> int:
+        """The row number of the first stay as the file shows it: 2 in a CSV file or a sheet (the header is
+        row 1, as a spreadsheet shows it), 1 in Parquet and DataFrames."""
+        return 2 if self.path is not None and table_format(self.path) in ("csv", "excel") else 1
 
     def compute_columns(self, *, with_grouping_inputs: bool) -> list[str]:
         """The input columns to read for every stay."""

@@ -29,7 +29,7 @@ from drgdip.budget.policy import Policy, load_policy
 from drgdip.budget.settle import Settlement, settle_cases
 from drgdip.budget.stay_points import history_with_points, settled, settlement_year_points
 from drgdip.core.checks import check_case_table
-from drgdip.core.errors import UsageError
+from drgdip.core.errors import UsageError, rows_in_file
 from drgdip.core.province import cases_path, read_province, read_province_info
 from drgdip.core.tables import read_table
 from drgdip.core.timing import StageClock, stage_of
@@ -42,6 +42,8 @@ SETTLEMENT_COLUMNS = ("case_id", "hospital_id", "total_cost", "fund_paid")
 CATEGORICAL_COLUMNS = ("hospital_id", "region", "insured_region", "insurance_type", "care_type", "dept",
                        "status", "mdc", "adrg", "drg", "dip_group", "dip_type", "settle_status")
 OUTPATIENT_COLUMNS = ("patient_id", "hospital_id", "visit_time", "cost", "related_case_id")
+# how the stages name the stays in their messages, told as rows of the input file by rows_in_file
+KEPT, SETTLED, HISTORY = "<stays>", "<settlement year>", "<history>"
 # columns of the settlement year's input that the history years do not need once grouped and pointed
 NOT_FOR_HISTORY = ("dx", "proc", "patient_id", "dept", "gender", "age", "age_days", "birth_weight",
                    "admit_time", "self_pay_in_scope", "self_pay_out_scope", "drug_cost", "consumable_cost",
@@ -124,37 +126,43 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
             deductions = read_table(Path(deductions), what="deductions")
         if isinstance(approved, (str, Path)):
             approved = read_table(Path(approved), what="approved")
-    file = province.source
+    file, first_row = province.source, source.first_row
     cases, outpatient = province.cases, province.outpatient
     province = replace(province, cases=pd.DataFrame(), outpatient=None)   # each stay is held once
-    with stage("check"):
-        cases = check_case_table(_with_hospital_fields(cases, province.hospitals), file=file,
+    everyone = np.arange(len(cases))
+    with stage("check"), rows_in_file({KEPT: everyone}, file=file, first_row=first_row):
+        cases = check_case_table(_with_hospital_fields(cases, province.hospitals), file=KEPT,
                                  required=SETTLEMENT_COLUMNS)
         read_columns = list(cases.columns)
-        cases, years, settle_year, positions = _settlement_years(cases, policy, year, file, warnings)
-    with stage("day care"):
-        day_care = apply_day_care(cases, policy.day_care, outpatient, file=file)
+        cases, years, settle_year, positions = _settlement_years(cases, policy, year, KEPT, warnings)
+    # from here on, a message about a stay names its row in the input file
+    def in_file():
+        return rows_in_file({KEPT: positions}, file=file, first_row=first_row)
+
+    with stage("day care"), in_file():
+        day_care = apply_day_care(cases, policy.day_care, outpatient, file=KEPT)
         del cases, outpatient
         warnings.extend(day_care.warnings)
-    with stage("group"):
+    with stage("group"), in_file():
         frame = group_stays(day_care.cases, policy, grouping, regroup=regroup, warnings=warnings,
                             fetch=lambda columns, rows: source.fetch(columns, positions[rows]))
         del day_care
-    with stage("weights"):
+    with stage("weights"), in_file():
         table = _weights(frame, years, settle_year, policy, weights, grouping.dip, warnings)
     current = years == settle_year
-    with stage("history points"):
+    settled_rows, history_rows = np.flatnonzero(current), np.flatnonzero(~current)
+    with stage("history points"), in_file(), rows_in_file({"<DataFrame>": history_rows}, file=KEPT):
         frame, past = _split_years(frame, current)
         history = by_area = None
         if past is not None:
             history, by_area = history_with_points(past, years[~current], policy, table,
                                                    settled_hospitals=pd.unique(frame["hospital_id"]))
             del past
-    with stage("points"):
+    with stage("points"), in_file(), rows_in_file({"<DataFrame>": settled_rows}, file=KEPT):
         frame = settlement_year_points(frame, policy, table, approved=approved, by_area=by_area)
-    with stage("settle"):
+    with stage("settle"), in_file(), rows_in_file({SETTLED: settled_rows, HISTORY: history_rows}, file=KEPT):
         result = settle_cases(frame, policy, hospitals=province.hospitals, history=history,
-                              deductions=deductions, file=file, year=settle_year)
+                              deductions=deductions, file=SETTLED, year=settle_year)
         del frame, history
     with stage("input columns"):
         cases_out = _with_input_columns(result.cases, source, read_columns, positions[current])
@@ -199,7 +207,8 @@ def _with_input_columns(cases: pd.DataFrame, source: CaseSource, read_columns: l
     missing = [c for c in source.columns if c not in read_columns and c not in cases.columns]
     if not missing:
         return cases
-    extra = check_case_table(source.fetch(missing, rows), file=str(source.path or "<cases>"), file_rows=rows + 1)
+    extra = check_case_table(source.fetch(missing, rows), file=str(source.path or "<DataFrame>"),
+                             file_rows=rows + source.first_row)
     columns = {name: cases[name].array for name in cases.columns}
     columns.update({name: extra[name].array for name in extra.columns})
     order = [c for c in source.columns if c in columns] + [c for c in cases.columns if c not in set(source.columns)]

@@ -15,7 +15,7 @@ import pandas as pd
 from drgdip.budget.daycare import apply_day_payments
 from drgdip.budget.point_value import history_point_value
 from drgdip.budget.policy import Policy
-from drgdip.core.errors import UsageError
+from drgdip.core.errors import UsageError, rows_in_file
 from drgdip.core.frames import with_columns
 
 __all__ = ["settlement_year_points", "add_points", "point_breakdown", "with_payment_methods", "history_with_points", "history_point_values",
@@ -211,7 +211,8 @@ def _points_in_blocks(stays: pd.DataFrame, policy: Policy, table, point_value: n
         block = stays.iloc[start:stop]
         value = reference_point_values(block, policy, table) if point_value is None else point_value[start:stop]
         if kernel_points is None:
-            block = with_columns(block, **point_breakdown(block, policy, table, value))
+            with rows_in_file({"<DataFrame>": range(start, stop)}, file="<DataFrame>"):   # rows of ``stays``
+                block = with_columns(block, **point_breakdown(block, policy, table, value))
             before[start:stop] = block["case_points"].to_numpy()
         else:
             block = with_columns(block, case_points=kernel_points[start:stop],

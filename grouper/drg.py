@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from drgdip.core.tables import prefetch, source_name
+from drgdip.core.tables import prefetch, source_name, table_format
 from drgdip.grouper import io
 from drgdip.grouper._kernels import GROUP_NONE, _group_drg_kernel
 from drgdip.grouper.scheme import Scheme
@@ -68,7 +68,8 @@ def iter_group_batches(source, scheme: Scheme, *, batch_rows: int = io.DEFAULT_B
     The input batch holds only the grouping columns unless ``all_columns`` is set.
     """
     name = source_name(source)
-    first_row = 1
+    # rows as the file shows them: a CSV file's header is row 1
+    first_row = 2 if not isinstance(source, pd.DataFrame) and table_format(source) == "csv" else 1
     for table in prefetch(io.iter_case_batches(source, batch_rows, all_columns=all_columns)):
         encoded = io.encode_batch(table, scheme, file=name, first_row=first_row,
                                   gender_aliases=gender_aliases, map_codes=map_codes)

@@ -193,7 +193,8 @@ def test_bad_money_stops_the_run_naming_file_row_and_field(synthetic, tmp_path, 
                  "--scheme", str(DEMO_SCHEME), "--no-excel"])
     err = capsys.readouterr().err
     assert code == 2
-    assert f"cases.{path}, row {row + 1}, field '{column}': {message}" in err
+    file_row = row + 2 if path == "csv" else row + 1   # a CSV file's header is row 1, as a spreadsheet shows it
+    assert f"cases.{path}, row {file_row}, field '{column}': {message}" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
@@ -213,3 +214,21 @@ def test_every_input_path_settles_alike(synthetic, path):
     _same_money(settlement, settle_province(parquet, load_policy(YANBIAN), scheme=DEMO_SCHEME))
     assert len(settlement.cases) == int((province.cases["year"] == 2025).sum())
     assert list(settlement.cases.columns[:3]) == ["case_id", "patient_id", "year"]   # input order first
+
+
+@pytest.mark.parametrize("year", [2025, 2024])
+@pytest.mark.parametrize("path", ["csv", "parquet"])
+def test_a_message_about_a_stay_names_its_row_in_the_file(synthetic, tmp_path, capsys, year, path):
+    """Found while computing points of the settlement year or of the history: the row is the file's."""
+    province, _, _ = synthetic
+    cases = province.cases.copy()
+    row = int(np.flatnonzero((cases["year"] == year).to_numpy())[7])
+    cases.loc[row, "hospital_level"] = 7   # a level the policy has no coefficient for
+    directory = tmp_path / "province"
+    write_province(type(province)(cases=cases, hospitals=None, info=province.info), directory, format=path)
+    code = main(["settle", "--policy", str(YANBIAN), "--input", str(directory), "--output", str(tmp_path / "o"),
+                 "--no-excel"])
+    err = capsys.readouterr().err
+    file_row = row + 2 if path == "csv" else row + 1
+    assert code == 2, err
+    assert f"cases.{path}, row {file_row}, field 'hospital_level'" in err and "level 7" in err

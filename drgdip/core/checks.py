@@ -5,8 +5,10 @@ touches a column: every column it knows (:data:`CASE_COLUMNS`) is checked for it
 converted to one dtype (money as float64 yuan, whole numbers as int64, times as datetime64, flags
 as bool), so that later stages never parse text again. Columns it does not know pass through.
 
-Every message names the file, the row and the field: rows are data rows counted from 1 below the
-header, as a spreadsheet shows them when the header is row 0.
+Every message names the file, the row and the field. A check counts the rows of the frame it is given
+from 1; callers that hold only some rows of a file tell them as the file's rows
+(:func:`drgdip.core.errors.rows_in_file`: in a CSV file or a sheet the header is row 1, as a
+spreadsheet shows it, so the first stay is row 2; in Parquet and DataFrames the first stay is row 1).
 """
 
 from __future__ import annotations

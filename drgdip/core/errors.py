@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator, Mapping, Sequence
+
 
 class UsageError(Exception):
-    """Unusable input: the message names the file, the row and the field (CLI exit status 2)."""
+    """Unusable input: the message names the file, the row and the field (CLI exit status 2).
+
+    Rows are told as the file shows them (see :func:`rows_in_file`).
+    """
 
     def __init__(self, message: str, *, file: str | None = None, row: int | None = None,
                  field: str | None = None):
@@ -50,3 +56,24 @@ class ConfigError(UsageError):
     def with_file(self, file: str) -> "ConfigError":
         """The same error, naming ``file``."""
         return ConfigError(self.problem, file=file, key=self.key, section=self.section)
+
+
+@contextmanager
+def rows_in_file(rows_by_label: Mapping[str, Sequence[int]], *, file: str, first_row: int = 1) -> Iterator[None]:
+    """Tell the rows of :class:`UsageError` raised inside as rows of ``file``.
+
+    An error about row ``r`` of a frame labelled ``label`` (its ``file``), where
+    ``rows_by_label[label][r - 1]`` is that row's position in ``file`` (0 = the first data row), is
+    raised again naming ``file`` and row ``position + first_row``: 2 for a CSV file or a sheet, whose
+    header is row 1 as a spreadsheet shows it; 1 for Parquet and DataFrames.
+    """
+    try:
+        yield
+    except ConfigError:
+        raise
+    except UsageError as error:
+        rows = rows_by_label.get(error.file) if error.file is not None else None
+        if rows is None or error.row is None or not 0 < error.row <= len(rows):
+            raise
+        raise UsageError(error.problem, file=file, row=int(rows[error.row - 1]) + first_row,
+                         field=error.field) from None
