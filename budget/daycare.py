@@ -186,6 +186,7 @@ def apply_day_care(cases: pd.DataFrame, rules: DayCareRules, outpatient: pd.Data
     ok_code, merged_code, outpatient_code = 0, 1, 2
     merged_rows: list[np.ndarray] = []
     merged_targets: list[np.ndarray] = []
+    rewritten: dict[str, tuple[np.ndarray, np.ndarray]] = {}   # column -> (rows, new values) of merged stays
     method = np.ones(n, dtype=np.int8)               # points
     needs_regroup = np.zeros(n, dtype=bool)
     cost = frame["total_cost"].to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
@@ -272,14 +273,14 @@ def apply_day_care(cases: pd.DataFrame, rules: DayCareRules, outpatient: pd.Data
                 cost[ward_rows] += cost[day_rows]
                 fund[ward_rows] += fund[day_rows]
                 admit_new = np.minimum(admit[ward_rows], admit[day_rows])
-                frame.loc[frame.index[ward_rows], "admit_time"] = pd.to_datetime(admit_new)
+                rewritten["admit_time"] = (ward_rows, admit_new)
                 if "los" in frame.columns:
                     span = np.ceil((discharge[ward_rows] - admit_new) / DAY_NS)
-                    frame.loc[frame.index[ward_rows], "los"] = np.maximum(span, 1).astype(np.int64)
+                    rewritten["los"] = (ward_rows, np.maximum(span, 1).astype(np.int64))
                 if "proc" in frame.columns:
-                    frame.loc[frame.index[ward_rows], "proc"] = [
+                    rewritten["proc"] = (ward_rows, np.asarray([
                         "|".join(p for p in (a, b) if p)
-                        for a, b in zip(_text(frame, "proc", day_rows), _text(frame, "proc", ward_rows))]
+                        for a, b in zip(_text(frame, "proc", day_rows), _text(frame, "proc", ward_rows))], dtype=object))
                 needs_regroup[ward_rows] = True
                 status[day_rows], settle[day_rows] = S_MERGED, merged_code
                 merged_rows.append(day_rows)
@@ -315,9 +316,9 @@ def apply_day_care(cases: pd.DataFrame, rules: DayCareRules, outpatient: pd.Data
             np.maximum.at(last, head, discharge[sorted_rows])
             heads = np.unique(head[absorbed])
             if len(heads):
-                frame.loc[frame.index[heads], "discharge_time"] = pd.to_datetime(last[heads])
+                rewritten["discharge_time"] = (heads, last[heads])
                 if "los" in frame.columns:
-                    frame.loc[frame.index[heads], "los"] = sessions[heads]
+                    rewritten["los"] = _merged_rows(rewritten.get("los"), heads, sessions[heads])
             status[src], settle[src] = S_MERGED, merged_code
             merged_rows.append(src)
             merged_targets.append(dst)
@@ -351,8 +352,42 @@ def apply_day_care(cases: pd.DataFrame, rules: DayCareRules, outpatient: pd.Data
             cost[billed] += preop_cost[billed]
             fund[billed] += preop_cost[billed] * ratio
 
+    frame = _rewrite(frame, rewritten, file)
     return _result(frame, care_in, care, status, settle, settle_labels, merged_rows, merged_targets, method,
                    needs_regroup, cost, fund, preop_cost, session_days, dayward_fee, fee_difference, warnings)
+
+
+def _merged_rows(previous: tuple | None, rows: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, values) of a column two rules rewrite, the later rule's values winning."""
+    if previous is None:
+        return rows, values
+    earlier_rows, earlier_values = previous
+    keep = ~np.isin(earlier_rows, rows)
+    return np.concatenate([earlier_rows[keep], rows]), np.concatenate([earlier_values[keep], values])
+
+
+def _rewrite(frame: pd.DataFrame, rewritten: dict, file: str) -> pd.DataFrame:
+    """``frame`` with the new admission / discharge times, lengths of stay and procedures of the stays
+    day care merged. A rewritten column is replaced, not written into, so it takes one type whatever
+    the input's (times as datetime64, lengths of stay as whole numbers): a CSV read as text and Parquet
+    with narrow integers behave as a DataFrame does."""
+    columns = {}
+    for name, (rows, values) in rewritten.items():
+        if name in ("admit_time", "discharge_time"):
+            times = _times(frame, name, file).copy()
+            times[rows] = values
+            columns[name] = times.view("datetime64[ns]")
+        elif name == "los":
+            los = _numbers(frame["los"]).copy()
+            los[rows] = values
+            missing = np.isnan(los)
+            columns[name] = (pd.arrays.IntegerArray(np.where(missing, 0, los).astype(np.int64), missing)
+                             if missing.any() else los.astype(np.int64))
+        else:
+            text = frame[name].astype("string").copy()
+            text.iloc[rows] = values
+            columns[name] = text.array
+    return with_columns(frame, **columns) if columns else frame
 
 
 def _per_level(fees, level: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +27,35 @@ def stay(case_id, care_type, hours, *, patient="P1", hospital="H1", level=3, sta
     return row
 
 
+@pytest.fixture(autouse=True, params=["frame", "csv", "parquet"])
+def input_path(request, tmp_path, monkeypatch):
+    """Every test runs on the stays as a DataFrame, as read back from CSV with pandas (text columns,
+    times as text) and from Parquet with the narrow integer types ``drgdip synth`` writes."""
+    monkeypatch.setattr(sys.modules[__name__], "INPUT_PATH", (request.param, tmp_path))
+    return request.param
+
+
+INPUT_PATH = ("frame", None)
+
+
+def as_read(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as a user holds it after reading the file it came in (see :func:`input_path`)."""
+    kind, directory = INPUT_PATH
+    if kind == "csv":
+        frame.to_csv(directory / "cases.csv", index=False)
+        codes = ("case_id", "patient_id", "hospital_id", "care_type", "proc", "dx")
+        return pd.read_csv(directory / "cases.csv", dtype={c: "str" for c in codes if c in frame.columns})
+    if kind == "parquet":
+        narrow = {c: t for c, t in (("los", "int16"), ("hospital_level", "int8")) if c in frame.columns
+                  and not frame[c].isna().any()}
+        frame.astype(narrow).to_parquet(directory / "cases.parquet", index=False)
+        return pd.read_parquet(directory / "cases.parquet")
+    return frame
+
+
 def run(rows, outpatient=None, **rules):
     policy = policy_from_mapping({"day_care": rules})
-    return apply_day_care(pd.DataFrame(rows), policy.day_care, outpatient)
+    return apply_day_care(as_read(pd.DataFrame(rows)), policy.day_care, outpatient)
 
 
 def column(result, name):
