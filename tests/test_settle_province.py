@@ -232,3 +232,26 @@ def test_a_message_about_a_stay_names_its_row_in_the_file(synthetic, tmp_path, c
     file_row = row + 2 if path == "csv" else row + 1
     assert code == 2, err
     assert f"cases.{path}, row {file_row}, field 'hospital_level'" in err and "level 7" in err
+
+
+@pytest.fixture(scope="module")
+def million(tmp_path_factory):
+    """A 1M-stay synthetic province (with merged day stays) as Parquet, as drgdip synth writes it."""
+    province = generate_province(DEMO_SCHEME, cases=1_000_000, years=(2024, 2025), hospitals=60, regions=4, seed=29)
+    directory = tmp_path_factory.mktemp("million")
+    write_province(_with_ward_stays_after_overruns(province, pairs=20), directory)
+    return directory
+
+
+@pytest.mark.parametrize("policy", ["yanbian_day_surgery_2025", "panzhihua_drg_day_care_2025",
+                                    "remote_pool_province_2025"])
+def test_every_shipped_drg_policy_settles_a_million_stays(million, tmp_path, capsys, policy):
+    out = tmp_path / "out"
+    assert main(["settle", "--policy", str(POLICIES / f"{policy}.yaml"), "--input", str(million), "--output",
+                 str(out), "--no-excel"]) == 0
+    printed = capsys.readouterr().out
+    assert "settled" in printed
+    hospitals = pd.read_parquet(out / "hospitals.parquet")
+    summary = pd.read_parquet(out / "summary.parquet")
+    assert fen(hospitals["final_payment"]).sum() + fen(summary["reserve_end"]).sum() == \
+        fen(summary["budget_total"]).sum()
