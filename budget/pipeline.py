@@ -28,7 +28,7 @@ from drgdip.budget.grouping import group_stays, resolve_grouping
 from drgdip.budget.policy import Policy, load_policy
 from drgdip.budget.settle import Settlement, settle_cases
 from drgdip.budget.stay_points import history_with_points, settled, settlement_year_points
-from drgdip.core.checks import check_case_table
+from drgdip.core.checks import STAY_PROBLEMS, check_case_table, stay_problems
 from drgdip.core.errors import UsageError, rows_in_file
 from drgdip.core.province import cases_path, read_province, read_province_info
 from drgdip.core.tables import read_table
@@ -134,6 +134,7 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
         cases = check_case_table(_with_hospital_fields(cases, province.hospitals), file=KEPT,
                                  required=SETTLEMENT_COLUMNS)
         read_columns = list(cases.columns)
+        cases = _leave_out_unpayable_stays(cases, province.hospitals, file, first_row, warnings)
         cases, years, settle_year, positions = _settlement_years(cases, policy, year, KEPT, warnings)
     # from here on, a message about a stay names its row in the input file
     def in_file():
@@ -167,6 +168,36 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
     with stage("input columns"):
         cases_out = _with_input_columns(result.cases, source, read_columns, positions[current])
     return replace(result, cases=cases_out, warnings=tuple(warnings) + result.warnings)
+
+
+def _leave_out_unpayable_stays(cases: pd.DataFrame, hospitals: pd.DataFrame | None, file: str, first_row: int,
+                               warnings: list[str]) -> pd.DataFrame:
+    """Stays that cannot be paid as they stand (:data:`drgdip.core.checks.STAY_PROBLEMS`) get the status
+    ``invalid:<problem>``: left out of the settlement, counted in the summary and named in a warning."""
+    known = hospitals["hospital_id"] if hospitals is not None and "hospital_id" in hospitals.columns else None
+    problems = stay_problems(cases, known_hospitals=known)
+    if not problems.any():
+        return cases
+    names = list(STAY_PROBLEMS)
+    evidence = {"duplicate_case_id": "case_id", "discharge_before_admission": "discharge_time",
+                "fund_above_cost": "fund_paid", "unknown_hospital": "hospital_id"}
+    given = pd.Categorical(cases["settle_status"] if "settle_status" in cases.columns else [None] * len(cases))
+    labels = [str(c) for c in given.categories]
+    if "ok" not in labels:
+        labels.append("ok")
+    ok = labels.index("ok")
+    status = np.where(given.codes < 0, ok, given.codes).astype(np.int64)
+    for code, name in enumerate(names, start=1):
+        rows = np.flatnonzero((problems == code) & (status == ok))
+        if not len(rows):
+            continue
+        labels.append(f"invalid:{name}")
+        status[rows] = len(labels) - 1
+        field = evidence[name]
+        warnings.append(f"{len(rows):,} stay(s) left out of the settlement, {STAY_PROBLEMS[name]}: status "
+                        f"invalid:{name} (first: {file}, row {rows[0] + first_row}, {field} "
+                        f"{cases[field].iloc[rows[0]]!r})")
+    return with_columns(cases, settle_status=pd.Categorical.from_codes(status, categories=labels))
 
 
 def _split_years(frame: pd.DataFrame, current: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame | None]:

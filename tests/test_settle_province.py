@@ -255,3 +255,50 @@ def test_every_shipped_drg_policy_settles_a_million_stays(million, tmp_path, cap
     summary = pd.read_parquet(out / "summary.parquet")
     assert fen(hospitals["final_payment"]).sum() + fen(summary["reserve_end"]).sum() == \
         fen(summary["budget_total"]).sum()
+
+
+def _settlement_year_rows(cases: pd.DataFrame, count: int, care_type: str | None = None) -> np.ndarray:
+    chosen = (cases["year"] == 2025) & (cases["care_type"] == care_type if care_type else True)
+    return np.flatnonzero(chosen.to_numpy())[:count]
+
+
+@pytest.mark.parametrize("problem", ["duplicate_case_id", "discharge_before_admission", "fund_above_cost",
+                                     "unknown_hospital"])
+@pytest.mark.parametrize("path", ["csv", "parquet", "frame"])
+def test_a_stay_that_cannot_be_paid_is_left_out_counted_and_named(synthetic, tmp_path, problem, path):
+    province, _, _ = synthetic
+    cases = province.cases.copy()
+    hospitals = province.hospitals
+    if problem == "duplicate_case_id":
+        first, second = _settlement_year_rows(cases, 2)
+        cases.loc[second, "case_id"] = cases.loc[first, "case_id"]
+        bad = second
+    elif problem == "discharge_before_admission":
+        bad = _settlement_year_rows(cases, 1, "day_surgery")[0]   # a negative window is no valid day surgery
+        cases.loc[bad, "discharge_time"] = cases.loc[bad, "admit_time"] - pd.Timedelta(hours=5)
+    elif problem == "fund_above_cost":
+        bad = _settlement_year_rows(cases, 1)[0]
+        cases.loc[bad, "fund_paid"] = cases.loc[bad, "total_cost"] + 100.0
+    else:
+        bad = _settlement_year_rows(cases, 1)[0]
+        hospitals = hospitals[hospitals["hospital_id"] != cases.loc[bad, "hospital_id"]]
+    source = type(province)(cases=cases, hospitals=hospitals, outpatient=province.outpatient, info=province.info)
+    if path != "frame":
+        write_province(source, tmp_path / "p", format=path)
+        source = tmp_path / "p"
+    settlement = settle_province(source, load_policy(YANBIAN))
+    out = settlement.cases.set_index("case_id")
+    status = f"invalid:{problem}"
+    left_out = settlement.cases["settle_status"].astype(str) == status
+    unknown = (cases["hospital_id"] == cases.loc[bad, "hospital_id"]) & (cases["year"] == 2025)
+    expected = 1 if problem != "unknown_hospital" else int(unknown.sum())
+    assert int(left_out.sum()) == expected
+    assert (settlement.cases.loc[left_out, "payment"] == 0).all()
+    assert int(settlement.summary[f"cases_{status}"].sum()) == expected
+    first = bad if problem != "unknown_hospital" else \
+        int(np.flatnonzero((cases["hospital_id"] == cases.loc[bad, "hospital_id"]).to_numpy())[0])
+    file_row = first + (2 if path == "csv" else 1)
+    assert any(status in w and f"row {file_row}," in w for w in settlement.warnings), settlement.warnings
+    if problem == "discharge_before_admission":
+        assert out.loc[cases.loc[bad, "case_id"], "day_care_status"] != "valid" or \
+            out.loc[cases.loc[bad, "case_id"], "settle_status"] == status

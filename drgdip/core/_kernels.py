@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["counting_order", "first_bad_number", "first_appearance_codes"]
+__all__ = ["counting_order", "first_bad_number", "first_appearance_codes", "text_hashes"]
 
 
 @nb.njit(cache=True)
@@ -102,3 +102,24 @@ def first_appearance_codes(codes, n_labels):
             n_used += 1
         new_codes[i] = number[c]
     return new_codes, used[:n_used]
+
+
+@nb.njit(cache=True, parallel=True)
+def text_hashes(offsets, data, out):
+    """64-bit FNV-1a hash of each string of an Arrow string array (equal strings, equal hashes).
+
+    Parameters
+    ----------
+    offsets : int32 or int64[n + 1]
+        Start of each string in ``data`` (its slice applied).
+    data : uint8[m]
+        The strings' bytes.
+    out : uint64[n]
+        Written: the hash of each string.
+    """
+    for i in nb.prange(out.shape[0]):
+        h = np.uint64(14695981039346656037)
+        for k in range(offsets[i], offsets[i + 1]):
+            h ^= np.uint64(data[k])
+            h *= np.uint64(1099511628211)
+        out[i] = h
