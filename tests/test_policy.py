@@ -6,6 +6,7 @@ import dataclasses
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from drgdip.budget.policy import Policy, load_policy, policy_from_mapping
@@ -183,3 +184,21 @@ def test_cli_exits_2_with_the_message(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "drgdip settle: error:" in err and "point_value.basis" in err and str(path) in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["yanbian_day_surgery_2025", "panzhihua_drg_day_care_2025"])
+def test_day_stays_of_24_to_48_hours_need_a_documented_exception(name):
+    """[YB], [PZH]: 24-48 h is for "special cases needing it", so a stay counts as one only with a true
+    day_exception; without it the stay overran and becomes an ordinary inpatient stay."""
+    from drgdip.budget.daycare import apply_day_care
+
+    policy = load_policy(REPO / "data" / "policies" / f"{name}.yaml")
+    assert policy.day_care.extended_needs_flag
+    start = pd.Timestamp("2025-05-01 08:00")
+    stays = pd.DataFrame({"case_id": ["a", "b"], "patient_id": ["P1", "P2"], "hospital_id": ["H1", "H1"],
+                          "hospital_level": [3, 3], "care_type": ["day_surgery", "day_surgery"],
+                          "admit_time": [start, start], "discharge_time": [start + pd.Timedelta(hours=30)] * 2,
+                          "proc": ["47.0100", "47.0100"], "total_cost": [9000.0, 9000.0],
+                          "fund_paid": [6000.0, 6000.0], "day_exception": ["Y", "N"]})
+    status = apply_day_care(stays, policy.day_care).cases["day_care_status"].astype(str).tolist()
+    assert status == ["extended", "converted"]
