@@ -35,7 +35,9 @@ domain.md §12.
     high_ratio, high_inclusive          high bound (2.0, true: ratio >= 2)
     high_formula            ``dip1`` | ``jining`` | ``review_only`` | ``drg_tiered`` (None: dip1 for DIP,
                             drg_tiered for DRG)
-    extreme_ratio, extreme_inclusive    extreme bound (5.0, false: ratio > 5); None disables the band
+    extreme_ratio, extreme_inclusive    extreme bound (false: ratio > bound); ``scheme_default`` (the
+                            default): 5.0 for DIP [DIP1, NODE], no band for DRG (§5.3 has none);
+                            null: no band
     drg_high_tiers          ``[[max_base_points, ratio], ...]`` (:class:`HighTier`), the last max is ``.inf`` (or null)
     coefs_on_outliers       re-apply the hospital coefficient on low / high cases (true)
     blank_group             factor on the cost-ratio score of ungrouped cases (0.7)
@@ -113,6 +115,7 @@ SCORE_METHODS = get_args(ScoreMethod)
 OUTLIER_REFERENCES = get_args(OutlierReference)
 HIGH_FORMULAS = get_args(HighFormula)          # order = index used by the points kernel
 APPROVED_PAYMENTS = get_args(ApprovedPayment)  # order = index used by the points kernel
+DIP_EXTREME_RATIO = 5.0                        # DIP 1.0 "≥ 5× → expert review"; Jining > 5 (§5.2)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -194,6 +197,12 @@ class OutlierRules(Config):
     * high ``review_only``: paid as normal and listed for special review
     * extreme: ``base × coef`` and listed for expert review
     * ungrouped: ``points_scale × cost / all-case mean × blank_group``
+
+    The extreme band is a DIP rule (DIP 1.0 "≥ 5× → expert review", Jining [NODE]): its points fall
+    back to the standard as the cost crosses the bound, and the case is left to special review. The
+    DRG point method (§5.3) has no such band, so ``extreme_ratio`` defaults to ``scheme_default``,
+    resolved by :class:`PointsPolicy` to 5.0 for DIP and no band (None) for DRG; null switches the
+    band off whatever the scheme.
     """
 
     outlier_reference: OutlierReference | None = None
@@ -205,7 +214,7 @@ class OutlierRules(Config):
     high_ratio: float = param(2.0, ge=1.0)
     high_inclusive: bool = True
     high_formula: HighFormula | None = None
-    extreme_ratio: float | None = param(5.0, ge=1.0)
+    extreme_ratio: float | Literal["scheme_default"] | None = param("scheme_default", ge=1.0)
     extreme_inclusive: bool = False
     drg_high_tiers: tuple[HighTier, ...] = ((100.0, 3.0), (300.0, 2.0), (math.inf, 1.5))
     coefs_on_outliers: bool = True
@@ -216,7 +225,7 @@ class OutlierRules(Config):
         if self.outlier_reference == "score_x_factor":
             require(self.reference_factor is not None, "reference_factor",
                     "is required when outlier_reference is 'score_x_factor' (yuan per point)")
-        if self.extreme_ratio is not None:
+        if isinstance(self.extreme_ratio, float):
             require(self.extreme_ratio > self.high_ratio, "extreme_ratio",
                     f"must be above high_ratio ({self.high_ratio}), got {self.extreme_ratio}")
         tiers = tuple(HighTier(math.inf if top is None else top, ratio) for top, ratio in self.drg_high_tiers)
@@ -377,7 +386,8 @@ class PointsPolicy(Config):
 
     Scheme-dependent defaults are resolved here: ``points_scale`` (100 DRG / 1000 DIP),
     ``outliers.high_formula`` (drg_tiered / dip1), ``outliers.outlier_reference`` (group_mean /
-    standard) and ``special_review.special_quota`` (0.05 / 0.005).
+    standard), ``outliers.extreme_ratio`` (no band / 5.0) and ``special_review.special_quota``
+    (0.05 / 0.005).
     """
 
     scheme: Scheme = "drg_points"
@@ -399,6 +409,8 @@ class PointsPolicy(Config):
             outliers = dataclasses.replace(outliers, high_formula="dip1" if dip else "drg_tiered")
         if outliers.outlier_reference is None:
             outliers = dataclasses.replace(outliers, outlier_reference="standard" if dip else "group_mean")
+        if outliers.extreme_ratio == "scheme_default":
+            outliers = dataclasses.replace(outliers, extreme_ratio=DIP_EXTREME_RATIO if dip else None)
         self.derive(outliers=outliers)
         if self.special_review.special_quota is None:
             self.derive(special_review=dataclasses.replace(self.special_review,

@@ -101,6 +101,22 @@ def test_extreme_band_can_be_disabled():
     assert out["final_points"].iloc[0] == pytest.approx(1000 * (6 - 2 + 1))
 
 
+def test_extreme_band_is_a_dip_default_only():
+    # §5.3 has no extreme band: a DRG stay at 5.1× its group's mean stays high (tiered), it does not
+    # fall back to the base points as it did under the inherited DIP band (290 points at 4.9×, 100 at 5.1×)
+    weights = table([{"group": "G", "base_points": 100.0, "mean_cost": 10000.0}], points_scale=100.0,
+                    all_case_mean=10000.0)
+    drg = PointsPolicy(scheme="drg_points")
+    assert drg.outliers.extreme_ratio is None
+    out = case_points(cases([49000, 51000]), weights, drg)
+    assert out["outlier_class"].tolist() == ["high", "high"]
+    assert out["final_points"].tolist() == pytest.approx([100 + 1.9 * 100, 100 + 2.1 * 100])
+    assert PointsPolicy(scheme="dip").outliers.extreme_ratio == 5.0
+    assert PointsPolicy(scheme="dip", outliers=OutlierRules(extreme_ratio=None)).outliers.extreme_ratio is None
+    explicit = PointsPolicy(scheme="drg_points", outliers=OutlierRules(extreme_ratio=5.0))
+    assert case_points(cases([51000]), weights, explicit)["outlier_class"].iloc[0] == "extreme"
+
+
 # ---------------------------------------------------------------------------------------------- §5.3
 
 def test_drg_tiered_high_worked_example_5_3():

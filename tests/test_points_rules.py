@@ -145,3 +145,14 @@ def test_direct_construction_validates_too():
     assert HospitalCoefTable(by_level={3: 1.1}, default=0.9).level_coef(4) == 0.9
     assert DipBuildRules(core_coverage=0.95).core_coverage == 0.95
     assert BedDayRules().bedday_phases == ()
+
+
+@pytest.mark.parametrize("scheme, written, expected", [
+    ("drg_points", {}, None), ("drg_rate", {}, None), ("dip", {}, 5.0),
+    ("drg_points", {"extreme_ratio": "scheme_default"}, None), ("dip", {"extreme_ratio": "scheme_default"}, 5.0),
+    ("dip", {"extreme_ratio": None}, None), ("drg_points", {"extreme_ratio": 6}, 6.0),
+])
+def test_extreme_band_defaults_by_scheme(scheme, written, expected):
+    # the extreme band is a DIP rule (§5.2); the DRG point method (§5.3) has none; null switches it off
+    policy = points_policy_from_mapping({"scheme": scheme, "outliers": written})
+    assert policy.outliers.extreme_ratio == expected

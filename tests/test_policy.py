@@ -76,6 +76,13 @@ def test_shipped_policies_carry_their_rules():
     assert remote.remote_pool.budget_method == "actual_fund"
 
 
+def test_no_shipped_drg_policy_has_the_dip_extreme_band():
+    # §5.3: the DRG point method has no extreme band (its points would fall as the cost rises)
+    for path in POLICIES:
+        points = load_policy(path).points
+        assert (points.outliers.extreme_ratio is None) != points.is_dip, path.stem
+
+
 # ---------------------------------------------------------------------------------------- values
 
 def test_defaults_follow_the_domain_reference():
