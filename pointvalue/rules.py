@@ -64,8 +64,13 @@ domain.md §12.
     approved_payment        ``ffs`` (cost / point value, i.e. ratio x standard) | ``standard``
 
 ``BedDayRules`` (§9)
-    bedday_phases           ``[[from_day, to_day, daily_std, fund_share], ...]`` contiguous, from day 1
+    bedday_phases           ``[[from_day, to_day, daily_std, fund_share], ...]`` contiguous, from day 1;
+                            the fund pays ``fund_share`` of the phase's daily standard (1.0) and the
+                            points count that part
     groups                  group codes paid per bed-day
+    acute_phase             ``bed_day`` (every phase per bed-day) | ``points`` (the first phase, the
+                            acute phase, paid per disease by the group's points; the later phases per
+                            bed-day [HN §6.2.3])
     mean_cost_per_case      regional mean cost per case that turns yuan into points (None: the
                             calibrated all-case mean)
     pay_actual_if_below     cost under the standard -> paid at cost (false)
@@ -302,7 +307,10 @@ class SpecialReviewRules(Config):
 class BedDayPhase(Config, list_form=True):
     """Days ``from_day``..``to_day`` (1-based, inclusive) paid ``daily_std`` yuan a day (§9).
 
-    In YAML a phase is a mapping or the list ``[from_day, to_day, daily_std, fund_share]``.
+    ``fund_share`` is the fund's share of the phase's daily standard [SS]: the fund pays
+    ``fund_share × daily_std`` for each day of the phase, the rest is the patient's, and the stay's
+    bed-day points count the fund's part. In YAML a phase is a mapping or the list
+    ``[from_day, to_day, daily_std, fund_share]``.
     """
 
     from_day: int = param(ge=1)
@@ -317,10 +325,24 @@ class BedDayPhase(Config, list_form=True):
 
 @dataclass(frozen=True)
 class BedDayRules(Config):
-    """Per-bed-day payment (按床日付费): phased daily standards turned into points (§9)."""
+    """Per-bed-day payment (按床日付费): phased daily standards turned into points (§9).
+
+    A stay of a bed-day group is paid, for each day, the fund's part of its phase's daily standard
+    (``fund_share × daily_std``), converted into points at ``mean_cost_per_case`` [JH]; days after
+    the last phase are not paid.
+
+    ``acute_phase: points`` pays the acute phase per disease and the later phases per bed-day [HN §3,
+    §6.2.3]; the first phase is the acute phase ([SS]: days 1-30). A stay that ends within it is an
+    ordinary case of its group (all outlier rules); a longer one gets its group's points (base ×
+    hospital coefficient × aux, no cost-ratio band: the cost of the acute days alone is not known)
+    plus the bed-day points of its days in the later phases. A bed-day stay without a group (marked
+    ``payment_method: bed_day``) cannot be paid per disease and is paid per bed-day from day 1.
+    ``pay_actual_if_below`` caps the bed-day part at the stay's cost (the fund keeping its share).
+    """
 
     bedday_phases: tuple[BedDayPhase, ...] = ()
     groups: tuple[str, ...] = ()
+    acute_phase: Literal["bed_day", "points"] = "bed_day"
     mean_cost_per_case: float | None = param(None, gt=0.0)
     pay_actual_if_below: bool = False
 
@@ -335,6 +357,10 @@ class BedDayRules(Config):
                     f"day {after.from_day}")
         if self.groups:
             require(bool(phases), "bedday_phases", "bed-day groups are listed but no phases are given")
+        if self.acute_phase == "points":
+            require(len(phases) >= 2, "bedday_phases",
+                    "acute_phase 'points' pays the first phase by the group's points, so a later phase "
+                    f"must pay the days after it per bed-day; got {len(phases)} phase(s)")
 
 
 # ----------------------------------------------------------------------------------------------
