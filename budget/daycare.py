@@ -497,11 +497,15 @@ def _result(frame, care_in, care, status, settle, settle_labels, merged_rows, me
     return DayCareResult(cases=out, counts=counts, warnings=tuple(warnings))
 
 
-def apply_day_payments(frame: pd.DataFrame, rules: DayCareRules, reference_point_value) -> pd.DataFrame:
+def apply_day_payments(frame: pd.DataFrame, rules: DayCareRules, reference_point_value, *,
+                       group_col: str | None = None) -> pd.DataFrame:
     """Turn the non-points day-care payment methods into points or fixed payments (§8).
 
     ``value``: total cost × value_factor; ``bed_day``: days × daily_std; ``ffs``: the stay's cost;
-    ``quota_minus_fee``: the group standard (points × reference PV) minus ``fee_difference``.
+    ``quota_minus_fee``: the quota (定额) of the period's group and hospital level
+    (``day_ward.quotas``, looked up in ``group_col``: default ``dip_group`` when the stays carry it,
+    else ``drg``) minus ``fee_difference``; a period without a quota is paid by
+    ``day_ward.quota_fallback`` (``ffs``, or ``group_points``: its points × reference PV).
     With ``rules.in_pool`` the amount becomes points at ``reference_point_value`` (yuan per point, one
     value or one per stay) and is cleared inside the point pool [PZH]; otherwise the fund's part of it
     (at the stay's fund ratio; ``ffs`` pays the recorded fund) is a ``fixed_payment`` outside the pool.
@@ -525,11 +529,16 @@ def apply_day_payments(frame: pd.DataFrame, rules: DayCareRules, reference_point
             amount = np.where(rows & (method == PAYMENTS.index("bed_day")),
                               np.maximum(los, 1) * (category.daily_std or 0.0), amount)
     ffs = method == PAYMENTS.index("ffs")
-    amount = np.where(ffs, cost, amount)
-    if "fee_difference" in frame.columns:
+    by_quota = (method == PAYMENTS.index("quota_minus_fee")) & ("fee_difference" in frame.columns)
+    if by_quota.any():
+        quota = _day_ward_quotas(frame, rules.day_ward, by_quota, group_col)
+        if rules.day_ward.quota_fallback == "group_points":
+            quota = np.where(np.isnan(quota), np.nan_to_num(points) * reference, quota)
+        else:
+            ffs = ffs | (by_quota & np.isnan(quota))
         diff = frame["fee_difference"].to_numpy(dtype=np.float64)
-        quota = method == PAYMENTS.index("quota_minus_fee")
-        amount = np.where(quota, np.maximum(np.nan_to_num(points) * reference - diff, 0.0), amount)
+        amount = np.where(by_quota, np.maximum(quota - diff, 0.0), amount)
+    amount = np.where(ffs, cost, amount)
     special = ~np.isnan(amount)
     fixed = np.full(n, np.nan)
     if "fixed_payment" in frame.columns:
@@ -546,3 +555,23 @@ def apply_day_payments(frame: pd.DataFrame, rules: DayCareRules, reference_point
         fixed = np.where(special, np.where(ffs, fund, amount * ratio), fixed)
         points = np.where(special, np.nan, points)
     return with_columns(frame, day_care_amount=amount, case_points=points, fixed_payment=fixed)
+
+
+def _day_ward_quotas(frame: pd.DataFrame, rules, rows: np.ndarray, group_col: str | None) -> np.ndarray:
+    """The quota (定额, yuan) of each period's group and hospital level where ``rows``; NaN where none."""
+    quota = np.full(len(frame), np.nan)
+    if not rules.quotas:
+        return quota
+    column = group_col or ("dip_group" if "dip_group" in frame.columns else "drg")
+    if column not in frame.columns or "hospital_level" not in frame.columns:
+        return quota
+    listed = [(str(group), float(lv), yuan) for group, by_level in rules.quotas.items()
+              for lv, yuan in by_level.items()]
+    table = pd.MultiIndex.from_tuples([(group, lv) for group, lv, _ in listed])
+    periods = np.flatnonzero(rows)
+    keys = pd.MultiIndex.from_arrays([_text(frame, column, periods).astype(str),
+                                      _numbers(frame["hospital_level"].iloc[periods])])
+    found = table.get_indexer(keys)
+    yuan = np.append(np.asarray([y for _, _, y in listed], dtype=np.float64), np.nan)
+    quota[periods] = yuan[found]
+    return quota

@@ -275,9 +275,15 @@ class DayWardRules(Config):
     ``period_max_days`` after its first visit (or by a ``treatment_period_id`` column when present).
     A chemotherapy session day carries ``fees[level]`` (bed + nursing + consultation);
     radiotherapy days (main procedure starting with one of ``radiotherapy_procs``) carry none.
-    ``payment``: ``ffs`` pays the period's fund; ``quota_minus_fee`` pays the group standard minus
-    (``ward_fees[level]`` − ``fees[level]``) × session days, times the period's fund ratio;
-    ``points`` pays the period's points.
+    ``payment``: ``ffs`` pays the period's fund; ``quota_minus_fee`` pays the quota (定额) of the
+    period's group minus (``ward_fees[level]`` − ``fees[level]``) × session days, times the period's
+    fund ratio [JN]; ``points`` pays the period's points.
+
+    A quota is a fixed amount per group and hospital level: ``quotas: {group: {level: yuan}}`` (the
+    period's DIP group when the stays carry one, else its DRG). A period whose group and level have
+    no quota is paid by ``quota_fallback``: ``ffs`` (fee-for-service, as [JN] pays diseases without a
+    fixed amount) or ``group_points`` (the old reading, which is not a 定额: the period's own case
+    points × the reference point value, so a one-visit period gets a small "quota").
     """
 
     enabled: bool = False
@@ -287,6 +293,8 @@ class DayWardRules(Config):
         3: DayFees(20.0, 19.0, 13.0), 2: DayFees(17.0, 16.0, 11.0)}))
     ward_fees: Mapping[int, DayFees] = field(default_factory=FrozenDict)
     payment: Literal["ffs", "quota_minus_fee", "points"] = "ffs"
+    quotas: Mapping[str, Mapping[int, float]] = param(default_factory=FrozenDict, ge=0.0)
+    quota_fallback: Literal["ffs", "group_points"] = "ffs"
     radiotherapy_procs: tuple[str, ...] = ("92.2", "92.3", "92.4")
 
     def check(self) -> None:
@@ -294,6 +302,9 @@ class DayWardRules(Config):
             missing = sorted(set(self.fees) - set(self.ward_fees))
             require(not missing, "ward_fees", f"needs the normal-ward fees of levels {missing} "
                                               f"when payment is 'quota_minus_fee'")
+            require(bool(self.quotas) or self.quota_fallback == "group_points", "quotas",
+                    "payment 'quota_minus_fee' needs the quota (定额) of each group, {group: {level: yuan}}, "
+                    "or quota_fallback: group_points (case points × reference point value)")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ FFS, STANDARD = range(2)
 
 @nb.njit(cache=True, parallel=True)
 def _points_kernel(base, reference, cost, coef, aux, remote, other, approved, approved_points,
-                   bed_day, bed_points, high_threshold,
+                   bed_day, bed_acute, bed_points, high_threshold,
                    low_ratio, low_inclusive, high_inclusive, extreme_ratio, extreme_inclusive,
                    high_formula, high_is_candidate, coefs_on_outliers, blank_factor, blank_coefs, approved_payment,
                    candidate_min_ratio, points_scale, all_case_mean,
@@ -42,6 +42,9 @@ def _points_kernel(base, reference, cost, coef, aux, remote, other, approved, ap
         Points set by the review; NaN to pay by ``approved_payment``.
     bed_day : bool[n]
         Case paid per bed-day.
+    bed_acute : bool[n]
+        Bed-day case whose acute phase is paid by its group's points (``base × coef × aux``) on top
+        of ``bed_points``; otherwise a bed-day case gets ``bed_points`` alone.
     bed_points : float64[n]
         Bed-day points (used where ``bed_day``).
     high_threshold : float64[n]
@@ -78,10 +81,15 @@ def _points_kernel(base, reference, cost, coef, aux, remote, other, approved, ap
         candidate = False
         if bed_day[i]:
             klass = BED_DAY
-            b = bed_points[i]
-            factor = 1.0
-            applied = 1.0
-            a = 1.0
+            acute = b * h * a if bed_acute[i] else 0.0
+            if acute > 0:   # the bed-day points ride on the group's points as the outlier factor
+                factor = 1.0 + bed_points[i] / acute
+                applied = h
+            else:
+                b = bed_points[i]
+                factor = 1.0
+                applied = 1.0
+                a = 1.0
             ratio = cost[i] / ref if ref > 0 else np.nan
         elif np.isnan(b):
             b = points_scale

@@ -5,7 +5,12 @@
 Per case, in this order:
 
 1. **bed_day** -- group listed in ``policy.bed_day.groups`` (or ``payment_method == 'bed_day'``):
-   base points = bed-day payment / mean cost per case × scale; no hospital or aux coefficient.
+   base points = the fund's part of the bed-day payment / mean cost per case × scale; no hospital or
+   aux coefficient. With ``bed_day.acute_phase: points`` a stay of a group that ends within the first
+   (acute) phase is an ordinary case; a longer one keeps base = the group's base points and the
+   hospital and aux coefficients of a normal case, and ``outlier_factor = 1 + bed-day points /
+   (base × coef × aux)`` adds the bed-day points of its days in the later phases; its reference
+   cost is the group's plus the bed-day standard of those days.
 2. **ungrouped** (blank group 空白病组) -- no group, DRG status other than ``ok``, DIP type
    ``ungrouped`` or a group missing from the table: base = ``points_scale`` (the all-case mean),
    reference = all-case mean cost, factor = ``blank_group × ratio``; coefficients only with
@@ -35,7 +40,7 @@ from drgdip.pointvalue import _kernels as K
 from drgdip.core.checks import number_column
 from drgdip.core.tables import read_table, source_name
 from drgdip.pointvalue._io import code_column, group_index
-from drgdip.pointvalue.bedday import bed_day_points
+from drgdip.pointvalue.bedday import bed_day_payment, bed_day_points
 from drgdip.pointvalue.coefs import POOLS, pool_codes
 from drgdip.pointvalue.rules import APPROVED_PAYMENTS, HIGH_FORMULAS, HospitalCoefTable, PointsPolicy
 from drgdip.pointvalue.special import special_review_quota
@@ -231,6 +236,7 @@ class CasePointInputs:
     remote: np.ndarray           # float64[n] in-province remote coefficient
     pool_code: np.ndarray        # int8[n] local / remote in province / out of province
     bed_day: np.ndarray          # bool[n] paid per bed-day
+    bed_acute: np.ndarray        # bool[n] bed-day stays whose acute phase is paid by the group's points
     bed_points: np.ndarray       # float64[n] bed-day points
     bed_standard: np.ndarray     # float64[n] bed-day standard, yuan
     high_threshold: np.ndarray   # float64[n] high-ratio threshold
@@ -340,31 +346,8 @@ def case_point_inputs(cases, weights, policy: PointsPolicy, *, group_col: str | 
     if policy.remote.remote_mode == "coef":
         remote[pool_code == 1] = policy.remote.remote_coef
 
-    bed_day = np.zeros(n, dtype=bool)
-    if policy.bed_day.groups:
-        bed_day |= ~ungrouped & codes.isin(policy.bed_day.groups).fillna(False).to_numpy(dtype=bool)
-    if "payment_method" in frame.columns:
-        bed_day |= (frame["payment_method"].astype("string") == "bed_day").fillna(False).to_numpy(dtype=bool)
-    bed_points = np.zeros(n)
-    bed_standard = np.zeros(n)
-    if bed_day.any():
-        if not policy.bed_day.bedday_phases:
-            raise UsageError("cases are paid per bed-day but the policy has no bed_day.bedday_phases",
-                             file=file, row=int(np.flatnonzero(bed_day)[0]) + 1, field=group_col)
-        if "los" not in frame.columns:
-            raise UsageError("bed-day cases need the los column", file=file, field="los")
-        mean_cost = policy.bed_day.mean_cost_per_case or table.all_case_mean
-        if not mean_cost:
-            raise UsageError("bed-day points need bed_day.mean_cost_per_case (the weight table has no "
-                             "all-case mean)", field="mean_cost_per_case")
-        los = number_column(frame, "los", file=file, allow_missing=True)
-        sel = np.flatnonzero(bed_day)
-        missing_los = np.isnan(los[sel])
-        if missing_los.any():
-            raise UsageError("los is missing for a bed-day case", file=file, row=int(sel[missing_los][0]) + 1,
-                             field="los")
-        bed_points[sel] = bed_day_points(los[sel], policy.bed_day, mean_cost, policy.points_scale, cost[sel])
-        bed_standard[sel] = bed_points[sel] / policy.points_scale * mean_cost
+    bed_day, bed_acute, bed_points, bed_standard = _bed_days(frame, policy, table, codes, ungrouped, cost,
+                                                             file, group_col)
 
     if rules.high_formula == "drg_tiered":
         tops = np.array([t for t, _ in rules.drg_high_tiers])
@@ -377,8 +360,57 @@ def case_point_inputs(cases, weights, policy: PointsPolicy, *, group_col: str | 
     return CasePointInputs(policy=policy, table=table, frame=frame[keep], file=file, group_col=group_col,
                            cost=cost, codes=codes, ungrouped=ungrouped, safe_row=safe_row, base=base,
                            level_coef=level_coef, level=level, basic_coef=basic_coef, coef=coef, aux=aux,
-                           other=other, remote=remote, pool_code=pool_code, bed_day=bed_day,
+                           other=other, remote=remote, pool_code=pool_code, bed_day=bed_day, bed_acute=bed_acute,
                            bed_points=bed_points, bed_standard=bed_standard, high_threshold=high_threshold)
+
+
+def _bed_days(frame: pd.DataFrame, policy: PointsPolicy, table: WeightTable, codes: pd.Series,
+              ungrouped: np.ndarray, cost: np.ndarray, file: str, group_col: str
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per case: (paid per bed-day, acute phase paid by the group's points, bed-day points, bed-day
+    standard in yuan) (§9)."""
+    n = len(frame)
+    rules = policy.bed_day
+    bed_day = np.zeros(n, dtype=bool)
+    if rules.groups:
+        bed_day |= ~ungrouped & codes.isin(rules.groups).fillna(False).to_numpy(dtype=bool)
+    if "payment_method" in frame.columns:
+        bed_day |= (frame["payment_method"].astype("string") == "bed_day").fillna(False).to_numpy(dtype=bool)
+    bed_acute = np.zeros(n, dtype=bool)
+    bed_points = np.zeros(n)
+    bed_standard = np.zeros(n)
+    if not bed_day.any():
+        return bed_day, bed_acute, bed_points, bed_standard
+    if not rules.bedday_phases:
+        raise UsageError("cases are paid per bed-day but the policy has no bed_day.bedday_phases",
+                         file=file, row=int(np.flatnonzero(bed_day)[0]) + 1, field=group_col)
+    if "los" not in frame.columns:
+        raise UsageError("bed-day cases need the los column", file=file, field="los")
+    mean_cost = rules.mean_cost_per_case or table.all_case_mean
+    if not mean_cost:
+        raise UsageError("bed-day points need bed_day.mean_cost_per_case (the weight table has no "
+                         "all-case mean)", field="mean_cost_per_case")
+    los = number_column(frame, "los", file=file, allow_missing=True)
+    sel = np.flatnonzero(bed_day)
+    missing_los = np.isnan(los[sel])
+    if missing_los.any():
+        raise UsageError("los is missing for a bed-day case", file=file, row=int(sel[missing_los][0]) + 1,
+                         field="los")
+    phases = rules.bedday_phases
+    if rules.acute_phase == "points":
+        # the acute phase per disease: a stay within it is an ordinary case, a longer one is paid its
+        # group's points plus its later phases per bed-day; a stay without a group stays per bed-day
+        grouped = bed_day & ~ungrouped
+        bed_acute = grouped & (np.floor(np.nan_to_num(los, nan=0.0)) > phases[0].to_day)
+        bed_day &= ~grouped | bed_acute
+    whole = np.flatnonzero(bed_day & ~bed_acute)
+    later = np.flatnonzero(bed_acute)
+    for rows, paid_phases in ((whole, phases), (later, phases[1:])):
+        if len(rows):
+            bed_standard[rows] = bed_day_payment(los[rows], paid_phases, cost[rows], rules.pay_actual_if_below)
+            bed_points[rows] = bed_day_points(los[rows], rules, mean_cost, policy.points_scale, cost[rows],
+                                              phases=paid_phases)
+    return bed_day, bed_acute, bed_points, bed_standard
 
 
 def points_at(inputs: CasePointInputs, *, point_value=None, approved=None) -> pd.DataFrame:
@@ -392,12 +424,13 @@ def points_at(inputs: CasePointInputs, *, point_value=None, approved=None) -> pd
     cost, codes, ungrouped, safe_row, base = inputs.cost, inputs.codes, inputs.ungrouped, inputs.safe_row, inputs.base
     level_coef, level, basic_coef, coef = inputs.level_coef, inputs.level, inputs.basic_coef, inputs.coef
     aux, other, remote, pool_code = inputs.aux, inputs.other, inputs.remote, inputs.pool_code
-    bed_day, bed_points, bed_standard = inputs.bed_day, inputs.bed_points, inputs.bed_standard
+    bed_day, bed_acute, bed_points, bed_standard = (inputs.bed_day, inputs.bed_acute, inputs.bed_points,
+                                                    inputs.bed_standard)
     high_threshold, group_col = inputs.high_threshold, inputs.group_col
     point_values = _point_value_per_case(point_value, frame, n, file)
-    reference = _reference(rules.outlier_reference, table, safe_row, ungrouped | bed_day, base, coef, aux,
-                           level, point_values, rules.reference_factor, file)
-    reference = np.where(bed_day, bed_standard, reference)
+    reference = _reference(rules.outlier_reference, table, safe_row, ungrouped | (bed_day & ~bed_acute), base,
+                           coef, aux, level, point_values, rules.reference_factor, file)
+    reference = np.where(bed_day, np.where(bed_acute, reference, 0.0) + bed_standard, reference)
     all_mean = table.all_case_mean
     if (ungrouped & ~bed_day).any() and not all_mean:
         raise UsageError("ungrouped cases are paid from the all-case mean cost, which the weight table "
@@ -420,7 +453,7 @@ def points_at(inputs: CasePointInputs, *, point_value=None, approved=None) -> pd
     def run(approved_mask):
         K._points_kernel(
             base, reference, cost, coef, aux, remote, other, approved_mask, approved_points, bed_day,
-            bed_points, high_threshold,
+            bed_acute, bed_points, high_threshold,
             float(low_ratio), bool(low_inclusive), bool(rules.high_inclusive),
             np.nan if rules.extreme_ratio is None else float(rules.extreme_ratio), bool(rules.extreme_inclusive),
             HIGH_FORMULAS.index(rules.high_formula),

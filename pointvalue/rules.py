@@ -35,7 +35,9 @@ domain.md §12.
     high_ratio, high_inclusive          high bound (2.0, true: ratio >= 2)
     high_formula            ``dip1`` | ``jining`` | ``review_only`` | ``drg_tiered`` (None: dip1 for DIP,
                             drg_tiered for DRG)
-    extreme_ratio, extreme_inclusive    extreme bound (5.0, false: ratio > 5); None disables the band
+    extreme_ratio, extreme_inclusive    extreme bound (false: ratio > bound); ``scheme_default`` (the
+                            default): 5.0 for DIP [DIP1, NODE], no band for DRG (§5.3 has none);
+                            null: no band
     drg_high_tiers          ``[[max_base_points, ratio], ...]`` (:class:`HighTier`), the last max is ``.inf`` (or null)
     coefs_on_outliers       re-apply the hospital coefficient on low / high cases (true)
     blank_group             factor on the cost-ratio score of ungrouped cases (0.7)
@@ -62,8 +64,13 @@ domain.md §12.
     approved_payment        ``ffs`` (cost / point value, i.e. ratio x standard) | ``standard``
 
 ``BedDayRules`` (§9)
-    bedday_phases           ``[[from_day, to_day, daily_std, fund_share], ...]`` contiguous, from day 1
+    bedday_phases           ``[[from_day, to_day, daily_std, fund_share], ...]`` contiguous, from day 1;
+                            the fund pays ``fund_share`` of the phase's daily standard (1.0) and the
+                            points count that part
     groups                  group codes paid per bed-day
+    acute_phase             ``bed_day`` (every phase per bed-day) | ``points`` (the first phase, the
+                            acute phase, paid per disease by the group's points; the later phases per
+                            bed-day [HN §6.2.3])
     mean_cost_per_case      regional mean cost per case that turns yuan into points (None: the
                             calibrated all-case mean)
     pay_actual_if_below     cost under the standard -> paid at cost (false)
@@ -113,6 +120,7 @@ SCORE_METHODS = get_args(ScoreMethod)
 OUTLIER_REFERENCES = get_args(OutlierReference)
 HIGH_FORMULAS = get_args(HighFormula)          # order = index used by the points kernel
 APPROVED_PAYMENTS = get_args(ApprovedPayment)  # order = index used by the points kernel
+DIP_EXTREME_RATIO = 5.0                        # DIP 1.0 "≥ 5× → expert review"; Jining > 5 (§5.2)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -194,6 +202,12 @@ class OutlierRules(Config):
     * high ``review_only``: paid as normal and listed for special review
     * extreme: ``base × coef`` and listed for expert review
     * ungrouped: ``points_scale × cost / all-case mean × blank_group``
+
+    The extreme band is a DIP rule (DIP 1.0 "≥ 5× → expert review", Jining [NODE]): its points fall
+    back to the standard as the cost crosses the bound, and the case is left to special review. The
+    DRG point method (§5.3) has no such band, so ``extreme_ratio`` defaults to ``scheme_default``,
+    resolved by :class:`PointsPolicy` to 5.0 for DIP and no band (None) for DRG; null switches the
+    band off whatever the scheme.
     """
 
     outlier_reference: OutlierReference | None = None
@@ -205,7 +219,7 @@ class OutlierRules(Config):
     high_ratio: float = param(2.0, ge=1.0)
     high_inclusive: bool = True
     high_formula: HighFormula | None = None
-    extreme_ratio: float | None = param(5.0, ge=1.0)
+    extreme_ratio: float | Literal["scheme_default"] | None = param("scheme_default", ge=1.0)
     extreme_inclusive: bool = False
     drg_high_tiers: tuple[HighTier, ...] = ((100.0, 3.0), (300.0, 2.0), (math.inf, 1.5))
     coefs_on_outliers: bool = True
@@ -216,7 +230,7 @@ class OutlierRules(Config):
         if self.outlier_reference == "score_x_factor":
             require(self.reference_factor is not None, "reference_factor",
                     "is required when outlier_reference is 'score_x_factor' (yuan per point)")
-        if self.extreme_ratio is not None:
+        if isinstance(self.extreme_ratio, float):
             require(self.extreme_ratio > self.high_ratio, "extreme_ratio",
                     f"must be above high_ratio ({self.high_ratio}), got {self.extreme_ratio}")
         tiers = tuple(HighTier(math.inf if top is None else top, ratio) for top, ratio in self.drg_high_tiers)
@@ -293,7 +307,10 @@ class SpecialReviewRules(Config):
 class BedDayPhase(Config, list_form=True):
     """Days ``from_day``..``to_day`` (1-based, inclusive) paid ``daily_std`` yuan a day (§9).
 
-    In YAML a phase is a mapping or the list ``[from_day, to_day, daily_std, fund_share]``.
+    ``fund_share`` is the fund's share of the phase's daily standard [SS]: the fund pays
+    ``fund_share × daily_std`` for each day of the phase, the rest is the patient's, and the stay's
+    bed-day points count the fund's part. In YAML a phase is a mapping or the list
+    ``[from_day, to_day, daily_std, fund_share]``.
     """
 
     from_day: int = param(ge=1)
@@ -308,10 +325,24 @@ class BedDayPhase(Config, list_form=True):
 
 @dataclass(frozen=True)
 class BedDayRules(Config):
-    """Per-bed-day payment (按床日付费): phased daily standards turned into points (§9)."""
+    """Per-bed-day payment (按床日付费): phased daily standards turned into points (§9).
+
+    A stay of a bed-day group is paid, for each day, the fund's part of its phase's daily standard
+    (``fund_share × daily_std``), converted into points at ``mean_cost_per_case`` [JH]; days after
+    the last phase are not paid.
+
+    ``acute_phase: points`` pays the acute phase per disease and the later phases per bed-day [HN §3,
+    §6.2.3]; the first phase is the acute phase ([SS]: days 1-30). A stay that ends within it is an
+    ordinary case of its group (all outlier rules); a longer one gets its group's points (base ×
+    hospital coefficient × aux, no cost-ratio band: the cost of the acute days alone is not known)
+    plus the bed-day points of its days in the later phases. A bed-day stay without a group (marked
+    ``payment_method: bed_day``) cannot be paid per disease and is paid per bed-day from day 1.
+    ``pay_actual_if_below`` caps the bed-day part at the stay's cost (the fund keeping its share).
+    """
 
     bedday_phases: tuple[BedDayPhase, ...] = ()
     groups: tuple[str, ...] = ()
+    acute_phase: Literal["bed_day", "points"] = "bed_day"
     mean_cost_per_case: float | None = param(None, gt=0.0)
     pay_actual_if_below: bool = False
 
@@ -326,6 +357,10 @@ class BedDayRules(Config):
                     f"day {after.from_day}")
         if self.groups:
             require(bool(phases), "bedday_phases", "bed-day groups are listed but no phases are given")
+        if self.acute_phase == "points":
+            require(len(phases) >= 2, "bedday_phases",
+                    "acute_phase 'points' pays the first phase by the group's points, so a later phase "
+                    f"must pay the days after it per bed-day; got {len(phases)} phase(s)")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -377,7 +412,8 @@ class PointsPolicy(Config):
 
     Scheme-dependent defaults are resolved here: ``points_scale`` (100 DRG / 1000 DIP),
     ``outliers.high_formula`` (drg_tiered / dip1), ``outliers.outlier_reference`` (group_mean /
-    standard) and ``special_review.special_quota`` (0.05 / 0.005).
+    standard), ``outliers.extreme_ratio`` (no band / 5.0) and ``special_review.special_quota``
+    (0.05 / 0.005).
     """
 
     scheme: Scheme = "drg_points"
@@ -399,6 +435,8 @@ class PointsPolicy(Config):
             outliers = dataclasses.replace(outliers, high_formula="dip1" if dip else "drg_tiered")
         if outliers.outlier_reference is None:
             outliers = dataclasses.replace(outliers, outlier_reference="standard" if dip else "group_mean")
+        if outliers.extreme_ratio == "scheme_default":
+            outliers = dataclasses.replace(outliers, extreme_ratio=DIP_EXTREME_RATIO if dip else None)
         self.derive(outliers=outliers)
         if self.special_review.special_quota is None:
             self.derive(special_review=dataclasses.replace(self.special_review,

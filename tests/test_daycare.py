@@ -182,9 +182,11 @@ def test_day_ward_visits_become_one_stay_per_period():
 
 
 def test_quota_minus_fee_difference():
-    # [JN] old fixed-amount diseases: quota minus (normal-ward − day-ward) bed / nursing / consultation fees
+    # [JN] old fixed-amount diseases: quota minus (normal-ward − day-ward) bed / nursing / consultation fees;
+    # without a quota table the group standard (points × reference point value) stands in, when asked for
     rules = day_ward_rules(payment="quota_minus_fee", ward_fees={3: {"bed": 60, "nursing": 30, "consult": 20},
-                                                                 2: {"bed": 40, "nursing": 20, "consult": 15}})
+                                                                 2: {"bed": 40, "nursing": 20, "consult": 15}},
+                           quota_fallback="group_points")
     result = run([stay("p", "day_ward", 24 * 30, los=5, proc="99.2500")], **rules)
     out = result.cases.iloc[0]
     assert out["fee_difference"] == (110 - 52) * 5 and out["day_care_payment"] == "quota_minus_fee"

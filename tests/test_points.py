@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from drgdip.core.errors import UsageError
+from drgdip.core.errors import ConfigError, UsageError
 from drgdip.pointvalue import (BedDayRules, HospitalCoefTable, OutlierRules, PointsPolicy, RemoteRules,
                         SpecialReviewRules, WeightTable, bed_day_payment, bed_day_points, case_points,
                         insured_pool, special_review_candidates, special_review_quota)
+from drgdip.pointvalue.bedday import bed_day_fund_payment
 from drgdip.pointvalue.rate import payment_standard
 
 
@@ -99,6 +100,22 @@ def test_extreme_band_can_be_disabled():
     out = case_points(cases([60000]), DIP_G, dip_policy(extreme_ratio=None))
     assert out["outlier_class"].iloc[0] == "high"
     assert out["final_points"].iloc[0] == pytest.approx(1000 * (6 - 2 + 1))
+
+
+def test_extreme_band_is_a_dip_default_only():
+    # §5.3 has no extreme band: a DRG stay at 5.1× its group's mean stays high (tiered), it does not
+    # fall back to the base points as it did under the inherited DIP band (290 points at 4.9×, 100 at 5.1×)
+    weights = table([{"group": "G", "base_points": 100.0, "mean_cost": 10000.0}], points_scale=100.0,
+                    all_case_mean=10000.0)
+    drg = PointsPolicy(scheme="drg_points")
+    assert drg.outliers.extreme_ratio is None
+    out = case_points(cases([49000, 51000]), weights, drg)
+    assert out["outlier_class"].tolist() == ["high", "high"]
+    assert out["final_points"].tolist() == pytest.approx([100 + 1.9 * 100, 100 + 2.1 * 100])
+    assert PointsPolicy(scheme="dip").outliers.extreme_ratio == 5.0
+    assert PointsPolicy(scheme="dip", outliers=OutlierRules(extreme_ratio=None)).outliers.extreme_ratio is None
+    explicit = PointsPolicy(scheme="drg_points", outliers=OutlierRules(extreme_ratio=5.0))
+    assert case_points(cases([51000]), weights, explicit)["outlier_class"].iloc[0] == "extreme"
 
 
 # ---------------------------------------------------------------------------------------------- §5.3
@@ -238,6 +255,47 @@ def test_bed_day_worked_example_9():
     assert out["reference_cost"].iloc[0] == pytest.approx(12750.0)
     capped = BedDayRules(bedday_phases=[[1, 30, 300]], pay_actual_if_below=True)
     assert bed_day_payment([10], capped.bedday_phases, [2000.0], True).tolist() == [2000.0]
+
+
+def test_bed_day_points_count_the_funds_share_of_each_phase():
+    # §9 [SS]: the fund pays fund_share of each phase's daily standard: 45 days at 300 × 0.8 (days 1-30)
+    # and 250 × 0.6 (31-60) -> 7,200 + 2,250 = 9,450 of the 12,750 standard
+    rules = BedDayRules(bedday_phases=[[1, 30, 300, 0.8], [31, 60, 250, 0.6]], groups=("PSY",))
+    assert bed_day_payment([45], rules.bedday_phases).tolist() == [12750.0]
+    assert bed_day_fund_payment([45], rules.bedday_phases).tolist() == [9450.0]
+    assert bed_day_points([45], rules, 10000.0, 100.0).tolist() == pytest.approx([94.5])
+    weights = table([{"group": "PSY", "base_points": 50.0, "mean_cost": 5000.0}], points_scale=100.0,
+                    all_case_mean=10000.0)
+    out = case_points(cases([13000], group="PSY", los=[45]), weights, PointsPolicy(scheme="drg_points",
+                                                                                   bed_day=rules))
+    assert out["final_points"].iloc[0] == pytest.approx(94.5)
+    assert out["reference_cost"].iloc[0] == pytest.approx(12750.0)   # the whole standard
+    # paid at cost under the standard: the fund keeps its share of what is paid
+    assert bed_day_fund_payment([45], rules.bedday_phases, [6375.0], True).tolist() == [4725.0]
+
+
+def test_acute_phase_per_disease_and_later_phases_per_bed_day():
+    # [HN §6.2.3]: acute phase per disease (group points), stable phase per bed-day
+    rules = BedDayRules(bedday_phases=[[1, 30, 300, 0.8], [31, 60, 250, 0.6], [61, 90, 200, 0.5]],
+                        groups=("PSY",), acute_phase="points")
+    policy = PointsPolicy(scheme="drg_points", bed_day=rules, hospital_coef=HospitalCoefTable(by_level={3: 1.2}))
+    weights = table([{"group": "PSY", "base_points": 50.0, "mean_cost": 5000.0}], points_scale=100.0,
+                    all_case_mean=10000.0)
+    frame = cases([5000, 30000, 20000, 20000], group="PSY", los=[30, 30, 45, 70])
+    frame.loc[3, ["drg", "dip_group"]] = "UNKNOWN"
+    frame["payment_method"] = ["", "", "", "bed_day"]
+    out = case_points(frame, weights, policy)
+    assert out["outlier_class"].tolist() == ["normal", "high", "bed_day", "bed_day"]
+    assert out["final_points"].iloc[0] == pytest.approx(50 * 1.2)            # within the acute phase
+    # 45 days: 50 × 1.2 for the acute phase + 15 days × 250 × 0.6 = 2,250 yuan = 22.5 points
+    assert out["final_points"].iloc[2] == pytest.approx(60 + 22.5)
+    assert out["base_points"].iloc[2] == 50 and out["applied_hospital_coef"].iloc[2] == pytest.approx(1.2)
+    assert out["outlier_factor"].iloc[2] == pytest.approx(1 + 22.5 / 60)
+    assert out["reference_cost"].iloc[2] == pytest.approx(5000 + 15 * 250)
+    # no group, so no per-disease payment: every day per bed-day (7,200 + 4,500 + 1,000 = 12,700)
+    assert out["final_points"].iloc[3] == pytest.approx(127.0)
+    with pytest.raises(ConfigError, match="acute_phase 'points' pays the first phase"):
+        BedDayRules(bedday_phases=[[1, 30, 300]], acute_phase="points")
 
 
 # ---------------------------------------------------------------------------------------------- §5.4

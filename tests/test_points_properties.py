@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from drgdip.budget import load_policy
 from drgdip.pointvalue import (DrgWeights, HospitalCoefTable, OutlierRules, PointsPolicy, Trim, WeightTable,
                         case_points)
 
@@ -109,3 +113,48 @@ def test_one_row_per_case_in_order_and_shuffle_permutes(seed):
     shuffled = case_points(cases.iloc[order].reset_index(drop=True), weights, policy)
     assert out["case_id"].tolist() == cases["case_id"].tolist()
     np.testing.assert_array_equal(shuffled["final_points"].to_numpy(), out["final_points"].to_numpy()[order])
+
+
+SHIPPED_POLICIES = sorted((Path(__file__).resolve().parents[1] / "data" / "policies").glob("*.yaml"))
+SHIPPED_POINTS = {path.stem: load_policy(path).points for path in SHIPPED_POLICIES}
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.sampled_from(sorted(SHIPPED_POINTS)), base=st.sampled_from([60.0, 250.0, 400.0, 1000.0]),
+       level=st.sampled_from([1, 2, 3]), basic=st.booleans(), aux=st.sampled_from([1.0, 1.3]),
+       bed_day_group=st.booleans(), los=st.integers(1, 120),
+       costs=st.lists(st.floats(0.0, 120000.0, allow_nan=False), min_size=2, max_size=80))
+def test_shipped_policies_pay_more_points_for_more_cost_within_a_group(name, base, level, basic, aux,
+                                                                       bed_day_group, los, costs):
+    """Within one group, at one hospital level, ``final_points`` never falls as the cost rises, under
+    every shipped policy (the DRG extreme band once made a DRG stay at 4.9× its standard worth 290
+    points and one at 5.1× worth 100).
+
+    One exception is the policies' own design, and is asserted exactly: a DIP policy's extreme band
+    (DIP 1.0 "≥ 5× → expert review", Jining [NODE]; §5.2) pays the standard ``base × coef × aux``
+    and lists the case for special review, so its points drop when the cost crosses the bound from
+    the high band. The review decides such a case's payment (§5.4). DRG policies have no such band.
+    """
+    points = SHIPPED_POINTS[name]
+    group = points.bed_day.groups[0] if bed_day_group and points.bed_day.groups else "G"
+    weights = WeightTable(frame=pd.DataFrame({"group": [group], "base_points": [base], "mean_cost": [10000.0],
+                                              "is_basic": [basic]}),
+                          points_scale=points.points_scale, all_case_mean=10000.0)
+    costs = np.sort(np.asarray(costs))
+    n = len(costs)
+    frame = pd.DataFrame({"case_id": [f"c{i}" for i in range(n)], "drg": group, "dip_group": group,
+                          "total_cost": costs, "hospital_id": "H1", "hospital_level": level, "aux_coef": aux,
+                          "los": los})
+    out = case_points(frame, weights, points, point_value=10000.0 / base)   # the standard is 10,000 × coef
+    final = out["final_points"].to_numpy()
+    klass = out["outlier_class"].astype(str).to_numpy()
+    falls = np.flatnonzero(np.diff(final) < -1e-9 * np.abs(final[1:]))
+    if not points.is_dip:
+        assert "extreme" not in klass
+        assert not len(falls), out.iloc[[falls[0], falls[0] + 1]][["total_cost", "outlier_class", "final_points"]]
+    for i in falls:
+        assert (klass[i], klass[i + 1]) == ("high", "extreme"), out.iloc[[i, i + 1]]
+        row = out.iloc[i + 1]
+        assert bool(row["special_review_candidate"])
+        assert row["final_points"] == pytest.approx(base * row["applied_hospital_coef"] * aux)
+    assert np.all(final >= 0)

@@ -114,6 +114,14 @@ def test_yaml_block_with_every_section():
      "points.bed_day.bedday_phases[0].from_day: the first phase must start on day 1"),
     ({"bed_day": {"bedday_phases": [[1, 30]]}}, "points.bed_day.bedday_phases[0].daily_std: missing required key"),
     ({"bed_day": {"groups": ["X"]}}, "points.bed_day.bedday_phases: bed-day groups are listed but no phases are given"),
+    ({"bed_day": {"bedday_phases": [[1, 30, 300]], "acute_phase": "points"}},
+     "points.bed_day.bedday_phases: acute_phase 'points' pays the first phase by the group's points"),
+    ({"bed_day": {"acute_phase": "disease"}},
+     "points.bed_day.acute_phase: 'disease' is not allowed; allowed: bed_day, points"),
+    ({"bed_day": {"bedday_phases": [[1, 30, 300, 1.2]]}},
+     "points.bed_day.bedday_phases[0].fund_share: 1.2 is out of range; allowed: 0.0 <= value <= 1.0"),
+    ({"outliers": {"extreme_ratio": "never"}},
+     "points.outliers.extreme_ratio: 'never' is not allowed; allowed: scheme_default"),
     ({"dip": {"comprehensive_fallback": [2, 3]}}, "points.dip.comprehensive_fallback: prefix lengths must strictly decrease"),
     ({"dip": {"comprehensive_fallback": [4]}}, "points.dip.comprehensive_fallback[0]: 4 is not allowed; allowed: 3, 2, 1"),
     ({"dip": {"interventional_as": "medical"}},
@@ -145,3 +153,14 @@ def test_direct_construction_validates_too():
     assert HospitalCoefTable(by_level={3: 1.1}, default=0.9).level_coef(4) == 0.9
     assert DipBuildRules(core_coverage=0.95).core_coverage == 0.95
     assert BedDayRules().bedday_phases == ()
+
+
+@pytest.mark.parametrize("scheme, written, expected", [
+    ("drg_points", {}, None), ("drg_rate", {}, None), ("dip", {}, 5.0),
+    ("drg_points", {"extreme_ratio": "scheme_default"}, None), ("dip", {"extreme_ratio": "scheme_default"}, 5.0),
+    ("dip", {"extreme_ratio": None}, None), ("drg_points", {"extreme_ratio": 6}, 6.0),
+])
+def test_extreme_band_defaults_by_scheme(scheme, written, expected):
+    # the extreme band is a DIP rule (§5.2); the DRG point method (§5.3) has none; null switches it off
+    policy = points_policy_from_mapping({"scheme": scheme, "outliers": written})
+    assert policy.outliers.extreme_ratio == expected

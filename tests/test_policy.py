@@ -71,10 +71,38 @@ def test_shipped_policies_carry_their_rules():
     assert hainan.pooling == "province"
     assert hainan.points.hospital_coef.basic_group_coef_mode == "secondary_level"
     assert len(hainan.points.bed_day.bedday_phases) == 3
+    assert hainan.points.bed_day.acute_phase == "points"
+    assert [phase.fund_share for phase in hainan.points.bed_day.bedday_phases] == [0.8, 0.6, 0.5]
     remote = by_name["remote_pool_province_2025"]
     assert remote.points.remote.remote_coef == 0.95
     assert remote.point_value.fund_ratio == "insured_region"
     assert remote.remote_pool.budget_method == "actual_fund"
+
+
+def test_no_shipped_drg_policy_has_the_dip_extreme_band():
+    # §5.3: the DRG point method has no extreme band (its points would fall as the cost rises)
+    for path in POLICIES:
+        points = load_policy(path).points
+        assert (points.outliers.extreme_ratio is None) != points.is_dip, path.stem
+
+
+def test_hainan_psychiatry_acute_per_disease_stable_per_bed_day():
+    # [HN §3, §6.2.3]: the acute phase (days 1-30 [SS]) per disease, the stable phase per bed-day
+    import pandas as pd
+    from drgdip.pointvalue import WeightTable, case_points
+
+    points = load_policy(REPO / "data" / "policies" / "hainan_province_2025.yaml").points
+    weights = WeightTable(frame=pd.DataFrame({"group": ["F20.0"], "base_points": [500.0], "mean_cost": [10000.0]}),
+                          points_scale=1000.0, all_case_mean=10000.0)
+    stays = pd.DataFrame({"case_id": ["acute", "stable", "recovery"], "dip_group": "F20.0",
+                          "total_cost": [10000.0, 20000.0, 40000.0], "hospital_level": 3, "los": [25, 45, 75]})
+    out = case_points(stays, weights, points, point_value=20.0)
+    assert out["outlier_class"].tolist() == ["normal", "bed_day", "bed_day"]
+    group = 500 * 1.1                                                  # tier-3 coefficient 1.1
+    assert out["final_points"].iloc[0] == pytest.approx(group)
+    # days 31-45 at 250 × 0.6 = 2,250 yuan; days 31-60 and 61-75: 4,500 + 15 × 200 × 0.5 = 6,000 yuan
+    assert out["final_points"].iloc[1] == pytest.approx(group + 2250 / 10000 * 1000)
+    assert out["final_points"].iloc[2] == pytest.approx(group + 6000 / 10000 * 1000)
 
 
 # ---------------------------------------------------------------------------------------- values
