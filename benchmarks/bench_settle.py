@@ -119,6 +119,17 @@ def test_settle_20m(benchmark, cases):
     assert len(result.hospitals) == N_HOSPITALS
 
 
+def test_settle_20m_drg_points(benchmark, cases):
+    """The same stays with the points of DRG groups (a few hundred values): in most hospitals the
+    remainders of the stays' shares tie at the cut, and the last fen go by case id."""
+    policy = policy_from_mapping(POLICY)
+    grouped = cases.assign(case_points=np.round(cases["case_points"].to_numpy() / 5.0) * 5.0 + 1.0)
+    settle_cases(grouped.head(10_000), policy)
+    result = benchmark.pedantic(settle_cases, args=(grouped, policy), rounds=1, iterations=1)
+    benchmark.extra_info["cases_per_second"] = len(grouped) / benchmark.stats.stats.mean
+    assert len(result.hospitals) == N_HOSPITALS
+
+
 @pytest.mark.parametrize("n", [20_000, 150_000])
 def test_settle_small(benchmark, n):
     """Inputs below the threaded kernels' threshold: the kernels run without thread start-up."""

@@ -6,21 +6,24 @@ one :class:`StayArrays`. :mod:`drgdip.budget.money` and the settlement phases va
 Sums over stays run in chunks (after the per-thread buffers of STUMPY's ``stump``): the stays are
 cut into chunks whose number depends only on the number of stays and the size of the table being
 summed — never on the number of threads — each chunk adds into its own row of a buffer, and the
-rows are added in chunk order. Integer fen sums are exact; float sums come out bit for bit the same
-however many threads run. Every threaded kernel is also compiled without threads, which inputs of
+rows are added in chunk order. Integer fen sums are exact. Sums of points, weights and fen at a
+point value are kept in fixed point (:func:`_add_fixed`): a whole part and 52 bits of fraction, each an
+integer, so they are exact and come out bit for bit the same in any order of the stays and however
+many threads run — a settlement never depends on the order of the input rows. Every threaded kernel is also compiled without threads, which inputs of
 fewer than :data:`PARALLEL_MIN_STAYS` items take (no thread start-up); both give the same result.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import types
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["StayArrays", "PoolPrices", "PoolSums", "StayWeights", "HospitalSums", "StayPayments",
+__all__ = ["StayArrays", "PoolPrices", "PoolSums", "StayWeights", "HospitalSums", "StayPayments", "Sharing",
            "BASIS_CODES", "chunk_bounds", "pool_sums", "stay_weights", "share_grouped", "largest_remainder",
            "hospital_sums", "pair_counts"]
 
@@ -29,11 +32,12 @@ PARALLEL_MIN_STAYS = 200_000   # items from which a kernel runs on threads
 CHUNK_STAYS = 1 << 16          # stays per chunk of a sum (fewer stays: one chunk, the serial sum order)
 MAX_CHUNKS = 64
 MAX_CHUNK_CELLS = 1 << 24      # buffer cells of all chunks of one sum together
+HALF_FEN_TOLERANCE = 5e-7      # a fen value this close to k + ½ reads k.500000 at six decimals: half a fen
 
 # rows of the chunk buffers of the sum kernels
 POOL_PATIENT_SHARE, POOL_FIXED_PAYMENTS, POOL_FUND_PAID, POOL_CASES = range(4)
 INSURED_COST, INSURED_FUND = range(2)
-FUND_DUE, FFS_FUND, TOTAL_COST, CASES, REMOTE_CASES, RW_CASES, LEVEL_CASES = range(7)
+FUND_DUE, FFS_FUND, TOTAL_COST, CASES, REMOTE_CASES, RW_CASES, LEVEL_CASES, REMOTE_DUE, REMOTE_FFS = range(9)
 POINTS, RW_SUM, LEVEL_SUM = range(3)
 
 BASIS_TOTAL_COST, BASIS_PATIENT_SHARE, BASIS_FUND_ONLY = 0, 1, 2
@@ -105,6 +109,8 @@ class HospitalSums(NamedTuple):
     month_due: np.ndarray     # float64[n_rows, 13] fund due at the budget point value per month (0: unknown), fen
     level_sum: np.ndarray     # float64[n_rows] Σ hospital level of the stays that carry one
     level_cases: np.ndarray   # int64[n_rows]
+    remote_fund_due: np.ndarray   # int64[n_rows] fund due of the in-province remote stays
+    remote_ffs_fund: np.ndarray   # int64[n_rows] fund they recorded under fee-for-service
 
 
 class StayPayments(NamedTuple):
@@ -180,6 +186,58 @@ def _add_chunks(buffer):
     return out.reshape(buffer.shape[1:])
 
 
+FRACTION_BITS = 26                      # bits of each of the two fraction words of a fixed-point sum
+FRACTION_ONE = float(1 << FRACTION_BITS)
+FRACTION_MASK = (1 << FRACTION_BITS) - 1
+FIXED_WORDS = 3                         # whole part, high and low fraction word
+
+
+@njit(cache=True)
+def _add_fixed(cells, k, value):
+    """Add ``value`` (finite) to the fixed-point sum ``k`` of ``cells`` (int64[FIXED_WORDS, m]).
+
+    The value is cut exactly into its whole part and two 26-bit words of its fraction (bits below
+    2⁻⁵² of the fraction, which only values below 1 can have, are dropped); integers add exactly,
+    so the sum does not depend on the order of the values.
+    """
+    whole = np.floor(value)
+    scaled = (value - whole) * FRACTION_ONE
+    high = np.floor(scaled)
+    cells[0, k] += np.int64(whole)
+    cells[1, k] += np.int64(high)
+    cells[2, k] += np.int64((scaled - high) * FRACTION_ONE)
+
+
+@njit(cache=True)
+def _fixed_values(cells):
+    """The fixed-point sums of ``cells`` (int64[FIXED_WORDS, m]) as float64[m]."""
+    m = cells.shape[1]
+    out = np.empty(m, dtype=np.float64)
+    for k in range(m):
+        high = cells[1, k] + (cells[2, k] >> FRACTION_BITS)
+        low = cells[2, k] & FRACTION_MASK
+        whole = cells[0, k] + (high >> FRACTION_BITS)
+        high = high & FRACTION_MASK
+        out[k] = np.float64(whole) + (np.float64(high) + np.float64(low) / FRACTION_ONE) / FRACTION_ONE
+    return out
+
+
+@njit(cache=True)
+def _exact_sum(values):
+    """Σ of non-negative finite ``values`` in fixed point relative to the largest (52 bits below
+    it), so the same in any order of the values, however small or large they are."""
+    peak = 0.0
+    for k in range(values.shape[0]):
+        peak = max(peak, values[k])
+    if peak <= 0.0:
+        return 0.0
+    exponent = math.frexp(peak)[1]
+    cells = np.zeros((FIXED_WORDS, 1), dtype=np.int64)
+    for k in range(values.shape[0]):
+        _add_fixed(cells, 0, math.ldexp(values[k], -exponent))
+    return math.ldexp(_fixed_values(cells)[0], exponent)
+
+
 # ---------------------------------------------------------------------------------------- sums
 
 def _pool_sums(bounds, stays, n_pools, n_regions):
@@ -199,7 +257,7 @@ def _pool_sums(bounds, stays, n_pools, n_regions):
     n_chunks = bounds.shape[0] - 1
     by_pool = np.zeros((n_chunks, 4, n_pools), dtype=np.int64)
     by_insured = np.zeros((n_chunks, 2, n_pools, n_regions), dtype=np.int64)
-    points = np.zeros((n_chunks, n_pools, n_regions), dtype=np.float64)
+    points = np.zeros((n_chunks, FIXED_WORDS, n_pools * n_regions), dtype=np.int64)
     for c in prange(n_chunks):
         for i in range(bounds[c], bounds[c + 1]):
             pool = stays.pool[i]
@@ -215,11 +273,12 @@ def _pool_sums(bounds, stays, n_pools, n_regions):
                 insured = stays.region[i]   # insured where treated
             by_insured[c, INSURED_COST, pool, insured] += stays.cost_fen[i]
             by_insured[c, INSURED_FUND, pool, insured] += stays.fund_fen[i]
-            points[c, pool, insured] += stays.points[i]
+            _add_fixed(points[c], pool * n_regions + insured, stays.points[i])
             by_pool[c, POOL_PATIENT_SHARE, pool] += stays.cost_fen[i] - stays.fund_fen[i]
     per_pool = _add_chunks(by_pool)
     per_insured = _add_chunks(by_insured)
-    return PoolSums(per_insured[INSURED_COST], per_insured[INSURED_FUND], _add_chunks(points),
+    points_by_insured = _fixed_values(_add_chunks(points)).reshape(n_pools, n_regions)
+    return PoolSums(per_insured[INSURED_COST], per_insured[INSURED_FUND], points_by_insured,
                     per_pool[POOL_PATIENT_SHARE], per_pool[POOL_FIXED_PAYMENTS], per_pool[POOL_FUND_PAID],
                     per_pool[POOL_CASES])
 
@@ -248,7 +307,7 @@ def _stay_weights(bounds, stays, fund_ratio, use_ratio, n_hospitals):
     n_pairs = fund_ratio.shape[0] * n_hospitals
     weight = np.empty(n, dtype=np.float64)
     pair = np.empty(n, dtype=np.int64)
-    pair_weight = np.zeros((n_chunks, n_pairs), dtype=np.float64)
+    pair_weight = np.zeros((n_chunks, FIXED_WORDS, n_pairs), dtype=np.int64)
     for c in prange(n_chunks):
         for i in range(bounds[c], bounds[c + 1]):
             pool = stays.pool[i]
@@ -265,8 +324,8 @@ def _stay_weights(bounds, stays, fund_ratio, use_ratio, n_hospitals):
             pool_hospital = pool * n_hospitals + stays.hospital[i]
             weight[i] = stay_weight
             pair[i] = pool_hospital
-            pair_weight[c, pool_hospital] += stay_weight
-    return StayWeights(weight, pair, _add_chunks(pair_weight))
+            _add_fixed(pair_weight[c], pool_hospital, stay_weight)
+    return StayWeights(weight, pair, _fixed_values(_add_chunks(pair_weight)))
 
 
 stay_weights = threaded_by_size(_stay_weights)
@@ -295,9 +354,9 @@ def _hospital_sums(bounds, stays, stay_gross, prices, row_of_pair, n_rows, n_hos
     """
     n = stays.pool.shape[0]
     n_chunks = bounds.shape[0] - 1
-    fen_and_stays = np.zeros((n_chunks, 7, n_rows), dtype=np.int64)   # FUND_DUE ... LEVEL_CASES
-    float_sums = np.zeros((n_chunks, 3, n_rows), dtype=np.float64)    # POINTS, RW_SUM, LEVEL_SUM
-    month_due = np.zeros((n_chunks, n_rows, 13), dtype=np.float64)
+    fen_and_stays = np.zeros((n_chunks, 9, n_rows), dtype=np.int64)   # FUND_DUE ... REMOTE_FFS
+    float_sums = np.zeros((n_chunks, FIXED_WORDS, 3 * n_rows), dtype=np.int64)    # POINTS, RW_SUM, LEVEL_SUM
+    month_due = np.zeros((n_chunks, FIXED_WORDS, n_rows * 13), dtype=np.int64)
     payment = np.empty(n, dtype=np.float64)
     gain = np.empty(n, dtype=np.float64)
     standard = np.empty(n, dtype=np.float64)
@@ -340,7 +399,7 @@ def _hospital_sums(bounds, stays, stay_gross, prices, row_of_pair, n_rows, n_hos
                 standard[i] = stays.points[i] * prices.point_value[pool]
                 point_value[i] = prices.point_value[pool]
                 fund_ratio[i] = ratio
-                float_sums[c, POINTS, row] += stays.points[i]
+                _add_fixed(float_sums[c], POINTS * n_rows + row, stays.points[i])
             payment[i] = due / 100.0
             gain[i] = (due - stays.fund_fen[i]) / 100.0
             fen_and_stays[c, FUND_DUE, row] += due
@@ -349,21 +408,24 @@ def _hospital_sums(bounds, stays, stay_gross, prices, row_of_pair, n_rows, n_hos
             fen_and_stays[c, CASES, row] += 1
             if stays.remote[i]:
                 fen_and_stays[c, REMOTE_CASES, row] += 1
+                fen_and_stays[c, REMOTE_DUE, row] += due
+                fen_and_stays[c, REMOTE_FFS, row] += stays.fund_fen[i]
             base_points = stays.base_points[i]
             if base_points > 0:
-                float_sums[c, RW_SUM, row] += base_points / points_scale
+                _add_fixed(float_sums[c], RW_SUM * n_rows + row, base_points / points_scale)
                 fen_and_stays[c, RW_CASES, row] += 1
-            month_due[c, row, stays.month[i]] += due_at_budget_value
+            _add_fixed(month_due[c], row * 13 + stays.month[i], due_at_budget_value)
             if has_level:
                 level = stays.hospital_level[i]
                 if level > 0:
-                    float_sums[c, LEVEL_SUM, row] += level
+                    _add_fixed(float_sums[c], LEVEL_SUM * n_rows + row, level)
                     fen_and_stays[c, LEVEL_CASES, row] += 1
     whole = _add_chunks(fen_and_stays)
-    real = _add_chunks(float_sums)
+    real = _fixed_values(_add_chunks(float_sums)).reshape(3, n_rows)
+    by_month = _fixed_values(_add_chunks(month_due)).reshape(n_rows, 13)
     totals = HospitalSums(whole[FUND_DUE], whole[FFS_FUND], whole[TOTAL_COST], whole[CASES], whole[REMOTE_CASES],
-                          real[POINTS], real[RW_SUM], whole[RW_CASES], _add_chunks(month_due), real[LEVEL_SUM],
-                          whole[LEVEL_CASES])
+                          real[POINTS], real[RW_SUM], whole[RW_CASES], by_month, real[LEVEL_SUM],
+                          whole[LEVEL_CASES], whole[REMOTE_DUE], whole[REMOTE_FFS])
     return totals, StayPayments(payment, gain, standard, point_value, fund_ratio)
 
 
@@ -398,14 +460,29 @@ pair_counts = threaded_by_size(_pair_counts)
 
 # --------------------------------------------------------------------------- largest remainder
 
+class Sharing(NamedTuple):
+    """Fen shared out by largest remainder, before the ties at the cut are settled.
+
+    Where the last fen of a group would go to some but not all of the items whose remainder equals
+    the cut (the smallest remainder that still gets a fen), none of those items gets it here: they
+    are marked ``tied`` and ``tie_fen[g]`` says how many of them get one fen each. The caller gives
+    them out by a key that does not depend on item order (:func:`drgdip.budget.money.share_by_weight`).
+    """
+
+    amount: np.ndarray    # int64[n_items] fen of each item, without the fen of the ties at the cut
+    unplaced: np.ndarray  # int64[n_groups] total[g] where the group has no weight, else 0
+    tied: np.ndarray      # bool[n_items] item whose remainder ties at the cut of its group
+    tie_fen: np.ndarray   # int64[n_groups] fen still to give the group's tied items, one each
+
+
 def _largest_remainder(ptr, weight, total):
     """Largest-remainder (Hamilton) allocation of ``total[g]`` fen over the items of each group.
 
     Item ``i`` of group ``g`` has the exact quota ``q_i = total[g] · weight[i] / Σ_g weight``
-    (multiplied first, so exact ties stay ties); it gets ``floor(q_i)`` fen and the fen still missing
-    go one each to the items with the largest remainders ``q_i − floor(q_i)`` (ties: the earlier
-    item). Items of a group whose weights sum to zero get nothing; ``unplaced[g]`` reports the fen
-    left over. Groups are shared out in parallel, each by one thread.
+    (multiplied first, so exact ties stay ties; the sum in fixed point, the same in any item order); it gets ``floor(q_i)`` fen and the fen still missing
+    go one each to the items with the largest remainders ``q_i − floor(q_i)``. Items that tie at the
+    cut are left to the caller (:class:`Sharing`). Items of a group whose weights sum to zero get
+    nothing; ``unplaced[g]`` reports the fen left over. Groups are shared out in parallel, each by one thread.
 
     Parameters
     ----------
@@ -419,20 +496,18 @@ def _largest_remainder(ptr, weight, total):
 
     Returns
     -------
-    amount : int64[n_items]
-        Fen of each item, in group order (0 for items in no group); per group they add up to
-        ``total[g]`` exactly.
-    unplaced : int64[n_groups]
-        ``total[g]`` where the group has no weight, else 0.
+    Sharing
+        In group order (0 fen and not tied for items in no group). Per group, ``amount`` and
+        ``tie_fen`` add up to ``total[g]`` exactly.
     """
     n_groups = total.shape[0]
     amount = np.zeros(weight.shape[0], dtype=np.int64)
     unplaced = np.zeros(n_groups, dtype=np.int64)
+    tied = np.zeros(weight.shape[0], dtype=np.bool_)
+    tie_fen = np.zeros(n_groups, dtype=np.int64)
     for g in prange(n_groups):
         group_weight = weight[ptr[g]:ptr[g + 1]]
-        weight_sum = 0.0
-        for k in range(group_weight.shape[0]):
-            weight_sum += group_weight[k]
+        weight_sum = _exact_sum(group_weight)
         if group_weight.shape[0] == 0 or weight_sum <= 0.0:
             unplaced[g] = total[g]
             continue
@@ -445,8 +520,8 @@ def _largest_remainder(ptr, weight, total):
             group_amount[k] = np.int64(floor)
             remainder[k] = quota - floor
             floor_sum += np.int64(floor)
-        _settle_deficit(group_amount, remainder, total[g] - floor_sum)
-    return amount, unplaced
+        tie_fen[g] = _settle_deficit(group_amount, remainder, total[g] - floor_sum, tied[ptr[g]:ptr[g + 1]])
+    return Sharing(amount, unplaced, tied, tie_fen)
 
 
 largest_remainder = threaded_by_size(_largest_remainder)
@@ -470,15 +545,15 @@ def share_grouped(group, weight, total, n_groups):
 
     Returns
     -------
-    amount : int64[n]
-        Fen of each item, in item order.
-    unplaced : int64[n_groups]
-        Fen of groups without weight.
+    Sharing
+        In item order.
     """
     ptr = np.zeros(n_groups + 2, dtype=np.int64)
     np.cumsum(np.bincount(group, minlength=n_groups + 1), out=ptr[1:])
-    amount, unplaced = largest_remainder(ptr[:n_groups + 1], _regroup(group, ptr, weight, True), total)
-    return _regroup(group, ptr, amount, False), unplaced
+    shared = largest_remainder(ptr[:n_groups + 1], _regroup(group, ptr, weight, True), total)
+    tied = (_regroup(group, ptr, shared.tied, False) if shared.tie_fen.any()
+            else np.zeros(len(group), dtype=np.bool_))
+    return Sharing(_regroup(group, ptr, shared.amount, False), shared.unplaced, tied, shared.tie_fen)
 
 
 @njit(cache=True)
@@ -515,25 +590,27 @@ def _regroup(group, ptr, values, to_groups):
 
 
 @njit(cache=True)
-def _settle_deficit(amount, rem, deficit):
+def _settle_deficit(amount, rem, deficit, tied):
     """Hand out the fen still missing (``deficit`` > 0) or taken back (< 0) after flooring a group.
 
     ``amount`` (int64[m], updated in place) and ``rem`` (float64[m]) are the group's floors and
-    remainders. The usual case, 1 <= deficit <= m, goes by largest remainder (:func:`_give_largest`);
-    anything else means float error piled up (never seen in practice) and falls back to a full ranking.
+    remainders; ``tied`` (bool[m]) marks the items that tie at the cut. Returns the fen left for
+    them. The usual case, 1 <= deficit <= m, goes by largest remainder (:func:`_give_largest`);
+    anything else means float error piled up (never seen in practice): a deficit of m or more
+    first gives every item the same whole fen, and fen taken back leave the smallest remainders
+    first (ties: the later item).
     """
     m = rem.shape[0]
-    if deficit > 0 and deficit <= m:
-        _give_largest(amount, rem, deficit)
-        return
+    if deficit >= m:
+        each = deficit // m
+        for k in range(m):
+            amount[k] += each
+        deficit -= each * m
+    if deficit > 0:
+        return _give_largest(amount, rem, deficit, tied)
     if deficit == 0:
-        return
+        return 0
     ranking = np.argsort(-rem, kind="mergesort")
-    r = 0
-    while deficit > 0:
-        amount[ranking[r % m]] += 1
-        deficit -= 1
-        r += 1
     r = m - 1
     while deficit < 0:
         i = ranking[r]
@@ -541,11 +618,13 @@ def _settle_deficit(amount, rem, deficit):
             amount[i] -= 1
             deficit += 1
         r = r - 1 if r > 0 else m - 1
+    return 0
 
 
 @njit(cache=True)
-def _give_largest(amount, rem, deficit):
-    """Add one fen to the ``deficit`` items with the largest remainders (ties: earlier item).
+def _give_largest(amount, rem, deficit, tied):
+    """Add one fen to the ``deficit`` items with the largest remainders; items tied at the cut are
+    marked instead (:func:`_give_ranked`).
 
     Parameters
     ----------
@@ -555,16 +634,20 @@ def _give_largest(amount, rem, deficit):
         Remainder of each item.
     deficit : int
         1 <= deficit <= m.
+    tied : bool[m]
+        Set for the items tied at the cut.
+
+    Returns
+    -------
+    int
+        Fen left for the tied items.
 
     Remainders are first counted in ``N_BUCKETS`` equal buckets of [0, 1); every item above the
     bucket where the ``deficit``-th largest remainder falls gets a fen, and only that bucket is sorted.
     """
     m = rem.shape[0]
     if m <= 64:
-        ranking = np.argsort(-rem, kind="mergesort")
-        for r in range(deficit):
-            amount[ranking[r]] += 1
-        return
+        return _give_ranked(amount, rem, np.argsort(-rem, kind="mergesort"), deficit, tied)
     bucket = np.empty(m, dtype=np.int64)
     counts = np.zeros(N_BUCKETS, dtype=np.int64)
     for k in range(m):
@@ -580,7 +663,6 @@ def _give_largest(amount, rem, deficit):
     while edge >= 0 and above + counts[edge] < deficit:
         above += counts[edge]
         edge -= 1
-    need = deficit - above
     members = np.empty(counts[edge], dtype=np.int64)
     j = 0
     for k in range(m):
@@ -592,9 +674,46 @@ def _give_largest(amount, rem, deficit):
     member_rem = np.empty(j, dtype=np.float64)
     for t in range(j):
         member_rem[t] = -rem[members[t]]
-    ranking = np.argsort(member_rem, kind="mergesort")
-    for r in range(need):
-        amount[members[ranking[r]]] += 1
+    return _give_ranked(amount, rem, members[np.argsort(member_rem, kind="mergesort")], deficit - above, tied)
+
+
+@njit(cache=True)
+def _give_ranked(amount, rem, ranked, need, tied):
+    """One fen to each of the first ``need`` items of ``ranked`` (largest remainder first), unless
+    the ``need``-th remainder ties with the next one: then the items above that remainder get a fen,
+    those with it are marked ``tied``, and the fen left for them is returned.
+
+    Parameters
+    ----------
+    amount : int64[m]
+        Fen per item of the group, updated in place.
+    rem : float64[m]
+    ranked : int64[k]
+        Items by falling remainder, 1 <= need <= k.
+    need : int
+    tied : bool[m]
+
+    Returns
+    -------
+    int
+        Fen left for the tied items (0 when the cut falls between two remainders).
+    """
+    cut = rem[ranked[need - 1]]
+    if need == ranked.shape[0] or rem[ranked[need]] != cut:
+        for r in range(need):
+            amount[ranked[r]] += 1
+        return 0
+    left = need
+    for r in range(ranked.shape[0]):
+        k = ranked[r]
+        if rem[k] > cut:
+            amount[k] += 1
+            left -= 1
+        elif rem[k] == cut:
+            tied[k] = True
+        else:
+            break
+    return left
 
 
 @njit(cache=True)
@@ -622,8 +741,45 @@ def _group_sum_int(group, values, n_groups):
 # ------------------------------------------------------------------------------------- per-case passes
 
 @njit(cache=True)
-def _to_fen_checked(values, allow_nan):
-    """Yuan to fen (half to even) with validation in one pass.
+def _whole_fen(value, half_up):
+    """A float number of fen rounded to whole fen: half up (away from zero) or half to even.
+
+    The value is read at six decimals of a fen: one within :data:`HALF_FEN_TOLERANCE` of ``k + ½``
+    is exactly half a fen, whatever binary digits follow (``1.005 × 100`` is 100.49999999999999).
+    Exact for any float: ``value − floor(value)`` has no rounding error.
+    """
+    down = np.floor(value)
+    fraction = value - down
+    if abs(fraction - 0.5) <= HALF_FEN_TOLERANCE:
+        if half_up:
+            return down + 1.0 if value > 0.0 else down
+        return down + 1.0 if np.fmod(down, 2.0) != 0.0 else down
+    return down + 1.0 if fraction > 0.5 else down
+
+
+@njit(cache=True)
+def _round_fen(values, half_up):
+    """:func:`_whole_fen` of every value.
+
+    Parameters
+    ----------
+    values : float64[n]
+        Fen (finite).
+    half_up : bool
+
+    Returns
+    -------
+    int64[n]
+    """
+    out = np.empty(values.shape[0], dtype=np.int64)
+    for i in range(values.shape[0]):
+        out[i] = np.int64(_whole_fen(values[i], half_up))
+    return out
+
+
+@njit(cache=True)
+def _to_fen_checked(values, allow_nan, half_up):
+    """Yuan to fen (:func:`_whole_fen` of ``yuan × 100``) with validation in one pass.
 
     Parameters
     ----------
@@ -631,6 +787,8 @@ def _to_fen_checked(values, allow_nan):
         Yuan amounts.
     allow_nan : bool
         Missing values allowed (they become 0 fen).
+    half_up : bool
+        Half a fen rounds up (away from zero), else to even.
 
     Returns
     -------
@@ -657,7 +815,7 @@ def _to_fen_checked(values, allow_nan):
         else:
             if v < 0.0 and bad < 0:
                 bad, kind = i, 3
-            fen[i] = np.int64(np.rint(v * 100.0))
+            fen[i] = np.int64(_whole_fen(v * 100.0, half_up))
     return fen, bad, kind
 
 

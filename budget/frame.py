@@ -179,14 +179,14 @@ def _float_column(frame: pd.DataFrame, column: str, file: str, *, allow_missing:
     return values
 
 
-def _fen(frame: pd.DataFrame, column: str, file: str, allow_missing: bool = False) -> np.ndarray:
-    """A yuan column as int64 fen (validated in one pass)."""
+def _fen(frame: pd.DataFrame, column: str, file: str, rounding: str, allow_missing: bool = False) -> np.ndarray:
+    """A yuan column as int64 fen (validated in one pass), rounded by ``rounding`` (:mod:`drgdip.budget.money`)."""
     series = frame[column]
     if pd.api.types.is_float_dtype(series.dtype) and not isinstance(series.dtype, pd.ArrowDtype):
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
         values = number(frame, column, file, allow_missing=True, lo=None)
-    fen, bad, kind = _to_fen_checked(np.ascontiguousarray(values), allow_missing)
+    fen, bad, kind = _to_fen_checked(np.ascontiguousarray(values), allow_missing, rounding == "half_up")
     if bad >= 0:
         message = {1: "value is missing", 2: "value is infinite",
                    3: f"must be >= 0, got {values[bad]:g}"}[kind]
@@ -205,11 +205,12 @@ def _codes_into(labels: list, index: dict, found: np.ndarray) -> np.ndarray:
     return out
 
 
-def case_arrays(frame: pd.DataFrame, *, hospital_region: dict | None = None, file: str = "<cases>"
-                ) -> CaseArrays:
+def case_arrays(frame: pd.DataFrame, *, hospital_region: dict | None = None, file: str = "<cases>",
+                rounding: str = "half_up") -> CaseArrays:
     """Validate the settlement columns of ``frame`` and turn them into :class:`CaseArrays`.
 
-    ``hospital_region`` maps hospital_id → region for stays without a ``region`` column or value.
+    ``hospital_region`` maps hospital_id → region for stays without a ``region`` column or value;
+    yuan become fen by the ``rounding`` rule (``half_up`` or ``half_even``, :mod:`drgdip.budget.money`).
     """
     for column in ("case_id", "hospital_id", "total_cost", "fund_paid", "case_points"):
         if column not in frame.columns:
@@ -268,11 +269,11 @@ def case_arrays(frame: pd.DataFrame, *, hospital_region: dict | None = None, fil
         insurance = np.zeros(n, dtype=np.int64)
         insurance_labels = np.asarray(["all"], dtype=object)
 
-    cost_fen = _fen(frame, "total_cost", file)
-    fund_fen = _fen(frame, "fund_paid", file)
+    cost_fen = _fen(frame, "total_cost", file, rounding)
+    fund_fen = _fen(frame, "fund_paid", file, rounding)
     points = _float_column(frame, "case_points", file, allow_missing=True)
     if "fixed_payment" in frame.columns:
-        fixed_fen_all = _fen(frame, "fixed_payment", file, allow_missing=True)
+        fixed_fen_all = _fen(frame, "fixed_payment", file, rounding, allow_missing=True)
         fixed = frame["fixed_payment"].notna().to_numpy()
         fixed_fen = np.where(fixed, fixed_fen_all, 0)
     else:

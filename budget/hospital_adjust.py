@@ -16,7 +16,7 @@ import pandas as pd
 
 from drgdip.budget.frame import number
 from drgdip.budget.inputs import SettlementInput
-from drgdip.budget.money import allocate_grouped, band_amount, group_sum, round_fen
+from drgdip.budget.money import allocate_grouped, band_amount, group_sum, round_fen, to_fen
 from drgdip.budget.policy import OverspendRules, Policy, SurplusRules
 from drgdip.budget.pool_money import PoolMoney
 from drgdip.budget.shares import HospitalRows, Shares
@@ -50,9 +50,10 @@ def adjust_hospitals(year_input: SettlementInput, money: PoolMoney, values: Poin
     rows, due, ffs = shares.rows, shares.sums.fund_due, shares.sums.ffs_fund
     layout = year_input.layout
     rules = policy.settlement
-    coef = assessment_coefs(policy, year_input.hospital_table, year_input.arrays.hospital_labels)[rows.hospital]
-    withheld = due - round_fen(due * coef)
-    annual, by_month = audit_deductions(deductions, year_input.arrays.hospital_labels)
+    hospital_labels = year_input.arrays.hospital_labels
+    coef = assessment_coefs(policy, year_input.hospital_table, hospital_labels)[rows.hospital]
+    withheld = due - round_fen(due * coef, rules.rounding)
+    annual, by_month = audit_deductions(deductions, hospital_labels, rules.rounding)
     first = _first_row_of_hospital(rows)
     deducted = np.where(first, annual[rows.hospital], 0)
     deducted_by_month = np.where(first[:, None], by_month[rows.hospital], 0)
@@ -61,9 +62,9 @@ def adjust_hospitals(year_input: SettlementInput, money: PoolMoney, values: Poin
     surplus = assessed - ffs
     gain = np.maximum(surplus, 0)
     over = np.maximum(-surplus, 0)
-    kept = np.clip(round_fen(_band_share(gain, assessed, rules.surplus, "keep_share")), 0, gain)
+    kept = np.clip(round_fen(_band_share(gain, assessed, rules.surplus, "keep_share"), rules.rounding), 0, gain)
     returned = gain - kept
-    shared = np.clip(round_fen(_band_share(over, assessed, rules.overspend, "fund_share")), 0, over)
+    shared = np.clip(round_fen(_band_share(over, assessed, rules.overspend, "fund_share"), rules.rounding), 0, over)
 
     n_areas = layout.n_areas
     budget = money.budget
@@ -72,7 +73,7 @@ def adjust_hospitals(year_input: SettlementInput, money: PoolMoney, values: Poin
                    + group_sum(rows.area, withheld + deducted + returned, n_areas))
     warnings = ()
     if rules.overspend_within_reserve:
-        shared, short = _cap_to_reserve(shared, rows.area, area_inflow, n_areas)
+        shared, short = _cap_to_reserve(shared, rows.area, area_inflow, n_areas, hospital_labels[rows.hospital])
         if short.any():
             warnings = ("overspend sharing scaled down to the reserve in area(s) "
                         + ", ".join(map(str, layout.area_labels[short][:5])),)
@@ -98,8 +99,10 @@ def assessment_coefs(policy: Policy, table: pd.DataFrame | None, labels: np.ndar
     return coef
 
 
-def audit_deductions(deductions: pd.DataFrame | None, hospital_labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Audit deductions (审核扣款) in fen: per hospital (annual) and per hospital × month."""
+def audit_deductions(deductions: pd.DataFrame | None, hospital_labels: np.ndarray,
+                     rounding: str = "half_up") -> tuple[np.ndarray, np.ndarray]:
+    """Audit deductions (审核扣款) in fen (yuan rounded by ``rounding``): per hospital (annual) and
+    per hospital × month."""
     n_h = len(hospital_labels)
     annual = np.zeros(n_h, dtype=np.int64)
     monthly = np.zeros((n_h, 13), dtype=np.int64)
@@ -108,7 +111,7 @@ def audit_deductions(deductions: pd.DataFrame | None, hospital_labels: np.ndarra
     for column in ("hospital_id", "amount"):
         if column not in deductions.columns:
             raise UsageError(f"deductions table: missing column '{column}'", field=column)
-    amount = round_fen(number(deductions, "amount", "<deductions>", lo=None) * 100.0)
+    amount = to_fen(number(deductions, "amount", "<deductions>", lo=None), rounding)
     index = {h: k for k, h in enumerate(hospital_labels)}
     hosp = np.asarray([index.get(str(h), -1) for h in deductions["hospital_id"].astype(str)], dtype=np.int64)
     if (hosp < 0).any():
@@ -139,9 +142,10 @@ def _band_share(amount: np.ndarray, base: np.ndarray, scheme: SurplusRules | Ove
     return band_amount(amount, base, limits, [getattr(b, share) for b in scheme.bands], scheme.mode)
 
 
-def _cap_to_reserve(shared: np.ndarray, area: np.ndarray, area_inflow: np.ndarray,
-                    n_areas: int) -> tuple[np.ndarray, np.ndarray]:
-    """Overspend sharing scaled down (largest remainder) where an area's reserve cannot pay it all.
+def _cap_to_reserve(shared: np.ndarray, area: np.ndarray, area_inflow: np.ndarray, n_areas: int,
+                    hospital_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Overspend sharing scaled down (largest remainder, ties by hospital id) where an area's reserve
+    cannot pay it all.
 
     Returns the shares and the areas whose reserve fell short.
     """
@@ -149,7 +153,8 @@ def _cap_to_reserve(shared: np.ndarray, area: np.ndarray, area_inflow: np.ndarra
     available = np.maximum(area_inflow, 0)
     short = wanted > available
     if short.any():
-        capped, _ = allocate_grouped(area, shared.astype(np.float64), np.where(short, available, wanted), n_areas)
+        capped, _ = allocate_grouped(area, shared.astype(np.float64), np.where(short, available, wanted), n_areas,
+                                     tie_key=hospital_id)
         shared = np.where(short[area], capped, shared)
     return shared, short
 

@@ -29,6 +29,7 @@ class SettlementInput:
     """What every settlement phase reads: the year's stays, their layout and the history."""
 
     arrays: CaseArrays
+    case_id: pd.Series                   # the stays' case ids: the order in which tied stays get a last fen
     layout: Layout
     stays: StayArrays                    # the per-stay arrays of ``arrays`` and ``layout`` for the kernels
     history: History | None
@@ -48,19 +49,20 @@ def read_input(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame |
                history: pd.DataFrame | None, file: str, year: int | None) -> SettlementInput:
     """Validate the settlement year's stays and the history and lay them out in areas and pools."""
     hospital_region, hospital_table = _hospital_lookup(hospitals)
-    arrays = case_arrays(cases, hospital_region=hospital_region, file=file)
+    rounding = policy.settlement.rounding
+    arrays = case_arrays(cases, hospital_region=hospital_region, file=file, rounding=rounding)
     arrays, layout = build_layout(arrays, policy)
     mapped = None
     if history is not None and len(history):
-        earlier = case_arrays(history, hospital_region=hospital_region, file="<history>")
+        earlier = case_arrays(history, hospital_region=hospital_region, file="<history>", rounding=rounding)
         mapped = map_history(earlier, stay_years(history, "<history>", "history rows"), arrays, layout, policy)
     stays = StayArrays(
         pool=layout.pool, area=layout.area, hospital=arrays.hospital, region=arrays.region, insured=arrays.insured,
         fixed=arrays.fixed, remote=layout.remote, month=arrays.month, cost_fen=arrays.cost_fen,
         fund_fen=arrays.fund_fen, fixed_fen=arrays.fixed_fen, points=arrays.points, base_points=arrays.base_points,
         hospital_level=arrays.hospital_level if arrays.hospital_level is not None else NO_LEVEL)
-    return SettlementInput(arrays=arrays, layout=layout, stays=stays, history=mapped, hospital_table=hospital_table,
-                           year=year if year is not None else policy.year)
+    return SettlementInput(arrays=arrays, case_id=cases["case_id"], layout=layout, stays=stays, history=mapped,
+                           hospital_table=hospital_table, year=year if year is not None else policy.year)
 
 
 def _hospital_lookup(hospitals: pd.DataFrame | None) -> tuple[dict, pd.DataFrame | None]:

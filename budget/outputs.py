@@ -41,8 +41,9 @@ class Settlement:
     cases       one row per input stay (input columns plus area, pool, settle_status, fund_ratio,
                 point_value, standard, payment, gain_vs_ffs)
     hospitals   one row per hospital and pooling area (:data:`HOSPITAL_COLUMNS`)
-    clearing    remote stays: insured region × treatment region × hospital (fund due, FFS fund)
-    summary     one row per pooling area: budget, reserve ledger, budget use, outlier shares
+    clearing    remote stays: insured region × treatment region × hospital (fund due, FFS fund, difference)
+    summary     one row per pooling area: budget, reserve ledger, remote stays' fund due against their
+                recorded fund, budget use, outlier shares
     pools       one row per pool: point values (budget, raw settlement, effective), money
     monthly     prepayment per hospital and month
     clearing_matrix   insured region × treatment region totals of ``clearing``
@@ -207,6 +208,7 @@ def _summary_table(year_input: SettlementInput, money: PoolMoney, values: PointV
         "final_payments": to_yuan(paid_final),
         "reserve_end": to_yuan(adjusted.reserve_end),
         "ffs_fund": to_yuan(by_area(sums.ffs_fund)),
+        **_remote_difference(by_area(sums.remote_ffs_fund), by_area(sums.remote_fund_due)),
         "budget_use": np.where(budget.total > 0, paid_final / np.maximum(budget.total, 1), np.nan),
         "hospitals": np.bincount(rows.area, minlength=n_areas).astype(np.int64),
     })
@@ -240,6 +242,17 @@ def _summary_table(year_input: SettlementInput, money: PoolMoney, values: PointV
             sel = (arrays.status == k) & (raw_area >= 0)
             frame[f"cases_{label}"] = np.bincount(raw_area[sel], minlength=n_areas).astype(np.int64)
     return frame
+
+
+def _remote_difference(recorded: np.ndarray, due: np.ndarray) -> dict[str, np.ndarray]:
+    """What the in-province remote stays of each area were paid against the fund they recorded (§7).
+
+    Their insured regions owe the fund due through provincial clearing, while a budget sized from
+    the fund paid took in the recorded fund: in a common pool the difference is paid from (or, when
+    negative, left to) the local money.
+    """
+    return {"remote_fund_recorded": to_yuan(recorded), "remote_fund_due": to_yuan(due),
+            "remote_difference": to_yuan(due - recorded)}
 
 
 def _clearing(year_input: SettlementInput, shares: Shares) -> pd.DataFrame:

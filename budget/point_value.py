@@ -185,11 +185,12 @@ class PoolValues:
 
 
 def pool_point_values(rules: PointValueRules, money: np.ndarray, weight_sum: np.ndarray, points_sum: np.ndarray,
-                      patient_sum: np.ndarray, budget_pv: np.ndarray) -> PoolValues:
+                      patient_sum: np.ndarray, budget_pv: np.ndarray, rounding: str = "half_up") -> PoolValues:
     """Settlement point value per pool (yuan per point) from the pool's money (fen) (§6.2).
 
     ``weight_sum`` = Σ points × fund ratio (total-cost basis); ``points_sum`` = Σ points;
-    ``patient_sum`` = patients' share in fen of the pool's points-paid stays.
+    ``patient_sum`` = patients' share in fen of the pool's points-paid stays. Money a bounded point
+    value spends is rounded to the fen by ``rounding`` (``half_up`` or ``half_even``).
     """
     money = money.astype(np.int64)
     if rules.basis == "total_cost":
@@ -222,7 +223,7 @@ def pool_point_values(rules: PointValueRules, money: np.ndarray, weight_sum: np.
         else:
             effective = np.clip(raw, lo, hi)
     clipped = has & (effective != raw)
-    gross = np.where(has, np.where(clipped, round_fen(np.where(has, effective, 0.0) * 100.0 * denom),
+    gross = np.where(has, np.where(clipped, round_fen(np.where(has, effective, 0.0) * 100.0 * denom, rounding),
                                    np.rint(gross_exact).astype(np.int64)), 0).astype(np.int64)
     gross = np.maximum(gross, 0)
     # on the patient-share basis every stay's fund due is its share of the gross minus its patients'

@@ -212,6 +212,9 @@ class SettlementRules(Config):
     A revolving fund of ``prepay_fund_months`` months of the hospital's fund (预付金) is recovered
     at clearing. ``overspend_within_reserve``: overspend sharing is scaled down to what the reserve holds.
     ``drg_exclude_los``: stays paid outside the points by their length of stay (:class:`LosExclusion`).
+    ``rounding``: how money is rounded to the fen — ``half_up`` (四舍五入, half a fen away from zero,
+    as settlement systems do) or ``half_even``; input yuan are rounded on their decimal value
+    (1.005 yuan → 101 fen half up, 100 half to even; :mod:`drgdip.budget.money`).
     """
 
     assessment_coef: float = param(1.0, ge=0.0, le=2.0)
@@ -223,6 +226,7 @@ class SettlementRules(Config):
     overspend: OverspendRules = field(default_factory=OverspendRules)
     overspend_within_reserve: bool = True
     drg_exclude_los: LosExclusion = field(default_factory=LosExclusion)
+    rounding: Literal["half_up", "half_even"] = "half_up"
 
     def check(self) -> None:
         if self.quality_deposit is not None:

@@ -24,21 +24,21 @@ from drgdip.budget.shares import Shares
 __all__ = ["monthly_prepayments", "revolving_fund", "clearing_payments", "Prepayment", "prepay_and_clear"]
 
 
-def monthly_prepayments(month_due: np.ndarray, pay_ratio: float, deductions: np.ndarray | None = None
-                        ) -> np.ndarray:
+def monthly_prepayments(month_due: np.ndarray, pay_ratio: float, deductions: np.ndarray | None = None,
+                        rounding: str = "half_up") -> np.ndarray:
     """Prepayment in fen per (hospital, month 0..12): ``round(due × pay_ratio) − deductions``.
 
     ``month_due`` (float fen, [n_hospitals, 13]) is the fund due at the budget point value of each
     month's stays; month 0 holds stays whose month is unknown. ``deductions`` (int fen, same shape)
-    are the audit deductions (审核扣款) dated in each month.
+    are the audit deductions (审核扣款) dated in each month. ``rounding``: ``half_up`` or ``half_even``.
     """
-    prepay = round_fen(np.asarray(month_due, dtype=np.float64) * pay_ratio)
+    prepay = round_fen(np.asarray(month_due, dtype=np.float64) * pay_ratio, rounding)
     return prepay - deductions if deductions is not None else prepay
 
 
-def revolving_fund(months: float, yearly_fund_fen: np.ndarray) -> np.ndarray:
+def revolving_fund(months: float, yearly_fund_fen: np.ndarray, rounding: str = "half_up") -> np.ndarray:
     """Revolving prepayment fund (预付金 / 周转金): ``months`` months of a year's fund, in fen."""
-    return round_fen(np.asarray(yearly_fund_fen, dtype=np.float64) * (months / 12.0))
+    return round_fen(np.asarray(yearly_fund_fen, dtype=np.float64) * (months / 12.0), rounding)
 
 
 def clearing_payments(final_fen: np.ndarray, prepaid_fen: np.ndarray, revolving_fen: np.ndarray) -> np.ndarray:
@@ -66,9 +66,10 @@ def prepay_and_clear(year_input: SettlementInput, budget: AreaBudget, shares: Sh
     if settled.any() and (year_input.arrays.month[settled] == 0).all():
         warnings = ("no month for the stays (month, settle_date or discharge_time): monthly "
                     "prepayments are reported as month 0",)
-    by_month = monthly_prepayments(shares.sums.month_due, rules.monthly_pay_ratio, adjusted.deducted_by_month)
+    by_month = monthly_prepayments(shares.sums.month_due, rules.monthly_pay_ratio, adjusted.deducted_by_month,
+                                   rules.rounding)
     prepaid = by_month.sum(axis=1)
-    revolving = revolving_fund(rules.prepay_fund_months, _revolving_base(year_input, budget, shares))
+    revolving = revolving_fund(rules.prepay_fund_months, _revolving_base(year_input, budget, shares), rules.rounding)
     return Prepayment(by_month=by_month, prepaid=prepaid, revolving=revolving,
                       clearing=clearing_payments(adjusted.final, prepaid, revolving), warnings=warnings)
 

@@ -2,8 +2,10 @@
 
 A remote stay is paid at the treatment location like a local one; the fund share of the stay is
 owed by the patient's insured region. The clearing table lists, for each insured region, treatment
-region and hospital, the stays, their points and the fund money; the matrix sums it per
-(insured region, treatment region). Its total equals the fund paid for the remote stays.
+region and hospital, the stays, their points, the fund due at settlement, the fund they recorded
+under fee-for-service and the difference (fund due − recorded fund: in a common pool, what the
+treatment location's local money paid for them beyond their recorded fund); the matrix sums the
+fund due per (insured region, treatment region). Its total equals the fund due of the remote stays.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from drgdip.budget.money import group_sum, to_yuan
 __all__ = ["clearing_table", "clearing_matrix"]
 
 CLEARING_COLUMNS = ("insured_region", "treatment_region", "hospital_id", "cases", "points", "fund_due",
-                    "ffs_fund")
+                    "ffs_fund", "difference")
 
 
 def clearing_table(remote: np.ndarray, insured: np.ndarray, region: np.ndarray, hospital: np.ndarray,
@@ -54,7 +56,7 @@ def clearing_table(remote: np.ndarray, insured: np.ndarray, region: np.ndarray, 
     return pd.DataFrame({
         "insured_region": region_labels[i], "treatment_region": region_labels[r],
         "hospital_id": hospital_labels[h], "cases": cases.astype(np.int64), "points": pts,
-        "fund_due": to_yuan(fund), "ffs_fund": to_yuan(ffs),
+        "fund_due": to_yuan(fund), "ffs_fund": to_yuan(ffs), "difference": to_yuan(fund - ffs),
     })
 
 

@@ -23,14 +23,18 @@ own module that hands a small frozen dataclass to the next:
 
 Ledger, per pooling area, exact to the fen: ``Σ final payments + reserve at year end = total budget``.
 
-Rounding rule. Yuan inputs become fen half to even. Shares of money use the largest-remainder
-method (:mod:`drgdip.budget.money`): a hospital's fund due is within 1 fen of its exact share of its pool's
-money, a stay's within 2 fen. Products with a coefficient or a band share (assessment, surplus kept,
-overspend shared, a point-value floor or cap, monthly prepayment) are rounded half to even once, and
-what they remove or add is booked to the reserve, so every total still reconciles exactly. Consequences
-(tested): doubling the budget changes every hospital's fund due to twice its amount within 5 fen
-(within 2 with one pool per area and no reserve), every stay's within 7 (5); a hospital whose own
-points rise never gets a fund due more than 1 fen lower in its pool.
+Rounding rule (:mod:`drgdip.budget.money`). Money is rounded to the fen by ``settlement.rounding``:
+half up (四舍五入, the default) or half to even, on the decimal value (yuan inputs are read at six
+decimals of a fen, so 1.005 yuan is 100.5 fen, not 100.4999…). Shares of money use the
+largest-remainder method: a hospital's fund due is within 1 fen of its exact share of its pool's
+money, a stay's within 2 fen; remainders tied at the cut give the last fen by hospital id and by
+case id, not by the position of a row (:mod:`drgdip.budget.shares`). Products with a coefficient or
+a band share (assessment, surplus kept, overspend shared, a point-value floor or cap, monthly
+prepayment) are rounded once, and what they remove or add is booked to the reserve, so every total
+still reconciles exactly. Consequences (tested): doubling the budget changes every hospital's fund
+due to twice its amount within 5 fen (within 2 with one pool per area and no reserve), every
+stay's within 7 (5); a hospital whose own points rise never gets a fund due more than 1 fen lower
+in its pool.
 """
 
 from __future__ import annotations

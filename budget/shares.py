@@ -3,8 +3,11 @@
 A pool's money shared by points goes to its hospitals in proportion to their (fund-weighted)
 points, then from each hospital to its stays, both times by largest remainder
 (:func:`~drgdip.budget._kernels.largest_remainder`): hospital amounts add up to the pool's money and
-stay amounts to the hospital's, exactly. The stays' payments are then summed per hospital row
-(pooling area × hospital), with the monthly fund due at the budget point value.
+stay amounts to the hospital's, exactly. Remainders that tie at the cut are settled by hospital id
+and by case id, so no amount depends on the order of the rows (float sums of points may differ in
+their last bits with the order; a fen moves only where two remainders are that close without
+being equal). The stays' payments are then summed per hospital row (pooling area × hospital),
+with the monthly fund due at the budget point value.
 """
 
 from __future__ import annotations
@@ -13,16 +16,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drgdip.budget._kernels import (HospitalSums, StayPayments, chunk_bounds, hospital_sums, pair_counts,
-                                    share_grouped, stay_weights)
+from drgdip.budget._kernels import (FIXED_WORDS, HospitalSums, StayPayments, chunk_bounds, hospital_sums, pair_counts,
+                                    stay_weights)
 from drgdip.budget.inputs import SettlementInput
-from drgdip.budget.money import allocate_grouped
+from drgdip.budget.money import share_by_weight
 from drgdip.budget.policy import Policy
 from drgdip.budget.valuation import PointValues
 
 __all__ = ["HospitalRows", "Shares", "share_money", "hospital_rows"]
 
-HOSPITAL_SUMS_PER_ROW = 23   # cells of HospitalSums per hospital row (month_due counts 13)
+HOSPITAL_SUMS_PER_ROW = 57   # buffer cells per hospital row: 9 integer sums, 3 + 13 fixed-point sums of 3 words
 
 
 @dataclass(frozen=True)
@@ -52,10 +55,11 @@ def share_money(year_input: SettlementInput, values: PointValues, policy: Policy
     stays, layout = year_input.stays, year_input.layout
     n_hospitals = year_input.n_hospitals
     n_pairs = layout.n_pools * n_hospitals
-    weights = stay_weights(chunk_bounds(len(stays.pool), n_pairs), stays, values.fund_ratio,
+    weights = stay_weights(chunk_bounds(len(stays.pool), FIXED_WORDS * n_pairs), stays, values.fund_ratio,
                            policy.point_value.basis == "total_cost", n_hospitals)
-    pair_money = _share_pools(weights.pair_weight, values.values.gross, layout.n_pools, n_hospitals)
-    stay_gross, _ = share_grouped(weights.pair, weights.weight, pair_money, n_pairs)
+    pair_money = _share_pools(weights.pair_weight, values.values.gross, year_input.arrays.hospital_labels,
+                              layout.n_pools)
+    stay_gross, _ = share_by_weight(weights.pair, weights.weight, pair_money, n_pairs, year_input.case_id)
     del weights
     rows = hospital_rows(year_input)
     bounds = chunk_bounds(len(stays.pool), rows.n * HOSPITAL_SUMS_PER_ROW)
@@ -64,10 +68,14 @@ def share_money(year_input: SettlementInput, values: PointValues, policy: Policy
     return Shares(rows=rows, sums=sums, payments=payments)
 
 
-def _share_pools(pair_weight: np.ndarray, pool_gross: np.ndarray, n_pools: int, n_hospitals: int) -> np.ndarray:
-    """Fen of each (pool, hospital) pair: the pool's gross shared over its hospitals with weight."""
+def _share_pools(pair_weight: np.ndarray, pool_gross: np.ndarray, hospital_labels: np.ndarray,
+                 n_pools: int) -> np.ndarray:
+    """Fen of each (pool, hospital) pair: the pool's gross shared over its hospitals with weight
+    (ties at the cut by hospital id)."""
+    n_hospitals = max(len(hospital_labels), 1)
     present = np.flatnonzero(pair_weight > 0)
-    amount, _ = allocate_grouped(present // max(n_hospitals, 1), pair_weight[present], pool_gross, n_pools)
+    amount, _ = share_by_weight(present // n_hospitals, pair_weight[present], pool_gross, n_pools,
+                                hospital_labels[present % n_hospitals])
     pair_money = np.zeros(len(pair_weight), dtype=np.int64)
     pair_money[present] = amount
     return pair_money

@@ -55,7 +55,7 @@ def point_values(year_input: SettlementInput, money: PoolMoney, policy: Policy) 
                     + ", ".join(layout.pool_labels[source == "current_year"][:5])
                     + " (no earlier year with points in the input)",)
     values = pool_point_values(policy.point_value, money.points_money, weight_sum, points_sum,
-                               sums.patient_share, budget_pv)
+                               sums.patient_share, budget_pv, policy.settlement.rounding)
     prices = PoolPrices(fund_ratio=ratio, budget_point_value=budget_pv, point_value=values.effective,
                         basis=BASIS_CODES[policy.point_value.basis])
     return PointValues(fund_ratio=ratio, pool_fund_ratio=pool_ratio, budget_point_value=budget_pv,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drgdip.budget._kernels import chunk_bounds, largest_remainder, pair_counts, share_grouped
-from drgdip.budget.money import allocate, allocate_grouped, band_amount, fen, to_fen
+from drgdip.budget._kernels import chunk_bounds, largest_remainder, pair_counts
+from drgdip.budget.money import (DECIMAL_ROUNDING, allocate, allocate_grouped, band_amount, fen, round_fen,
+                                 share_by_weight, to_fen)
 
 
 def reference_largest_remainder(total: int, weights) -> np.ndarray:
@@ -91,9 +94,49 @@ def test_large_groups_use_the_bucket_path_and_stay_exact():
     assert amount.tolist() == reference_largest_remainder(123_456_789, weight).tolist()
 
 
-def test_fen_rounds_half_to_even_on_the_decimal_text():
-    assert fen(0.125) == 12 and fen(0.135) == 14 and fen(892_500_000) == 89_250_000_000
-    assert to_fen([1.005, 2.0, 0.014]).tolist() == [100, 200, 1]
+# ------------------------------------------------------------------------------- rounding to the fen
+
+@pytest.mark.parametrize("rule, expected", [("half_up", [101, 13, 14, 268, 29, 1001, 200, 1]),
+                                            ("half_even", [100, 12, 14, 268, 28, 1000, 200, 1])])
+def test_yuan_round_to_the_fen_on_their_decimal_value(rule, expected):
+    # 1.005 is stored as 1.00499999999999989..., 0.285 × 100 as 28.499999999999996, 10.005 × 100 as
+    # 1000.5000000000001: each is half a fen, rounded by the rule
+    yuan = [1.005, 0.125, 0.135, 2.675, 0.285, 10.005, 2.0, 0.014]
+    assert to_fen(yuan, rule).tolist() == expected
+    assert [fen(v, rule) for v in yuan] == expected
+
+
+@pytest.mark.parametrize("rule, expected", [("half_up", [1, 2, 3, -1, -3, 32, 11, 3]),
+                                            ("half_even", [0, 2, 2, 0, -2, 32, 10, 2])])
+def test_float_fen_round_half_up_or_half_to_even(rule, expected):
+    # 90 fen × 0.35 = 31.499999999999996 and 150 fen × 0.07 = 10.500000000000002 in floats: both are
+    # decimal halves; 2.4999999 reads 2.500000 at six decimals of a fen
+    values = [0.5, 1.5, 2.5, -0.5, -2.5, 90 * 0.35, 150 * 0.07, 2.4999999]
+    assert round_fen(values, rule).tolist() == expected
+    assert round_fen(np.asarray(values).reshape(2, 4), rule).shape == (2, 4)
+    assert round_fen(2.5, rule) == expected[2]
+
+
+def test_values_clear_of_a_half_round_to_the_nearest_fen():
+    values = [0.4999994, 0.5000006, 7.2, 7.8, -7.8, 2.0**53, 1e15 + 0.5]
+    for rule in ("half_up", "half_even"):
+        assert round_fen(values, rule).tolist() == [0, 1, 7, 8, -8, 2**53, int(1e15) + (1 if rule == "half_up" else 0)]
+
+
+def test_an_unknown_rounding_rule_is_refused():
+    with pytest.raises(ValueError, match="half_up"):
+        round_fen([1.5], "half_down")
+    with pytest.raises(ValueError, match="half_up"):
+        fen(1.5, "up")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2 * 10**9), st.integers(0, 2), st.sampled_from(["half_up", "half_even"]))
+def test_float_yuan_round_as_their_decimal_text(thousandths, extra_digits, rule):
+    """A yuan amount below 20 million written with up to 5 decimals rounds as its decimal text does."""
+    text = str(Decimal(thousandths) / Decimal(10 ** (3 + extra_digits)))
+    assert to_fen([float(text)], rule).tolist() == [fen(float(text), rule)]
+    assert fen(float(text), rule) == int((Decimal(text) * 100).quantize(Decimal(1), rounding=DECIMAL_ROUNDING[rule]))
 
 
 def test_overspend_band_example_of_the_domain_reference():
@@ -123,7 +166,7 @@ def test_interleaved_groups_are_each_shared_as_alone(items, totals):
     """Items of interleaved groups (group 4: in no group) get what each group would give them alone."""
     group = np.array([g for g, _ in items], dtype=np.int64)
     weight = np.array([w for _, w in items])
-    amount, unplaced = share_grouped(group, weight, np.asarray(totals, dtype=np.int64), 4)
+    amount, unplaced = share_by_weight(group, weight, np.asarray(totals, dtype=np.int64), 4)
     assert (amount[group == 4] == 0).all()
     for g in range(4):
         inside = group == g
@@ -175,3 +218,77 @@ def test_chunked_counts_equal_one_pass():
         assert pair_counts.threaded(bounds, first, second, 5, 7).tolist() == expected.tolist()
     many = np.linspace(0, 50_000, 9).astype(np.int64)
     assert pair_counts.threaded(many, first, second, 5, 7).tolist() == expected.tolist()
+
+
+# ------------------------------------------------------------------------------------- tie keys
+
+def test_ties_at_the_cut_go_by_the_tie_key_not_by_position():
+    assert allocate_grouped([0, 0, 0], [1, 1, 1], [100], tie_key=["c", "b", "a"])[0].tolist() == [33, 33, 34]
+    assert allocate_grouped([0, 0, 0], [1, 1, 1], [101], tie_key=[30, 2, 10])[0].tolist() == [33, 34, 34]
+    # remainders above the tie get their fen first: quotas 1.6, 0.2, 0.2 + 0.0 ... of 2 fen
+    amount, _ = allocate_grouped([0, 0, 0, 0], [8, 1, 1, 0], [2], tie_key=["a", "z", "y", "x"])
+    assert amount.tolist() == [2, 0, 0, 0]
+    amount, _ = allocate_grouped([0, 0, 0], [3, 1, 1], [3], tie_key=["a", "z", "y"])
+    assert amount.tolist() == [2, 0, 1]   # quotas 1.8, 0.6, 0.6: the tie at 0.6 goes to "y"
+
+
+def test_equal_tie_keys_fall_back_to_the_earlier_item():
+    assert allocate_grouped([0, 0, 0], [1, 1, 1], [100], tie_key=["b", "a", "a"])[0].tolist() == [33, 34, 33]
+
+
+def _sharing_by_key(group, weight, totals, key, order):
+    """Amounts of the items shared in ``order``, put back in key order."""
+    amount, unplaced = allocate_grouped(group[order], weight[order], totals, len(totals), tie_key=key[order])
+    back = np.empty_like(amount)
+    back[order] = amount
+    return back, unplaced
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from([0.0, 0.5, 1.0, 1.0, 3.0, 7.25])), min_size=1,
+                max_size=200),
+       st.lists(st.integers(0, 10**6), min_size=4, max_size=4), st.randoms(use_true_random=False))
+def test_shares_do_not_depend_on_the_order_of_the_items(items, totals, random):
+    group = np.array([g for g, _ in items], dtype=np.int64)
+    weight = np.array([w for _, w in items])
+    key = np.array([f"c{k:04d}" for k in range(len(items))], dtype=object)
+    order = np.arange(len(items))
+    first, unplaced = _sharing_by_key(group, weight, totals, key, order)
+    random.shuffle(order)
+    again, _ = _sharing_by_key(group, weight, totals, key, order)
+    assert first.tolist() == again.tolist()
+    for g in range(4):
+        inside = group == g
+        if weight[inside].sum() > 0:
+            assert first[inside].sum() == totals[g]
+            quota = totals[g] * weight[inside] / weight[inside].sum()
+            assert np.all(np.abs(first[inside] - quota) < 1)
+        else:
+            assert unplaced[g] == totals[g]
+
+
+@pytest.mark.parametrize("threads", ["serial", "threaded"])
+def test_ties_in_large_groups_go_by_the_tie_key(threads, monkeypatch):
+    """More than 64 items take the bucket path; the tied items there still follow the key."""
+    from drgdip.budget import _kernels
+
+    if threads == "threaded":
+        monkeypatch.setattr(_kernels, "PARALLEL_MIN_STAYS", 0)
+    rng = np.random.default_rng(4)
+    weight = rng.choice([1.0, 2.0, 0.75, 5.0], 20_000)
+    key = rng.permutation(20_000)
+    total = 1_234_567
+    amount, _ = allocate_grouped(np.zeros(20_000, dtype=np.int64), weight, [total], tie_key=key)
+    expected = reference_largest_remainder_by_key(total, weight, key)
+    assert amount.sum() == total and amount.tolist() == expected.tolist()
+
+
+def reference_largest_remainder_by_key(total: int, weights, key) -> np.ndarray:
+    """Hamilton's method with ties among remainders broken by ``key``."""
+    weights = np.asarray(weights, dtype=np.float64)
+    quota = total * weights / weights.sum()
+    floors = np.floor(quota).astype(np.int64)
+    remainder = quota - floors
+    order = sorted(range(len(weights)), key=lambda i: (-remainder[i], key[i]))
+    floors[order[: total - floors.sum()]] += 1
+    return floors

@@ -31,6 +31,10 @@ def test_remote_stay_paid_at_the_insured_locations_fund_ratio():
     assert clearing[["insured_region", "treatment_region", "hospital_id"]].values.tolist() == [
         ["370900", "370800", "H1"]]
     assert clearing["fund_due"].tolist() == [7_261.80] and clearing["ffs_fund"].tolist() == [7_800.0]
+    assert clearing["difference"].tolist() == [-538.20]
+    summary = result.summary.iloc[0]
+    assert (summary["remote_fund_recorded"], summary["remote_fund_due"], summary["remote_difference"]) == (
+        7_800.0, 7_261.80, -538.20)
     matrix = result.clearing_matrix.set_index("insured_region")
     assert matrix.loc["370900", "370800"] == 7_261.80 and matrix.loc["total", "total"] == 7_261.80
 
@@ -70,6 +74,45 @@ def test_remote_stays_in_a_province_pool_are_still_cleared():
     result = settle_cases(cases, policy)
     assert result.summary["area"].tolist() == ["37"]
     assert result.clearing["fund_due"].tolist() == [50.0]
+
+
+def test_local_money_covering_remote_stays_in_a_common_pool_is_reported():
+    # the budget takes in the remote stay's recorded fund (100 yuan), but one point value pays it
+    # 300 yuan: its insured region owes 300 through clearing, and 200 of local money paid for it
+    policy = policy_from_mapping({"budget": {"method": "amount", "amount": 500.0, "reserve_share": 0.0},
+                                  "point_value": {"basis": "fund_only"},
+                                  "remote_pool": {"pool": "common", "budget_method": "amount", "amount": 100.0}})
+    cases = pd.DataFrame({"case_id": ["local", "remote"], "hospital_id": ["H1", "H2"], "region": "370100",
+                          "insured_region": ["370100", "370200"], "total_cost": [800.0, 150.0],
+                          "fund_paid": [500.0, 100.0], "case_points": [10.0, 10.0]})
+    result = settle_cases(cases, policy)
+    summary = result.summary.iloc[0]
+    assert summary["budget_remote"] == 100.0
+    assert (summary["remote_fund_recorded"], summary["remote_fund_due"], summary["remote_difference"]) == (
+        100.0, 300.0, 200.0)
+    assert result.clearing[["fund_due", "ffs_fund", "difference"]].values.tolist() == [[300.0, 100.0, 200.0]]
+
+
+def test_an_area_without_remote_stays_reports_no_difference():
+    policy = policy_from_mapping({"budget": {"method": "amount", "amount": 100.0, "reserve_share": 0.0}})
+    result = settle_cases(pd.DataFrame({"case_id": ["a"], "hospital_id": "H1", "region": "370100",
+                                        "total_cost": 10.0, "fund_paid": 5.0, "case_points": 1.0}), policy)
+    assert result.summary[["remote_fund_recorded", "remote_fund_due", "remote_difference"]].values.tolist() == [
+        [0.0, 0.0, 0.0]]
+    assert "difference" in result.clearing.columns and result.clearing.empty
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases=provinces(), policy=policies())
+def test_remote_differences_add_up_from_the_clearing_rows_to_the_areas(cases, policy):
+    result = settle_cases(cases, policy)
+    clearing, summary = result.clearing, result.summary.set_index("area")
+    assert (fen(clearing["difference"]) == fen(clearing["fund_due"]) - fen(clearing["ffs_fund"])).all()
+    by_area = clearing.groupby("treatment_region")[["fund_due", "ffs_fund", "difference"]].agg(
+        lambda s: fen(s).sum()).reindex(summary.index, fill_value=0)   # pooling by region: area = region
+    assert by_area["fund_due"].tolist() == fen(summary["remote_fund_due"]).tolist()
+    assert by_area["ffs_fund"].tolist() == fen(summary["remote_fund_recorded"]).tolist()
+    assert by_area["difference"].tolist() == fen(summary["remote_difference"]).tolist()
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -245,8 +245,11 @@ REGIONS = ("370100", "370200", "370300")
 
 
 @st.composite
-def provinces(draw, *, fixed: bool = True, out_of_province: bool = True, n_max: int = 40):
-    """A small random province: stays with points, hospitals in up to three regions of one province."""
+def provinces(draw, *, fixed: bool = True, out_of_province: bool = True, n_max: int = 40, tied: bool = False):
+    """A small random province: stays with points, hospitals in up to three regions of one province.
+
+    ``tied``: points from a few values, as stays of the same DRG group share them (remainders tie).
+    """
     n = draw(st.integers(1, n_max))
     n_hospitals = draw(st.integers(1, 6))
     hospital_region = [draw(st.sampled_from(REGIONS)) for _ in range(n_hospitals)]
@@ -257,7 +260,9 @@ def provinces(draw, *, fixed: bool = True, out_of_province: bool = True, n_max: 
                for h, r in zip(hospital, remote)]
     cost = draw(st.lists(st.integers(100, 5_000_000), min_size=n, max_size=n))
     fund_share = draw(st.lists(st.integers(30, 95), min_size=n, max_size=n))
-    points = draw(st.lists(st.one_of(st.just(0.0), st.floats(0.01, 500.0)), min_size=n, max_size=n))
+    point_values = (st.sampled_from([0.0, 1.0, 1.0, 2.5, 12.0, 33.3]) if tied
+                    else st.one_of(st.just(0.0), st.floats(0.01, 500.0)))
+    points = draw(st.lists(point_values, min_size=n, max_size=n))
     cases = pd.DataFrame({
         "case_id": [f"c{i}" for i in range(n)],
         "hospital_id": [f"H{h}" for h in hospital],
@@ -309,6 +314,7 @@ def policies(draw, *, bounds: bool = True, basis=("total_cost", "patient_share",
                           "bands": bands(draw, "fund_share", decreasing=tiered_only)},
             "overspend_within_reserve": draw(st.booleans()) if reserve_cap is None else reserve_cap,
             "prepay_fund_months": draw(st.sampled_from([0.0, 1.0])),
+            "rounding": draw(st.sampled_from(["half_up", "half_even"])),
         },
     }
     if bounds and draw(st.booleans()):
@@ -371,6 +377,7 @@ def test_doubling_the_budget_doubles_every_fund_due(data):
                         "by_insurance_type": policy.point_value.by_insurance_type},
         "remote_pool": {"pool": policy.remote_pool.pool, "budget_method": policy.remote_pool.budget_method,
                         "amount": {r: v * 2 for r, v in policy.remote_pool.amount.items()}},
+        "settlement": {"rounding": policy.settlement.rounding},
     })
     single = settle_cases(cases, policy)
     double = settle_cases(cases, doubled)
@@ -427,6 +434,76 @@ def test_whole_band_payments_are_monotone_inside_one_band(cases, policy):
     b1 = band(after.loc[hospital], rules.surplus if after.loc[hospital, "surplus"] >= 0 else rules.overspend)
     if b0 == b1:
         assert fen(after.loc[hospital, "final_payment"]) >= fen(before.loc[hospital, "final_payment"]) - 2
+
+
+# ---------------------------------------------------------------------------------- row order
+
+HOSPITAL_MONEY = ("total_cost", "ffs_fund", "fund_due", "assessment_withheld", "deductions", "fund_due_assessed",
+                  "surplus", "surplus_kept", "surplus_returned", "overspend_shared", "final_payment", "gain_vs_ffs",
+                  "prepaid", "revolving_fund", "clearing_payment")
+
+
+def assert_same_money(one, other):
+    """Every stay's payment (by case id) and every hospital's amounts (by area and hospital) to the fen."""
+    payment = one.cases.set_index("case_id")["payment"]
+    assert fen(payment).tolist() == fen(other.cases.set_index("case_id")["payment"].reindex(payment.index)).tolist()
+    key = ["area", "hospital_id"]
+    hospitals = one.hospitals.set_index(key)
+    again = other.hospitals.set_index(key).reindex(hospitals.index)
+    for column in HOSPITAL_MONEY:
+        assert fen(hospitals[column]).tolist() == fen(again[column]).tolist(), column
+    assert fen(one.summary["reserve_end"]).tolist() == fen(other.summary["reserve_end"]).tolist()
+
+
+def test_tied_stays_get_the_odd_fen_by_case_id_whatever_the_row_order():
+    # one hospital, three stays of equal points share 1.00 yuan: 0.34 goes to the smallest case id
+    policy = policy_from_mapping({"budget": {"method": "amount", "amount": 1.0, "reserve_share": 0.0},
+                                  "point_value": {"basis": "fund_only"}})
+    cases = frame([("c2", "H1", 10.0, 5.0, 4.0), ("c3", "H1", 10.0, 5.0, 4.0), ("c1", "H1", 10.0, 5.0, 4.0)])
+    for order in ([0, 1, 2], [2, 1, 0], [1, 2, 0]):
+        payment = settle_cases(cases.iloc[order], policy).cases.set_index("case_id")["payment"]
+        assert payment.to_dict() == {"c1": 0.34, "c2": 0.33, "c3": 0.33}
+
+
+def test_tied_hospitals_get_the_odd_fen_by_hospital_id_whatever_the_row_order():
+    policy = policy_from_mapping({"budget": {"method": "amount", "amount": 0.05, "reserve_share": 0.0},
+                                  "point_value": {"basis": "fund_only"}})
+    cases = frame([("a", "H2", 10.0, 5.0, 1.0), ("b", "H1", 10.0, 5.0, 1.0)])
+    for order in ([0, 1], [1, 0]):
+        due = settle_cases(cases.iloc[order], policy).hospitals.set_index("hospital_id")["fund_due"]
+        assert due.to_dict() == {"H1": 0.03, "H2": 0.02}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_shuffled_rows_settle_every_stay_and_hospital_the_same(data):
+    cases = data.draw(provinces(tied=data.draw(st.booleans())))
+    policy = data.draw(policies())
+    order = data.draw(st.permutations(range(len(cases))))
+    assert_same_money(settle_cases(cases, policy), settle_cases(cases.iloc[list(order)], policy))
+
+
+# ---------------------------------------------------------------------------------------- rounding
+
+@pytest.mark.parametrize("rule, cost, withheld", [("half_up", 1.01, 0.50), ("half_even", 1.00, 0.51)])
+def test_money_rounds_by_the_policys_rule(rule, cost, withheld):
+    # a cost of 1.005 yuan is 100.5 fen; half of a fund due of 101 fen is 50.5 fen
+    policy = policy_from_mapping({"budget": {"method": "amount", "amount": 1.01, "reserve_share": 0.0},
+                                  "point_value": {"basis": "fund_only"},
+                                  "settlement": {"assessment_coef": 0.5, "rounding": rule}})
+    result = settle_cases(frame([("a", "H1", 1.005, 0.6, 1.0)]), policy)
+    hospital = result.hospitals.iloc[0]
+    assert hospital["total_cost"] == cost and hospital["fund_due"] == 1.01
+    assert hospital["assessment_withheld"] == withheld
+    check_ledger(result)
+
+
+def test_rounding_is_half_up_by_default_and_a_policy_key():
+    from drgdip.core.errors import ConfigError
+
+    assert policy_from_mapping({}).settlement.rounding == "half_up"
+    with pytest.raises(ConfigError, match="rounding"):
+        policy_from_mapping({"settlement": {"rounding": "bankers"}})
 
 
 # --------------------------------------------------------------------------- threads and chunks
@@ -520,3 +597,17 @@ def test_chunked_sums_move_no_fen(small_chunks, monkeypatch):
     pd.testing.assert_frame_equal(chunked.hospitals[money], serial.hospitals[money], check_exact=True)
     assert (fen(chunked.cases["payment"]) == fen(serial.cases["payment"])).all()
     np.testing.assert_allclose(chunked.hospitals["points"], serial.hospitals["points"], rtol=1e-12)
+
+
+def test_shuffled_rows_on_threads_settle_as_in_order_on_one_thread(small_chunks):
+    """Stays of the same DRG group share their points, so remainders tie at the cut in most hospitals."""
+    import numba
+
+    cases, history = numpy_province(seed=9)
+    cases["case_points"] = np.round(cases["case_points"] / 20.0) * 20.0 + 10.0
+    policy = policy_from_mapping(THREAD_POLICY)
+    in_order = settle_with_threads(1, cases, policy, history=history)
+    shuffled = cases.sample(frac=1.0, random_state=3)
+    on_threads = settle_with_threads(numba.config.NUMBA_NUM_THREADS, shuffled, policy, history=history)
+    check_ledger(on_threads)
+    assert_same_money(in_order, on_threads)
