@@ -64,6 +64,7 @@ class StayArrays(NamedTuple):
     points: np.ndarray          # float64[n]
     base_points: np.ndarray     # float64[n], NaN unknown
     hospital_level: np.ndarray  # float64[n], or float64[0] when unknown
+    fund_part: np.ndarray       # float64[n] points that are the fund's part already (no fund ratio), or float64[0]
 
 
 class PoolPrices(NamedTuple):
@@ -80,7 +81,8 @@ class PoolSums(NamedTuple):
 
     cost_by_insured: np.ndarray    # int64[n_pools, n_regions]
     fund_by_insured: np.ndarray    # int64[n_pools, n_regions]
-    points_by_insured: np.ndarray  # float64[n_pools, n_regions]
+    points_by_insured: np.ndarray  # float64[n_pools, n_regions] points, less their fund part
+    fund_part_points: np.ndarray   # float64[n_pools] points that are the fund's part already
     patient_share: np.ndarray      # int64[n_pools] cost − fund of the stays paid by points
     fixed_payments: np.ndarray     # int64[n_pools]
     fund_paid: np.ndarray          # int64[n_pools] fund paid for all settled stays
@@ -257,7 +259,8 @@ def _pool_sums(bounds, stays, n_pools, n_regions):
     n_chunks = bounds.shape[0] - 1
     by_pool = np.zeros((n_chunks, 4, n_pools), dtype=np.int64)
     by_insured = np.zeros((n_chunks, 2, n_pools, n_regions), dtype=np.int64)
-    points = np.zeros((n_chunks, FIXED_WORDS, n_pools * n_regions), dtype=np.int64)
+    points = np.zeros((n_chunks, FIXED_WORDS, n_pools * (n_regions + 1)), dtype=np.int64)
+    has_fund_part = stays.fund_part.shape[0] == stays.pool.shape[0]
     for c in prange(n_chunks):
         for i in range(bounds[c], bounds[c + 1]):
             pool = stays.pool[i]
@@ -273,12 +276,17 @@ def _pool_sums(bounds, stays, n_pools, n_regions):
                 insured = stays.region[i]   # insured where treated
             by_insured[c, INSURED_COST, pool, insured] += stays.cost_fen[i]
             by_insured[c, INSURED_FUND, pool, insured] += stays.fund_fen[i]
-            _add_fixed(points[c], pool * n_regions + insured, stays.points[i])
+            stay_points = stays.points[i]
+            if has_fund_part and stays.fund_part[i] > 0.0:
+                stay_points -= stays.fund_part[i]
+                _add_fixed(points[c], n_pools * n_regions + pool, stays.fund_part[i])
+            _add_fixed(points[c], pool * n_regions + insured, stay_points)
             by_pool[c, POOL_PATIENT_SHARE, pool] += stays.cost_fen[i] - stays.fund_fen[i]
     per_pool = _add_chunks(by_pool)
     per_insured = _add_chunks(by_insured)
-    points_by_insured = _fixed_values(_add_chunks(points)).reshape(n_pools, n_regions)
-    return PoolSums(per_insured[INSURED_COST], per_insured[INSURED_FUND], points_by_insured,
+    point_sums = _fixed_values(_add_chunks(points))
+    points_by_insured = point_sums[:n_pools * n_regions].reshape(n_pools, n_regions)
+    return PoolSums(per_insured[INSURED_COST], per_insured[INSURED_FUND], points_by_insured, point_sums[n_pools * n_regions:],
                     per_pool[POOL_PATIENT_SHARE], per_pool[POOL_FIXED_PAYMENTS], per_pool[POOL_FUND_PAID],
                     per_pool[POOL_CASES])
 
@@ -288,7 +296,8 @@ pool_sums = threaded_by_size(_pool_sums)
 
 def _stay_weights(bounds, stays, fund_ratio, use_ratio, n_hospitals):
     """Allocation weight of each stay paid by points: its points, times the fund ratio of its
-    insured region in its pool when ``use_ratio`` (total-cost basis); and the weight per (pool, hospital).
+    insured region in its pool when ``use_ratio`` (total-cost basis; points that are the fund's part
+    already count as they are); and the weight per (pool, hospital).
 
     Parameters
     ----------
@@ -308,6 +317,7 @@ def _stay_weights(bounds, stays, fund_ratio, use_ratio, n_hospitals):
     weight = np.empty(n, dtype=np.float64)
     pair = np.empty(n, dtype=np.int64)
     pair_weight = np.zeros((n_chunks, FIXED_WORDS, n_pairs), dtype=np.int64)
+    has_fund_part = stays.fund_part.shape[0] == n
     for c in prange(n_chunks):
         for i in range(bounds[c], bounds[c + 1]):
             pool = stays.pool[i]
@@ -320,7 +330,8 @@ def _stay_weights(bounds, stays, fund_ratio, use_ratio, n_hospitals):
                 insured = stays.insured[i]
                 if insured < 0:
                     insured = stays.region[i]
-                stay_weight *= fund_ratio[pool, insured]
+                fund_part = stays.fund_part[i] if has_fund_part else 0.0
+                stay_weight = (stay_weight - fund_part) * fund_ratio[pool, insured] + fund_part
             pool_hospital = pool * n_hospitals + stays.hospital[i]
             weight[i] = stay_weight
             pair[i] = pool_hospital
@@ -363,6 +374,7 @@ def _hospital_sums(bounds, stays, stay_gross, prices, row_of_pair, n_rows, n_hos
     point_value = np.empty(n, dtype=np.float64)
     fund_ratio = np.empty(n, dtype=np.float64)
     has_level = stays.hospital_level.shape[0] == n
+    has_fund_part = stays.fund_part.shape[0] == n
     for c in prange(n_chunks):
         for i in range(bounds[c], bounds[c + 1]):
             pool = stays.pool[i]
@@ -391,7 +403,8 @@ def _hospital_sums(bounds, stays, stay_gross, prices, row_of_pair, n_rows, n_hos
                 if np.isnan(budget_value):
                     budget_value = 0.0
                 if prices.basis == BASIS_TOTAL_COST:
-                    due_at_budget_value = stays.points[i] * ratio * budget_value * 100.0
+                    fund_part = stays.fund_part[i] if has_fund_part else 0.0
+                    due_at_budget_value = ((stays.points[i] - fund_part) * ratio + fund_part) * budget_value * 100.0
                 elif prices.basis == BASIS_PATIENT_SHARE:
                     due_at_budget_value = stays.points[i] * budget_value * 100.0 - patient_share
                 else:

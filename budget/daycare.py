@@ -509,7 +509,8 @@ def apply_day_payments(frame: pd.DataFrame, rules: DayCareRules, reference_point
     With ``rules.in_pool`` the amount becomes points at ``reference_point_value`` (yuan per point, one
     value or one per stay) and is cleared inside the point pool [PZH]; otherwise the fund's part of it
     (at the stay's fund ratio; ``ffs`` pays the recorded fund) is a ``fixed_payment`` outside the pool.
-    Adds ``day_care_amount`` (yuan, total-cost terms) and rewrites ``case_points`` / ``fixed_payment``.
+    Adds ``day_care_amount`` (yuan, total-cost terms) and rewrites ``case_points`` / ``fixed_payment``
+    (and ``fund_part_points``, which such a stay no longer has).
     """
     n = len(frame)
     reference = np.broadcast_to(np.asarray(reference_point_value, dtype=np.float64), (n,))
@@ -554,7 +555,10 @@ def apply_day_payments(frame: pd.DataFrame, rules: DayCareRules, reference_point
         ratio = np.divide(fund, cost, out=np.zeros(n), where=cost > 0)
         fixed = np.where(special, np.where(ffs, fund, amount * ratio), fixed)
         points = np.where(special, np.nan, points)
-    return with_columns(frame, day_care_amount=amount, case_points=points, fixed_payment=fixed)
+    rewritten = {"day_care_amount": amount, "case_points": points, "fixed_payment": fixed}
+    if "fund_part_points" in frame.columns:   # a stay paid by its day-care rule has no bed-day points left
+        rewritten["fund_part_points"] = np.where(special, 0.0, frame["fund_part_points"].to_numpy(dtype=np.float64))
+    return with_columns(frame, **rewritten)
 
 
 def _day_ward_quotas(frame: pd.DataFrame, rules, rows: np.ndarray, group_col: str | None) -> np.ndarray:

@@ -6,7 +6,9 @@ Columns (design.md §3.1 names): ``case_id``, ``hospital_id``, ``total_cost``, `
 ``insurance_type`` (``employee`` / ``resident``; 310 / 390 accepted), ``month`` or ``settle_date`` /
 ``discharge_time`` (monthly prepayment), ``fixed_payment`` (yuan paid outside the point pool),
 ``settle_status`` (anything but ``ok`` is not settled), ``outlier_class``, ``base_points``,
-``hospital_level``. Extra columns pass through to the per-case output.
+``hospital_level``, ``fund_part_points`` (the part of ``case_points`` that is the fund's part already,
+such as bed-day points at fund shares: under the total-cost basis no fund ratio applies to it).
+Extra columns pass through to the per-case output.
 """
 
 from __future__ import annotations
@@ -102,6 +104,7 @@ class CaseArrays:
     outlier_class: np.ndarray | None     # int32[n] index into outlier_labels (-1 missing)
     outlier_labels: np.ndarray | None
     hospital_level: np.ndarray | None    # float64[n] (NaN where unknown)
+    fund_part_points: np.ndarray | None = None   # float64[n] points that are the fund's part already
 
     @property
     def n(self) -> int:
@@ -295,6 +298,7 @@ def case_arrays(frame: pd.DataFrame, *, hospital_region: dict | None = None, fil
                    if "base_points" in frame.columns else np.full(n, np.nan))
     level = (number(frame, "hospital_level", file, allow_missing=True, lo=None)
              if "hospital_level" in frame.columns else None)
+    fund_part = _fund_part_points(frame, points, file) if "fund_part_points" in frame.columns else None
     # one dtype per array, so that the kernels compile once
     return CaseArrays(
         hospital=hospital.astype(np.int32, copy=False), hospital_labels=hospital_labels,
@@ -304,4 +308,16 @@ def case_arrays(frame: pd.DataFrame, *, hospital_region: dict | None = None, fil
         points=points, fixed=fixed, fixed_fen=fixed_fen, month=_month(frame, file), status=status,
         status_labels=np.asarray(status_labels, dtype=object), base_points=base_points,
         outlier_class=outlier_class, outlier_labels=outlier_labels, hospital_level=level,
+        fund_part_points=fund_part,
     )
+
+
+def _fund_part_points(frame: pd.DataFrame, points: np.ndarray, file: str) -> np.ndarray:
+    """``fund_part_points`` (missing: 0), at most the stay's points (0 where it has none)."""
+    fund_part = np.nan_to_num(_float_column(frame, "fund_part_points", file, allow_missing=True), nan=0.0)
+    beyond = np.flatnonzero(fund_part > points * (1.0 + 1e-12) + 1e-9)
+    if len(beyond) and (points[beyond] > 0).any():
+        first = int(beyond[points[beyond] > 0][0])
+        raise UsageError(f"{fund_part[first]:g} is more than the stay's case_points ({points[first]:g})",
+                         file=file, row=first + 1, field="fund_part_points")
+    return np.where(points > 0, fund_part, 0.0)

@@ -21,7 +21,7 @@ from drgdip.core.errors import UsageError
 
 __all__ = ["SettlementInput", "read_input"]
 
-NO_LEVEL = np.zeros(0, dtype=np.float64)
+NOT_GIVEN = np.zeros(0, dtype=np.float64)   # an optional per-stay array the input does not have
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,8 @@ def read_input(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame |
         pool=layout.pool, area=layout.area, hospital=arrays.hospital, region=arrays.region, insured=arrays.insured,
         fixed=arrays.fixed, remote=layout.remote, month=arrays.month, cost_fen=arrays.cost_fen,
         fund_fen=arrays.fund_fen, fixed_fen=arrays.fixed_fen, points=arrays.points, base_points=arrays.base_points,
-        hospital_level=arrays.hospital_level if arrays.hospital_level is not None else NO_LEVEL)
+        hospital_level=arrays.hospital_level if arrays.hospital_level is not None else NOT_GIVEN,
+        fund_part=arrays.fund_part_points if arrays.fund_part_points is not None else NOT_GIVEN)
     return SettlementInput(arrays=arrays, case_id=cases["case_id"], layout=layout, stays=stays, history=mapped,
                            hospital_table=hospital_table, year=year if year is not None else policy.year)
 

@@ -147,6 +147,8 @@ def point_breakdown(frame: pd.DataFrame, policy: Policy, table, point_value: np.
                           point_value=point_value if needs_value else None, approved=approved)
     added = {c: breakdown[c].array for c in POINT_COLUMNS if c in breakdown.columns}
     added["case_points"] = breakdown["final_points"].to_numpy()
+    if policy.points.bed_day.fund_shares:
+        added["fund_part_points"] = breakdown["fund_part_points"].to_numpy()
     return added
 
 

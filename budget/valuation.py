@@ -42,9 +42,9 @@ def point_values(year_input: SettlementInput, money: PoolMoney, policy: Policy) 
     ratio, pool_ratio = fund_ratio_table(policy.point_value.fund_ratio, sums.cost_by_insured, sums.fund_by_insured,
                                          n_pools, n_regions)
     ratio = ratio.reshape(n_pools, n_regions)
-    points_sum = sums.points_by_insured.sum(axis=1)
-    weight_sum = ((sums.points_by_insured * ratio).sum(axis=1) if policy.point_value.basis == "total_cost"
-                  else points_sum)
+    points_sum = sums.points_by_insured.sum(axis=1) + sums.fund_part_points
+    weight_sum = ((sums.points_by_insured * ratio).sum(axis=1) + sums.fund_part_points
+                  if policy.point_value.basis == "total_cost" else points_sum)
     earlier = ((history.stays, history.pool, history.hospital, history.year) if history is not None
                else (None, None, None, None))
     budget_pv, source = budget_point_values(policy, year_input.arrays, layout.pool, layout.pool_area,

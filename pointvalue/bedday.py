@@ -2,9 +2,9 @@
 
 A stay of ``los`` days is cut into the policy's phases (days ``from_day``..``to_day``); each day is paid
 the daily standard of its phase and days past the last phase are not paid (the cap). Of each phase's
-daily standard the fund pays ``fund_share`` [SS], the rest is the patient's. In the point method [JH] a
-case's points are the fund's part of that payment divided by the regional mean cost per case, times the
-points scale.
+daily standard the fund pays ``fund_share`` [SS], the rest is the patient's (no fund shares: the
+whole standard counts). In the point method [JH] a case's points are the fund's part of that payment
+divided by the regional mean cost per case, times the points scale.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def _payments(los, phases: tuple[BedDayPhase, ...], total_cost, pay_actual_if_be
     if not phases:
         return np.zeros(len(los)), np.zeros(len(los))
     daily = np.array([p.daily_std for p in phases], dtype=np.float64)
-    fund_daily = daily * np.array([p.fund_share for p in phases], dtype=np.float64)
+    fund_daily = daily * np.array([1.0 if p.fund_share is None else p.fund_share for p in phases], dtype=np.float64)
     days = days_in_phases(los, phases)
     payment = days @ daily
     fund = days @ fund_daily

@@ -10,7 +10,9 @@ Per case, in this order:
    (acute) phase is an ordinary case; a longer one keeps base = the group's base points and the
    hospital and aux coefficients of a normal case, and ``outlier_factor = 1 + bed-day points /
    (base × coef × aux)`` adds the bed-day points of its days in the later phases; its reference
-   cost is the group's plus the bed-day standard of those days.
+   cost is the group's plus the bed-day standard of those days. With fund shares in the phases the
+   bed-day points are the fund's part already: ``fund_part_points`` (bed-day points × remote and
+   other coefficients, else 0) tells settlement not to apply the fund ratio to them again.
 2. **ungrouped** (blank group 空白病组) -- no group, DRG status other than ``ok``, DIP type
    ``ungrouped`` or a group missing from the table: base = ``points_scale`` (the all-case mean),
    reference = all-case mean cost, factor = ``blank_group × ratio``; coefficients only with
@@ -55,7 +57,7 @@ BREAKDOWN_COLUMNS = (
     "case_id", "group", "hospital_id", "hospital_level", "pool", "total_cost", "base_points",
     "reference_cost", "cost_ratio", "outlier_class", "hospital_level_coef", "basic_group_coef",
     "applied_hospital_coef", "aux_coef", "remote_coef", "other_coef", "outlier_factor", "final_points",
-    "special_review_candidate", "review_status",
+    "fund_part_points", "special_review_candidate", "review_status",
 )
 
 _FLOAT_COLUMNS = tuple(c for c in BREAKDOWN_COLUMNS if c not in (
@@ -469,6 +471,9 @@ def points_at(inputs: CasePointInputs, *, point_value=None, approved=None) -> pd
     if approved_flag.any():
         approved_flag = _enforce_quota(approved_flag, approved_points, run, policy, n, frame, file, review_status)
     run(approved_flag)
+    column["fund_part_points"][:] = (
+        np.where(klass == K.BED_DAY, bed_points * column["remote_coef"] * column["other_coef"], 0.0)
+        if policy.bed_day.fund_shares else 0.0)
 
     missing_level = np.isnan(level)
     others = {

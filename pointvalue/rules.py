@@ -308,15 +308,17 @@ class BedDayPhase(Config, list_form=True):
     """Days ``from_day``..``to_day`` (1-based, inclusive) paid ``daily_std`` yuan a day (§9).
 
     ``fund_share`` is the fund's share of the phase's daily standard [SS]: the fund pays
-    ``fund_share × daily_std`` for each day of the phase, the rest is the patient's, and the stay's
-    bed-day points count the fund's part. In YAML a phase is a mapping or the list
-    ``[from_day, to_day, daily_std, fund_share]``.
+    ``fund_share × daily_std`` for each day of the phase, the rest is the patient's; the stay's
+    bed-day points count the fund's part, and settlement does not apply a fund ratio to them again.
+    Without fund shares (all phases leave it out) the daily standard is a cost standard like any
+    group's and the pool's fund ratio applies. In YAML a phase is a mapping or the list
+    ``[from_day, to_day, daily_std]`` / ``[from_day, to_day, daily_std, fund_share]``.
     """
 
     from_day: int = param(ge=1)
     to_day: int = param(ge=1)
     daily_std: float = param(ge=0.0)
-    fund_share: float = param(1.0, ge=0.0, le=1.0)
+    fund_share: float | None = param(None, ge=0.0, le=1.0)
 
     def check(self) -> None:
         require(self.to_day >= self.from_day, "to_day",
@@ -327,9 +329,9 @@ class BedDayPhase(Config, list_form=True):
 class BedDayRules(Config):
     """Per-bed-day payment (按床日付费): phased daily standards turned into points (§9).
 
-    A stay of a bed-day group is paid, for each day, the fund's part of its phase's daily standard
-    (``fund_share × daily_std``), converted into points at ``mean_cost_per_case`` [JH]; days after
-    the last phase are not paid.
+    A stay of a bed-day group is paid, for each day, its phase's daily standard (with fund shares:
+    the fund's part of it, ``fund_share × daily_std``), converted into points at
+    ``mean_cost_per_case`` [JH]; days after the last phase are not paid.
 
     ``acute_phase: points`` pays the acute phase per disease and the later phases per bed-day [HN §3,
     §6.2.3]; the first phase is the acute phase ([SS]: days 1-30). A stay that ends within it is an
@@ -346,6 +348,11 @@ class BedDayRules(Config):
     mean_cost_per_case: float | None = param(None, gt=0.0)
     pay_actual_if_below: bool = False
 
+    @property
+    def fund_shares(self) -> bool:
+        """Whether the phases give fund shares: bed-day points are then the fund's part already."""
+        return bool(self.bedday_phases) and self.bedday_phases[0].fund_share is not None
+
     def check(self) -> None:
         phases = self.bedday_phases
         if phases:
@@ -355,6 +362,10 @@ class BedDayRules(Config):
             require(after.from_day == before.to_day + 1, f"bedday_phases[{i}].from_day",
                     f"phases must be contiguous: day {before.to_day} is followed by a phase starting on "
                     f"day {after.from_day}")
+        shares = [p.fund_share is not None for p in phases]
+        if any(shares):
+            require(all(shares), f"bedday_phases[{shares.index(False) if not all(shares) else 0}].fund_share",
+                    "give a fund_share for every phase or for none")
         if self.groups:
             require(bool(phases), "bedday_phases", "bed-day groups are listed but no phases are given")
         if self.acute_phase == "points":

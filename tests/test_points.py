@@ -253,6 +253,7 @@ def test_bed_day_worked_example_9():
     assert out["outlier_class"].iloc[0] == "bed_day"
     assert out["final_points"].iloc[0] == pytest.approx(127.5)
     assert out["reference_cost"].iloc[0] == pytest.approx(12750.0)
+    assert out["fund_part_points"].iloc[0] == 0.0   # no fund shares: the standard is a cost standard
     capped = BedDayRules(bedday_phases=[[1, 30, 300]], pay_actual_if_below=True)
     assert bed_day_payment([10], capped.bedday_phases, [2000.0], True).tolist() == [2000.0]
 
@@ -269,6 +270,7 @@ def test_bed_day_points_count_the_funds_share_of_each_phase():
     out = case_points(cases([13000], group="PSY", los=[45]), weights, PointsPolicy(scheme="drg_points",
                                                                                    bed_day=rules))
     assert out["final_points"].iloc[0] == pytest.approx(94.5)
+    assert out["fund_part_points"].iloc[0] == pytest.approx(94.5)
     assert out["reference_cost"].iloc[0] == pytest.approx(12750.0)   # the whole standard
     # paid at cost under the standard: the fund keeps its share of what is paid
     assert bed_day_fund_payment([45], rules.bedday_phases, [6375.0], True).tolist() == [4725.0]
@@ -294,8 +296,16 @@ def test_acute_phase_per_disease_and_later_phases_per_bed_day():
     assert out["reference_cost"].iloc[2] == pytest.approx(5000 + 15 * 250)
     # no group, so no per-disease payment: every day per bed-day (7,200 + 4,500 + 1,000 = 12,700)
     assert out["final_points"].iloc[3] == pytest.approx(127.0)
+    # the bed-day points are the fund's part already; the acute phase's group points are not
+    assert out["fund_part_points"].tolist() == pytest.approx([0.0, 0.0, 22.5, 127.0])
     with pytest.raises(ConfigError, match="acute_phase 'points' pays the first phase"):
         BedDayRules(bedday_phases=[[1, 30, 300]], acute_phase="points")
+
+
+def test_fund_shares_are_given_for_every_phase_or_for_none():
+    with pytest.raises(ConfigError, match=r"bedday_phases\[1\]\.fund_share: give a fund_share for every phase"):
+        BedDayRules(bedday_phases=[[1, 30, 300, 0.8], [31, 60, 250]])
+    assert not BedDayRules(bedday_phases=[[1, 30, 300], [31, 60, 250]]).fund_shares
 
 
 # ---------------------------------------------------------------------------------------------- §5.4

@@ -57,7 +57,7 @@ def test_yaml_block_with_every_section():
     remote: {remote_mode: coef, remote_coef: 0.95}
     special_review: {special_quota: 0.005, special_min_ratio: 2, quota_excess: rank}
     bed_day:
-      bedday_phases: [[1, 30, 300, 0.8], [31, 60, 250, 0.6], {from_day: 61, to_day: 90, daily_std: 200}]
+      bedday_phases: [[1, 30, 300, 0.8], [31, 60, 250, 0.6], {from_day: 61, to_day: 90, daily_std: 200, fund_share: 0.5}]
       groups: [MDCT]
     dip:
       core_threshold: 50
@@ -70,7 +70,7 @@ def test_yaml_block_with_every_section():
     assert policy.outliers.extreme_ratio is None
     assert policy.outliers.drg_high_tiers[-1] == (math.inf, 1.5)
     assert policy.hospital_coef.level_coef(1) == 0.85 and policy.hospital_coef.by_hospital == {"H001": 1.3}
-    assert policy.bed_day.bedday_phases[2] == BedDayPhase(61, 90, 200)
+    assert policy.bed_day.bedday_phases[2] == BedDayPhase(61, 90, 200, 0.5)
     assert policy.dip.aux.kinds == ("death", "severity") and policy.dip.basic_group_min_cases == 50
     with pytest.raises(AttributeError):
         policy.scheme = "drg_points"  # frozen

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from drgdip.budget.policy import policy_from_mapping
 from drgdip.budget.settle import settle_cases
+from drgdip.core.errors import UsageError
 
 
 def fen(values) -> np.ndarray:
@@ -483,6 +484,31 @@ def test_shuffled_rows_settle_every_stay_and_hospital_the_same(data):
     assert_same_money(settle_cases(cases, policy), settle_cases(cases.iloc[list(order)], policy))
 
 
+# ----------------------------------------------------------------------------- points of the fund's part
+
+@pytest.mark.parametrize("basis", ["total_cost", "fund_only"])
+def test_points_that_are_the_funds_part_get_no_fund_ratio(basis):
+    # pool fund ratio 0.6 (1,200 of 2,000 yuan): under the total-cost basis the ordinary stay weighs
+    # 10 × 0.6 = 6 and the bed-day stay's 4 fund-part points weigh 4, so 1,000 yuan go 600 : 400
+    policy = policy_from_mapping({"budget": {"method": "amount", "amount": 1_000.0, "reserve_share": 0.0},
+                                  "point_value": {"basis": basis}})
+    cases = frame([("ordinary", "H1", 1_000.0, 600.0, 10.0), ("bed_day", "H1", 1_000.0, 600.0, 4.0)],
+                  fund_part_points=[0.0, 4.0])
+    payment = settle_cases(cases, policy).cases.set_index("case_id")["payment"]
+    # the fund-only basis weighs every stay by its points (10 : 4), as it does without the column
+    by_points = {"ordinary": 714.29, "bed_day": 285.71}
+    assert payment.to_dict() == ({"ordinary": 600.0, "bed_day": 400.0} if basis == "total_cost" else by_points)
+    without = settle_cases(cases.drop(columns="fund_part_points"), policy).cases.set_index("case_id")["payment"]
+    assert without.to_dict() == by_points
+
+
+def test_fund_part_points_beyond_the_stays_points_are_refused():
+    cases = frame([("a", "H1", 1_000.0, 600.0, 3.0)], fund_part_points=[4.0])
+    with pytest.raises(UsageError, match="fund_part_points") as error:
+        settle_cases(cases, policy_from_mapping({}))
+    assert error.value.row == 1
+
+
 # ---------------------------------------------------------------------------------------- rounding
 
 @pytest.mark.parametrize("rule, cost, withheld", [("half_up", 1.01, 0.50), ("half_even", 1.00, 0.51)])
@@ -583,8 +609,8 @@ def test_every_table_is_the_same_whatever_the_number_of_threads(small_chunks):
 
 
 def test_chunked_sums_move_no_fen(small_chunks, monkeypatch):
-    """Sums in chunks give the same money as one serial pass: fen sums are exact, and float sums
-    differ from the serial order at most in their last bits."""
+    """Sums in chunks give the same tables as one serial pass: fen sums are exact, and sums of points
+    are kept in fixed point, so they are exact too."""
     from drgdip.budget import _kernels
 
     cases, history = numpy_province(seed=8)
@@ -596,7 +622,8 @@ def test_chunked_sums_move_no_fen(small_chunks, monkeypatch):
     money = [c for c in chunked.hospitals.columns if c not in ("points", "cmi", "level", "name")]
     pd.testing.assert_frame_equal(chunked.hospitals[money], serial.hospitals[money], check_exact=True)
     assert (fen(chunked.cases["payment"]) == fen(serial.cases["payment"])).all()
-    np.testing.assert_allclose(chunked.hospitals["points"], serial.hospitals["points"], rtol=1e-12)
+    assert chunked.hospitals["points"].tolist() == serial.hospitals["points"].tolist()
+    assert chunked.pools["settlement_point_value"].tolist() == serial.pools["settlement_point_value"].tolist()
 
 
 def test_shuffled_rows_on_threads_settle_as_in_order_on_one_thread(small_chunks):
