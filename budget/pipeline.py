@@ -11,11 +11,15 @@ computes the points of the history and of the settlement year (:mod:`drgdip.budg
 and settles the settlement year with
 :func:`drgdip.budget.settle.settle_cases`. The earlier years are the history: weights, last year's
 fund and the budget point value.
+
+It is two steps: :func:`prepare_province` (read, check, day care, grouping: what depends on the
+province and on the policy's day-care rules, grouping and year only) and :func:`settle_prepared`
+(weights, points, settlement), so that many policies settle one preparation.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +39,8 @@ from drgdip.core.tables import read_table
 from drgdip.core.timing import StageClock, stage_of
 from drgdip.core.frames import frame_of, with_columns
 
-__all__ = ["settle_province", "SETTLEMENT_COLUMNS", "CATEGORICAL_COLUMNS"]
+__all__ = ["settle_province", "prepare_province", "settle_prepared", "PreparedProvince", "SETTLEMENT_COLUMNS",
+           "CATEGORICAL_COLUMNS"]
 
 SETTLEMENT_COLUMNS = ("case_id", "hospital_id", "total_cost", "fund_paid")
 # code columns read as categoricals: one small integer per stay instead of a string
@@ -73,50 +78,83 @@ def _with_hospital_fields(cases: pd.DataFrame, hospitals: pd.DataFrame | None) -
     return with_columns(cases, **added)
 
 
-def _weights(frame: pd.DataFrame, years: np.ndarray, settle_year: int, policy: Policy, weights, dip,
+def _weights(prepared: "PreparedProvince", policy: Policy, current: pd.DataFrame, past: pd.DataFrame | None,
              warnings: list[str]):
     """The weight / score table: given, a DIP directory's scores, or calibrated on earlier years."""
     from drgdip.pointvalue import DipScores, DrgWeights, WeightTable
+    weights = prepared.weights
     if weights is not None:
         if isinstance(weights, (str, Path)):
             return WeightTable.from_csv(weights, points_scale=policy.points.points_scale)
         return weights
-    if policy.points.is_dip and dip is not None:
-        return WeightTable.from_dip_directory(dip)
-    history = years < settle_year
-    ok = settled(frame)
-    use = history & ok
+    if policy.points.is_dip and prepared.dip is not None:
+        return WeightTable.from_dip_directory(prepared.dip)
+    frame, years = past, prepared.past_years
+    use = settled(frame) if frame is not None else np.zeros(0, dtype=bool)
     if not use.any():
-        warnings.append(f"no stays before {settle_year}: weights calibrated on the settlement year itself")
-        use = ok
+        warnings.append(f"no stays before {prepared.settle_year}: weights calibrated on the settlement year itself")
+        frame = current
+        use = settled(frame)
+        years = np.full(len(frame), prepared.settle_year)
     calibrator = (DipScores if policy.points.is_dip else DrgWeights).from_policy(policy.points)
     columns = [c for c in ("drg", "dip_group", "total_cost", "hospital_level") if c in frame.columns]
     history_frame = frame_of({**{c: frame[c].array[use] for c in columns}, "year": years[use]})
     return calibrator.fit(history_frame, quality=False).weight_table()
 
 
-def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=None, approved=None,
-                    deductions=None, year: int | None = None, regroup: bool = False,
-                    clock: StageClock | None = None) -> Settlement:
-    """Settle a province under ``policy``: returns a :class:`drgdip.budget.settle.Settlement`.
+@dataclass(frozen=True)
+class PreparedProvince:
+    """A province read, checked, day-cared and grouped once, ready to be settled under many policies.
 
-    Parameters
-    ----------
-    province_or_dir : directory, cases file, Province, DataFrame or an object with ``cases`` /
-        ``hospitals`` / ``outpatient`` DataFrames (e.g. :func:`drgdip.synth.generate_province`'s result)
-    policy : Policy or path of a policy YAML
-    scheme : grouping scheme (directory or loaded) for DRG stays that need grouping (default: the
-        scheme recorded in the province's ``province.json``)
-    dip : DIP directory for DIP stays without ``dip_group`` (its scores become the weights)
-    weights : WeightTable, DataFrame or CSV path of base points; default: calibrated on history
-    approved : special-review approval list (case ids, or a DataFrame with ``case_id``)
-    deductions : audit deductions (``hospital_id``, ``amount``, optional ``month``), DataFrame or path
-    year : settlement year (default: ``policy.year``, else the latest year in the input)
-    regroup : group every stay again, whatever group columns the cases carry
-    clock : records the time and memory of each stage (``drgdip settle --timings``)
+    Everything here depends on the province and on the policy's day-care rules, grouping (DRG or
+    DIP) and year only; :func:`settle_prepared` computes the rest (weights, points, settlement) for
+    any policy. ``current`` holds the settlement year's stays, ``past`` the history stays (without
+    :data:`NOT_FOR_HISTORY`) and ``past_years`` their years.
     """
+
+    policy: Policy                      # the policy whose day-care rules, grouping and year were applied
+    current: pd.DataFrame
+    past: pd.DataFrame | None
+    past_years: np.ndarray
+    settle_year: int
+    hospitals: pd.DataFrame | None
+    dip: object
+    weights: object
+    approved: object
+    deductions: pd.DataFrame | None
+    warnings: tuple[str, ...]
+    file: str
+    first_row: int
+    positions: np.ndarray               # input row (0-based, within the file's stays) of each kept stay
+    current_rows: np.ndarray            # row of each ``current`` stay among the kept stays (-1: not from the input)
+    past_rows: np.ndarray               # row of each ``past`` stay among the kept stays
+    source: CaseSource
+    read_columns: tuple[str, ...]
+    remake: dict = field(repr=False, compare=False)   # how to prepare again for other day-care rules
+    weight_tables: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def with_settlement_year(self, current: pd.DataFrame) -> "PreparedProvince":
+        """The same province with other settlement-year stays (a scenario's case mix): their rows
+        no longer map to the input file, so the per-stay output keeps only the settlement columns."""
+        return replace(self, current=current, current_rows=np.full(len(current), -1, dtype=np.int64),
+                       weight_tables=self.weight_tables)
+
+    def same_preparation(self, policy: Policy) -> bool:
+        """Whether ``policy`` settles this preparation as it stands (same day care, grouping and year)."""
+        base = self.policy
+        return (policy.day_care == base.day_care and policy.points.is_dip == base.points.is_dip
+                and (self.remake["year"] is not None or policy.year == base.year))
+
+
+def prepare_province(province_or_dir, policy, *, scheme=None, dip=None, weights=None, approved=None,
+                     deductions=None, year: int | None = None, regroup: bool = False,
+                     clock: StageClock | None = None) -> PreparedProvince:
+    """Read, check, apply ``policy``'s day-care rules to and group a province once (see
+    :func:`settle_province` for the parameters); settle it with :func:`settle_prepared`."""
     if not isinstance(policy, Policy):
         policy = load_policy(policy)
+    remake = {"province_or_dir": province_or_dir, "scheme": scheme, "dip": dip, "weights": weights,
+              "approved": approved, "deductions": deductions, "year": year, "regroup": regroup}
     stage = stage_of(clock)
     warnings: list[str] = []
     with stage("read"):
@@ -133,41 +171,125 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
     with stage("check"), rows_in_file({KEPT: everyone}, file=file, first_row=first_row):
         cases = check_case_table(_with_hospital_fields(cases, province.hospitals), file=KEPT,
                                  required=SETTLEMENT_COLUMNS)
-        read_columns = list(cases.columns)
+        read_columns = tuple(cases.columns)
         cases = _leave_out_unpayable_stays(cases, province.hospitals, file, first_row, warnings)
         cases, years, settle_year, positions = _settlement_years(cases, policy, year, KEPT, warnings)
-    # from here on, a message about a stay names its row in the input file
-    def in_file():
-        return rows_in_file({KEPT: positions}, file=file, first_row=first_row)
-
-    with stage("day care"), in_file():
+    with stage("day care"), rows_in_file({KEPT: positions}, file=file, first_row=first_row):
         day_care = apply_day_care(cases, policy.day_care, outpatient, file=KEPT)
         del cases, outpatient
         warnings.extend(day_care.warnings)
-    with stage("group"), in_file():
+    with stage("group"), rows_in_file({KEPT: positions}, file=file, first_row=first_row):
         frame = group_stays(day_care.cases, policy, grouping, regroup=regroup, warnings=warnings,
                             fetch=lambda columns, rows: source.fetch(columns, positions[rows]))
         del day_care
-    with stage("weights"), in_file():
-        table = _weights(frame, years, settle_year, policy, weights, grouping.dip, warnings)
     current = years == settle_year
-    settled_rows, history_rows = np.flatnonzero(current), np.flatnonzero(~current)
+    current_frame, past = _split_years(frame, current)
+    del frame
+    return PreparedProvince(
+        policy=policy, current=current_frame, past=past, past_years=years[~current], settle_year=settle_year,
+        hospitals=province.hospitals, dip=grouping.dip, weights=weights, approved=approved, deductions=deductions,
+        warnings=tuple(warnings), file=file, first_row=first_row, positions=positions,
+        current_rows=np.flatnonzero(current), past_rows=np.flatnonzero(~current), source=source, read_columns=read_columns, remake=remake)
+
+
+def settle_prepared(prepared: PreparedProvince, policy, *, clock: StageClock | None = None,
+                    input_columns: bool = True) -> Settlement:
+    """Settle a :func:`prepare_province` result under ``policy``: weights, points and settlement.
+
+    A policy with other day-care rules, grouping or year than the preparation's prepares the
+    province again for itself first. ``input_columns``: the per-stay output carries every input
+    column (read back from the input); without it only the settlement's own columns.
+    """
+    if not isinstance(policy, Policy):
+        policy = load_policy(policy)
+    if not prepared.same_preparation(policy):
+        prepared = prepare_province(**prepared.remake, policy=policy, clock=clock)
+    return _settle(prepared, policy, [prepared.current, prepared.past], clock=clock, input_columns=input_columns)
+
+
+def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: StageClock | None,
+            input_columns: bool) -> Settlement:
+    """:func:`settle_prepared` of the settlement year's and the history's stays in ``frames``, which
+    it empties as it goes (so that a caller holding no other reference frees each when done)."""
+    stage = stage_of(clock)
+    warnings = list(prepared.warnings)
+    file, first_row, positions = prepared.file, prepared.first_row, prepared.positions
+    current_rows, history_rows = prepared.current_rows, prepared.past_rows
+    from_input = bool((current_rows >= 0).all())
+    settled_rows = current_rows if from_input else np.arange(len(frames[0]))
+
+    def in_file():
+        return rows_in_file({KEPT: positions}, file=file, first_row=first_row)
+
+    with stage("weights"), in_file():
+        table = _prepared_weights(prepared, policy, frames, warnings)
     with stage("history points"), in_file(), rows_in_file({"<DataFrame>": history_rows}, file=KEPT):
-        frame, past = _split_years(frame, current)
         history = by_area = None
+        past = frames.pop()
         if past is not None:
-            history, by_area = history_with_points(past, years[~current], policy, table,
-                                                   settled_hospitals=pd.unique(frame["hospital_id"]))
-            del past
+            history, by_area = history_with_points(past, prepared.past_years, policy, table,
+                                                   settled_hospitals=pd.unique(frames[0]["hospital_id"]))
+        del past
     with stage("points"), in_file(), rows_in_file({"<DataFrame>": settled_rows}, file=KEPT):
-        frame = settlement_year_points(frame, policy, table, approved=approved, by_area=by_area)
+        frame = settlement_year_points(frames.pop(), policy, table, approved=prepared.approved, by_area=by_area)
     with stage("settle"), in_file(), rows_in_file({SETTLED: settled_rows, HISTORY: history_rows}, file=KEPT):
-        result = settle_cases(frame, policy, hospitals=province.hospitals, history=history,
-                              deductions=deductions, file=SETTLED, year=settle_year)
+        result = settle_cases(frame, policy, hospitals=prepared.hospitals, history=history,
+                              deductions=prepared.deductions, file=SETTLED, year=prepared.settle_year)
         del frame, history
-    with stage("input columns"):
-        cases_out = _with_input_columns(result.cases, source, read_columns, positions[current])
+    cases_out = result.cases
+    if input_columns and from_input:
+        with stage("input columns"):
+            cases_out = _with_input_columns(result.cases, prepared.source, list(prepared.read_columns),
+                                            positions[current_rows])
     return replace(result, cases=cases_out, warnings=tuple(warnings) + result.warnings)
+
+
+def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=None, approved=None,
+                    deductions=None, year: int | None = None, regroup: bool = False,
+                    clock: StageClock | None = None) -> Settlement:
+    """Settle a province under ``policy``: returns a :class:`drgdip.budget.settle.Settlement`.
+
+    :func:`prepare_province` then :func:`settle_prepared`.
+
+    Parameters
+    ----------
+    province_or_dir : directory, cases file, Province, DataFrame or an object with ``cases`` /
+        ``hospitals`` / ``outpatient`` DataFrames (e.g. :func:`drgdip.synth.generate_province`'s result)
+    policy : Policy or path of a policy YAML
+    scheme : grouping scheme (directory or loaded) for DRG stays that need grouping (default: the
+        scheme recorded in the province's ``province.json``)
+    dip : DIP directory for DIP stays without ``dip_group`` (its scores become the weights)
+    weights : WeightTable, DataFrame or CSV path of base points; default: calibrated on history
+    approved : special-review approval list (case ids, or a DataFrame with ``case_id``)
+    deductions : audit deductions (``hospital_id``, ``amount``, optional ``month``), DataFrame or path
+    year : settlement year (default: ``policy.year``, else the latest year in the input)
+    regroup : group every stay again, whatever group columns the cases carry
+    clock : records the time and memory of each stage (``drgdip settle --timings``)
+    """
+    prepared = prepare_province(province_or_dir, policy, scheme=scheme, dip=dip, weights=weights,
+                                approved=approved, deductions=deductions, year=year, regroup=regroup, clock=clock)
+    frames = [prepared.current, prepared.past]
+    prepared = replace(prepared, current=None, past=None)   # the stays are held once, and freed stage by stage
+    return _settle(prepared, prepared.policy, frames, clock=clock, input_columns=True)
+
+
+def _prepared_weights(prepared: PreparedProvince, policy: Policy, frames: list, warnings: list[str]):
+    """The weight table of ``policy`` for a prepared province (``frames``: its settlement year's and
+    history stays), calibrated once per points policy."""
+    try:
+        key = hash(policy.points)
+    except TypeError:
+        key = None
+    cached = prepared.weight_tables.get(key) if key is not None else None
+    if cached is not None and cached[0] == policy.points:
+        warnings.extend(cached[2])
+        return cached[1]
+    said: list[str] = []
+    table = _weights(prepared, policy, frames[0], frames[1], said)
+    if key is not None:
+        prepared.weight_tables[key] = (policy.points, table, tuple(said))
+    warnings.extend(said)
+    return table
 
 
 def _leave_out_unpayable_stays(cases: pd.DataFrame, hospitals: pd.DataFrame | None, file: str, first_row: int,

@@ -1,0 +1,80 @@
+"""Prepare once, settle many: ``settle_province`` is ``prepare_province`` then ``settle_prepared``, and a
+prepared province settles alike however often and under whichever policy."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from drgdip.budget import load_policy, settle_province
+from drgdip.budget.pipeline import prepare_province, settle_prepared
+from drgdip.core.province import write_province
+from drgdip.synth import generate_province
+
+REPO = Path(__file__).resolve().parents[1]
+POLICIES = REPO / "data" / "policies"
+DEMO_SCHEME = REPO / "data" / "demo" / "scheme"
+DEMO_DIP = REPO / "data" / "demo" / "dip"
+
+
+@pytest.fixture(scope="module")
+def province_dir(tmp_path_factory):
+    province = generate_province(DEMO_SCHEME, cases=6_000, hospitals=12, regions=3, seed=41)
+    directory = tmp_path_factory.mktemp("prepared_province")
+    write_province(province, directory)
+    return directory
+
+
+def assert_same_settlement(one, other):
+    for name, table in one.tables().items():
+        pd.testing.assert_frame_equal(table.reset_index(drop=True), other.tables()[name].reset_index(drop=True),
+                                      check_exact=True, obj=name)
+    assert one.warnings == other.warnings
+
+
+@pytest.mark.parametrize("policy_file", sorted(POLICIES.glob("*.yaml")), ids=lambda p: p.stem)
+def test_settle_province_is_prepare_then_settle(province_dir, policy_file):
+    policy = load_policy(policy_file)
+    grouping = {"dip": DEMO_DIP} if policy.points.is_dip else {}
+    prepared = prepare_province(province_dir, policy, **grouping)
+    first = settle_prepared(prepared, policy)
+    again = settle_prepared(prepared, policy)   # the preparation is not used up
+    assert_same_settlement(first, again)
+    assert_same_settlement(first, settle_province(province_dir, policy, **grouping))
+
+
+def test_a_policy_changing_only_settlement_keys_reuses_the_preparation(province_dir, monkeypatch):
+    from drgdip.budget import pipeline
+
+    policy = load_policy(POLICIES / "remote_pool_province_2025.yaml")
+    prepared = prepare_province(province_dir, policy)
+    other = replace(policy, budget=replace(policy.budget, reserve_share=0.10))
+    expected = settle_province(province_dir, other)
+    calls = []
+    monkeypatch.setattr(pipeline, "apply_day_care", lambda *a, **k: calls.append(1))
+    result = settle_prepared(prepared, other)
+    assert not calls
+    assert_same_settlement(result, expected)
+
+
+def test_other_day_care_rules_prepare_again(province_dir):
+    policy = load_policy(POLICIES / "yanbian_day_surgery_2025.yaml")
+    prepared = prepare_province(province_dir, policy)
+    other = replace(policy, day_care=replace(policy.day_care, extended_needs_flag=not policy.day_care.extended_needs_flag))
+    assert not prepared.same_preparation(other)
+    assert_same_settlement(settle_prepared(prepared, other), settle_province(province_dir, other))
+
+
+def test_other_settlement_year_stays_settle_with_the_settlement_columns(province_dir):
+    policy = load_policy(POLICIES / "remote_pool_province_2025.yaml")
+    prepared = prepare_province(province_dir, policy)
+    fewer = prepared.current.iloc[: len(prepared.current) // 2].reset_index(drop=True)
+    result = settle_prepared(prepared.with_settlement_year(fewer), policy)
+    assert len(result.cases) == len(fewer)
+    assert result.cases["case_id"].tolist() == fewer["case_id"].tolist()
+    ledger = result.summary["final_payments"] + result.summary["reserve_end"]
+    assert np.allclose(ledger, result.summary["budget_total"], atol=0.005)
