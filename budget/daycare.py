@@ -20,6 +20,7 @@ are added to the stay (``preop_cost``), and the fund share grows at the stay's o
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,7 @@ from drgdip.core.errors import UsageError
 from drgdip.core.frames import with_columns
 
 __all__ = ["DayCareResult", "apply_day_care", "apply_day_payments", "normalise_care_type", "CARE_TYPE_ALIASES",
+           "DAY_CARE_APPLIED", "day_care_fingerprint",
            "dayward_periods"]
 
 CARE_TYPE_ALIASES = {
@@ -170,6 +172,16 @@ def _settle_codes(frame: pd.DataFrame) -> tuple[np.ndarray, list]:
             labels.append(str(value))
         table[k] = labels.index(str(value))
     return table[codes], labels
+
+
+DAY_CARE_APPLIED = "day_care_applied"
+"""Key of ``province.json`` naming the day-care rules already applied to the province's stays
+(:func:`day_care_fingerprint`): settling it under the same rules applies them no second time."""
+
+
+def day_care_fingerprint(rules: DayCareRules) -> str:
+    """A short, stable name of a set of day-care rules (the hash of their full text)."""
+    return hashlib.sha256(repr(rules).encode("utf-8")).hexdigest()[:16]
 
 
 def apply_day_care(cases: pd.DataFrame, rules: DayCareRules, outpatient: pd.DataFrame | None = None,

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from drgdip.budget.daycare import apply_day_care
+from drgdip.budget.daycare import DAY_CARE_APPLIED, DayCareResult, apply_day_care, day_care_fingerprint
 from drgdip.budget.frame import stay_years
 from drgdip.budget.case_source import CaseSource
 from drgdip.budget.grouping import group_stays, resolve_grouping
@@ -118,6 +118,7 @@ class PreparedProvince:
     past_years: np.ndarray
     settle_year: int
     hospitals: pd.DataFrame | None
+    info: dict                          # the province's province.json
     dip: object
     weights: object
     approved: object
@@ -175,7 +176,10 @@ def prepare_province(province_or_dir, policy, *, scheme=None, dip=None, weights=
         cases = _leave_out_unpayable_stays(cases, province.hospitals, file, first_row, warnings)
         cases, years, settle_year, positions = _settlement_years(cases, policy, year, KEPT, warnings)
     with stage("day care"), rows_in_file({KEPT: positions}, file=file, first_row=first_row):
-        day_care = apply_day_care(cases, policy.day_care, outpatient, file=KEPT)
+        if province.info.get(DAY_CARE_APPLIED) == day_care_fingerprint(policy.day_care):
+            day_care = DayCareResult(cases, {})   # the province was written with these rules applied
+        else:
+            day_care = apply_day_care(cases, policy.day_care, outpatient, file=KEPT)
         del cases, outpatient
         warnings.extend(day_care.warnings)
     with stage("group"), rows_in_file({KEPT: positions}, file=file, first_row=first_row):
@@ -187,7 +191,7 @@ def prepare_province(province_or_dir, policy, *, scheme=None, dip=None, weights=
     del frame
     return PreparedProvince(
         policy=policy, current=current_frame, past=past, past_years=years[~current], settle_year=settle_year,
-        hospitals=province.hospitals, dip=grouping.dip, weights=weights, approved=approved, deductions=deductions,
+        hospitals=province.hospitals, info=province.info, dip=grouping.dip, weights=weights, approved=approved, deductions=deductions,
         warnings=tuple(warnings), file=file, first_row=first_row, positions=positions,
         current_rows=np.flatnonzero(current), past_rows=np.flatnonzero(~current), source=source, read_columns=read_columns, remake=remake)
 

@@ -1,0 +1,1 @@
+"""Scenarios, sweeps and Monte Carlo over a prepared province (drgdip simulate)."""
