@@ -28,7 +28,7 @@ import pandas as pd
 from drgdip.budget.daycare import DAY_CARE_APPLIED, DayCareResult, apply_day_care, day_care_fingerprint
 from drgdip.budget.frame import stay_years
 from drgdip.budget.case_source import CaseSource
-from drgdip.budget.grouping import group_stays, resolve_grouping
+from drgdip.budget.grouping import Grouping, group_stays, resolve_grouping
 from drgdip.budget.policy import Policy, load_policy
 from drgdip.budget.settle import Settlement, settle_cases
 from drgdip.budget.stay_points import history_with_points, settled, settlement_year_points
@@ -131,6 +131,7 @@ class PreparedProvince:
     past_rows: np.ndarray               # row of each ``past`` stay among the kept stays
     source: CaseSource
     read_columns: tuple[str, ...]
+    grouping: Grouping = field(repr=False, compare=False)   # the scheme and DIP directory of the preparation
     remake: dict = field(repr=False, compare=False)   # how to prepare again for other day-care rules
     weight_tables: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -193,7 +194,7 @@ def prepare_province(province_or_dir, policy, *, scheme=None, dip=None, weights=
         policy=policy, current=current_frame, past=past, past_years=years[~current], settle_year=settle_year,
         hospitals=province.hospitals, info=province.info, dip=grouping.dip, weights=weights, approved=approved, deductions=deductions,
         warnings=tuple(warnings), file=file, first_row=first_row, positions=positions,
-        current_rows=np.flatnonzero(current), past_rows=np.flatnonzero(~current), source=source, read_columns=read_columns, remake=remake)
+        current_rows=np.flatnonzero(current), past_rows=np.flatnonzero(~current), source=source, grouping=grouping, read_columns=read_columns, remake=remake)
 
 
 def settle_prepared(prepared: PreparedProvince, policy, *, clock: StageClock | None = None,

@@ -13,12 +13,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"drgdip": "drgdip", "grouper": "drgdip.grouper", "pointvalue": "drgdip.pointvalue",
-           "budget": "drgdip.budget", "synth": "drgdip.synth"}
-STAGES = ("grouper", "pointvalue", "budget", "synth")
+           "budget": "drgdip.budget", "synth": "drgdip.synth", "simulate": "drgdip.simulate"}
+STAGES = ("grouper", "pointvalue", "budget", "synth", "simulate")
 APP = ("drgdip.cli", "drgdip.demo")  # the command and the demo may import anything
 # the layers each layer may import (its own included); drgdip.core is everyone's foundation
 ALLOWED = {"core": {"core"}, "grouper": {"core", "grouper"}, "pointvalue": {"core", "grouper", "pointvalue"},
-           "budget": {"core", "grouper", "pointvalue", "budget"}, "synth": {"core", "grouper", "synth"}}
+           "budget": {"core", "grouper", "pointvalue", "budget"}, "synth": {"core", "grouper", "synth"},
+           "simulate": {"core", "grouper", "pointvalue", "budget", "simulate"}}
 
 
 def _modules() -> dict[str, Path]:

@@ -1,0 +1,628 @@
+"""Case-mix perturbations (病例组合扰动) for Monte Carlo draws of a province's settlement year.
+
+Each perturbation turns the grouped stays of a province into another province of whole stays, drawn
+with the :class:`numpy.random.Generator` the caller passes, so that every draw can be settled as it
+stands:
+
+* **volume** (住院量): ``g`` per hospital. ``g > 0`` copies ``round(g × n)`` of the hospital's ``n``
+  stays, drawn without replacement, or with replacement when ``round(g × n) > n``; ``g < 0`` removes
+  ``round(|g| × n)`` of them (never more than ``n``).
+* **in-province remote stays** (省内异地): ``r`` per hospital, or per value of another column such as
+  ``region``. The same as volume, among the hospital's in-province remote stays only: insured in
+  another region (``insured_region`` present and not ``region``) whose code starts with the same
+  ``province_prefix_len`` digits, as :func:`drgdip.pointvalue.coefs.pool_codes` decides for the
+  remote coefficient and the budget's remote pool.
+* **coding upshift** (高套编码): ``s`` per hospital, ``0 <= s <= 1``. ``round(s × m)`` of the
+  hospital's ``m`` stays that could be coded one severity higher are moved there; only the group
+  columns change (see :func:`upshift_coding`).
+
+Shares are a :class:`pandas.Series` (or a mapping) indexed by hospital id -- a hospital it does not
+list gets 0, an id the stays do not have is ignored -- or one number for every hospital. Counts round
+half to even (Python's ``round``).
+
+:func:`perturb` applies them in this order: volume, then remote stays (counted after the volume
+change, copies included), then the upshift (counted on the stays of the draw, copies included).
+Each step is also a function of its own: ``perturb`` with that one perturbation.
+
+Result
+------
+Every column of the input with its dtype (string columns stay string, categoricals keep their
+categories; a group code that the categories lack is appended), a fresh ``RangeIndex``, and the rows
+in this order: the input stays that remain, in input order; then the volume copies; then the remote
+copies; the copies of each step grouped by hospital in sorted hospital order. A copy is the stay
+with a new ``case_id``: ``<case_id>~v<k>`` for volume, ``<case_id>~r<k>`` for remote stays, ``k``
+counting the copies of one stay in one step from 1 (a copy of a copy reads ``C1~v1~r1``). When an
+input id already has that form (the input is itself a draw), ``k`` skips past it, so ids stay unique.
+Columns derived from the group (points, weights) are not recomputed: perturb grouped stays, then
+compute their points.
+
+Determinism: the same stays and the same Generator state give the same result. Stays are drawn in
+the order of their case ids, not their rows (copies after the input stays, in the order they were
+made), so shuffling the input rows shuffles only the part of the result made of input stays: which
+stays are removed, copied or upshifted, the copies and their ids are the same (unless two stays
+share a case id). A step whose counts are all zero draws nothing from the Generator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Mapping, Union
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from drgdip.core.errors import UsageError
+from drgdip.core.frames import frame_of
+from drgdip.grouper.dip_directory import SEVERITIES, DipDirectory
+from drgdip.pointvalue.coefs import POOLS, pool_codes
+
+__all__ = ["perturb", "change_volume", "change_remote", "upshift_coding", "VOLUME_TAG", "REMOTE_TAG"]
+
+VOLUME_TAG = "~v"   # case id of a volume copy: <case_id>~v<k>
+REMOTE_TAG = "~r"   # case id of a remote copy: <case_id>~r<k>
+FILE = "<DataFrame>"
+REMOTE_IN_PROVINCE = POOLS.index("remote_in_province")
+# DRG codes end in the split (RULES.md §6): 1 with MCC, 3 with CC, 5 without CC/MCC, 9 no split
+WITHOUT_CC, UPSHIFT_DIGITS = "5", ("3", "1")
+
+Shares = Union[pd.Series, Mapping, float, int, None]
+
+
+@dataclass(frozen=True)
+class _Draw:
+    """The stays of a draw as rows of the input: the input rows kept, in input order, then copies.
+
+    ``ids`` (the case id of each stay) and ``order`` (the stays in case-id order, copies after the
+    input stays in the order they were made) are filled by :meth:`with_order` the first time a step
+    draws; ``changes`` holds the group columns an upshift rewrote: column -> (stay positions, values).
+    """
+
+    frame: pd.DataFrame
+    rows: np.ndarray
+    n_originals: int
+    ids: pa.Array | None = None
+    order: np.ndarray | None = None
+    changes: dict = field(default_factory=dict)
+    known: dict = field(default_factory=dict)   # per input row, computed once: hospital codes
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> "_Draw":
+        return cls(frame=frame, rows=np.arange(len(frame), dtype=np.int64), n_originals=len(frame))
+
+    def with_order(self) -> "_Draw":
+        """The draw with ``ids`` and ``order`` (sorting the case ids once, before any step changed it)."""
+        if self.order is not None:
+            return self
+        ids = _case_ids(self.frame)
+        return replace(self, ids=ids, order=_id_order(ids))
+
+    def hospitals(self) -> tuple[np.ndarray, np.ndarray]:
+        """Hospital code of each input row (in sorted hospital order) and the hospital ids."""
+        if "hospitals" not in self.known:
+            self.known["hospitals"] = _hospitals(self.frame)
+        return self.known["hospitals"]
+
+
+# ---------------------------------------------------------------- public functions
+
+
+def perturb(cases: pd.DataFrame, *, rng: np.random.Generator, volume_growth: Shares = None,
+            coding_upshift: Shares = None, remote_share: Shares = None, drg_codes=None,
+            dip: DipDirectory | None = None, year: int | None = None, remote_by: str = "hospital_id",
+            province_prefix_len: int = 2) -> pd.DataFrame:
+    """One Monte Carlo draw of a province's stays: volume, then remote stays, then coding upshift.
+
+    Parameters
+    ----------
+    cases : grouped stays (``case_id``, ``hospital_id``; ``region`` / ``insured_region`` for remote
+        stays; ``drg`` and ``status``, or the DIP columns, for the upshift)
+    rng : the Generator every random choice is drawn from
+    volume_growth, remote_share, coding_upshift : per hospital (Series or mapping by hospital id; a
+        number for all); None or 0 leaves the stays as they are
+    drg_codes : the scheme's DRG codes (``set(load_scheme(path).drg_codes)``); default: the
+        categories of a categorical ``drg`` column, else the codes the stays have
+    dip : the DIP directory, when the policy settles by DIP: DIP stays are then upshifted to the next
+        auxiliary severity subtype instead of the CC / MCC DRG (see :func:`upshift_coding`)
+    year : perturb only the stays of this ``year``; the others pass through unchanged
+    remote_by : the column ``remote_share`` is indexed by (``hospital_id``, or e.g. ``region``)
+    province_prefix_len : digits of a region code that name its province
+
+    Returns
+    -------
+    DataFrame with the input's columns and dtypes (see the module docstring for rows and ids).
+    """
+    draw = _Draw.of(_checked(cases))
+    draw = _volume_step(draw, volume_growth, rng, year)
+    draw = _remote_step(draw, remote_share, rng, year, remote_by, province_prefix_len)
+    draw = _upshift_step(draw, coding_upshift, rng, year, drg_codes, dip)
+    return _assemble(draw)
+
+
+def change_volume(cases: pd.DataFrame, growth: Shares, *, rng: np.random.Generator,
+                  year: int | None = None) -> pd.DataFrame:
+    """Add ``round(g × n)`` copies of each hospital's ``n`` stays (``g > 0``) or remove ``round(|g| × n)``.
+
+    Copies are drawn without replacement, with replacement when ``round(g × n) > n``, and get the ids
+    ``<case_id>~v<k>``; removals never take more than ``n``.
+    """
+    return perturb(cases, rng=rng, volume_growth=growth, year=year)
+
+
+def change_remote(cases: pd.DataFrame, share: Shares, *, rng: np.random.Generator, by: str = "hospital_id",
+                  province_prefix_len: int = 2, year: int | None = None) -> pd.DataFrame:
+    """Add or remove in-province remote stays (省内异地): :func:`change_volume` among remote stays only.
+
+    ``share`` is indexed by the values of ``by``: per hospital by default, or e.g. per treatment
+    ``region``; the stays are counted per hospital and value of ``by``. Copies get ``<case_id>~r<k>``.
+    """
+    return perturb(cases, rng=rng, remote_share=share, remote_by=by, province_prefix_len=province_prefix_len,
+                   year=year)
+
+
+def upshift_coding(cases: pd.DataFrame, share: Shares, *, rng: np.random.Generator, drg_codes=None,
+                   dip: DipDirectory | None = None, year: int | None = None) -> pd.DataFrame:
+    """Code a share ``s`` of each hospital's stays one severity higher (高套编码).
+
+    DRG: the ``m`` stays grouped ``ok`` into a DRG without CC/MCC (code ending in 5) whose ADRG has a
+    CC DRG (ending in 3) or an MCC DRG (ending in 1) among ``drg_codes``; ``round(s × m)`` of them move
+    to the CC DRG, to the MCC DRG when the ADRG has no CC DRG: the smallest step up, as a secondary
+    diagnosis coded one level higher would give. Only ``drg`` changes; ``adrg``, ``mdc`` and
+    ``status`` stay right as they are, the ADRG being the same.
+
+    DIP (``dip`` given): the severity order is the directory's (``SEVERITIES``: moderate < severe,
+    subtypes listed per group in ``aux.csv``). The ``m`` stays without auxiliary typing (no
+    ``dip_subtype``; without that column, ``dip_aux_coef`` 1) in a group with a severity subtype, and
+    long enough to be typed by severity (``los >= severity_min_los``), move to the group's lowest
+    severity subtype: ``dip_subtype``, ``dip_aux_coef`` and ``aux_coef`` (those present) change. A
+    directory without severity subtypes has nowhere to move a stay: a :class:`UsageError` says so.
+    """
+    return perturb(cases, rng=rng, coding_upshift=share, drg_codes=drg_codes, dip=dip, year=year)
+
+
+# ---------------------------------------------------------------- steps
+
+
+def _volume_step(draw: _Draw, growth: Shares, rng, year) -> _Draw:
+    if _is_zero(growth):
+        return draw
+    hospital, labels = draw.hospitals()
+    share = _per_label(growth, labels, "volume_growth")
+    return _resample(draw, _in_year(draw.frame, year)[draw.rows], hospital[draw.rows], share, rng, VOLUME_TAG)
+
+
+def _remote_step(draw: _Draw, share: Shares, rng, year, by: str, province_prefix_len: int) -> _Draw:
+    if _is_zero(share):
+        return draw
+    frame = draw.frame
+    for column in ("region", "insured_region", by):
+        _require(frame, column, "in-province remote stays")
+    hospital, hospital_labels = draw.hospitals()
+    remote = pool_codes(frame["region"], frame["insured_region"], province_prefix_len) == REMOTE_IN_PROVINCE
+    candidate = (remote & _in_year(frame, year))[draw.rows]
+    if by == "hospital_id":
+        return _resample(draw, candidate, hospital[draw.rows], _per_label(share, hospital_labels, "remote_share"),
+                         rng, REMOTE_TAG)
+    by_codes, by_labels = _codes(frame[by])
+    by_share = np.append(_per_label(share, by_labels, "remote_share"), 0.0)   # last: stays without a value
+    width = len(by_labels) + 1
+    key = hospital * width + np.where(by_codes >= 0, by_codes, width - 1)    # (hospital, value of by)
+    cells, inverse = np.unique(key[draw.rows[candidate]], return_inverse=True)
+    cell = np.zeros(len(draw.rows), dtype=np.int64)
+    cell[candidate] = inverse.ravel()
+    return _resample(draw, candidate, cell, by_share[cells % width], rng, REMOTE_TAG)
+
+
+def _upshift_step(draw: _Draw, share: Shares, rng, year, drg_codes, dip) -> _Draw:
+    if _is_zero(share):
+        return draw
+    frame = draw.frame
+    hospital, labels = draw.hospitals()
+    per_hospital = _per_label(share, labels, "coding_upshift")
+    outside = (per_hospital < 0) | (per_hospital > 1)
+    if outside.any():
+        first = int(np.flatnonzero(outside)[0])
+        raise UsageError(f"coding_upshift of hospital {labels[first]} is {per_hospital[first]}: a share must lie "
+                         "in [0, 1]", field="coding_upshift")
+    if not per_hospital.any():
+        return draw
+    upshift = _dip_upshift(frame, dip) if dip is not None else _drg_upshift(frame, drg_codes)
+    candidate = (upshift.eligible & _in_year(frame, year))[draw.rows]
+    cell = hospital[draw.rows]
+    wanted = np.rint(per_hospital * np.bincount(cell[candidate], minlength=len(labels))).astype(np.int64)
+    if not wanted.any():
+        return draw
+    draw = draw.with_order()
+    ordered = draw.order[candidate[draw.order]]
+    moved = ordered[_choose(cell[ordered], wanted, rng)]
+    target = upshift.target[draw.rows[moved]]
+    changes = {column: (moved, values[target]) for column, values in upshift.columns.items()}
+    return replace(draw, changes={**draw.changes, **changes})
+
+
+@dataclass(frozen=True)
+class _Upshift:
+    """Who can be upshifted and to what: ``eligible`` and ``target`` (an index into each array of
+    ``columns``, the new value of that column) per input row."""
+
+    eligible: np.ndarray
+    target: np.ndarray
+    columns: dict
+
+
+def _drg_upshift(frame: pd.DataFrame, drg_codes) -> _Upshift:
+    """Stays in a DRG without CC/MCC whose ADRG has a CC (else MCC) DRG, and that DRG."""
+    _require(frame, "drg", "a coding upshift (or give the DIP directory when the policy is DIP)")
+    codes, labels = _codes(frame["drg"])
+    if drg_codes is None:
+        drg = frame["drg"]
+        drg_codes = drg.cat.categories if isinstance(drg.dtype, pd.CategoricalDtype) else labels
+    known = {str(code) for code in drg_codes}
+    targets = [_cc_drg(str(label), known) for label in labels]
+    has_target = np.asarray([t is not None for t in targets] + [False])    # last: a stay without a DRG
+    eligible = has_target[codes] & _grouped_ok(frame)
+    values = np.asarray([t or "" for t in targets] + [""], dtype=object)
+    return _Upshift(eligible=eligible, target=np.where(codes >= 0, codes, len(labels)), columns={"drg": values})
+
+
+def _cc_drg(code: str, known: set) -> str | None:
+    """The CC DRG of a DRG without CC/MCC (its ADRG + 3), else the MCC DRG (+ 1), if the scheme has it."""
+    if len(code) < 2 or code[-1] != WITHOUT_CC:
+        return None
+    return next((code[:-1] + digit for digit in UPSHIFT_DIGITS if code[:-1] + digit in known), None)
+
+
+def _grouped_ok(frame: pd.DataFrame) -> np.ndarray:
+    """Stays the grouper placed (``status`` ok; every stay when there is no status column)."""
+    if "status" not in frame.columns:
+        return np.ones(len(frame), dtype=bool)
+    codes, labels = _codes(frame["status"])
+    return np.append(labels == "ok", False)[codes]
+
+
+def _dip_upshift(frame: pd.DataFrame, dip: DipDirectory) -> _Upshift:
+    """DIP stays without auxiliary typing, long enough for a severity subtype, and the group's lowest one."""
+    aux = dip.aux
+    severity = aux[aux["subtype"].isin(SEVERITIES)].copy()
+    if severity.empty:
+        raise UsageError(f"the DIP directory {dip.name!r} types no group by severity (aux.csv has no "
+                         f"{' or '.join(SEVERITIES)} subtype): a coding upshift has no severity subtype to move "
+                         "DIP stays to; give coding_upshift 0 or a directory with severity subtypes")
+    _require(frame, "dip_group", "a DIP coding upshift (group the stays with the DIP directory first)")
+    typing_columns = [c for c in ("dip_subtype", "dip_aux_coef", "aux_coef") if c in frame.columns]
+    if not {"dip_aux_coef", "aux_coef"} & set(typing_columns):
+        raise UsageError("a DIP coding upshift changes the auxiliary coefficient, and the stays have neither "
+                         "dip_aux_coef nor aux_coef: group them with the DIP directory first", field="dip_aux_coef")
+    severity["rank"] = severity["subtype"].map({s: i for i, s in enumerate(SEVERITIES)})
+    lowest = severity.sort_values(["dip_group", "rank"], kind="stable").drop_duplicates("dip_group")
+    codes, labels = _codes(frame["dip_group"])
+    position = pd.Index(lowest["dip_group"].astype(str)).get_indexer(labels)
+    has_target = np.append(position >= 0, False)
+    target = np.where(codes >= 0, codes, len(labels))
+    eligible = has_target[target] & _untyped(frame) & _long_enough(frame, dip.severity_min_los)
+    subtype = np.append(np.where(position >= 0, lowest["subtype"].to_numpy(dtype=object)[position], ""), "")
+    coef = np.append(np.where(position >= 0, lowest["aux_coef"].to_numpy(dtype=np.float64)[position], 1.0), 1.0)
+    columns = {"dip_subtype": subtype, "dip_aux_coef": coef, "aux_coef": coef}
+    return _Upshift(eligible=eligible, target=target, columns={c: columns[c] for c in typing_columns})
+
+
+def _untyped(frame: pd.DataFrame) -> np.ndarray:
+    """Stays without auxiliary typing: no ``dip_subtype``; without that column, an auxiliary coefficient 1."""
+    if "dip_subtype" in frame.columns:
+        codes, labels = _codes(frame["dip_subtype"])
+        return np.append(labels == "", True)[codes]
+    column = "dip_aux_coef" if "dip_aux_coef" in frame.columns else "aux_coef"
+    coef = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.isnan(coef) | (coef == 1.0)
+
+
+def _long_enough(frame: pd.DataFrame, min_los: int) -> np.ndarray:
+    """Stays long enough for a severity subtype (every stay when there is no ``los`` column)."""
+    if "los" not in frame.columns:
+        return np.ones(len(frame), dtype=bool)
+    los = pd.to_numeric(frame["los"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return los >= min_los
+
+
+# ---------------------------------------------------------------- drawing stays
+
+
+def _resample(draw: _Draw, candidate: np.ndarray, cell: np.ndarray, share: np.ndarray, rng, tag: str) -> _Draw:
+    """Copy ``round(share × n)`` of each cell's ``n`` candidate stays (share > 0) or remove ``round(|share| × n)``
+    of them (share < 0, at most ``n``).
+
+    ``candidate`` (bool) and ``cell`` (small codes, in the order the copies are grouped in; any code
+    for a stay that is no candidate) are given per stay of the draw.
+    """
+    size = np.bincount(cell[candidate], minlength=len(share))
+    wanted = np.rint(np.abs(share) * size).astype(np.int64)
+    wanted = np.where(share < 0, np.minimum(wanted, size), wanted)
+    if not wanted.any():
+        return draw
+    draw = draw.with_order()
+    ordered = draw.order[(candidate & (wanted[cell] > 0))[draw.order]]
+    chosen = ordered[_choose(cell[ordered], wanted, rng)]
+    adds = share[cell[chosen]] > 0
+    return _with_copies(draw, removed=chosen[~adds], sources=chosen[adds], tag=tag)
+
+
+def _choose(cell: np.ndarray, wanted: np.ndarray, rng) -> np.ndarray:
+    """Random positions in ``cell`` (the candidate stays in case-id order): ``wanted[c]`` of the positions
+    of each cell ``c``, without replacement when the cell has that many, with replacement otherwise;
+    grouped by cell in ascending order.
+
+    Without replacement, each candidate gets a random key and a cell takes its ``wanted`` smallest
+    keys; only keys under a threshold that holds them with near certainty are sorted (a cell that
+    falls short is sorted whole), so a small share costs one pass over the candidates. With
+    replacement, positions are drawn uniformly and sorted, so that the copies of one stay come together.
+    """
+    n_cells = len(wanted)
+    size = np.bincount(cell, minlength=n_cells)
+    plain = wanted <= size
+    picked = []
+    take = np.where(plain, wanted, 0)
+    if take.any():
+        key = rng.random(len(cell))
+        threshold = np.where(take > 0, (take + 5.0 * np.sqrt(take) + 10.0) / np.maximum(size, 1), 0.0)
+        while True:
+            below = np.flatnonzero(key < threshold[cell])
+            count = np.bincount(cell[below], minlength=n_cells)
+            short = count < take
+            if not short.any():
+                break
+            threshold[short] = np.inf
+        below = below[np.lexsort((key[below], cell[below]))]
+        rank = np.arange(len(below)) - (np.cumsum(count) - count)[cell[below]]
+        picked.append(below[rank < take[cell[below]]])
+    over = np.flatnonzero(~plain)
+    if len(over):
+        in_over = np.flatnonzero(~plain[cell])
+        grouped = in_over[np.argsort(cell[in_over], kind="stable")]      # by cell, in case-id order
+        start = np.cumsum(size[over]) - size[over]
+        draw = np.repeat(np.arange(len(over)), wanted[over])
+        picked.append(grouped[np.sort(start[draw] + rng.integers(0, size[over][draw]))])
+    chosen = np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64)
+    return chosen[np.argsort(cell[chosen], kind="stable")]
+
+
+def _with_copies(draw: _Draw, *, removed: np.ndarray, sources: np.ndarray, tag: str) -> _Draw:
+    """The draw without the stays at ``removed``, with copies of the stays at ``sources`` appended."""
+    ids, rows, order, n_originals = draw.ids, draw.rows, draw.order, draw.n_originals
+    new_ids = _copy_ids(ids, sources, tag, draw.frame)
+    copy_rows = rows[sources]
+    if len(removed):
+        keep = np.ones(len(rows), dtype=bool)
+        keep[removed] = False
+        n_originals -= int(np.count_nonzero(~keep[:n_originals]))
+        position = np.cumsum(keep) - 1
+        order = position[order[keep[order]]]
+        rows, ids = rows[keep], ids.filter(pa.array(keep))
+    order = np.concatenate([order, np.arange(len(rows), len(rows) + len(sources), dtype=np.int64)])
+    return replace(draw, rows=np.concatenate([rows, copy_rows]), n_originals=n_originals, order=order,
+                   ids=pa.concat_arrays([ids, new_ids]) if len(new_ids) else ids)
+
+
+def _copy_ids(ids: pa.Array, sources: np.ndarray, tag: str, frame: pd.DataFrame) -> pa.Array:
+    """``<case_id><tag><k>`` for each copy, ``k`` counting the copies of one stay from 1 and skipping
+    past ids the draw already has (a draw of a draw)."""
+    if not len(sources):
+        return ids.slice(0, 0)
+    if not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)):
+        raise UsageError(f"case_id is {frame['case_id'].dtype}: copies of stays need text ids "
+                         f"(<case_id>{tag}<k>)", field="case_id")
+    original = ids.take(pa.array(sources))
+    if original.null_count:
+        raise UsageError("a stay to copy has no case_id", field="case_id")
+    first = np.r_[True, sources[1:] != sources[:-1]]          # copies of one stay are adjacent
+    count = np.arange(len(sources)) - np.maximum.accumulate(np.where(first, np.arange(len(sources)), 0)) + 1
+    taken = ids.filter(pc.match_substring(ids, tag, ignore_case=False))
+    offset = np.zeros(len(sources), dtype=np.int64)
+    while True:
+        suffix = pa.array(count + offset).cast(ids.type)
+        new = pc.binary_join_element_wise(original, suffix, pa.scalar(tag, ids.type))
+        if not len(taken):
+            return new
+        clash = pc.is_in(new, value_set=taken).to_numpy(zero_copy_only=False)
+        if not clash.any():
+            return new
+        offset[np.isin(sources, sources[clash])] += int(count.max())
+
+
+# ---------------------------------------------------------------- the result frame
+
+
+def _assemble(draw: _Draw) -> pd.DataFrame:
+    """The draw as a DataFrame with the input's columns and dtypes and a fresh RangeIndex."""
+    frame, n = draw.frame, len(draw.frame)
+    copy_rows = draw.rows[draw.n_originals:]
+    if draw.n_originals == n and not len(copy_rows):
+        result = frame.reset_index(drop=True)
+        for column, (positions, values) in draw.changes.items():
+            result[column] = _replaced(result[column].array, positions, values)
+        return result
+    kept = None
+    if draw.n_originals < n:
+        kept = np.zeros(n, dtype=bool)
+        kept[draw.rows[:draw.n_originals]] = True
+    columns = {}
+    for name in frame.columns:
+        values = frame[name].array
+        if name == "case_id" and len(copy_rows):
+            column = _concat(values if kept is None else values[kept], _ids_like(values, draw.ids[draw.n_originals:]))
+        else:
+            column = _kept_and_copied(values, kept, copy_rows)
+        if name in draw.changes:
+            column = _replaced(column, *draw.changes[name])
+        columns[name] = column
+    return frame_of(columns)
+
+
+def _kept_and_copied(values, kept: np.ndarray | None, copy_rows: np.ndarray):
+    """The values of the kept input rows (all when ``kept`` is None), then those of ``copy_rows``.
+
+    Numpy and categorical columns are cut on their buffers (one allocation); Arrow columns keep their
+    chunks and gain one; other extension arrays go through pandas.
+    """
+    if isinstance(values.dtype, np.dtype):
+        source = np.asarray(values)
+        n_kept = len(source) if kept is None else int(np.count_nonzero(kept))
+        out = np.empty(n_kept + len(copy_rows), dtype=source.dtype)
+        if kept is None:
+            out[:n_kept] = source
+        else:
+            np.compress(kept, source, out=out[:n_kept])
+        np.take(source, copy_rows, out=out[n_kept:])
+        return out
+    if isinstance(values, pd.Categorical):
+        codes = _kept_and_copied(values.codes, kept, copy_rows)
+        return pd.Categorical.from_codes(codes, dtype=values.dtype)
+    if isinstance(values, pd.arrays.ArrowExtensionArray):
+        copied = pd.array(pa.array(values).take(pa.array(copy_rows)), dtype=values.dtype)
+        return _concat(values if kept is None else values[kept], copied)
+    return _concat(values if kept is None else values[kept], values.take(copy_rows))
+
+
+def _concat(first, second):
+    """Two arrays of one column as one, categoricals on the union of their categories."""
+    if isinstance(first, pd.Categorical) and not first.dtype == second.dtype:
+        categories = first.categories.append(second.categories.difference(first.categories, sort=False))
+        first, second = first.set_categories(categories), second.set_categories(categories)
+    return type(first)._concat_same_type([first, second])
+
+
+def _ids_like(values, new: pa.Array):
+    """New case ids as an array of the ``case_id`` column's dtype."""
+    if isinstance(values, pd.Categorical):
+        return pd.Categorical(new.to_pylist())
+    if isinstance(values.dtype, pd.StringDtype):
+        return pd.array(new, dtype=values.dtype)
+    return pd.array(new.to_numpy(zero_copy_only=False), dtype=values.dtype)
+
+
+def _replaced(column, positions: np.ndarray, values: np.ndarray):
+    """``column`` with ``values`` at ``positions``; a categorical gains the categories it lacks."""
+    if isinstance(column, pd.Categorical):
+        categories = column.categories
+        new = [value for value in pd.unique(values) if value not in categories]
+        if new:
+            categories = categories.append(pd.Index(new, dtype=categories.dtype))
+        codes = column.codes.astype(np.int64, copy=True)
+        codes[positions] = categories.get_indexer(values)
+        return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories, ordered=column.ordered))
+    column = column.copy()
+    column[positions] = values
+    return column
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def _checked(cases: pd.DataFrame) -> pd.DataFrame:
+    """The stays, with the columns every perturbation needs."""
+    if not isinstance(cases, pd.DataFrame):
+        raise UsageError(f"cases must be a DataFrame, got {type(cases).__name__}")
+    if cases.columns.has_duplicates:
+        duplicated = cases.columns[cases.columns.duplicated()][0]
+        raise UsageError("column given twice", file=FILE, field=str(duplicated))
+    for column in ("case_id", "hospital_id"):
+        _require(cases, column, "case-mix perturbations")
+    return cases
+
+
+def _require(frame: pd.DataFrame, column: str, purpose: str) -> None:
+    if column not in frame.columns:
+        raise UsageError(f"missing column '{column}', needed for {purpose}", file=FILE, field=column)
+
+
+def _is_zero(shares: Shares) -> bool:
+    """No perturbation asked for: None, 0, or nothing but zeros."""
+    if shares is None:
+        return True
+    if isinstance(shares, (pd.Series, Mapping)):
+        values = pd.Series(shares, dtype=object) if isinstance(shares, Mapping) else shares
+        return len(values) == 0 or bool((values.astype(object) == 0).all())
+    return shares == 0
+
+
+def _case_ids(frame: pd.DataFrame) -> pa.Array:
+    """The ``case_id`` column as one Arrow array (text ids as strings)."""
+    values = frame["case_id"]
+    try:
+        ids = pa.array(values.array) if hasattr(values.array, "__arrow_array__") \
+            else pa.array(values.to_numpy(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+        raise UsageError(f"case ids of mixed types: {error}", file=FILE, field="case_id") from None
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    if pa.types.is_dictionary(ids.type):
+        ids = ids.cast(ids.type.value_type)
+    return ids
+
+
+def _id_order(ids: pa.Array) -> np.ndarray:
+    """Positions of ``ids`` in ascending order (stable); stays already in case-id order need no sort."""
+    if len(ids) > 1 and not ids.null_count:
+        if pc.all(pc.less_equal(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py():
+            return np.arange(len(ids), dtype=np.int64)
+    return pc.sort_indices(ids).to_numpy().astype(np.int64)
+
+
+def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Code of each value (-1 when missing) and the distinct values as text in sorted order, so that
+    every rule runs once per distinct value, not once per stay."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        labels = np.asarray([str(c) for c in values.cat.categories], dtype=object)
+        order = np.argsort(labels, kind="stable")
+        position = np.empty(len(order), dtype=np.int64)
+        position[order] = np.arange(len(order))
+        codes = values.cat.codes.to_numpy().astype(np.int64)
+        if not len(order):
+            return codes, labels
+        return np.where(codes >= 0, position[np.maximum(codes, 0)], -1), labels[order]
+    codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
+    return codes.astype(np.int64), np.asarray([str(u) for u in uniques], dtype=object)
+
+
+def _hospitals(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Hospital code of each stay (in sorted hospital order) and the hospital ids."""
+    codes, labels = _codes(frame["hospital_id"])
+    missing = codes < 0
+    if missing.any():
+        raise UsageError("stay without a hospital", file=FILE, row=int(np.flatnonzero(missing)[0]) + 1,
+                         field="hospital_id")
+    return codes, labels
+
+
+def _per_label(shares: Shares, labels: np.ndarray, name: str) -> np.ndarray:
+    """The share of each label (hospital id, region, ...): 0 where a Series or mapping has none."""
+    if shares is None:
+        return np.zeros(len(labels))
+    if isinstance(shares, (pd.Series, Mapping)):
+        series = pd.Series(shares) if isinstance(shares, Mapping) else shares
+        keys = pd.Index([str(key) for key in series.index], dtype=object)
+        if keys.has_duplicates:
+            raise UsageError(f"{name}: {keys[keys.duplicated()][0]!r} is given twice", field=name)
+        values = pd.to_numeric(pd.Series(series.to_numpy(), index=keys), errors="coerce")
+        bad = ~np.isfinite(values.to_numpy(dtype=np.float64, na_value=np.nan))
+        if bad.any():
+            key = keys[np.flatnonzero(bad)[0]]
+            raise UsageError(f"{name} of {key!r} is {series.iloc[np.flatnonzero(bad)[0]]!r}: expected a finite number",
+                             field=name)
+        return values.reindex(pd.Index(labels, dtype=object), fill_value=0.0).to_numpy(dtype=np.float64)
+    try:
+        value = float(shares)
+    except (TypeError, ValueError):
+        raise UsageError(f"{name} must be a number or a Series by hospital id, got {shares!r}", field=name) from None
+    if not np.isfinite(value):
+        raise UsageError(f"{name} is {value}: expected a finite number", field=name)
+    return np.full(len(labels), value)
+
+
+def _in_year(frame: pd.DataFrame, year: int | None) -> np.ndarray:
+    """The stays a perturbation may touch: every stay, or those of ``year``."""
+    if year is None:
+        return np.ones(len(frame), dtype=bool)
+    _require(frame, "year", f"perturbing the stays of {year} only")
+    years = pd.to_numeric(frame["year"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return years == year

@@ -1,0 +1,251 @@
+"""What a change of policy or case mix does to each hospital: scenarios, sweeps and Monte Carlo draws,
+each an exact settlement of one prepared province.
+
+Every scenario and every draw is :func:`drgdip.budget.pipeline.settle_prepared` of the prepared
+province under the scenario's policy (and, for a draw, the settlement year's stays perturbed by
+:mod:`drgdip.simulate.casemix`): its per-hospital payments are what ``drgdip settle`` gives with that
+policy on that province, to the fen. The baseline is the base policy itself, scenario ``baseline``;
+every change is measured against it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from drgdip.budget.pipeline import PreparedProvince, settle_prepared
+from drgdip.budget.policy import Policy
+from drgdip.budget.settle import Settlement
+from drgdip.simulate.casemix import perturb
+from drgdip.simulate.scenarios import BASELINE, MonteCarlo, Scenario, Sweep, apply_overrides, draw_values
+
+__all__ = ["SimulationResult", "simulate", "draw_province", "HOSPITAL_KEY", "QUANTILES"]
+
+HOSPITAL_KEY = ["area", "hospital_id"]
+QUANTILES = (0.05, 0.50, 0.95)
+CASE_MIX_STREAM = 0x43415345   # the random stream of a draw's case-mix perturbation ("CASE")
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """The tables of a simulation.
+
+    scenarios              one row per scenario (baseline first): budget, money paid, reserve, hospitals
+                           gaining / losing against the baseline, money shifted between hospital levels,
+                           the effective point value of every pool (``point_value:<pool>``)
+    hospitals              scenario × hospital: cases, points, CMI, final payment, change against the
+                           baseline in yuan and %, rank of the change (1: the largest gain)
+    monte_carlo_hospitals  per hospital: mean and P5 / P50 / P95 of the final payment and of the gain
+                           against fee-for-service, probability of a loss against fee-for-service and of
+                           getting less than in the baseline (empty without a Monte Carlo)
+    monte_carlo_pools      per pool: mean, sd and P5 / P50 / P95 of the settlement and effective point value
+    """
+
+    scenarios: pd.DataFrame
+    hospitals: pd.DataFrame
+    monte_carlo_hospitals: pd.DataFrame
+    monte_carlo_pools: pd.DataFrame
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"scenarios": self.scenarios, "hospitals": self.hospitals,
+                "monte_carlo_hospitals": self.monte_carlo_hospitals, "monte_carlo_pools": self.monte_carlo_pools}
+
+
+def simulate(prepared: PreparedProvince, base_policy: Policy, *, scenarios: Iterable[Scenario] = (),
+             sweeps: Iterable[Sweep] = (), monte_carlo: MonteCarlo | None = None,
+             progress: Callable[[int, int], None] | None = None) -> SimulationResult:
+    """Settle the baseline, every scenario and sweep value, and every Monte Carlo draw of ``prepared``.
+
+    ``progress(done, total)`` is called after each settlement.
+    """
+    sweeps = tuple(sweeps)
+    named = [(BASELINE, {})] + [(s.name, s.overrides) for s in scenarios] + [
+        (s.name, s.overrides) for sweep in sweeps for s in sweep.scenarios()]
+    sweep_of = {s.name: (sweep.key, value) for sweep in sweeps for s, value in zip(sweep.scenarios(), sweep.values)}
+    total = len(named) + (monte_carlo.draws if monte_carlo is not None else 0)
+    settled: list[tuple[str, Settlement]] = []
+    for name, overrides in named:
+        policy = apply_overrides(base_policy, overrides) if overrides else base_policy
+        settled.append((name, settle_prepared(prepared, policy, input_columns=False)))
+        if progress:
+            progress(len(settled), total)
+    baseline = settled[0][1]
+    hospitals = pd.concat([_hospital_rows(name, result, baseline) for name, result in settled], ignore_index=True)
+    summary = pd.DataFrame([_scenario_row(name, result, baseline, sweep_of.get(name)) for name, result in settled])
+    mc_hospitals, mc_pools = _empty_monte_carlo()
+    if monte_carlo is not None:
+        mc_hospitals, mc_pools = _monte_carlo(prepared, base_policy, monte_carlo, baseline,
+                                              lambda k: progress(len(named) + k, total) if progress else None)
+    return SimulationResult(scenarios=summary, hospitals=hospitals, monte_carlo_hospitals=mc_hospitals,
+                            monte_carlo_pools=mc_pools)
+
+
+# ------------------------------------------------------------------------------------------- scenarios
+
+def _payments(result: Settlement) -> pd.DataFrame:
+    """Per hospital row of a settlement, indexed by (area, hospital_id)."""
+    table = result.hospitals.copy()
+    table["area"] = table["area"].astype(str)
+    table["hospital_id"] = table["hospital_id"].astype(str)
+    return table.set_index(HOSPITAL_KEY)
+
+
+def _hospital_rows(name: str, result: Settlement, baseline: Settlement) -> pd.DataFrame:
+    """scenario × hospital rows: payment and its change against the baseline."""
+    mine, base = _payments(result), _payments(baseline)
+    before = base["final_payment"].reindex(mine.index)
+    change = (mine["final_payment"] - before.fillna(0.0)).round(2)
+    frame = pd.DataFrame({
+        "scenario": name, "level": mine["level"], "cases": mine["cases"], "points": mine["points"],
+        "cmi": mine["cmi"], "final_payment": mine["final_payment"], "gain_vs_ffs": mine["gain_vs_ffs"],
+        "change": change,
+        "change_pct": np.where(before.to_numpy() > 0, change.to_numpy() / before.to_numpy() * 100.0, np.nan),
+    }, index=mine.index).reset_index()
+    order = np.lexsort((frame["hospital_id"].to_numpy(), frame["area"].to_numpy(), -frame["change"].to_numpy()))
+    frame["rank"] = 0
+    frame.loc[frame.index[order], "rank"] = np.arange(1, len(frame) + 1)
+    return frame[["scenario", "area", "hospital_id", "level", "cases", "points", "cmi", "final_payment",
+                  "gain_vs_ffs", "change", "change_pct", "rank"]]
+
+
+def _scenario_row(name: str, result: Settlement, baseline: Settlement, swept) -> dict:
+    """One row of the ``scenarios`` table."""
+    summary = result.summary
+    mine, base = _payments(result), _payments(baseline)
+    change = (mine["final_payment"] - base["final_payment"].reindex(mine.index).fillna(0.0)).round(2)
+    row = {
+        "scenario": name,
+        "kind": "baseline" if name == BASELINE else ("sweep" if swept else "scenario"),
+        "key": swept[0] if swept else "",
+        "value": str(swept[1]) if swept else "",
+        "budget_total": round(float(summary["budget_total"].sum()), 2),
+        "final_payments": round(float(summary["final_payments"].sum()), 2),
+        "reserve_end": round(float(summary["reserve_end"].sum()), 2),
+        "hospitals_gaining": int((change > 0).sum()),
+        "hospitals_losing": int((change < 0).sum()),
+    }
+    levels = mine["level"].fillna(0).astype(int)
+    for level in sorted(set(levels)):
+        row[f"shift_level_{level}" if level else "shift_level_unknown"] = round(float(change[levels == level].sum()), 2)
+    for pool, value in zip(result.pools["pool"].astype(str), result.pools["effective_point_value"]):
+        row[f"point_value:{pool}"] = float(value)
+    return row
+
+
+# ------------------------------------------------------------------------------------------ Monte Carlo
+
+def _units(prepared: PreparedProvince) -> dict[str, np.ndarray]:
+    """The hospitals, levels and regions of the settlement year, sorted: what ``per`` draws over."""
+    current = prepared.current
+    units = {"hospital": np.sort(pd.unique(current["hospital_id"].astype(str)))}
+    for unit, column in (("level", "hospital_level"), ("region", "region")):
+        if column in current.columns:
+            units[unit] = np.sort(pd.unique(current[column].dropna().astype(str)))
+    return units
+
+
+def _per_hospital(value, unit: str, hospitals: pd.DataFrame) -> pd.Series | float:
+    """A drawn value (one, or one per unit) as one value per hospital id."""
+    if not isinstance(value, pd.Series):
+        return float(value)
+    if unit == "hospital":
+        return value
+    column = {"level": "level", "region": "region"}[unit]
+    return hospitals[column].astype(str).map(value).fillna(0.0)
+
+
+def draw_province(prepared: PreparedProvince, base_policy: Policy, monte_carlo: MonteCarlo, draw: int
+                  ) -> tuple[PreparedProvince, Policy]:
+    """Draw ``draw`` of a Monte Carlo: the perturbed province and the drawn policy."""
+    units = _units(prepared)
+    values = draw_values(monte_carlo, draw, units)
+    policy_values = {key: values[key] for key in monte_carlo.policy_keys}
+    policy = apply_overrides(base_policy, policy_values) if policy_values else base_policy
+    case_mix = {name: values[name] for name in monte_carlo.case_mix}
+    if not case_mix:
+        return prepared, policy
+    hospitals = _hospital_attributes(prepared)
+    shares = {name: _per_hospital(value, monte_carlo.vary[name].per, hospitals) for name, value in case_mix.items()}
+    rng = np.random.default_rng([monte_carlo.seed, draw, CASE_MIX_STREAM])
+    current = perturb(prepared.current, rng=rng, **shares, **_upshift_targets(prepared, policy),
+                      province_prefix_len=policy.points.remote.province_prefix_len)
+    return prepared.with_settlement_year(current), policy
+
+
+def _upshift_targets(prepared: PreparedProvince, policy: Policy) -> dict:
+    """Where coding upshift may move a stay: the DIP directory's severity subtypes, or the DRGs of the
+    scheme that grouped the province (else the DRG codes the stays carry)."""
+    if policy.points.is_dip:
+        return {"dip": prepared.grouping.dip}
+    scheme = prepared.grouping.drg_scheme()
+    return {"drg_codes": set(scheme.drg_codes) if scheme is not None else None}
+
+
+def _hospital_attributes(prepared: PreparedProvince) -> pd.DataFrame:
+    """Level and region of each hospital of the settlement year, indexed by hospital id."""
+    current = prepared.current
+    columns = {"hospital_id": current["hospital_id"].astype(str)}
+    columns["level"] = current["hospital_level"].astype(str) if "hospital_level" in current.columns else ""
+    columns["region"] = current["region"].astype(str) if "region" in current.columns else ""
+    return pd.DataFrame(columns).drop_duplicates("hospital_id").set_index("hospital_id")
+
+
+def _monte_carlo(prepared: PreparedProvince, base_policy: Policy, monte_carlo: MonteCarlo, baseline: Settlement,
+                 progress: Callable[[int], None]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Settle every draw and summarise the payments per hospital and the point values per pool."""
+    base = _payments(baseline)
+    payment = np.zeros((monte_carlo.draws, len(base)))
+    gain = np.zeros((monte_carlo.draws, len(base)))
+    pool_values: dict[str, list] = {}
+    for draw in range(monte_carlo.draws):
+        province, policy = draw_province(prepared, base_policy, monte_carlo, draw)
+        result = settle_prepared(province, policy, input_columns=False)
+        mine = _payments(result).reindex(base.index)
+        payment[draw] = mine["final_payment"].fillna(0.0).to_numpy()
+        gain[draw] = mine["gain_vs_ffs"].fillna(0.0).to_numpy()
+        for pool, settlement_value, effective in zip(result.pools["pool"].astype(str),
+                                                     result.pools["settlement_point_value"],
+                                                     result.pools["effective_point_value"]):
+            pool_values.setdefault(pool, []).append((draw, settlement_value, effective))
+        progress(draw + 1)
+    return _hospital_distribution(base, payment, gain), _pool_distribution(pool_values, monte_carlo.draws)
+
+
+def _quantile_columns(prefix: str, values: np.ndarray) -> dict[str, np.ndarray]:
+    quantiles = np.quantile(values, QUANTILES, axis=0)
+    out = {f"{prefix}_mean": values.mean(axis=0)}
+    out.update({f"{prefix}_p{round(q * 100)}": quantiles[i] for i, q in enumerate(QUANTILES)})
+    return out
+
+
+def _hospital_distribution(base: pd.DataFrame, payment: np.ndarray, gain: np.ndarray) -> pd.DataFrame:
+    frame = pd.DataFrame({"level": base["level"].to_numpy(), "baseline_payment": base["final_payment"].to_numpy(),
+                          **_quantile_columns("payment", payment), **_quantile_columns("gain_vs_ffs", gain),
+                          "probability_of_loss": (gain < 0).mean(axis=0),
+                          "probability_below_baseline": (payment < base["final_payment"].to_numpy() - 0.005).mean(axis=0)},
+                         index=base.index).reset_index()
+    return frame.round(6)
+
+
+def _pool_distribution(pool_values: Mapping[str, list], draws: int) -> pd.DataFrame:
+    rows = []
+    for pool in sorted(pool_values):
+        values = np.asarray([(s, e) for _, s, e in pool_values[pool]], dtype=np.float64)
+        row = {"pool": pool, "draws": len(values)}
+        for column, name in ((0, "settlement_point_value"), (1, "effective_point_value")):
+            series = values[:, column]
+            series = series[np.isfinite(series)]
+            quantiles = np.quantile(series, QUANTILES) if len(series) else [np.nan] * len(QUANTILES)
+            row.update({f"{name}_mean": series.mean() if len(series) else np.nan,
+                        f"{name}_sd": series.std(ddof=1) if len(series) > 1 else np.nan,
+                        **{f"{name}_p{round(q * 100)}": quantiles[i] for i, q in enumerate(QUANTILES)}})
+        rows.append(row)
+    return pd.DataFrame(rows).round(9) if rows else _empty_monte_carlo()[1]
+
+
+def _empty_monte_carlo() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return (pd.DataFrame(columns=["area", "hospital_id", "level", "baseline_payment"]),
+            pd.DataFrame(columns=["pool", "draws"]))
