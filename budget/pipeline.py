@@ -134,12 +134,14 @@ class PreparedProvince:
     grouping: Grouping = field(repr=False, compare=False)   # the scheme and DIP directory of the preparation
     remake: dict = field(repr=False, compare=False)   # how to prepare again for other day-care rules
     weight_tables: dict = field(default_factory=dict, repr=False, compare=False)
+    history_points: dict = field(default_factory=dict, repr=False, compare=False)   # the last policy's, see _points
+    year_points: dict = field(default_factory=dict, repr=False, compare=False)
 
     def with_settlement_year(self, current: pd.DataFrame) -> "PreparedProvince":
         """The same province with other settlement-year stays (a scenario's case mix): their rows
         no longer map to the input file, so the per-stay output keeps only the settlement columns."""
         return replace(self, current=current, current_rows=np.full(len(current), -1, dtype=np.int64),
-                       weight_tables=self.weight_tables)
+                       weight_tables=self.weight_tables, history_points=self.history_points, year_points={})
 
     def same_preparation(self, policy: Policy) -> bool:
         """Whether ``policy`` settles this preparation as it stands (same day care, grouping and year)."""
@@ -228,15 +230,21 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
 
     with stage("weights"), in_file():
         table = _prepared_weights(prepared, policy, frames, warnings)
+    points_key = _points_key(policy)
     with stage("history points"), in_file(), rows_in_file({"<DataFrame>": history_rows}, file=KEPT):
         history = by_area = None
         past = frames.pop()
         if past is not None:
-            history, by_area = history_with_points(past, prepared.past_years, policy, table,
-                                                   settled_hospitals=pd.unique(frames[0]["hospital_id"]))
+            settled_hospitals = pd.unique(frames[0]["hospital_id"])
+            key = (points_key, frozenset(map(str, settled_hospitals))) if points_key is not None else None
+            history, by_area = _remembered(prepared.history_points, key, lambda: history_with_points(
+                past, prepared.past_years, policy, table, settled_hospitals=settled_hospitals))
         del past
     with stage("points"), in_file(), rows_in_file({"<DataFrame>": settled_rows}, file=KEPT):
-        frame = settlement_year_points(frames.pop(), policy, table, approved=prepared.approved, by_area=by_area)
+        current = frames.pop()
+        frame = _remembered(prepared.year_points, points_key, lambda: settlement_year_points(
+            current, policy, table, approved=prepared.approved, by_area=by_area))
+        del current
     with stage("settle"), in_file(), rows_in_file({SETTLED: settled_rows, HISTORY: history_rows}, file=KEPT):
         result = settle_cases(frame, policy, hospitals=prepared.hospitals, history=history,
                               deductions=prepared.deductions, file=SETTLED, year=prepared.settle_year)
@@ -274,8 +282,36 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
     prepared = prepare_province(province_or_dir, policy, scheme=scheme, dip=dip, weights=weights,
                                 approved=approved, deductions=deductions, year=year, regroup=regroup, clock=clock)
     frames = [prepared.current, prepared.past]
-    prepared = replace(prepared, current=None, past=None)   # the stays are held once, and freed stage by stage
+    # the stays are held once and freed stage by stage: nothing is kept for another policy
+    prepared = replace(prepared, current=None, past=None, history_points=None, year_points=None)
     return _settle(prepared, prepared.policy, frames, clock=clock, input_columns=True)
+
+
+def _points_key(policy: Policy):
+    """What the points of the stays depend on besides the stays: the sections of the policy the points
+    stages read (None when they cannot be compared)."""
+    key = (policy.points, policy.point_value, policy.day_care, policy.pooling, policy.regions,
+           policy.settlement.drg_exclude_los)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _remembered(memory: dict, key, compute):
+    """``compute()``, or what it gave for the same ``key`` last time. Only the last result is kept, so a
+    preparation holds at most one policy's points besides its stays (scenarios that change only the
+    budget or settlement rules share them)."""
+    if memory is None:
+        return compute()
+    if key is not None and key in memory:
+        return memory[key]
+    value = compute()
+    memory.clear()
+    if key is not None:
+        memory[key] = value
+    return value
 
 
 def _prepared_weights(prepared: PreparedProvince, policy: Policy, frames: list, warnings: list[str]):
