@@ -1,0 +1,110 @@
+"""Scenarios and Monte Carlo over a prepared province: time per scenario kind and per draw.
+
+As a pytest-benchmark (``pytest benchmarks/bench_simulate.py --benchmark-only``): a synthetic province of
+``DRGDIP_BENCH_STAYS`` stays (default 1M over 3 years) under the national scheme, prepared once; then
+a budget scenario (points kept), a coefficient scenario (points computed again) and Monte Carlo draws
+with case-mix perturbations.
+
+As a script (the numbers in ``benchmarks/README.md``)::
+
+    python benchmarks/bench_simulate.py --dir province-20m --draws 3
+
+times ``prepare_province`` and each kind of settlement on a province ``bench_province.py`` wrote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import pytest
+
+from bench_province import POLICY, STAYS, synthesize
+
+REPO = Path(__file__).resolve().parents[1]
+MONTE_CARLO = {"draws": 3, "seed": 20251, "vary": {
+    "budget.growth_rate": {"dist": "normal", "params": {"mean": 0.02, "sd": 0.005}},
+    "volume_growth": {"dist": "lognormal", "params": {"mean": 0.05, "sd": 0.03}, "per": "hospital"},
+    "coding_upshift": {"dist": "uniform", "params": {"low": 0.0, "high": 0.05}, "per": "hospital"}}}
+
+
+def scenarios():
+    from drgdip.simulate import MonteCarlo, Scenario
+
+    return {"budget": Scenario("tight_budget", {"budget.growth_rate": 0.02, "budget.reserve_share": 0.03}),
+            "coefficient": Scenario("level3_up", {"points.hospital_coef.by_level.3": 1.10}),
+            "monte_carlo": MonteCarlo(**MONTE_CARLO)}
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    from drgdip.budget import load_policy
+    from drgdip.simulate import prepare_province, settle
+
+    directory = tmp_path_factory.mktemp("province")
+    synthesize(directory, STAYS, hospitals=max(20, STAYS // 20_000), regions=8)
+    policy = load_policy(POLICY)
+    province = prepare_province(directory, policy)
+    settle(province, policy, input_columns=False)   # compiles the kernels; the baseline's points are kept
+    return province, policy
+
+
+@pytest.mark.parametrize("kind", ["budget", "coefficient"])
+def test_scenario(benchmark, prepared, kind):
+    from drgdip.simulate import simulate
+
+    province, policy = prepared
+    result = benchmark.pedantic(simulate, args=(province, policy), kwargs={"scenarios": [scenarios()[kind]]},
+                                rounds=1, iterations=1)
+    assert len(result.scenarios) == 2
+
+
+def test_monte_carlo_draws(benchmark, prepared):
+    from drgdip.simulate import simulate
+
+    province, policy = prepared
+    monte_carlo = scenarios()["monte_carlo"]
+    result = benchmark.pedantic(simulate, args=(province, policy), kwargs={"monte_carlo": monte_carlo},
+                                rounds=1, iterations=1)
+    benchmark.extra_info["seconds_per_draw"] = benchmark.stats.stats.mean / monte_carlo.draws
+    assert len(result.monte_carlo_pools)
+
+
+def main() -> None:
+    from drgdip.budget import load_policy
+    from drgdip.simulate import draw_province, prepare_province, settle
+    from drgdip.simulate.scenarios import apply_overrides
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", required=True, help="province directory (bench_province.py writes one)")
+    parser.add_argument("--policy", default=str(POLICY))
+    parser.add_argument("--draws", type=int, default=3)
+    args = parser.parse_args()
+    policy = load_policy(args.policy)
+
+    def timed(label, function):
+        started = time.perf_counter()
+        value = function()
+        print(f"{label:<60} {time.perf_counter() - started:8.1f} s")
+        return value
+
+    province = timed("prepare_province", lambda: prepare_province(args.dir, policy))
+    print(f"  {len(province.current):,} stays in the settlement year, "
+          f"{0 if province.past is None else len(province.past):,} in the history")
+    timed("baseline (weights, points of both years, settlement)",
+          lambda: settle(province, policy, input_columns=False))
+    kinds = scenarios()
+    timed("budget scenario (points kept)",
+          lambda: settle(province, kinds["budget"].apply(policy), input_columns=False))
+    timed("coefficient scenario (points of both years again)",
+          lambda: settle(province, apply_overrides(policy, kinds["coefficient"].overrides), input_columns=False))
+    monte_carlo = kinds["monte_carlo"]
+    for draw in range(min(args.draws, monte_carlo.draws)):
+        drawn, drawn_policy = timed(f"Monte Carlo draw {draw}: case mix", lambda: draw_province(
+            province, policy, monte_carlo, draw))
+        timed(f"Monte Carlo draw {draw}: settlement", lambda: settle(drawn, drawn_policy, input_columns=False))
+
+
+if __name__ == "__main__":
+    main()
