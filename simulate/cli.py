@@ -38,7 +38,7 @@ def run_simulate(args, out=None) -> int:
 
     from drgdip.budget.pipeline import prepare_province
     from drgdip.budget.policy import load_policy
-    from drgdip.core.errors import UsageError
+    from drgdip.core.errors import ConfigError, UsageError
     from drgdip.simulate.engine import simulate
     from drgdip.simulate.output import format_simulation_summary, write_draw, write_simulation
     from drgdip.simulate.scenarios import load_scenarios
@@ -59,6 +59,8 @@ def run_simulate(args, out=None) -> int:
     try:
         result = simulate(prepared, policy, scenarios=spec.scenarios, sweeps=spec.sweeps,
                           monte_carlo=spec.monte_carlo, progress=progress)
+    except ConfigError as error:   # a drawn value outside its key's range
+        raise (error.with_file(args.scenarios) if error.file is None else error) from None
     finally:
         if progress is not None:
             progress.close()

@@ -20,7 +20,7 @@ from drgdip.budget.pipeline import PreparedProvince, settle_prepared
 from drgdip.budget.policy import Policy
 from drgdip.budget.settle import Settlement
 from drgdip.simulate.casemix import perturb
-from drgdip.simulate.scenarios import BASELINE, MonteCarlo, Scenario, Sweep, apply_overrides, draw_values
+from drgdip.simulate.scenarios import BASELINE, MonteCarlo, Scenario, Sweep, apply_overrides, draw_policy, draw_values
 
 __all__ = ["SimulationResult", "simulate", "draw_province", "HOSPITAL_KEY", "QUANTILES"]
 
@@ -160,10 +160,8 @@ def _per_hospital(value, unit: str, hospitals: pd.DataFrame) -> pd.Series | floa
 def draw_province(prepared: PreparedProvince, base_policy: Policy, monte_carlo: MonteCarlo, draw: int
                   ) -> tuple[PreparedProvince, Policy]:
     """Draw ``draw`` of a Monte Carlo: the perturbed province and the drawn policy."""
-    units = _units(prepared)
-    values = draw_values(monte_carlo, draw, units)
-    policy_values = {key: values[key] for key in monte_carlo.policy_keys}
-    policy = apply_overrides(base_policy, policy_values) if policy_values else base_policy
+    policy = draw_policy(base_policy, monte_carlo, draw) if monte_carlo.policy_keys else base_policy
+    values = draw_values(monte_carlo, draw, _units(prepared))
     case_mix = {name: values[name] for name in monte_carlo.case_mix}
     if not case_mix:
         return prepared, policy

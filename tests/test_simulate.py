@@ -190,3 +190,14 @@ def test_write_draw_needs_a_monte_carlo(province_dir, tmp_path, capsys):
     status = main(["simulate", "--policy", str(BASE), "--scenarios", str(SCENARIOS / "hospital_level_sweep.yaml"),
                    "--input", str(province_dir), "--output", str(tmp_path / "out"), "--write-draw", "0"])
     assert status == 2 and "monte_carlo" in capsys.readouterr().err
+
+
+def test_a_draw_outside_its_keys_range_stops_with_the_draw_and_key_named(province_dir, tmp_path, capsys):
+    scenarios = tmp_path / "wide.yaml"
+    scenarios.write_text("monte_carlo:\n  draws: 30\n  seed: 1\n  vary:\n"
+                         "    budget.reserve_share: {dist: normal, mean: 0.02, sd: 0.5}\n", encoding="utf-8")
+    status = main(["simulate", "--policy", str(BASE), "--scenarios", str(scenarios), "--input", str(province_dir),
+                   "--output", str(tmp_path / "out"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert status == 2 and "Traceback" not in err
+    assert str(scenarios) in err and "monte_carlo.vary.budget.reserve_share" in err and "draw " in err
