@@ -8,7 +8,7 @@ each is settled (:class:`~drgdip.budget.pools.Layout`), the per-stay arrays the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,7 @@ from drgdip.budget.policy import Policy
 from drgdip.budget.pools import History, Layout, build_layout, map_history
 from drgdip.core.errors import UsageError
 
-__all__ = ["SettlementInput", "read_input"]
+__all__ = ["SettlementInput", "read_input", "input_key"]
 
 NOT_GIVEN = np.zeros(0, dtype=np.float64)   # an optional per-stay array the input does not have
 
@@ -35,6 +35,9 @@ class SettlementInput:
     history: History | None
     hospital_table: pd.DataFrame | None  # the hospitals table indexed by hospital_id as text
     year: int | None                     # settlement year
+    # what later phases derive from the input alone and a part of the policy, kept for the next policy
+    # that settles the same input (:func:`drgdip.budget.settle.settle_cases` with ``year_input``)
+    derived: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_hospitals(self) -> int:
@@ -43,6 +46,20 @@ class SettlementInput:
     @property
     def n_regions(self) -> int:
         return len(self.arrays.region_labels)
+
+
+INPUT_SECTIONS = ("points", "point_value", "pooling", "regions", "remote_pool", "year")
+
+
+def input_key(policy: Policy):
+    """What :func:`read_input` reads of a policy: two policies with the same key lay the same stays
+    out alike (None when the sections cannot be compared)."""
+    key = tuple(getattr(policy, name) for name in INPUT_SECTIONS) + (policy.settlement.rounding,)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def read_input(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame | None,

@@ -30,6 +30,7 @@ from drgdip.budget.frame import stay_years
 from drgdip.budget.case_source import CaseSource
 from drgdip.budget.grouping import Grouping, group_stays, resolve_grouping
 from drgdip.budget.policy import Policy, load_policy
+from drgdip.budget.inputs import input_key, read_input
 from drgdip.budget.settle import Settlement, settle_cases
 from drgdip.budget.stay_points import history_with_points, settled, settlement_year_points
 from drgdip.core.checks import STAY_PROBLEMS, check_case_table, stay_problems
@@ -134,14 +135,16 @@ class PreparedProvince:
     grouping: Grouping = field(repr=False, compare=False)   # the scheme and DIP directory of the preparation
     remake: dict = field(repr=False, compare=False)   # how to prepare again for other day-care rules
     weight_tables: dict = field(default_factory=dict, repr=False, compare=False)
-    history_points: dict = field(default_factory=dict, repr=False, compare=False)   # the last policy's, see _points
+    history_points: dict = field(default_factory=dict, repr=False, compare=False)   # the last policy's, see _points_key
     year_points: dict = field(default_factory=dict, repr=False, compare=False)
+    settlement_inputs: dict = field(default_factory=dict, repr=False, compare=False)
 
     def with_settlement_year(self, current: pd.DataFrame) -> "PreparedProvince":
         """The same province with other settlement-year stays (a scenario's case mix): their rows
         no longer map to the input file, so the per-stay output keeps only the settlement columns."""
         return replace(self, current=current, current_rows=np.full(len(current), -1, dtype=np.int64),
-                       weight_tables=self.weight_tables, history_points=self.history_points, year_points={})
+                       weight_tables=self.weight_tables, history_points=self.history_points, year_points={},
+                       settlement_inputs={})
 
     def same_preparation(self, policy: Policy) -> bool:
         """Whether ``policy`` settles this preparation as it stands (same day care, grouping and year)."""
@@ -246,8 +249,14 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
             current, policy, table, approved=prepared.approved, by_area=by_area))
         del current
     with stage("settle"), in_file(), rows_in_file({SETTLED: settled_rows, HISTORY: history_rows}, file=KEPT):
+        year_input = None
+        if prepared.settlement_inputs is not None:
+            key = (points_key, input_key(policy)) if points_key is not None and input_key(policy) else None
+            year_input = _remembered(prepared.settlement_inputs, key, lambda: read_input(
+                frame, policy, hospitals=prepared.hospitals, history=history, file=SETTLED, year=prepared.settle_year))
         result = settle_cases(frame, policy, hospitals=prepared.hospitals, history=history,
-                              deductions=prepared.deductions, file=SETTLED, year=prepared.settle_year)
+                              deductions=prepared.deductions, file=SETTLED, year=prepared.settle_year,
+                              year_input=year_input)
         del frame, history
     cases_out = result.cases
     if input_columns and from_input:
@@ -283,7 +292,8 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
                                 approved=approved, deductions=deductions, year=year, regroup=regroup, clock=clock)
     frames = [prepared.current, prepared.past]
     # the stays are held once and freed stage by stage: nothing is kept for another policy
-    prepared = replace(prepared, current=None, past=None, history_points=None, year_points=None)
+    prepared = replace(prepared, current=None, past=None, history_points=None, year_points=None,
+                       settlement_inputs=None)
     return _settle(prepared, prepared.policy, frames, clock=clock, input_columns=True)
 
 

@@ -42,7 +42,7 @@ from __future__ import annotations
 import pandas as pd
 
 from drgdip.budget.hospital_adjust import adjust_hospitals
-from drgdip.budget.inputs import read_input
+from drgdip.budget.inputs import SettlementInput, read_input
 from drgdip.budget.outputs import HOSPITAL_COLUMNS, Settlement, settlement_tables
 from drgdip.budget.policy import Policy
 from drgdip.budget.pool_money import pool_money
@@ -55,7 +55,8 @@ __all__ = ["Settlement", "settle_cases", "HOSPITAL_COLUMNS"]
 
 def settle_cases(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame | None = None,
                  history: pd.DataFrame | None = None, deductions: pd.DataFrame | None = None,
-                 file: str = "<cases>", year: int | None = None) -> Settlement:
+                 file: str = "<cases>", year: int | None = None,
+                 year_input: SettlementInput | None = None) -> Settlement:
     """Settle one year of stays that carry ``case_points`` under ``policy`` (see the module docstring).
 
     Parameters
@@ -73,8 +74,13 @@ def settle_cases(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame
         Audit deductions: ``hospital_id``, ``amount`` (yuan), optional ``month``.
     year : int, optional
         Settlement year (default ``policy.year``); history years before it are used.
+    year_input : SettlementInput, optional
+        :func:`~drgdip.budget.inputs.read_input` of these stays under a policy with the same
+        :func:`~drgdip.budget.inputs.input_key`: settling the same stays under another budget or
+        other settlement rules does not read them again.
     """
-    year_input = read_input(cases, policy, hospitals=hospitals, history=history, file=file, year=year)
+    if year_input is None:
+        year_input = read_input(cases, policy, hospitals=hospitals, history=history, file=file, year=year)
     money = pool_money(year_input, policy)
     values = point_values(year_input, money, policy)
     shares = share_money(year_input, values, policy)
