@@ -31,8 +31,9 @@ categories; a group code that the categories lack is appended), a fresh ``RangeI
 in this order: the input stays that remain, in input order; then the volume copies; then the remote
 copies; the copies of each step grouped by hospital in sorted hospital order. A copy is the stay
 with a new ``case_id``: ``<case_id>~v<k>`` for volume, ``<case_id>~r<k>`` for remote stays, ``k``
-counting the copies of one stay in one step from 1 (a copy of a copy reads ``C1~v1~r1``). When an
-input id already has that form (the input is itself a draw), ``k`` skips past it, so ids stay unique.
+counting the copies of one case id in one step from 1 (a copy of a copy reads ``C1~v1~r1``). When
+an input id already has that form (the input is itself a draw), ``k`` skips past it, so ids stay
+unique (a categorical ``case_id`` gains the new ids as categories).
 Columns derived from the group (points, weights) are not recomputed: perturb grouped stays, then
 compute their points.
 
@@ -45,8 +46,8 @@ share a case id). A step whose counts are all zero draws nothing from the Genera
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Mapping, Union
 
 import numpy as np
 import pandas as pd
@@ -58,7 +59,7 @@ from drgdip.core.frames import frame_of
 from drgdip.grouper.dip_directory import SEVERITIES, DipDirectory
 from drgdip.pointvalue.coefs import POOLS, pool_codes
 
-__all__ = ["perturb", "change_volume", "change_remote", "upshift_coding", "VOLUME_TAG", "REMOTE_TAG"]
+__all__ = ["REMOTE_TAG", "VOLUME_TAG", "change_remote", "change_volume", "perturb", "upshift_coding"]
 
 VOLUME_TAG = "~v"   # case id of a volume copy: <case_id>~v<k>
 REMOTE_TAG = "~r"   # case id of a remote copy: <case_id>~r<k>
@@ -67,7 +68,7 @@ REMOTE_IN_PROVINCE = POOLS.index("remote_in_province")
 # DRG codes end in the split (RULES.md §6): 1 with MCC, 3 with CC, 5 without CC/MCC, 9 no split
 WITHOUT_CC, UPSHIFT_DIGITS = "5", ("3", "1")
 
-Shares = Union[pd.Series, Mapping, float, int, None]
+Shares = pd.Series | Mapping | float | int | None
 
 
 @dataclass(frozen=True)
@@ -85,13 +86,13 @@ class _Draw:
     ids: pa.Array | None = None
     order: np.ndarray | None = None
     changes: dict = field(default_factory=dict)
-    known: dict = field(default_factory=dict)   # per input row, computed once: hospital codes
+    lookups: dict = field(default_factory=dict)   # per input row, computed once: hospital codes
 
     @classmethod
-    def of(cls, frame: pd.DataFrame) -> "_Draw":
+    def of(cls, frame: pd.DataFrame) -> _Draw:
         return cls(frame=frame, rows=np.arange(len(frame), dtype=np.int64), n_originals=len(frame))
 
-    def with_order(self) -> "_Draw":
+    def with_order(self) -> _Draw:
         """The draw with ``ids`` and ``order`` (sorting the case ids once, before any step changed it)."""
         if self.order is not None:
             return self
@@ -100,9 +101,9 @@ class _Draw:
 
     def hospitals(self) -> tuple[np.ndarray, np.ndarray]:
         """Hospital code of each input row (in sorted hospital order) and the hospital ids."""
-        if "hospitals" not in self.known:
-            self.known["hospitals"] = _hospitals(self.frame)
-        return self.known["hospitals"]
+        if "hospitals" not in self.lookups:
+            self.lookups["hospitals"] = _hospitals(self.frame)
+        return self.lookups["hospitals"]
 
 
 # ---------------------------------------------------------------- public functions
@@ -121,8 +122,9 @@ def perturb(cases: pd.DataFrame, *, rng: np.random.Generator, volume_growth: Sha
     rng : the Generator every random choice is drawn from
     volume_growth, remote_share, coding_upshift : per hospital (Series or mapping by hospital id; a
         number for all); None or 0 leaves the stays as they are
-    drg_codes : the scheme's DRG codes (``set(load_scheme(path).drg_codes)``); default: the
-        categories of a categorical ``drg`` column, else the codes the stays have
+    drg_codes : the scheme's DRG codes, or the loaded scheme (:func:`drgdip.grouper.load_scheme`);
+        default: the categories of a categorical ``drg`` column (the grouper lists the whole scheme
+        there), else the codes the stays have
     dip : the DIP directory, when the policy settles by DIP: DIP stays are then upshifted to the next
         auxiliary severity subtype instead of the CC / MCC DRG (see :func:`upshift_coding`)
     year : perturb only the stays of this ``year``; the others pass through unchanged
@@ -133,7 +135,7 @@ def perturb(cases: pd.DataFrame, *, rng: np.random.Generator, volume_growth: Sha
     -------
     DataFrame with the input's columns and dtypes (see the module docstring for rows and ids).
     """
-    draw = _Draw.of(_checked(cases))
+    draw = _Draw.of(_checked(cases, rng))
     draw = _volume_step(draw, volume_growth, rng, year)
     draw = _remote_step(draw, remote_share, rng, year, remote_by, province_prefix_len)
     draw = _upshift_step(draw, coding_upshift, rng, year, drg_codes, dip)
@@ -258,6 +260,8 @@ def _drg_upshift(frame: pd.DataFrame, drg_codes) -> _Upshift:
     if drg_codes is None:
         drg = frame["drg"]
         drg_codes = drg.cat.categories if isinstance(drg.dtype, pd.CategoricalDtype) else labels
+    elif hasattr(drg_codes, "drg_codes"):      # a loaded scheme
+        drg_codes = drg_codes.drg_codes
     known = {str(code) for code in drg_codes}
     targets = [_cc_drg(str(label), known) for label in labels]
     has_target = np.asarray([t is not None for t in targets] + [False])    # last: a stay without a DRG
@@ -404,7 +408,7 @@ def _with_copies(draw: _Draw, *, removed: np.ndarray, sources: np.ndarray, tag: 
 
 
 def _copy_ids(ids: pa.Array, sources: np.ndarray, tag: str, frame: pd.DataFrame) -> pa.Array:
-    """``<case_id><tag><k>`` for each copy, ``k`` counting the copies of one stay from 1 and skipping
+    """``<case_id><tag><k>`` for each copy, ``k`` counting the copies of one case id from 1 and skipping
     past ids the draw already has (a draw of a draw)."""
     if not len(sources):
         return ids.slice(0, 0)
@@ -414,8 +418,11 @@ def _copy_ids(ids: pa.Array, sources: np.ndarray, tag: str, frame: pd.DataFrame)
     original = ids.take(pa.array(sources))
     if original.null_count:
         raise UsageError("a stay to copy has no case_id", field="case_id")
-    first = np.r_[True, sources[1:] != sources[:-1]]          # copies of one stay are adjacent
-    count = np.arange(len(sources)) - np.maximum.accumulate(np.where(first, np.arange(len(sources)), 0)) + 1
+    same_id = pc.dictionary_encode(original).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    by_id = np.argsort(same_id, kind="stable")
+    first = np.r_[True, same_id[by_id][1:] != same_id[by_id][:-1]]
+    count = np.empty(len(sources), dtype=np.int64)
+    count[by_id] = np.arange(len(sources)) - np.maximum.accumulate(np.where(first, np.arange(len(sources)), 0)) + 1
     taken = ids.filter(pc.match_substring(ids, tag, ignore_case=False))
     offset = np.zeros(len(sources), dtype=np.int64)
     while True:
@@ -426,7 +433,7 @@ def _copy_ids(ids: pa.Array, sources: np.ndarray, tag: str, frame: pd.DataFrame)
         clash = pc.is_in(new, value_set=taken).to_numpy(zero_copy_only=False)
         if not clash.any():
             return new
-        offset[np.isin(sources, sources[clash])] += int(count.max())
+        offset[np.isin(same_id, same_id[clash])] += int(count.max())
 
 
 # ---------------------------------------------------------------- the result frame
@@ -439,7 +446,7 @@ def _assemble(draw: _Draw) -> pd.DataFrame:
     if draw.n_originals == n and not len(copy_rows):
         result = frame.reset_index(drop=True)
         for column, (positions, values) in draw.changes.items():
-            result[column] = _replaced(result[column].array, positions, values)
+            result[column] = _typed(_replaced(result[column].array, positions, values), result[column].dtype)
         return result
     kept = None
     if draw.n_originals < n:
@@ -447,35 +454,33 @@ def _assemble(draw: _Draw) -> pd.DataFrame:
         kept[draw.rows[:draw.n_originals]] = True
     columns = {}
     for name in frame.columns:
-        values = frame[name].array
+        values, dtype = frame[name].array, frame[name].dtype
         if name == "case_id" and len(copy_rows):
             column = _concat(values if kept is None else values[kept], _ids_like(values, draw.ids[draw.n_originals:]))
         else:
-            column = _kept_and_copied(values, kept, copy_rows)
+            column = _kept_and_copied(values, dtype, kept, copy_rows)
         if name in draw.changes:
             column = _replaced(column, *draw.changes[name])
-        columns[name] = column
+        columns[name] = _typed(column, dtype)
     return frame_of(columns)
 
 
-def _kept_and_copied(values, kept: np.ndarray | None, copy_rows: np.ndarray):
+def _typed(column, dtype):
+    """A column as pandas keeps it: object text stays object (a bare array of text would become str)."""
+    return pd.Series(column, dtype=dtype, copy=False) if dtype == object else column
+
+
+def _kept_and_copied(values, dtype, kept: np.ndarray | None, copy_rows: np.ndarray):
     """The values of the kept input rows (all when ``kept`` is None), then those of ``copy_rows``.
 
-    Numpy and categorical columns are cut on their buffers (one allocation); Arrow columns keep their
-    chunks and gain one; other extension arrays go through pandas.
+    Numpy and categorical columns are cut on their buffers; Arrow columns keep their chunks and gain
+    one; other extension arrays go through pandas.
     """
-    if isinstance(values.dtype, np.dtype):
+    if isinstance(dtype, np.dtype):
         source = np.asarray(values)
-        n_kept = len(source) if kept is None else int(np.count_nonzero(kept))
-        out = np.empty(n_kept + len(copy_rows), dtype=source.dtype)
-        if kept is None:
-            out[:n_kept] = source
-        else:
-            np.compress(kept, source, out=out[:n_kept])
-        np.take(source, copy_rows, out=out[n_kept:])
-        return out
+        return np.concatenate([source if kept is None else source[kept], source[copy_rows]])
     if isinstance(values, pd.Categorical):
-        codes = _kept_and_copied(values.codes, kept, copy_rows)
+        codes = _kept_and_copied(values.codes, values.codes.dtype, kept, copy_rows)
         return pd.Categorical.from_codes(codes, dtype=values.dtype)
     if isinstance(values, pd.arrays.ArrowExtensionArray):
         copied = pd.array(pa.array(values).take(pa.array(copy_rows)), dtype=values.dtype)
@@ -485,7 +490,7 @@ def _kept_and_copied(values, kept: np.ndarray | None, copy_rows: np.ndarray):
 
 def _concat(first, second):
     """Two arrays of one column as one, categoricals on the union of their categories."""
-    if isinstance(first, pd.Categorical) and not first.dtype == second.dtype:
+    if isinstance(first, pd.Categorical) and first.dtype != second.dtype:
         categories = first.categories.append(second.categories.difference(first.categories, sort=False))
         first, second = first.set_categories(categories), second.set_categories(categories)
     return type(first)._concat_same_type([first, second])
@@ -518,8 +523,10 @@ def _replaced(column, positions: np.ndarray, values: np.ndarray):
 # ---------------------------------------------------------------- inputs
 
 
-def _checked(cases: pd.DataFrame) -> pd.DataFrame:
-    """The stays, with the columns every perturbation needs."""
+def _checked(cases: pd.DataFrame, rng) -> pd.DataFrame:
+    """The stays, with the columns every perturbation needs (and a Generator to draw them with)."""
+    if not isinstance(rng, np.random.Generator):
+        raise UsageError(f"rng must be a numpy Generator (numpy.random.default_rng(seed)), got {type(rng).__name__}")
     if not isinstance(cases, pd.DataFrame):
         raise UsageError(f"cases must be a DataFrame, got {type(cases).__name__}")
     if cases.columns.has_duplicates:
@@ -562,9 +569,9 @@ def _case_ids(frame: pd.DataFrame) -> pa.Array:
 
 def _id_order(ids: pa.Array) -> np.ndarray:
     """Positions of ``ids`` in ascending order (stable); stays already in case-id order need no sort."""
-    if len(ids) > 1 and not ids.null_count:
-        if pc.all(pc.less_equal(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py():
-            return np.arange(len(ids), dtype=np.int64)
+    if len(ids) > 1 and not ids.null_count \
+            and pc.all(pc.less_equal(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py():
+        return np.arange(len(ids), dtype=np.int64)
     return pc.sort_indices(ids).to_numpy().astype(np.int64)
 
 
