@@ -38,6 +38,18 @@ def province_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    """The province ``drgdip demo --output`` writes (its size and seed)."""
+    from drgdip.demo import DEMO_CASES, DEMO_HOSPITALS, DEMO_REGIONS, DEMO_SEED
+
+    province = generate_province(DEMO_SCHEME, cases=DEMO_CASES, hospitals=DEMO_HOSPITALS, regions=DEMO_REGIONS,
+                                 seed=DEMO_SEED)
+    directory = tmp_path_factory.mktemp("demo_province")
+    write_province(province, directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
 def prepared(province_dir):
     return prepare_province(province_dir, load_policy(BASE))
 
@@ -165,11 +177,11 @@ def test_monte_carlo_hospital_figures_are_those_of_the_draws(prepared):
 
 
 @pytest.mark.parametrize("scenario_file", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
-def test_shipped_scenario_files_run_from_the_command_line(province_dir, tmp_path, scenario_file, capsys):
+def test_shipped_scenario_files_run_on_the_demo_province(demo_dir, tmp_path, scenario_file, capsys):
     spec = load_scenarios(scenario_file, load_policy(BASE))
     assert spec.scenarios or spec.sweeps or spec.monte_carlo
     status = main(["simulate", "--policy", str(BASE), "--scenarios", str(scenario_file), "--input",
-                   str(province_dir), "--output", str(tmp_path / "out"), "--no-progress"])
+                   str(demo_dir), "--output", str(tmp_path / "out"), "--no-progress"])
     assert status == 0
     out = capsys.readouterr().out
     assert "simulated" in out and "baseline" in out
