@@ -36,8 +36,17 @@ class SettlementInput:
     hospital_table: pd.DataFrame | None  # the hospitals table indexed by hospital_id as text
     year: int | None                     # settlement year
     # what later phases derive from the input alone and a part of the policy, kept for the next policy
-    # that settles the same input (:func:`drgdip.budget.settle.settle_cases` with ``year_input``)
-    derived: dict = field(default_factory=dict, repr=False, compare=False)
+    # that settles the same input (:func:`drgdip.budget.settle.settle_cases` with ``year_input``);
+    # None: kept by nobody, so nothing is remembered
+    derived: dict | None = field(default=None, repr=False, compare=False)
+
+    def remembered(self, key, compute):
+        """``compute()``, remembered under ``key`` when this input is kept for other policies."""
+        if self.derived is None:
+            return compute()
+        if key not in self.derived:
+            self.derived[key] = compute()
+        return self.derived[key]
 
     @property
     def n_hospitals(self) -> int:
@@ -63,8 +72,12 @@ def input_key(policy: Policy):
 
 
 def read_input(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame | None,
-               history: pd.DataFrame | None, file: str, year: int | None) -> SettlementInput:
-    """Validate the settlement year's stays and the history and lay them out in areas and pools."""
+               history: pd.DataFrame | None, file: str, year: int | None, keep: bool = False) -> SettlementInput:
+    """Validate the settlement year's stays and the history and lay them out in areas and pools.
+
+    ``keep``: the input will settle other policies too, so the phases remember what they derive
+    from it alone (:meth:`SettlementInput.remembered`).
+    """
     hospital_region, hospital_table = _hospital_lookup(hospitals)
     rounding = policy.settlement.rounding
     arrays = case_arrays(cases, hospital_region=hospital_region, file=file, rounding=rounding)
@@ -80,7 +93,8 @@ def read_input(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame |
         hospital_level=arrays.hospital_level if arrays.hospital_level is not None else NOT_GIVEN,
         fund_part=arrays.fund_part_points if arrays.fund_part_points is not None else NOT_GIVEN)
     return SettlementInput(arrays=arrays, case_id=cases["case_id"], layout=layout, stays=stays, history=mapped,
-                           hospital_table=hospital_table, year=year if year is not None else policy.year)
+                           hospital_table=hospital_table, year=year if year is not None else policy.year,
+                           derived={} if keep else None)
 
 
 def _hospital_lookup(hospitals: pd.DataFrame | None) -> tuple[dict, pd.DataFrame | None]:

@@ -253,7 +253,8 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
         if prepared.settlement_inputs is not None:
             key = (points_key, input_key(policy)) if points_key is not None and input_key(policy) else None
             year_input = _remembered(prepared.settlement_inputs, key, lambda: read_input(
-                frame, policy, hospitals=prepared.hospitals, history=history, file=SETTLED, year=prepared.settle_year))
+                frame, policy, hospitals=prepared.hospitals, history=history, file=SETTLED, year=prepared.settle_year,
+                keep=True))
         result = settle_cases(frame, policy, hospitals=prepared.hospitals, history=history,
                               deductions=prepared.deductions, file=SETTLED, year=prepared.settle_year,
                               year_input=year_input)

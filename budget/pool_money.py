@@ -37,7 +37,7 @@ def pool_money(year_input: SettlementInput, policy: Policy) -> PoolMoney:
     stays, layout = year_input.stays, year_input.layout
     n_pools, n_regions = layout.n_pools, year_input.n_regions
     bounds = chunk_bounds(len(stays.pool), n_pools * (5 * n_regions + 7))
-    sums = pool_sums(bounds, stays, n_pools, n_regions)
+    sums = year_input.remembered(("pool_sums",), lambda: pool_sums(bounds, stays, n_pools, n_regions))
     remote_settled = layout.remote & (layout.pool >= 0)
     pool_remote_fund = group_sum(layout.pool[remote_settled], stays.fund_fen[remote_settled], n_pools)
     budget = area_budgets(policy, layout, sums.fund_paid, pool_remote_fund, year_input.history, year_input.year)

@@ -55,8 +55,9 @@ def share_money(year_input: SettlementInput, values: PointValues, policy: Policy
     stays, layout = year_input.stays, year_input.layout
     n_hospitals = year_input.n_hospitals
     n_pairs = layout.n_pools * n_hospitals
-    weights = stay_weights(chunk_bounds(len(stays.pool), FIXED_WORDS * n_pairs), stays, values.fund_ratio,
-                           policy.point_value.basis == "total_cost", n_hospitals)
+    use_ratio = policy.point_value.basis == "total_cost"
+    weights = year_input.remembered(("stay_weights", use_ratio, values.fund_ratio.tobytes()), lambda: stay_weights(
+        chunk_bounds(len(stays.pool), FIXED_WORDS * n_pairs), stays, values.fund_ratio, use_ratio, n_hospitals))
     pair_money = _share_pools(weights.pair_weight, values.values.gross, year_input.arrays.hospital_labels,
                               layout.n_pools)
     stay_gross, _ = share_by_weight(weights.pair, weights.weight, pair_money, n_pairs, year_input.case_id)

@@ -47,11 +47,8 @@ def point_values(year_input: SettlementInput, money: PoolMoney, policy: Policy) 
                   if policy.point_value.basis == "total_cost" else points_sum)
     earlier = ((history.stays, history.pool, history.hospital, history.year) if history is not None
                else (None, None, None, None))
-    memo_key = ("budget_point_values", policy.point_value)
-    if memo_key not in year_input.derived:
-        year_input.derived[memo_key] = budget_point_values(policy, year_input.arrays, layout.pool, layout.pool_area,
-                                                           layout.area_labels, *earlier, year=year_input.year)
-    budget_pv, source = year_input.derived[memo_key]
+    budget_pv, source = year_input.remembered(("budget_point_values", policy.point_value), lambda: budget_point_values(
+        policy, year_input.arrays, layout.pool, layout.pool_area, layout.area_labels, *earlier, year=year_input.year))
     warnings = ()
     if (source == "current_year").any():
         warnings = ("budget point value taken from the settlement year itself for pool(s) "
