@@ -20,6 +20,7 @@ province and on the policy's day-care rules, grouping and year only) and :func:`
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -240,21 +241,21 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
         if past is not None:
             settled_hospitals = pd.unique(frames[0]["hospital_id"])
             key = (points_key, frozenset(map(str, settled_hospitals))) if points_key is not None else None
-            history, by_area = _remembered(prepared.history_points, key, lambda: history_with_points(
-                past, prepared.past_years, policy, table, settled_hospitals=settled_hospitals))
+            history, by_area = _remembered(prepared.history_points, key, partial(
+                history_with_points, past, prepared.past_years, policy, table, settled_hospitals=settled_hospitals))
         del past
     with stage("points"), in_file(), rows_in_file({"<DataFrame>": settled_rows}, file=KEPT):
         current = frames.pop()
-        frame = _remembered(prepared.year_points, points_key, lambda: settlement_year_points(
-            current, policy, table, approved=prepared.approved, by_area=by_area))
+        frame = _remembered(prepared.year_points, points_key, partial(
+            settlement_year_points, current, policy, table, approved=prepared.approved, by_area=by_area))
         del current
     with stage("settle"), in_file(), rows_in_file({SETTLED: settled_rows, HISTORY: history_rows}, file=KEPT):
         year_input = None
         if prepared.settlement_inputs is not None:
             key = (points_key, input_key(policy)) if points_key is not None and input_key(policy) else None
-            year_input = _remembered(prepared.settlement_inputs, key, lambda: read_input(
-                frame, policy, hospitals=prepared.hospitals, history=history, file=SETTLED, year=prepared.settle_year,
-                keep=True))
+            year_input = _remembered(prepared.settlement_inputs, key, partial(
+                read_input, frame, policy, hospitals=prepared.hospitals, history=history, file=SETTLED,
+                year=prepared.settle_year, keep=True))
         result = settle_cases(frame, policy, hospitals=prepared.hospitals, history=history,
                               deductions=prepared.deductions, file=SETTLED, year=prepared.settle_year,
                               year_input=year_input)
