@@ -19,7 +19,7 @@ from drgdip.budget.policy import Policy
 from drgdip.budget.pool_money import PoolMoney
 from drgdip.budget.pools import area_of_regions
 from drgdip.budget.prepay import Prepayment
-from drgdip.budget.remote import clearing_matrix, clearing_table
+from drgdip.budget.remote import CLEARING_COLUMNS, clearing_matrix, clearing_table
 from drgdip.budget.shares import Shares
 from drgdip.budget.valuation import PointValues
 from drgdip.core.frames import frame_of
@@ -69,9 +69,15 @@ class Settlement:
 def settlement_tables(cases: pd.DataFrame, year_input: SettlementInput, money: PoolMoney, values: PointValues,
                       shares: Shares, adjusted: HospitalAdjustments, prepayment: Prepayment, policy: Policy,
                       warnings: tuple[str, ...]) -> Settlement:
-    """Every output table of the settlement."""
-    clearing = _clearing(year_input, shares)
-    return Settlement(cases=_case_table(cases, year_input, shares),
+    """Every output table of the settlement; shares made per hospital only (no ``payments``) give no
+    per-stay table, no clearing table and no remote fund due."""
+    if shares.payments is None:
+        clearing = pd.DataFrame(columns=list(CLEARING_COLUMNS))
+        per_stay = pd.DataFrame(index=pd.RangeIndex(0))
+    else:
+        clearing = _clearing(year_input, shares)
+        per_stay = _case_table(cases, year_input, shares)
+    return Settlement(cases=per_stay,
                       hospitals=_hospital_table(year_input, shares, adjusted, prepayment),
                       clearing=clearing, summary=_summary_table(year_input, money, values, shares, adjusted, policy),
                       pools=_pool_table(year_input, money, values), monthly=_monthly_table(year_input, shares, prepayment),
@@ -208,7 +214,7 @@ def _summary_table(year_input: SettlementInput, money: PoolMoney, values: PointV
         "final_payments": to_yuan(paid_final),
         "reserve_end": to_yuan(adjusted.reserve_end),
         "ffs_fund": to_yuan(by_area(sums.ffs_fund)),
-        **_remote_difference(by_area(sums.remote_ffs_fund), by_area(sums.remote_fund_due)),
+        **_remote_difference(by_area(sums.remote_ffs_fund), by_area(sums.remote_fund_due), shares.payments is not None),
         "budget_use": np.where(budget.total > 0, paid_final / np.maximum(budget.total, 1), np.nan),
         "hospitals": np.bincount(rows.area, minlength=n_areas).astype(np.int64),
     })
@@ -244,13 +250,16 @@ def _summary_table(year_input: SettlementInput, money: PoolMoney, values: PointV
     return frame
 
 
-def _remote_difference(recorded: np.ndarray, due: np.ndarray) -> dict[str, np.ndarray]:
+def _remote_difference(recorded: np.ndarray, due: np.ndarray, known: bool = True) -> dict[str, np.ndarray]:
     """What the in-province remote stays of each area were paid against the fund they recorded (§7).
 
     Their insured regions owe the fund due through provincial clearing, while a budget sized from
     the fund paid took in the recorded fund: in a common pool the difference is paid from (or, when
     negative, left to) the local money.
     """
+    if not known:   # shared per hospital only: the remote stays' own shares are unknown
+        return {"remote_fund_recorded": to_yuan(recorded), "remote_fund_due": np.full(len(due), np.nan),
+                "remote_difference": np.full(len(due), np.nan)}
     return {"remote_fund_recorded": to_yuan(recorded), "remote_fund_due": to_yuan(due),
             "remote_difference": to_yuan(due - recorded)}
 

@@ -204,22 +204,25 @@ def prepare_province(province_or_dir, policy, *, scheme=None, dip=None, weights=
 
 
 def settle_prepared(prepared: PreparedProvince, policy, *, clock: StageClock | None = None,
-                    input_columns: bool = True) -> Settlement:
+                    input_columns: bool = True, per_stay: bool = True) -> Settlement:
     """Settle a :func:`prepare_province` result under ``policy``: weights, points and settlement.
 
     A policy with other day-care rules, grouping or year than the preparation's prepares the
     province again for itself first. ``input_columns``: the per-stay output carries every input
-    column (read back from the input); without it only the settlement's own columns.
+    column (read back from the input); without it only the settlement's own columns. Without
+    ``per_stay`` the money is shared down to the hospitals only (see
+    :func:`drgdip.budget.settle.settle_cases`).
     """
     if not isinstance(policy, Policy):
         policy = load_policy(policy)
     if not prepared.same_preparation(policy):
         prepared = prepare_province(**prepared.remake, policy=policy, clock=clock)
-    return _settle(prepared, policy, [prepared.current, prepared.past], clock=clock, input_columns=input_columns)
+    return _settle(prepared, policy, [prepared.current, prepared.past], clock=clock, input_columns=input_columns,
+                   per_stay=per_stay)
 
 
 def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: StageClock | None,
-            input_columns: bool) -> Settlement:
+            input_columns: bool, per_stay: bool = True) -> Settlement:
     """:func:`settle_prepared` of the settlement year's and the history's stays in ``frames``, which
     it empties as it goes (so that a caller holding no other reference frees each when done)."""
     stage = stage_of(clock)
@@ -258,10 +261,10 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
                 year=prepared.settle_year, keep=True))
         result = settle_cases(frame, policy, hospitals=prepared.hospitals, history=history,
                               deductions=prepared.deductions, file=SETTLED, year=prepared.settle_year,
-                              year_input=year_input)
+                              year_input=year_input, per_stay=per_stay)
         del frame, history
     cases_out = result.cases
-    if input_columns and from_input:
+    if input_columns and from_input and per_stay:
         with stage("input columns"):
             cases_out = _with_input_columns(result.cases, prepared.source, list(prepared.read_columns),
                                             positions[current_rows])

@@ -15,7 +15,7 @@ import pandas as pd
 
 from drgdip.budget.money import group_sum, to_yuan
 
-__all__ = ["clearing_table", "clearing_matrix"]
+__all__ = ["clearing_table", "clearing_matrix", "CLEARING_COLUMNS"]
 
 CLEARING_COLUMNS = ("insured_region", "treatment_region", "hospital_id", "cases", "points", "fund_due",
                     "ffs_fund", "difference")

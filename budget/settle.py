@@ -56,7 +56,7 @@ __all__ = ["Settlement", "settle_cases", "HOSPITAL_COLUMNS"]
 def settle_cases(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame | None = None,
                  history: pd.DataFrame | None = None, deductions: pd.DataFrame | None = None,
                  file: str = "<cases>", year: int | None = None,
-                 year_input: SettlementInput | None = None) -> Settlement:
+                 year_input: SettlementInput | None = None, per_stay: bool = True) -> Settlement:
     """Settle one year of stays that carry ``case_points`` under ``policy`` (see the module docstring).
 
     Parameters
@@ -78,12 +78,16 @@ def settle_cases(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame
         :func:`~drgdip.budget.inputs.read_input` of these stays under a policy with the same
         :func:`~drgdip.budget.inputs.input_key`: settling the same stays under another budget or
         other settlement rules does not read them again.
+    per_stay : bool
+        Share the money down to every stay (default). Without it the money stops at the hospitals:
+        every hospital, pool and summary figure is the same to the fen, but there is no per-stay
+        table, no clearing table and no remote stays' fund due (what simulations need, faster).
     """
     if year_input is None:
         year_input = read_input(cases, policy, hospitals=hospitals, history=history, file=file, year=year)
     money = pool_money(year_input, policy)
     values = point_values(year_input, money, policy)
-    shares = share_money(year_input, values, policy)
+    shares = share_money(year_input, values, policy, per_stay=per_stay)
     adjusted = adjust_hospitals(year_input, money, values, shares, policy, deductions)
     prepayment = prepay_and_clear(year_input, money.budget, shares, adjusted, policy)
     warnings = money.warnings + values.warnings + adjusted.warnings + prepayment.warnings

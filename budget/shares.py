@@ -19,7 +19,7 @@ import numpy as np
 from drgdip.budget._kernels import (FIXED_WORDS, HospitalSums, StayPayments, chunk_bounds, hospital_sums, pair_counts,
                                     stay_weights)
 from drgdip.budget.inputs import SettlementInput
-from drgdip.budget.money import share_by_weight
+from drgdip.budget.money import group_sum, share_by_weight
 from drgdip.budget.policy import Policy
 from drgdip.budget.valuation import PointValues
 
@@ -47,11 +47,17 @@ class Shares:
 
     rows: HospitalRows
     sums: HospitalSums        # fund due, fee-for-service fund, cases, ... per hospital row
-    payments: StayPayments    # per-stay payment and point value
+    payments: StayPayments | None   # per-stay payment and point value (None: shared per hospital only)
 
 
-def share_money(year_input: SettlementInput, values: PointValues, policy: Policy) -> Shares:
-    """Pools → hospitals → stays by largest remainder, then the sums per hospital row."""
+def share_money(year_input: SettlementInput, values: PointValues, policy: Policy, *, per_stay: bool = True) -> Shares:
+    """Pools → hospitals → stays by largest remainder, then the sums per hospital row.
+
+    Without ``per_stay`` the money stops at the (pool, hospital) pairs: a hospital row's fund due is
+    the money of its pairs plus what its stays add or take whatever their shares (fixed payments,
+    minus the patients' share on that basis), which is exactly the sum of its stays' shares, since
+    those add up to their pair's money. The remote stays' fund due is then unknown (-1).
+    """
     stays, layout = year_input.stays, year_input.layout
     n_hospitals = year_input.n_hospitals
     n_pairs = layout.n_pools * n_hospitals
@@ -60,12 +66,26 @@ def share_money(year_input: SettlementInput, values: PointValues, policy: Policy
         chunk_bounds(len(stays.pool), FIXED_WORDS * n_pairs), stays, values.fund_ratio, use_ratio, n_hospitals))
     pair_money = _share_pools(weights.pair_weight, values.values.gross, year_input.arrays.hospital_labels,
                               layout.n_pools)
+    rows = year_input.remembered(("hospital_rows",), lambda: hospital_rows(year_input))
+    bounds = chunk_bounds(len(stays.pool), rows.n * HOSPITAL_SUMS_PER_ROW)
+    points_scale = float(policy.points.points_scale)
+    if not per_stay:
+        prices = values.prices
+        key = ("hospital_sums_without_shares", prices.budget_point_value.tobytes(), prices.fund_ratio.tobytes(),
+               prices.basis, points_scale)
+        without = year_input.remembered(key, lambda: hospital_sums(
+            bounds, stays, np.zeros(len(stays.pool), dtype=np.int64), prices, rows.row_of_pair, rows.n, n_hospitals,
+            points_scale)[0])
+        present = np.flatnonzero(pair_money)
+        pool, hospital = present // n_hospitals, present % n_hospitals
+        row = rows.row_of_pair[layout.pool_area[pool] * n_hospitals + hospital]
+        sums = without._replace(fund_due=without.fund_due + group_sum(row, pair_money[present], rows.n),
+                                remote_fund_due=np.full(rows.n, -1, dtype=np.int64))
+        return Shares(rows=rows, sums=sums, payments=None)
     stay_gross, _ = share_by_weight(weights.pair, weights.weight, pair_money, n_pairs, year_input.case_id)
     del weights
-    rows = hospital_rows(year_input)
-    bounds = chunk_bounds(len(stays.pool), rows.n * HOSPITAL_SUMS_PER_ROW)
     sums, payments = hospital_sums(bounds, stays, stay_gross, values.prices, rows.row_of_pair, rows.n, n_hospitals,
-                                   float(policy.points.points_scale))
+                                   points_scale)
     return Shares(rows=rows, sums=sums, payments=payments)
 
 

@@ -2,7 +2,7 @@
 each an exact settlement of one prepared province.
 
 Every scenario and every draw is :func:`drgdip.budget.pipeline.settle_prepared` of the prepared
-province under the scenario's policy (and, for a draw, the settlement year's stays perturbed by
+province under the scenario's policy, its money shared down to the hospitals (``per_stay=False``) (and, for a draw, the settlement year's stays perturbed by
 :mod:`drgdip.simulate.casemix`): its per-hospital payments are what ``drgdip settle`` gives with that
 policy on that province, to the fen. The baseline is the base policy itself, scenario ``baseline``;
 every change is measured against it.
@@ -69,7 +69,7 @@ def simulate(prepared: PreparedProvince, base_policy: Policy, *, scenarios: Iter
     settled: list[tuple[str, Settlement]] = []
     for name, overrides in named:
         policy = apply_overrides(base_policy, overrides) if overrides else base_policy
-        settled.append((name, settle_prepared(prepared, policy, input_columns=False)))
+        settled.append((name, settle_prepared(prepared, policy, input_columns=False, per_stay=False)))
         if progress:
             progress(len(settled), total)
     baseline = settled[0][1]
@@ -200,7 +200,7 @@ def _monte_carlo(prepared: PreparedProvince, base_policy: Policy, monte_carlo: M
     pool_values: dict[str, list] = {}
     for draw in range(monte_carlo.draws):
         province, policy = draw_province(prepared, base_policy, monte_carlo, draw)
-        result = settle_prepared(province, policy, input_columns=False)
+        result = settle_prepared(province, policy, input_columns=False, per_stay=False)
         mine = _payments(result).reindex(base.index)
         payment[draw] = mine["final_payment"].fillna(0.0).to_numpy()
         gain[draw] = mine["gain_vs_ffs"].fillna(0.0).to_numpy()

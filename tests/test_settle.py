@@ -638,3 +638,22 @@ def test_shuffled_rows_on_threads_settle_as_in_order_on_one_thread(small_chunks)
     on_threads = settle_with_threads(numba.config.NUMBA_NUM_THREADS, shuffled, policy, history=history)
     check_ledger(on_threads)
     assert_same_money(in_order, on_threads)
+
+
+# ----------------------------------------------------------------------------- money shared per hospital
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases=provinces(), policy=policies())
+def test_money_shared_per_hospital_only_gives_every_hospital_the_same(cases, policy):
+    """Without per-stay shares every hospital, pool, monthly and summary figure is the same to the
+    fen: a hospital's stays' shares add up to its pairs' money."""
+    full = settle_cases(cases, policy)
+    hospitals_only = settle_cases(cases, policy, per_stay=False)
+    pd.testing.assert_frame_equal(hospitals_only.hospitals, full.hospitals, check_exact=True)
+    pd.testing.assert_frame_equal(hospitals_only.pools, full.pools, check_exact=True)
+    pd.testing.assert_frame_equal(hospitals_only.monthly, full.monthly, check_exact=True)
+    unknown = ["remote_fund_due", "remote_difference"]
+    pd.testing.assert_frame_equal(hospitals_only.summary.drop(columns=unknown), full.summary.drop(columns=unknown),
+                                  check_exact=True)
+    assert hospitals_only.summary[unknown].isna().all().all()
+    assert hospitals_only.cases.empty and hospitals_only.clearing.empty
