@@ -46,7 +46,7 @@ def prepared(tmp_path_factory):
     synthesize(directory, STAYS, hospitals=max(20, STAYS // 20_000), regions=8)
     policy = load_policy(POLICY)
     province = prepare_province(directory, policy)
-    settle(province, policy, input_columns=False)   # compiles the kernels; the baseline's points are kept
+    settle(province, policy, input_columns=False, per_stay=False)   # compiles; the baseline's points are kept
     return province, policy
 
 
@@ -93,17 +93,19 @@ def main() -> None:
     print(f"  {len(province.current):,} stays in the settlement year, "
           f"{0 if province.past is None else len(province.past):,} in the history")
     timed("baseline (weights, points of both years, settlement)",
-          lambda: settle(province, policy, input_columns=False))
+          lambda: settle(province, policy, input_columns=False, per_stay=False))
     kinds = scenarios()
     timed("budget scenario (points kept)",
-          lambda: settle(province, kinds["budget"].apply(policy), input_columns=False))
+          lambda: settle(province, kinds["budget"].apply(policy), input_columns=False, per_stay=False))
+    coefficient = apply_overrides(policy, kinds["coefficient"].overrides)
     timed("coefficient scenario (points of both years again)",
-          lambda: settle(province, apply_overrides(policy, kinds["coefficient"].overrides), input_columns=False))
+          lambda: settle(province, coefficient, input_columns=False, per_stay=False))
     monte_carlo = kinds["monte_carlo"]
     for draw in range(min(args.draws, monte_carlo.draws)):
         drawn, drawn_policy = timed(f"Monte Carlo draw {draw}: case mix", lambda: draw_province(
             province, policy, monte_carlo, draw))
-        timed(f"Monte Carlo draw {draw}: settlement", lambda: settle(drawn, drawn_policy, input_columns=False))
+        timed(f"Monte Carlo draw {draw}: settlement",
+              lambda: settle(drawn, drawn_policy, input_columns=False, per_stay=False))
 
 
 if __name__ == "__main__":

@@ -80,7 +80,8 @@ def settlement_tables(cases: pd.DataFrame, year_input: SettlementInput, money: P
     return Settlement(cases=per_stay,
                       hospitals=_hospital_table(year_input, shares, adjusted, prepayment),
                       clearing=clearing, summary=_summary_table(year_input, money, values, shares, adjusted, policy),
-                      pools=_pool_table(year_input, money, values), monthly=_monthly_table(year_input, shares, prepayment),
+                      pools=_pool_table(year_input, money, values),
+                      monthly=_monthly_table(year_input, shares, prepayment),
                       clearing_matrix=clearing_matrix(clearing), warnings=warnings)
 
 

@@ -198,9 +198,10 @@ def prepare_province(province_or_dir, policy, *, scheme=None, dip=None, weights=
     del frame
     return PreparedProvince(
         policy=policy, current=current_frame, past=past, past_years=years[~current], settle_year=settle_year,
-        hospitals=province.hospitals, info=province.info, dip=grouping.dip, weights=weights, approved=approved, deductions=deductions,
-        warnings=tuple(warnings), file=file, first_row=first_row, positions=positions,
-        current_rows=np.flatnonzero(current), past_rows=np.flatnonzero(~current), source=source, grouping=grouping, read_columns=read_columns, remake=remake)
+        hospitals=province.hospitals, info=province.info, dip=grouping.dip, weights=weights, approved=approved,
+        deductions=deductions, warnings=tuple(warnings), file=file, first_row=first_row, positions=positions,
+        current_rows=np.flatnonzero(current), past_rows=np.flatnonzero(~current), source=source, grouping=grouping,
+        read_columns=read_columns, remake=remake)
 
 
 def settle_prepared(prepared: PreparedProvince, policy, *, clock: StageClock | None = None,

@@ -2,9 +2,9 @@
 each an exact settlement of one prepared province.
 
 Every scenario and every draw is :func:`drgdip.budget.pipeline.settle_prepared` of the prepared
-province under the scenario's policy, its money shared down to the hospitals (``per_stay=False``) (and, for a draw, the settlement year's stays perturbed by
-:mod:`drgdip.simulate.casemix`): its per-hospital payments are what ``drgdip settle`` gives with that
-policy on that province, to the fen. The baseline is the base policy itself, scenario ``baseline``;
+province under the scenario's policy (for a draw, with the settlement year's stays perturbed by
+:mod:`drgdip.simulate.casemix`), its money shared down to the hospitals (``per_stay=False``): its
+per-hospital payments are what ``drgdip settle`` gives with that policy on that province, to the fen. The baseline is the base policy itself, scenario ``baseline``;
 every change is measured against it.
 """
 
@@ -220,10 +220,11 @@ def _quantile_columns(prefix: str, values: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _hospital_distribution(base: pd.DataFrame, payment: np.ndarray, gain: np.ndarray) -> pd.DataFrame:
+    below_baseline = payment < base["final_payment"].to_numpy() - 0.005   # at least a fen less
     frame = pd.DataFrame({"level": base["level"].to_numpy(), "baseline_payment": base["final_payment"].to_numpy(),
                           **_quantile_columns("payment", payment), **_quantile_columns("gain_vs_ffs", gain),
                           "probability_of_loss": (gain < 0).mean(axis=0),
-                          "probability_below_baseline": (payment < base["final_payment"].to_numpy() - 0.005).mean(axis=0)},
+                          "probability_below_baseline": below_baseline.mean(axis=0)},
                          index=base.index).reset_index()
     return frame.round(6)
 
