@@ -143,8 +143,9 @@ class PreparedProvince:
     def with_settlement_year(self, current: pd.DataFrame) -> "PreparedProvince":
         """The same province with other settlement-year stays (a scenario's case mix): their rows
         no longer map to the input file, so the per-stay output keeps only the settlement columns."""
+        kept_weights = {key: entry for key, entry in self.weight_tables.items() if not entry[2]}   # not fitted on them
         return replace(self, current=current, current_rows=np.full(len(current), -1, dtype=np.int64),
-                       weight_tables=self.weight_tables, history_points=self.history_points, year_points={},
+                       weight_tables=kept_weights, history_points=self.history_points, year_points={},
                        settlement_inputs={})
 
     def same_preparation(self, policy: Policy) -> bool:
@@ -332,19 +333,26 @@ def _remembered(memory: dict, key, compute):
 
 def _prepared_weights(prepared: PreparedProvince, policy: Policy, frames: list, warnings: list[str]):
     """The weight table of ``policy`` for a prepared province (``frames``: its settlement year's and
-    history stays), calibrated once per points policy."""
+    history stays), calibrated once per calibration rules: a scenario changing coefficients or outlier
+    rules keeps the weights."""
+    points = policy.points
+    key = (points.calibration, points.points_scale, points.is_dip)
     try:
-        key = hash(policy.points)
+        hash(key)
     except TypeError:
         key = None
-    cached = prepared.weight_tables.get(key) if key is not None else None
-    if cached is not None and cached[0] == policy.points:
-        warnings.extend(cached[2])
-        return cached[1]
+    if key is not None and key in prepared.weight_tables:
+        table, said, _ = prepared.weight_tables[key]
+        warnings.extend(said)
+        return table
     said: list[str] = []
     table = _weights(prepared, policy, frames[0], frames[1], said)
     if key is not None:
-        prepared.weight_tables[key] = (policy.points, table, tuple(said))
+        if len(prepared.weight_tables) >= 4:
+            prepared.weight_tables.clear()
+        on_settlement_year = prepared.weights is None and not (policy.points.is_dip and prepared.dip is not None) \
+            and (frames[1] is None or not settled(frames[1]).any())
+        prepared.weight_tables[key] = (table, tuple(said), on_settlement_year)
     warnings.extend(said)
     return table
 
