@@ -38,9 +38,11 @@ class SimulationResult:
                            the effective point value of every pool (``point_value:<pool>``)
     hospitals              scenario × hospital: cases, points, CMI, final payment, change against the
                            baseline in yuan and %, rank of the change (1: the largest gain)
-    monte_carlo_hospitals  per hospital: mean and P5 / P50 / P95 of the final payment and of the gain
-                           against fee-for-service, probability of a loss against fee-for-service and of
-                           getting less than in the baseline (empty without a Monte Carlo)
+    monte_carlo_hospitals  per hospital of the baseline: mean and P5 / P50 / P95 of the final payment and
+                           of the gain against fee-for-service, probability of a loss against
+                           fee-for-service and of getting at least a fen less than in the baseline (a
+                           hospital left without stays in a draw counts as paid nothing, its gain 0);
+                           empty without a Monte Carlo
     monte_carlo_pools      per pool: mean, sd and P5 / P50 / P95 of the settlement and effective point value
     """
 
