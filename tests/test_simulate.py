@@ -213,3 +213,37 @@ def test_a_draw_outside_its_keys_range_stops_with_the_draw_and_key_named(provinc
     err = capsys.readouterr().err
     assert status == 2 and "Traceback" not in err
     assert str(scenarios) in err and "monte_carlo.vary.budget.reserve_share" in err and "draw " in err
+
+
+@pytest.mark.parametrize("form", ["csv", "frames"])
+def test_every_input_form_simulates_alike(province_dir, prepared, tmp_path, form):
+    """A province as CSV (text columns) or as DataFrames in memory gives the Parquet province's results."""
+    from drgdip.core.province import read_province
+
+    province = read_province(province_dir)
+    if form == "csv":
+        write_province(province, tmp_path / "csv", format="csv")
+        source = tmp_path / "csv"
+    else:
+        source = province
+    base = load_policy(BASE)
+    scenarios = [Scenario("tight", {"budget.growth_rate": 0.01}),
+                 Scenario("level3", {"points.hospital_coef.by_level.3": 1.1})]
+    monte_carlo = MonteCarlo(draws=2, seed=3, vary={
+        "volume_growth": {"dist": "uniform", "params": {"low": -0.1, "high": 0.1}, "per": "hospital"}})
+    expected = simulate(prepared, base, scenarios=scenarios, monte_carlo=monte_carlo)
+    got = simulate(prepare_province(source, base), base, scenarios=scenarios, monte_carlo=monte_carlo)
+    for name in ("scenarios", "hospitals", "monte_carlo_hospitals", "monte_carlo_pools"):
+        pd.testing.assert_frame_equal(got.tables()[name], expected.tables()[name], check_exact=True, obj=name)
+
+
+def test_tables_as_parquet_hold_what_the_csv_files_hold(province_dir, tmp_path, capsys):
+    for fmt in ("csv", "parquet"):
+        assert main(["simulate", "--policy", str(BASE), "--scenarios", str(SCENARIOS / "hospital_level_sweep.yaml"),
+                     "--input", str(province_dir), "--output", str(tmp_path / fmt), "--format", fmt,
+                     "--no-progress"]) == 0
+    from_csv = pd.read_csv(tmp_path / "csv" / "hospitals.csv", dtype={"area": str, "hospital_id": str})
+    from_parquet = pd.read_parquet(tmp_path / "parquet" / "hospitals.parquet")
+    assert from_parquet["hospital_id"].astype(str).tolist() == from_csv["hospital_id"].tolist()
+    assert fen(from_parquet["final_payment"]).tolist() == fen(from_csv["final_payment"]).tolist()
+    assert from_parquet["scenario"].astype(str).tolist() == from_csv["scenario"].tolist()
