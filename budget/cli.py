@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import time
 
@@ -30,8 +29,9 @@ def register(subparsers) -> None:
     parser.add_argument("--year", type=int, help="settlement year (default: the policy's year or the latest)")
     parser.add_argument("--format", choices=("parquet", "csv"), default="parquet", help="table format")
     parser.add_argument("--no-excel", action="store_true", help="do not write settlement.xlsx")
-    parser.add_argument("--excel-case-rows", type=int, default=50_000,
-                        help="write the per-case sheet of the workbook up to this many stays (default 50000)")
+    parser.add_argument("--excel-case-rows", type=int, default=0,
+                        help="write the per-case sheet of the workbook when there are at most this many stays "
+                             "(default 0: the per-case table is the cases file only)")
     parser.add_argument("--timings", action="store_true", help="print the time and memory of each stage")
     parser.set_defaults(func=run_settle)
 
@@ -50,13 +50,8 @@ def run_settle(args, out=None) -> int:
     settlement = settle_province(args.input, policy, scheme=args.scheme, dip=args.dip, weights=args.weights,
                                  approved=args.special, deductions=args.deductions, year=args.year,
                                  regroup=args.regroup, clock=clock)
-    excel = not args.no_excel
-    if excel and importlib.util.find_spec("openpyxl") is None:
-        excel = False
-        print("note: openpyxl is not installed, so no settlement.xlsx was written "
-              "(pip install 'drgdip[excel]')", file=sys.stderr)
     with clock.stage("write"):
-        paths = write_settlement(settlement, args.output, fmt=args.format, excel=excel,
+        paths = write_settlement(settlement, args.output, fmt=args.format, excel=not args.no_excel,
                                  excel_case_rows=args.excel_case_rows)
     print(format_settlement_summary(settlement), file=out)
     seconds = time.perf_counter() - started

@@ -7,7 +7,6 @@ Runs on a fresh machine with nothing but the package: the demo scheme ships in `
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -120,13 +119,7 @@ def run_demo(out=None, *, cases: int = DEMO_CASES, seed: int = DEMO_SEED,
         if settlement is not None:
             from drgdip.budget import write_settlement
 
-            # openpyxl is the optional `excel` extra: without it, the tables are written and the
-            # workbook is left out with a note, as `drgdip settle` does.
-            excel = importlib.util.find_spec("openpyxl") is not None
-            if not excel:
-                print("note: openpyxl is not installed, so no settlement.xlsx was written "
-                      "(pip install 'drgdip[excel]')", file=sys.stderr)
-            write_settlement(settlement, Path(output) / "settlement", excel=excel)
+            write_settlement(settlement, Path(output) / "settlement")
             written.append("settlement/")
         say(f"wrote {', '.join(written)} to {output}")
     return 0

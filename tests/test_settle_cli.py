@@ -249,3 +249,28 @@ def test_one_million_stays_from_the_cli(tmp_path, capsys):
     matrix = tables["clearing_matrix"].set_index("insured_region")
     assert fen(matrix.loc["total", "total"]) == fen(cases.loc[cases["remote"], "payment"]).sum()
     assert seconds < 120, f"1M stays took {seconds:.0f} s"
+
+
+def test_workbook_as_agencies_read_it(province, tmp_path):
+    """Frozen header, yuan with thousands separators and two decimals, points with two decimals,
+    sized columns, and the per-stay sheet when asked for; the cells hold the tables' values."""
+    from openpyxl import load_workbook
+
+    _, parquet, _ = province
+    out = tmp_path / "out"
+    assert main(["settle", "--policy", str(POLICIES / "remote_pool_province_2025.yaml"), "--input", str(parquet),
+                 "--output", str(out), "--scheme", str(DEMO_SCHEME), "--excel-case-rows", "1000000"]) == 0
+    book = load_workbook(out / "settlement.xlsx")
+    hospitals = pd.read_parquet(out / "hospitals.parquet")
+    sheet = book["hospitals"]
+    assert sheet.freeze_panes == "A2"
+    header = [cell.value for cell in sheet[1]]
+    assert header == list(hospitals.columns)
+    final = header.index("final_payment") + 1
+    points = header.index("points") + 1
+    assert sheet.cell(2, final).number_format == "#,##0.00" and sheet.cell(2, points).number_format == "#,##0.00"
+    assert [sheet.cell(r + 2, final).value for r in range(len(hospitals))] == pytest.approx(
+        hospitals["final_payment"].tolist(), abs=1e-9)
+    assert sheet.column_dimensions[sheet.cell(1, final).column_letter].width >= len("final_payment")
+    cases = book["cases"]
+    assert cases.max_row == len(pd.read_parquet(out / "cases.parquet")) + 1
