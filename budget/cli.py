@@ -32,6 +32,8 @@ def register(subparsers) -> None:
     parser.add_argument("--excel-case-rows", type=int, default=0,
                         help="write the per-case sheet of the workbook when there are at most this many stays "
                              "(default 0: the per-case table is the cases file only)")
+    parser.add_argument("--lang", choices=("zh", "en"), default="zh",
+                        help="language of the workbook's sheet names (default zh)")
     parser.add_argument("--timings", action="store_true", help="print the time and memory of each stage")
     parser.set_defaults(func=run_settle)
 
@@ -51,7 +53,7 @@ def run_settle(args, out=None) -> int:
                                  approved=args.special, deductions=args.deductions, year=args.year,
                                  regroup=args.regroup, clock=clock)
     with clock.stage("write"):
-        paths = write_settlement(settlement, args.output, fmt=args.format, excel=not args.no_excel,
+        paths = write_settlement(settlement, args.output, fmt=args.format, excel=not args.no_excel, lang=args.lang,
                                  excel_case_rows=args.excel_case_rows)
     print(format_settlement_summary(settlement), file=out)
     seconds = time.perf_counter() - started

@@ -19,7 +19,7 @@ EXCEL_MAX_ROWS = 1_048_575   # rows of an Excel sheet below its header
 
 
 def write_settlement(settlement: Settlement, out_dir, *, fmt: str = "parquet", excel: bool = True,
-                     excel_case_rows: int = 0) -> dict[str, Path]:
+                     excel_case_rows: int = 0, lang: str = "zh") -> dict[str, Path]:
     """Write every table of ``settlement`` to ``out_dir`` as ``<table>.<fmt>`` plus ``settlement.xlsx``.
 
     The per-case sheet of the workbook holds the stays when there are at most ``excel_case_rows`` of
@@ -39,7 +39,7 @@ def write_settlement(settlement: Settlement, out_dir, *, fmt: str = "parquet", e
         cases = pool.submit(write_table, tables.pop("cases"), out / f"cases.{fmt}")
         paths = {name: write_table(frame, out / f"{name}.{fmt}") for name, frame in tables.items()}
         if excel:
-            paths["excel"] = write_workbook(settlement, out / "settlement.xlsx", case_rows=excel_case_rows)
+            paths["excel"] = write_workbook(settlement, out / "settlement.xlsx", case_rows=excel_case_rows, lang=lang)
         paths["cases"] = cases.result()
     return paths
 
@@ -60,17 +60,25 @@ POINT_VALUE_COLUMNS = frozenset({"point_value", "budget_point_value", "settlemen
 RATIO_COLUMNS = frozenset({"fund_ratio", "cmi", "budget_use", "share_normal", "share_high", "share_low",
                            "share_ungrouped", "cost_ratio", "assessment_coef", "applied_hospital_coef", "remote_coef"})
 WIDTH_SAMPLE_ROWS = 200   # rows read to size a column
+LANGUAGES = ("zh", "en")
+SHEET_NAMES = {"zh": {"summary": "汇总", "pools": "统筹池点值", "hospitals": "医院结算", "monthly": "月度预付",
+                      "clearing": "异地清算", "clearing_matrix": "异地清算矩阵", "cases": "病例"}}
 
 
-def write_workbook(settlement: Settlement, path, *, case_rows: int = 0) -> Path:
+def write_workbook(settlement: Settlement, path, *, case_rows: int = 0, lang: str = "zh") -> Path:
     """An Excel workbook with one sheet per table, as agencies read it: a frozen header row, yuan with
     two decimals and thousands separators, points with two decimals, columns sized to their content.
 
     Written by xlsxwriter in constant-memory mode (each row goes to disk as it is written). The
     per-stay sheet holds the stays only when there are at most ``case_rows`` of them (default none:
-    the per-stay table is the cases file next to the workbook).
+    the per-stay table is the cases file next to the workbook). Sheets are named in ``lang`` (``zh``:
+    汇总, 医院结算, ...; ``en``: the table names); the columns keep the tables' names.
     """
     import xlsxwriter
+
+    if lang not in LANGUAGES:
+        raise UsageError(f"lang must be one of {', '.join(LANGUAGES)}, got {lang!r}", field="lang")
+    names = SHEET_NAMES.get(lang, {})
 
     path = Path(path)
     book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "nan_inf_to_errors": True,
@@ -84,7 +92,7 @@ def write_workbook(settlement: Settlement, path, *, case_rows: int = 0) -> Path:
                "integer": book.add_format({"num_format": "#,##0"}),
                "date": book.add_format({"num_format": "yyyy-mm-dd hh:mm"})}
     for name, frame in settlement.tables().items():
-        sheet = book.add_worksheet(name[:31])
+        sheet = book.add_worksheet(names.get(name, name)[:31])
         limit = min(case_rows, EXCEL_MAX_ROWS)
         if name == "cases" and len(frame) > limit:
             sheet.write_string(0, 0, f"{len(frame):,} stays: the per-case table is in the cases file next to this "

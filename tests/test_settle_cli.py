@@ -147,7 +147,7 @@ def test_csv_output_and_excel_workbook(province, tmp_path):
     out = tmp_path / "out"
     assert main(["settle", "--policy", str(POLICIES / "remote_pool_province_2025.yaml"), "--input", str(parquet),
                  "--output", str(out), "--scheme", str(DEMO_SCHEME), "--format", "csv",
-                 "--excel-case-rows", "10"]) == 0
+                 "--excel-case-rows", "10", "--lang", "en"]) == 0
     tables = check_outputs(out, "csv")
     book = load_workbook(out / "settlement.xlsx", read_only=True)
     assert book.sheetnames == list(TABLES)
@@ -261,8 +261,9 @@ def test_workbook_as_agencies_read_it(province, tmp_path):
     assert main(["settle", "--policy", str(POLICIES / "remote_pool_province_2025.yaml"), "--input", str(parquet),
                  "--output", str(out), "--scheme", str(DEMO_SCHEME), "--excel-case-rows", "1000000"]) == 0
     book = load_workbook(out / "settlement.xlsx")
+    assert book.sheetnames == ["汇总", "统筹池点值", "医院结算", "月度预付", "异地清算", "异地清算矩阵", "病例"]
     hospitals = pd.read_parquet(out / "hospitals.parquet")
-    sheet = book["hospitals"]
+    sheet = book["医院结算"]
     assert sheet.freeze_panes == "A2"
     header = [cell.value for cell in sheet[1]]
     assert header == list(hospitals.columns)
@@ -272,5 +273,5 @@ def test_workbook_as_agencies_read_it(province, tmp_path):
     assert [sheet.cell(r + 2, final).value for r in range(len(hospitals))] == pytest.approx(
         hospitals["final_payment"].tolist(), abs=1e-9)
     assert sheet.column_dimensions[sheet.cell(1, final).column_letter].width >= len("final_payment")
-    cases = book["cases"]
+    cases = book["病例"]
     assert cases.max_row == len(pd.read_parquet(out / "cases.parquet")) + 1
