@@ -48,13 +48,16 @@ def run_settle(args, out=None) -> int:
 
     started = time.perf_counter()
     policy = load_policy(args.policy)
-    clock = StageClock()
-    settlement = settle_province(args.input, policy, scheme=args.scheme, dip=args.dip, weights=args.weights,
-                                 approved=args.special, deductions=args.deductions, year=args.year,
-                                 regroup=args.regroup, clock=clock)
-    with clock.stage("write"):
-        paths = write_settlement(settlement, args.output, fmt=args.format, excel=not args.no_excel, lang=args.lang,
-                                 excel_case_rows=args.excel_case_rows)
+    clock = StageClock(progress=sys.stderr if sys.stderr.isatty() else None, command="drgdip settle")
+    try:
+        settlement = settle_province(args.input, policy, scheme=args.scheme, dip=args.dip, weights=args.weights,
+                                     approved=args.special, deductions=args.deductions, year=args.year,
+                                     regroup=args.regroup, clock=clock)
+        with clock.stage("write"):
+            paths = write_settlement(settlement, args.output, fmt=args.format, excel=not args.no_excel,
+                                     lang=args.lang, excel_case_rows=args.excel_case_rows)
+    finally:
+        clock.done()
     print(format_settlement_summary(settlement), file=out)
     seconds = time.perf_counter() - started
     print(f"settled {len(settlement.cases):,} stays of {len(settlement.hospitals):,} hospitals in "

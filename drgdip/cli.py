@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from drgdip.core.errors import UsageError
+from drgdip.core.resources import kernels_cached
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,9 +31,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# commands that run the numba kernels (compiled on a machine's first run, then cached)
+COMPUTING = frozenset({"demo", "group", "synth", "points", "calibrate", "settle", "simulate"})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in COMPUTING and not kernels_cached():
+        print("drgdip: first run here: compiling the numba kernels for this machine and caching them "
+              "(about half a minute, once)", file=sys.stderr)
     try:
         return int(args.func(args) or 0)
     except UsageError as error:

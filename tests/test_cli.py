@@ -105,3 +105,31 @@ def test_group_with_dip_directory_appends_dip_columns(tmp_path):
     assert got["dip_group"].tolist() == [("" if pd.isna(g) else g) for g in expected["dip_group"]]
     assert got["dip_type"].tolist() == expected["dip_type"].astype(str).tolist()
     assert (got["dip_type"] == "core").any()
+
+
+def test_the_first_run_says_that_kernels_are_compiled(monkeypatch, capsys):
+    import drgdip.cli as cli
+
+    monkeypatch.setattr(cli, "kernels_cached", lambda: False)
+    assert cli.main(["demo", "--cases", "300", "--seed", "3"]) == 0
+    assert "compiling the numba kernels" in capsys.readouterr().err
+    monkeypatch.setattr(cli, "kernels_cached", lambda: True)
+    assert cli.main(["demo", "--cases", "300", "--seed", "3"]) == 0
+    assert "compiling" not in capsys.readouterr().err
+
+
+def test_a_clock_shows_each_stage_as_it_starts_and_clears_the_line():
+    import io
+
+    from drgdip.core.timing import StageClock
+
+    stream = io.StringIO()
+    clock = StageClock(progress=stream, command="drgdip settle")
+    with clock.stage("read"):
+        pass
+    with clock.stage("points"):
+        pass
+    clock.done()
+    shown = stream.getvalue()
+    assert "drgdip settle: read ..." in shown and "drgdip settle: points ..." in shown
+    assert shown.endswith("\r\033[K") and [s.name for s in clock.stages] == ["read", "points"]

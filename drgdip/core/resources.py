@@ -6,10 +6,22 @@ installed wheel alike.
 
 from __future__ import annotations
 
+import os
 from importlib.resources import files
 from pathlib import Path
 
-__all__ = ["data_dir", "demo_scheme_dir", "demo_dip_dir", "policies_dir", "policy_path"]
+__all__ = ["data_dir", "demo_scheme_dir", "demo_dip_dir", "policies_dir", "policy_path", "kernels_cached"]
+
+KERNEL_PACKAGES = ("drgdip.grouper", "drgdip.pointvalue", "drgdip.budget")
+
+
+def kernels_cached() -> bool:
+    """Whether numba has cached compiled kernels of drgdip on this machine (next to the modules, or
+    under ``NUMBA_CACHE_DIR``): if not, the first run compiles them."""
+    places = [Path(str(files(package))) / "__pycache__" for package in KERNEL_PACKAGES]
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        places.append(Path(os.environ["NUMBA_CACHE_DIR"]))
+    return any(next(place.rglob("*.nbi"), None) is not None for place in places if place.is_dir())
 
 
 def data_dir() -> Path:

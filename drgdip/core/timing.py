@@ -38,17 +38,33 @@ class Stage:
 
 @dataclass
 class StageClock:
-    """Records each ``with clock.stage(name):`` block; :meth:`table` formats them."""
+    """Records each ``with clock.stage(name):`` block; :meth:`table` formats them.
+
+    With ``progress`` (a text stream, e.g. standard error on a terminal) each stage is shown on one
+    line as it starts, with the time so far, and the line is cleared at :meth:`done`.
+    """
 
     stages: list[Stage] = field(default_factory=list)
+    progress: object = None
+    command: str = "drgdip"
+    started: float = field(default_factory=time.perf_counter)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         started = time.perf_counter()
+        if self.progress is not None:
+            self.progress.write(f"\r\033[K{self.command}: {name} ... ({started - self.started:.1f} s)")
+            self.progress.flush()
         try:
             yield
         finally:
             self.stages.append(Stage(name, time.perf_counter() - started, resident_gb(), peak_gb()))
+
+    def done(self) -> None:
+        """Clear the progress line."""
+        if self.progress is not None:
+            self.progress.write("\r\033[K")
+            self.progress.flush()
 
     @property
     def total_seconds(self) -> float:
