@@ -61,6 +61,7 @@ def _params(path: str | None):
 def run_synth(args: argparse.Namespace) -> int:
     from drgdip.grouper import SchemeError, load_scheme
     from drgdip.core.province import write_province
+    from drgdip.core.timing import StageClock
     from drgdip.synth.province import generate_province
 
     years = _years(args.years)
@@ -70,12 +71,17 @@ def run_synth(args: argparse.Namespace) -> int:
     except SchemeError as error:
         raise UsageError(str(error), file=args.scheme) from None
     started = time.perf_counter()
+    clock = StageClock(progress=sys.stderr if sys.stderr.isatty() else None, command="drgdip synth")
     try:
-        province = generate_province(scheme, cases=args.cases, years=years, hospitals=args.hospitals,
-                                     regions=_regions(args.regions), seed=args.seed, params=params)
+        with clock.stage(f"generating and grouping {args.cases:,} stays"):
+            province = generate_province(scheme, cases=args.cases, years=years, hospitals=args.hospitals,
+                                         regions=_regions(args.regions), seed=args.seed, params=params)
+        with clock.stage("writing"):
+            paths = write_province(province, args.output, format=args.format)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    paths = write_province(province, args.output, format=args.format)
+    finally:
+        clock.done()
     elapsed = time.perf_counter() - started
     cases = province.cases
     remote = float((cases["region"] != cases["insured_region"]).mean()) if len(cases) else 0.0
