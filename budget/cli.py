@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
+from drgdip.budget.province_options import add_province_options, province_options
+
 __all__ = ["register", "run_settle"]
 
 
@@ -15,18 +17,8 @@ def register(subparsers) -> None:
         description="Apply day-care rules, group (if needed), compute points and settle hospitals under the "
                     "policy's regional budget; writes per-case, per-hospital, clearing and summary tables.")
     parser.add_argument("--policy", required=True, help="policy YAML (see data/policies/)")
-    parser.add_argument("--input", required=True,
-                        help="province directory (cases.*, hospitals.*, outpatient.*) or a cases file")
+    add_province_options(parser)
     parser.add_argument("--output", required=True, help="output directory")
-    parser.add_argument("--scheme", help="DRG scheme directory for the stays that need grouping (default: the "
-                                         "scheme recorded in the province's province.json)")
-    parser.add_argument("--regroup", action="store_true",
-                        help="group every stay again, whatever group columns the cases carry")
-    parser.add_argument("--dip", help="DIP directory, for stays without a dip_group column")
-    parser.add_argument("--weights", help="published weight / point table (CSV or Parquet) instead of calibrating")
-    parser.add_argument("--special", help="special-review approval list (CSV/Parquet with case_id)")
-    parser.add_argument("--deductions", help="audit deductions (hospital_id, amount, optional month)")
-    parser.add_argument("--year", type=int, help="settlement year (default: the policy's year or the latest)")
     parser.add_argument("--format", choices=("parquet", "csv"), default="parquet", help="table format")
     parser.add_argument("--no-excel", action="store_true", help="do not write settlement.xlsx")
     parser.add_argument("--excel-case-rows", type=int, default=0,
@@ -50,9 +42,7 @@ def run_settle(args, out=None) -> int:
     policy = load_policy(args.policy)
     clock = StageClock(progress=sys.stderr if sys.stderr.isatty() else None, command="drgdip settle")
     try:
-        settlement = settle_province(args.input, policy, scheme=args.scheme, dip=args.dip, weights=args.weights,
-                                     approved=args.special, deductions=args.deductions, year=args.year,
-                                     regroup=args.regroup, clock=clock)
+        settlement = settle_province(args.input, policy, **province_options(args), clock=clock)
         with clock.stage("write"):
             paths = write_settlement(settlement, args.output, fmt=args.format, excel=not args.no_excel,
                                      lang=args.lang, excel_case_rows=args.excel_case_rows)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
+from drgdip.budget.province_options import add_province_options, province_options
+
 __all__ = ["register", "run_simulate"]
 
 
@@ -17,12 +19,8 @@ def register(subparsers) -> None:
                     "Carlo draw; writes the scenarios, hospitals and Monte Carlo tables.")
     parser.add_argument("--policy", required=True, help="base policy YAML (see data/policies/)")
     parser.add_argument("--scenarios", required=True, help="scenario file YAML (see data/scenarios/)")
-    parser.add_argument("--input", required=True, help="province directory or cases file")
+    add_province_options(parser)
     parser.add_argument("--output", required=True, help="output directory")
-    parser.add_argument("--scheme", help="DRG scheme directory for the stays that need grouping")
-    parser.add_argument("--dip", help="DIP directory, for stays without a dip_group column")
-    parser.add_argument("--weights", help="published weight / point table instead of calibrating")
-    parser.add_argument("--year", type=int, help="settlement year (default: the policy's year or the latest)")
     parser.add_argument("--format", choices=("parquet", "csv"), default="csv", help="table format (default csv)")
     parser.add_argument("--write-draw", type=int, metavar="K",
                         help="also write Monte Carlo draw K's province and policy (DIR/draw-K), to settle with "
@@ -53,8 +51,7 @@ def run_simulate(args, out=None) -> int:
         if not 0 <= args.write_draw < spec.monte_carlo.draws:
             raise UsageError(f"--write-draw {args.write_draw}: the Monte Carlo has draws 0 to "
                              f"{spec.monte_carlo.draws - 1}", field="write-draw")
-    prepared = prepare_province(args.input, policy, scheme=args.scheme, dip=args.dip, weights=args.weights,
-                                year=args.year)
+    prepared = prepare_province(args.input, policy, **province_options(args))
     progress = None if args.no_progress else _ProgressBar()
     try:
         result = simulate(prepared, policy, scenarios=spec.scenarios, sweeps=spec.sweeps,

@@ -22,7 +22,7 @@ from drgdip.budget.settle import Settlement
 from drgdip.simulate.casemix import perturb
 from drgdip.simulate.scenarios import BASELINE, MonteCarlo, Scenario, Sweep, apply_overrides, draw_policy, draw_values
 
-__all__ = ["SimulationResult", "simulate", "draw_province", "HOSPITAL_KEY", "QUANTILES"]
+__all__ = ["SimulationResult", "simulate", "draw_province", "DrawUnits", "HOSPITAL_KEY", "QUANTILES"]
 
 HOSPITAL_KEY = ["area", "hospital_id"]
 QUANTILES = (0.05, 0.50, 0.95)
@@ -75,8 +75,14 @@ def simulate(prepared: PreparedProvince, base_policy: Policy, *, scenarios: Iter
         if progress:
             progress(len(settled), total)
     baseline = settled[0][1]
-    hospitals = pd.concat([_hospital_rows(name, result, baseline) for name, result in settled], ignore_index=True)
-    summary = pd.DataFrame([_scenario_row(name, result, baseline, sweep_of.get(name)) for name, result in settled])
+    base = _payments(baseline)
+    tables, rows = [], []
+    for name, result in settled:
+        table = _hospital_rows(name, _payments(result), base)
+        tables.append(table)
+        rows.append(_scenario_row(name, result, table, sweep_of.get(name)))
+    hospitals = pd.concat(tables, ignore_index=True)
+    summary = pd.DataFrame(rows)
     mc_hospitals, mc_pools = _empty_monte_carlo()
     if monte_carlo is not None:
         mc_hospitals, mc_pools = _monte_carlo(prepared, base_policy, monte_carlo, baseline,
@@ -95,9 +101,9 @@ def _payments(result: Settlement) -> pd.DataFrame:
     return table.set_index(HOSPITAL_KEY)
 
 
-def _hospital_rows(name: str, result: Settlement, baseline: Settlement) -> pd.DataFrame:
-    """scenario × hospital rows: payment and its change against the baseline."""
-    mine, base = _payments(result), _payments(baseline)
+def _hospital_rows(name: str, mine: pd.DataFrame, base: pd.DataFrame) -> pd.DataFrame:
+    """scenario × hospital rows (``mine``, :func:`_payments`): payment and its change against the
+    baseline's ``base``."""
     before = base["final_payment"].reindex(mine.index)
     change = (mine["final_payment"] - before.fillna(0.0)).round(2)
     frame = pd.DataFrame({
@@ -113,11 +119,10 @@ def _hospital_rows(name: str, result: Settlement, baseline: Settlement) -> pd.Da
                   "gain_vs_ffs", "change", "change_pct", "rank"]]
 
 
-def _scenario_row(name: str, result: Settlement, baseline: Settlement, swept) -> dict:
-    """One row of the ``scenarios`` table."""
+def _scenario_row(name: str, result: Settlement, hospitals: pd.DataFrame, swept) -> dict:
+    """One row of the ``scenarios`` table (``hospitals``: the scenario's rows of :func:`_hospital_rows`)."""
     summary = result.summary
-    mine, base = _payments(result), _payments(baseline)
-    change = (mine["final_payment"] - base["final_payment"].reindex(mine.index).fillna(0.0)).round(2)
+    change = hospitals["change"]
     row = {
         "scenario": name,
         "kind": "baseline" if name == BASELINE else ("sweep" if swept else "scenario"),
@@ -129,7 +134,7 @@ def _scenario_row(name: str, result: Settlement, baseline: Settlement, swept) ->
         "hospitals_gaining": int((change > 0).sum()),
         "hospitals_losing": int((change < 0).sum()),
     }
-    levels = mine["level"].fillna(0).astype(int)
+    levels = hospitals["level"].fillna(0).astype(int)
     for level in sorted(set(levels)):
         row[f"shift_level_{level}" if level else "shift_level_unknown"] = round(float(change[levels == level].sum()), 2)
     for pool, value in zip(result.pools["pool"].astype(str), result.pools["effective_point_value"]):
@@ -159,15 +164,30 @@ def _per_hospital(value, unit: str, hospitals: pd.DataFrame) -> pd.Series | floa
     return hospitals[column].astype(str).map(value).fillna(0.0)
 
 
-def draw_province(prepared: PreparedProvince, base_policy: Policy, monte_carlo: MonteCarlo, draw: int
-                  ) -> tuple[PreparedProvince, Policy]:
-    """Draw ``draw`` of a Monte Carlo: the perturbed province and the drawn policy."""
+@dataclass(frozen=True)
+class DrawUnits:
+    """What ``per`` draws over, read once from the prepared settlement year: the sorted hospitals,
+    levels and regions, and each hospital's level and region."""
+
+    units: dict
+    hospitals: pd.DataFrame
+
+    @classmethod
+    def of(cls, prepared: PreparedProvince) -> "DrawUnits":
+        return cls(_units(prepared), _hospital_attributes(prepared))
+
+
+def draw_province(prepared: PreparedProvince, base_policy: Policy, monte_carlo: MonteCarlo, draw: int,
+                  units: DrawUnits | None = None) -> tuple[PreparedProvince, Policy]:
+    """Draw ``draw`` of a Monte Carlo: the perturbed province and the drawn policy (``units``: the
+    prepared province's :class:`DrawUnits`, when the caller draws many)."""
+    units = units if units is not None else DrawUnits.of(prepared)
     policy = draw_policy(base_policy, monte_carlo, draw) if monte_carlo.policy_keys else base_policy
-    values = draw_values(monte_carlo, draw, _units(prepared))
+    values = draw_values(monte_carlo, draw, units.units)
     case_mix = {name: values[name] for name in monte_carlo.case_mix}
     if not case_mix:
         return prepared, policy
-    hospitals = _hospital_attributes(prepared)
+    hospitals = units.hospitals
     shares = {name: _per_hospital(value, monte_carlo.vary[name].per, hospitals) for name, value in case_mix.items()}
     rng = np.random.default_rng([monte_carlo.seed, draw, CASE_MIX_STREAM])
     current = perturb(prepared.current, rng=rng, **shares, **_upshift_targets(prepared, policy),
@@ -200,8 +220,9 @@ def _monte_carlo(prepared: PreparedProvince, base_policy: Policy, monte_carlo: M
     payment = np.zeros((monte_carlo.draws, len(base)))
     gain = np.zeros((monte_carlo.draws, len(base)))
     pool_values: dict[str, list] = {}
+    units = DrawUnits.of(prepared)
     for draw in range(monte_carlo.draws):
-        province, policy = draw_province(prepared, base_policy, monte_carlo, draw)
+        province, policy = draw_province(prepared, base_policy, monte_carlo, draw, units)
         result = settle_prepared(province, policy, input_columns=False, per_stay=False)
         mine = _payments(result).reindex(base.index)
         payment[draw] = mine["final_payment"].fillna(0.0).to_numpy()

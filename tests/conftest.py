@@ -36,3 +36,17 @@ def public_corpus():
     import pandas as pd
 
     return pd.read_csv(PUBLIC_CORPUS, dtype=str, keep_default_na=False)
+
+
+@pytest.fixture(scope="session")
+def demo_province_dir(tmp_path_factory):
+    """The province ``drgdip demo --output`` writes (its size and seed), as Parquet."""
+    from drgdip.core.province import write_province
+    from drgdip.demo import DEMO_CASES, DEMO_HOSPITALS, DEMO_REGIONS, DEMO_SEED
+    from drgdip.synth.province import generate_province
+
+    province = generate_province(DEMO_SCHEME_DIR, cases=DEMO_CASES, hospitals=DEMO_HOSPITALS, regions=DEMO_REGIONS,
+                                 seed=DEMO_SEED)
+    directory = tmp_path_factory.mktemp("demo_province")
+    write_province(province, directory)
+    return directory

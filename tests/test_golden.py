@@ -13,8 +13,6 @@ import pandas as pd
 import pytest
 
 from drgdip.budget import load_policy, settle_province
-from drgdip.core.province import write_province
-from drgdip.synth.province import generate_province
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -27,24 +25,15 @@ MONEY = ("total_cost", "ffs_fund", "fund_due", "assessment_withheld", "deduction
 POINT_VALUES = ("settlement_point_value", "effective_point_value", "budget_point_value")
 
 
-@pytest.fixture(scope="module")
-def demo_province(tmp_path_factory):
-    """The demo province (``drgdip demo``'s size and seed) as written to Parquet."""
-    province = generate_province(DEMO_SCHEME, cases=20_000, hospitals=20, regions=4, seed=20231)
-    directory = tmp_path_factory.mktemp("golden_province")
-    write_province(province, directory)
-    return directory
-
-
 def _hex(values) -> list[str]:
     return [float.hex(float(v)) for v in values]
 
 
 @pytest.mark.parametrize("policy_file", POLICIES, ids=lambda p: p.stem)
-def test_shipped_policy_settles_as_recorded(demo_province, policy_file):
+def test_shipped_policy_settles_as_recorded(demo_province_dir, policy_file):
     policy = load_policy(policy_file)
     grouping = {"dip": DEMO_DIP} if policy.points.is_dip else {"scheme": DEMO_SCHEME}
-    settlement = settle_province(demo_province, policy, **grouping)
+    settlement = settle_province(demo_province_dir, policy, **grouping)
 
     expected = pd.read_csv(GOLDEN / f"{policy_file.stem}.hospitals.csv", dtype={"area": str, "hospital_id": str})
     hospitals = settlement.hospitals

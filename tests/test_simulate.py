@@ -38,18 +38,6 @@ def province_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
-    """The province ``drgdip demo --output`` writes (its size and seed)."""
-    from drgdip.demo import DEMO_CASES, DEMO_HOSPITALS, DEMO_REGIONS, DEMO_SEED
-
-    province = generate_province(DEMO_SCHEME, cases=DEMO_CASES, hospitals=DEMO_HOSPITALS, regions=DEMO_REGIONS,
-                                 seed=DEMO_SEED)
-    directory = tmp_path_factory.mktemp("demo_province")
-    write_province(province, directory)
-    return directory
-
-
-@pytest.fixture(scope="module")
 def prepared(province_dir):
     return prepare_province(province_dir, load_policy(BASE))
 
@@ -177,11 +165,12 @@ def test_monte_carlo_hospital_figures_are_those_of_the_draws(prepared):
 
 
 @pytest.mark.parametrize("scenario_file", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
-def test_shipped_scenario_files_run_on_the_demo_province(demo_dir, tmp_path, scenario_file, capsys):
+def test_shipped_scenario_files_run_on_the_demo_province(demo_province_dir, tmp_path, scenario_file,
+                                                         capsys):
     spec = load_scenarios(scenario_file, load_policy(BASE))
     assert spec.scenarios or spec.sweeps or spec.monte_carlo
     status = main(["simulate", "--policy", str(BASE), "--scenarios", str(scenario_file), "--input",
-                   str(demo_dir), "--output", str(tmp_path / "out"), "--no-progress"])
+                   str(demo_province_dir), "--output", str(tmp_path / "out"), "--no-progress"])
     assert status == 0
     out = capsys.readouterr().out
     assert "simulated" in out and "baseline" in out
@@ -247,3 +236,22 @@ def test_tables_as_parquet_hold_what_the_csv_files_hold(province_dir, tmp_path, 
     assert from_parquet["hospital_id"].astype(str).tolist() == from_csv["hospital_id"].tolist()
     assert fen(from_parquet["final_payment"]).tolist() == fen(from_csv["final_payment"]).tolist()
     assert from_parquet["scenario"].astype(str).tolist() == from_csv["scenario"].tolist()
+
+
+def test_simulate_takes_the_province_options_of_settle(province_dir, tmp_path):
+    """Deductions and special-review approvals reach every scenario as they reach ``drgdip settle``."""
+    policy = load_policy(BASE)
+    plain = settle_province(province_dir, policy)
+    hospital = plain.hospitals["hospital_id"].iloc[0]
+    deductions = tmp_path / "deductions.csv"
+    pd.DataFrame({"hospital_id": [hospital], "amount": [1234.56], "month": [5]}).to_csv(deductions, index=False)
+    expected = payments(settle_province(province_dir, policy, deductions=deductions))
+    assert main(["simulate", "--policy", str(BASE), "--scenarios", str(SCENARIOS / "hospital_level_sweep.yaml"),
+                 "--input", str(province_dir), "--output", str(tmp_path / "out"), "--deductions", str(deductions),
+                 "--no-progress"]) == 0
+    table = pd.read_csv(tmp_path / "out" / "hospitals.csv", dtype={"area": str, "hospital_id": str})
+    baseline = table[table["scenario"] == "baseline"]
+    got = pd.Series(fen(baseline["final_payment"]), index=pd.MultiIndex.from_arrays(
+        [baseline["area"], baseline["hospital_id"]]))
+    assert got.reindex(expected.index).tolist() == expected.tolist()
+    assert got.reindex(expected.index).tolist() != payments(plain).reindex(expected.index).tolist()

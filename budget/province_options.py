@@ -1,0 +1,28 @@
+"""The options that say which province to settle and how to read it, shared by ``drgdip settle`` and
+``drgdip simulate`` (declared once, so both commands take the same ones)."""
+
+from __future__ import annotations
+
+__all__ = ["add_province_options", "province_options"]
+
+
+def add_province_options(parser) -> None:
+    """Add ``--input``, ``--scheme``, ``--regroup``, ``--dip``, ``--weights``, ``--special``,
+    ``--deductions`` and ``--year`` to an argparse parser."""
+    parser.add_argument("--input", required=True,
+                        help="province directory (cases.*, hospitals.*, outpatient.*) or a cases file")
+    parser.add_argument("--scheme", help="DRG scheme directory for the stays that need grouping (default: the "
+                                         "scheme recorded in the province's province.json)")
+    parser.add_argument("--regroup", action="store_true",
+                        help="group every stay again, whatever group columns the cases carry")
+    parser.add_argument("--dip", help="DIP directory, for stays without a dip_group column")
+    parser.add_argument("--weights", help="published weight / point table (CSV or Parquet) instead of calibrating")
+    parser.add_argument("--special", help="special-review approval list (CSV/Parquet with case_id)")
+    parser.add_argument("--deductions", help="audit deductions (hospital_id, amount, optional month)")
+    parser.add_argument("--year", type=int, help="settlement year (default: the policy's year or the latest)")
+
+
+def province_options(args) -> dict:
+    """The keyword arguments of :func:`drgdip.budget.pipeline.prepare_province` the options give."""
+    return {"scheme": args.scheme, "dip": args.dip, "weights": args.weights, "approved": args.special,
+            "deductions": args.deductions, "year": args.year, "regroup": args.regroup}
