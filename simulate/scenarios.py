@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import difflib
 import json
 import math
@@ -483,6 +484,19 @@ def policy_to_mapping(policy: Policy) -> dict:
     left at its declared default when the policy would derive the same value by itself, so that an
     override of what it derives from derives it again.
     """
+    return copy.deepcopy(_mapping_of(policy))
+
+
+def _mapping_of(policy: Policy) -> dict:
+    """:func:`policy_to_mapping`, worked out once per policy (it builds the policy a few times over):
+    a Monte Carlo applies its draws to the same base policy again and again. Not to be changed."""
+    try:
+        return _remembered_mapping(policy)
+    except TypeError:   # a policy that cannot be hashed
+        return _policy_mapping(policy)
+
+
+def _policy_mapping(policy: Policy) -> dict:
     mapping = _plain(policy)
     for path, default in _derivable(policy):
         trial = copy.deepcopy(mapping)
@@ -490,6 +504,9 @@ def policy_to_mapping(policy: Policy) -> dict:
         if _builds(trial, policy):
             mapping = trial
     return mapping
+
+
+_remembered_mapping = functools.lru_cache(maxsize=8)(_policy_mapping)
 
 
 def _plain(value: Any) -> Any:
@@ -548,7 +565,7 @@ def apply_overrides(policy: Policy, overrides: Mapping[str, Any]) -> Policy:
     a bad value raises :class:`ConfigError` naming the policy key path. The new policy keeps the base
     policy's ``source``.
     """
-    return _apply(policy, policy_to_mapping(policy), overrides)
+    return _apply(policy, _mapping_of(policy), overrides)
 
 
 def _apply(policy: Policy, base: dict, overrides: Mapping[str, Any]) -> Policy:
