@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     from drgdip.pointvalue import cli as pointvalue_cli
     from drgdip.budget import cli as budget_cli
     from drgdip.simulate import cli as simulate_cli
+    from drgdip.report import cli as report_cli
     from drgdip import demo
 
     parser = argparse.ArgumentParser(
@@ -26,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Group inpatient cases (CHS-DRG / DIP), compute points and settle hospitals.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for module in (grouper_cli, synth_cli, pointvalue_cli, budget_cli, simulate_cli, demo):
+    for module in (grouper_cli, synth_cli, pointvalue_cli, budget_cli, simulate_cli, report_cli, demo):
         module.register(subparsers)
     return parser
 
