@@ -25,7 +25,9 @@ def register(subparsers) -> None:
                         help="write the per-case sheet of the workbook when there are at most this many stays "
                              "(default 0: the per-case table is the cases file only)")
     parser.add_argument("--lang", choices=("zh", "en"), default="zh",
-                        help="language of the workbook's sheet names (default zh)")
+                        help="language of the workbook's sheet names and of the report (default zh)")
+    parser.add_argument("--report", action="store_true",
+                        help="also write the HTML report of the settlement (OUTPUT/report.html)")
     parser.add_argument("--timings", action="store_true", help="print the time and memory of each stage")
     parser.set_defaults(func=run_settle)
 

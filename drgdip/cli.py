@@ -43,7 +43,15 @@ def main(argv: list[str] | None = None) -> int:
         print("drgdip: first run here: compiling the numba kernels for this machine and caching them "
               "(about half a minute, once)", file=sys.stderr)
     try:
-        return int(args.func(args) or 0)
+        status = int(args.func(args) or 0)
+        # --report (settle, simulate): the HTML report of the folder the command has just written
+        if status == 0 and getattr(args, "report", False):
+            from pathlib import Path
+
+            from drgdip.report import write_report
+
+            print(write_report(args.output, Path(args.output) / "report.html", lang=args.lang).summary())
+        return status
     except UsageError as error:
         print(f"drgdip {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -21,6 +21,7 @@ DEMO_HOSPITALS = 20
 DEMO_REGIONS = 4
 DEMO_SEED = 20231
 TOP_DRGS = 8
+DEMO_REPORT = "drgdip-demo-report.html"
 
 
 def register(subparsers) -> None:
@@ -37,6 +38,11 @@ def register(subparsers) -> None:
                       help="settlement policy YAML (default: the Panzhihua-style DRG point policy)")
     demo.add_argument("--output", default=None,
                       help="also write the province, the grouped cases and the settlement tables here")
+    demo.add_argument("--report", default=None, metavar="FILE",
+                      help=f"where to write the HTML report (default: OUTPUT/report.html with --output, else "
+                           f"{DEMO_REPORT} in the current folder)")
+    demo.add_argument("--no-report", action="store_true", help="do not write the HTML report")
+    demo.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of the report (default zh)")
     demo.set_defaults(func=_run)
 
 
@@ -47,13 +53,19 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"--cases must be at least 1, got {args.cases}", field="cases")
     if args.seed < 0:
         raise UsageError(f"--seed must be non-negative, got {args.seed}", field="seed")
-    return run_demo(cases=args.cases, seed=args.seed, output=args.output, policy=args.policy)
+    report = None
+    if not args.no_report:
+        report = args.report or (Path(args.output) / "report.html" if args.output else Path(DEMO_REPORT))
+    return run_demo(cases=args.cases, seed=args.seed, output=args.output, policy=args.policy, report=report,
+                    lang=args.lang)
 
 
 def run_demo(out=None, *, cases: int = DEMO_CASES, seed: int = DEMO_SEED,
              output: str | Path | None = None, scheme_dir: str | Path = DEMO_SCHEME,
-             policy: str | Path | None = DEMO_POLICY) -> int:
-    """Generate, group, point and settle a demo province; write it all to ``output`` if given.
+             policy: str | Path | None = DEMO_POLICY, report: str | Path | None = None,
+             lang: str = "zh") -> int:
+    """Generate, group, point and settle a demo province; write it all to ``output`` if given, and
+    the HTML report of the settlement to ``report`` if given.
 
     ``policy=None`` stops after grouping.
     """
@@ -122,4 +134,20 @@ def run_demo(out=None, *, cases: int = DEMO_CASES, seed: int = DEMO_SEED,
             write_settlement(settlement, Path(output) / "settlement")
             written.append("settlement/")
         say(f"wrote {', '.join(written)} to {output}")
+    if report is not None and settlement is not None:
+        say(f"report: {_write_report(settlement, output, report, lang).summary()}")
     return 0
+
+
+def _write_report(settlement, output, report, lang: str):
+    """The HTML report of the settlement, from its written tables (a scratch folder without ``output``)."""
+    import tempfile
+
+    from drgdip.budget import write_settlement
+    from drgdip.report import write_report
+
+    if output is not None:
+        return write_report(Path(output) / "settlement", report, lang=lang)
+    with tempfile.TemporaryDirectory(prefix="drgdip-demo-") as scratch:
+        write_settlement(settlement, scratch, excel=False)
+        return write_report(scratch, report, lang=lang, source="drgdip demo")

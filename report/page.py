@@ -19,9 +19,10 @@ def _asset(name: str) -> str:
     return resources.files("drgdip.report").joinpath("assets", name).read_text(encoding="utf-8")
 
 
-def build_report(folders, *, lang: str = "zh") -> str:
+def build_report(folders, *, lang: str = "zh", source: str | None = None) -> str:
     """The HTML of a report over output folders of ``drgdip settle`` and ``drgdip simulate`` (one or more,
-    each adding its pages in the order given)."""
+    each adding its pages in the order given); ``source`` says where the tables came from (default: the
+    folders' names)."""
     from drgdip.report.scenario_pages import scenario_sections
     from drgdip.report.settlement_pages import settlement_sections
 
@@ -43,10 +44,11 @@ def build_report(folders, *, lang: str = "zh") -> str:
             parts.append((part_title, scenario_sections(tables, labels)))
         if len(parts) == 1:
             title = part_title
-    return _page(title, parts, folders, labels)
+    source = source or ", ".join(Path(f).name or str(f) for f in folders)
+    return _page(title, parts, source, labels)
 
 
-def _page(title: str, parts, folders, labels: Labels) -> str:
+def _page(title: str, parts, source: str, labels: Labels) -> str:
     many = len(parts) > 1
     links, bodies = [], []
     for number, (part_title, sections) in enumerate(parts):
@@ -58,13 +60,12 @@ def _page(title: str, parts, folders, labels: Labels) -> str:
             links.append(f'<li><a href="#{anchor}">{escape(section.title)}</a></li>')
             bodies.append(f'<section id="{anchor}" data-section="{section.key}"><h2>{escape(section.title)}</h2>'
                           f'{"".join(section.body)}</section>')
-    sources = ", ".join(Path(f).name or str(f) for f in folders)
     html_lang = "zh-CN" if labels.lang == "zh" else "en"
     return (f'<!DOCTYPE html>\n<html lang="{html_lang}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<meta name="generator" content="drgdip"><title>{escape(title)}</title>'
             f"<style>{_asset('report.css')}</style></head><body>"
-            f'<header><h1>{escape(title)}</h1><p class="meta">{escape(labels("made_by", folder=sources))}</p>'
+            f'<header><h1>{escape(title)}</h1><p class="meta">{escape(labels("made_by", folder=source))}</p>'
             f'<nav aria-label="{escape(labels["contents"])}"><ol>{"".join(links)}</ol></nav></header>'
             f'<main>{"".join(bodies)}</main><script>{_asset("report.js")}</script></body></html>\n')
 
@@ -81,10 +82,10 @@ class ReportWritten:
         return f"wrote {self.path} ({self.size / 1e6:.1f} MB) in {self.seconds:.1f} s: open it in a browser"
 
 
-def write_report(folders, output, *, lang: str = "zh") -> ReportWritten:
+def write_report(folders, output, *, lang: str = "zh", source: str | None = None) -> ReportWritten:
     """Build the report of ``folders`` and write it to ``output`` (atomically: never half a file there)."""
     started = time.perf_counter()
-    html = build_report(folders, lang=lang)
+    html = build_report(folders, lang=lang, source=source)
     output = Path(output)
     if output.is_dir():
         output = output / "report.html"

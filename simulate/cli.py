@@ -26,6 +26,9 @@ def register(subparsers) -> None:
                         help="also write Monte Carlo draw K's province and policy (DIR/draw-K), to settle with "
                              "drgdip settle and compare")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--report", action="store_true",
+                        help="also write the HTML report of the scenarios (OUTPUT/report.html)")
+    parser.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of the report (default zh)")
     parser.set_defaults(func=run_simulate)
 
 

@@ -50,3 +50,37 @@ def demo_province_dir(tmp_path_factory):
     directory = tmp_path_factory.mktemp("demo_province")
     write_province(province, directory)
     return directory
+
+
+REPORT_SCENARIOS = """\
+scenarios:
+  - name: level3_up
+    set: {points.hospital_coef.by_level.3: 1.10}
+sweeps:
+  - key: points.hospital_coef.by_level.2
+    values: [0.90, 1.00, 1.10]
+monte_carlo:
+  draws: 6
+  seed: 7
+  vary:
+    budget.growth_rate: {dist: normal, mean: 0.04, sd: 0.01}
+    volume_growth: {dist: uniform, low: -0.02, high: 0.05, per: hospital}
+"""
+
+
+@pytest.fixture(scope="session")
+def report_outputs(demo_province_dir, tmp_path_factory):
+    """The demo province settled (Parquet) and simulated (CSV: a scenario, a sweep, a small Monte Carlo),
+    each with ``--report``: (settle folder, simulate folder)."""
+    from drgdip.cli import main
+
+    root = tmp_path_factory.mktemp("report_outputs")
+    settled, simulated = root / "settled", root / "simulated"
+    policy = str(REPO / "data" / "policies" / "panzhihua_drg_day_care_2025.yaml")
+    assert main(["settle", "--policy", policy, "--input", str(demo_province_dir), "--output", str(settled),
+                 "--no-excel", "--report"]) == 0
+    scenarios = root / "scenarios.yaml"
+    scenarios.write_text(REPORT_SCENARIOS, encoding="utf-8")
+    assert main(["simulate", "--policy", policy, "--scenarios", str(scenarios), "--input", str(demo_province_dir),
+                 "--output", str(simulated), "--no-progress", "--report"]) == 0
+    return settled, simulated
