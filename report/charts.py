@@ -81,7 +81,7 @@ def sorted_bars(values: pd.Series, levels: pd.Series, *, name: str, title: str, 
     with _drawing(WIDE, name) as figure:
         axes = figure.add_subplot()
         positions = np.arange(len(shown))
-        axes.bar(positions, _wan(shown), color=colours, width=0.85)
+        _bars(axes, positions, _wan(shown), colours)
         axes.axhline(0, color="#333333", linewidth=0.6)
         axes.set_ylabel(ylabel)
         axes.set_xlabel(xlabel)
@@ -91,6 +91,23 @@ def sorted_bars(values: pd.Series, levels: pd.Series, *, name: str, title: str, 
             axes.set_xticks([])
         _level_legend(axes, levels, level_name)
         return _svg(figure, name, title)
+
+
+def _bars(axes, positions: np.ndarray, heights: np.ndarray, colours: list[str], width: float = 0.85) -> None:
+    """Vertical bars; past a hundred, drawn as one polygon collection (a thousand hospitals in a quarter
+    of the time and a smaller file than as separate bars)."""
+    if len(positions) <= 100:
+        axes.bar(positions, heights, color=colours, width=width)
+        return
+    from matplotlib.collections import PolyCollection
+
+    half = width / 2
+    corners = np.stack([np.column_stack([positions - half, np.zeros_like(heights)]),
+                        np.column_stack([positions - half, heights]),
+                        np.column_stack([positions + half, heights]),
+                        np.column_stack([positions + half, np.zeros_like(heights)])], axis=1)
+    axes.add_collection(PolyCollection(corners, facecolors=colours, linewidths=0))
+    axes.autoscale_view()
 
 
 def _level_legend(axes, levels: pd.Series, level_name) -> None:

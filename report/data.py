@@ -15,9 +15,12 @@ __all__ = ["SettlementTables", "SimulationTables", "read_folder", "CASE_COLUMNS"
 # codes that must stay text when a CSV output is read back (370100 is a region, not a number)
 TEXT_COLUMNS = ("area", "pool", "region", "insured_region", "treatment_region", "hospital_id", "name",
                 "scenario", "kind", "key", "insurance_type", "drg", "dip_group", "group")
-# the per-stay columns the report summarises (the rest of a province's stays are never read)
+# the per-stay columns the report summarises (the rest of a province's stays are never read), and those
+# of them held as categoricals: millions of stays are counted by code, never compared as strings
 CASE_COLUMNS = ("hospital_id", "hospital_level", "region", "status", "drg", "dip_group", "outlier_class",
-                "settle_status", "care_type", "care_type_input", "day_care_status", "preop_cost", "merged_into")
+                "settle_status", "care_type", "care_type_input", "day_care_status", "preop_cost")
+CASE_CATEGORIES = ("hospital_id", "region", "status", "drg", "dip_group", "outlier_class", "settle_status",
+                   "care_type", "care_type_input", "day_care_status")
 
 
 @dataclass
@@ -44,16 +47,20 @@ class SimulationTables:
     monte_carlo_pools: pd.DataFrame | None
 
 
-def _table(folder: Path, stem: str, *, required: bool, columns=None) -> pd.DataFrame | None:
+def _table(folder: Path, stem: str, *, required: bool, columns=None, categorical=()) -> pd.DataFrame | None:
     path = find_table(folder, stem)
     if path is None:
         if required:
             raise UsageError(f"no {stem}.parquet or {stem}.csv here: give the output folder of drgdip settle "
                              "or drgdip simulate", file=str(folder))
         return None
-    frame = read_table(path, what=stem, columns=columns, text=TEXT_COLUMNS)
-    for column in TEXT_COLUMNS:
-        if column in frame.columns and not isinstance(frame[column].dtype, pd.CategoricalDtype):
+    frame = read_table(path, what=stem, columns=columns, text=TEXT_COLUMNS, categorical=categorical)
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            continue
+        if column in categorical:
+            frame[column] = frame[column].astype("string").astype("category")
+        elif column in TEXT_COLUMNS:
             frame[column] = frame[column].astype("string")
     return frame
 
@@ -77,4 +84,5 @@ def read_folder(folder) -> SettlementTables | SimulationTables:
                             hospitals=_table(folder, "hospitals", required=True),
                             monthly=_table(folder, "monthly", required=False),
                             clearing_matrix=_table(folder, "clearing_matrix", required=False),
-                            cases=_table(folder, "cases", required=False, columns=CASE_COLUMNS))
+                            cases=_table(folder, "cases", required=False, columns=CASE_COLUMNS,
+                                         categorical=CASE_CATEGORIES))

@@ -40,8 +40,9 @@ def _hospitals(tables: SettlementTables) -> pd.DataFrame:
     region = None
     cases = tables.cases
     if cases is not None and {"hospital_id", "region"} <= set(cases.columns) and len(cases):
-        first = cases[["hospital_id", "region"]].astype("string").drop_duplicates("hospital_id")
-        region = frame["hospital_id"].astype("string").map(first.set_index("hospital_id")["region"])
+        first = cases.groupby("hospital_id", observed=True, sort=False)["region"].first()
+        first.index = first.index.astype(str)
+        region = frame["hospital_id"].astype(str).map(first.astype("string"))
     frame["region"] = region if region is not None else frame.get("area")
     cases_count = pd.to_numeric(frame["cases"], errors="coerce")
     frame["cost_per_case"] = np.where(cases_count > 0, pd.to_numeric(frame.get("total_cost"), errors="coerce")
@@ -136,8 +137,20 @@ def _settled_cases(tables: SettlementTables) -> pd.DataFrame | None:
     if cases is None or not len(cases):
         return None
     if "settle_status" in cases.columns:
-        cases = cases[(cases["settle_status"].astype("string") == "ok").fillna(False).to_numpy()]
+        cases = cases[_is(cases["settle_status"], "ok")]
     return cases
+
+
+def _is(values: pd.Series, text: str) -> np.ndarray:
+    """``values == text`` as bool, missing as False (one comparison per category for categoricals)."""
+    return (values == text).fillna(False).to_numpy(dtype=bool)
+
+
+def _counts(values: pd.Series) -> pd.Series:
+    """How many stays have each value (categoricals counted by code), most first, keyed by text."""
+    counts = values.value_counts(sort=True)
+    counts.index = counts.index.astype(str)
+    return counts[counts > 0]
 
 
 def _outliers(tables: SettlementTables, labels: Labels) -> Section:
@@ -145,8 +158,10 @@ def _outliers(tables: SettlementTables, labels: Labels) -> Section:
     cases = _settled_cases(tables)
     if cases is None or not {"outlier_class", "hospital_level"} <= set(cases.columns):
         return section.add(note(labels["no_data"]))
-    shares = pd.crosstab(pd.to_numeric(cases["hospital_level"], errors="coerce").astype("Int64"),
-                         cases["outlier_class"].astype("string"), normalize="index")
+    level = pd.to_numeric(cases["hospital_level"], errors="coerce").astype("Int64")
+    sizes = cases.groupby([level, cases["outlier_class"]], observed=True).size().unstack(fill_value=0)
+    sizes.columns = sizes.columns.astype(str)
+    shares = sizes.div(sizes.sum(axis=1), axis=0)
     present = [c for c in OUTLIER_ORDER if c in shares.columns and shares[c].sum() > 0]
     shares = shares[present].sort_index(ascending=False)
     shares.index = [labels("level_n", level=lv) for lv in shares.index]
@@ -199,20 +214,19 @@ def _day_care(tables: SettlementTables, labels: Labels) -> Section:
     cases = tables.cases
     if cases is None or "care_type" not in cases.columns:
         return section.add(note(labels["no_data"]))
-    settled = cases["care_type"].astype("string").value_counts()
-    submitted = cases["care_type_input"].astype("string").value_counts() \
-        if "care_type_input" in cases.columns else settled
+    settled = _counts(cases["care_type"])
+    submitted = _counts(cases["care_type_input"]) if "care_type_input" in cases.columns else settled
     kinds = [k for k in CARE_TYPES if settled.get(k, 0) or submitted.get(k, 0)]
     by_kind = pd.DataFrame({labels["as_submitted"]: [int(submitted.get(k, 0)) for k in kinds],
                             labels["as_settled"]: [int(settled.get(k, 0)) for k in kinds]},
                            index=[labels.get(f"care_{k}", k) for k in kinds])
     svg = charts.grouped_bars(by_kind, name="day_care", title=labels["day_care"], ylabel=labels["count"])
     section.add(figure("day_care", "", svg))
-    status = cases["day_care_status"].astype("string") if "day_care_status" in cases.columns else None
+    status = cases["day_care_status"] if "day_care_status" in cases.columns else None
     preop = pd.to_numeric(cases["preop_cost"], errors="coerce").fillna(0.0) if "preop_cost" in cases.columns \
         else pd.Series(dtype=float)
-    figures = [("converted", int((status == "converted").sum()) if status is not None else None, count),
-               ("not_covered", int((status == "not_covered").sum()) if status is not None else None, count),
+    figures = [("converted", int(_is(status, "converted").sum()) if status is not None else None, count),
+               ("not_covered", int(_is(status, "not_covered").sum()) if status is not None else None, count),
                ("merged", int((preop > 0).sum()), count),
                ("merged_cost", float(preop.sum()), money),
                ("day_ward_periods", int(submitted.get("day_ward", 0)), count)]
@@ -226,20 +240,20 @@ def _grouping(tables: SettlementTables, labels: Labels) -> Section:
     cases = tables.cases
     if cases is None or not len(cases) or "status" not in cases.columns:
         return section.add(note(labels["no_data"]))
-    status = cases["status"].astype("string").fillna("").value_counts()
-    status = status[status > 0]
+    status = _counts(cases["status"])
     svg = charts.bar_chart(status, name="grouping_status", title=labels["status"], ylabel=labels["count"],
                            horizontal=True)
     section.add(figure("grouping_status", labels["status"], svg))
     total = len(cases)
-    ungrouped = float((cases["outlier_class"].astype("string") == "ungrouped").sum()) / total \
+    ungrouped = float(_is(cases["outlier_class"], "ungrouped").sum()) / total \
         if "outlier_class" in cases.columns else float(status.drop("ok", errors="ignore").sum()) / total
     rows = [f"<tr>{cell(labels['grouped_share'])}{cell(status.get('ok', 0) / total, share, field='grouped_share')}</tr>",
             f"<tr>{cell(labels['ungrouped_share'])}{cell(ungrouped, share, field='ungrouped_share')}</tr>"]
     section.add(table([labels["grouping"], labels["share"]], rows, key="grouping-shares", numeric=[1]))
     group_column = next((c for c in ("drg", "dip_group", "group") if c in cases.columns), None)
     if group_column is not None:
-        groups = cases[group_column].astype("string").replace("", pd.NA).dropna().value_counts().head(TOP_GROUPS)
+        groups = _counts(cases[group_column])
+        groups = groups[groups.index != ""].head(TOP_GROUPS)
         rows = [f"<tr>{cell(group)}{cell(n, count)}{cell(n / total, share)}</tr>" for group, n in groups.items()]
         section.add(f'<h3>{escape(labels["top_groups"])}</h3>')
         section.add(table([labels["group"], labels["cases"], labels["share"]], rows, key="top-groups",
