@@ -7,6 +7,7 @@ ledger), the monthly prepayments and the remote clearing tables (:mod:`drgdip.bu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,8 @@ class Settlement:
     pools       one row per pool: point values (budget, raw settlement, effective), money
     monthly     prepayment per hospital and month
     clearing_matrix   insured region × treatment region totals of ``clearing``
+    indicators  performance assessment indicators (:mod:`drgdip.budget.indicators`): ``indicators``
+                per hospital, ``indicators_by_level``, ``indicators_by_region`` (from a whole province)
     warnings    notes on fallbacks taken (e.g. a budget point value from the settlement year)
     """
 
@@ -58,10 +61,11 @@ class Settlement:
     monthly: pd.DataFrame = field(default_factory=pd.DataFrame)
     clearing_matrix: pd.DataFrame = field(default_factory=pd.DataFrame)
     warnings: tuple[str, ...] = ()
+    indicators: Mapping[str, pd.DataFrame] = field(default_factory=dict)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The output tables by name, in writing order."""
-        return {"summary": self.summary, "pools": self.pools, "hospitals": self.hospitals,
+        return {"summary": self.summary, "pools": self.pools, "hospitals": self.hospitals, **self.indicators,
                 "monthly": self.monthly, "clearing": self.clearing, "clearing_matrix": self.clearing_matrix,
                 "cases": self.cases}
 

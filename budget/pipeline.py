@@ -31,6 +31,7 @@ from drgdip.budget.frame import stay_years
 from drgdip.budget.case_source import CaseSource
 from drgdip.budget.grouping import Grouping, group_stays, resolve_grouping
 from drgdip.budget.policy import Policy, load_policy
+from drgdip.budget.indicators import indicator_tables, last_year_costs
 from drgdip.budget.inputs import input_key, read_input
 from drgdip.budget.settle import Settlement, settle_cases
 from drgdip.budget.stay_points import history_with_points, settled, settlement_year_points
@@ -264,13 +265,18 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
         result = settle_cases(frame, policy, hospitals=prepared.hospitals, history=history,
                               deductions=prepared.deductions, file=SETTLED, year=prepared.settle_year,
                               year_input=year_input, per_stay=per_stay)
+        last_year = last_year_costs(history, prepared.settle_year) if per_stay else {}
         del frame, history
     cases_out = result.cases
     if input_columns and from_input and per_stay:
         with stage("input columns"):
             cases_out = _with_input_columns(result.cases, prepared.source, list(prepared.read_columns),
                                             positions[current_rows])
-    return replace(result, cases=cases_out, warnings=tuple(warnings) + result.warnings)
+    indicators = {}
+    if per_stay:
+        with stage("indicators"):
+            indicators = indicator_tables(cases_out, result.hospitals, last_year=last_year)
+    return replace(result, cases=cases_out, indicators=indicators, warnings=tuple(warnings) + result.warnings)
 
 
 def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=None, approved=None,

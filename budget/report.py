@@ -61,7 +61,9 @@ RATIO_COLUMNS = frozenset({"fund_ratio", "cmi", "budget_use", "share_normal", "s
                            "share_ungrouped", "cost_ratio", "assessment_coef", "applied_hospital_coef", "remote_coef"})
 WIDTH_SAMPLE_ROWS = 200   # rows read to size a column
 LANGUAGES = ("zh", "en")
-SHEET_NAMES = {"zh": {"summary": "汇总", "pools": "统筹池点值", "hospitals": "医院结算", "monthly": "月度预付",
+SHEET_NAMES = {"zh": {"summary": "汇总", "pools": "统筹池点值", "hospitals": "医院结算", "indicators": "绩效指标",
+                      "indicators_by_level": "绩效指标(等级)", "indicators_by_region": "绩效指标(地区)",
+                      "monthly": "月度预付",
                       "clearing": "异地清算", "clearing_matrix": "异地清算矩阵", "cases": "病例"}}
 
 

@@ -34,6 +34,9 @@ class SettlementTables:
     monthly: pd.DataFrame | None
     clearing_matrix: pd.DataFrame | None
     cases: pd.DataFrame | None
+    indicators: pd.DataFrame | None = None
+    indicators_by_level: pd.DataFrame | None = None
+    indicators_by_region: pd.DataFrame | None = None
 
 
 @dataclass
@@ -85,4 +88,7 @@ def read_folder(folder) -> SettlementTables | SimulationTables:
                             monthly=_table(folder, "monthly", required=False),
                             clearing_matrix=_table(folder, "clearing_matrix", required=False),
                             cases=_table(folder, "cases", required=False, columns=CASE_COLUMNS,
-                                         categorical=CASE_CATEGORIES))
+                                         categorical=CASE_CATEGORIES),
+                            indicators=_table(folder, "indicators", required=False),
+                            indicators_by_level=_table(folder, "indicators_by_level", required=False),
+                            indicators_by_region=_table(folder, "indicators_by_region", required=False))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drgdip.core.errors import UsageError
 
-__all__ = ["LANGUAGES", "Labels"]
+__all__ = ["LANGUAGES", "Labels", "INDICATOR_TEXT"]
 
 LANGUAGES = ("zh", "en")
 
@@ -38,6 +38,12 @@ TEXT = {
     "clearing_note": ("省内异地就医按点数应付基金，单位：元。", "Fund due for remote stays, yuan."),
     "day_care": ("日间诊疗", "Day care"),
     "grouping": ("分组质量", "Grouping quality"),
+    "indicators": ("绩效考核指标", "Performance indicators"),
+    "indicators_note": ("每家医院的指标值，括号内为在同级医院中的排名（1 = 最优）。公式见 drgdip.budget.indicators。",
+                        "Each hospital's value with its rank among hospitals of its level in brackets (1 = best). "
+                        "Formulas: drgdip.budget.indicators."),
+    "indicators_by_level": ("按医院等级", "By hospital level"),
+    "indicators_by_region": ("按地区", "By region"),
     # headline fields
     "area": ("统筹区", "Pooling area"),
     "pool": ("基金池", "Pool"),
@@ -140,6 +146,34 @@ TEXT = {
 }
 
 
+# performance indicators (drgdip.budget.indicators): (Chinese, English, which way is better for the rank)
+INDICATOR_TEXT = {
+    "cost_per_case": ("次均费用（元）", "cost per case (yuan)", "lower"),
+    "cost_growth": ("次均费用增长率", "cost per case growth", "lower"),
+    "average_los": ("平均住院日", "average LOS (days)", "lower"),
+    "cost_consumption_index": ("费用消耗指数", "cost consumption index", "lower"),
+    "time_consumption_index": ("时间消耗指数", "time consumption index", "lower"),
+    "cmi": ("病例组合指数 CMI", "CMI", "higher"),
+    "grouping_rate": ("入组率", "grouping rate", "higher"),
+    "core_share": ("核心病种占比", "core groups share", None),
+    "comprehensive_share": ("综合病种占比", "comprehensive groups share", None),
+    "share_low": ("低倍率病例占比", "low outliers share", "lower"),
+    "share_high": ("高倍率病例占比", "high outliers share", "lower"),
+    "share_extreme": ("极高倍率病例占比", "extreme outliers share", "lower"),
+    "share_ungrouped": ("未入组病例占比", "ungrouped share", "lower"),
+    "special_review_share": ("特例单议病例占比", "special review share", None),
+    "death_rate": ("病死率", "death rate", "lower"),
+    "readmission_14d": ("14天再入院率", "14-day readmission", "lower"),
+    "readmission_30d": ("30天再入院率", "30-day readmission", "lower"),
+    "split_admission_share": ("疑似分解住院占比", "suspected split admissions", "lower"),
+    "drug_share": ("药占比", "drug cost share", "lower"),
+    "consumable_share": ("耗占比", "consumables share", "lower"),
+    "self_pay_share": ("自费比例", "self-pay (out of scope) share", "lower"),
+    "self_payment_share": ("自付比例", "self-payment (in scope) share", "lower"),
+    "surplus_coverage": ("结余医院占比", "hospitals with a surplus", None),
+}
+
+
 class Labels:
     """Look up a label in one language: ``labels["headline"]``, ``labels("level_n", level=3)``."""
 
@@ -154,6 +188,10 @@ class Labels:
 
     def __call__(self, key: str, **values) -> str:
         return self[key].format(**values)
+
+    def indicator(self, name: str) -> str:
+        text = INDICATOR_TEXT.get(name)
+        return text[self._column] if text else name
 
     def get(self, key: str, default: str) -> str:
         return TEXT[key][self._column] if key in TEXT else default

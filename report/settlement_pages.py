@@ -11,7 +11,7 @@ import pandas as pd
 from drgdip.report import charts
 from drgdip.report.data import SettlementTables
 from drgdip.report.html import Section, cell, count, figure, money, note, point_value, points, ratio, share, table
-from drgdip.report.labels import Labels
+from drgdip.report.labels import INDICATOR_TEXT, Labels
 
 __all__ = ["settlement_sections", "OUTLIER_ORDER", "CARE_TYPES"]
 
@@ -27,7 +27,8 @@ def settlement_sections(tables: SettlementTables, labels: Labels) -> list[Sectio
     hospitals = _hospitals(tables)
     return [_headline(tables, labels), _hospital_table(hospitals, labels), _gain_loss(hospitals, labels),
             _cmi_cost(hospitals, labels), _outliers(tables, labels), _monthly(tables, labels),
-            _clearing(tables, labels), _day_care(tables, labels), _grouping(tables, labels)]
+            _clearing(tables, labels), _day_care(tables, labels), _grouping(tables, labels),
+            _indicators(tables, labels)]
 
 
 def _level_name(labels: Labels):
@@ -258,4 +259,58 @@ def _grouping(tables: SettlementTables, labels: Labels) -> Section:
         section.add(f'<h3>{escape(labels["top_groups"])}</h3>')
         section.add(table([labels["group"], labels["cases"], labels["share"]], rows, key="top-groups",
                           numeric=[1, 2]))
+    return section
+
+
+def _indicator_format(name: str):
+    if name == "cost_per_case":
+        return money
+    if name in ("average_los",):
+        return lambda v: f"{float(v):,.2f}"
+    if name in ("cost_consumption_index", "time_consumption_index", "cmi"):
+        return ratio
+    return share
+
+
+def _ranks(table: pd.DataFrame, name: str) -> pd.Series:
+    """Rank of each hospital among hospitals of its level (1 = best; ties share the better rank)."""
+    better = INDICATOR_TEXT[name][2]
+    values = pd.to_numeric(table[name], errors="coerce")
+    return values.groupby(table["level"]).rank(method="min", ascending=better == "lower")
+
+
+def _indicators(tables: SettlementTables, labels: Labels) -> Section:
+    section = Section("indicators", labels["indicators"])
+    per_hospital = tables.indicators
+    if per_hospital is None or not len(per_hospital):
+        return section.add(note(labels["no_data"]))
+    names = [n for n in INDICATOR_TEXT if n in per_hospital.columns]
+    section.add(note(labels["indicators_note"]))
+    sizes = per_hospital.groupby("level")["hospital_id"].transform("size")
+    ranks = {n: _ranks(per_hospital, n) for n in names if INDICATOR_TEXT[n][2] is not None}
+    rows = []
+    for i, row in per_hospital.iterrows():
+        cells = []
+        for name in names:
+            text = _indicator_format(name)(row[name]) if pd.notna(row[name]) else "–"
+            if name in ranks and pd.notna(ranks[name].loc[i]):
+                text += f" ({int(ranks[name].loc[i])}/{int(sizes.loc[i])})"
+            raw = f' data-v="{float(row[name])!r}"' if pd.notna(row[name]) else ""
+            cells.append(f'<td class="num"{raw} data-field="{name}">{escape(text)}</td>')
+        rows.append(f'<tr data-level="{escape(str(row["level"]))}">{cell(row["hospital_id"])}{cell(row.get("name"))}'
+                    f'{cell(row["level"], count)}{cell(row["cases"], count)}' + "".join(cells) + "</tr>")
+    headers = [labels["hospital_id"], labels["name"], labels["level"], labels["cases"]]
+    section.add(table(headers + [labels.indicator(n) for n in names], rows, key="indicator-table", sortable=True,
+                      numeric=[2, 3] + list(range(4, 4 + len(names)))))
+    for key, frame, first in (("indicators_by_level", tables.indicators_by_level, "level"),
+                              ("indicators_by_region", tables.indicators_by_region, "region")):
+        if frame is None or not len(frame):
+            continue
+        columns = [n for n in INDICATOR_TEXT if n in frame.columns]
+        rows = [f"<tr>{cell(row[first])}{cell(row['cases'], count)}"
+                + "".join(cell(row[n], _indicator_format(n)) for n in columns) + "</tr>"
+                for _, row in frame.iterrows()]
+        section.add(f"<h3>{escape(labels[key])}</h3>")
+        section.add(table([labels[first], labels["cases"]] + [labels.indicator(n) for n in columns], rows,
+                          key=key.replace("_", "-"), sortable=True, numeric=range(1, 2 + len(columns))))
     return section

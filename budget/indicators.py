@@ -1,0 +1,275 @@
+"""Performance assessment indicators (绩效考核指标, domain reference §10) of each hospital, hospital level
+and region, from the settled stays of the year (and last year's history stays for the growth).
+
+Over the settled stays of a hospital (level, region), N of them:
+
+==========================  ==========================================================  ======
+indicator                   formula                                                      better
+==========================  ==========================================================  ======
+cost_per_case               Σ total_cost / N  (次均费用)                                   lower
+cost_growth                 cost_per_case / last year's cost_per_case − 1                 lower
+average_los                 Σ los / N  (平均住院日)                                         lower
+cost_consumption_index      Σ (total_cost_i / mean cost of i's group in i's area) / N_g   lower
+                            (费用消耗指数; N_g stays with a group; 1 = area average)
+time_consumption_index      Σ (los_i / mean los of i's group in i's area) / N_g           lower
+cmi                         Σ weight / N of the settlement (病例组合指数)                   higher
+grouping_rate               stays grouped (status ok) / N  (入组率)                          higher
+core_share, comprehensive_  DIP stays of core / comprehensive groups / N                   —
+share
+share_low, share_high,      stays of each outlier class / N                                lower
+share_extreme,
+share_ungrouped
+special_review_share        stays paid by special review (特例单议) / N                     —
+death_rate                  stays ending in death (leaving_type 5) / N                     lower
+readmission_14d, _30d       stays not ending in death followed by an unplanned stay of     lower
+                            the same patient at the same hospital admitted 0–14 (0–30)
+                            days after discharge / such stays (needs patient_id)
+split_admission_share       stays followed by a stay of the same patient at the same       lower
+                            hospital in the same ADRG (DIP: group) admitted 0–15 days
+                            after discharge / N  (疑似分解住院)
+drug_share,                 Σ drug_cost / Σ total_cost, Σ consumable_cost / Σ total_cost   lower
+consumable_share            (药占比, 耗占比)
+self_pay_share              Σ self_pay_out_scope / Σ total_cost  (自费比例)                lower
+self_payment_share          Σ self_pay_in_scope / Σ total_cost  (自付比例)                 lower
+surplus_coverage            hospitals with a surplus (结余) / hospitals                     —
+==========================  ==========================================================  ======
+
+An indicator whose inputs are absent (no ``patient_id``, no history, a DRG province's DIP shares) is
+left out of the table; one that has no stays to count is empty (NaN), never 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["indicator_tables", "last_year_costs", "INDICATORS", "READMISSION_DAYS", "SPLIT_ADMISSION_DAYS"]
+
+READMISSION_DAYS = (14, 30)
+SPLIT_ADMISSION_DAYS = 15
+DEATH = 5
+# indicator: which way is better (for ranks within a level); None when neither is
+INDICATORS = {
+    "cost_per_case": "lower", "cost_growth": "lower", "average_los": "lower", "cost_consumption_index": "lower",
+    "time_consumption_index": "lower", "cmi": "higher", "grouping_rate": "higher", "core_share": None,
+    "comprehensive_share": None, "share_low": "lower", "share_high": "lower", "share_extreme": "lower",
+    "share_ungrouped": "lower", "special_review_share": None, "death_rate": "lower",
+    "readmission_14d": "lower", "readmission_30d": "lower", "split_admission_share": "lower",
+    "drug_share": "lower", "consumable_share": "lower", "self_pay_share": "lower", "self_payment_share": "lower",
+    "surplus_coverage": None,
+}
+SCOPES = {"hospital": "hospital_id", "level": "hospital_level", "region": "region"}
+
+
+def _settled(cases: pd.DataFrame) -> pd.DataFrame:
+    if "settle_status" not in cases.columns:
+        return cases
+    return cases[(cases["settle_status"] == "ok").fillna(False).to_numpy(dtype=bool)]
+
+
+def _number(frame: pd.DataFrame, column: str) -> np.ndarray | None:
+    if column not in frame.columns:
+        return None
+    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
+
+
+def _group_column(cases: pd.DataFrame) -> str | None:
+    return next((c for c in ("drg", "dip_group", "group") if c in cases.columns), None)
+
+
+def _has_group(cases: pd.DataFrame, column: str | None) -> np.ndarray:
+    if column is None:
+        return np.zeros(len(cases), dtype=bool)
+    values = cases[column]
+    return (values.notna() & (values.astype("string") != "")).fillna(False).to_numpy(dtype=bool)
+
+
+def _consumption(cases: pd.DataFrame, value: np.ndarray, grouped: np.ndarray, column: str) -> np.ndarray:
+    """value_i / mean value of i's group in i's area (NaN for stays without a group)."""
+    area = cases["area"].astype("string") if "area" in cases.columns else pd.Series("", index=cases.index)
+    keys = pd.MultiIndex.from_arrays([area.to_numpy(), cases[column].astype("string").to_numpy()])
+    codes, _ = pd.factorize(keys)
+    use = grouped & np.isfinite(value) & (codes >= 0)
+    total = np.bincount(codes[use], weights=value[use], minlength=codes.max() + 1 if len(codes) else 0)
+    count = np.bincount(codes[use], minlength=len(total))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        ratio = value / mean[np.maximum(codes, 0)]
+    return np.where(use & (mean[np.maximum(codes, 0)] > 0), ratio, np.nan)
+
+
+def _followed_by(cases: pd.DataFrame, days: int, *, same: str | None = None, planned: bool = True) -> np.ndarray:
+    """Whether each stay is followed by a stay of the same patient at the same hospital (and the same
+    ``same`` column) admitted 0..``days`` days after its discharge (planned readmissions not counted)."""
+    patient = cases["patient_id"].astype("string")
+    admit = pd.to_datetime(cases["admit_time"], errors="coerce")
+    discharge = pd.to_datetime(cases["discharge_time"], errors="coerce")
+    keys = [patient, cases["hospital_id"].astype("string")] + ([cases[same].astype("string")] if same else [])
+    frame = pd.DataFrame({f"k{i}": k.to_numpy() for i, k in enumerate(keys)})
+    frame["admit"] = admit.to_numpy()
+    frame["discharge"] = discharge.to_numpy()
+    frame["row"] = np.arange(len(cases))
+    if planned and "readmit_plan_31d" in cases.columns:
+        frame["planned"] = cases["readmit_plan_31d"].astype("string").isin(["1", "true", "True", "yes"]).to_numpy()
+    else:
+        frame["planned"] = False
+    key_columns = [c for c in frame.columns if c.startswith("k")]
+    frame = frame.sort_values(key_columns + ["admit", "row"], kind="stable")
+    same_key = np.ones(len(frame) - 1, dtype=bool) if len(frame) else np.zeros(0, dtype=bool)
+    for column in key_columns:
+        values = frame[column].to_numpy()
+        same_key &= (values[1:] == values[:-1]) & pd.notna(values[1:]) & pd.notna(values[:-1])
+    gap = (frame["admit"].to_numpy()[1:] - frame["discharge"].to_numpy()[:-1]) / np.timedelta64(1, "D")
+    hit = same_key & (gap >= 0) & (gap <= days) & ~frame["planned"].to_numpy()[1:]
+    followed = np.zeros(len(cases), dtype=bool)
+    followed[frame["row"].to_numpy()[:-1][hit]] = True
+    return followed
+
+
+def _per_stay(cases: pd.DataFrame) -> pd.DataFrame:
+    """One column per stay-level quantity the indicators add up (NaN where an input is missing)."""
+    cost = _number(cases, "total_cost")
+    group = _group_column(cases)
+    grouped = _has_group(cases, group)
+    stays = {"cases": np.ones(len(cases)), "total_cost": cost}
+    los = _number(cases, "los")
+    if los is not None:
+        stays["los"] = los
+    if group is not None:
+        stays["grouped_stays"] = grouped.astype(float)
+        stays["cost_consumption"] = _consumption(cases, cost, grouped, group)
+        if los is not None:
+            stays["time_consumption"] = _consumption(cases, los, grouped, group)
+    if "status" in cases.columns:
+        stays["grouped_ok"] = ((cases["status"] == "ok").fillna(False).to_numpy(dtype=bool) & grouped).astype(float)
+    if "dip_type" in cases.columns:
+        kind = cases["dip_type"].astype("string")
+        stays["core"] = (kind == "core").fillna(False).to_numpy(dtype=float)
+        stays["comprehensive"] = (kind == "comprehensive").fillna(False).to_numpy(dtype=float)
+    if "outlier_class" in cases.columns:
+        outlier = cases["outlier_class"]
+        for name in ("low", "high", "extreme", "ungrouped", "special_review"):
+            stays[f"class_{name}"] = (outlier == name).fillna(False).to_numpy(dtype=float)
+    if "leaving_type" in cases.columns:
+        died = _number(cases, "leaving_type") == DEATH
+        stays["deaths"] = died.astype(float)
+        alive = ~died
+    else:
+        alive = np.ones(len(cases), dtype=bool)
+    if {"patient_id", "admit_time", "discharge_time", "hospital_id"} <= set(cases.columns):
+        stays["alive"] = alive.astype(float)
+        for days in READMISSION_DAYS:
+            stays[f"readmitted_{days}"] = (_followed_by(cases, days) & alive).astype(float)
+        related = "adrg" if "adrg" in cases.columns and group == "drg" else group
+        if related is not None:
+            stays["split"] = _followed_by(cases, SPLIT_ADMISSION_DAYS, same=related, planned=False).astype(float)
+    for column in ("drug_cost", "consumable_cost", "self_pay_out_scope", "self_pay_in_scope"):
+        values = _number(cases, column)
+        if values is not None:
+            stays[column] = values
+    return pd.DataFrame(stays, index=cases.index)
+
+
+def _ratio(top: pd.Series, bottom: pd.Series) -> pd.Series:
+    return top / bottom.where(bottom > 0)
+
+
+def _indicators(sums: pd.DataFrame) -> pd.DataFrame:
+    """Indicators from the sums of :func:`_per_stay` columns over each group of stays."""
+    out = pd.DataFrame(index=sums.index)
+    out["cases"] = sums["cases"].astype(np.int64)
+    out["cost_per_case"] = _ratio(sums["total_cost"], sums["cases"])
+    if "los" in sums:
+        out["average_los"] = _ratio(sums["los"], sums["cases"])
+    if "cost_consumption" in sums:
+        out["cost_consumption_index"] = _ratio(sums["cost_consumption"], sums["grouped_stays"])
+    if "time_consumption" in sums:
+        out["time_consumption_index"] = _ratio(sums["time_consumption"], sums["grouped_stays"])
+    if "grouped_ok" in sums:
+        out["grouping_rate"] = _ratio(sums["grouped_ok"], sums["cases"])
+    for name, column in (("core_share", "core"), ("comprehensive_share", "comprehensive")):
+        if column in sums:
+            out[name] = _ratio(sums[column], sums["cases"])
+    for name in ("low", "high", "extreme", "ungrouped"):
+        if f"class_{name}" in sums:
+            out[f"share_{name}"] = _ratio(sums[f"class_{name}"], sums["cases"])
+    if "class_special_review" in sums:
+        out["special_review_share"] = _ratio(sums["class_special_review"], sums["cases"])
+    if "deaths" in sums:
+        out["death_rate"] = _ratio(sums["deaths"], sums["cases"])
+    for days in READMISSION_DAYS:
+        if f"readmitted_{days}" in sums:
+            out[f"readmission_{days}d"] = _ratio(sums[f"readmitted_{days}"], sums["alive"])
+    if "split" in sums:
+        out["split_admission_share"] = _ratio(sums["split"], sums["cases"])
+    for name, column in (("drug_share", "drug_cost"), ("consumable_share", "consumable_cost"),
+                         ("self_pay_share", "self_pay_out_scope"), ("self_payment_share", "self_pay_in_scope")):
+        if column in sums:
+            out[name] = _ratio(sums[column], sums["total_cost"])
+    return out
+
+
+def last_year_costs(history: pd.DataFrame | None, year: int | None) -> dict[str, pd.Series]:
+    """Cost per case of the settled stays of ``year − 1`` in ``history``, per hospital, level and region
+    (the base of ``cost_growth``; taken before a large history is let go)."""
+    if history is None or year is None or "year" not in history.columns or "total_cost" not in history.columns:
+        return {}
+    past = _settled(history)
+    past = past[pd.to_numeric(past["year"], errors="coerce").to_numpy() == year - 1]
+    costs = {}
+    for scope, key in SCOPES.items():
+        if key in past.columns and len(past):
+            cost = pd.to_numeric(past["total_cost"], errors="coerce")
+            grouped = cost.groupby(past[key].astype("string").to_numpy())
+            costs[scope] = grouped.sum() / grouped.count()
+    return costs
+
+
+def indicator_tables(cases: pd.DataFrame, hospitals: pd.DataFrame, *,
+                     last_year: dict[str, pd.Series] | None = None) -> dict[str, pd.DataFrame]:
+    """``indicators`` (one row per hospital), ``indicators_by_level`` and ``indicators_by_region`` of the
+    settled stays ``cases`` (the settlement's per-stay table) and its ``hospitals`` table;
+    ``last_year`` (:func:`last_year_costs`) gives the cost growth."""
+    cases = _settled(cases)
+    stays = _per_stay(cases)
+    hospital_info = hospitals.drop_duplicates("hospital_id")
+    hospital_info = hospital_info.set_index(hospital_info["hospital_id"].astype("string").to_numpy())
+    if "region" in cases.columns:
+        first_region = cases.groupby(cases["hospital_id"].astype("string").to_numpy())["region"].first()
+        hospital_info = hospital_info.assign(region=first_region.astype("string").reindex(hospital_info.index))
+    tables = {}
+    for scope, key in SCOPES.items():
+        if key not in cases.columns:
+            continue
+        labels = cases[key].astype("string").to_numpy()
+        sums = stays.groupby(labels, sort=True).sum(min_count=1)
+        sums["cases"] = stays.groupby(labels, sort=True)["cases"].sum()
+        table = _indicators(sums)
+        last = (last_year or {}).get(scope)
+        if last is not None:
+            table.insert(2, "cost_growth", table["cost_per_case"] / last.reindex(table.index) - 1.0)
+        hospital_scope = hospital_info.assign(scope_key=hospital_info[SCOPES_HOSPITAL_KEY[scope]].astype("string")) \
+            if SCOPES_HOSPITAL_KEY[scope] in hospital_info.columns else None
+        if hospital_scope is not None:
+            weights = hospital_scope.groupby("scope_key")
+            cmi = pd.to_numeric(hospital_scope["cmi"], errors="coerce") * pd.to_numeric(hospital_scope["cases"])
+            table["cmi"] = (cmi.groupby(hospital_scope["scope_key"]).sum()
+                            / weights["cases"].sum().where(weights["cases"].sum() > 0)).reindex(table.index)
+            if scope != "hospital" and "surplus" in hospital_scope.columns:
+                surplus = pd.to_numeric(hospital_scope["surplus"], errors="coerce") > 0
+                table["surplus_coverage"] = surplus.groupby(hospital_scope["scope_key"]).mean().reindex(table.index)
+        table.index.name = {"hospital": "hospital_id", "level": "level", "region": "region"}[scope]
+        table = table.reset_index()
+        if scope == "hospital":
+            table.insert(1, "name", table["hospital_id"].map(hospital_info["name"]) if "name" in hospital_info else pd.NA)
+            table.insert(2, "level", table["hospital_id"].map(hospital_info["level"]))
+            table.insert(3, "region", table["hospital_id"].map(hospital_info["region"])
+                         if "region" in hospital_info else pd.NA)
+        ordered = [c for c in table.columns if c not in INDICATORS] + [c for c in INDICATORS if c in table.columns]
+        tables[{"hospital": "indicators", "level": "indicators_by_level",
+                "region": "indicators_by_region"}[scope]] = table[ordered]
+    return tables
+
+
+# the column of the hospitals table that places a hospital in each scope
+SCOPES_HOSPITAL_KEY = {"hospital": "hospital_id", "level": "level", "region": "region"}
