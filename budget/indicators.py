@@ -43,7 +43,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["indicator_tables", "last_year_costs", "INDICATORS", "READMISSION_DAYS", "SPLIT_ADMISSION_DAYS"]
+__all__ = ["indicator_tables", "last_year_costs", "assessment_scores", "INDICATOR_INPUTS", "INDICATORS", "READMISSION_DAYS", "SPLIT_ADMISSION_DAYS"]
 
 READMISSION_DAYS = (14, 30)
 SPLIT_ADMISSION_DAYS = 15
@@ -58,6 +58,9 @@ INDICATORS = {
     "drug_share": "lower", "consumable_share": "lower", "self_pay_share": "lower", "self_payment_share": "lower",
     "surplus_coverage": None,
 }
+# input columns only the indicators read (besides those settlement reads anyway)
+INDICATOR_INPUTS = ("adrg", "drug_cost", "consumable_cost", "self_pay_in_scope", "self_pay_out_scope",
+                    "readmit_plan_31d")
 SCOPES = {"hospital": "hospital_id", "level": "hospital_level", "region": "region"}
 
 
@@ -96,6 +99,16 @@ def _consumption(cases: pd.DataFrame, value: np.ndarray, grouped: np.ndarray, co
         mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
         ratio = value / mean[np.maximum(codes, 0)]
     return np.where(use & (mean[np.maximum(codes, 0)] > 0), ratio, np.nan)
+
+
+def _related_group(cases: pd.DataFrame, group: str) -> pd.Series:
+    """The group that counts as related for split admissions: the ADRG of a DRG (its code's first three
+    characters, as CHS-DRG codes are built), else the group itself."""
+    if group != "drg":
+        return cases[group].astype("string")
+    if "adrg" in cases.columns:
+        return cases["adrg"].astype("string")
+    return cases["drg"].astype("string").str[:3]
 
 
 def _followed_by(cases: pd.DataFrame, days: int, *, same: str | None = None, planned: bool = True) -> np.ndarray:
@@ -160,9 +173,9 @@ def _per_stay(cases: pd.DataFrame) -> pd.DataFrame:
         stays["alive"] = alive.astype(float)
         for days in READMISSION_DAYS:
             stays[f"readmitted_{days}"] = (_followed_by(cases, days) & alive).astype(float)
-        related = "adrg" if "adrg" in cases.columns and group == "drg" else group
-        if related is not None:
-            stays["split"] = _followed_by(cases, SPLIT_ADMISSION_DAYS, same=related, planned=False).astype(float)
+        if group is not None:
+            stays["split"] = _followed_by(cases.assign(_related=_related_group(cases, group)), SPLIT_ADMISSION_DAYS,
+                                          same="_related", planned=False).astype(float)
     for column in ("drug_cost", "consumable_cost", "self_pay_out_scope", "self_pay_in_scope"):
         values = _number(cases, column)
         if values is not None:
@@ -260,6 +273,8 @@ def indicator_tables(cases: pd.DataFrame, hospitals: pd.DataFrame, *,
                 table["surplus_coverage"] = surplus.groupby(hospital_scope["scope_key"]).mean().reindex(table.index)
         table.index.name = {"hospital": "hospital_id", "level": "level", "region": "region"}[scope]
         table = table.reset_index()
+        if scope == "level":   # levels are numbers, as in the hospitals table
+            table["level"] = pd.to_numeric(table["level"], errors="coerce").astype("Int64")
         if scope == "hospital":
             table.insert(1, "name", table["hospital_id"].map(hospital_info["name"]) if "name" in hospital_info else pd.NA)
             table.insert(2, "level", table["hospital_id"].map(hospital_info["level"]))
@@ -273,3 +288,24 @@ def indicator_tables(cases: pd.DataFrame, hospitals: pd.DataFrame, *,
 
 # the column of the hospitals table that places a hospital in each scope
 SCOPES_HOSPITAL_KEY = {"hospital": "hospital_id", "level": "level", "region": "region"}
+
+
+def assessment_scores(per_hospital: pd.DataFrame, weights) -> pd.Series:
+    """Each hospital's assessment score (0–100, to 9 decimals) from the per-hospital ``indicators`` table and the
+    indicator weights (see :class:`drgdip.budget.policy.IndicatorAssessment`), by hospital id."""
+    earned = pd.Series(0.0, index=per_hospital.index)
+    possible = pd.Series(0.0, index=per_hospital.index)
+    level = per_hospital["level"]
+    for name, weight in weights.items():
+        if name not in per_hospital.columns or weight <= 0:
+            continue
+        values = pd.to_numeric(per_hospital[name], errors="coerce")
+        ranks = values.groupby(level).rank(method="min", ascending=INDICATORS[name] == "lower")
+        count = values.notna().groupby(level).transform("sum")
+        share = ((count - ranks) / (count - 1).where(count > 1)).where(count > 1, 1.0)
+        has = values.notna()
+        earned += np.where(has, weight * share, 0.0)
+        possible += np.where(has, weight, 0.0)
+    # rounded so that a score on a band's edge (40 as 39.999999999) falls where it is meant to
+    scores = (100.0 * earned / possible.where(possible > 0)).round(9)
+    return pd.Series(scores.to_numpy(), index=per_hospital["hospital_id"].astype(str).to_numpy(), name="score")

@@ -31,11 +31,12 @@ from drgdip.budget.frame import stay_years
 from drgdip.budget.case_source import CaseSource
 from drgdip.budget.grouping import Grouping, group_stays, resolve_grouping
 from drgdip.budget.policy import Policy, load_policy
-from drgdip.budget.indicators import indicator_tables, last_year_costs
+from drgdip.budget.indicators import INDICATOR_INPUTS, assessment_scores, indicator_tables, last_year_costs
 from drgdip.budget.inputs import input_key, read_input
 from drgdip.budget.settle import Settlement, settle_cases
 from drgdip.budget.stay_points import history_with_points, settled, settlement_year_points
 from drgdip.core.checks import STAY_PROBLEMS, check_case_table, stay_problems
+from drgdip.core.config import FrozenDict
 from drgdip.core.errors import UsageError, rows_in_file
 from drgdip.core.province import cases_path, read_province, read_province_info
 from drgdip.core.tables import read_table
@@ -56,7 +57,7 @@ KEPT, SETTLED, HISTORY = "<stays>", "<settlement year>", "<history>"
 NOT_FOR_HISTORY = ("dx", "proc", "patient_id", "dept", "gender", "age", "age_days", "birth_weight",
                    "admit_time", "self_pay_in_scope", "self_pay_out_scope", "drug_cost", "consumable_cost",
                    "merged_into", "care_type_input", "day_care_status", "preop_cost", "session_days", "dayward_fee",
-                   "needs_regroup", "mdc", "adrg")
+                   "needs_regroup", "mdc", "adrg", "readmit_plan_31d")
 
 
 def _with_hospital_fields(cases: pd.DataFrame, hospitals: pd.DataFrame | None) -> pd.DataFrame:
@@ -153,6 +154,7 @@ class PreparedProvince:
         """Whether ``policy`` settles this preparation as it stands (same day care, grouping and year)."""
         base = self.policy
         return (policy.day_care == base.day_care and policy.points.is_dip == base.points.is_dip
+                and _reads_indicator_inputs(policy) == _reads_indicator_inputs(base)
                 and (self.remake["year"] is not None or policy.year == base.year))
 
 
@@ -255,6 +257,7 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
         frame = _remembered(prepared.year_points, points_key, partial(
             settlement_year_points, current, policy, table, approved=prepared.approved, by_area=by_area))
         del current
+    assessed = bool(policy.settlement.assessment_indicators.weights)
     with stage("settle"), in_file(), rows_in_file({SETTLED: settled_rows, HISTORY: history_rows}, file=KEPT):
         year_input = None
         if prepared.settlement_inputs is not None:
@@ -262,10 +265,21 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
             year_input = _remembered(prepared.settlement_inputs, key, partial(
                 read_input, frame, policy, hospitals=prepared.hospitals, history=history, file=SETTLED,
                 year=prepared.settle_year, keep=True))
+        elif assessed:   # settled twice: laid out once
+            year_input = read_input(frame, policy, hospitals=prepared.hospitals, history=history, file=SETTLED,
+                                    year=prepared.settle_year, keep=True)
         result = settle_cases(frame, policy, hospitals=prepared.hospitals, history=history,
                               deductions=prepared.deductions, file=SETTLED, year=prepared.settle_year,
-                              year_input=year_input, per_stay=per_stay)
-        last_year = last_year_costs(history, prepared.settle_year) if per_stay else {}
+                              year_input=year_input, per_stay=per_stay or assessed)
+        last_year = last_year_costs(history, prepared.settle_year) if per_stay or assessed else {}
+        scores = None
+        if assessed:
+            # the indicators come from the stays alone; the coefficients they give settle the year again
+            scores = assessment_scores(indicator_tables(result.cases, result.hospitals, last_year=last_year)
+                                       ["indicators"], policy.settlement.assessment_indicators.weights)
+            result = settle_cases(frame, assessed_policy(policy, scores), hospitals=prepared.hospitals,
+                                  history=history, deductions=prepared.deductions, file=SETTLED,
+                                  year=prepared.settle_year, year_input=year_input, per_stay=per_stay)
         del frame, history
     cases_out = result.cases
     if input_columns and from_input and per_stay:
@@ -276,7 +290,24 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
     if per_stay:
         with stage("indicators"):
             indicators = indicator_tables(cases_out, result.hospitals, last_year=last_year)
+            if scores is not None:
+                per_hospital = indicators["indicators"]
+                per_hospital["assessment_score"] = per_hospital["hospital_id"].astype(str).map(scores).to_numpy()
     return replace(result, cases=cases_out, indicators=indicators, warnings=tuple(warnings) + result.warnings)
+
+
+def assessed_policy(policy: Policy, scores: pd.Series) -> Policy:
+    """``policy`` with the assessment coefficient of each hospital's score band
+    (``settlement.assessment_indicators``); hospitals listed in ``assessment_by_hospital`` keep theirs."""
+    rules = policy.settlement.assessment_indicators
+    bands = sorted(rules.bands, key=lambda band: -band.min_score)
+    coefs = {}
+    for hospital, score in scores.items():
+        if np.isfinite(score):
+            coefs[str(hospital)] = next(b.coef for b in bands if score >= b.min_score)
+    settlement = replace(policy.settlement,
+                         assessment_by_hospital=FrozenDict({**coefs, **policy.settlement.assessment_by_hospital}))
+    return replace(policy, settlement=settlement)
 
 
 def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=None, approved=None,
@@ -408,6 +439,12 @@ def _split_years(frame: pd.DataFrame, current: np.ndarray) -> tuple[pd.DataFrame
     return frame_of(settled_year), frame_of(history)
 
 
+def _reads_indicator_inputs(policy: Policy) -> bool:
+    """Whether the policy's assessment coefficients come from the performance indicators, whose inputs
+    (drug costs, self-pay...) are then read with the stays."""
+    return bool(policy.settlement.assessment_indicators.weights)
+
+
 def _read_input(source, policy: Policy, *, scheme, dip, regroup: bool):
     """The province with the columns the computation needs (see :mod:`drgdip.budget.case_source`)."""
     tables = ("cases", "hospitals") + (("outpatient",) if policy.day_care.preop_merge.enabled else ())
@@ -419,7 +456,8 @@ def _read_input(source, policy: Policy, *, scheme, dip, regroup: bool):
     grouped = {"dip_group"} if policy.points.is_dip else {"status", "drg"}
     stale = resolve_grouping(policy, scheme=scheme, dip=None, info=info).stale if scheme is not None else False
     whole = regroup or stale or not grouped <= set(cases_source.columns)
-    columns = {"cases": cases_source.compute_columns(with_grouping_inputs=whole),
+    columns = {"cases": cases_source.compute_columns(with_grouping_inputs=whole) + (
+        [c for c in cases_source.columns if c in INDICATOR_INPUTS] if _reads_indicator_inputs(policy) else []),
                "outpatient": OUTPATIENT_COLUMNS}
     province = read_province(source, tables=tables, columns=columns, categorical=CATEGORICAL_COLUMNS)
     return province, cases_source

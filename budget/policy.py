@@ -202,11 +202,53 @@ class LosExclusion(Config):
 
 
 @dataclass(frozen=True)
+class ScoreBand(Config):
+    """Hospitals whose assessment score is at least ``min_score`` get the assessment coefficient ``coef``."""
+
+    min_score: float = param(0.0, ge=0.0, le=100.0)
+    coef: float = param(1.0, ge=0.0, le=2.0)
+
+
+@dataclass(frozen=True)
+class IndicatorAssessment(Config):
+    """考核系数 from the performance indicators (:mod:`drgdip.budget.indicators`, domain §10).
+
+    ``weights``: indicator → weight. On each, a hospital earns ``weight × (n − rank) / (n − 1)``
+    with its rank among the n hospitals of its level that have the indicator (1 = best; ties share the
+    better rank; all of it when it is alone). The score is 100 × earned ÷ the weights of the
+    indicators it has. ``bands``: the first band (highest ``min_score`` first) the score reaches gives
+    the coefficient; the last must start at 0. Hospitals listed in ``assessment_by_hospital`` (or with
+    an ``assessment_coef`` in the hospitals table) keep that coefficient.
+    """
+
+    weights: Mapping[str, float] = param(default_factory=FrozenDict, ge=0.0)
+    bands: tuple[ScoreBand, ...] = ()
+
+    def check(self) -> None:
+        from drgdip.budget.indicators import INDICATORS
+
+        ranked = sorted(name for name, better in INDICATORS.items() if better is not None)
+        for name in self.weights:
+            require(name in ranked, f"weights.{name}",
+                    f"is not an indicator with a better direction (one of {', '.join(ranked)})")
+        if not self.weights:
+            require(not self.bands, "weights", "give the indicators' weights for the score bands")
+            return
+        require(sum(self.weights.values()) > 0, "weights", "at least one weight must be positive")
+        require(len(self.bands) > 0, "bands", "needs at least one band ({min_score, coef})")
+        scores = [b.min_score for b in self.bands]
+        require(all(b < a for a, b in zip(scores, scores[1:])), "bands",
+                f"min_score must fall from band to band, got {scores}")
+        require(scores[-1] == 0, f"bands[{len(scores) - 1}].min_score", "the last band must start at 0")
+
+
+@dataclass(frozen=True)
 class SettlementRules(Config):
     """Hospital annual amount, monthly prepayment and year-end clearing (§6.3–6.6).
 
     fund due_h = distributed money × ``assessment_coef`` (考核系数; per hospital in
-    ``assessment_by_hospital`` or a hospitals-table column ``assessment_coef``) − audit deductions.
+    ``assessment_by_hospital`` or a hospitals-table column ``assessment_coef``, or from the
+    performance indicators by ``assessment_indicators``) − audit deductions.
     Monthly prepayment at the budget point value × ``monthly_pay_ratio`` (the rest is the quality
     deposit 质量保证金, ``quality_deposit``: when given, it must equal 1 − monthly_pay_ratio).
     A revolving fund of ``prepay_fund_months`` months of the hospital's fund (预付金) is recovered
@@ -219,6 +261,7 @@ class SettlementRules(Config):
 
     assessment_coef: float = param(1.0, ge=0.0, le=2.0)
     assessment_by_hospital: Mapping[str, float] = param(default_factory=FrozenDict, ge=0.0, le=2.0)
+    assessment_indicators: IndicatorAssessment = field(default_factory=IndicatorAssessment)
     monthly_pay_ratio: float = param(0.9, ge=0.0, le=1.0)
     quality_deposit: float | None = param(None, ge=0.0, le=1.0)
     prepay_fund_months: float = param(0.0, ge=0.0, le=12.0)

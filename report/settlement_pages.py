@@ -307,7 +307,7 @@ def _indicators(tables: SettlementTables, labels: Labels) -> Section:
         if frame is None or not len(frame):
             continue
         columns = [n for n in INDICATOR_TEXT if n in frame.columns]
-        rows = [f"<tr>{cell(row[first])}{cell(row['cases'], count)}"
+        rows = [f"<tr>{cell(row[first], count) if first == 'level' else cell(row[first])}{cell(row['cases'], count)}"
                 + "".join(cell(row[n], _indicator_format(n)) for n in columns) + "</tr>"
                 for _, row in frame.iterrows()]
         section.add(f"<h3>{escape(labels[key])}</h3>")

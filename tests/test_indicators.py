@@ -70,7 +70,7 @@ def test_each_formula_on_hand_made_stays(stays):
     assert a["self_payment_share"] == pytest.approx(100 / 1000) and a["self_pay_share"] == pytest.approx(25 / 1000)
     assert a["cmi"] == pytest.approx(1.2) and a["name"] == "甲" and a["region"] == "R1"
     level = tables["indicators_by_level"].set_index("level")
-    assert level.loc["2", "surplus_coverage"] == 0 and level.loc["3", "surplus_coverage"] == 1
+    assert level.loc[2, "surplus_coverage"] == 0 and level.loc[3, "surplus_coverage"] == 1
     region = tables["indicators_by_region"].set_index("region").loc["R1"]
     assert region["cost_consumption_index"] == pytest.approx(1.0)
     assert region["cmi"] == pytest.approx((1.2 * 4 + 0.9 * 2) / 6)
@@ -129,3 +129,86 @@ def test_drgdip_settle_writes_the_indicator_tables(report_outputs):
         np.testing.assert_allclose(by_region["cost_consumption_index"], 1.0, rtol=1e-12)
         np.testing.assert_allclose(by_region["time_consumption_index"], 1.0, rtol=1e-12)
     assert pd.read_parquet(settled / "indicators_by_level.parquet")["surplus_coverage"].between(0, 1).all()
+
+
+# ---- assessment coefficients from the indicators ----
+
+ASSESSMENT = {
+    "settlement.assessment_indicators.weights": {"cost_consumption_index": 30, "time_consumption_index": 20,
+                                                 "readmission_30d": 20, "drug_share": 15, "grouping_rate": 15},
+    "settlement.assessment_indicators.bands": [{"min_score": 70, "coef": 1.0}, {"min_score": 40, "coef": 0.97},
+                                               {"min_score": 0, "coef": 0.93}],
+}
+
+
+def test_scores_rank_hospitals_within_their_level():
+    from drgdip.budget.indicators import assessment_scores
+
+    table = pd.DataFrame({"hospital_id": ["a", "b", "c", "d"], "level": [3, 3, 3, 2],
+                          "cost_consumption_index": [0.9, 1.0, 1.1, 2.0], "cmi": [1.0, 1.0, 0.5, np.nan]})
+    scores = assessment_scores(table, {"cost_consumption_index": 3, "cmi": 1})
+    # a: best on cost (3) and tied best on CMI (1) -> 100; b: 3 x 1/2 + 1 = 2.5; c: 0 + 0; d alone, no CMI
+    assert scores.to_dict() == pytest.approx({"a": 100.0, "b": 62.5, "c": 0.0, "d": 100.0})
+
+
+@pytest.fixture(scope="module")
+def assessed(demo_province_dir):
+    from drgdip.budget import load_policy, settle_province
+    from drgdip.simulate.scenarios import apply_overrides
+
+    base = load_policy(POLICY)
+    policy = apply_overrides(base, ASSESSMENT)
+    return base, policy, settle_province(demo_province_dir, policy)
+
+
+POLICY = __import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "policies" / \
+    "panzhihua_drg_day_care_2025.yaml"
+
+
+def test_each_hospital_gets_the_coefficient_of_its_score_band(assessed):
+    _, _, settlement = assessed
+    per_hospital = settlement.indicators["indicators"].set_index("hospital_id")
+    coef = settlement.hospitals.set_index("hospital_id")["assessment_coef"]
+    expected = np.select([per_hospital["assessment_score"] >= 70, per_hospital["assessment_score"] >= 40],
+                         [1.0, 0.97], 0.93)
+    assert coef.reindex(per_hospital.index).to_numpy() == pytest.approx(expected)
+    assert len(set(expected)) > 1   # the demo province spreads over the bands
+
+
+def test_it_equals_a_settlement_with_those_coefficients_given_by_hand(assessed, demo_province_dir):
+    from drgdip.budget import settle_province
+    from drgdip.simulate.scenarios import apply_overrides
+
+    base, _, settlement = assessed
+    given = dict(zip(settlement.hospitals["hospital_id"].astype(str), settlement.hospitals["assessment_coef"]))
+    by_hand = settle_province(demo_province_dir, apply_overrides(base, {"settlement.assessment_by_hospital": given}))
+    for name in ("hospitals", "summary", "pools", "monthly"):
+        pd.testing.assert_frame_equal(settlement.tables()[name], by_hand.tables()[name], check_exact=True, obj=name)
+    withheld = settlement.hospitals["assessment_withheld"]
+    assert (withheld > 0).any()
+
+
+def test_a_simulated_scenario_equals_the_assessed_settlement(assessed, demo_province_dir):
+    from drgdip.budget import prepare_province
+    from drgdip.simulate import simulate
+    from drgdip.simulate.scenarios import Scenario
+
+    base, _, settlement = assessed
+    prepared = prepare_province(demo_province_dir, base)
+    result = simulate(prepared, base, scenarios=[Scenario("assessed", ASSESSMENT)])
+    rows = result.hospitals[result.hospitals["scenario"] == "assessed"].set_index("hospital_id")
+    expected = settlement.hospitals.set_index("hospital_id")["final_payment"]
+    assert rows["final_payment"].reindex(expected.index).to_numpy() == pytest.approx(expected.to_numpy(), abs=0)
+
+
+def test_an_unknown_or_unranked_indicator_is_a_config_error():
+    from drgdip.budget import load_policy
+    from drgdip.core.errors import ConfigError
+    from drgdip.simulate.scenarios import apply_overrides
+
+    base = load_policy(POLICY)
+    for weights, problem in (({"drug_shar": 1}, "weights.drug_shar"), ({"core_share": 1}, "weights.core_share")):
+        with pytest.raises(ConfigError, match=problem):
+            apply_overrides(base, {**ASSESSMENT, "settlement.assessment_indicators.weights": weights})
+    with pytest.raises(ConfigError, match="last band must start at 0"):
+        apply_overrides(base, {**ASSESSMENT, "settlement.assessment_indicators.bands": [{"min_score": 50, "coef": 1}]})

@@ -27,7 +27,7 @@ from drgdip.report import build_report, write_report
 from drgdip.report.data import read_folder
 
 SETTLEMENT_SECTIONS = ("headline", "hospitals", "gain-loss", "cmi-cost", "outliers", "monthly", "clearing",
-                       "day-care", "grouping")
+                       "day-care", "grouping", "indicators")
 SETTLEMENT_CHARTS = ("gain_loss", "cmi_cost", "outliers", "monthly", "clearing", "day_care", "grouping_status")
 SCENARIO_SECTIONS = ("scenarios", "scenario-changes", "sweeps", "monte-carlo")
 SCENARIO_CHARTS = ("scenario_point_values", "scenario_change_0", "sweep_point_values_0", "sweep_hospitals_0",
@@ -42,6 +42,12 @@ def _cells(html: str, field: str) -> dict[str, str]:
     return dict(found)
 
 
+def _table_rows(html: str, key: str) -> int:
+    """Rows of the body of table ``key``."""
+    body = re.search(rf'<table id="{key}".*?<tbody>(.*?)</tbody>', html, flags=re.S).group(1)
+    return body.count("<tr")
+
+
 def _number(text: str) -> float:
     return float(text.replace(",", "").rstrip("%"))
 
@@ -53,7 +59,8 @@ def test_settle_report_has_every_section_and_chart(report_outputs):
         assert f'data-section="{key}"' in html, key
     for key in SETTLEMENT_CHARTS:
         assert re.search(rf'data-chart="{key}"[^>]*>(<h3>[^<]*</h3>)?<svg', html), key
-    assert html.count('<tr data-level=') == len(pd.read_parquet(settled / "hospitals.parquet"))
+    hospitals = len(pd.read_parquet(settled / "hospitals.parquet"))
+    assert _table_rows(html, "hospital-table") == _table_rows(html, "indicator-table") == hospitals
 
 
 def test_headline_numbers_are_those_of_the_settlement_tables(report_outputs):
@@ -153,7 +160,7 @@ def test_a_thousand_hospital_province_stays_under_5_mb(report_outputs, tmp_path)
     assert read_folder(big).hospitals.shape[0] == 1000
     written = write_report(big, tmp_path / "big.html")
     assert 0 < written.size < 5_000_000
-    assert (tmp_path / "big.html").read_text(encoding="utf-8").count("<tr data-level=") == 1000
+    assert _table_rows((tmp_path / "big.html").read_text(encoding="utf-8"), "hospital-table") == 1000
 
 
 def test_a_folder_without_tables_is_a_clear_error(tmp_path, capsys):
