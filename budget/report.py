@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from drgdip.budget.indicators import INDICATORS
 from drgdip.budget.settle import Settlement
 from drgdip.core.errors import UsageError
 from drgdip.core.tables import write_table
@@ -53,11 +54,11 @@ YUAN_COLUMNS = frozenset({
     "remote_fund_due", "remote_difference", "money", "fixed_payments", "points_money", "patients_share",
     "fund_distributed", "reserve_adjustment", "prepayment", "difference", "payment", "standard", "fixed_payment",
     "day_care_amount", "self_pay_in_scope", "self_pay_out_scope", "drug_cost", "consumable_cost", "preop_cost",
-    "dayward_fee", "fee_difference"})
+    "dayward_fee", "fee_difference", "cost_per_case"})
 POINTS_COLUMNS = frozenset({"points", "case_points", "base_points"})
 POINT_VALUE_COLUMNS = frozenset({"point_value", "budget_point_value", "settlement_point_value",
                                  "effective_point_value"})
-RATIO_COLUMNS = frozenset({"fund_ratio", "cmi", "budget_use", "share_normal", "share_high", "share_low",
+RATIO_COLUMNS = frozenset(set(INDICATORS) - {"cost_per_case"} | {"assessment_score"}) | frozenset({"fund_ratio", "cmi", "budget_use", "share_normal", "share_high", "share_low",
                            "share_ungrouped", "cost_ratio", "assessment_coef", "applied_hospital_coef", "remote_coef"})
 WIDTH_SAMPLE_ROWS = 200   # rows read to size a column
 LANGUAGES = ("zh", "en")

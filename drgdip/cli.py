@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import nullcontext
 
 from drgdip.core.errors import UsageError
+from drgdip.core.compiling import compile_progress
 from drgdip.core.resources import kernels_cached
 
 
@@ -39,9 +41,15 @@ COMPUTING = frozenset({"demo", "group", "synth", "points", "calibrate", "settle"
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command in COMPUTING and not kernels_cached():
+    first_run = args.command in COMPUTING and not kernels_cached()
+    if first_run:
         print("drgdip: first run here: compiling the numba kernels for this machine and caching them "
               "(about half a minute, once)", file=sys.stderr)
+    with compile_progress() if first_run else nullcontext():
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         status = int(args.func(args) or 0)
         # --report (settle, simulate): the HTML report of the folder the command has just written

@@ -111,10 +111,10 @@ def test_the_first_run_says_that_kernels_are_compiled(monkeypatch, capsys):
     import drgdip.cli as cli
 
     monkeypatch.setattr(cli, "kernels_cached", lambda: False)
-    assert cli.main(["demo", "--cases", "300", "--seed", "3"]) == 0
+    assert cli.main(["demo", "--cases", "300", "--seed", "3", "--no-report"]) == 0
     assert "compiling the numba kernels" in capsys.readouterr().err
     monkeypatch.setattr(cli, "kernels_cached", lambda: True)
-    assert cli.main(["demo", "--cases", "300", "--seed", "3"]) == 0
+    assert cli.main(["demo", "--cases", "300", "--seed", "3", "--no-report"]) == 0
     assert "compiling" not in capsys.readouterr().err
 
 
@@ -133,3 +133,33 @@ def test_a_clock_shows_each_stage_as_it_starts_and_clears_the_line():
     shown = stream.getvalue()
     assert "drgdip settle: read ..." in shown and "drgdip settle: points ..." in shown
     assert shown.endswith("\r\033[K") and [s.name for s in clock.stages] == ["read", "points"]
+
+
+def test_each_kernel_is_named_as_it_compiles_on_a_first_run():
+    import io
+
+    import numba
+
+    from drgdip.core.compiling import compile_progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    def doubled(x):
+        return 2 * x
+
+    doubled.__module__ = "drgdip.example_kernels"
+    kernel = numba.njit(doubled)
+    terminal = Terminal()
+    with compile_progress(terminal) as compiled:
+        assert kernel(21) == 42
+        assert kernel(4) == 8   # compiled once
+    shown = terminal.getvalue()
+    assert len(compiled) == 1
+    assert "compiling kernel 1: drgdip.example_kernels" in shown
+    assert shown.endswith("drgdip: compiled and cached 1 kernels in 0 s; later runs load them\n")
+    quiet = io.StringIO()
+    with compile_progress(quiet) as compiled:
+        kernel(5)
+    assert compiled == [] and quiet.getvalue() == ""

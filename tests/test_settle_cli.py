@@ -16,7 +16,8 @@ REPO = Path(__file__).resolve().parents[1]
 POLICIES = REPO / "data" / "policies"
 DEMO_SCHEME = REPO / "data" / "demo" / "scheme"
 DEMO_DIP = REPO / "data" / "demo" / "dip"
-TABLES = ("summary", "pools", "hospitals", "monthly", "clearing", "clearing_matrix", "cases")
+TABLES = ("summary", "pools", "hospitals", "indicators", "indicators_by_level", "indicators_by_region", "monthly",
+          "clearing", "clearing_matrix", "cases")
 DRG_POLICIES = ("yanbian_day_surgery_2025", "panzhihua_drg_day_care_2025", "remote_pool_province_2025")
 DIP_POLICIES = ("jining_dip_day_ward_2025", "hainan_province_2025")
 
@@ -261,7 +262,8 @@ def test_workbook_as_agencies_read_it(province, tmp_path):
     assert main(["settle", "--policy", str(POLICIES / "remote_pool_province_2025.yaml"), "--input", str(parquet),
                  "--output", str(out), "--scheme", str(DEMO_SCHEME), "--excel-case-rows", "1000000"]) == 0
     book = load_workbook(out / "settlement.xlsx")
-    assert book.sheetnames == ["汇总", "统筹池点值", "医院结算", "月度预付", "异地清算", "异地清算矩阵", "病例"]
+    assert book.sheetnames == ["汇总", "统筹池点值", "医院结算", "绩效指标", "绩效指标(等级)", "绩效指标(地区)", "月度预付",
+                               "异地清算", "异地清算矩阵", "病例"]
     hospitals = pd.read_parquet(out / "hospitals.parquet")
     sheet = book["医院结算"]
     assert sheet.freeze_panes == "A2"

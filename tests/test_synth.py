@@ -355,6 +355,6 @@ def test_run_demo_writes_the_workbook_without_openpyxl(tmp_path, monkeypatch):
 
 
 def test_demo_command(capsys):
-    assert main(["demo", "--cases", "1500", "--seed", "4"]) == 0
+    assert main(["demo", "--cases", "1500", "--seed", "4", "--no-report"]) == 0
     text = capsys.readouterr().out
     assert "1,500 cases" in text and "settlement point value" in text

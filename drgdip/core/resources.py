@@ -18,9 +18,10 @@ KERNEL_PACKAGES = ("drgdip.grouper", "drgdip.pointvalue", "drgdip.budget")
 def kernels_cached() -> bool:
     """Whether numba has cached compiled kernels of drgdip on this machine (next to the modules, or
     under ``NUMBA_CACHE_DIR``): if not, the first run compiles them."""
-    places = [Path(str(files(package))) / "__pycache__" for package in KERNEL_PACKAGES]
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        places.append(Path(os.environ["NUMBA_CACHE_DIR"]))
+    if os.environ.get("NUMBA_CACHE_DIR"):   # numba then caches there only
+        places = [Path(os.environ["NUMBA_CACHE_DIR"])]
+    else:
+        places = [Path(str(files(package))) / "__pycache__" for package in KERNEL_PACKAGES]
     return any(next(place.rglob("*.nbi"), None) is not None for place in places if place.is_dir())
 
 
