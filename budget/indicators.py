@@ -80,83 +80,128 @@ def _group_column(cases: pd.DataFrame) -> str | None:
     return next((c for c in ("drg", "dip_group", "group") if c in cases.columns), None)
 
 
-def _has_group(cases: pd.DataFrame, column: str | None) -> np.ndarray:
-    if column is None:
-        return np.zeros(len(cases), dtype=bool)
-    values = cases[column]
-    return (values.notna() & (values.astype("string") != "")).fillna(False).to_numpy(dtype=bool)
-
-
-def _consumption(cases: pd.DataFrame, value: np.ndarray, grouped: np.ndarray, column: str) -> np.ndarray:
-    """value_i / mean value of i's group in i's area (NaN for stays without a group)."""
-    area = cases["area"].astype("string") if "area" in cases.columns else pd.Series("", index=cases.index)
-    keys = pd.MultiIndex.from_arrays([area.to_numpy(), cases[column].astype("string").to_numpy()])
-    codes, _ = pd.factorize(keys)
-    use = grouped & np.isfinite(value) & (codes >= 0)
-    total = np.bincount(codes[use], weights=value[use], minlength=codes.max() + 1 if len(codes) else 0)
-    count = np.bincount(codes[use], minlength=len(total))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-        ratio = value / mean[np.maximum(codes, 0)]
-    return np.where(use & (mean[np.maximum(codes, 0)] > 0), ratio, np.nan)
-
-
-def _related_group(cases: pd.DataFrame, group: str) -> pd.Series:
-    """The group that counts as related for split admissions: the ADRG of a DRG (its code's first three
-    characters, as CHS-DRG codes are built), else the group itself."""
-    if group != "drg":
-        return cases[group].astype("string")
-    if "adrg" in cases.columns:
-        return cases["adrg"].astype("string")
-    return cases["drg"].astype("string").str[:3]
-
-
-def _followed_by(cases: pd.DataFrame, days: int, *, same: str | None = None, planned: bool = True) -> np.ndarray:
-    """Whether each stay is followed by a stay of the same patient at the same hospital (and the same
-    ``same`` column) admitted 0..``days`` days after its discharge (planned readmissions not counted)."""
-    patient = cases["patient_id"].astype("string")
-    admit = pd.to_datetime(cases["admit_time"], errors="coerce")
-    discharge = pd.to_datetime(cases["discharge_time"], errors="coerce")
-    keys = [patient, cases["hospital_id"].astype("string")] + ([cases[same].astype("string")] if same else [])
-    frame = pd.DataFrame({f"k{i}": k.to_numpy() for i, k in enumerate(keys)})
-    frame["admit"] = admit.to_numpy()
-    frame["discharge"] = discharge.to_numpy()
-    frame["row"] = np.arange(len(cases))
-    if planned and "readmit_plan_31d" in cases.columns:
-        frame["planned"] = cases["readmit_plan_31d"].astype("string").isin(["1", "true", "True", "yes"]).to_numpy()
+def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(integer code of each value, −1 where missing or empty; the values as text by code): categoricals
+    by their codes, anything else factorized, so millions of stays are never compared as strings."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy().astype(np.int64)
+        uniques = values.cat.categories
     else:
-        frame["planned"] = False
-    key_columns = [c for c in frame.columns if c.startswith("k")]
-    frame = frame.sort_values(key_columns + ["admit", "row"], kind="stable")
-    same_key = np.ones(len(frame) - 1, dtype=bool) if len(frame) else np.zeros(0, dtype=bool)
-    for column in key_columns:
-        values = frame[column].to_numpy()
-        same_key &= (values[1:] == values[:-1]) & pd.notna(values[1:]) & pd.notna(values[:-1])
-    gap = (frame["admit"].to_numpy()[1:] - frame["discharge"].to_numpy()[:-1]) / np.timedelta64(1, "D")
-    hit = same_key & (gap >= 0) & (gap <= days) & ~frame["planned"].to_numpy()[1:]
-    followed = np.zeros(len(cases), dtype=bool)
-    followed[frame["row"].to_numpy()[:-1][hit]] = True
-    return followed
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        codes = codes.astype(np.int64)
+    labels = np.asarray(pd.Index(uniques).astype(str), dtype=object)
+    empty = np.flatnonzero(labels == "")
+    if len(empty):
+        codes[np.isin(codes, empty)] = -1
+    return codes, labels
 
 
-def _per_stay(cases: pd.DataFrame) -> pd.DataFrame:
+def _combined(*codes: np.ndarray) -> np.ndarray:
+    """One int64 key per stay from several codes (−1 where any is missing)."""
+    key = np.zeros(len(codes[0]), dtype=np.int64)
+    valid = np.ones(len(codes[0]), dtype=bool)
+    for code in codes:
+        key = key * (int(code.max(initial=0)) + 1) + np.maximum(code, 0)
+        valid &= code >= 0
+    return np.where(valid, key, -1)
+
+
+def _consumption(cell: np.ndarray, cells: int, value: np.ndarray) -> np.ndarray:
+    """value_i / mean value of the stays of i's cell (area × group; −1: no group, NaN)."""
+    use = (cell >= 0) & np.isfinite(value)
+    total = np.bincount(cell[use], weights=value[use], minlength=cells)
+    count = np.bincount(cell[use], minlength=cells)
+    mean = total / np.maximum(count, 1)
+    ratio = np.full(len(value), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio[use] = np.where(mean[cell[use]] > 0, value[use] / mean[cell[use]], np.nan)
+    return ratio
+
+
+def _related_group(cases: pd.DataFrame, group: str) -> np.ndarray:
+    """Codes of the group that counts as related for split admissions: the ADRG of a DRG (its code's
+    first three characters, as CHS-DRG codes are built), else the group itself."""
+    if group == "drg" and "adrg" in cases.columns:
+        return _codes(cases["adrg"])[0]
+    codes, labels = _codes(cases[group])
+    if group != "drg":
+        return codes
+    adrg_codes, _ = pd.factorize(pd.Series(labels, dtype=object).str[:3])
+    return np.where(codes >= 0, adrg_codes[np.maximum(codes, 0)], -1)
+
+
+def _days_to_next(key: np.ndarray, admit: np.ndarray, discharge: np.ndarray,
+                  planned: np.ndarray) -> np.ndarray:
+    """Days from each stay's discharge to the admission of the next stay with the same key (NaN when
+    none, or when that next stay was a planned readmission)."""
+    order = np.lexsort((admit, key))   # stable: ties stay in row order
+    key, admit, discharge, planned = key[order], admit[order], discharge[order], planned[order]
+    gap = np.full(len(key), np.nan)
+    same = (key[1:] == key[:-1]) & (key[1:] >= 0) & ~planned[1:]
+    gap[:-1] = np.where(same, (admit[1:] - discharge[:-1]) / 86_400e9, np.nan)
+    days = np.empty(len(key))
+    days[order] = gap
+    return days
+
+
+def _nanoseconds(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    stamps = pd.to_datetime(values, errors="coerce")
+    return stamps.to_numpy("datetime64[ns]").astype(np.int64), stamps.isna().to_numpy()
+
+
+def _cell_sums(cases: pd.DataFrame, stays: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Each quantity summed over the stays of each cell (hospital × level × region; NaN stays skipped,
+    NaN when a cell has none), with the cell's hospital, level and region: one pass over the stays,
+    whose sums every scope then adds up."""
+    keys = [key for key in SCOPES.values() if key in cases.columns]
+    coded = [_codes(cases[key]) for key in keys]
+    cell = _combined(*[codes + 1 for codes, _ in coded])   # 0: a missing key is a value of its own here
+    inverse, cells = pd.factorize(cell)
+    sums = {}
+    for name, values in stays.items():
+        finite = np.isfinite(values)
+        total = np.bincount(inverse[finite], weights=values[finite], minlength=len(cells))
+        counted = np.bincount(inverse[finite], minlength=len(cells))
+        sums[name] = np.where(counted > 0, total, np.nan)
+    sums["cases"] = np.bincount(inverse, minlength=len(cells)).astype(float)
+    frame = pd.DataFrame(sums)
+    first = np.zeros(len(cells), dtype=np.int64)
+    first[inverse] = np.arange(len(inverse))
+    for key, (codes, labels) in zip(keys, coded):
+        code = codes[first]
+        frame[f"key:{key}"] = pd.array(np.where(code >= 0, labels[np.maximum(code, 0)], None), dtype=object)
+    return frame
+
+
+def _sums(cells: pd.DataFrame, key: str) -> pd.DataFrame:
+    """The cell sums added up per value of ``key`` (cells without one left out)."""
+    columns = [c for c in cells.columns if not c.startswith("key:")]
+    return cells.groupby(f"key:{key}", sort=True, dropna=True)[columns].sum(min_count=1)
+
+
+def _per_stay(cases: pd.DataFrame) -> dict[str, np.ndarray]:
     """One column per stay-level quantity the indicators add up (NaN where an input is missing)."""
     cost = _number(cases, "total_cost")
     group = _group_column(cases)
-    grouped = _has_group(cases, group)
+    group_codes = _codes(cases[group])[0] if group is not None else np.full(len(cases), -1)
+    grouped = group_codes >= 0
     stays = {"cases": np.ones(len(cases)), "total_cost": cost}
     los = _number(cases, "los")
     if los is not None:
         stays["los"] = los
     if group is not None:
+        area = _codes(cases["area"])[0] if "area" in cases.columns else np.zeros(len(cases), dtype=np.int64)
+        key = _combined(area, group_codes)
+        cell, cells = pd.factorize(np.where(key >= 0, key, np.int64(-1)), use_na_sentinel=False)
+        cell = np.where(key >= 0, cell, -1)
         stays["grouped_stays"] = grouped.astype(float)
-        stays["cost_consumption"] = _consumption(cases, cost, grouped, group)
+        stays["cost_consumption"] = _consumption(cell, len(cells), cost)
         if los is not None:
-            stays["time_consumption"] = _consumption(cases, los, grouped, group)
+            stays["time_consumption"] = _consumption(cell, len(cells), los)
     if "status" in cases.columns:
         stays["grouped_ok"] = ((cases["status"] == "ok").fillna(False).to_numpy(dtype=bool) & grouped).astype(float)
     if "dip_type" in cases.columns:
-        kind = cases["dip_type"].astype("string")
+        kind = cases["dip_type"]
         stays["core"] = (kind == "core").fillna(False).to_numpy(dtype=float)
         stays["comprehensive"] = (kind == "comprehensive").fillna(False).to_numpy(dtype=float)
     if "outlier_class" in cases.columns:
@@ -170,17 +215,27 @@ def _per_stay(cases: pd.DataFrame) -> pd.DataFrame:
     else:
         alive = np.ones(len(cases), dtype=bool)
     if {"patient_id", "admit_time", "discharge_time", "hospital_id"} <= set(cases.columns):
+        admit, no_admit = _nanoseconds(cases["admit_time"])
+        discharge, no_discharge = _nanoseconds(cases["discharge_time"])
+        patient = _codes(cases["patient_id"])[0]
+        patient[no_admit | no_discharge] = -1
+        hospital = _codes(cases["hospital_id"])[0]
+        planned = np.zeros(len(cases), dtype=bool)
+        if "readmit_plan_31d" in cases.columns:
+            planned = cases["readmit_plan_31d"].astype("string").isin(["1", "true", "True", "yes"]).to_numpy()
+        to_next = _days_to_next(_combined(patient, hospital), admit, discharge, planned)
         stays["alive"] = alive.astype(float)
         for days in READMISSION_DAYS:
-            stays[f"readmitted_{days}"] = (_followed_by(cases, days) & alive).astype(float)
+            stays[f"readmitted_{days}"] = ((to_next >= 0) & (to_next <= days) & alive).astype(float)
         if group is not None:
-            stays["split"] = _followed_by(cases.assign(_related=_related_group(cases, group)), SPLIT_ADMISSION_DAYS,
-                                          same="_related", planned=False).astype(float)
+            to_related = _days_to_next(_combined(patient, hospital, _related_group(cases, group)), admit, discharge,
+                                       np.zeros(len(cases), dtype=bool))
+            stays["split"] = ((to_related >= 0) & (to_related <= SPLIT_ADMISSION_DAYS)).astype(float)
     for column in ("drug_cost", "consumable_cost", "self_pay_out_scope", "self_pay_in_scope"):
         values = _number(cases, column)
         if values is not None:
             stays[column] = values
-    return pd.DataFrame(stays, index=cases.index)
+    return stays
 
 
 def _ratio(top: pd.Series, bottom: pd.Series) -> pd.Series:
@@ -244,7 +299,7 @@ def indicator_tables(cases: pd.DataFrame, hospitals: pd.DataFrame, *,
     settled stays ``cases`` (the settlement's per-stay table) and its ``hospitals`` table;
     ``last_year`` (:func:`last_year_costs`) gives the cost growth."""
     cases = _settled(cases)
-    stays = _per_stay(cases)
+    cells = _cell_sums(cases, _per_stay(cases))
     hospital_info = hospitals.drop_duplicates("hospital_id")
     hospital_info = hospital_info.set_index(hospital_info["hospital_id"].astype("string").to_numpy())
     if "region" in cases.columns:
@@ -254,9 +309,8 @@ def indicator_tables(cases: pd.DataFrame, hospitals: pd.DataFrame, *,
     for scope, key in SCOPES.items():
         if key not in cases.columns:
             continue
-        labels = cases[key].astype("string").to_numpy()
-        sums = stays.groupby(labels, sort=True).sum(min_count=1)
-        sums["cases"] = stays.groupby(labels, sort=True)["cases"].sum()
+        sums = _sums(cells, key)
+        sums.index = pd.Index(sums.index.astype(str), dtype=object)
         table = _indicators(sums)
         last = (last_year or {}).get(scope)
         if last is not None:
