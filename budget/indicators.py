@@ -13,7 +13,8 @@ cost_consumption_index      Σ (total_cost_i / mean cost of i's group in i's are
                             (费用消耗指数; N_g stays with a group; 1 = area average)
 time_consumption_index      Σ (los_i / mean los of i's group in i's area) / N_g           lower
 cmi                         Σ weight / N of the settlement (病例组合指数)                   higher
-grouping_rate               stays grouped (status ok) / N  (入组率)                          higher
+grouping_rate               stays in a group / N (入组率; DRG: status ok, DIP: not typed     higher
+                            ungrouped); only these count in the consumption indices
 core_share, comprehensive_  DIP stays of core / comprehensive groups / N                   —
 share
 share_low, share_high,      stays of each outlier class / N                                lower
@@ -77,7 +78,10 @@ def _number(frame: pd.DataFrame, column: str) -> np.ndarray | None:
 
 
 def _group_column(cases: pd.DataFrame) -> str | None:
-    return next((c for c in ("drg", "dip_group", "group") if c in cases.columns), None)
+    """The stays' payment group: the DIP group of stays the DIP grouper typed, else the DRG."""
+    order = ("dip_group", "drg", "group") if {"dip_group", "dip_type"} <= set(cases.columns) \
+        else ("drg", "dip_group", "group")
+    return next((c for c in order if c in cases.columns), None)
 
 
 def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -184,6 +188,10 @@ def _per_stay(cases: pd.DataFrame) -> dict[str, np.ndarray]:
     cost = _number(cases, "total_cost")
     group = _group_column(cases)
     group_codes = _codes(cases[group])[0] if group is not None else np.full(len(cases), -1)
+    if "dip_type" in cases.columns and group != "drg":   # a DIP stay typed ungrouped is in no group
+        group_codes[(cases["dip_type"] == "ungrouped").fillna(True).to_numpy(dtype=bool)] = -1
+    elif "status" in cases.columns:
+        group_codes[~(cases["status"] == "ok").fillna(False).to_numpy(dtype=bool)] = -1
     grouped = group_codes >= 0
     stays = {"cases": np.ones(len(cases)), "total_cost": cost}
     los = _number(cases, "los")
@@ -198,8 +206,8 @@ def _per_stay(cases: pd.DataFrame) -> dict[str, np.ndarray]:
         stays["cost_consumption"] = _consumption(cell, len(cells), cost)
         if los is not None:
             stays["time_consumption"] = _consumption(cell, len(cells), los)
-    if "status" in cases.columns:
-        stays["grouped_ok"] = ((cases["status"] == "ok").fillna(False).to_numpy(dtype=bool) & grouped).astype(float)
+    if group is not None:
+        stays["grouped_ok"] = grouped.astype(float)
     if "dip_type" in cases.columns:
         kind = cases["dip_type"]
         stays["core"] = (kind == "core").fillna(False).to_numpy(dtype=float)

@@ -17,9 +17,9 @@ TEXT_COLUMNS = ("area", "pool", "region", "insured_region", "treatment_region", 
                 "scenario", "kind", "key", "insurance_type", "drg", "dip_group", "group")
 # the per-stay columns the report summarises (the rest of a province's stays are never read), and those
 # of them held as categoricals: millions of stays are counted by code, never compared as strings
-CASE_COLUMNS = ("hospital_id", "hospital_level", "region", "status", "drg", "dip_group", "outlier_class",
+CASE_COLUMNS = ("hospital_id", "hospital_level", "region", "status", "drg", "dip_group", "dip_type", "outlier_class",
                 "settle_status", "care_type", "care_type_input", "day_care_status", "preop_cost")
-CASE_CATEGORIES = ("hospital_id", "region", "status", "drg", "dip_group", "outlier_class", "settle_status",
+CASE_CATEGORIES = ("hospital_id", "region", "status", "drg", "dip_group", "dip_type", "outlier_class", "settle_status",
                    "care_type", "care_type_input", "day_care_status")
 
 

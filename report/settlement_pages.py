@@ -241,17 +241,20 @@ def _grouping(tables: SettlementTables, labels: Labels) -> Section:
     cases = tables.cases
     if cases is None or not len(cases) or "status" not in cases.columns:
         return section.add(note(labels["no_data"]))
-    status = _counts(cases["status"])
+    dip = {"dip_group", "dip_type"} <= set(cases.columns)
+    status = _counts(cases["dip_type"] if dip else cases["status"])   # DIP: core / comprehensive / ungrouped
     svg = charts.bar_chart(status, name="grouping_status", title=labels["status"], ylabel=labels["count"],
                            horizontal=True)
     section.add(figure("grouping_status", labels["status"], svg))
     total = len(cases)
     ungrouped = float(_is(cases["outlier_class"], "ungrouped").sum()) / total \
         if "outlier_class" in cases.columns else float(status.drop("ok", errors="ignore").sum()) / total
-    rows = [f"<tr>{cell(labels['grouped_share'])}{cell(status.get('ok', 0) / total, share, field='grouped_share')}</tr>",
+    grouped = (total - status.get("ungrouped", 0)) if dip else status.get("ok", 0)
+    rows = [f"<tr>{cell(labels['grouped_share'])}{cell(grouped / total, share, field='grouped_share')}</tr>",
             f"<tr>{cell(labels['ungrouped_share'])}{cell(ungrouped, share, field='ungrouped_share')}</tr>"]
     section.add(table([labels["grouping"], labels["share"]], rows, key="grouping-shares", numeric=[1]))
-    group_column = next((c for c in ("drg", "dip_group", "group") if c in cases.columns), None)
+    group_column = next((c for c in (("dip_group", "drg") if dip else ("drg", "dip_group", "group"))
+                         if c in cases.columns), None)
     if group_column is not None:
         groups = _counts(cases[group_column])
         groups = groups[groups.index != ""].head(TOP_GROUPS)

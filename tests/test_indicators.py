@@ -212,3 +212,13 @@ def test_an_unknown_or_unranked_indicator_is_a_config_error():
             apply_overrides(base, {**ASSESSMENT, "settlement.assessment_indicators.weights": weights})
     with pytest.raises(ConfigError, match="last band must start at 0"):
         apply_overrides(base, {**ASSESSMENT, "settlement.assessment_indicators.bands": [{"min_score": 50, "coef": 1}]})
+
+
+def test_dip_stays_typed_ungrouped_are_in_no_group(stays):
+    dip = stays.assign(dip_group=["K35:1", "K35:1", "I21:2", "X:0", "K35:1", "I21:2", "I21:2"],
+                       dip_type=["core", "core", "comprehensive", "ungrouped", "comprehensive", "core", "core"])
+    a = indicator_tables(dip, HOSPITALS)["indicators"].set_index("hospital_id").loc["A"]
+    assert a["grouping_rate"] == pytest.approx(3 / 4)
+    assert a["core_share"] == pytest.approx(2 / 4) and a["comprehensive_share"] == pytest.approx(1 / 4)
+    # DIP groups (not the DRGs) give the means: K35:1 (100 + 100 + 400) / 3 = 200, I21:2 (300 + 300) / 2
+    assert a["cost_consumption_index"] == pytest.approx((100 / 200 + 100 / 200 + 300 / 300) / 3)
