@@ -44,6 +44,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from drgdip.budget._indicator_kernels import days_to_next
+
 __all__ = ["indicator_tables", "last_year_costs", "assessment_scores", "INDICATOR_INPUTS", "INDICATORS", "READMISSION_DAYS", "SPLIT_ADMISSION_DAYS"]
 
 READMISSION_DAYS = (14, 30)
@@ -74,7 +76,10 @@ def _settled(cases: pd.DataFrame) -> pd.DataFrame:
 def _number(frame: pd.DataFrame, column: str) -> np.ndarray | None:
     if column not in frame.columns:
         return None
-    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
+    values = frame[column]
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
 
 
 def _group_column(cases: pd.DataFrame) -> str | None:
@@ -134,20 +139,6 @@ def _related_group(cases: pd.DataFrame, group: str) -> np.ndarray:
     return np.where(codes >= 0, adrg_codes[np.maximum(codes, 0)], -1)
 
 
-def _days_to_next(key: np.ndarray, admit: np.ndarray, discharge: np.ndarray,
-                  planned: np.ndarray) -> np.ndarray:
-    """Days from each stay's discharge to the admission of the next stay with the same key (NaN when
-    none, or when that next stay was a planned readmission)."""
-    order = np.lexsort((admit, key))   # stable: ties stay in row order
-    key, admit, discharge, planned = key[order], admit[order], discharge[order], planned[order]
-    gap = np.full(len(key), np.nan)
-    same = (key[1:] == key[:-1]) & (key[1:] >= 0) & ~planned[1:]
-    gap[:-1] = np.where(same, (admit[1:] - discharge[:-1]) / 86_400e9, np.nan)
-    days = np.empty(len(key))
-    days[order] = gap
-    return days
-
-
 def _nanoseconds(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     stamps = pd.to_datetime(values, errors="coerce")
     return stamps.to_numpy("datetime64[ns]").astype(np.int64), stamps.isna().to_numpy()
@@ -164,6 +155,9 @@ def _cell_sums(cases: pd.DataFrame, stays: dict[str, np.ndarray]) -> pd.DataFram
     sums = {}
     for name, values in stays.items():
         finite = np.isfinite(values)
+        if finite.all():
+            sums[name] = np.bincount(inverse, weights=values, minlength=len(cells))
+            continue
         total = np.bincount(inverse[finite], weights=values[finite], minlength=len(cells))
         counted = np.bincount(inverse[finite], minlength=len(cells))
         sums[name] = np.where(counted > 0, total, np.nan)
@@ -231,13 +225,13 @@ def _per_stay(cases: pd.DataFrame) -> dict[str, np.ndarray]:
         planned = np.zeros(len(cases), dtype=bool)
         if "readmit_plan_31d" in cases.columns:
             planned = cases["readmit_plan_31d"].astype("string").isin(["1", "true", "True", "yes"]).to_numpy()
-        to_next = _days_to_next(_combined(patient, hospital), admit, discharge, planned)
+        related = _related_group(cases, group) if group is not None else np.full(len(cases), -1)
+        order = np.lexsort((admit, patient))   # stable: stays admitted together keep their row order
+        to_next, to_related = days_to_next(order, patient, hospital, related, admit, discharge, planned)
         stays["alive"] = alive.astype(float)
         for days in READMISSION_DAYS:
             stays[f"readmitted_{days}"] = ((to_next >= 0) & (to_next <= days) & alive).astype(float)
         if group is not None:
-            to_related = _days_to_next(_combined(patient, hospital, _related_group(cases, group)), admit, discharge,
-                                       np.zeros(len(cases), dtype=bool))
             stays["split"] = ((to_related >= 0) & (to_related <= SPLIT_ADMISSION_DAYS)).astype(float)
     for column in ("drug_cost", "consumable_cost", "self_pay_out_scope", "self_pay_in_scope"):
         values = _number(cases, column)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drgdip.budget.indicators import INDICATORS, indicator_tables, last_year_costs
 from drgdip.report.labels import INDICATOR_TEXT
@@ -222,3 +224,28 @@ def test_dip_stays_typed_ungrouped_are_in_no_group(stays):
     assert a["core_share"] == pytest.approx(2 / 4) and a["comprehensive_share"] == pytest.approx(1 / 4)
     # DIP groups (not the DRGs) give the means: K35:1 (100 + 100 + 400) / 3 = 200, I21:2 (300 + 300) / 2
     assert a["cost_consumption_index"] == pytest.approx((100 / 200 + 100 / 200 + 300 / 300) / 3)
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2), st.integers(0, 2), st.integers(0, 60),
+                          st.integers(0, 5), st.booleans()), min_size=1, max_size=40))
+@settings(max_examples=150, deadline=None)
+def test_days_to_next_equals_a_plain_search(stays):
+    """The kernel against the definition: the same patient's next admission (then row) at the same
+    hospital, and in the same related group, searched stay by stay."""
+    from drgdip.budget._indicator_kernels import days_to_next
+
+    patient, hospital, related, admit_day, length, planned = (np.asarray(c) for c in zip(*stays))
+    day = 86_400 * 10**9
+    admit, discharge = admit_day.astype(np.int64) * day, (admit_day + length).astype(np.int64) * day
+    order = np.lexsort((admit, patient))
+    to_same, to_related = days_to_next(order, patient.astype(np.int64), hospital.astype(np.int64),
+                                       related.astype(np.int64), admit, discharge, planned)
+    for i in range(len(stays)):
+        later = [j for j in range(len(stays)) if patient[j] == patient[i] and hospital[j] == hospital[i]
+                 and (admit[j], j) > (admit[i], i)]
+        later.sort(key=lambda j: (admit[j], j))
+        expected = np.nan if not later or planned[later[0]] else (admit[later[0]] - discharge[i]) / day
+        np.testing.assert_equal(to_same[i], expected)
+        same_group = [j for j in later if related[j] == related[i]]
+        expected = (admit[same_group[0]] - discharge[i]) / day if same_group else np.nan
+        np.testing.assert_equal(to_related[i], expected)
