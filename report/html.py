@@ -63,7 +63,7 @@ def cell(value, formatter=None, **data) -> str:
     attributes = "".join(f' data-{escape(k.replace("_", "-"))}="{escape(str(v))}"' for k, v in data.items())
     if formatter is None:
         return f"<td{attributes}>{escape(str(value)) if _present(value) else '–'}</td>"
-    raw = f' data-v="{float(value)!r}"' if _finite(value) else ""
+    raw = f' data-v="{float(value):.12g}"' if _finite(value) else ""
     return f'<td class="num"{raw}{attributes}>{escape(formatter(value))}</td>'
 
 

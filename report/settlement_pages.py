@@ -298,8 +298,8 @@ def _indicators(tables: SettlementTables, labels: Labels) -> Section:
             text = _indicator_format(name)(row[name]) if pd.notna(row[name]) else "–"
             if name in ranks and pd.notna(ranks[name].loc[i]):
                 text += f" ({int(ranks[name].loc[i])}/{int(sizes.loc[i])})"
-            raw = f' data-v="{float(row[name])!r}"' if pd.notna(row[name]) else ""
-            cells.append(f'<td class="num"{raw} data-field="{name}">{escape(text)}</td>')
+            raw = f' data-v="{float(row[name]):.12g}"' if pd.notna(row[name]) else ""
+            cells.append(f'<td class="num"{raw}>{escape(text)}</td>')
         rows.append(f'<tr data-level="{escape(str(row["level"]))}">{cell(row["hospital_id"])}{cell(row.get("name"))}'
                     f'{cell(row["level"], count)}{cell(row["cases"], count)}' + "".join(cells) + "</tr>")
     headers = [labels["hospital_id"], labels["name"], labels["level"], labels["cases"]]
