@@ -35,6 +35,7 @@ from drgdip.budget.indicators import INDICATOR_INPUTS, assessment_scores, indica
 from drgdip.budget.inputs import input_key, read_input
 from drgdip.budget.settle import Settlement, settle_cases
 from drgdip.budget.stay_points import history_with_points, settled, settlement_year_points
+from drgdip.pointvalue.points import unknown_groups
 from drgdip.core.checks import STAY_PROBLEMS, check_case_table, stay_problems
 from drgdip.core.config import FrozenDict
 from drgdip.core.errors import UsageError, rows_in_file
@@ -257,6 +258,12 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
         frame = _remembered(prepared.year_points, points_key, partial(
             settlement_year_points, current, policy, table, approved=prepared.approved, by_area=by_area))
         del current
+        unknown, said = unknown_groups(frame, table, group_col="dip_group" if policy.points.is_dip else "drg",
+                                       is_dip=policy.points.is_dip)
+        if said:
+            first = int(np.flatnonzero(unknown)[0])
+            where = f"{file}, row {positions[settled_rows[first]] + first_row}" if from_input else f"stay {first + 1}"
+            warnings.append(f"{said} (first: {where})")
     assessed = bool(policy.settlement.assessment_indicators.weights)
     with stage("settle"), in_file(), rows_in_file({SETTLED: settled_rows, HISTORY: history_rows}, file=KEPT):
         year_input = None

@@ -78,9 +78,9 @@ def prepare_dip_cases(frame: pd.DataFrame, directory: DipDirectory, file: str = 
     n = len(frame)
     if "dx" not in frame.columns:
         raise UsageError("missing column 'dx'", file=file, field="dx")
-    dx_ptr, dx_flat = code_lists(frame["dx"], n, "dx", file)
+    dx_ptr, dx_flat, no_principal = code_lists(frame["dx"], n, "dx", file, first_empty=True)
     proc_ptr, proc_flat = code_lists(frame["proc"] if "proc" in frame.columns else None, n, "proc", file)
-    has_dx = np.diff(dx_ptr) > 0
+    has_dx = (np.diff(dx_ptr) > 0) & ~no_principal   # an empty principal diagnosis groups nowhere
     first = dx_ptr[:-1][has_dx]
     principal_present = dx_flat.take(pa.array(first, pa.int64())) if len(first) else pa.array([], pa.string())
     subcategory = diagnosis_subcategory(principal_present)
@@ -102,8 +102,9 @@ def prepare_dip_cases(frame: pd.DataFrame, directory: DipDirectory, file: str = 
     severity = np.zeros(n, dtype=np.int8)
     if len(c.severity_vocab) and len(dx_flat):
         position = np.arange(len(dx_flat)) - np.repeat(dx_ptr[:-1], np.diff(dx_ptr))
-        secondary = position > 0
-        owner = np.repeat(np.arange(n), np.diff(dx_ptr))[secondary]
+        every_owner = np.repeat(np.arange(n), np.diff(dx_ptr))
+        secondary = (position > 0) | no_principal[every_owner]
+        owner = every_owner[secondary]
         codes = dx_flat.filter(pa.array(secondary))
         level = np.zeros(len(owner), dtype=np.int8)
         for candidate in (codes, diagnosis_subcategory(codes), pc.utf8_slice_codeunits(codes, 0, 3)):

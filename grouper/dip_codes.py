@@ -61,15 +61,18 @@ def _mixed_code_lists(column: pd.Series, file: str, field_name: str) -> pa.Array
     return pa.array(column.map(as_list).tolist(), type=pa.list_(pa.string()))
 
 
-def code_lists(column, n: int, field_name: str, file: str) -> tuple[np.ndarray, pa.Array]:
+def code_lists(column, n: int, field_name: str, file: str, *,
+               first_empty: bool = False) -> tuple[np.ndarray, pa.Array] | tuple[np.ndarray, pa.Array, np.ndarray]:
     """A case column of code lists as CSR: (ptr int64[n+1], flat codes), empty items removed.
 
     ``column`` holds ``|``/``,``-joined text or lists of codes (a pandas Series or an Arrow array), or is
     None for a column the cases do not have (every list empty). ``field_name`` and ``file`` name the
-    column in errors.
+    column in errors. ``first_empty`` also returns, per case, whether the list's first item was empty
+    (``"|K35.800"``: RULES.md keeps it, so the principal diagnosis is empty, not the second code).
     """
     if column is None:
-        return np.zeros(n + 1, dtype=np.int64), pa.array([], pa.string())
+        empty = (np.zeros(n + 1, dtype=np.int64), pa.array([], pa.string()))
+        return (*empty, np.zeros(n, dtype=bool)) if first_empty else empty
     if isinstance(column, pd.Series):
         try:  # text, or lists of codes: Arrow converts either without a Python loop of ours
             array = pa.array(column, from_pandas=True)
@@ -91,8 +94,12 @@ def code_lists(column, n: int, field_name: str, file: str) -> tuple[np.ndarray, 
     flat = pc.cast(pc.list_flatten(lists), pa.string())
     parent = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64)
     keep = pc.fill_null(pc.greater(pc.utf8_length(flat), 0), False).to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(np.r_[True, parent[1:] != parent[:-1]]) if len(parent) else np.zeros(0, np.int64)
     flat = flat.filter(pa.array(keep))
-    parent = parent[keep]
     ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(parent, minlength=n), out=ptr[1:])
-    return ptr, flat
+    np.cumsum(np.bincount(parent[keep], minlength=n), out=ptr[1:])
+    if not first_empty:
+        return ptr, flat
+    empty_first = np.zeros(n, dtype=bool)
+    empty_first[parent[starts[~keep[starts]]]] = True
+    return ptr, flat, empty_first

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 from drgdip.core.config import read_yaml
@@ -102,7 +103,9 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
 
 def run_points(args: argparse.Namespace) -> int:
-    from drgdip.pointvalue.points import case_points
+    import numpy as np
+
+    from drgdip.pointvalue.points import case_points, unknown_groups
     from drgdip.pointvalue.weights import WeightTable
 
     policy = load_points_policy(args.policy)
@@ -118,8 +121,16 @@ def run_points(args: argparse.Namespace) -> int:
                       approved=approved)
     write_table(out, args.output)
     counts = out["outlier_class"].value_counts()
+    group_col = args.group_col or ("dip_group" if policy.is_dip else "drg")
+    unknown, said = unknown_groups(read_table(args.input, what="cases"), weights, group_col=group_col,
+                                   is_dip=policy.is_dip)
+    if said:
+        rows = np.flatnonzero(unknown)
+        first = rows[0] + (2 if str(args.input).lower().endswith((".csv", ".xlsx")) else 1)   # header is row 1
+        print(f"drgdip points: warning: {said} (first: {args.input}, row {first})", file=sys.stderr)
     print(f"{len(out)} cases, {out['final_points'].sum():,.2f} points; "
-          + ", ".join(f"{name} {int(counts.get(name, 0))}" for name in counts.index if counts.get(name, 0)))
+          + ", ".join(f"{name} {int(counts.get(name, 0))}" for name in counts.index if counts.get(name, 0))
+          + (f"; unknown group {int(unknown.sum())}" if said else ""))
     return 0
 
 

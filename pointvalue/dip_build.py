@@ -56,9 +56,9 @@ _SUBTYPES_OF_KIND = {"death": ("death",), "severity": ("severe", "moderate"),
 def _case_keys(frame: pd.DataFrame, attributes: pd.DataFrame, rules: DipBuildRules, file: str) -> pd.DataFrame:
     """Per case: subcategory, main procedure, related set ('+'-joined, sorted), class, has_dx."""
     n = len(frame)
-    dx_ptr, dx_flat = code_lists(frame["dx"], n, "dx", file)
+    dx_ptr, dx_flat, no_principal = code_lists(frame["dx"], n, "dx", file, first_empty=True)
     proc_ptr, proc_flat = code_lists(frame["proc"] if "proc" in frame.columns else None, n, "proc", file)
-    has_dx = np.diff(dx_ptr) > 0
+    has_dx = (np.diff(dx_ptr) > 0) & ~no_principal
     sub = np.full(n, "", dtype=object)
     if has_dx.any():
         principal = dx_flat.take(pa.array(dx_ptr[:-1][has_dx], pa.int64()))

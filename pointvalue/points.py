@@ -48,7 +48,7 @@ from drgdip.pointvalue.rules import APPROVED_PAYMENTS, HIGH_FORMULAS, HospitalCo
 from drgdip.pointvalue.special import special_review_quota
 from drgdip.pointvalue.weights import WeightTable
 
-__all__ = ["case_points", "case_point_inputs", "points_at", "CasePointInputs", "OUTLIER_CLASSES", "BREAKDOWN_COLUMNS", "REVIEW_STATUSES"]
+__all__ = ["case_points", "case_point_inputs", "points_at", "unknown_groups", "CasePointInputs", "OUTLIER_CLASSES", "BREAKDOWN_COLUMNS", "REVIEW_STATUSES"]
 
 OUTLIER_CLASSES = ("normal", "low", "high", "extreme", "ungrouped", "special_review", "bed_day")
 REVIEW_STATUSES = ("none", "approved", "over_quota")
@@ -558,3 +558,29 @@ def _enforce_quota(approved_flag, approved_points, run, policy: PointsPolicy, n:
         approved_flag[keep] = True
     review_status[approved_flag] = 1
     return approved_flag
+
+
+def unknown_groups(cases: pd.DataFrame, weights, *, group_col: str, is_dip: bool) -> tuple[np.ndarray, str | None]:
+    """Stays that carry a group code the weight table (or DIP directory) does not know, which are paid as
+    the blank group (空白病组): (bool[n], a sentence naming the codes, or None when there are none).
+
+    A stay the grouper itself left without a group (DRG status other than ok, DIP type ungrouped) is
+    not one of them: only codes that were given and cannot be found, such as a mistyped DIP code.
+    """
+    if group_col not in cases.columns:
+        return np.zeros(len(cases), dtype=bool), None
+    table = _as_weight_table(weights)
+    codes = code_column(cases, group_col)
+    unknown = codes.notna().to_numpy(dtype=bool) & (table.index_of(codes) < 0)
+    if "status" in cases.columns and not is_dip:
+        unknown &= _equals(cases["status"], "ok")
+    if "dip_type" in cases.columns:
+        unknown &= ~_equals(cases["dip_type"], "ungrouped")
+    if not unknown.any():
+        return unknown, None
+    counts = codes[unknown].astype(str).value_counts()
+    named = ", ".join(f"{code!r} ({count:,})" for code, count in counts.head(5).items())
+    more = f" and {len(counts) - 5:,} more" if len(counts) > 5 else ""
+    what = "no score in the DIP directory or weights" if is_dip else "no weight in the weight table"
+    return unknown, (f"{int(unknown.sum()):,} stay(s) carry a {group_col} with {what}, paid as the blank group "
+                     f"(空白病组): {named}{more}")

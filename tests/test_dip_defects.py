@@ -1,0 +1,100 @@
+"""Regression tests of the DIP audit's defects (each failed before its fix)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from drgdip.grouper.dip import group_dip
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_DIP = REPO / "data" / "demo" / "dip"
+JINING = REPO / "data" / "policies" / "jining_dip_day_ward_2025.yaml"
+
+
+def _case(dx, **fields):
+    return {"case_id": "c", "dx": dx, "proc": "", "los": 5, "age": 40, "total_cost": 5000.0, **fields}
+
+
+@pytest.mark.parametrize("dx", ["|K35.800", "", "|"])
+def test_an_empty_principal_diagnosis_groups_nowhere_on_both_sides(dx):
+    from drgdip.grouper import group_cases, load_scheme
+
+    dip = group_dip(pd.DataFrame([_case(dx)]), DEMO_DIP)
+    assert dip["dip_type"].iloc[0] == "ungrouped" and pd.isna(dip["dip_group"].iloc[0])
+    drg = group_cases(pd.DataFrame([_case(dx, gender=1, age_days=None, birth_weight=None)]),
+                      load_scheme(REPO / "data" / "demo" / "scheme"))
+    assert drg["status"].iloc[0] != "ok"
+
+
+def test_secondary_diagnoses_after_an_empty_principal_still_type_severity():
+    from drgdip.grouper.dip import prepare_dip_cases
+    from drgdip.grouper.dip_directory import load_dip_directory
+
+    directory = load_dip_directory(DEMO_DIP)
+    severe = str(directory.severity_dx["dx"].iloc[0])
+    prepared = prepare_dip_cases(pd.DataFrame([_case(f"|{severe}"), _case(f"K35.800|{severe}")]), directory)
+    assert not prepared.has_dx[0] and prepared.has_dx[1]
+    assert prepared.severity[0] == prepared.severity[1] > 0
+
+
+def test_the_principal_is_the_first_code_even_with_empty_items_later():
+    grouped = group_dip(pd.DataFrame([_case("K35.800||J18.900"), _case("K35.800")]), DEMO_DIP)
+    assert grouped["dip_group"].iloc[0] == grouped["dip_group"].iloc[1]
+
+
+def _dip_province(demo_province_dir):
+    """The demo province's stays with the DIP groups of the demo directory as input columns."""
+    from drgdip.core.province import read_province
+
+    province = read_province(demo_province_dir)
+    groups = group_dip(province.cases, DEMO_DIP)
+    cases = province.cases.assign(dip_group=groups["dip_group"].to_numpy(), dip_type=groups["dip_type"].to_numpy())
+    return province, cases
+
+
+def test_an_unknown_dip_group_code_is_named_not_paid_silently(demo_province_dir, tmp_path, capsys):
+    from drgdip.budget import load_policy, settle_province
+    from drgdip.cli import main
+    from drgdip.core.province import write_province
+
+    province, cases = _dip_province(demo_province_dir)
+    settled_year = np.flatnonzero((cases["year"] == cases["year"].max()).to_numpy()
+                                  & (cases["dip_type"] == "core").to_numpy())
+    target = settled_year[0]
+    mistyped = str(cases["dip_group"].iloc[target]) + "1"
+    cases.loc[cases.index[target], "dip_group"] = mistyped
+    settlement = settle_province(province.__class__(**{**vars(province), "cases": cases}), load_policy(JINING),
+                                 dip=DEMO_DIP)
+    said = [w for w in settlement.warnings if mistyped in w]
+    assert said and "1 stay(s)" in said[0] and "blank group" in said[0]
+    # on the command line: a warning naming the code and the row as the file shows it
+    folder = tmp_path / "province"
+    write_province(province.__class__(**{**vars(province), "cases": cases}), folder)
+    assert main(["settle", "--policy", str(JINING), "--input", str(folder), "--output", str(tmp_path / "out"),
+                 "--dip", str(DEMO_DIP), "--no-excel"]) == 0
+    output = capsys.readouterr()
+    shown = output.out + output.err
+    assert mistyped in shown and f"row {target + 1})" in shown
+
+
+def test_drgdip_points_names_an_unknown_dip_group_code_and_counts_it(tmp_path, capsys):
+    from drgdip.cli import main
+    from drgdip.pointvalue.demo_dip import demo_history
+
+    cases = demo_history(REPO / "data" / "demo" / "scheme", n_cases=200, seed=3)
+    cases["hospital_id"] = "H1"
+    grouped = pd.concat([cases, group_dip(cases, DEMO_DIP)], axis=1)
+    row = int(np.flatnonzero((grouped["dip_type"] == "core").to_numpy())[0])
+    mistyped = str(grouped["dip_group"].iloc[row]) + "1"
+    grouped.loc[grouped.index[row], "dip_group"] = mistyped
+    path = tmp_path / "grouped.csv"
+    grouped.to_csv(path, index=False)
+    assert main(["points", "--input", str(path), "--dip", str(DEMO_DIP), "--policy", str(JINING),
+                 "--output", str(tmp_path / "points.csv"), "--point-value", "20"]) == 0
+    output = capsys.readouterr()
+    assert mistyped in output.err and f"row {row + 2})" in output.err   # the CSV's header is row 1
+    assert "unknown group 1" in output.out
