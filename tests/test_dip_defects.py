@@ -90,6 +90,7 @@ def test_drgdip_points_names_an_unknown_dip_group_code_and_counts_it(tmp_path, c
     grouped = pd.concat([cases, group_dip(cases, DEMO_DIP)], axis=1)
     row = int(np.flatnonzero((grouped["dip_type"] == "core").to_numpy())[0])
     mistyped = str(grouped["dip_group"].iloc[row]) + "1"
+    grouped["dip_group"] = grouped["dip_group"].astype(object)
     grouped.loc[grouped.index[row], "dip_group"] = mistyped
     path = tmp_path / "grouped.csv"
     grouped.to_csv(path, index=False)
