@@ -18,7 +18,8 @@ FFS, STANDARD = range(2)
 def _points_kernel(base, reference, cost, coef, aux, remote, other, approved, approved_points,
                    bed_day, bed_acute, bed_points, high_threshold,
                    low_ratio, low_inclusive, high_inclusive, extreme_ratio, extreme_inclusive,
-                   high_formula, high_is_candidate, coefs_on_outliers, blank_factor, blank_coefs, approved_payment,
+                   high_formula, high_is_candidate, coefs_on_outliers, coefs_on_low, blank_factor, blank_coefs,
+                   approved_payment,
                    candidate_min_ratio, points_scale, all_case_mean,
                    out_base, out_reference, out_ratio, out_class, out_factor, out_coef, out_aux,
                    out_remote, out_other, out_points, out_candidate):
@@ -56,8 +57,10 @@ def _points_kernel(base, reference, cost, coef, aux, remote, other, approved, ap
         DIP1, JINING, REVIEW_ONLY or DRG_TIERED.
     high_is_candidate : bool
         High cases may apply for special review (DRG; DIP review_only).
-    coefs_on_outliers, blank_coefs : bool
-        Re-apply the hospital coefficient on low / high cases; apply coefficients to ungrouped cases.
+    coefs_on_outliers, coefs_on_low, blank_coefs : bool
+        Re-apply the hospital coefficient on high cases (``dip1``) / on low cases; apply coefficients to
+        ungrouped cases. Low cases always carry it when the reference cost includes it (``standard``):
+        ``score × coef × ratio`` is then cost ÷ point value at every level (domain §5.2).
     blank_factor : float
         Factor on the cost-ratio score of ungrouped cases.
     approved_payment : int
@@ -125,7 +128,7 @@ def _points_kernel(base, reference, cost, coef, aux, remote, other, approved, ap
                 if is_low:
                     klass = LOW
                     factor = ratio
-                    applied = h if coefs_on_outliers else 1.0
+                    applied = h if coefs_on_low else 1.0
                 elif is_extreme:
                     klass = EXTREME
                     factor = 1.0

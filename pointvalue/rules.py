@@ -195,7 +195,9 @@ class OutlierRules(Config):
     (approved 特例单议) and ``bed_day``. Formulas (base = group base points / score, coef = hospital
     coefficient):
 
-    * low: ``base × ratio`` (× coef when ``coefs_on_outliers``)
+    * low: ``base × ratio`` (× coef when ``coefs_on_outliers``, and always under the ``standard``
+      reference, whose ratio divides by the coefficient: the low case earns cost ÷ point value at every
+      level, domain §5.2)
     * high ``dip1``: ``base × (ratio − high_ratio + 1)`` (× coef when ``coefs_on_outliers``)
     * high ``jining``: ``base × (ratio − high_ratio + coef)``; coef is inside the factor, never applied twice
     * high ``drg_tiered``: ``base × coef + (ratio − threshold) × base``, threshold from ``drg_high_tiers``

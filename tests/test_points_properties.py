@@ -158,3 +158,54 @@ def test_shipped_policies_pay_more_points_for_more_cost_within_a_group(name, bas
         assert bool(row["special_review_candidate"])
         assert row["final_points"] == pytest.approx(base * row["applied_hospital_coef"] * aux)
     assert np.all(final >= 0)
+
+
+SHIPPED_FULL = {path.stem: load_policy(path) for path in SHIPPED_POLICIES}
+
+
+@settings(max_examples=400, deadline=None)
+@given(name=st.sampled_from(sorted(SHIPPED_FULL)), base=st.sampled_from([60.0, 250.0, 400.0, 1000.0]),
+       level=st.sampled_from([1, 2, 3]), basic=st.booleans(), aux=st.sampled_from([1.0, 1.3]),
+       bed_day_group=st.booleans(), los=st.integers(1, 120),
+       coefs=st.lists(st.floats(0.5, 1.6, allow_nan=False), min_size=2, max_size=2),
+       costs=st.lists(st.floats(0.0, 120000.0, allow_nan=False), min_size=1, max_size=40))
+def test_shipped_policies_never_pay_fewer_points_at_a_higher_hospital_coefficient(name, base, level, basic, aux,
+                                                                                  bed_day_group, los, coefs, costs):
+    """The same stay earns at least as many points when its hospital's coefficient is higher, under every
+    shipped policy and at any cost (a low-cost Jining stay once earned 500 points at coefficient 0.8 and
+    400 at 1.0)."""
+    from drgdip.simulate.scenarios import apply_overrides
+
+    policy = SHIPPED_FULL[name]
+    group = policy.points.bed_day.groups[0] if bed_day_group and policy.points.bed_day.groups else "G"
+    weights = WeightTable(frame=pd.DataFrame({"group": [group], "base_points": [base], "mean_cost": [10000.0],
+                                              "is_basic": [basic]}),
+                          points_scale=policy.points.points_scale, all_case_mean=10000.0)
+    n = len(costs)
+    frame = pd.DataFrame({"case_id": [f"c{i}" for i in range(n)], "drg": group, "dip_group": group,
+                          "total_cost": costs, "hospital_id": "H1", "hospital_level": level, "aux_coef": aux,
+                          "los": los})
+    lower, higher = (apply_overrides(policy, {f"points.hospital_coef.by_level.{level}": c}).points
+                     for c in sorted(coefs))
+    low = case_points(frame, weights, lower, point_value=10000.0 / base)["final_points"].to_numpy()
+    high = case_points(frame, weights, higher, point_value=10000.0 / base)["final_points"].to_numpy()
+    falls = np.flatnonzero(high < low * (1 - 1e-12) - 1e-9)
+    assert not len(falls), (sorted(coefs), np.asarray(costs)[falls[:3]], low[falls[:3]], high[falls[:3]])
+
+
+def test_a_low_cost_stay_earns_its_cost_in_points_at_every_level_under_the_standard_reference():
+    """Domain §5.2: with the payment standard (score × point value × coef) as the reference, a low case
+    earns score × coef × ratio = cost ÷ point value, whatever the coefficient (the Jining policy once
+    dropped the coefficient there and paid 500 points at coefficient 0.8 but 400 at 1.0)."""
+    from drgdip.simulate.scenarios import apply_overrides
+
+    policy = apply_overrides(SHIPPED_FULL["jining_dip_day_ward_2025"], {
+        "points.outliers.outlier_reference": "standard", "points.outliers.coefs_on_outliers": False,
+        "points.hospital_coef.by_level": {1: 0.8, 2: 0.9, 3: 1.0}})
+    weights = WeightTable(frame=pd.DataFrame({"group": ["G"], "base_points": [1000.0], "mean_cost": [10000.0]}),
+                          points_scale=1000.0, all_case_mean=10000.0)
+    frame = pd.DataFrame({"case_id": ["a", "b"], "dip_group": "G", "total_cost": 4000.0, "hospital_id": ["H1", "H3"],
+                          "hospital_level": [1, 3]})
+    out = case_points(frame, weights, policy.points, point_value=10.0)
+    assert out["outlier_class"].tolist() == ["low", "low"]
+    assert out["final_points"].tolist() == pytest.approx([400.0, 400.0])
