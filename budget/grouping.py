@@ -27,7 +27,7 @@ from drgdip.core.frames import with_columns
 __all__ = ["Grouping", "resolve_grouping", "group_stays", "DRG_COLUMNS", "DIP_COLUMNS"]
 
 DRG_COLUMNS = ("status", "mdc", "adrg", "drg")
-DIP_COLUMNS = ("dip_group", "dip_type", "dip_score", "dip_basic", "dip_aux_coef")
+DIP_COLUMNS = ("dip_group", "dip_type", "dip_score", "dip_basic", "dip_aux_coef", "dip_status")
 
 
 @dataclass
@@ -161,6 +161,14 @@ def _group_dip_stays(frame: pd.DataFrame, grouping: Grouping, merged: np.ndarray
 
     rows = merged if has_groups and not regroup else np.ones(len(frame), dtype=bool)
     grouped = group_dip(_grouping_inputs(frame, rows, fetch), grouping.dip)
+    status = grouped["dip_status"].astype(str)
+    for problem, count in status[status != "ok"].value_counts().items():
+        first = int(np.flatnonzero(rows)[np.flatnonzero((status == problem).to_numpy())[0]])
+        cause = "a number field that is not a number" if problem.endswith("parse_error") \
+            else "a procedure missing from the DIP directory's proc_attributes.csv"
+        which = f"case_id {frame['case_id'].iloc[first]!r}" if "case_id" in frame.columns else f"stay {first + 1}"
+        warnings.append(f"{count:,} stay(s) not grouped by DIP for {cause}: dip_status {problem}, paid as the "
+                        f"blank group (空白病组) (first: {which})")
     return put_columns(frame, rows, grouped, DIP_COLUMNS)
 
 

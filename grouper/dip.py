@@ -37,10 +37,13 @@ from drgdip.grouper import _dip_kernels as K
 from drgdip.grouper.dip_codes import code_lists, diagnosis_subcategory, positions_in
 from drgdip.grouper.dip_directory import SUBTYPES, DipDirectory, load_dip_directory
 
-__all__ = ["group_dip", "prepare_dip_cases", "PreparedCases", "kernel_args", "DIP_TYPES", "RESULT_COLUMNS"]
+__all__ = ["group_dip", "prepare_dip_cases", "PreparedCases", "kernel_args", "DIP_TYPES", "DIP_STATUSES",
+           "RESULT_COLUMNS"]
 
 DIP_TYPES = ("core", "comprehensive", "ungrouped")  # index = the kernel's dip type
-RESULT_COLUMNS = ("dip_group", "dip_type", "dip_score", "dip_basic", "dip_subtype", "dip_aux_coef")
+# why a case was not grouped for its input, as the DRG side says it (index = PreparedCases.status)
+DIP_STATUSES = ("ok", "invalid_input:parse_error", "unknown_proc")
+RESULT_COLUMNS = ("dip_group", "dip_type", "dip_score", "dip_basic", "dip_subtype", "dip_aux_coef", "dip_status")
 DEATH = 5  # leaving_type of death in the settlement list (离院方式 5 死亡)
 
 
@@ -59,16 +62,23 @@ class PreparedCases:
     principal: pa.Array          # principal diagnosis codes (null when none)
     procs: pa.Array              # flat procedure codes (CSR with proc_ptr)
     severity: np.ndarray         # int8[n] 0 none, 1 moderate, 2 severe (secondary diagnoses)
+    status: np.ndarray = None    # int8[n] index into DIP_STATUSES: cases not ok are not grouped
 
     def __len__(self) -> int:
         return len(self.has_dx)
 
 
-def _integer_column(frame: pd.DataFrame, column: str, file: str) -> np.ndarray:
-    """Optional integer column as float64 (NaN where absent or not a number)."""
+def _integer_column(frame: pd.DataFrame, column: str, file: str,
+                    unreadable: np.ndarray | None = None) -> np.ndarray:
+    """Optional number column as float64 (NaN where absent); cases whose value is given but is not a
+    number are marked in ``unreadable``."""
     if column not in frame.columns:
         return np.full(len(frame), np.nan)
-    values = pd.to_numeric(frame[column], errors="coerce")
+    given = frame[column]
+    values = pd.to_numeric(given, errors="coerce")
+    if unreadable is not None and not pd.api.types.is_numeric_dtype(given.dtype):
+        text = given.astype("string").str.strip()
+        unreadable |= (values.isna() & text.notna() & (text != "")).to_numpy(dtype=bool)
     return values.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
@@ -112,10 +122,11 @@ def prepare_dip_cases(frame: pd.DataFrame, directory: DipDirectory, file: str = 
             level = np.maximum(level, np.where(ids >= 0, c.severity_level[np.maximum(ids, 0)], 0))
         np.maximum.at(severity, owner, level)
 
-    los = _integer_column(frame, "los", file)
-    age = _integer_column(frame, "age", file)
-    age_days = _integer_column(frame, "age_days", file)
-    leaving = _integer_column(frame, "leaving_type", file)
+    unreadable = np.zeros(n, dtype=bool)
+    los = _integer_column(frame, "los", file, unreadable)
+    age = _integer_column(frame, "age", file, unreadable)
+    age_days = _integer_column(frame, "age_days", file, unreadable)
+    leaving = _integer_column(frame, "leaving_type", file, unreadable)
     flags = np.zeros((n, K.N_SUBTYPES), dtype=np.bool_)
     long_enough = los >= directory.severity_min_los
     flags[:, K.SUB_DEATH] = leaving == DEATH
@@ -127,16 +138,21 @@ def prepare_dip_cases(frame: pd.DataFrame, directory: DipDirectory, file: str = 
     flags[:, K.SUB_AGE_1_6Y] = (age >= 1) & (age <= 6)
     flags[:, K.SUB_AGE_7_17Y] = (age >= 7) & (age <= 17)
     flags[:, K.SUB_AGE_65Y_PLUS] = age >= 65
-    icu_days = _integer_column(frame, "icu_hours", file) / 24.0
+    icu_days = _integer_column(frame, "icu_hours", file, unreadable) / 24.0
     flags[:, K.SUB_ICU_2_7D] = (icu_days >= 2) & (icu_days < 8)
     flags[:, K.SUB_ICU_8_14D] = (icu_days >= 8) & (icu_days < 15)
     flags[:, K.SUB_ICU_15_30D] = (icu_days >= 15) & (icu_days < 31)
     flags[:, K.SUB_ICU_31D_PLUS] = icu_days >= 31
-    cost = _integer_column(frame, "total_cost", file)
+    cost = _integer_column(frame, "total_cost", file, unreadable)
+    # a procedure the directory's attribute list does not know has no class: the case cannot be placed
+    unknown_proc = np.zeros(n, dtype=bool)
+    if len(proc_ids):
+        unknown_proc[np.repeat(np.arange(n), np.diff(proc_ptr))[proc_ids < 0]] = True
+    status = np.where(unreadable, 1, np.where(unknown_proc, 2, 0)).astype(np.int8)
     return PreparedCases(has_dx=has_dx, core_dx=core_dx, prefix_ids=prefix_ids, proc_ptr=proc_ptr,
                          proc_ids=proc_ids, proc_class=proc_class, cost=cost, subtype_flags=flags,
                          principal=_principal_per_case(dx_flat, dx_ptr, has_dx), procs=proc_flat,
-                         severity=severity)
+                         severity=severity, status=status)
 
 
 def _principal_per_case(dx_flat: pa.Array, dx_ptr: np.ndarray, has_dx: np.ndarray) -> pa.Array:
@@ -174,7 +190,11 @@ def group_dip(cases, directory: DipDirectory | str | Path) -> pd.DataFrame:
     -------
     DataFrame with ``dip_group`` (None when ungrouped), ``dip_type`` (core / comprehensive /
     ungrouped), ``dip_score`` (NaN when ungrouped), ``dip_basic`` (basic group 基层病种),
-    ``dip_subtype`` (auxiliary subtype applied, or empty) and ``dip_aux_coef`` (1 without typing).
+    ``dip_subtype`` (auxiliary subtype applied, or empty), ``dip_aux_coef`` (1 without typing) and
+    ``dip_status``: ``ok``, or why the case's input keeps it out of every group, as the DRG side says it:
+    ``invalid_input:parse_error`` (a number field such as age, LOS or cost that is not a number) or
+    ``unknown_proc`` (a procedure missing from ``proc_attributes.csv``, whose class is unknown: counting
+    it as conservative would pay a surgery as a medical group).
     """
     if not isinstance(directory, DipDirectory):
         directory = load_dip_directory(directory)
@@ -186,10 +206,13 @@ def group_dip(cases, directory: DipDirectory | str | Path) -> pd.DataFrame:
     dip_type = np.empty(n, dtype=np.int8)
     aux_row = np.empty(n, dtype=np.int64)
     K._group_dip_kernel(*kernel_args(prepared, directory), group, dip_type, aux_row)
-    return _result_frame(group, dip_type, aux_row, directory)
+    not_ok = prepared.status > 0
+    group[not_ok], dip_type[not_ok], aux_row[not_ok] = -1, DIP_TYPES.index("ungrouped"), -1
+    return _result_frame(group, dip_type, aux_row, directory, prepared.status)
 
 
-def _result_frame(group: np.ndarray, dip_type: np.ndarray, aux_row: np.ndarray, d: DipDirectory) -> pd.DataFrame:
+def _result_frame(group: np.ndarray, dip_type: np.ndarray, aux_row: np.ndarray, d: DipDirectory,
+                  status: np.ndarray) -> pd.DataFrame:
     g = d.groups
     c = d.compiled
     n_groups = len(g)
@@ -206,4 +229,5 @@ def _result_frame(group: np.ndarray, dip_type: np.ndarray, aux_row: np.ndarray, 
         "dip_basic": basic,
         "dip_subtype": pd.Categorical.from_codes(subtype_codes, categories=list(SUBTYPES)),
         "dip_aux_coef": aux_coef,
+        "dip_status": pd.Categorical.from_codes(status.astype(np.int64), categories=list(DIP_STATUSES)),
     })

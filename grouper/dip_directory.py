@@ -213,6 +213,8 @@ def _validate(d: DipDirectory):
     for column in ("dip_group", "dip_type", "dx", "score"):
         if column not in g.columns:
             _fail(gfile, f"missing column '{column}'", field_name=column)
+    if not len(g):   # a header alone would leave every case ungrouped without a word
+        _fail(gfile, "has no groups (only a header): a DIP directory needs its core and comprehensive groups", 1)
     out = pd.DataFrame({"dip_group": _text(g, "dip_group"), "dip_type": _text(g, "dip_type"),
                         "dx": _text(g, "dx"), "main_proc": _text(g, "main_proc"),
                         "related_procs": _text(g, "related_procs"), "proc_class": _text(g, "proc_class")})

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from drgdip.grouper import _dip_kernels as K
-from drgdip.grouper.dip import DIP_TYPES, kernel_args, prepare_dip_cases
+from drgdip.grouper.dip import DIP_STATUSES, DIP_TYPES, kernel_args, prepare_dip_cases
 from drgdip.grouper.dip_directory import PROC_CLASSES, SUBTYPES, DipDirectory, load_dip_directory
 
 __all__ = ["explain_dip", "trace_dip_case", "DipTrace", "DipStep"]
@@ -142,6 +142,13 @@ def trace_dip_case(case: Mapping[str, Any], directory: DipDirectory) -> DipTrace
             steps.append(DipStep("result", a >= 0, g["dip_group"].iloc[a] if a >= 0 else "",
                                  {"dip_type": DIP_TYPES[b]},
                                  f"result: {DIP_TYPES[b]}" + (f" {g['dip_group'].iloc[a]}" if a >= 0 else "")))
+    status = int(prepared.status[0])
+    if status:   # the input keeps the case out of every group, as group_dip does
+        problem = {1: "a number field (age, LOS, cost, ...) is not a number",
+                   2: "a procedure is missing from the directory's proc_attributes.csv (its class is unknown)"}
+        steps.append(DipStep("input", False, DIP_STATUSES[status], {},
+                             f"not grouped, dip_status {DIP_STATUSES[status]}: {problem[status]}"))
+        group, dip_type, aux_row = -1, DIP_TYPES.index("ungrouped"), -1
     return DipTrace(
         dip_group=g["dip_group"].iloc[group] if group >= 0 else None,
         dip_type=DIP_TYPES[dip_type],

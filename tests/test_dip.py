@@ -78,7 +78,8 @@ def test_diagnosis_subcategory():
     ("K35.800", "47.0100|99.2500", ("K35.8:47.0100", "core")),                      # related not all present
     ("K35.800", "93.9000|47.0100", ("K35.8:47.0100", "core")),                      # conservative is not main
     ("K35.800", "", ("K35.8", "core")),                                             # medical core group
-    ("K35.800", "93.9000|77.7777", ("K35.8", "core")),                              # conservative / unknown
+    ("K35.800", "93.9000", ("K35.8", "core")),                                      # conservative
+    ("K35.800", "93.9000|77.7777", (None, "ungrouped")),                            # unknown: not placed
     ("K35.800", "47.0901", ("K35/surgery", "comprehensive")),                       # no core for this main
     ("K35.300", "99.2500", ("K35/therapeutic", "comprehensive")),
     ("K35.300", "", ("K3/medical", "comprehensive")),                               # fallback 3 -> 2
@@ -114,7 +115,9 @@ def test_scores_basic_flag_and_lists_input():
     cases = pd.DataFrame({"dx": [["K35.800", "E11.900"], "K35.800|E11.900", None],
                           "proc": [["47.0100"], "", "47.0100"]})
     out = group_dip(cases, directory())
-    assert list(out.columns) == ["dip_group", "dip_type", "dip_score", "dip_basic", "dip_subtype", "dip_aux_coef"]
+    assert list(out.columns) == ["dip_group", "dip_type", "dip_score", "dip_basic", "dip_subtype", "dip_aux_coef",
+                                 "dip_status"]
+    assert out["dip_status"].astype(str).tolist() == ["ok", "ok", "ok"]
     assert out["dip_group"].astype(object).tolist()[:2] == ["K35.8:47.0100", "K35.8"]
     assert out["dip_score"].tolist()[:2] == [1225.0, 500.0] and np.isnan(out["dip_score"].iloc[2])
     assert out["dip_basic"].tolist() == [False, True, False]

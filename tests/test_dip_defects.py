@@ -99,3 +99,56 @@ def test_drgdip_points_names_an_unknown_dip_group_code_and_counts_it(tmp_path, c
     output = capsys.readouterr()
     assert mistyped in output.err and f"row {row + 2})" in output.err   # the CSV's header is row 1
     assert "unknown group 1" in output.out
+
+
+@pytest.mark.parametrize("field, value, status", [("proc", "47.0100|77.7777", "unknown_proc"),
+                                                  ("age", "forty", "invalid_input:parse_error"),
+                                                  ("los", "5d", "invalid_input:parse_error"),
+                                                  ("total_cost", "n/a", "invalid_input:parse_error")])
+def test_a_case_the_dip_side_cannot_read_gets_a_status_not_a_group(field, value, status):
+    """An unknown procedure once counted as conservative (a surgery paid as a medical group), and a
+    non-numeric age, LOS or cost was read as missing, where the DRG side says parse_error."""
+    from drgdip.grouper.dip_trace import explain_dip
+
+    case = _case("K35.800", proc="47.0100")
+    case[field] = value
+    grouped = group_dip(pd.DataFrame([case, _case("K35.800", proc="47.0100")]).astype({field: object}), DEMO_DIP)
+    assert grouped["dip_status"].astype(str).tolist() == [status, "ok"]
+    assert grouped["dip_type"].astype(str).tolist()[0] == "ungrouped" and pd.isna(grouped["dip_group"].iloc[0])
+    trace = explain_dip(case, DEMO_DIP)
+    assert trace.dip_group is None and status in trace.to_text()
+
+
+def test_settlement_counts_and_names_stays_the_dip_side_cannot_read(demo_province_dir):
+    from drgdip.budget import load_policy, settle_province
+    from drgdip.core.province import read_province
+
+    province = read_province(demo_province_dir)
+    cases = province.cases.copy()
+    last = np.flatnonzero((cases["year"] == cases["year"].max()).to_numpy())[:3]
+    cases["proc"] = cases["proc"].astype(object)
+    for row in last:
+        cases.iloc[row, cases.columns.get_loc("proc")] = "77.7777"
+    settlement = settle_province(province.__class__(**{**vars(province), "cases": cases}), load_policy(JINING),
+                                 dip=DEMO_DIP)
+    said = [w for w in settlement.warnings if "unknown_proc" in w]
+    assert said and said[0].startswith("3 stay(s)") and repr(str(cases["case_id"].iloc[last[0]])) in said[0]
+    assert (settlement.cases["dip_status"].astype(str) == "unknown_proc").sum() == 3
+
+
+def test_a_directory_whose_groups_file_has_only_a_header_is_an_error(tmp_path, capsys):
+    import shutil
+
+    from drgdip.cli import main
+
+    for path in DEMO_DIP.iterdir():
+        shutil.copy(path, tmp_path / path.name)
+    for name in ("groups.csv", "aux.csv"):
+        header = (DEMO_DIP / name).read_text(encoding="utf-8").splitlines()[0]
+        (tmp_path / name).write_text(header + "\n", encoding="utf-8")
+    cases = tmp_path / "cases.csv"
+    pd.DataFrame([_case("K35.800")]).to_csv(cases, index=False)
+    assert main(["group", "--input", str(cases), "--scheme", str(REPO / "data" / "demo" / "scheme"),
+                 "--dip", str(tmp_path), "--output", str(tmp_path / "out.csv")]) == 2
+    message = capsys.readouterr().err
+    assert "groups.csv" in message and "has no groups" in message and "Traceback" not in message
