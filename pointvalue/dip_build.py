@@ -37,10 +37,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from drgdip.core.errors import UsageError
+from drgdip.core.errors import UsageError, rows_in_file
 from drgdip.grouper.dip import group_dip, prepare_dip_cases
 from drgdip.grouper.dip_codes import code_lists, diagnosis_subcategory
-from drgdip.grouper.dip_directory import PROC_CLASSES, SUBTYPES, DipDirectory, class_of_attribute
+from drgdip.grouper.dip_directory import ATTRIBUTES, PROC_CLASSES, SUBTYPES, DipDirectory, class_of_attribute
 from drgdip.core.checks import number_column
 from drgdip.core.tables import read_table, source_name
 from drgdip.pointvalue.rules import Calibration, DipBuildRules, PointsPolicy
@@ -120,6 +120,26 @@ def _weighted_means(labels: pd.Series, year_pos: np.ndarray, cost: np.ndarray, w
     return pd.Series(weighted_group_means(total, count, weights, mode), index=names)
 
 
+def _first_row(file: str) -> int:
+    """The row a table's first record has as the file shows it: 2 under a CSV or sheet header, else 1."""
+    return 2 if file.lower().endswith((".csv", ".xlsx", ".xls")) else 1
+
+
+def _check_attributes(attributes: pd.DataFrame, file: str) -> None:
+    """The procedure attribute table, checked against the user's own file before anything is built."""
+    first = _first_row(file)
+    bad = ~attributes["attribute"].isin(ATTRIBUTES).to_numpy() | (attributes["proc"].str.strip() == "").to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise UsageError(f"attribute must be one of {', '.join(ATTRIBUTES)} (with a proc code), got "
+                         f"{attributes['attribute'].iloc[row]!r}", file=file, row=row + first, field="attribute")
+    twice = attributes["proc"].duplicated().to_numpy()
+    if twice.any():
+        row = int(np.flatnonzero(twice)[0])
+        raise UsageError(f"procedure {attributes['proc'].iloc[row]!r} is listed twice", file=file, row=row + first,
+                         field="proc")
+
+
 def build_dip_directory(history, rules: DipBuildRules | PointsPolicy | None = None, *, proc_attributes,
                         calibration: Calibration | None = None, points_scale: float | None = None,
                         severity_dx=None, name: str = "dip", secondary_level: int = 2) -> DipDirectory:
@@ -162,12 +182,14 @@ def build_dip_directory(history, rules: DipBuildRules | PointsPolicy | None = No
     attributes = read_table(proc_attributes, required=("proc", "attribute"), what="procedure attributes",
                             text=("proc", "attribute"))
     attributes = attributes[["proc", "attribute"]].astype(str)
+    _check_attributes(attributes, source_name(proc_attributes))
     severity = None
     if severity_dx is not None:
         severity = read_table(severity_dx, required=("dx", "severity"), what="severity diagnoses",
                               text=("dx", "severity"))[["dx", "severity"]].astype(str)
-    year = number_column(frame, "year", file=file, lo=None, integer=True)
-    cost = number_column(frame, "total_cost", file=file)
+    with rows_in_file({file: np.arange(len(frame))}, file=file, first_row=_first_row(file)):
+        year = number_column(frame, "year", file=file, lo=None, integer=True)
+        cost = number_column(frame, "total_cost", file=file)
     weights = np.asarray(calibration.year_weights, dtype=np.float64)
     years = np.unique(year)[-len(weights):]
     weights = weights[-len(years):]
@@ -287,9 +309,16 @@ def build_dip_directory(history, rules: DipBuildRules | PointsPolicy | None = No
         if secondary in groups.columns else np.nan
 
     severity_kwargs = {} if severity is None else {"severity_dx": severity}
-    skeleton = DipDirectory(groups=groups, proc_attributes=attributes, name=name, points_scale=points_scale,
-                            interventional_as=rules.interventional_as, attribute_source=rules.attribute_source,
-                            source=f"<building {name}>", **severity_kwargs)
+    try:
+        skeleton = DipDirectory(groups=groups, proc_attributes=attributes, name=name, points_scale=points_scale,
+                                interventional_as=rules.interventional_as, attribute_source=rules.attribute_source,
+                                source=f"<building {name}>", **severity_kwargs)
+    except UsageError as error:   # the severity list is the user's file: say so, with its rows
+        if severity_dx is None or error.file != f"<building {name}>/severity_dx.csv":
+            raise
+        user = source_name(severity_dx)
+        raise UsageError(error.problem, file=user, field=error.field,
+                         row=None if error.row is None else error.row - 1 + _first_row(user)) from None
     aux = _aux_typing(frame, skeleton, history_frame["dip_group"], year_pos, cost, weights, rules,
                       calibration.year_weight_mode, len(years) - 1)
     return DipDirectory(groups=groups, proc_attributes=attributes, aux=aux,

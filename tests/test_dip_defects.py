@@ -152,3 +152,31 @@ def test_a_directory_whose_groups_file_has_only_a_header_is_an_error(tmp_path, c
                  "--dip", str(tmp_path), "--output", str(tmp_path / "out.csv")]) == 2
     message = capsys.readouterr().err
     assert "groups.csv" in message and "has no groups" in message and "Traceback" not in message
+
+
+def test_dip_build_errors_name_the_users_file_and_row(tmp_path, capsys):
+    from drgdip.cli import main
+    from drgdip.pointvalue.demo_dip import demo_history, derive_proc_attributes
+
+    scheme = REPO / "data" / "demo" / "scheme"
+    history = demo_history(scheme, n_cases=1500, seed=1)
+    attributes = derive_proc_attributes(scheme)
+    bad_history = history.astype({"total_cost": object})
+    bad_history.loc[5, "total_cost"] = "abc"
+    bad_attributes = attributes.copy()
+    bad_attributes.loc[3, "attribute"] = "surgeryx"
+    severity = pd.read_csv(DEMO_DIP / "severity_dx.csv", dtype=str)
+    severity.loc[2, "severity"] = "awful"
+    paths = {}
+    for name, frame in (("history", history), ("bad_history", bad_history), ("attributes", attributes),
+                        ("bad_attributes", bad_attributes), ("bad_severity", severity)):
+        paths[name] = tmp_path / f"{name}.csv"
+        frame.to_csv(paths[name], index=False)
+    runs = [(["--history", paths["history"], "--proc-attributes", paths["bad_attributes"]], "bad_attributes.csv, row 5, field 'attribute'"),
+            (["--history", paths["bad_history"], "--proc-attributes", paths["attributes"]], "bad_history.csv, row 7, field 'total_cost'"),
+            (["--history", paths["history"], "--proc-attributes", paths["attributes"], "--severity-dx",
+              paths["bad_severity"]], "bad_severity.csv, row 4, field 'severity'")]
+    for arguments, where in runs:
+        assert main(["dip-build", *map(str, arguments), "--output", str(tmp_path / "out")]) == 2
+        message = capsys.readouterr().err
+        assert where in message and "<building" not in message and "Warning" not in message, message
