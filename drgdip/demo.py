@@ -24,6 +24,31 @@ TOP_DRGS = 8
 DEMO_REPORT = "drgdip-demo-report.html"
 
 
+def build_demo_dip_directory(output_dir=None, *, scheme_dir: str | Path = DEMO_SCHEME):
+    """The demo DIP directory (``data/demo/dip``), built the way a city builds its own: from the history
+    years of the demo province (2023, 2024 weighted 3:7), core groups covering 95 % of the history's
+    cases (domain §3.1), comprehensive groups by diagnosis prefix 3-2-1. So it covers the province
+    ``drgdip demo`` settles: a rebuild is compared with the shipped files by the tests."""
+    from drgdip.pointvalue.demo_dip import derive_proc_attributes, severity_from_cc
+    from drgdip.pointvalue.dip_build import build_dip_directory
+    from drgdip.pointvalue.rules import AuxTypingRules, Calibration, DipBuildRules
+    from drgdip.synth import generate_province
+
+    province = generate_province(scheme_dir, cases=DEMO_CASES, hospitals=DEMO_HOSPITALS, regions=DEMO_REGIONS,
+                                 seed=DEMO_SEED)
+    cases = province.cases
+    history = cases[(cases["year"] < cases["year"].max()).to_numpy()].reset_index(drop=True)
+    rules = DipBuildRules(core_threshold=15, core_coverage=0.95, comprehensive_fallback=(3, 2, 1),
+                          comprehensive_min_cases=1,
+                          aux=AuxTypingRules(aux_min_cases_group=100, aux_min_cases_sub=10, aux_trigger_cv_drop=0.05))
+    directory = build_dip_directory(history, rules, calibration=Calibration(year_weights=(3, 7)),
+                                    proc_attributes=derive_proc_attributes(scheme_dir),
+                                    severity_dx=severity_from_cc(scheme_dir), name="demo")
+    if output_dir is not None:
+        directory.to_dir(output_dir)
+    return directory
+
+
 def register(subparsers) -> None:
     """Add the ``demo`` subcommand to the ``drgdip`` parser."""
     demo = subparsers.add_parser(

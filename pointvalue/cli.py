@@ -138,9 +138,12 @@ def run_dip_build(args: argparse.Namespace) -> int:
     from drgdip.pointvalue.dip_build import build_dip_directory
 
     policy = load_points_policy(args.policy, "dip")
+    notes: list[str] = []
     directory = build_dip_directory(args.history, policy, proc_attributes=args.proc_attributes,
-                                    severity_dx=args.severity_dx, name=args.name)
+                                    severity_dx=args.severity_dx, name=args.name, notes=notes)
     directory.to_dir(args.output)
+    for note in notes:
+        print(f"drgdip dip-build: warning: {note}", file=sys.stderr)
     print(directory)
     return 0
 

@@ -1,8 +1,11 @@
-"""The demo DIP directory: procedure attributes derived from a DRG scheme, an illustrative history, the build.
+"""What the demo DIP directory is made of: procedure attributes derived from a DRG scheme, severity lists,
+and an illustrative history for tests of the builder.
 
-Nothing here is a real region's data. The demo directory in ``data/demo/dip`` is rebuilt with::
+Nothing here is a real region's data. The demo directory in ``data/demo/dip`` is built from the demo
+province's own history by :func:`drgdip.demo.build_demo_dip_directory` (so that it covers the province
+``drgdip demo`` settles); rebuild it with::
 
-    python -m drgdip.pointvalue.demo_dip data/demo/scheme data/demo/dip
+    python -c "from drgdip.demo import build_demo_dip_directory; build_demo_dip_directory('data/demo/dip')"
 
 Procedure attributes (:func:`derive_proc_attributes`), a documented heuristic on the scheme's tables:
 
@@ -21,13 +24,12 @@ Severity lists (``severity_dx.csv``): the scheme's MCC codes are ``severe`` and 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["derive_proc_attributes", "severity_from_cc", "demo_history", "build_demo_directory"]
+__all__ = ["derive_proc_attributes", "severity_from_cc", "demo_history"]
 
 _DIAGNOSTIC_WORDS = ("检查", "活检", "活组织检查", "造影")
 _INTERVENTIONAL_WORDS = ("经皮", "腔内", "支架", "栓塞", "封堵")
@@ -144,25 +146,3 @@ def demo_history(scheme_dir, n_cases: int = 60_000, years=(2021, 2022, 2023), se
         "case_id": [f"H{i:06d}" for i in range(n_cases)], "year": year, "hospital_level": level,
         "gender": rng.integers(1, 3, n_cases), "age": age, "age_days": age_days, "birth_weight": birth_weight,
         "los": los, "leaving_type": np.where(died, 5, 1), "dx": dx, "proc": proc, "total_cost": cost.round(2)})
-
-
-def build_demo_directory(scheme_dir, output_dir=None, n_cases: int = 60_000):
-    """Build the demo directory from :func:`demo_history`: core threshold 30, comprehensive fallback 3-2-1."""
-    from drgdip.pointvalue.dip_build import build_dip_directory
-    from drgdip.pointvalue.rules import AuxTypingRules, DipBuildRules
-
-    history = demo_history(scheme_dir, n_cases)
-    rules = DipBuildRules(core_threshold=30, comprehensive_fallback=(3, 2, 1), comprehensive_min_cases=15,
-                          aux=AuxTypingRules(aux_min_cases_group=100, aux_min_cases_sub=10, aux_trigger_cv_drop=0.05))
-    directory = build_dip_directory(history, rules, proc_attributes=derive_proc_attributes(scheme_dir),
-                                    severity_dx=severity_from_cc(scheme_dir), name="demo")
-    if output_dir is not None:
-        directory.to_dir(output_dir)
-    return directory
-
-
-if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit("usage: python -m drgdip.pointvalue.demo_dip SCHEME_DIR OUTPUT_DIR")
-    built = build_demo_directory(sys.argv[1], sys.argv[2])
-    print(built)

@@ -142,7 +142,8 @@ def _check_attributes(attributes: pd.DataFrame, file: str) -> None:
 
 def build_dip_directory(history, rules: DipBuildRules | PointsPolicy | None = None, *, proc_attributes,
                         calibration: Calibration | None = None, points_scale: float | None = None,
-                        severity_dx=None, name: str = "dip", secondary_level: int = 2) -> DipDirectory:
+                        severity_dx=None, name: str = "dip", secondary_level: int = 2,
+                        notes: list[str] | None = None) -> DipDirectory:
     """Build a :class:`drgdip.grouper.dip_directory.DipDirectory` from settled history cases.
 
     Parameters
@@ -165,6 +166,8 @@ def build_dip_directory(history, rules: DipBuildRules | PointsPolicy | None = No
         Directory name written to ``meta.yaml``.
     secondary_level : int
         Hospital level whose mean cost gives ``basic_coef``.
+    notes : list, optional
+        Receives what the build had to fall back on (fewer history years than the year weights).
     """
     if isinstance(rules, PointsPolicy):
         calibration = calibration or rules.calibration
@@ -192,6 +195,10 @@ def build_dip_directory(history, rules: DipBuildRules | PointsPolicy | None = No
         cost = number_column(frame, "total_cost", file=file)
     weights = np.asarray(calibration.year_weights, dtype=np.float64)
     years = np.unique(year)[-len(weights):]
+    if len(years) < len(weights) and notes is not None:
+        notes.append(f"the history has {len(years)} year(s) ({', '.join(map(str, years))}) for "
+                     f"{len(weights)} year weights {list(calibration.year_weights)}: the scores use the last "
+                     f"{len(years)} weight(s) {list(calibration.year_weights[-len(years):])}")
     weights = weights[-len(years):]
     use = np.isin(year, years)
     frame = frame.loc[use].reset_index(drop=True)

@@ -240,12 +240,24 @@ def test_trace_agrees_with_batch_grouping_on_the_demo_directory(seed):
 
 # ---------------------------------------------------------------------------------------------- demo, files
 
-def test_demo_directory_groups_demo_cases_and_paths(tmp_path):
+def test_demo_directory_covers_the_demo_province_and_reads_every_path(demo_province_dir, tmp_path):
+    """The demo directory is built from the demo province's history, as a city's from its own: its
+    core groups cover 95 % of that history (domain §3.1), and nearly every stay of the settlement year
+    finds a group (it once left 17.7 % of them ungrouped)."""
+    from drgdip.core.province import read_province
+
     demo = load_dip_directory(DEMO_DIP)
-    cases = _demo_cases(7, 3000)
+    stays = read_province(demo_province_dir).cases
+    year = stays["year"].max()
+    history = group_dip(stays[stays["year"] < year], demo)
+    assert (history["dip_type"] == "core").mean() >= 0.95
+    settled = group_dip(stays[stays["year"] == year], demo)
+    assert (settled["dip_type"] == "ungrouped").mean() < 0.005
+    assert (settled["dip_type"] == "core").mean() > 0.9
+    cases = stays.loc[stays["year"] == year, ["dx", "proc", "los", "age", "age_days", "leaving_type",
+                                             "total_cost"]].reset_index(drop=True)
     out = group_dip(cases, demo)
     assert len(out) == len(cases)
-    assert (out["dip_type"] == "ungrouped").mean() < 0.02
     assert out["dip_score"].notna().sum() == (out["dip_type"] != "ungrouped").sum()
     path = tmp_path / "cases.csv"
     cases.to_csv(path, index=False)

@@ -167,12 +167,12 @@ def test_policy_defaults_for_dip():
 
 
 def test_shipped_demo_directory_matches_a_rebuild(tmp_path):
-    """The demo directory is a build product of the demo scheme: if this fails after the demo scheme
-    changed, rebuild it with ``python -m drgdip.pointvalue.demo_dip data/demo/scheme data/demo/dip``."""
+    """The demo directory is a build product of the demo province's history: if this fails after the
+    demo scheme or the synthetic province changed, rebuild it (:func:`drgdip.demo.build_demo_dip_directory`)."""
     from pathlib import Path
-    from drgdip.pointvalue.demo_dip import build_demo_directory
+    from drgdip.demo import build_demo_dip_directory
     repo = Path(__file__).resolve().parents[1]
-    build_demo_directory(repo / "data" / "demo" / "scheme", tmp_path)
+    build_demo_dip_directory(tmp_path)
     shipped = load_dip_directory(repo / "data" / "demo" / "dip")
     rebuilt = load_dip_directory(tmp_path)
     pd.testing.assert_frame_equal(shipped.groups, rebuilt.groups)

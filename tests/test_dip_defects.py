@@ -180,3 +180,18 @@ def test_dip_build_errors_name_the_users_file_and_row(tmp_path, capsys):
         assert main(["dip-build", *map(str, arguments), "--output", str(tmp_path / "out")]) == 2
         message = capsys.readouterr().err
         assert where in message and "<building" not in message and "Warning" not in message, message
+
+
+def test_dip_build_warns_when_the_history_has_fewer_years_than_the_year_weights(tmp_path, capsys):
+    from drgdip.cli import main
+    from drgdip.pointvalue.demo_dip import demo_history, derive_proc_attributes
+
+    scheme = REPO / "data" / "demo" / "scheme"
+    history = demo_history(scheme, n_cases=1500, seed=1)
+    history = history[history["year"] == history["year"].max()]
+    history.to_csv(tmp_path / "history.csv", index=False)
+    derive_proc_attributes(scheme).to_csv(tmp_path / "attributes.csv", index=False)
+    assert main(["dip-build", "--history", str(tmp_path / "history.csv"), "--proc-attributes",
+                 str(tmp_path / "attributes.csv"), "--output", str(tmp_path / "out")]) == 0
+    message = capsys.readouterr().err
+    assert "1 year(s)" in message and "3 year weights [1.0, 2.0, 7.0]" in message
