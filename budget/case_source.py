@@ -28,7 +28,7 @@ COMPUTE_COLUMNS = frozenset((
     "insured_region", "insurance_type", "care_type", "admit_time", "discharge_time", "los", "proc",
     "total_cost", "fund_paid", "fixed_payment", "settle_status", "day_exception", "treatment_period_id",
     "status", "mdc", "drg", "dip_group", "dip_type", "dip_score", "dip_basic", "dip_aux_coef", "aux_coef",
-    "other_coef", "payment_method", "leaving_type", "icu_hours", "case_points", "base_points",
+    "other_coef", "payment_method", "leaving_type", "icu_hours", "case_points", "base_points", "hospital_type",
 ))
 # what the DRG and DIP groupers read
 GROUPING_INPUTS = ("dx", "proc", "gender", "age", "age_days", "birth_weight", "los", "leaving_type", "icu_hours")

@@ -49,7 +49,7 @@ __all__ = ["settle_province", "prepare_province", "settle_prepared", "PreparedPr
 
 SETTLEMENT_COLUMNS = ("case_id", "hospital_id", "total_cost", "fund_paid")
 # code columns read as categoricals: one small integer per stay instead of a string
-CATEGORICAL_COLUMNS = ("hospital_id", "region", "insured_region", "insurance_type", "care_type", "dept",
+CATEGORICAL_COLUMNS = ("hospital_id", "region", "insured_region", "insurance_type", "care_type", "dept", "hospital_type",
                        "status", "mdc", "adrg", "drg", "dip_group", "dip_type", "settle_status")
 OUTPATIENT_COLUMNS = ("patient_id", "hospital_id", "visit_time", "cost", "related_case_id")
 # how the stages name the stays in their messages, told as rows of the input file by rows_in_file
@@ -61,11 +61,15 @@ NOT_FOR_HISTORY = ("dx", "proc", "patient_id", "dept", "gender", "age", "age_day
                    "needs_regroup", "mdc", "adrg", "readmit_plan_31d")
 
 
-def _with_hospital_fields(cases: pd.DataFrame, hospitals: pd.DataFrame | None) -> pd.DataFrame:
-    """Fill hospital_level and region from the hospitals table where the cases lack them."""
+def _with_hospital_fields(cases: pd.DataFrame, hospitals: pd.DataFrame | None, *, hospital_type: bool = False
+                          ) -> pd.DataFrame:
+    """Fill hospital_level and region (and hospital_type, when the policy pays by it) from the hospitals
+    table where the cases lack them."""
     if hospitals is None or "hospital_id" not in hospitals.columns or "hospital_id" not in cases.columns:
         return cases
-    wanted = [(target, source) for target, source in (("hospital_level", "level"), ("region", "region"))
+    fields = (("hospital_level", "level"), ("region", "region")) + ((("hospital_type", "hospital_type"),)
+                                                                  if hospital_type else ())
+    wanted = [(target, source) for target, source in fields
               if source in hospitals.columns and (target not in cases.columns or cases[target].hasnans)]
     if not wanted:
         return cases
@@ -156,6 +160,7 @@ class PreparedProvince:
         base = self.policy
         return (policy.day_care == base.day_care and policy.points.is_dip == base.points.is_dip
                 and _reads_indicator_inputs(policy) == _reads_indicator_inputs(base)
+                and _pays_by_hospital_type(policy) == _pays_by_hospital_type(base)
                 and (self.remake["year"] is not None or policy.year == base.year))
 
 
@@ -182,7 +187,8 @@ def prepare_province(province_or_dir, policy, *, scheme=None, dip=None, weights=
     province = replace(province, cases=pd.DataFrame(), outpatient=None)   # each stay is held once
     everyone = np.arange(len(cases))
     with stage("check"), rows_in_file({KEPT: everyone}, file=file, first_row=first_row):
-        cases = check_case_table(_with_hospital_fields(cases, province.hospitals), file=KEPT,
+        cases = check_case_table(_with_hospital_fields(cases, province.hospitals,
+                                                       hospital_type=_pays_by_hospital_type(policy)), file=KEPT,
                                  required=SETTLEMENT_COLUMNS)
         read_columns = tuple(cases.columns)
         cases = _leave_out_unpayable_stays(cases, province.hospitals, file, first_row, warnings)
@@ -444,6 +450,11 @@ def _split_years(frame: pd.DataFrame, current: np.ndarray) -> tuple[pd.DataFrame
             history[name] = column[~current]
         del column
     return frame_of(settled_year), frame_of(history)
+
+
+def _pays_by_hospital_type(policy: Policy) -> bool:
+    """Whether the policy's coefficients need each stay's hospital_type (conservative groups by type)."""
+    return bool(policy.points.hospital_coef.conservative_by_type)
 
 
 def _reads_indicator_inputs(policy: Policy) -> bool:

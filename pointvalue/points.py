@@ -65,7 +65,8 @@ _FLOAT_COLUMNS = tuple(c for c in BREAKDOWN_COLUMNS if c not in (
     "review_status"))
 
 _INPUT_COLUMNS = ("case_id", "total_cost", "hospital_id", "hospital_level", "region", "insured_region",
-                  "los", "status", "dip_type", "aux_coef", "other_coef", "insurance_type", "payment_method")
+                  "los", "status", "dip_type", "aux_coef", "other_coef", "insurance_type", "payment_method",
+                  "hospital_type")
 
 
 def _as_weight_table(weights) -> WeightTable:
@@ -168,6 +169,66 @@ def _hospital_coef(frame: pd.DataFrame, table: HospitalCoefTable, n: int, file: 
                              f"{sorted(table.by_level)}); set hospital_coef.default or add the level",
                              file=file, row=row + 1, field="hospital_level")
     return coef, level
+
+
+def _conservative_groups(tf: pd.DataFrame) -> np.ndarray | None:
+    """Which groups of a weight table are conservative (medical, 保守治疗): its ``conservative`` column
+    (a DIP directory's core groups without a procedure and medical comprehensive groups), else for
+    CHS-DRG codes the medical ADRGs, whose second letter is R to Z; None when neither is known."""
+    if "conservative" in tf.columns:
+        return tf["conservative"].to_numpy(dtype=bool)
+    groups = tf["group"].astype(str)
+    if len(groups) and groups.str.fullmatch(r"[A-Z]{2}\w{1,2}").all():
+        return groups.str[1].isin(list("RSTUVWXYZ")).to_numpy()
+    return None
+
+
+def _specific_coefs(coef: np.ndarray, level: np.ndarray, frame: pd.DataFrame, table: HospitalCoefTable,
+                    tf: pd.DataFrame, safe_row: np.ndarray, ungrouped: np.ndarray, codes: pd.Series, file: str,
+                    weights_file: str) -> np.ndarray:
+    """The coefficients more specific than the level's, over ``coef`` (by_level / by_hospital), in
+    reverse precedence so that the more specific wins: by insurance type, by hospital type for
+    conservative groups, by group and level; a hospital's own coefficient (by_hospital) stays on top."""
+    coef = coef.copy()
+    if table.by_insurance:
+        if "insurance_type" not in frame.columns:
+            raise UsageError("hospital_coef.by_insurance needs the cases' insurance_type", file=file,
+                             field="insurance_type")
+        kinds = frame["insurance_type"].astype("string")
+        given = kinds.map({str(k): float(v) for k, v in table.by_insurance.items()}).to_numpy(dtype=np.float64,
+                                                                                          na_value=np.nan)
+        coef = np.where(np.isnan(given), coef, given)
+    if table.conservative_by_type:
+        conservative = _conservative_groups(tf)
+        if conservative is None:
+            raise UsageError("hospital_coef.conservative_by_type needs to know the conservative groups: give the "
+                             "weight table a 'conservative' column (true for medical groups)", file=weights_file,
+                             field="conservative")
+        if "hospital_type" not in frame.columns:
+            raise UsageError("hospital_coef.conservative_by_type needs each hospital's hospital_type (a column of "
+                             "the cases or of the hospitals table)", file=file, field="hospital_type")
+        hit = ~ungrouped & (conservative[safe_row] if len(conservative) else False)
+        kind = frame["hospital_type"].astype("string")
+        given = kind.map({str(k): float(v) for k, v in table.conservative_by_type.items()}) \
+            .to_numpy(dtype=np.float64, na_value=np.nan)
+        lacking = hit & np.isnan(given)
+        if lacking.any():
+            row = int(np.flatnonzero(lacking)[0])
+            raise UsageError(f"no conservative_by_type coefficient for hospital type {kind.iloc[row]!r} "
+                             f"(types: {', '.join(map(str, table.conservative_by_type))})", file=file, row=row + 1,
+                             field="hospital_type")
+        coef = np.where(hit, given, coef)
+    if table.by_group_level:
+        group_text = codes.astype("string")
+        for group, levels in table.by_group_level.items():
+            in_group = (group_text == str(group)).fillna(False).to_numpy(dtype=bool) & ~ungrouped
+            for lv, value in levels.items():
+                coef = np.where(in_group & (level == int(lv)), float(value), coef)
+    if table.by_hospital and "hospital_id" in frame.columns:   # a hospital's own coefficient stays on top
+        own = frame["hospital_id"].astype("string").map({str(k): float(v) for k, v in table.by_hospital.items()})
+        own = own.to_numpy(dtype=np.float64, na_value=np.nan)
+        coef = np.where(np.isnan(own), coef, own)
+    return coef
 
 
 def _optional_coef(frame: pd.DataFrame, column: str, n: int, file: str) -> np.ndarray:
@@ -321,6 +382,8 @@ def case_point_inputs(cases, weights, policy: PointsPolicy, *, group_col: str | 
         else np.full(n, np.nan)
 
     level_coef, level = _hospital_coef(frame, coef_table, n, file)
+    level_coef = _specific_coefs(level_coef, level, frame, coef_table, tf, safe_row, ungrouped, codes, file,
+                                 table.source)
     is_basic = ~ungrouped & tf["is_basic"].to_numpy(dtype=bool)[safe_row] if len(tf) else np.zeros(n, bool)
     basic_coef = np.full(n, np.nan)
     if is_basic.any():

@@ -45,7 +45,14 @@ domain.md §12.
 
 ``HospitalCoefTable`` (§4.2, §4.3)
     by_level                ``{3: 1.2, 2: 1.0, 1: 0.85}`` hospital_level_coef (等级系数)
+    by_insurance            ``{employee: 0.611, resident: 0.631}``: the coefficient of a stay by its
+                            insurance type, in place of by_level [NODE Tai'an]
+    conservative_by_type    ``{general: 1.0, tcm: 0.9}``: conservative (medical) groups are paid by the
+                            hospital's type (``hospital_type``), not its level [DIP3 §5.2]
+    by_group_level          ``{group: {level: coef}}``: the level coefficient of a group (coef_level,g)
     by_hospital             ``{hospital_id: coef}`` overrides by_level for that hospital
+                            Precedence, first found: basic-group rule (basic groups), by_hospital,
+                            by_group_level, conservative_by_type, by_insurance, by_level, default
     default                 coefficient for a level not in by_level (None: such a case is an error)
     basic_group_coef_mode   ``one`` | ``secondary_level`` | ``per_group``
     basic_group_coef        coefficient of basic groups under ``one`` (1.0)
@@ -261,10 +268,16 @@ class OutlierRules(Config):
 
 @dataclass(frozen=True)
 class HospitalCoefTable(Config):
-    """Hospital coefficient (医疗机构调节系数 / 等级系数) by level, per-hospital overrides, basic-group rule."""
+    """Hospital coefficient (医疗机构调节系数 / 等级系数): by level, and more specifically by insurance type,
+    by hospital type for conservative groups, by group and level, per hospital; basic-group rule (§4.2,
+    §4.3). Precedence, the first that applies: the basic-group rule (basic groups), ``by_hospital``,
+    ``by_group_level``, ``conservative_by_type``, ``by_insurance``, ``by_level``, ``default``."""
 
     by_level: Mapping[int, float] = param(default_factory=lambda: FrozenDict({3: 1.0, 2: 1.0, 1: 1.0}), gt=0.0)
     by_hospital: Mapping[str, float] = param(default_factory=FrozenDict, gt=0.0)
+    by_group_level: Mapping[str, Mapping[int, float]] = param(default_factory=FrozenDict, gt=0.0)
+    conservative_by_type: Mapping[str, float] = param(default_factory=FrozenDict, gt=0.0)
+    by_insurance: Mapping[str, float] = param(default_factory=FrozenDict, gt=0.0)
     default: float | None = param(None, gt=0.0)
     basic_group_coef_mode: Literal["one", "secondary_level", "per_group"] = "one"
     basic_group_coef: float = param(1.0, gt=0.0)

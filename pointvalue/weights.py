@@ -327,8 +327,12 @@ class WeightTable:
         directory's.
         """
         frame = directory.groups.rename(columns={"dip_group": "group", "score": "base_points"})
-        keep = [c for c in ("group", "base_points", "mean_cost", "n_cases", "cv", "is_basic", "basic_coef")
-                if c in frame.columns]
+        core = frame["dip_type"].astype(str) == "core"
+        main = frame["main_proc"].astype(str).replace("nan", "") if "main_proc" in frame.columns else ""
+        klass = frame["proc_class"].astype(str) if "proc_class" in frame.columns else ""
+        frame["conservative"] = (core & (main == "")) | (~core & (klass == "medical"))   # 保守治疗 groups
+        keep = [c for c in ("group", "base_points", "mean_cost", "n_cases", "cv", "is_basic", "basic_coef",
+                            "conservative") if c in frame.columns]
         keep += [c for c in frame.columns if c.startswith("mean_cost_level_")]
         frame = frame[keep].copy()
         if "mean_cost" in frame.columns and directory.all_case_mean:
