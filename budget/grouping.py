@@ -164,8 +164,9 @@ def _group_dip_stays(frame: pd.DataFrame, grouping: Grouping, merged: np.ndarray
     status = grouped["dip_status"].astype(str)
     for problem, count in status[status != "ok"].value_counts().items():
         first = int(np.flatnonzero(rows)[np.flatnonzero((status == problem).to_numpy())[0]])
-        cause = "a number field that is not a number" if problem.endswith("parse_error") \
-            else "a procedure missing from the DIP directory's proc_attributes.csv"
+        cause = {"invalid_input:parse_error": "a number field that is not a number",
+                 "unknown_proc": "a procedure missing from the DIP directory's proc_attributes.csv",
+                 "excluded_dx": "a principal diagnosis on the DIP directory's exclusion list"}.get(problem, problem)
         which = f"case_id {frame['case_id'].iloc[first]!r}" if "case_id" in frame.columns else f"stay {first + 1}"
         warnings.append(f"{count:,} stay(s) not grouped by DIP for {cause}: dip_status {problem}, paid as the "
                         f"blank group (空白病组) (first: {which})")

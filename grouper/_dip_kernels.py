@@ -28,6 +28,7 @@ EV_COMP_TRY = 6        # a: prefix level (0 = longest), b: prefix id (-1 not in 
 EV_SUBTYPE = 7         # a: subtype, b: aux row, c: 1 if the case meets it
 EV_AUX_CHOSEN = 8      # a: aux row (-1 none)
 EV_RESULT = 9          # a: group row (-1), b: dip type
+EV_RANGE = 10          # a: range entry, b: group row
 
 
 @nb.njit(cache=True)
@@ -48,9 +49,10 @@ def _find_range(sorted_keys, key):
 
 
 @nb.njit(cache=True)
-def _dip_case(i, has_dx, core_dx, prefix_ids, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
-              attribute_highest, n_proc_vocab, core_keys, core_rows, core_rel_ptr, core_rel_ids, core_mean,
-              comp_keys, comp_rows, aux_ptr, aux_subtype, aux_trigger, events, trace):
+def _dip_case(i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
+              attribute_highest, n_proc_vocab, core_keys, core_rows, core_rel_ptr, core_slot_ptr, core_rel_ids,
+              core_mean, comp_keys, comp_rows, range_lo, range_hi, range_class, range_rows, aux_ptr, aux_subtype,
+              aux_trigger, events, trace):
     """Group case ``i``: returns (group row or -1, dip type, aux row or -1, number of events).
 
     Parameters
@@ -61,6 +63,8 @@ def _dip_case(i, has_dx, core_dx, prefix_ids, proc_ptr, proc_ids, proc_class, co
         Id of the principal diagnosis' subcategory among core-group diagnoses (-1 none).
     prefix_ids : int64[n, n_levels]
         Id of the principal diagnosis' prefix at each comprehensive level, longest first (-1 none).
+    category : int64[n]
+        The principal diagnosis' category as a number (``category_code``; -1 none), for category ranges.
     proc_ptr : int64[n + 1], proc_ids : int64[n_items], proc_class : int8[n_items]
         Procedures of each case in CSR form (main first), their ids in the directory's procedure
         vocabulary (-1 unknown) and class (0 medical / conservative ... 3 surgery).
@@ -74,12 +78,15 @@ def _dip_case(i, has_dx, core_dx, prefix_ids, proc_ptr, proc_ids, proc_class, co
         Size of the procedure vocabulary (for core keys).
     core_keys : int64[n_core] (sorted), core_rows : int64[n_core]
         ``core_dx × (n_proc_vocab + 1) + main_id + 1`` of each core group, and its group row.
-    core_rel_ptr, core_rel_ids : int64
-        Related procedures required by each core group (CSR, same order as core_keys).
+    core_rel_ptr, core_slot_ptr, core_rel_ids : int64
+        Related-procedure slots required by each core key (CSR, same order as core_keys), and the
+        alternatives of each slot (CSR): a slot is present when any one of its alternatives is.
     core_mean : float64[n_core]
         Mean cost of each core group.
     comp_keys : int64[n_comp] (sorted), comp_rows : int64[n_comp]
         ``prefix_id × 4 + class`` of each comprehensive group, and its group row.
+    range_lo, range_hi, range_class, range_rows : int64[n_range]
+        Comprehensive groups by category range (file order), tried after every prefix.
     aux_ptr : int64[n_groups + 1], aux_subtype : int64, aux_trigger : float64
         Auxiliary subtypes of each group (CSR by group row).
     events : int64[max_events, 4]
@@ -121,8 +128,13 @@ def _dip_case(i, has_dx, core_dx, prefix_ids, proc_ptr, proc_ids, proc_class, co
                 for r in range(core_rel_ptr[g], core_rel_ptr[g + 1]):
                     found = False
                     for k in range(start, stop):
-                        if k != main_pos and proc_ids[k] == core_rel_ids[r]:
-                            found = True
+                        if k == main_pos:
+                            continue
+                        for alt in range(core_slot_ptr[r], core_slot_ptr[r + 1]):
+                            if proc_ids[k] == core_rel_ids[alt]:
+                                found = True
+                                break
+                        if found:
                             break
                     if not found:
                         all_present = False
@@ -158,6 +170,15 @@ def _dip_case(i, has_dx, core_dx, prefix_ids, proc_ptr, proc_ids, proc_class, co
                     group = row
                     dip_type = COMPREHENSIVE
                     break
+        # comprehensive groups by category range, in file order
+        if group < 0 and category[i] >= 0:
+            for r in range(range_lo.shape[0]):
+                if range_lo[r] <= category[i] <= range_hi[r] and range_class[r] == case_class:
+                    group = range_rows[r]
+                    dip_type = COMPREHENSIVE
+                    if trace:
+                        n_events = _record(events, n_events, EV_RANGE, r, group, 0)
+                    break
     # auxiliary typing: the subtype with the highest trigger among those the case meets
     aux_row = -1
     if group >= 0:
@@ -177,10 +198,10 @@ def _dip_case(i, has_dx, core_dx, prefix_ids, proc_ptr, proc_ids, proc_class, co
 
 
 @nb.njit(cache=True, parallel=True)
-def _group_dip_kernel(has_dx, core_dx, prefix_ids, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
-                      attribute_highest, n_proc_vocab, core_keys, core_rows, core_rel_ptr, core_rel_ids,
-                      core_mean, comp_keys, comp_rows, aux_ptr, aux_subtype, aux_trigger,
-                      out_group, out_type, out_aux):
+def _group_dip_kernel(has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
+                      attribute_highest, n_proc_vocab, core_keys, core_rows, core_rel_ptr, core_slot_ptr,
+                      core_rel_ids, core_mean, comp_keys, comp_rows, range_lo, range_hi, range_class, range_rows,
+                      aux_ptr, aux_subtype, aux_trigger, out_group, out_type, out_aux):
     """DIP group of every case (arguments as :func:`_dip_case`).
 
     Returns
@@ -192,19 +213,22 @@ def _group_dip_kernel(has_dx, core_dx, prefix_ids, proc_ptr, proc_ids, proc_clas
     events = np.zeros((0, 4), dtype=np.int64)
     for i in nb.prange(has_dx.shape[0]):
         group, dip_type, aux_row, _ = _dip_case(
-            i, has_dx, core_dx, prefix_ids, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
-            attribute_highest, n_proc_vocab, core_keys, core_rows, core_rel_ptr, core_rel_ids, core_mean,
-            comp_keys, comp_rows, aux_ptr, aux_subtype, aux_trigger, events, False)
+            i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
+            attribute_highest, n_proc_vocab, core_keys, core_rows, core_rel_ptr, core_slot_ptr, core_rel_ids,
+            core_mean, comp_keys, comp_rows, range_lo, range_hi, range_class, range_rows, aux_ptr, aux_subtype,
+            aux_trigger, events, False)
         out_group[i] = group
         out_type[i] = dip_type
         out_aux[i] = aux_row
 
 
 @nb.njit(cache=True)
-def _trace_dip_case(i, has_dx, core_dx, prefix_ids, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
-                    attribute_highest, n_proc_vocab, core_keys, core_rows, core_rel_ptr, core_rel_ids,
-                    core_mean, comp_keys, comp_rows, aux_ptr, aux_subtype, aux_trigger, events):
+def _trace_dip_case(i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
+                    attribute_highest, n_proc_vocab, core_keys, core_rows, core_rel_ptr, core_slot_ptr, core_rel_ids,
+                    core_mean, comp_keys, comp_rows, range_lo, range_hi, range_class, range_rows, aux_ptr,
+                    aux_subtype, aux_trigger, events):
     """Same decision for case ``i`` with its events recorded into ``events``."""
-    return _dip_case(i, has_dx, core_dx, prefix_ids, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
-                     attribute_highest, n_proc_vocab, core_keys, core_rows, core_rel_ptr, core_rel_ids,
-                     core_mean, comp_keys, comp_rows, aux_ptr, aux_subtype, aux_trigger, events, True)
+    return _dip_case(i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
+                     attribute_highest, n_proc_vocab, core_keys, core_rows, core_rel_ptr, core_slot_ptr, core_rel_ids,
+                     core_mean, comp_keys, comp_rows, range_lo, range_hi, range_class, range_rows, aux_ptr,
+                     aux_subtype, aux_trigger, events, True)

@@ -35,14 +35,14 @@ from drgdip.core.errors import UsageError
 from drgdip.core.tables import read_table, source_name
 from drgdip.grouper import _dip_kernels as K
 from drgdip.grouper.dip_codes import code_lists, diagnosis_subcategory, positions_in
-from drgdip.grouper.dip_directory import SUBTYPES, DipDirectory, load_dip_directory
+from drgdip.grouper.dip_directory import SUBTYPES, DipDirectory, category_code, load_dip_directory
 
 __all__ = ["group_dip", "prepare_dip_cases", "PreparedCases", "kernel_args", "DIP_TYPES", "DIP_STATUSES",
            "RESULT_COLUMNS"]
 
 DIP_TYPES = ("core", "comprehensive", "ungrouped")  # index = the kernel's dip type
 # why a case was not grouped for its input, as the DRG side says it (index = PreparedCases.status)
-DIP_STATUSES = ("ok", "invalid_input:parse_error", "unknown_proc")
+DIP_STATUSES = ("ok", "invalid_input:parse_error", "unknown_proc", "excluded_dx")
 RESULT_COLUMNS = ("dip_group", "dip_type", "dip_score", "dip_basic", "dip_subtype", "dip_aux_coef", "dip_status")
 DEATH = 5  # leaving_type of death in the settlement list (离院方式 5 死亡)
 
@@ -63,6 +63,7 @@ class PreparedCases:
     procs: pa.Array              # flat procedure codes (CSR with proc_ptr)
     severity: np.ndarray         # int8[n] 0 none, 1 moderate, 2 severe (secondary diagnoses)
     status: np.ndarray = None    # int8[n] index into DIP_STATUSES: cases not ok are not grouped
+    category: np.ndarray = None  # int64[n] the principal diagnosis' category as a number (-1 none)
 
     def __len__(self) -> int:
         return len(self.has_dx)
@@ -90,10 +91,31 @@ def prepare_dip_cases(frame: pd.DataFrame, directory: DipDirectory, file: str = 
         raise UsageError("missing column 'dx'", file=file, field="dx")
     dx_ptr, dx_flat, no_principal = code_lists(frame["dx"], n, "dx", file, first_empty=True)
     proc_ptr, proc_flat = code_lists(frame["proc"] if "proc" in frame.columns else None, n, "proc", file)
+    if len(directory.excluded_proc) and len(proc_flat):   # excluded procedures are dropped before matching
+        keep = ~pc.is_in(proc_flat, value_set=pa.array(directory.excluded_proc["proc"].tolist(), pa.string())) \
+            .to_numpy(zero_copy_only=False)
+        owner = np.repeat(np.arange(n), np.diff(proc_ptr))
+        proc_flat = proc_flat.filter(pa.array(keep))
+        proc_ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(owner[keep], minlength=n), out=proc_ptr[1:])
     has_dx = (np.diff(dx_ptr) > 0) & ~no_principal   # an empty principal diagnosis groups nowhere
     first = dx_ptr[:-1][has_dx]
     principal_present = dx_flat.take(pa.array(first, pa.int64())) if len(first) else pa.array([], pa.string())
     subcategory = diagnosis_subcategory(principal_present)
+    category = np.full(n, -1, dtype=np.int64)
+    if has_dx.any():   # a few thousand distinct categories: each coded once
+        encoded = pc.dictionary_encode(pc.utf8_slice_codeunits(principal_present, 0, 3)).combine_chunks() \
+            if isinstance(principal_present, pa.ChunkedArray) else \
+            pc.dictionary_encode(pc.utf8_slice_codeunits(principal_present, 0, 3))
+        codes = category_code(encoded.dictionary.to_pylist())
+        category[has_dx] = codes[encoded.indices.to_numpy(zero_copy_only=False)]
+    excluded = np.zeros(n, dtype=bool)
+    if len(directory.excluded_dx) and has_dx.any():   # by exact code, subcategory or category
+        listed = pa.array(directory.excluded_dx["dx"].tolist(), pa.string())
+        hit = np.zeros(int(has_dx.sum()), dtype=bool)
+        for candidate in (principal_present, subcategory, pc.utf8_slice_codeunits(principal_present, 0, 3)):
+            hit |= pc.is_in(candidate, value_set=listed).to_numpy(zero_copy_only=False)
+        excluded[has_dx] = hit
     core_dx = np.full(n, -1, dtype=np.int64)
     core_dx[has_dx] = positions_in(subcategory, c.core_dx_vocab)
     prefix_ids = np.full((n, max(len(c.prefix_lengths), 1)), -1, dtype=np.int64)
@@ -146,13 +168,14 @@ def prepare_dip_cases(frame: pd.DataFrame, directory: DipDirectory, file: str = 
     cost = _integer_column(frame, "total_cost", file, unreadable)
     # a procedure the directory's attribute list does not know has no class: the case cannot be placed
     unknown_proc = np.zeros(n, dtype=bool)
-    if len(proc_ids):
-        unknown_proc[np.repeat(np.arange(n), np.diff(proc_ptr))[proc_ids < 0]] = True
-    status = np.where(unreadable, 1, np.where(unknown_proc, 2, 0)).astype(np.int8)
+    unknown_items = np.flatnonzero(proc_ids < 0)
+    if len(unknown_items):
+        unknown_proc[np.searchsorted(proc_ptr, unknown_items, side="right") - 1] = True
+    status = np.select([unreadable, unknown_proc, excluded], [1, 2, 3], 0).astype(np.int8)
     return PreparedCases(has_dx=has_dx, core_dx=core_dx, prefix_ids=prefix_ids, proc_ptr=proc_ptr,
                          proc_ids=proc_ids, proc_class=proc_class, cost=cost, subtype_flags=flags,
                          principal=_principal_per_case(dx_flat, dx_ptr, has_dx), procs=proc_flat,
-                         severity=severity, status=status)
+                         severity=severity, status=status, category=category)
 
 
 def _principal_per_case(dx_flat: pa.Array, dx_ptr: np.ndarray, has_dx: np.ndarray) -> pa.Array:
@@ -167,9 +190,10 @@ def kernel_args(p: PreparedCases, d: DipDirectory) -> tuple:
     The batch kernel and the one-case trace take the same arguments, so they decide alike.
     """
     c = d.compiled
-    return (p.has_dx, p.core_dx, p.prefix_ids, p.proc_ptr, p.proc_ids, p.proc_class, p.cost, p.subtype_flags,
-            d.attribute_source == "highest", len(c.proc_vocab), c.core_keys, c.core_rows, c.core_rel_ptr,
-            c.core_rel_ids, c.core_mean, c.comp_keys, c.comp_rows, c.aux_ptr, c.aux_subtype, c.aux_trigger)
+    return (p.has_dx, p.core_dx, p.prefix_ids, p.category, p.proc_ptr, p.proc_ids, p.proc_class, p.cost,
+            p.subtype_flags, d.attribute_source == "highest", len(c.proc_vocab), c.core_keys, c.core_rows,
+            c.core_rel_ptr, c.core_slot_ptr, c.core_rel_ids, c.core_mean, c.comp_keys, c.comp_rows, c.range_lo,
+            c.range_hi, c.range_class, c.range_rows, c.aux_ptr, c.aux_subtype, c.aux_trigger)
 
 
 DIP_INPUT_COLUMNS = ("dx", "proc", "los", "age", "age_days", "leaving_type", "icu_hours", "total_cost")

@@ -94,12 +94,12 @@ def code_lists(column, n: int, field_name: str, file: str, *,
     flat = pc.cast(pc.list_flatten(lists), pa.string())
     parent = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64)
     keep = pc.fill_null(pc.greater(pc.utf8_length(flat), 0), False).to_numpy(zero_copy_only=False)
-    starts = np.flatnonzero(np.r_[True, parent[1:] != parent[:-1]]) if len(parent) else np.zeros(0, np.int64)
     flat = flat.filter(pa.array(keep))
     ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(parent[keep], minlength=n), out=ptr[1:])
     if not first_empty:
         return ptr, flat
+    starts = np.flatnonzero(np.diff(parent, prepend=-1) != 0)   # each list's first item
     empty_first = np.zeros(n, dtype=bool)
-    empty_first[parent[starts[~keep[starts]]]] = True
+    empty_first[parent[starts]] = ~keep[starts]
     return ptr, flat, empty_first

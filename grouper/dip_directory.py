@@ -10,9 +10,12 @@ dip_group       group code, unique (builder: ``K35.8:47.0100``, ``K35.8:47.0100+
 dip_type        ``core`` (核心病种) or ``comprehensive`` (综合病种)
 dx              core: principal-diagnosis subcategory (ICD-10 four characters, e.g. ``K35.8``; a
                 code without a dot gives its three-character category); comprehensive: a prefix
-                of the principal diagnosis of 1 to 3 characters (e.g. ``K35``, ``K3``, ``K``)
-main_proc       core: the main procedure code; empty for a medical (保守治疗) core group
-related_procs   core: ``+``-joined related procedures that must all be present; may be empty
+                of the principal diagnosis of 1 to 3 characters (e.g. ``K35``, ``K3``, ``K``), or
+                an ICD-10 category range such as ``A00-B99``, tried after every prefix, in file order
+main_proc       core: the main procedure code, or ``/``-separated alternatives (any one of them);
+                empty for a medical (保守治疗) core group
+related_procs   core: ``+``-joined related procedures that must all be present, each of them possibly
+                ``/``-separated alternatives (``54.5100/54.2100+99.2500``); may be empty
 proc_class      comprehensive: ``medical`` | ``diagnostic`` | ``therapeutic`` | ``surgery``
 score           the group's score (病种分值), > 0
 mean_cost       mean cost of the group (yuan; outlier reference, tie-breaks); optional
@@ -23,8 +26,14 @@ name            free text; optional
 =============== ================================================================================
 
 ``proc_attributes.csv`` -- ``proc, attribute``: the attribute of each ICD-9-CM-3 code,
-``conservative`` | ``diagnostic`` | ``therapeutic`` | ``surgery`` | ``interventional``. A code not
-listed is conservative (it neither makes a procedural core group nor raises the class).
+``conservative`` | ``diagnostic`` | ``therapeutic`` | ``surgery`` | ``interventional``. A case with a
+code not listed is not grouped (``dip_status`` ``unknown_proc``): its class cannot be known.
+
+``excluded_dx.csv`` (optional) -- ``dx``: principal diagnoses (exact code, subcategory or category)
+whose cases are not grouped (``dip_status`` ``excluded_dx``; the national exclusion lists, §3.3 step 1).
+
+``excluded_proc.csv`` (optional) -- ``proc``: procedures dropped from a case's list before matching
+(they neither make a main procedure nor count as related procedures or as unknown).
 
 ``aux.csv`` (optional) -- auxiliary typing (辅助分型): ``dip_group, subtype, aux_coef, trigger``,
 subtype one of ``SUBTYPES``; ``trigger`` (default ``aux_coef``) chooses among several met subtypes.
@@ -81,11 +90,16 @@ class CompiledDipDirectory:
     proc_class: np.ndarray      # int8 class (index into PROC_CLASSES) of each proc_vocab code
     core_keys: np.ndarray       # sorted: subcategory id * (len(proc_vocab) + 1) + main procedure id + 1
     core_rows: np.ndarray       # group row of each core key
-    core_rel_ptr: np.ndarray    # CSR over core keys: related procedures (proc_vocab ids) required
-    core_rel_ids: np.ndarray
+    core_rel_ptr: np.ndarray    # CSR over core keys: the related-procedure slots each requires
+    core_slot_ptr: np.ndarray   # CSR over slots: the alternatives (any one of them) of each slot
+    core_rel_ids: np.ndarray    # proc_vocab ids of the alternatives
     core_mean: np.ndarray       # mean cost of each core key's group (inf when unknown), for tie-breaks
     comp_keys: np.ndarray       # sorted: prefix id * 4 + class, prefix ids numbered level after level
     comp_rows: np.ndarray       # group row of each comprehensive key
+    range_lo: np.ndarray        # comprehensive groups by category range, in file order: lowest category code,
+    range_hi: np.ndarray        #   highest (category_code), procedure class and group row
+    range_class: np.ndarray
+    range_rows: np.ndarray
     aux_ptr: np.ndarray         # CSR over group rows: the group's auxiliary subtypes
     aux_subtype: np.ndarray     # index into SUBTYPES
     aux_trigger: np.ndarray
@@ -110,6 +124,8 @@ class DipDirectory:
          "aux_coef": pd.Series(dtype=float), "trigger": pd.Series(dtype=float)}))
     severity_dx: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         {"dx": pd.Series(dtype=object), "severity": pd.Series(dtype=object)}))
+    excluded_dx: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"dx": pd.Series(dtype=object)}))
+    excluded_proc: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"proc": pd.Series(dtype=object)}))
     name: str = "dip"
     points_scale: float = 1000.0
     all_case_mean: float | None = None
@@ -121,6 +137,8 @@ class DipDirectory:
 
     def __post_init__(self):
         groups, attributes, aux, severity = _validate(self)
+        for name, column in (("excluded_dx", "dx"), ("excluded_proc", "proc")):
+            object.__setattr__(self, name, _code_list(getattr(self, name), column, f"{self.source}/{name}.csv"))
         object.__setattr__(self, "groups", groups)
         object.__setattr__(self, "proc_attributes", attributes)
         object.__setattr__(self, "aux", aux)
@@ -155,6 +173,9 @@ class DipDirectory:
             self.aux.to_csv(path / "aux.csv", index=False, float_format="%.10g")
         if len(self.severity_dx):
             self.severity_dx.to_csv(path / "severity_dx.csv", index=False)
+        for name in ("excluded_dx", "excluded_proc"):
+            if len(getattr(self, name)):
+                getattr(self, name).to_csv(path / f"{name}.csv", index=False)
         meta = {"name": self.name, "points_scale": float(self.points_scale),
                 "all_case_mean": None if self.all_case_mean is None else float(self.all_case_mean),
                 "interventional_as": self.interventional_as, "attribute_source": self.attribute_source,
@@ -165,6 +186,35 @@ class DipDirectory:
 
 def _fail(file: str, message: str, row: int | None = None, field_name: str | None = None):
     raise UsageError(message, file=file, row=row, field=field_name)
+
+
+def _code_list(frame: pd.DataFrame, column: str, file: str) -> pd.DataFrame:
+    """An exclusion list: one code per row, none empty or twice."""
+    if column not in frame.columns:
+        _fail(file, f"missing column '{column}'", field_name=column)
+    codes = _text(frame.reset_index(drop=True), column)
+    for bad, problem in ((codes == "", "value is missing"), (codes.duplicated(), "listed twice")):
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            _fail(file, f"{codes.iloc[row]!r} {problem}" if problem == "listed twice" else problem, row + 1, column)
+    return pd.DataFrame({column: codes.to_numpy(dtype=object)})
+
+
+RANGE_PATTERN = r"[A-Z]\d\d-[A-Z]\d\d"
+
+
+def category_code(category) -> np.ndarray:
+    """An ICD-10 category (``K35``) as a number that orders like the code (letter × 100 + the two
+    digits); -1 for anything else. Category ranges such as ``A00-B99`` compare these numbers."""
+    text = pd.Series(category, dtype="string").str.slice(0, 3)
+    ok = text.str.fullmatch(r"[A-Z]\d\d").fillna(False).to_numpy(dtype=bool)
+    letters = text.str.slice(0, 1).fillna("A").map(lambda c: ord(c) - 65 if c else 0).to_numpy(dtype=np.int64)
+    digits = pd.to_numeric(text.str.slice(1, 3), errors="coerce").fillna(0).to_numpy(dtype=np.int64)
+    return np.where(ok, letters * 100 + digits, -1)
+
+
+def _alternatives(text: str) -> list[str]:
+    return [code for code in text.split("/") if code]
 
 
 def _text(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -238,11 +288,16 @@ def _validate(d: DipDirectory):
         row = int(np.flatnonzero(bad_class)[0])
         _fail(gfile, f"a comprehensive group needs proc_class {', '.join(PROC_CLASSES)}; got "
                      f"{out['proc_class'].iloc[row]!r}", row + 1, "proc_class")
-    bad_prefix = comp & ~(out["dx"].str.len().between(1, 3)).to_numpy()
+    is_range = out["dx"].str.fullmatch(RANGE_PATTERN).to_numpy()
+    bad_prefix = comp & ~(out["dx"].str.len().between(1, 3)).to_numpy() & ~is_range
     if bad_prefix.any():
         row = int(np.flatnonzero(bad_prefix)[0])
-        _fail(gfile, f"a comprehensive group's dx is a 1-3 character prefix, got {out['dx'].iloc[row]!r}",
-              row + 1, "dx")
+        _fail(gfile, f"a comprehensive group's dx is a 1-3 character prefix or a category range such as A00-B99, "
+                     f"got {out['dx'].iloc[row]!r}", row + 1, "dx")
+    backwards = comp & is_range & (category_code(out["dx"].str.slice(0, 3)) > category_code(out["dx"].str.slice(4, 7)))
+    if backwards.any():
+        row = int(np.flatnonzero(backwards)[0])
+        _fail(gfile, f"a category range must run from low to high, got {out['dx'].iloc[row]!r}", row + 1, "dx")
     sub = diagnosis_subcategory(pa.array(out["dx"].tolist(), pa.string())).to_pylist()
     bad_core_dx = core & (np.asarray(sub, dtype=object) != out["dx"].to_numpy())
     if bad_core_dx.any():
@@ -253,9 +308,11 @@ def _validate(d: DipDirectory):
     if related_without_main.any():
         row = int(np.flatnonzero(related_without_main)[0])
         _fail(gfile, "related_procs need a main_proc", row + 1, "related_procs")
-    # canonical related-procedure sets and unique keys
-    related = out["related_procs"].map(lambda s: "+".join(sorted(set(filter(None, s.split("+"))))))
+    # canonical related-procedure sets (each slot's alternatives sorted) and unique keys
+    related = out["related_procs"].map(
+        lambda s: "+".join(sorted({"/".join(sorted(set(_alternatives(slot)))) for slot in s.split("+") if slot})))
     out["related_procs"] = related
+    out["main_proc"] = out["main_proc"].map(lambda s: "/".join(sorted(set(_alternatives(s)))))
     core_key = out["dx"] + "\x1f" + out["main_proc"] + "\x1f" + related
     comp_key = out["dx"] + "\x1f" + out["proc_class"]
     key = pd.Series(np.where(core, "c\x1f" + core_key, "k\x1f" + comp_key), dtype=object)
@@ -302,15 +359,18 @@ def _validate(d: DipDirectory):
         row = int(np.flatnonzero(dup)[0])
         _fail(afile, f"procedure {attributes['proc'].iloc[row]!r} is listed twice", row + 1, "proc")
     known = set(attributes["proc"])
-    procs_used = set(out.loc[core & (out["main_proc"] != "").to_numpy(), "main_proc"])
+    procs_used = set()
+    for main in out.loc[core & (out["main_proc"] != "").to_numpy(), "main_proc"]:
+        procs_used.update(_alternatives(main))
     for rel in out.loc[core, "related_procs"]:
-        procs_used.update(filter(None, rel.split("+")))
+        for slot in filter(None, rel.split("+")):
+            procs_used.update(_alternatives(slot))
     non_conservative = set(attributes.loc[attributes["attribute"] != "conservative", "proc"])
     missing = sorted(procs_used - non_conservative)
     if missing:
-        row = int(np.flatnonzero((out["main_proc"].isin(missing) |
-                                  out["related_procs"].map(lambda s: bool(set(s.split("+")) & set(missing))))
-                                 .to_numpy())[0])
+        uses = out["main_proc"].map(lambda s: missing[0] in _alternatives(s)) | out["related_procs"].map(
+            lambda s: any(missing[0] in _alternatives(slot) for slot in s.split("+")))
+        row = int(np.flatnonzero(uses.to_numpy())[0])
         reason = "is not in proc_attributes.csv" if missing[0] not in known else "is conservative there"
         _fail(gfile, f"procedure {missing[0]!r} of a core group {reason}; core-group procedures must be "
                      f"diagnostic, therapeutic, surgery or interventional", row + 1, "main_proc")
@@ -384,22 +444,43 @@ def _compile(d: DipDirectory) -> CompiledDipDirectory:
     n_vocab = len(proc_vocab)
 
     core_dx_vocab = pd.Index(pd.unique(g.loc[core, "dx"].to_numpy(dtype=object)))
-    dx_id = core_dx_vocab.get_indexer(g.loc[core, "dx"].to_numpy(dtype=object)).astype(np.int64)
-    main = g.loc[core, "main_proc"].to_numpy(dtype=object)
-    main_id = np.where(main == "", -1, proc_vocab.get_indexer(main)).astype(np.int64)
+    # one key per (group, main-procedure alternative)
+    entry_rows, entry_main = [], []
+    for row, main in zip(core_rows, g["main_proc"].to_numpy(dtype=object)[core_rows]):
+        for alternative in (_alternatives(main) or [""]):
+            entry_rows.append(row)
+            entry_main.append(alternative)
+    entry_rows = np.asarray(entry_rows, dtype=np.int64)
+    entry_main = np.asarray(entry_main, dtype=object)
+    dx_id = core_dx_vocab.get_indexer(g["dx"].to_numpy(dtype=object)[entry_rows]).astype(np.int64)
+    main_id = np.where(entry_main == "", -1, proc_vocab.get_indexer(entry_main) if len(entry_main) else
+                       np.zeros(0, np.int64)).astype(np.int64)
     keys = dx_id * (n_vocab + 1) + main_id + 1
-    order = np.lexsort((core_rows, keys))
+    order = np.lexsort((entry_rows, keys))
     core_keys = keys[order]
-    core_rows_sorted = core_rows[order]
-    related = [list(filter(None, r.split("+"))) for r in g["related_procs"].to_numpy(dtype=object)[core_rows_sorted]]
-    rel_ptr = np.zeros(len(related) + 1, dtype=np.int64)
-    np.cumsum([len(r) for r in related], out=rel_ptr[1:])
-    rel_ids = proc_vocab.get_indexer([p for r in related for p in r]).astype(np.int64) if rel_ptr[-1] else \
-        np.zeros(0, dtype=np.int64)
+    core_rows_sorted = entry_rows[order]
+    slots = [[_alternatives(slot) for slot in r.split("+") if slot]
+             for r in g["related_procs"].to_numpy(dtype=object)[core_rows_sorted]]
+    rel_ptr = np.zeros(len(slots) + 1, dtype=np.int64)
+    np.cumsum([len(r) for r in slots], out=rel_ptr[1:])
+    flat_slots = [alternatives for r in slots for alternatives in r]
+    slot_ptr = np.zeros(len(flat_slots) + 1, dtype=np.int64)
+    np.cumsum([len(a) for a in flat_slots], out=slot_ptr[1:])
+    codes = [code for alternatives in flat_slots for code in alternatives]
+    rel_ids = proc_vocab.get_indexer(codes).astype(np.int64) if codes else np.zeros(0, dtype=np.int64)
     core_mean = g["mean_cost"].to_numpy(dtype=np.float64)[core_rows_sorted]
     core_mean = np.where(np.isnan(core_mean), np.inf, core_mean)
 
-    prefixes = g.loc[~core, "dx"].to_numpy(dtype=object)
+    ranged = ~core & g["dx"].str.fullmatch(RANGE_PATTERN).to_numpy()
+    range_rows = np.flatnonzero(ranged)
+    range_dx = g["dx"].to_numpy(dtype=object)[range_rows]
+    range_lo = category_code([d[:3] for d in range_dx]) if len(range_dx) else np.zeros(0, np.int64)
+    range_hi = category_code([d[4:7] for d in range_dx]) if len(range_dx) else np.zeros(0, np.int64)
+    range_class = g["proc_class"].to_numpy(dtype=object)[range_rows]
+    range_class = np.asarray([PROC_CLASSES.index(c) for c in range_class], dtype=np.int64)
+    comp_rows = np.flatnonzero(~core & ~ranged)
+
+    prefixes = g["dx"].to_numpy(dtype=object)[comp_rows]
     lengths = tuple(sorted({len(p) for p in prefixes}, reverse=True))
     prefix_vocab = [pd.Index(sorted({p for p in prefixes if len(p) == n})) for n in lengths]
     offsets = np.cumsum([0] + [len(v) for v in prefix_vocab])
@@ -407,7 +488,7 @@ def _compile(d: DipDirectory) -> CompiledDipDirectory:
     for level, n in enumerate(lengths):
         sel = np.array([len(p) == n for p in prefixes], dtype=bool)
         pid[sel] = prefix_vocab[level].get_indexer(prefixes[sel]) + offsets[level]
-    klass = g.loc[~core, "proc_class"].map({c: i for i, c in enumerate(PROC_CLASSES)}).to_numpy(dtype=np.int64)
+    klass = g["proc_class"].iloc[comp_rows].map({c: i for i, c in enumerate(PROC_CLASSES)}).to_numpy(dtype=np.int64)
     ckeys = pid * 4 + klass
     corder = np.argsort(ckeys, kind="stable")
 
@@ -423,8 +504,10 @@ def _compile(d: DipDirectory) -> CompiledDipDirectory:
     return CompiledDipDirectory(
         core_dx_vocab=core_dx_vocab, prefix_vocab=prefix_vocab, prefix_lengths=lengths, proc_vocab=proc_vocab,
         proc_class=proc_class, core_keys=core_keys, core_rows=core_rows_sorted.astype(np.int64),
-        core_rel_ptr=rel_ptr, core_rel_ids=rel_ids, core_mean=core_mean,
+        core_rel_ptr=rel_ptr, core_slot_ptr=slot_ptr, core_rel_ids=rel_ids, core_mean=core_mean,
         comp_keys=ckeys[corder], comp_rows=comp_rows[corder].astype(np.int64),
+        range_lo=range_lo.astype(np.int64), range_hi=range_hi.astype(np.int64), range_class=range_class,
+        range_rows=range_rows.astype(np.int64),
         aux_ptr=aux_ptr, aux_subtype=aux_subtype,
         aux_trigger=aux["trigger"].to_numpy(dtype=np.float64)[aorder],
         aux_coef=aux["aux_coef"].to_numpy(dtype=np.float64)[aorder],
@@ -465,6 +548,10 @@ def load_dip_directory(path) -> DipDirectory:
     kwargs = {k: meta[k] for k in META_KEYS if k in meta and meta[k] is not None}
     aux = read("aux.csv", False)
     severity = read("severity_dx.csv", False)
+    for name in ("excluded_dx", "excluded_proc"):
+        listed = read(f"{name}.csv", False)
+        if listed is not None:
+            kwargs[name] = listed
     if aux is not None:
         kwargs["aux"] = aux
     if severity is not None:

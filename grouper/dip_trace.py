@@ -138,6 +138,11 @@ def trace_dip_case(case: Mapping[str, Any], directory: DipDirectory) -> DipTrace
                                      f"highest trigger)"))
             else:
                 steps.append(DipStep("aux", False, "", {}, "no auxiliary subtype applies (coefficient 1)"))
+        elif kind == K.EV_RANGE:
+            steps.append(DipStep("comprehensive", True, g["dip_group"].iloc[b], {"range": g["dx"].iloc[b],
+                                                                                 "class": case_class},
+                                 f"comprehensive group by category range {g['dx'].iloc[b]} x {case_class}: "
+                                 f"{g['dip_group'].iloc[b]}"))
         elif kind == K.EV_RESULT:
             steps.append(DipStep("result", a >= 0, g["dip_group"].iloc[a] if a >= 0 else "",
                                  {"dip_type": DIP_TYPES[b]},
@@ -145,7 +150,8 @@ def trace_dip_case(case: Mapping[str, Any], directory: DipDirectory) -> DipTrace
     status = int(prepared.status[0])
     if status:   # the input keeps the case out of every group, as group_dip does
         problem = {1: "a number field (age, LOS, cost, ...) is not a number",
-                   2: "a procedure is missing from the directory's proc_attributes.csv (its class is unknown)"}
+                   2: "a procedure is missing from the directory's proc_attributes.csv (its class is unknown)",
+                   3: "the principal diagnosis is on the directory's exclusion list (excluded_dx.csv)"}
         steps.append(DipStep("input", False, DIP_STATUSES[status], {},
                              f"not grouped, dip_status {DIP_STATUSES[status]}: {problem[status]}"))
         group, dip_type, aux_row = -1, DIP_TYPES.index("ungrouped"), -1
