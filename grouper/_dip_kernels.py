@@ -15,8 +15,11 @@ CORE, COMPREHENSIVE, UNGROUPED = range(3)
 MEDICAL, DIAGNOSTIC, THERAPEUTIC, SURGERY = range(4)
 # subtypes; index into grouper.dip_directory.SUBTYPES
 (SUB_DEATH, SUB_SEVERE, SUB_MODERATE, SUB_AGE_0_28D, SUB_AGE_29D_1Y, SUB_AGE_1_6Y, SUB_AGE_7_17Y,
- SUB_AGE_65Y_PLUS, SUB_ICU_2_7D, SUB_ICU_8_14D, SUB_ICU_15_30D, SUB_ICU_31D_PLUS) = range(12)
-N_SUBTYPES = 12
+ SUB_AGE_65Y_PLUS, SUB_ICU_2_7D, SUB_ICU_8_14D, SUB_ICU_15_30D, SUB_ICU_31D_PLUS, SUB_TUMOUR_HIGH_COST_1,
+ SUB_TUMOUR_HIGH_COST_2, SUB_TUMOUR_METASTASIS, SUB_TUMOUR_RADIOTHERAPY, SUB_TUMOUR_CHEMOTHERAPY, SUB_CCI_1_2,
+ SUB_CCI_3_4, SUB_CCI_5_PLUS) = range(20)
+N_SUBTYPES = 20
+HIGH_COST_FACTOR = 3.0   # a high-cost tumour stay costs at least this × its group's mean cost
 
 # trace events: (kind, a, b, c) rows
 EV_PRINCIPAL = 1       # a: principal dx present (0/1), b: core dx id (-1 none)
@@ -51,8 +54,8 @@ def _find_range(sorted_keys, key):
 @nb.njit(cache=True)
 def _dip_case(i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
               attribute_highest, n_proc_vocab, core_keys, core_rows, core_rel_ptr, core_slot_ptr, core_rel_ids,
-              core_mean, comp_keys, comp_rows, range_lo, range_hi, range_class, range_rows, aux_ptr, aux_subtype,
-              aux_trigger, events, trace):
+              core_mean, comp_keys, comp_rows, range_lo, range_hi, range_class, range_rows, group_mean, aux_ptr,
+              aux_subtype, aux_trigger, events, trace):
     """Group case ``i``: returns (group row or -1, dip type, aux row or -1, number of events).
 
     Parameters
@@ -87,6 +90,9 @@ def _dip_case(i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc
         ``prefix_id × 4 + class`` of each comprehensive group, and its group row.
     range_lo, range_hi, range_class, range_rows : int64[n_range]
         Comprehensive groups by category range (file order), tried after every prefix.
+    group_mean : float64[n_groups]
+        Mean cost of each group row: a high-cost tumour subtype also needs the case's cost at least
+        ``HIGH_COST_FACTOR`` times it (``subtype_flags`` holds the rest of its condition).
     aux_ptr : int64[n_groups + 1], aux_subtype : int64, aux_trigger : float64
         Auxiliary subtypes of each group (CSR by group row).
     events : int64[max_events, 4]
@@ -185,6 +191,8 @@ def _dip_case(i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc
         best_trigger = -np.inf
         for a in range(aux_ptr[group], aux_ptr[group + 1]):
             met = subtype_flags[i, aux_subtype[a]]
+            if met and (aux_subtype[a] == SUB_TUMOUR_HIGH_COST_1 or aux_subtype[a] == SUB_TUMOUR_HIGH_COST_2):
+                met = cost[i] >= HIGH_COST_FACTOR * group_mean[group]   # False when the mean is unknown
             if trace:
                 n_events = _record(events, n_events, EV_SUBTYPE, aux_subtype[a], a, 1 if met else 0)
             if met and aux_trigger[a] > best_trigger:
@@ -201,7 +209,7 @@ def _dip_case(i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc
 def _group_dip_kernel(has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
                       attribute_highest, n_proc_vocab, core_keys, core_rows, core_rel_ptr, core_slot_ptr,
                       core_rel_ids, core_mean, comp_keys, comp_rows, range_lo, range_hi, range_class, range_rows,
-                      aux_ptr, aux_subtype, aux_trigger, out_group, out_type, out_aux):
+                      group_mean, aux_ptr, aux_subtype, aux_trigger, out_group, out_type, out_aux):
     """DIP group of every case (arguments as :func:`_dip_case`).
 
     Returns
@@ -215,8 +223,8 @@ def _group_dip_kernel(has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids,
         group, dip_type, aux_row, _ = _dip_case(
             i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
             attribute_highest, n_proc_vocab, core_keys, core_rows, core_rel_ptr, core_slot_ptr, core_rel_ids,
-            core_mean, comp_keys, comp_rows, range_lo, range_hi, range_class, range_rows, aux_ptr, aux_subtype,
-            aux_trigger, events, False)
+            core_mean, comp_keys, comp_rows, range_lo, range_hi, range_class, range_rows, group_mean, aux_ptr,
+            aux_subtype, aux_trigger, events, False)
         out_group[i] = group
         out_type[i] = dip_type
         out_aux[i] = aux_row
@@ -225,10 +233,10 @@ def _group_dip_kernel(has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids,
 @nb.njit(cache=True)
 def _trace_dip_case(i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
                     attribute_highest, n_proc_vocab, core_keys, core_rows, core_rel_ptr, core_slot_ptr, core_rel_ids,
-                    core_mean, comp_keys, comp_rows, range_lo, range_hi, range_class, range_rows, aux_ptr,
-                    aux_subtype, aux_trigger, events):
+                    core_mean, comp_keys, comp_rows, range_lo, range_hi, range_class, range_rows, group_mean,
+                    aux_ptr, aux_subtype, aux_trigger, events):
     """Same decision for case ``i`` with its events recorded into ``events``."""
     return _dip_case(i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
                      attribute_highest, n_proc_vocab, core_keys, core_rows, core_rel_ptr, core_slot_ptr, core_rel_ids,
-                     core_mean, comp_keys, comp_rows, range_lo, range_hi, range_class, range_rows, aux_ptr,
-                     aux_subtype, aux_trigger, events, True)
+                     core_mean, comp_keys, comp_rows, range_lo, range_hi, range_class, range_rows, group_mean,
+                     aux_ptr, aux_subtype, aux_trigger, events, True)

@@ -35,6 +35,7 @@ from drgdip.core.errors import UsageError
 from drgdip.core.tables import read_table, source_name
 from drgdip.grouper import _dip_kernels as K
 from drgdip.grouper.dip_codes import code_lists, diagnosis_subcategory, positions_in
+from drgdip.grouper.comorbidity import charlson_index
 from drgdip.grouper.dip_directory import SUBTYPES, DipDirectory, category_code, load_dip_directory
 
 __all__ = ["group_dip", "prepare_dip_cases", "PreparedCases", "kernel_args", "DIP_TYPES", "DIP_STATUSES",
@@ -104,11 +105,7 @@ def prepare_dip_cases(frame: pd.DataFrame, directory: DipDirectory, file: str = 
     subcategory = diagnosis_subcategory(principal_present)
     category = np.full(n, -1, dtype=np.int64)
     if has_dx.any():   # a few thousand distinct categories: each coded once
-        encoded = pc.dictionary_encode(pc.utf8_slice_codeunits(principal_present, 0, 3)).combine_chunks() \
-            if isinstance(principal_present, pa.ChunkedArray) else \
-            pc.dictionary_encode(pc.utf8_slice_codeunits(principal_present, 0, 3))
-        codes = category_code(encoded.dictionary.to_pylist())
-        category[has_dx] = codes[encoded.indices.to_numpy(zero_copy_only=False)]
+        category[has_dx] = _category_codes(principal_present)
     excluded = np.zeros(n, dtype=bool)
     if len(directory.excluded_dx) and has_dx.any():   # by exact code, subcategory or category
         listed = pa.array(directory.excluded_dx["dx"].tolist(), pa.string())
@@ -165,6 +162,15 @@ def prepare_dip_cases(frame: pd.DataFrame, directory: DipDirectory, file: str = 
     flags[:, K.SUB_ICU_8_14D] = (icu_days >= 8) & (icu_days < 15)
     flags[:, K.SUB_ICU_15_30D] = (icu_days >= 15) & (icu_days < 31)
     flags[:, K.SUB_ICU_31D_PLUS] = icu_days >= 31
+    used = set(c.aux_subtype.tolist())   # subtypes no group of the directory types by are not worked out
+    tumour = bool(used & set(range(K.SUB_TUMOUR_HIGH_COST_1, K.SUB_TUMOUR_CHEMOTHERAPY + 1)))
+    comorbidity = bool(used & {K.SUB_CCI_1_2, K.SUB_CCI_3_4, K.SUB_CCI_5_PLUS})
+    if tumour or comorbidity:
+        _tumour_and_comorbidity_flags(flags, frame, file, unreadable, category, dx_flat, dx_ptr, no_principal,
+                                      proc_flat, proc_ptr, los, n, tumour=tumour, comorbidity=comorbidity)
+    else:   # still read: a number field that is not a number keeps the case out in either case
+        for column in ("drug_cost", "treatment_cost"):
+            _integer_column(frame, column, file, unreadable)
     cost = _integer_column(frame, "total_cost", file, unreadable)
     # a procedure the directory's attribute list does not know has no class: the case cannot be placed
     unknown_proc = np.zeros(n, dtype=bool)
@@ -176,6 +182,55 @@ def prepare_dip_cases(frame: pd.DataFrame, directory: DipDirectory, file: str = 
                          proc_ids=proc_ids, proc_class=proc_class, cost=cost, subtype_flags=flags,
                          principal=_principal_per_case(dx_flat, dx_ptr, has_dx), procs=proc_flat,
                          severity=severity, status=status, category=category)
+
+
+def _tumour_and_comorbidity_flags(flags: np.ndarray, frame: pd.DataFrame, file: str, unreadable: np.ndarray,
+                                  category: np.ndarray, dx_flat: pa.Array, dx_ptr: np.ndarray,
+                                  no_principal: np.ndarray, proc_flat: pa.Array, proc_ptr: np.ndarray,
+                                  los: np.ndarray, n: int, *, tumour: bool, comorbidity: bool) -> None:
+    """The malignant-tumour and Charlson subtypes of each case (domain §3.5), into ``flags``; the
+    high-cost tumour subtypes hold here all but their cost bound, which the kernel checks against the
+    group's mean cost."""
+    malignant = (category >= MALIGNANT[0]) & (category <= MALIGNANT[1])
+    owner = np.repeat(np.arange(n), np.diff(dx_ptr))
+    secondary = ((np.arange(len(dx_flat)) - dx_ptr[:-1][owner]) > 0) | no_principal[owner]
+    codes = dx_flat.filter(pa.array(secondary)) if len(dx_flat) else dx_flat
+    holders = owner[secondary]
+    if tumour and len(codes):
+        secondary_category = _category_codes(codes)
+        spread = (secondary_category >= SECONDARY_MALIGNANT[0]) & (secondary_category <= SECONDARY_MALIGNANT[1]) \
+            & (secondary_category != category[holders])
+        metastasis = np.zeros(n, dtype=bool)
+        metastasis[holders[spread]] = True
+        flags[:, K.SUB_TUMOUR_METASTASIS] = malignant & metastasis & (los > 3)
+    cost = _integer_column(frame, "total_cost", file)
+    for subtype, column in ((K.SUB_TUMOUR_HIGH_COST_1, "treatment_cost"), (K.SUB_TUMOUR_HIGH_COST_2, "drug_cost")):
+        part = _integer_column(frame, column, file, unreadable)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            flags[:, subtype] = tumour & malignant & (part >= 0.5 * cost) & (cost > 0)
+    if tumour and len(proc_flat):
+        proc_owner = np.repeat(np.arange(n), np.diff(proc_ptr))
+        for subtype, prefixes in ((K.SUB_TUMOUR_RADIOTHERAPY, RADIOTHERAPY), (K.SUB_TUMOUR_CHEMOTHERAPY, CHEMOTHERAPY)):
+            hit = np.zeros(len(proc_flat), dtype=bool)
+            for prefix in prefixes:
+                hit |= pc.starts_with(proc_flat, prefix).to_numpy(zero_copy_only=False)
+            treated = np.zeros(n, dtype=bool)
+            treated[proc_owner[hit]] = True
+            flags[:, subtype] = malignant & treated
+    if not comorbidity:
+        return
+    cci = charlson_index(codes, holders, n)
+    flags[:, K.SUB_CCI_1_2] = (cci >= 1) & (cci <= 2)
+    flags[:, K.SUB_CCI_3_4] = (cci >= 3) & (cci <= 4)
+    flags[:, K.SUB_CCI_5_PLUS] = cci >= 5
+
+
+def _category_codes(codes: pa.Array) -> np.ndarray:
+    """:func:`category_code` of many codes, each distinct category coded once."""
+    if isinstance(codes, pa.ChunkedArray):
+        codes = codes.combine_chunks()
+    encoded = pc.dictionary_encode(pc.utf8_slice_codeunits(codes, 0, 3))
+    return category_code(encoded.dictionary.to_pylist())[encoded.indices.to_numpy(zero_copy_only=False)]
 
 
 def _principal_per_case(dx_flat: pa.Array, dx_ptr: np.ndarray, has_dx: np.ndarray) -> pa.Array:
@@ -193,10 +248,15 @@ def kernel_args(p: PreparedCases, d: DipDirectory) -> tuple:
     return (p.has_dx, p.core_dx, p.prefix_ids, p.category, p.proc_ptr, p.proc_ids, p.proc_class, p.cost,
             p.subtype_flags, d.attribute_source == "highest", len(c.proc_vocab), c.core_keys, c.core_rows,
             c.core_rel_ptr, c.core_slot_ptr, c.core_rel_ids, c.core_mean, c.comp_keys, c.comp_rows, c.range_lo,
-            c.range_hi, c.range_class, c.range_rows, c.aux_ptr, c.aux_subtype, c.aux_trigger)
+            c.range_hi, c.range_class, c.range_rows, c.group_mean, c.aux_ptr, c.aux_subtype, c.aux_trigger)
 
 
-DIP_INPUT_COLUMNS = ("dx", "proc", "los", "age", "age_days", "leaving_type", "icu_hours", "total_cost")
+DIP_INPUT_COLUMNS = ("dx", "proc", "los", "age", "age_days", "leaving_type", "icu_hours", "total_cost", "drug_cost",
+                     "treatment_cost")
+MALIGNANT = (200, 297)        # category codes of C00-C97
+SECONDARY_MALIGNANT = (277, 279)   # C77-C79
+RADIOTHERAPY = ("92.2", "92.3", "92.4")
+CHEMOTHERAPY = ("99.25", "99.28")
 
 
 def group_dip(cases, directory: DipDirectory | str | Path) -> pd.DataFrame:

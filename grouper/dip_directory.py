@@ -37,6 +37,15 @@ whose cases are not grouped (``dip_status`` ``excluded_dx``; the national exclus
 
 ``aux.csv`` (optional) -- auxiliary typing (辅助分型): ``dip_group, subtype, aux_coef, trigger``,
 subtype one of ``SUBTYPES``; ``trigger`` (default ``aux_coef``) chooses among several met subtypes.
+Besides death, severity (``severity_dx.csv``), age and ICU days (domain §3.5):
+
+* malignant-tumour subtypes, for a principal diagnosis C00-C97: ``tumour_high_cost_1`` (cost at least
+  3 × the group's mean cost and ``treatment_cost``, the treatment fee without surgery, at least half of
+  it), ``tumour_high_cost_2`` (the same with ``drug_cost``), ``tumour_metastasis`` (a secondary
+  malignant diagnosis C77-C79 of another category, LOS > 3), ``tumour_radiotherapy`` (a procedure
+  92.2-92.4), ``tumour_chemotherapy`` (99.25 chemotherapy or 99.28 immunotherapy);
+* the Charlson comorbidity index of the secondary diagnoses (DIP 1.0; :mod:`drgdip.grouper.comorbidity`):
+  ``cci_1_2``, ``cci_3_4``, ``cci_5_plus``.
 
 ``severity_dx.csv`` (optional) -- ``dx, severity``: secondary diagnoses (exact code, subcategory
 such as ``J96.0`` or category such as ``A41``) that make a case ``severe`` or ``moderate``.
@@ -69,7 +78,9 @@ __all__ = ["DipDirectory", "CompiledDipDirectory", "load_dip_directory", "class_
 ATTRIBUTES = ("conservative", "diagnostic", "therapeutic", "surgery", "interventional")
 PROC_CLASSES = ("medical", "diagnostic", "therapeutic", "surgery")  # index = the kernel's class rank
 SUBTYPES = ("death", "severe", "moderate", "age_0_28d", "age_29d_1y", "age_1_6y", "age_7_17y", "age_65y_plus",
-            "icu_2_7d", "icu_8_14d", "icu_15_30d", "icu_31d_plus")  # index = the kernel's subtype number
+            "icu_2_7d", "icu_8_14d", "icu_15_30d", "icu_31d_plus",
+            "tumour_high_cost_1", "tumour_high_cost_2", "tumour_metastasis", "tumour_radiotherapy",
+            "tumour_chemotherapy", "cci_1_2", "cci_3_4", "cci_5_plus")  # index = the kernel's subtype number
 SEVERITIES = ("moderate", "severe")
 META_KEYS = ("name", "points_scale", "all_case_mean", "interventional_as", "attribute_source",
              "severity_min_los")
@@ -96,6 +107,7 @@ class CompiledDipDirectory:
     core_mean: np.ndarray       # mean cost of each core key's group (inf when unknown), for tie-breaks
     comp_keys: np.ndarray       # sorted: prefix id * 4 + class, prefix ids numbered level after level
     comp_rows: np.ndarray       # group row of each comprehensive key
+    group_mean: np.ndarray      # mean cost of each group row (NaN unknown), for the high-cost tumour subtypes
     range_lo: np.ndarray        # comprehensive groups by category range, in file order: lowest category code,
     range_hi: np.ndarray        #   highest (category_code), procedure class and group row
     range_class: np.ndarray
@@ -506,6 +518,7 @@ def _compile(d: DipDirectory) -> CompiledDipDirectory:
         proc_class=proc_class, core_keys=core_keys, core_rows=core_rows_sorted.astype(np.int64),
         core_rel_ptr=rel_ptr, core_slot_ptr=slot_ptr, core_rel_ids=rel_ids, core_mean=core_mean,
         comp_keys=ckeys[corder], comp_rows=comp_rows[corder].astype(np.int64),
+        group_mean=g["mean_cost"].to_numpy(dtype=np.float64),
         range_lo=range_lo.astype(np.int64), range_hi=range_hi.astype(np.int64), range_class=range_class,
         range_rows=range_rows.astype(np.int64),
         aux_ptr=aux_ptr, aux_subtype=aux_subtype,

@@ -125,3 +125,60 @@ def test_exclusion_lists_are_checked(tmp_path):
     assert error.value.row == 2 and error.value.field == "dx"
     with pytest.raises(UsageError, match="missing column 'proc'"):
         DipDirectory(groups=GROUPS, proc_attributes=ATTRIBUTES, excluded_proc=pd.DataFrame({"code": ["1"]}))
+
+
+# ---- tumour and comorbidity (CCI) subtypes, domain §3.5
+
+TUMOUR_GROUPS = pd.DataFrame([
+    dict(dip_group="C34.1", dip_type="core", dx="C34.1", score=2000, mean_cost=20000),
+    dict(dip_group="K35.8", dip_type="core", dx="K35.8", score=500, mean_cost=4000),
+])
+TUMOUR_AUX = pd.DataFrame({"dip_group": ["C34.1"] * 6 + ["K35.8"],
+                           "subtype": ["tumour_high_cost_2", "tumour_metastasis", "tumour_radiotherapy",
+                                       "tumour_chemotherapy", "cci_3_4", "tumour_high_cost_1", "cci_1_2"],
+                           "aux_coef": [2.0, 1.4, 1.3, 1.2, 1.25, 1.9, 1.1]})
+TUMOUR_ATTRIBUTES = pd.DataFrame({"proc": ["99.2500", "92.2400"], "attribute": ["conservative", "conservative"]})
+
+
+def _typed(**case):
+    directory = DipDirectory(groups=TUMOUR_GROUPS, proc_attributes=TUMOUR_ATTRIBUTES, aux=TUMOUR_AUX)
+    fields = dict(dx="C34.100", proc="", los=5, age=60, total_cost=20000.0)
+    fields.update(case)
+    out = group_dip(pd.DataFrame([fields]), directory)
+    trace = explain_dip(fields, directory)
+    subtype = out["dip_subtype"].iloc[0]
+    assert trace.dip_subtype == (None if pd.isna(subtype) else subtype)
+    return None if pd.isna(subtype) else str(subtype), float(out["dip_aux_coef"].iloc[0])
+
+
+@pytest.mark.parametrize("case, expected", [
+    (dict(), (None, 1.0)),
+    (dict(dx="C34.100|C78.000"), ("tumour_metastasis", 1.4)),
+    (dict(dx="C34.100|C78.000", los=3), (None, 1.0)),                      # LOS > 3 needed
+    (dict(dx="C34.100|C34.900"), (None, 1.0)),                             # same category is no spread
+    (dict(proc="92.2400"), ("tumour_radiotherapy", 1.3)),
+    (dict(proc="99.2500"), ("tumour_chemotherapy", 1.2)),
+    (dict(total_cost=60000.0, drug_cost=31000.0), ("tumour_high_cost_2", 2.0)),
+    (dict(total_cost=59000.0, drug_cost=31000.0), (None, 1.0)),            # under 3 x the group's mean
+    (dict(total_cost=60000.0, drug_cost=29000.0), (None, 1.0)),            # drugs under half
+    (dict(total_cost=60000.0, treatment_cost=40000.0), ("tumour_high_cost_1", 1.9)),
+    (dict(dx="C34.100|I21.000|E11.200"), ("cci_3_4", 1.25)),               # CCI 1 + 2
+    (dict(dx="K35.800|C78.000", proc="99.2500"), (None, 1.0)),             # tumour subtypes need a malignant principal
+    (dict(dx="K35.800|I21.000"), ("cci_1_2", 1.1)),
+    (dict(dx="C34.100|C78.000", proc="92.2400", total_cost=60000.0, drug_cost=40000.0),
+     ("tumour_high_cost_2", 2.0)),                                         # several met: the highest trigger
+])
+def test_tumour_and_comorbidity_subtypes(case, expected):
+    assert _typed(**case) == expected
+
+
+def test_charlson_index_follows_quan_with_the_severer_form_only():
+    import numpy as np
+    import pyarrow as pa
+
+    from drgdip.grouper.comorbidity import charlson_index
+
+    codes = pa.array(["I21.000x001", "E11.200", "E11.900", "C78.000", "C34.100", "K70.400", "B18.100",
+                      "J44.900", "Z99.2", "B20.000", "N18.500"])
+    owner = np.array([0, 1, 1, 2, 2, 3, 3, 4, 5, 6, 6])
+    assert charlson_index(codes, owner, 8).tolist() == [1, 2, 6, 3, 1, 2, 8, 0]
