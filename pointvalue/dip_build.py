@@ -13,8 +13,9 @@ Steps, on the history years that the calibration uses (the latest ``len(year_wei
    cases with the same subcategory and main procedure and no related procedure (all of them when there
    is none) becomes its own core group.
 4. **Comprehensive groups** (综合病种): the other cases by (diagnosis prefix, procedure class), prefix
-   lengths ``comprehensive_fallback`` in turn (3 = category); a group under ``comprehensive_min_cases``
-   passes its cases to the next length; cases left after the last length stay ungrouped.
+   lengths ``comprehensive_fallback`` in turn (3 = category); a group under ``comprehensive_min_cases``,
+   or whose cost CV is above ``comprehensive_cv_max`` (the local CV limit, DIP3 §3.3), passes its cases
+   to the next length; cases left after the last length stay ungrouped.
 5. History is grouped with the directory itself (:func:`drgdip.grouper.dip.group_dip`), and the scores come
    from :class:`drgdip.pointvalue.DipScores` on those groups (weighted means, trimming, ``score_method``).
    Groups that end up with no case are removed and the history regrouped.
@@ -259,6 +260,10 @@ def build_dip_directory(history, rules: DipBuildRules | PointsPolicy | None = No
         comp_key = pd.Series(np.where(remaining, prefix + "/" + class_names, None), dtype=object)
         comp_counts = comp_key[remaining].value_counts()
         kept = comp_counts.index[comp_counts.to_numpy() >= rules.comprehensive_min_cases]
+        if rules.comprehensive_cv_max is not None and len(kept):   # too mixed a group: its cases go on
+            costs = pd.Series(cost[remaining]).groupby(comp_key[remaining].to_numpy())
+            cv = (costs.std(ddof=calibration.cv_ddof) / costs.mean()).reindex(kept)
+            kept = kept[(cv.fillna(0.0) <= rules.comprehensive_cv_max).to_numpy()]
         for key in sorted(kept):
             dx, _, klass = key.partition("/")
             rows.append(dict(dip_group=key, dip_type="comprehensive", dx=dx, main_proc="", related_procs="",

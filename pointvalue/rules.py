@@ -88,6 +88,7 @@ domain.md §12.
     related_proc_min_uplift related procedure forms its own group if it raises cost by >= this (0.10)
     comprehensive_min_cases comprehensive groups under this are dropped to the next fallback (1)
     comprehensive_fallback  diagnosis prefix lengths tried for comprehensive groups (``[3]``; NODE: [3, 2, 1])
+    comprehensive_cv_max    a comprehensive group whose cost CV is above this passes its cases on (None: no limit)
     basic_group_cv_max      basic-group selection CV gate (0.7)
     basic_group_min_cases   basic-group selection case gate (core_threshold)
     basic_group_medical_only basic groups only among medical (conservative) core groups (true)
@@ -412,6 +413,7 @@ class DipBuildRules(Config):
     related_proc_min_uplift: float = param(0.10, ge=0.0)
     comprehensive_min_cases: int = param(1, ge=1)
     comprehensive_fallback: tuple[Literal[3, 2, 1], ...] = (3,)
+    comprehensive_cv_max: float | None = param(None, gt=0.0)
     basic_group_cv_max: float = param(0.7, gt=0.0)
     basic_group_min_cases: int | None = param(None, ge=1)
     basic_group_medical_only: bool = True

@@ -195,3 +195,23 @@ def test_dip_build_warns_when_the_history_has_fewer_years_than_the_year_weights(
                  str(tmp_path / "attributes.csv"), "--output", str(tmp_path / "out")]) == 0
     message = capsys.readouterr().err
     assert "1 year(s)" in message and "3 year weights [1.0, 2.0, 7.0]" in message
+
+
+def test_a_comprehensive_group_above_the_cv_limit_passes_its_cases_on():
+    """Domain §3.1/§3.3: comprehensive groups are kept under a local CV limit."""
+    from drgdip.pointvalue.demo_dip import demo_history, derive_proc_attributes
+    from drgdip.pointvalue.dip_build import build_dip_directory
+    from drgdip.pointvalue.rules import DipBuildRules
+
+    scheme = REPO / "data" / "demo" / "scheme"
+    history = demo_history(scheme, n_cases=6000, seed=4)
+    attributes = derive_proc_attributes(scheme)
+    plain = build_dip_directory(history, DipBuildRules(comprehensive_fallback=(3, 2, 1)), proc_attributes=attributes)
+    limited = build_dip_directory(history, DipBuildRules(comprehensive_fallback=(3, 2, 1), comprehensive_cv_max=0.3),
+                                  proc_attributes=attributes)
+    comprehensive = plain.groups[plain.groups["dip_type"] == "comprehensive"]
+    wide = comprehensive[comprehensive["cv"] > 0.45]
+    assert len(wide)                                  # the history has mixed comprehensive groups...
+    kept = set(limited.groups["dip_group"])
+    assert not set(wide["dip_group"]) & kept          # ...which the limit does not keep
+    assert (limited.groups.loc[limited.groups["dip_type"] == "comprehensive", "cv"].fillna(0) <= 0.6).all()
