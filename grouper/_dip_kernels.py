@@ -53,9 +53,9 @@ def _find_range(sorted_keys, key):
 
 @nb.njit(cache=True)
 def _dip_case(i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
-              attribute_highest, n_proc_vocab, core_keys, core_rows, core_rel_ptr, core_slot_ptr, core_rel_ids,
-              core_mean, comp_keys, comp_rows, range_lo, range_hi, range_class, range_rows, group_mean, aux_ptr,
-              aux_subtype, aux_trigger, events, trace):
+              attribute_highest, n_proc_vocab, any_dx_id, core_keys, core_rows, core_rel_ptr, core_slot_ptr,
+              core_rel_ids, core_mean, core_kind, comp_keys, comp_rows, range_lo, range_hi, range_class, range_rows,
+              group_mean, aux_ptr, aux_subtype, aux_trigger, events, trace):
     """Group case ``i``: returns (group row or -1, dip type, aux row or -1, number of events).
 
     Parameters
@@ -86,6 +86,10 @@ def _dip_case(i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc
         alternatives of each slot (CSR): a slot is present when any one of its alternatives is.
     core_mean : float64[n_core]
         Mean cost of each core group.
+    any_dx_id : int
+        The diagnosis id of core groups for any diagnosis (pre-grouping groups keyed by procedure).
+    core_kind : int64[n_core]
+        Kind of each core key's group (index into CORE_KINDS): the earliest kind wins.
     comp_keys : int64[n_comp] (sorted), comp_rows : int64[n_comp]
         ``prefix_id × 4 + class`` of each comprehensive group, and its group row.
     range_lo, range_hi, range_class, range_rows : int64[n_range]
@@ -121,45 +125,54 @@ def _dip_case(i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc
             n_events = _record(events, n_events, EV_MAIN_PROC, main_pos - start if main_pos >= 0 else -1,
                                proc_ids[main_pos] if main_pos >= 0 else -1, main_class)
             n_events = _record(events, n_events, EV_CLASS, case_class, 0, 0)
-        # core groups
-        if core_dx[i] >= 0 and (main_pos < 0 or proc_ids[main_pos] >= 0):
+        # core groups: under the case's diagnosis, then those for any diagnosis (pre-grouping); the
+        # earliest kind wins, then the most related procedures present, then the closest mean cost
+        if main_pos < 0 or proc_ids[main_pos] >= 0:
             main_id = proc_ids[main_pos] if main_pos >= 0 else -1
-            key = core_dx[i] * (n_proc_vocab + 1) + main_id + 1
-            lo, hi = _find_range(core_keys, key)
             best = -1
+            best_kind = 1 << 30
             best_n = -1
             best_gap = np.inf
-            for g in range(lo, hi):
-                all_present = True
-                for r in range(core_rel_ptr[g], core_rel_ptr[g + 1]):
-                    found = False
-                    for k in range(start, stop):
-                        if k == main_pos:
-                            continue
-                        for alt in range(core_slot_ptr[r], core_slot_ptr[r + 1]):
-                            if proc_ids[k] == core_rel_ids[alt]:
-                                found = True
-                                break
-                        if found:
-                            break
-                    if not found:
-                        all_present = False
-                        break
-                n_rel = core_rel_ptr[g + 1] - core_rel_ptr[g]
-                if trace:
-                    n_events = _record(events, n_events, EV_CORE_CANDIDATE, core_rows[g], n_rel,
-                                       1 if all_present else 0)
-                if not all_present:
+            for lookup in range(2):
+                dx_id = core_dx[i] if lookup == 0 else any_dx_id
+                if dx_id < 0 or (lookup == 1 and main_id < 0):
                     continue
-                gap = abs(core_mean[g] - cost[i]) if not np.isnan(cost[i]) else 0.0
-                if n_rel > best_n or (n_rel == best_n and gap < best_gap):
-                    best = g
-                    best_n = n_rel
-                    best_gap = gap
+                key = dx_id * (n_proc_vocab + 1) + main_id + 1
+                lo, hi = _find_range(core_keys, key)
+                for g in range(lo, hi):
+                    all_present = True
+                    for r in range(core_rel_ptr[g], core_rel_ptr[g + 1]):
+                        found = False
+                        for k in range(start, stop):
+                            if k == main_pos:
+                                continue
+                            for alt in range(core_slot_ptr[r], core_slot_ptr[r + 1]):
+                                if proc_ids[k] == core_rel_ids[alt]:
+                                    found = True
+                                    break
+                            if found:
+                                break
+                        if not found:
+                            all_present = False
+                            break
+                    n_rel = core_rel_ptr[g + 1] - core_rel_ptr[g]
+                    if trace:
+                        n_events = _record(events, n_events, EV_CORE_CANDIDATE, core_rows[g], n_rel,
+                                           1 if all_present else 0)
+                    if not all_present:
+                        continue
+                    gap = abs(core_mean[g] - cost[i]) if not np.isnan(cost[i]) else 0.0
+                    kind = core_kind[g]
+                    if kind < best_kind or (kind == best_kind and (
+                            n_rel > best_n or (n_rel == best_n and gap < best_gap))):
+                        best = g
+                        best_kind = kind
+                        best_n = n_rel
+                        best_gap = gap
             if best >= 0:
                 group = core_rows[best]
                 dip_type = CORE
-            if trace:
+            if trace and (core_dx[i] >= 0 or main_id >= 0):
                 n_events = _record(events, n_events, EV_CORE_CHOSEN, group, 0, 0)
         # comprehensive groups, longest diagnosis prefix first
         if group < 0:
@@ -207,9 +220,9 @@ def _dip_case(i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc
 
 @nb.njit(cache=True, parallel=True)
 def _group_dip_kernel(has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
-                      attribute_highest, n_proc_vocab, core_keys, core_rows, core_rel_ptr, core_slot_ptr,
-                      core_rel_ids, core_mean, comp_keys, comp_rows, range_lo, range_hi, range_class, range_rows,
-                      group_mean, aux_ptr, aux_subtype, aux_trigger, out_group, out_type, out_aux):
+                      attribute_highest, n_proc_vocab, any_dx_id, core_keys, core_rows, core_rel_ptr, core_slot_ptr,
+                      core_rel_ids, core_mean, core_kind, comp_keys, comp_rows, range_lo, range_hi, range_class,
+                      range_rows, group_mean, aux_ptr, aux_subtype, aux_trigger, out_group, out_type, out_aux):
     """DIP group of every case (arguments as :func:`_dip_case`).
 
     Returns
@@ -222,9 +235,9 @@ def _group_dip_kernel(has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids,
     for i in nb.prange(has_dx.shape[0]):
         group, dip_type, aux_row, _ = _dip_case(
             i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
-            attribute_highest, n_proc_vocab, core_keys, core_rows, core_rel_ptr, core_slot_ptr, core_rel_ids,
-            core_mean, comp_keys, comp_rows, range_lo, range_hi, range_class, range_rows, group_mean, aux_ptr,
-            aux_subtype, aux_trigger, events, False)
+            attribute_highest, n_proc_vocab, any_dx_id, core_keys, core_rows, core_rel_ptr, core_slot_ptr,
+            core_rel_ids, core_mean, core_kind, comp_keys, comp_rows, range_lo, range_hi, range_class, range_rows,
+            group_mean, aux_ptr, aux_subtype, aux_trigger, events, False)
         out_group[i] = group
         out_type[i] = dip_type
         out_aux[i] = aux_row
@@ -232,11 +245,11 @@ def _group_dip_kernel(has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids,
 
 @nb.njit(cache=True)
 def _trace_dip_case(i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
-                    attribute_highest, n_proc_vocab, core_keys, core_rows, core_rel_ptr, core_slot_ptr, core_rel_ids,
-                    core_mean, comp_keys, comp_rows, range_lo, range_hi, range_class, range_rows, group_mean,
-                    aux_ptr, aux_subtype, aux_trigger, events):
+                    attribute_highest, n_proc_vocab, any_dx_id, core_keys, core_rows, core_rel_ptr, core_slot_ptr,
+                    core_rel_ids, core_mean, core_kind, comp_keys, comp_rows, range_lo, range_hi, range_class,
+                    range_rows, group_mean, aux_ptr, aux_subtype, aux_trigger, events):
     """Same decision for case ``i`` with its events recorded into ``events``."""
     return _dip_case(i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
-                     attribute_highest, n_proc_vocab, core_keys, core_rows, core_rel_ptr, core_slot_ptr, core_rel_ids,
-                     core_mean, comp_keys, comp_rows, range_lo, range_hi, range_class, range_rows, group_mean,
-                     aux_ptr, aux_subtype, aux_trigger, events, True)
+                     attribute_highest, n_proc_vocab, any_dx_id, core_keys, core_rows, core_rel_ptr, core_slot_ptr,
+                     core_rel_ids, core_mean, core_kind, comp_keys, comp_rows, range_lo, range_hi, range_class,
+                     range_rows, group_mean, aux_ptr, aux_subtype, aux_trigger, events, True)

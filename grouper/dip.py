@@ -246,8 +246,9 @@ def kernel_args(p: PreparedCases, d: DipDirectory) -> tuple:
     """
     c = d.compiled
     return (p.has_dx, p.core_dx, p.prefix_ids, p.category, p.proc_ptr, p.proc_ids, p.proc_class, p.cost,
-            p.subtype_flags, d.attribute_source == "highest", len(c.proc_vocab), c.core_keys, c.core_rows,
-            c.core_rel_ptr, c.core_slot_ptr, c.core_rel_ids, c.core_mean, c.comp_keys, c.comp_rows, c.range_lo,
+            p.subtype_flags, d.attribute_source == "highest", len(c.proc_vocab), len(c.core_dx_vocab), c.core_keys,
+            c.core_rows, c.core_rel_ptr, c.core_slot_ptr, c.core_rel_ids, c.core_mean, c.core_kind, c.comp_keys,
+            c.comp_rows, c.range_lo,
             c.range_hi, c.range_class, c.range_rows, c.group_mean, c.aux_ptr, c.aux_subtype, c.aux_trigger)
 
 

@@ -8,8 +8,13 @@ Directory format (a folder of UTF-8 CSV files with a header row, plus ``meta.yam
 dip_group       group code, unique (builder: ``K35.8:47.0100``, ``K35.8:47.0100+54.5100``,
                 ``K35.8`` for a medical core group, ``K35/surgery`` for a comprehensive group)
 dip_type        ``core`` (核心病种) or ``comprehensive`` (综合病种)
+core_kind       core: ``pre_grouping`` (先期分组), ``merged`` (并项), ``diagnosis_assisted`` (辅助细分) or
+                ``basic_rule`` (the default): a case matching core groups of several kinds takes the
+                first kind in this order (DIP 3.0 §3.3); optional
 dx              core: principal-diagnosis subcategory (ICD-10 four characters, e.g. ``K35.8``; a
-                code without a dot gives its three-character category); comprehensive: a prefix
+                code without a dot gives its three-character category), ``/``-separated alternatives
+                for a merged group (``K35.8/K35.3``), or ``*`` (any diagnosis) for a pre-grouping group
+                keyed by its procedure alone (a transplant); comprehensive: a prefix
                 of the principal diagnosis of 1 to 3 characters (e.g. ``K35``, ``K3``, ``K``), or
                 an ICD-10 category range such as ``A00-B99``, tried after every prefix, in file order
 main_proc       core: the main procedure code, or ``/``-separated alternatives (any one of them);
@@ -82,6 +87,8 @@ SUBTYPES = ("death", "severe", "moderate", "age_0_28d", "age_29d_1y", "age_1_6y"
             "tumour_high_cost_1", "tumour_high_cost_2", "tumour_metastasis", "tumour_radiotherapy",
             "tumour_chemotherapy", "cci_1_2", "cci_3_4", "cci_5_plus")  # index = the kernel's subtype number
 SEVERITIES = ("moderate", "severe")
+CORE_KINDS = ("pre_grouping", "merged", "diagnosis_assisted", "basic_rule")   # matching order
+ANY_DIAGNOSIS = "*"
 META_KEYS = ("name", "points_scale", "all_case_mean", "interventional_as", "attribute_source",
              "severity_min_los")
 
@@ -94,7 +101,7 @@ class CompiledDipDirectory:
     the entries they index) and the flat values.
     """
 
-    core_dx_vocab: pd.Index     # diagnosis subcategories that have core groups
+    core_dx_vocab: pd.Index     # diagnosis subcategories that have core groups (id len(vocab): any diagnosis)
     prefix_vocab: list          # per prefix level (longest first): the comprehensive prefixes of that length
     prefix_lengths: tuple       # prefix length of each level, longest first
     proc_vocab: pd.Index        # procedure codes of proc_attributes.csv
@@ -105,6 +112,7 @@ class CompiledDipDirectory:
     core_slot_ptr: np.ndarray   # CSR over slots: the alternatives (any one of them) of each slot
     core_rel_ids: np.ndarray    # proc_vocab ids of the alternatives
     core_mean: np.ndarray       # mean cost of each core key's group (inf when unknown), for tie-breaks
+    core_kind: np.ndarray       # index into CORE_KINDS of each core key's group: the earlier kind wins
     comp_keys: np.ndarray       # sorted: prefix id * 4 + class, prefix ids numbered level after level
     comp_rows: np.ndarray       # group row of each comprehensive key
     group_mean: np.ndarray      # mean cost of each group row (NaN unknown), for the high-cost tumour subtypes
@@ -279,7 +287,8 @@ def _validate(d: DipDirectory):
         _fail(gfile, "has no groups (only a header): a DIP directory needs its core and comprehensive groups", 1)
     out = pd.DataFrame({"dip_group": _text(g, "dip_group"), "dip_type": _text(g, "dip_type"),
                         "dx": _text(g, "dx"), "main_proc": _text(g, "main_proc"),
-                        "related_procs": _text(g, "related_procs"), "proc_class": _text(g, "proc_class")})
+                        "related_procs": _text(g, "related_procs"), "proc_class": _text(g, "proc_class"),
+                        "core_kind": _text(g, "core_kind")})
     for column, values in out.items():
         if column in ("dip_group", "dip_type", "dx"):
             empty = (values == "").to_numpy()
@@ -310,12 +319,25 @@ def _validate(d: DipDirectory):
     if backwards.any():
         row = int(np.flatnonzero(backwards)[0])
         _fail(gfile, f"a category range must run from low to high, got {out['dx'].iloc[row]!r}", row + 1, "dx")
-    sub = diagnosis_subcategory(pa.array(out["dx"].tolist(), pa.string())).to_pylist()
-    bad_core_dx = core & (np.asarray(sub, dtype=object) != out["dx"].to_numpy())
-    if bad_core_dx.any():
-        row = int(np.flatnonzero(bad_core_dx)[0])
-        _fail(gfile, f"a core group's dx is a diagnosis subcategory such as K35.8, got {out['dx'].iloc[row]!r}",
-              row + 1, "dx")
+    out.loc[core & (out["core_kind"] == "").to_numpy(), "core_kind"] = "basic_rule"
+    bad_kind = core & ~out["core_kind"].isin(CORE_KINDS).to_numpy()
+    if bad_kind.any():
+        row = int(np.flatnonzero(bad_kind)[0])
+        _fail(gfile, f"core_kind must be one of {', '.join(CORE_KINDS)}, got {out['core_kind'].iloc[row]!r}",
+              row + 1, "core_kind")
+    any_dx = core & (out["dx"] == ANY_DIAGNOSIS).to_numpy()
+    wild = any_dx & (out["core_kind"] != "pre_grouping").to_numpy() | any_dx & (out["main_proc"] == "").to_numpy()
+    if wild.any():
+        row = int(np.flatnonzero(wild)[0])
+        _fail(gfile, "dx '*' (any diagnosis) is for a pre_grouping core group with a main_proc", row + 1, "dx")
+    out["dx"] = np.where(core & ~any_dx, out["dx"].map(lambda s: "/".join(sorted(set(_alternatives(s))))),
+                         out["dx"])
+    for row in np.flatnonzero(core & ~any_dx):
+        alternatives = _alternatives(out["dx"].iloc[row])
+        sub = diagnosis_subcategory(pa.array(alternatives, pa.string())).to_pylist()
+        if not alternatives or sub != alternatives:
+            _fail(gfile, f"a core group's dx is a diagnosis subcategory such as K35.8 (or alternatives "
+                         f"K35.8/K35.3), got {out['dx'].iloc[row]!r}", row + 1, "dx")
     related_without_main = core & (out["main_proc"] == "").to_numpy() & (out["related_procs"] != "").to_numpy()
     if related_without_main.any():
         row = int(np.flatnonzero(related_without_main)[0])
@@ -333,7 +355,7 @@ def _validate(d: DipDirectory):
         row = int(np.flatnonzero(dup)[0])
         _fail(gfile, f"group {out['dip_group'].iloc[row]!r} has the same matching key as an earlier group",
               row + 1, "dip_group")
-    out.loc[~core, ["main_proc", "related_procs"]] = ""
+    out.loc[~core, ["main_proc", "related_procs", "core_kind"]] = ""
     out.loc[core, "proc_class"] = ""
     out["score"] = _numbers(g, "score", gfile, required=True, positive=True)
     for column in ("mean_cost", "basic_coef"):
@@ -455,16 +477,20 @@ def _compile(d: DipDirectory) -> CompiledDipDirectory:
     proc_class = class_of_attribute(d.proc_attributes["attribute"], d.interventional_as)
     n_vocab = len(proc_vocab)
 
-    core_dx_vocab = pd.Index(pd.unique(g.loc[core, "dx"].to_numpy(dtype=object)))
-    # one key per (group, main-procedure alternative)
-    entry_rows, entry_main = [], []
-    for row, main in zip(core_rows, g["main_proc"].to_numpy(dtype=object)[core_rows]):
-        for alternative in (_alternatives(main) or [""]):
-            entry_rows.append(row)
-            entry_main.append(alternative)
+    # one key per (group, diagnosis alternative, main-procedure alternative); '*' is the last dx id
+    entry_rows, entry_dx, entry_main = [], [], []
+    for row, dx, main in zip(core_rows, g["dx"].to_numpy(dtype=object)[core_rows],
+                             g["main_proc"].to_numpy(dtype=object)[core_rows]):
+        for diagnosis in ([dx] if dx == ANY_DIAGNOSIS else _alternatives(dx)):
+            for alternative in (_alternatives(main) or [""]):
+                entry_rows.append(row)
+                entry_dx.append(diagnosis)
+                entry_main.append(alternative)
     entry_rows = np.asarray(entry_rows, dtype=np.int64)
     entry_main = np.asarray(entry_main, dtype=object)
-    dx_id = core_dx_vocab.get_indexer(g["dx"].to_numpy(dtype=object)[entry_rows]).astype(np.int64)
+    core_dx_vocab = pd.Index(sorted({d for d in entry_dx if d != ANY_DIAGNOSIS}))
+    dx_id = np.asarray([len(core_dx_vocab) if d == ANY_DIAGNOSIS else core_dx_vocab.get_loc(d) for d in entry_dx],
+                       dtype=np.int64)
     main_id = np.where(entry_main == "", -1, proc_vocab.get_indexer(entry_main) if len(entry_main) else
                        np.zeros(0, np.int64)).astype(np.int64)
     keys = dx_id * (n_vocab + 1) + main_id + 1
@@ -482,6 +508,9 @@ def _compile(d: DipDirectory) -> CompiledDipDirectory:
     rel_ids = proc_vocab.get_indexer(codes).astype(np.int64) if codes else np.zeros(0, dtype=np.int64)
     core_mean = g["mean_cost"].to_numpy(dtype=np.float64)[core_rows_sorted]
     core_mean = np.where(np.isnan(core_mean), np.inf, core_mean)
+    kinds = g["core_kind"].to_numpy(dtype=object)[core_rows_sorted] if "core_kind" in g.columns else \
+        np.full(len(core_rows_sorted), "basic_rule", dtype=object)
+    core_kind = np.asarray([CORE_KINDS.index(k or "basic_rule") for k in kinds], dtype=np.int64)
 
     ranged = ~core & g["dx"].str.fullmatch(RANGE_PATTERN).to_numpy()
     range_rows = np.flatnonzero(ranged)
@@ -517,6 +546,7 @@ def _compile(d: DipDirectory) -> CompiledDipDirectory:
         core_dx_vocab=core_dx_vocab, prefix_vocab=prefix_vocab, prefix_lengths=lengths, proc_vocab=proc_vocab,
         proc_class=proc_class, core_keys=core_keys, core_rows=core_rows_sorted.astype(np.int64),
         core_rel_ptr=rel_ptr, core_slot_ptr=slot_ptr, core_rel_ids=rel_ids, core_mean=core_mean,
+        core_kind=core_kind,
         comp_keys=ckeys[corder], comp_rows=comp_rows[corder].astype(np.int64),
         group_mean=g["mean_cost"].to_numpy(dtype=np.float64),
         range_lo=range_lo.astype(np.int64), range_hi=range_hi.astype(np.int64), range_class=range_class,

@@ -182,3 +182,51 @@ def test_charlson_index_follows_quan_with_the_severer_form_only():
                       "J44.900", "Z99.2", "B20.000", "N18.500"])
     owner = np.array([0, 1, 1, 2, 2, 3, 3, 4, 5, 6, 6])
     assert charlson_index(codes, owner, 8).tolist() == [1, 2, 6, 3, 1, 2, 8, 0]
+
+
+# ---- core group kinds (DIP 3.0 §3.2): pre-grouping -> merged -> diagnosis-assisted -> basic rule
+
+KIND_GROUPS = pd.DataFrame([
+    dict(dip_group="KIDNEY-TX", dip_type="core", core_kind="pre_grouping", dx="*", main_proc="55.6900",
+         score=9000, mean_cost=90000),
+    dict(dip_group="N18.5:55.6900+39.9500", dip_type="core", dx="N18.5", main_proc="55.6900",
+         related_procs="39.9500", score=9500, mean_cost=95000),
+    dict(dip_group="K35.8/K35.3:47.0100", dip_type="core", core_kind="merged", dx="K35.3/K35.8", main_proc="47.0100",
+         score=1300, mean_cost=10000),
+    dict(dip_group="K35.8:47.0100+54.5100", dip_type="core", dx="K35.8", main_proc="47.0100",
+         related_procs="54.5100", score=1600, mean_cost=12000),
+    dict(dip_group="K35.2:47.0100", dip_type="core", dx="K35.2", main_proc="47.0100", score=1250, mean_cost=9800),
+])
+KIND_ATTRIBUTES = pd.DataFrame({"proc": ["55.6900", "39.9500", "47.0100", "54.5100"],
+                                "attribute": ["surgery", "therapeutic", "surgery", "surgery"]})
+
+
+@pytest.mark.parametrize("dx, proc, expected", [
+    ("N18.500", "55.6900|39.9500", "KIDNEY-TX"),          # pre-grouping first, though the other has more related
+    ("I12.000", "55.6900", "KIDNEY-TX"),                  # any principal diagnosis
+    ("K35.800", "47.0100|54.5100", "K35.8/K35.3:47.0100"),  # merged before basic rule
+    ("K35.300", "47.0100", "K35.8/K35.3:47.0100"),        # either merged diagnosis
+    ("K35.200", "47.0100", "K35.2:47.0100"),
+    ("I12.000", "", None),                                # any-diagnosis groups need their procedure
+])
+def test_core_group_kinds_match_in_their_order(dx, proc, expected):
+    directory = DipDirectory(groups=KIND_GROUPS, proc_attributes=KIND_ATTRIBUTES)
+    case = dict(dx=dx, proc=proc, los=5, age=50, total_cost=20000.0)
+    out = group_dip(pd.DataFrame([case]), directory)
+    got = out["dip_group"].iloc[0]
+    assert (None if pd.isna(got) else got) == expected
+    assert explain_dip(case, directory).dip_group == expected
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(core_kind="pre"), "core_kind must be one of"),
+    (dict(core_kind="merged"), "dx '\\*' \\(any diagnosis\\) is for a pre_grouping"),
+    (dict(main_proc=""), "dx '\\*' \\(any diagnosis\\) is for a pre_grouping"),
+])
+def test_bad_kinds_name_the_row(change, message):
+    groups = KIND_GROUPS.copy()
+    for column, value in change.items():
+        groups.loc[0, column] = value
+    with pytest.raises(UsageError, match=message) as error:
+        DipDirectory(groups=groups, proc_attributes=KIND_ATTRIBUTES)
+    assert error.value.row == 1
