@@ -52,6 +52,45 @@ def _find_range(sorted_keys, key):
 
 
 @nb.njit(cache=True)
+def _core_candidates(key, i, start, stop, main_pos, proc_ids, cost, core_keys, core_rows, core_rel_ptr,
+                     core_slot_ptr, core_rel_ids, core_mean, core_kind, best, best_kind, best_n, best_gap, events,
+                     n_events, trace):
+    """The core groups under ``key`` that case ``i`` meets, folded into the best so far: the earliest
+    kind, then the most related-procedure slots present (each by any one of its alternatives), then
+    the mean cost closest to the case's."""
+    lo, hi = _find_range(core_keys, key)
+    for g in range(lo, hi):
+        all_present = True
+        for r in range(core_rel_ptr[g], core_rel_ptr[g + 1]):
+            found = False
+            for k in range(start, stop):
+                if k == main_pos:
+                    continue
+                for alt in range(core_slot_ptr[r], core_slot_ptr[r + 1]):
+                    if proc_ids[k] == core_rel_ids[alt]:
+                        found = True
+                        break
+                if found:
+                    break
+            if not found:
+                all_present = False
+                break
+        n_rel = core_rel_ptr[g + 1] - core_rel_ptr[g]
+        if trace:
+            n_events = _record(events, n_events, EV_CORE_CANDIDATE, core_rows[g], n_rel, 1 if all_present else 0)
+        if not all_present:
+            continue
+        gap = abs(core_mean[g] - cost[i]) if not np.isnan(cost[i]) else 0.0
+        kind = core_kind[g]
+        if kind < best_kind or (kind == best_kind and (n_rel > best_n or (n_rel == best_n and gap < best_gap))):
+            best = g
+            best_kind = kind
+            best_n = n_rel
+            best_gap = gap
+    return best, best_kind, best_n, best_gap, n_events
+
+
+@nb.njit(cache=True)
 def _dip_case(i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
               attribute_highest, n_proc_vocab, any_dx_id, core_keys, core_rows, core_rel_ptr, core_slot_ptr,
               core_rel_ids, core_mean, core_kind, comp_keys, comp_rows, range_lo, range_hi, range_class, range_rows,
@@ -133,46 +172,20 @@ def _dip_case(i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc
             best_kind = 1 << 30
             best_n = -1
             best_gap = np.inf
-            for lookup in range(2):
-                dx_id = core_dx[i] if lookup == 0 else any_dx_id
-                if dx_id < 0 or (lookup == 1 and main_id < 0):
-                    continue
-                key = dx_id * (n_proc_vocab + 1) + main_id + 1
-                lo, hi = _find_range(core_keys, key)
-                for g in range(lo, hi):
-                    all_present = True
-                    for r in range(core_rel_ptr[g], core_rel_ptr[g + 1]):
-                        found = False
-                        for k in range(start, stop):
-                            if k == main_pos:
-                                continue
-                            for alt in range(core_slot_ptr[r], core_slot_ptr[r + 1]):
-                                if proc_ids[k] == core_rel_ids[alt]:
-                                    found = True
-                                    break
-                            if found:
-                                break
-                        if not found:
-                            all_present = False
-                            break
-                    n_rel = core_rel_ptr[g + 1] - core_rel_ptr[g]
-                    if trace:
-                        n_events = _record(events, n_events, EV_CORE_CANDIDATE, core_rows[g], n_rel,
-                                           1 if all_present else 0)
-                    if not all_present:
-                        continue
-                    gap = abs(core_mean[g] - cost[i]) if not np.isnan(cost[i]) else 0.0
-                    kind = core_kind[g]
-                    if kind < best_kind or (kind == best_kind and (
-                            n_rel > best_n or (n_rel == best_n and gap < best_gap))):
-                        best = g
-                        best_kind = kind
-                        best_n = n_rel
-                        best_gap = gap
+            if core_dx[i] >= 0:
+                best, best_kind, best_n, best_gap, n_events = _core_candidates(
+                    core_dx[i] * (n_proc_vocab + 1) + main_id + 1, i, start, stop, main_pos, proc_ids, cost,
+                    core_keys, core_rows, core_rel_ptr, core_slot_ptr, core_rel_ids, core_mean, core_kind,
+                    best, best_kind, best_n, best_gap, events, n_events, trace)
+            if any_dx_id >= 0 and main_id >= 0:
+                best, best_kind, best_n, best_gap, n_events = _core_candidates(
+                    any_dx_id * (n_proc_vocab + 1) + main_id + 1, i, start, stop, main_pos, proc_ids, cost,
+                    core_keys, core_rows, core_rel_ptr, core_slot_ptr, core_rel_ids, core_mean, core_kind,
+                    best, best_kind, best_n, best_gap, events, n_events, trace)
             if best >= 0:
                 group = core_rows[best]
                 dip_type = CORE
-            if trace and (core_dx[i] >= 0 or main_id >= 0):
+            if trace and (core_dx[i] >= 0 or (any_dx_id >= 0 and main_id >= 0)):
                 n_events = _record(events, n_events, EV_CORE_CHOSEN, group, 0, 0)
         # comprehensive groups, longest diagnosis prefix first
         if group < 0:

@@ -103,8 +103,11 @@ def prepare_dip_cases(frame: pd.DataFrame, directory: DipDirectory, file: str = 
     first = dx_ptr[:-1][has_dx]
     principal_present = dx_flat.take(pa.array(first, pa.int64())) if len(first) else pa.array([], pa.string())
     subcategory = diagnosis_subcategory(principal_present)
+    used = set(c.aux_subtype.tolist())   # subtypes no group of the directory types by are not worked out
+    tumour = bool(used & set(range(K.SUB_TUMOUR_HIGH_COST_1, K.SUB_TUMOUR_CHEMOTHERAPY + 1)))
+    comorbidity = bool(used & {K.SUB_CCI_1_2, K.SUB_CCI_3_4, K.SUB_CCI_5_PLUS})
     category = np.full(n, -1, dtype=np.int64)
-    if has_dx.any():   # a few thousand distinct categories: each coded once
+    if has_dx.any() and (len(c.range_lo) or tumour):   # a few thousand distinct categories: each coded once
         category[has_dx] = _category_codes(principal_present)
     excluded = np.zeros(n, dtype=bool)
     if len(directory.excluded_dx) and has_dx.any():   # by exact code, subcategory or category
@@ -162,9 +165,6 @@ def prepare_dip_cases(frame: pd.DataFrame, directory: DipDirectory, file: str = 
     flags[:, K.SUB_ICU_8_14D] = (icu_days >= 8) & (icu_days < 15)
     flags[:, K.SUB_ICU_15_30D] = (icu_days >= 15) & (icu_days < 31)
     flags[:, K.SUB_ICU_31D_PLUS] = icu_days >= 31
-    used = set(c.aux_subtype.tolist())   # subtypes no group of the directory types by are not worked out
-    tumour = bool(used & set(range(K.SUB_TUMOUR_HIGH_COST_1, K.SUB_TUMOUR_CHEMOTHERAPY + 1)))
-    comorbidity = bool(used & {K.SUB_CCI_1_2, K.SUB_CCI_3_4, K.SUB_CCI_5_PLUS})
     if tumour or comorbidity:
         _tumour_and_comorbidity_flags(flags, frame, file, unreadable, category, dx_flat, dx_ptr, no_principal,
                                       proc_flat, proc_ptr, los, n, tumour=tumour, comorbidity=comorbidity)
@@ -246,7 +246,7 @@ def kernel_args(p: PreparedCases, d: DipDirectory) -> tuple:
     """
     c = d.compiled
     return (p.has_dx, p.core_dx, p.prefix_ids, p.category, p.proc_ptr, p.proc_ids, p.proc_class, p.cost,
-            p.subtype_flags, d.attribute_source == "highest", len(c.proc_vocab), len(c.core_dx_vocab), c.core_keys,
+            p.subtype_flags, d.attribute_source == "highest", len(c.proc_vocab), c.any_dx_id, c.core_keys,
             c.core_rows, c.core_rel_ptr, c.core_slot_ptr, c.core_rel_ids, c.core_mean, c.core_kind, c.comp_keys,
             c.comp_rows, c.range_lo,
             c.range_hi, c.range_class, c.range_rows, c.group_mean, c.aux_ptr, c.aux_subtype, c.aux_trigger)

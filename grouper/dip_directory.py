@@ -113,6 +113,7 @@ class CompiledDipDirectory:
     core_rel_ids: np.ndarray    # proc_vocab ids of the alternatives
     core_mean: np.ndarray       # mean cost of each core key's group (inf when unknown), for tie-breaks
     core_kind: np.ndarray       # index into CORE_KINDS of each core key's group: the earlier kind wins
+    any_dx_id: int              # diagnosis id of the any-diagnosis core groups (-1: the directory has none)
     comp_keys: np.ndarray       # sorted: prefix id * 4 + class, prefix ids numbered level after level
     comp_rows: np.ndarray       # group row of each comprehensive key
     group_mean: np.ndarray      # mean cost of each group row (NaN unknown), for the high-cost tumour subtypes
@@ -546,7 +547,7 @@ def _compile(d: DipDirectory) -> CompiledDipDirectory:
         core_dx_vocab=core_dx_vocab, prefix_vocab=prefix_vocab, prefix_lengths=lengths, proc_vocab=proc_vocab,
         proc_class=proc_class, core_keys=core_keys, core_rows=core_rows_sorted.astype(np.int64),
         core_rel_ptr=rel_ptr, core_slot_ptr=slot_ptr, core_rel_ids=rel_ids, core_mean=core_mean,
-        core_kind=core_kind,
+        core_kind=core_kind, any_dx_id=len(core_dx_vocab) if ANY_DIAGNOSIS in entry_dx else -1,
         comp_keys=ckeys[corder], comp_rows=comp_rows[corder].astype(np.int64),
         group_mean=g["mean_cost"].to_numpy(dtype=np.float64),
         range_lo=range_lo.astype(np.int64), range_hi=range_hi.astype(np.int64), range_class=range_class,
