@@ -91,9 +91,10 @@ def _core_candidates(key, i, start, stop, main_pos, proc_ids, cost, core_keys, c
 
 
 @nb.njit(cache=True)
-def _dip_case(i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
-              attribute_highest, n_proc_vocab, any_dx_id, core_keys, core_rows, core_rel_ptr, core_slot_ptr,
-              core_rel_ids, core_mean, core_kind, comp_keys, comp_rows, range_lo, range_hi, range_class, range_rows,
+def _dip_case(i, has_dx, core_dx, prefix_ids, category, surgery_level, proc_ptr, proc_ids, proc_class, cost,
+              subtype_flags, attribute_highest, n_proc_vocab, any_dx_id, core_keys, core_rows, core_rel_ptr,
+              core_slot_ptr, core_rel_ids, core_mean, core_kind, comp_keys, comp_rows,
+              comp_band_lo, comp_band_hi, range_lo, range_hi, range_class, range_rows,
               group_mean, aux_ptr, aux_subtype, aux_trigger, events, trace):
     """Group case ``i``: returns (group row or -1, dip type, aux row or -1, number of events).
 
@@ -107,6 +108,9 @@ def _dip_case(i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc
         Id of the principal diagnosis' prefix at each comprehensive level, longest first (-1 none).
     category : int64[n]
         The principal diagnosis' category as a number (``category_code``; -1 none), for category ranges.
+    surgery_level : int64[n]
+        Highest surgery level (1-4) of the case's procedures, 0 none: picks a comprehensive surgery
+        group split by level (``comp_band_lo`` <= level <= ``comp_band_hi``; band 0 is the unsplit group).
     proc_ptr : int64[n + 1], proc_ids : int64[n_items], proc_class : int8[n_items]
         Procedures of each case in CSR form (main first), their ids in the directory's procedure
         vocabulary (-1 unknown) and class (0 medical / conservative ... 3 surgery).
@@ -194,8 +198,16 @@ def _dip_case(i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc
                 row = -1
                 if pid >= 0:
                     lo, hi = _find_range(comp_keys, pid * 4 + case_class)
-                    if hi > lo:
-                        row = comp_rows[lo]
+                    unsplit = -1
+                    for r in range(lo, hi):   # a band holding the case's surgery level, else the unsplit group
+                        if comp_band_lo[r] == 0:
+                            if unsplit < 0:
+                                unsplit = comp_rows[r]
+                        elif comp_band_lo[r] <= surgery_level[i] <= comp_band_hi[r]:
+                            row = comp_rows[r]
+                            break
+                    if row < 0:
+                        row = unsplit
                 if trace:
                     n_events = _record(events, n_events, EV_COMP_TRY, level, pid, row)
                 if row >= 0:
@@ -232,9 +244,11 @@ def _dip_case(i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc
 
 
 @nb.njit(cache=True, parallel=True)
-def _group_dip_kernel(has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
+def _group_dip_kernel(has_dx, core_dx, prefix_ids, category, surgery_level, proc_ptr, proc_ids, proc_class, cost,
+                      subtype_flags,
                       attribute_highest, n_proc_vocab, any_dx_id, core_keys, core_rows, core_rel_ptr, core_slot_ptr,
-                      core_rel_ids, core_mean, core_kind, comp_keys, comp_rows, range_lo, range_hi, range_class,
+                      core_rel_ids, core_mean, core_kind, comp_keys, comp_rows,
+                      comp_band_lo, comp_band_hi, range_lo, range_hi, range_class,
                       range_rows, group_mean, aux_ptr, aux_subtype, aux_trigger, out_group, out_type, out_aux):
     """DIP group of every case (arguments as :func:`_dip_case`).
 
@@ -247,9 +261,11 @@ def _group_dip_kernel(has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids,
     events = np.zeros((0, 4), dtype=np.int64)
     for i in nb.prange(has_dx.shape[0]):
         group, dip_type, aux_row, _ = _dip_case(
-            i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
+            i, has_dx, core_dx, prefix_ids, category, surgery_level, proc_ptr, proc_ids, proc_class, cost,
+            subtype_flags,
             attribute_highest, n_proc_vocab, any_dx_id, core_keys, core_rows, core_rel_ptr, core_slot_ptr,
-            core_rel_ids, core_mean, core_kind, comp_keys, comp_rows, range_lo, range_hi, range_class, range_rows,
+            core_rel_ids, core_mean, core_kind, comp_keys, comp_rows,
+            comp_band_lo, comp_band_hi, range_lo, range_hi, range_class, range_rows,
             group_mean, aux_ptr, aux_subtype, aux_trigger, events, False)
         out_group[i] = group
         out_type[i] = dip_type
@@ -257,12 +273,16 @@ def _group_dip_kernel(has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids,
 
 
 @nb.njit(cache=True)
-def _trace_dip_case(i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
+def _trace_dip_case(i, has_dx, core_dx, prefix_ids, category, surgery_level, proc_ptr, proc_ids, proc_class, cost,
+                    subtype_flags,
                     attribute_highest, n_proc_vocab, any_dx_id, core_keys, core_rows, core_rel_ptr, core_slot_ptr,
-                    core_rel_ids, core_mean, core_kind, comp_keys, comp_rows, range_lo, range_hi, range_class,
+                    core_rel_ids, core_mean, core_kind, comp_keys, comp_rows,
+                    comp_band_lo, comp_band_hi, range_lo, range_hi, range_class,
                     range_rows, group_mean, aux_ptr, aux_subtype, aux_trigger, events):
     """Same decision for case ``i`` with its events recorded into ``events``."""
-    return _dip_case(i, has_dx, core_dx, prefix_ids, category, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
+    return _dip_case(i, has_dx, core_dx, prefix_ids, category, surgery_level, proc_ptr, proc_ids, proc_class, cost,
+                     subtype_flags,
                      attribute_highest, n_proc_vocab, any_dx_id, core_keys, core_rows, core_rel_ptr, core_slot_ptr,
-                     core_rel_ids, core_mean, core_kind, comp_keys, comp_rows, range_lo, range_hi, range_class,
+                     core_rel_ids, core_mean, core_kind, comp_keys, comp_rows,
+                     comp_band_lo, comp_band_hi, range_lo, range_hi, range_class,
                      range_rows, group_mean, aux_ptr, aux_subtype, aux_trigger, events, True)

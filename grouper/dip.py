@@ -65,6 +65,7 @@ class PreparedCases:
     severity: np.ndarray         # int8[n] 0 none, 1 moderate, 2 severe (secondary diagnoses)
     status: np.ndarray = None    # int8[n] index into DIP_STATUSES: cases not ok are not grouped
     category: np.ndarray = None  # int64[n] the principal diagnosis' category as a number (-1 none)
+    surgery_level: np.ndarray = None   # int64[n] highest surgery level (1-4) of the case's procedures, 0 none
 
     def __len__(self) -> int:
         return len(self.has_dx)
@@ -129,6 +130,10 @@ def prepare_dip_cases(frame: pd.DataFrame, directory: DipDirectory, file: str = 
     proc_ids = positions_in(proc_flat, c.proc_vocab)
     proc_class = np.where(proc_ids >= 0, c.proc_class[np.maximum(proc_ids, 0)] if len(c.proc_class) else 0,
                           K.MEDICAL).astype(np.int8)
+    surgery_level = np.zeros(n, dtype=np.int64)
+    if c.proc_surgery_level.any() and len(proc_ids):
+        item_level = np.where(proc_ids >= 0, c.proc_surgery_level[np.maximum(proc_ids, 0)], 0)
+        np.maximum.at(surgery_level, np.repeat(np.arange(n), np.diff(proc_ptr)), item_level)
 
     # severity from secondary diagnoses: exact code, subcategory or category listed
     severity = np.zeros(n, dtype=np.int8)
@@ -181,7 +186,8 @@ def prepare_dip_cases(frame: pd.DataFrame, directory: DipDirectory, file: str = 
     return PreparedCases(has_dx=has_dx, core_dx=core_dx, prefix_ids=prefix_ids, proc_ptr=proc_ptr,
                          proc_ids=proc_ids, proc_class=proc_class, cost=cost, subtype_flags=flags,
                          principal=_principal_per_case(dx_flat, dx_ptr, has_dx), procs=proc_flat,
-                         severity=severity, status=status, category=category)
+                         severity=severity, status=status, category=category,
+                         surgery_level=surgery_level)
 
 
 def _tumour_and_comorbidity_flags(flags: np.ndarray, frame: pd.DataFrame, file: str, unreadable: np.ndarray,
@@ -245,10 +251,10 @@ def kernel_args(p: PreparedCases, d: DipDirectory) -> tuple:
     The batch kernel and the one-case trace take the same arguments, so they decide alike.
     """
     c = d.compiled
-    return (p.has_dx, p.core_dx, p.prefix_ids, p.category, p.proc_ptr, p.proc_ids, p.proc_class, p.cost,
+    return (p.has_dx, p.core_dx, p.prefix_ids, p.category, p.surgery_level, p.proc_ptr, p.proc_ids, p.proc_class, p.cost,
             p.subtype_flags, d.attribute_source == "highest", len(c.proc_vocab), c.any_dx_id, c.core_keys,
             c.core_rows, c.core_rel_ptr, c.core_slot_ptr, c.core_rel_ids, c.core_mean, c.core_kind, c.comp_keys,
-            c.comp_rows, c.range_lo,
+            c.comp_rows, c.comp_band_lo, c.comp_band_hi, c.range_lo,
             c.range_hi, c.range_class, c.range_rows, c.group_mean, c.aux_ptr, c.aux_subtype, c.aux_trigger)
 
 

@@ -22,6 +22,9 @@ main_proc       core: the main procedure code, or ``/``-separated alternatives (
 related_procs   core: ``+``-joined related procedures that must all be present, each of them possibly
                 ``/``-separated alternatives (``54.5100/54.2100+99.2500``); may be empty
 proc_class      comprehensive: ``medical`` | ``diagnostic`` | ``therapeutic`` | ``surgery``
+surgery_level   comprehensive surgery groups split by surgery level (Jining): ``1``, ``2`` or a band
+                ``3-4``; a case takes the group whose band holds the highest level of its surgeries
+                (``proc_attributes.csv``'s ``surgery_level``), else the unsplit group; optional
 score           the group's score (病种分值), > 0
 mean_cost       mean cost of the group (yuan; outlier reference, tie-breaks); optional
 n_cases, cv     history cases and cost CV (informational); optional
@@ -30,7 +33,8 @@ basic_coef      per-group basic coefficient (``basic_group_coef_mode: per_group`
 name            free text; optional
 =============== ================================================================================
 
-``proc_attributes.csv`` -- ``proc, attribute``: the attribute of each ICD-9-CM-3 code,
+``proc_attributes.csv`` -- ``proc, attribute`` (and optional ``surgery_level``, 1-4 手术级别, for the
+split of comprehensive surgery groups): the attribute of each ICD-9-CM-3 code,
 ``conservative`` | ``diagnostic`` | ``therapeutic`` | ``surgery`` | ``interventional``. A case with a
 code not listed is not grouped (``dip_status`` ``unknown_proc``): its class cannot be known.
 
@@ -116,6 +120,9 @@ class CompiledDipDirectory:
     any_dx_id: int              # diagnosis id of the any-diagnosis core groups (-1: the directory has none)
     comp_keys: np.ndarray       # sorted: prefix id * 4 + class, prefix ids numbered level after level
     comp_rows: np.ndarray       # group row of each comprehensive key
+    comp_band_lo: np.ndarray    # surgery-level band of each comprehensive key (0, 0: not split)
+    comp_band_hi: np.ndarray
+    proc_surgery_level: np.ndarray  # surgery level (1-4, 0 none) of each proc_vocab code
     group_mean: np.ndarray      # mean cost of each group row (NaN unknown), for the high-cost tumour subtypes
     range_lo: np.ndarray        # comprehensive groups by category range, in file order: lowest category code,
     range_hi: np.ndarray        #   highest (category_code), procedure class and group row
@@ -289,7 +296,7 @@ def _validate(d: DipDirectory):
     out = pd.DataFrame({"dip_group": _text(g, "dip_group"), "dip_type": _text(g, "dip_type"),
                         "dx": _text(g, "dx"), "main_proc": _text(g, "main_proc"),
                         "related_procs": _text(g, "related_procs"), "proc_class": _text(g, "proc_class"),
-                        "core_kind": _text(g, "core_kind")})
+                        "core_kind": _text(g, "core_kind"), "surgery_level": _text(g, "surgery_level")})
     for column, values in out.items():
         if column in ("dip_group", "dip_type", "dx"):
             empty = (values == "").to_numpy()
@@ -349,7 +356,14 @@ def _validate(d: DipDirectory):
     out["related_procs"] = related
     out["main_proc"] = out["main_proc"].map(lambda s: "/".join(sorted(set(_alternatives(s)))))
     core_key = out["dx"] + "\x1f" + out["main_proc"] + "\x1f" + related
-    comp_key = out["dx"] + "\x1f" + out["proc_class"]
+    banded = (out["surgery_level"] != "").to_numpy()
+    bad_band = banded & (core | (out["proc_class"] != "surgery").to_numpy()
+                         | ~out["surgery_level"].str.fullmatch(r"[1-4](-[1-4])?").to_numpy())
+    if bad_band.any():
+        row = int(np.flatnonzero(bad_band)[0])
+        _fail(gfile, f"surgery_level is for comprehensive surgery groups: 1-4 or a band such as 3-4, got "
+                     f"{out['surgery_level'].iloc[row]!r}", row + 1, "surgery_level")
+    comp_key = out["dx"] + "\x1f" + out["proc_class"] + "\x1f" + out["surgery_level"]
     key = pd.Series(np.where(core, "c\x1f" + core_key, "k\x1f" + comp_key), dtype=object)
     dup = key.duplicated().to_numpy()
     if dup.any():
@@ -384,6 +398,14 @@ def _validate(d: DipDirectory):
         if column not in a.columns:
             _fail(afile, f"missing column '{column}'", field_name=column)
     attributes = pd.DataFrame({"proc": _text(a, "proc"), "attribute": _text(a, "attribute")})
+    if "surgery_level" in a.columns:
+        level = _text(a, "surgery_level")
+        bad_level = ~level.isin(("", "1", "2", "3", "4")).to_numpy()
+        if bad_level.any():
+            row = int(np.flatnonzero(bad_level)[0])
+            _fail(afile, f"surgery_level must be 1 to 4 (or empty), got {level.iloc[row]!r}", row + 1,
+                  "surgery_level")
+        attributes["surgery_level"] = level
     bad = ~attributes["attribute"].isin(ATTRIBUTES).to_numpy() | (attributes["proc"] == "").to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -533,6 +555,13 @@ def _compile(d: DipDirectory) -> CompiledDipDirectory:
     klass = g["proc_class"].iloc[comp_rows].map({c: i for i, c in enumerate(PROC_CLASSES)}).to_numpy(dtype=np.int64)
     ckeys = pid * 4 + klass
     corder = np.argsort(ckeys, kind="stable")
+    bands = g["surgery_level"].to_numpy(dtype=object)[comp_rows] if "surgery_level" in g.columns else \
+        np.full(len(comp_rows), "", dtype=object)
+    band_lo = np.asarray([int(b.split("-")[0]) if b else 0 for b in bands], dtype=np.int64)
+    band_hi = np.asarray([int(b.split("-")[-1]) if b else 0 for b in bands], dtype=np.int64)
+    levels = d.proc_attributes["surgery_level"].to_numpy(dtype=object) if "surgery_level" in \
+        d.proc_attributes.columns else np.full(len(proc_vocab), "", dtype=object)
+    proc_surgery_level = np.asarray([int(v) if v else 0 for v in levels], dtype=np.int64)
 
     aux = d.aux
     aux_group = pd.Index(g["dip_group"]).get_indexer(aux["dip_group"].to_numpy(dtype=object)).astype(np.int64)
@@ -549,6 +578,7 @@ def _compile(d: DipDirectory) -> CompiledDipDirectory:
         core_rel_ptr=rel_ptr, core_slot_ptr=slot_ptr, core_rel_ids=rel_ids, core_mean=core_mean,
         core_kind=core_kind, any_dx_id=len(core_dx_vocab) if ANY_DIAGNOSIS in entry_dx else -1,
         comp_keys=ckeys[corder], comp_rows=comp_rows[corder].astype(np.int64),
+        comp_band_lo=band_lo[corder], comp_band_hi=band_hi[corder], proc_surgery_level=proc_surgery_level,
         group_mean=g["mean_cost"].to_numpy(dtype=np.float64),
         range_lo=range_lo.astype(np.int64), range_hi=range_hi.astype(np.int64), range_class=range_class,
         range_rows=range_rows.astype(np.int64),

@@ -230,3 +230,56 @@ def test_bad_kinds_name_the_row(change, message):
     with pytest.raises(UsageError, match=message) as error:
         DipDirectory(groups=groups, proc_attributes=KIND_ATTRIBUTES)
     assert error.value.row == 1
+
+
+# ---- comprehensive surgery groups split by surgery level (Jining)
+
+LEVEL_GROUPS = pd.DataFrame([
+    dict(dip_group="K35/surgery/1", dip_type="comprehensive", dx="K35", proc_class="surgery", surgery_level="1",
+         score=700),
+    dict(dip_group="K35/surgery/2", dip_type="comprehensive", dx="K35", proc_class="surgery", surgery_level="2",
+         score=900),
+    dict(dip_group="K35/surgery/3-4", dip_type="comprehensive", dx="K35", proc_class="surgery",
+         surgery_level="3-4", score=1500),
+    dict(dip_group="K3/surgery", dip_type="comprehensive", dx="K3", proc_class="surgery", score=1000),
+])
+LEVEL_ATTRIBUTES = pd.DataFrame({"proc": ["47.0100", "47.0900", "54.5100", "54.1100", "86.0400"],
+                                 "attribute": ["surgery", "surgery", "surgery", "surgery", "surgery"],
+                                 "surgery_level": ["2", "3", "4", "", "1"]})
+
+
+@pytest.mark.parametrize("dx, proc, expected", [
+    ("K35.800", "86.0400", "K35/surgery/1"),
+    ("K35.800", "47.0100", "K35/surgery/2"),
+    ("K35.800", "86.0400|47.0900", "K35/surgery/3-4"),     # the highest level of the stay's surgeries
+    ("K35.800", "54.5100", "K35/surgery/3-4"),
+    ("K35.800", "54.1100", "K3/surgery"),                  # no level: no split group, the next prefix
+    ("K36.000", "47.0100", "K3/surgery"),
+])
+def test_comprehensive_surgery_groups_split_by_surgery_level(dx, proc, expected, tmp_path):
+    directory = DipDirectory(groups=LEVEL_GROUPS, proc_attributes=LEVEL_ATTRIBUTES)
+    directory.to_dir(tmp_path)
+    for loaded in (directory, load_dip_directory(tmp_path)):
+        case = dict(dx=dx, proc=proc, los=5, age=50, total_cost=9000.0)
+        assert group_dip(pd.DataFrame([case]), loaded)["dip_group"].iloc[0] == expected
+        assert explain_dip(case, loaded).dip_group == expected
+
+
+@pytest.mark.parametrize("row, column, value, message", [
+    (0, "surgery_level", "5", "surgery_level is for comprehensive surgery groups"),
+    (3, "proc_class", "medical", None),
+])
+def test_bad_surgery_levels_name_the_row(row, column, value, message):
+    groups = LEVEL_GROUPS.copy()
+    groups.loc[row, column] = value
+    if message is None:   # a medical group with a surgery level
+        groups.loc[row, "surgery_level"] = "1"
+        message = "surgery_level is for comprehensive surgery groups"
+    with pytest.raises(UsageError, match=message) as error:
+        DipDirectory(groups=groups, proc_attributes=LEVEL_ATTRIBUTES)
+    assert error.value.row == row + 1 and error.value.field == "surgery_level"
+    attributes = LEVEL_ATTRIBUTES.copy()
+    attributes.loc[1, "surgery_level"] = "five"
+    with pytest.raises(UsageError, match="surgery_level must be 1 to 4") as error:
+        DipDirectory(groups=LEVEL_GROUPS, proc_attributes=attributes)
+    assert error.value.row == 2
