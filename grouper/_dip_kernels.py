@@ -1,6 +1,6 @@
 """Numba kernels of DIP grouping: plain numpy arrays in and out.
 
-One function, :func:`_dip_case`, decides a case; the batch kernel calls it for every case and the
+One function, :func:`_dip_cases`, decides cases; the batch kernel calls it for every case and the
 trace calls it for one case with an event buffer, so the explanation always agrees with the result.
 """
 
@@ -32,6 +32,7 @@ EV_SUBTYPE = 7         # a: subtype, b: aux row, c: 1 if the case meets it
 EV_AUX_CHOSEN = 8      # a: aux row (-1 none)
 EV_RESULT = 9          # a: group row (-1), b: dip type
 EV_RANGE = 10          # a: range entry, b: group row
+CASES_PER_RUN = 4096   # cases one call of the per-case function decides (the batch kernel's unit of work)
 
 
 @nb.njit(cache=True)
@@ -91,12 +92,16 @@ def _core_candidates(key, i, start, stop, main_pos, proc_ids, cost, core_keys, c
 
 
 @nb.njit(cache=True)
-def _dip_case(i, has_dx, core_dx, prefix_ids, category, surgery_level, proc_ptr, proc_ids, proc_class, cost,
+def _dip_cases(first, last, has_dx, core_dx, prefix_ids, category, surgery_level, proc_ptr, proc_ids, proc_class, cost,
               subtype_flags, attribute_highest, n_proc_vocab, any_dx_id, core_keys, core_rows, core_rel_ptr,
               core_slot_ptr, core_rel_ids, core_mean, core_kind, comp_keys, comp_rows,
               comp_band_lo, comp_band_hi, range_lo, range_hi, range_class, range_rows,
-              group_mean, aux_ptr, aux_subtype, aux_trigger, events, trace):
-    """Group case ``i``: returns (group row or -1, dip type, aux row or -1, number of events).
+              group_mean, aux_ptr, aux_subtype, aux_trigger, out_group, out_type, out_aux, events, trace):
+    """Group cases ``first`` to ``last - 1`` into ``out_group`` (group row or -1), ``out_type`` (dip
+    type) and ``out_aux`` (aux row or -1); returns the number of trace events (of the last case).
+
+    One function decides every case, looping over a run of them itself, so that its thirty-odd arrays
+    are passed once per run, not once per case.
 
     Parameters
     ----------
@@ -146,101 +151,107 @@ def _dip_case(i, has_dx, core_dx, prefix_ids, category, surgery_level, proc_ptr,
         Trace buffer (used when ``trace``).
     """
     n_events = 0
-    group = -1
-    dip_type = UNGROUPED
-    start = proc_ptr[i]
-    stop = proc_ptr[i + 1]
-    if trace:
-        n_events = _record(events, n_events, EV_PRINCIPAL, 1 if has_dx[i] else 0, core_dx[i], 0)
-    if has_dx[i]:
-        # main procedure: the first one that is not conservative
-        main_pos = -1
-        highest = MEDICAL
-        for k in range(start, stop):
-            c = proc_class[k]
-            if c > MEDICAL and main_pos < 0:
-                main_pos = k
-            if c > highest:
-                highest = c
-        main_class = proc_class[main_pos] if main_pos >= 0 else MEDICAL
-        case_class = highest if attribute_highest else main_class
+    for i in range(first, last):
+
+        n_events = 0
+        group = -1
+        dip_type = UNGROUPED
+        start = proc_ptr[i]
+        stop = proc_ptr[i + 1]
         if trace:
-            n_events = _record(events, n_events, EV_MAIN_PROC, main_pos - start if main_pos >= 0 else -1,
-                               proc_ids[main_pos] if main_pos >= 0 else -1, main_class)
-            n_events = _record(events, n_events, EV_CLASS, case_class, 0, 0)
-        # core groups: under the case's diagnosis, then those for any diagnosis (pre-grouping); the
-        # earliest kind wins, then the most related procedures present, then the closest mean cost
-        if main_pos < 0 or proc_ids[main_pos] >= 0:
-            main_id = proc_ids[main_pos] if main_pos >= 0 else -1
-            best = -1
-            best_kind = 1 << 30
-            best_n = -1
-            best_gap = np.inf
-            if core_dx[i] >= 0:
-                best, best_kind, best_n, best_gap, n_events = _core_candidates(
-                    core_dx[i] * (n_proc_vocab + 1) + main_id + 1, i, start, stop, main_pos, proc_ids, cost,
-                    core_keys, core_rows, core_rel_ptr, core_slot_ptr, core_rel_ids, core_mean, core_kind,
-                    best, best_kind, best_n, best_gap, events, n_events, trace)
-            if any_dx_id >= 0 and main_id >= 0:
-                best, best_kind, best_n, best_gap, n_events = _core_candidates(
-                    any_dx_id * (n_proc_vocab + 1) + main_id + 1, i, start, stop, main_pos, proc_ids, cost,
-                    core_keys, core_rows, core_rel_ptr, core_slot_ptr, core_rel_ids, core_mean, core_kind,
-                    best, best_kind, best_n, best_gap, events, n_events, trace)
-            if best >= 0:
-                group = core_rows[best]
-                dip_type = CORE
-            if trace and (core_dx[i] >= 0 or (any_dx_id >= 0 and main_id >= 0)):
-                n_events = _record(events, n_events, EV_CORE_CHOSEN, group, 0, 0)
-        # comprehensive groups, longest diagnosis prefix first
-        if group < 0:
-            for level in range(prefix_ids.shape[1]):
-                pid = prefix_ids[i, level]
-                row = -1
-                if pid >= 0:
-                    lo, hi = _find_range(comp_keys, pid * 4 + case_class)
-                    unsplit = -1
-                    for r in range(lo, hi):   # a band holding the case's surgery level, else the unsplit group
-                        if comp_band_lo[r] == 0:
-                            if unsplit < 0:
-                                unsplit = comp_rows[r]
-                        elif comp_band_lo[r] <= surgery_level[i] <= comp_band_hi[r]:
-                            row = comp_rows[r]
-                            break
-                    if row < 0:
-                        row = unsplit
-                if trace:
-                    n_events = _record(events, n_events, EV_COMP_TRY, level, pid, row)
-                if row >= 0:
-                    group = row
-                    dip_type = COMPREHENSIVE
-                    break
-        # comprehensive groups by category range, in file order
-        if group < 0 and category[i] >= 0:
-            for r in range(range_lo.shape[0]):
-                if range_lo[r] <= category[i] <= range_hi[r] and range_class[r] == case_class:
-                    group = range_rows[r]
-                    dip_type = COMPREHENSIVE
-                    if trace:
-                        n_events = _record(events, n_events, EV_RANGE, r, group, 0)
-                    break
-    # auxiliary typing: the subtype with the highest trigger among those the case meets
-    aux_row = -1
-    if group >= 0:
-        best_trigger = -np.inf
-        for a in range(aux_ptr[group], aux_ptr[group + 1]):
-            met = subtype_flags[i, aux_subtype[a]]
-            if met and (aux_subtype[a] == SUB_TUMOUR_HIGH_COST_1 or aux_subtype[a] == SUB_TUMOUR_HIGH_COST_2):
-                met = cost[i] >= HIGH_COST_FACTOR * group_mean[group]   # False when the mean is unknown
+            n_events = _record(events, n_events, EV_PRINCIPAL, 1 if has_dx[i] else 0, core_dx[i], 0)
+        if has_dx[i]:
+            # main procedure: the first one that is not conservative
+            main_pos = -1
+            highest = MEDICAL
+            for k in range(start, stop):
+                c = proc_class[k]
+                if c > MEDICAL and main_pos < 0:
+                    main_pos = k
+                if c > highest:
+                    highest = c
+            main_class = proc_class[main_pos] if main_pos >= 0 else MEDICAL
+            case_class = highest if attribute_highest else main_class
             if trace:
-                n_events = _record(events, n_events, EV_SUBTYPE, aux_subtype[a], a, 1 if met else 0)
-            if met and aux_trigger[a] > best_trigger:
-                best_trigger = aux_trigger[a]
-                aux_row = a
+                n_events = _record(events, n_events, EV_MAIN_PROC, main_pos - start if main_pos >= 0 else -1,
+                                   proc_ids[main_pos] if main_pos >= 0 else -1, main_class)
+                n_events = _record(events, n_events, EV_CLASS, case_class, 0, 0)
+            # core groups: under the case's diagnosis, then those for any diagnosis (pre-grouping); the
+            # earliest kind wins, then the most related procedures present, then the closest mean cost
+            if main_pos < 0 or proc_ids[main_pos] >= 0:
+                main_id = proc_ids[main_pos] if main_pos >= 0 else -1
+                best = -1
+                best_kind = 1 << 30
+                best_n = -1
+                best_gap = np.inf
+                if core_dx[i] >= 0:
+                    best, best_kind, best_n, best_gap, n_events = _core_candidates(
+                        core_dx[i] * (n_proc_vocab + 1) + main_id + 1, i, start, stop, main_pos, proc_ids, cost,
+                        core_keys, core_rows, core_rel_ptr, core_slot_ptr, core_rel_ids, core_mean, core_kind,
+                        best, best_kind, best_n, best_gap, events, n_events, trace)
+                if any_dx_id >= 0 and main_id >= 0:
+                    best, best_kind, best_n, best_gap, n_events = _core_candidates(
+                        any_dx_id * (n_proc_vocab + 1) + main_id + 1, i, start, stop, main_pos, proc_ids, cost,
+                        core_keys, core_rows, core_rel_ptr, core_slot_ptr, core_rel_ids, core_mean, core_kind,
+                        best, best_kind, best_n, best_gap, events, n_events, trace)
+                if best >= 0:
+                    group = core_rows[best]
+                    dip_type = CORE
+                if trace and (core_dx[i] >= 0 or (any_dx_id >= 0 and main_id >= 0)):
+                    n_events = _record(events, n_events, EV_CORE_CHOSEN, group, 0, 0)
+            # comprehensive groups, longest diagnosis prefix first
+            if group < 0:
+                for level in range(prefix_ids.shape[1]):
+                    pid = prefix_ids[i, level]
+                    row = -1
+                    if pid >= 0:
+                        lo, hi = _find_range(comp_keys, pid * 4 + case_class)
+                        unsplit = -1
+                        for r in range(lo, hi):   # a band holding the case's surgery level, else the unsplit group
+                            if comp_band_lo[r] == 0:
+                                if unsplit < 0:
+                                    unsplit = comp_rows[r]
+                            elif comp_band_lo[r] <= surgery_level[i] <= comp_band_hi[r]:
+                                row = comp_rows[r]
+                                break
+                        if row < 0:
+                            row = unsplit
+                    if trace:
+                        n_events = _record(events, n_events, EV_COMP_TRY, level, pid, row)
+                    if row >= 0:
+                        group = row
+                        dip_type = COMPREHENSIVE
+                        break
+            # comprehensive groups by category range, in file order
+            if group < 0 and category[i] >= 0:
+                for r in range(range_lo.shape[0]):
+                    if range_lo[r] <= category[i] <= range_hi[r] and range_class[r] == case_class:
+                        group = range_rows[r]
+                        dip_type = COMPREHENSIVE
+                        if trace:
+                            n_events = _record(events, n_events, EV_RANGE, r, group, 0)
+                        break
+        # auxiliary typing: the subtype with the highest trigger among those the case meets
+        aux_row = -1
+        if group >= 0:
+            best_trigger = -np.inf
+            for a in range(aux_ptr[group], aux_ptr[group + 1]):
+                met = subtype_flags[i, aux_subtype[a]]
+                if met and (aux_subtype[a] == SUB_TUMOUR_HIGH_COST_1 or aux_subtype[a] == SUB_TUMOUR_HIGH_COST_2):
+                    met = cost[i] >= HIGH_COST_FACTOR * group_mean[group]   # False when the mean is unknown
+                if trace:
+                    n_events = _record(events, n_events, EV_SUBTYPE, aux_subtype[a], a, 1 if met else 0)
+                if met and aux_trigger[a] > best_trigger:
+                    best_trigger = aux_trigger[a]
+                    aux_row = a
+            if trace:
+                n_events = _record(events, n_events, EV_AUX_CHOSEN, aux_row, 0, 0)
         if trace:
-            n_events = _record(events, n_events, EV_AUX_CHOSEN, aux_row, 0, 0)
-    if trace:
-        n_events = _record(events, n_events, EV_RESULT, group, dip_type, 0)
-    return group, dip_type, aux_row, n_events
+            n_events = _record(events, n_events, EV_RESULT, group, dip_type, 0)
+        out_group[i] = group
+        out_type[i] = dip_type
+        out_aux[i] = aux_row
+    return n_events
 
 
 @nb.njit(cache=True, parallel=True)
@@ -250,7 +261,7 @@ def _group_dip_kernel(has_dx, core_dx, prefix_ids, category, surgery_level, proc
                       core_rel_ids, core_mean, core_kind, comp_keys, comp_rows,
                       comp_band_lo, comp_band_hi, range_lo, range_hi, range_class,
                       range_rows, group_mean, aux_ptr, aux_subtype, aux_trigger, out_group, out_type, out_aux):
-    """DIP group of every case (arguments as :func:`_dip_case`).
+    """DIP group of every case (arguments as :func:`_dip_cases`), in runs of cases across threads.
 
     Returns
     -------
@@ -259,17 +270,14 @@ def _group_dip_kernel(has_dx, core_dx, prefix_ids, category, surgery_level, proc
     out_aux : int64[n]     aux row (-1 none)
     """
     events = np.zeros((0, 4), dtype=np.int64)
-    for i in nb.prange(has_dx.shape[0]):
-        group, dip_type, aux_row, _ = _dip_case(
-            i, has_dx, core_dx, prefix_ids, category, surgery_level, proc_ptr, proc_ids, proc_class, cost,
-            subtype_flags,
-            attribute_highest, n_proc_vocab, any_dx_id, core_keys, core_rows, core_rel_ptr, core_slot_ptr,
-            core_rel_ids, core_mean, core_kind, comp_keys, comp_rows,
-            comp_band_lo, comp_band_hi, range_lo, range_hi, range_class, range_rows,
-            group_mean, aux_ptr, aux_subtype, aux_trigger, events, False)
-        out_group[i] = group
-        out_type[i] = dip_type
-        out_aux[i] = aux_row
+    n = has_dx.shape[0]
+    for run in nb.prange((n + CASES_PER_RUN - 1) // CASES_PER_RUN):
+        _dip_cases(run * CASES_PER_RUN, min(n, (run + 1) * CASES_PER_RUN), has_dx, core_dx, prefix_ids, category,
+                   surgery_level, proc_ptr, proc_ids, proc_class, cost, subtype_flags, attribute_highest,
+                   n_proc_vocab, any_dx_id, core_keys, core_rows, core_rel_ptr, core_slot_ptr, core_rel_ids,
+                   core_mean, core_kind, comp_keys, comp_rows, comp_band_lo, comp_band_hi, range_lo, range_hi,
+                   range_class, range_rows, group_mean, aux_ptr, aux_subtype, aux_trigger, out_group, out_type,
+                   out_aux, events, False)
 
 
 @nb.njit(cache=True)
@@ -279,10 +287,15 @@ def _trace_dip_case(i, has_dx, core_dx, prefix_ids, category, surgery_level, pro
                     core_rel_ids, core_mean, core_kind, comp_keys, comp_rows,
                     comp_band_lo, comp_band_hi, range_lo, range_hi, range_class,
                     range_rows, group_mean, aux_ptr, aux_subtype, aux_trigger, events):
-    """Same decision for case ``i`` with its events recorded into ``events``."""
-    return _dip_case(i, has_dx, core_dx, prefix_ids, category, surgery_level, proc_ptr, proc_ids, proc_class, cost,
-                     subtype_flags,
-                     attribute_highest, n_proc_vocab, any_dx_id, core_keys, core_rows, core_rel_ptr, core_slot_ptr,
-                     core_rel_ids, core_mean, core_kind, comp_keys, comp_rows,
-                     comp_band_lo, comp_band_hi, range_lo, range_hi, range_class,
-                     range_rows, group_mean, aux_ptr, aux_subtype, aux_trigger, events, True)
+    """Same decision for case ``i`` with its events recorded into ``events``: (group row, dip type, aux
+    row, number of events)."""
+    n = has_dx.shape[0]
+    out_group = np.full(n, -1, dtype=np.int64)
+    out_type = np.zeros(n, dtype=np.int8)
+    out_aux = np.full(n, -1, dtype=np.int64)
+    n_events = _dip_cases(i, i + 1, has_dx, core_dx, prefix_ids, category, surgery_level, proc_ptr, proc_ids,
+                          proc_class, cost, subtype_flags, attribute_highest, n_proc_vocab, any_dx_id, core_keys,
+                          core_rows, core_rel_ptr, core_slot_ptr, core_rel_ids, core_mean, core_kind, comp_keys,
+                          comp_rows, comp_band_lo, comp_band_hi, range_lo, range_hi, range_class, range_rows,
+                          group_mean, aux_ptr, aux_subtype, aux_trigger, out_group, out_type, out_aux, events, True)
+    return out_group[i], out_type[i], out_aux[i], n_events

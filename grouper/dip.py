@@ -50,7 +50,7 @@ DEATH = 5  # leaving_type of death in the settlement list (离院方式 5 死亡
 
 @dataclass(frozen=True)
 class PreparedCases:
-    """Cases encoded for the DIP kernel (see :func:`drgdip.grouper._dip_kernels._dip_case` for each array)."""
+    """Cases encoded for the DIP kernel (see :func:`drgdip.grouper._dip_kernels._dip_cases` for each array)."""
 
     has_dx: np.ndarray
     core_dx: np.ndarray

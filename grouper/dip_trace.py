@@ -1,6 +1,6 @@
 """Why a case got its DIP group: the events recorded by the grouping kernel itself, as structure and text.
 
-The trace runs :func:`drgdip.grouper._dip_kernels._dip_case` -- the function the batch kernel runs -- with an
+The trace runs :func:`drgdip.grouper._dip_kernels._dip_cases` -- the function the batch kernel runs -- with an
 event buffer, so the explanation always agrees with :func:`drgdip.grouper.dip.group_dip`.
 """
 
