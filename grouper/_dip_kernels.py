@@ -32,6 +32,7 @@ EV_SUBTYPE = 7         # a: subtype, b: aux row, c: 1 if the case meets it
 EV_AUX_CHOSEN = 8      # a: aux row (-1 none)
 EV_RESULT = 9          # a: group row (-1), b: dip type
 EV_RANGE = 10          # a: range entry, b: group row
+EV_NEWBORN = 11        # a: newborn group entry, b: group row
 CASES_PER_RUN = 4096   # cases one call of the per-case function decides (the batch kernel's unit of work)
 
 
@@ -92,9 +93,11 @@ def _core_candidates(key, i, start, stop, main_pos, proc_ids, cost, core_keys, c
 
 
 @nb.njit(cache=True)
-def _dip_cases(first, last, has_dx, core_dx, prefix_ids, category, surgery_level, proc_ptr, proc_ids, proc_class, cost,
+def _dip_cases(first, last, has_dx, core_dx, prefix_ids, category, surgery_level, newborn_weight, proc_ptr,
+               proc_ids, proc_class, cost,
               subtype_flags, attribute_highest, n_proc_vocab, any_dx_id, core_keys, core_rows, core_rel_ptr,
-              core_slot_ptr, core_rel_ids, core_mean, core_kind, comp_keys, comp_rows,
+              core_slot_ptr, core_rel_ids, core_mean, core_kind, newborn_lo, newborn_hi, newborn_rows, comp_keys,
+              comp_rows,
               comp_band_lo, comp_band_hi, range_lo, range_hi, range_class, range_rows,
               group_mean, aux_ptr, aux_subtype, aux_trigger, out_group, out_type, out_aux, events, trace):
     """Group cases ``first`` to ``last - 1`` into ``out_group`` (group row or -1), ``out_type`` (dip
@@ -176,9 +179,18 @@ def _dip_cases(first, last, has_dx, core_dx, prefix_ids, category, surgery_level
                 n_events = _record(events, n_events, EV_MAIN_PROC, main_pos - start if main_pos >= 0 else -1,
                                    proc_ids[main_pos] if main_pos >= 0 else -1, main_class)
                 n_events = _record(events, n_events, EV_CLASS, case_class, 0, 0)
+            # newborn pre-grouping: a baby under 29 days old by its birth-weight band, before every group
+            if newborn_weight[i] >= 0:
+                for r in range(newborn_rows.shape[0]):
+                    if newborn_lo[r] <= newborn_weight[i] <= newborn_hi[r]:
+                        group = newborn_rows[r]
+                        dip_type = CORE
+                        if trace:
+                            n_events = _record(events, n_events, EV_NEWBORN, r, group, 0)
+                        break
             # core groups: under the case's diagnosis, then those for any diagnosis (pre-grouping); the
             # earliest kind wins, then the most related procedures present, then the closest mean cost
-            if main_pos < 0 or proc_ids[main_pos] >= 0:
+            if group < 0 and (main_pos < 0 or proc_ids[main_pos] >= 0):
                 main_id = proc_ids[main_pos] if main_pos >= 0 else -1
                 best = -1
                 best_kind = 1 << 30
@@ -255,10 +267,11 @@ def _dip_cases(first, last, has_dx, core_dx, prefix_ids, category, surgery_level
 
 
 @nb.njit(cache=True, parallel=True)
-def _group_dip_kernel(has_dx, core_dx, prefix_ids, category, surgery_level, proc_ptr, proc_ids, proc_class, cost,
+def _group_dip_kernel(has_dx, core_dx, prefix_ids, category, surgery_level, newborn_weight, proc_ptr, proc_ids,
+                      proc_class, cost,
                       subtype_flags,
                       attribute_highest, n_proc_vocab, any_dx_id, core_keys, core_rows, core_rel_ptr, core_slot_ptr,
-                      core_rel_ids, core_mean, core_kind, comp_keys, comp_rows,
+                      core_rel_ids, core_mean, core_kind, newborn_lo, newborn_hi, newborn_rows, comp_keys, comp_rows,
                       comp_band_lo, comp_band_hi, range_lo, range_hi, range_class,
                       range_rows, group_mean, aux_ptr, aux_subtype, aux_trigger, out_group, out_type, out_aux):
     """DIP group of every case (arguments as :func:`_dip_cases`), in runs of cases across threads.
@@ -273,18 +286,21 @@ def _group_dip_kernel(has_dx, core_dx, prefix_ids, category, surgery_level, proc
     n = has_dx.shape[0]
     for run in nb.prange((n + CASES_PER_RUN - 1) // CASES_PER_RUN):
         _dip_cases(run * CASES_PER_RUN, min(n, (run + 1) * CASES_PER_RUN), has_dx, core_dx, prefix_ids, category,
-                   surgery_level, proc_ptr, proc_ids, proc_class, cost, subtype_flags, attribute_highest,
+                   surgery_level, newborn_weight, proc_ptr, proc_ids, proc_class, cost, subtype_flags,
+                   attribute_highest,
                    n_proc_vocab, any_dx_id, core_keys, core_rows, core_rel_ptr, core_slot_ptr, core_rel_ids,
-                   core_mean, core_kind, comp_keys, comp_rows, comp_band_lo, comp_band_hi, range_lo, range_hi,
+                   core_mean, core_kind, newborn_lo, newborn_hi, newborn_rows, comp_keys, comp_rows, comp_band_lo,
+                   comp_band_hi, range_lo, range_hi,
                    range_class, range_rows, group_mean, aux_ptr, aux_subtype, aux_trigger, out_group, out_type,
                    out_aux, events, False)
 
 
 @nb.njit(cache=True)
-def _trace_dip_case(i, has_dx, core_dx, prefix_ids, category, surgery_level, proc_ptr, proc_ids, proc_class, cost,
+def _trace_dip_case(i, has_dx, core_dx, prefix_ids, category, surgery_level, newborn_weight, proc_ptr, proc_ids,
+                    proc_class, cost,
                     subtype_flags,
                     attribute_highest, n_proc_vocab, any_dx_id, core_keys, core_rows, core_rel_ptr, core_slot_ptr,
-                    core_rel_ids, core_mean, core_kind, comp_keys, comp_rows,
+                    core_rel_ids, core_mean, core_kind, newborn_lo, newborn_hi, newborn_rows, comp_keys, comp_rows,
                     comp_band_lo, comp_band_hi, range_lo, range_hi, range_class,
                     range_rows, group_mean, aux_ptr, aux_subtype, aux_trigger, events):
     """Same decision for case ``i`` with its events recorded into ``events``: (group row, dip type, aux
@@ -293,9 +309,11 @@ def _trace_dip_case(i, has_dx, core_dx, prefix_ids, category, surgery_level, pro
     out_group = np.full(n, -1, dtype=np.int64)
     out_type = np.zeros(n, dtype=np.int8)
     out_aux = np.full(n, -1, dtype=np.int64)
-    n_events = _dip_cases(i, i + 1, has_dx, core_dx, prefix_ids, category, surgery_level, proc_ptr, proc_ids,
+    n_events = _dip_cases(i, i + 1, has_dx, core_dx, prefix_ids, category, surgery_level, newborn_weight, proc_ptr,
+                          proc_ids,
                           proc_class, cost, subtype_flags, attribute_highest, n_proc_vocab, any_dx_id, core_keys,
-                          core_rows, core_rel_ptr, core_slot_ptr, core_rel_ids, core_mean, core_kind, comp_keys,
+                          core_rows, core_rel_ptr, core_slot_ptr, core_rel_ids, core_mean, core_kind, newborn_lo,
+                          newborn_hi, newborn_rows, comp_keys,
                           comp_rows, comp_band_lo, comp_band_hi, range_lo, range_hi, range_class, range_rows,
                           group_mean, aux_ptr, aux_subtype, aux_trigger, out_group, out_type, out_aux, events, True)
     return out_group[i], out_type[i], out_aux[i], n_events

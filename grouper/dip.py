@@ -66,6 +66,7 @@ class PreparedCases:
     status: np.ndarray = None    # int8[n] index into DIP_STATUSES: cases not ok are not grouped
     category: np.ndarray = None  # int64[n] the principal diagnosis' category as a number (-1 none)
     surgery_level: np.ndarray = None   # int64[n] highest surgery level (1-4) of the case's procedures, 0 none
+    newborn_weight: np.ndarray = None  # int64[n] birth weight (g) of a baby under 29 days old, else -1
 
     def __len__(self) -> int:
         return len(self.has_dx)
@@ -160,6 +161,9 @@ def prepare_dip_cases(frame: pd.DataFrame, directory: DipDirectory, file: str = 
     flags[:, K.SUB_SEVERE] = (severity == 2) & long_enough
     flags[:, K.SUB_MODERATE] = (severity == 1) & long_enough
     infant = age == 0
+    weight = _integer_column(frame, "birth_weight", file, unreadable)
+    newborn_weight = np.where((age_days < 29) & (np.isnan(age) | (age == 0)) & (weight >= 0),
+                              np.nan_to_num(weight, nan=-1.0), -1.0).astype(np.int64)
     flags[:, K.SUB_AGE_0_28D] = infant & (age_days <= 28)
     flags[:, K.SUB_AGE_29D_1Y] = infant & (age_days > 28)
     flags[:, K.SUB_AGE_1_6Y] = (age >= 1) & (age <= 6)
@@ -187,7 +191,7 @@ def prepare_dip_cases(frame: pd.DataFrame, directory: DipDirectory, file: str = 
                          proc_ids=proc_ids, proc_class=proc_class, cost=cost, subtype_flags=flags,
                          principal=_principal_per_case(dx_flat, dx_ptr, has_dx), procs=proc_flat,
                          severity=severity, status=status, category=category,
-                         surgery_level=surgery_level)
+                         surgery_level=surgery_level, newborn_weight=newborn_weight)
 
 
 def _tumour_and_comorbidity_flags(flags: np.ndarray, frame: pd.DataFrame, file: str, unreadable: np.ndarray,
@@ -251,15 +255,15 @@ def kernel_args(p: PreparedCases, d: DipDirectory) -> tuple:
     The batch kernel and the one-case trace take the same arguments, so they decide alike.
     """
     c = d.compiled
-    return (p.has_dx, p.core_dx, p.prefix_ids, p.category, p.surgery_level, p.proc_ptr, p.proc_ids, p.proc_class, p.cost,
+    return (p.has_dx, p.core_dx, p.prefix_ids, p.category, p.surgery_level, p.newborn_weight, p.proc_ptr, p.proc_ids, p.proc_class, p.cost,
             p.subtype_flags, d.attribute_source == "highest", len(c.proc_vocab), c.any_dx_id, c.core_keys,
-            c.core_rows, c.core_rel_ptr, c.core_slot_ptr, c.core_rel_ids, c.core_mean, c.core_kind, c.comp_keys,
+            c.core_rows, c.core_rel_ptr, c.core_slot_ptr, c.core_rel_ids, c.core_mean, c.core_kind, c.newborn_lo, c.newborn_hi, c.newborn_rows, c.comp_keys,
             c.comp_rows, c.comp_band_lo, c.comp_band_hi, c.range_lo,
             c.range_hi, c.range_class, c.range_rows, c.group_mean, c.aux_ptr, c.aux_subtype, c.aux_trigger)
 
 
 DIP_INPUT_COLUMNS = ("dx", "proc", "los", "age", "age_days", "leaving_type", "icu_hours", "total_cost", "drug_cost",
-                     "treatment_cost")
+                     "treatment_cost", "birth_weight")
 MALIGNANT = (200, 297)        # category codes of C00-C97
 SECONDARY_MALIGNANT = (277, 279)   # C77-C79
 RADIOTHERAPY = ("92.2", "92.3", "92.4")

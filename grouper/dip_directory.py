@@ -8,6 +8,9 @@ Directory format (a folder of UTF-8 CSV files with a header row, plus ``meta.yam
 dip_group       group code, unique (builder: ``K35.8:47.0100``, ``K35.8:47.0100+54.5100``,
                 ``K35.8`` for a medical core group, ``K35/surgery`` for a comprehensive group)
 dip_type        ``core`` (核心病种) or ``comprehensive`` (综合病种)
+birth_weight    a pre_grouping group for any diagnosis (``dx *``) of newborns: the birth-weight band in
+                grams (``750-999``) of babies under 29 days old; such a group needs no procedure and is
+                matched before every other group (DIP 3.0 §3.2); optional
 core_kind       core: ``pre_grouping`` (先期分组), ``merged`` (并项), ``diagnosis_assisted`` (辅助细分) or
                 ``basic_rule`` (the default): a case matching core groups of several kinds takes the
                 first kind in this order (DIP 3.0 §3.3); optional
@@ -117,6 +120,9 @@ class CompiledDipDirectory:
     core_rel_ids: np.ndarray    # proc_vocab ids of the alternatives
     core_mean: np.ndarray       # mean cost of each core key's group (inf when unknown), for tie-breaks
     core_kind: np.ndarray       # index into CORE_KINDS of each core key's group: the earlier kind wins
+    newborn_lo: np.ndarray      # newborn pre-grouping groups (file order): birth-weight band in grams, group row
+    newborn_hi: np.ndarray
+    newborn_rows: np.ndarray
     any_dx_id: int              # diagnosis id of the any-diagnosis core groups (-1: the directory has none)
     comp_keys: np.ndarray       # sorted: prefix id * 4 + class, prefix ids numbered level after level
     comp_rows: np.ndarray       # group row of each comprehensive key
@@ -296,7 +302,8 @@ def _validate(d: DipDirectory):
     out = pd.DataFrame({"dip_group": _text(g, "dip_group"), "dip_type": _text(g, "dip_type"),
                         "dx": _text(g, "dx"), "main_proc": _text(g, "main_proc"),
                         "related_procs": _text(g, "related_procs"), "proc_class": _text(g, "proc_class"),
-                        "core_kind": _text(g, "core_kind"), "surgery_level": _text(g, "surgery_level")})
+                        "core_kind": _text(g, "core_kind"), "surgery_level": _text(g, "surgery_level"),
+                        "birth_weight": _text(g, "birth_weight")})
     for column, values in out.items():
         if column in ("dip_group", "dip_type", "dx"):
             empty = (values == "").to_numpy()
@@ -334,10 +341,19 @@ def _validate(d: DipDirectory):
         _fail(gfile, f"core_kind must be one of {', '.join(CORE_KINDS)}, got {out['core_kind'].iloc[row]!r}",
               row + 1, "core_kind")
     any_dx = core & (out["dx"] == ANY_DIAGNOSIS).to_numpy()
-    wild = any_dx & (out["core_kind"] != "pre_grouping").to_numpy() | any_dx & (out["main_proc"] == "").to_numpy()
+    newborn = (out["birth_weight"] != "").to_numpy()
+    bad_band = newborn & ~(any_dx & (out["core_kind"] == "pre_grouping").to_numpy()
+                           & out["birth_weight"].str.fullmatch(r"\d{1,4}-\d{1,4}").to_numpy())
+    if bad_band.any():
+        row = int(np.flatnonzero(bad_band)[0])
+        _fail(gfile, f"birth_weight is a band of grams such as 750-999, for a pre_grouping group with dx '*'; got "
+                     f"{out['birth_weight'].iloc[row]!r}", row + 1, "birth_weight")
+    wild = any_dx & (out["core_kind"] != "pre_grouping").to_numpy() \
+        | any_dx & (out["main_proc"] == "").to_numpy() & ~newborn
     if wild.any():
         row = int(np.flatnonzero(wild)[0])
-        _fail(gfile, "dx '*' (any diagnosis) is for a pre_grouping core group with a main_proc", row + 1, "dx")
+        _fail(gfile, "dx '*' (any diagnosis) is for a pre_grouping core group with a main_proc or a birth_weight "
+                     "band", row + 1, "dx")
     out["dx"] = np.where(core & ~any_dx, out["dx"].map(lambda s: "/".join(sorted(set(_alternatives(s))))),
                          out["dx"])
     for row in np.flatnonzero(core & ~any_dx):
@@ -355,7 +371,7 @@ def _validate(d: DipDirectory):
         lambda s: "+".join(sorted({"/".join(sorted(set(_alternatives(slot)))) for slot in s.split("+") if slot})))
     out["related_procs"] = related
     out["main_proc"] = out["main_proc"].map(lambda s: "/".join(sorted(set(_alternatives(s)))))
-    core_key = out["dx"] + "\x1f" + out["main_proc"] + "\x1f" + related
+    core_key = out["dx"] + "\x1f" + out["main_proc"] + "\x1f" + related + "\x1f" + out["birth_weight"]
     banded = (out["surgery_level"] != "").to_numpy()
     bad_band = banded & (core | (out["proc_class"] != "surgery").to_numpy()
                          | ~out["surgery_level"].str.fullmatch(r"[1-4](-[1-4])?").to_numpy())
@@ -502,8 +518,13 @@ def _compile(d: DipDirectory) -> CompiledDipDirectory:
 
     # one key per (group, diagnosis alternative, main-procedure alternative); '*' is the last dx id
     entry_rows, entry_dx, entry_main = [], [], []
+    weights = g["birth_weight"].to_numpy(dtype=object) if "birth_weight" in g.columns else \
+        np.full(len(g), "", dtype=object)
+    newborn_rows = np.asarray([r for r in core_rows if weights[r]], dtype=np.int64)
     for row, dx, main in zip(core_rows, g["dx"].to_numpy(dtype=object)[core_rows],
                              g["main_proc"].to_numpy(dtype=object)[core_rows]):
+        if weights[row]:   # newborn groups are matched by weight band, not by key
+            continue
         for diagnosis in ([dx] if dx == ANY_DIAGNOSIS else _alternatives(dx)):
             for alternative in (_alternatives(main) or [""]):
                 entry_rows.append(row)
@@ -576,6 +597,9 @@ def _compile(d: DipDirectory) -> CompiledDipDirectory:
         core_dx_vocab=core_dx_vocab, prefix_vocab=prefix_vocab, prefix_lengths=lengths, proc_vocab=proc_vocab,
         proc_class=proc_class, core_keys=core_keys, core_rows=core_rows_sorted.astype(np.int64),
         core_rel_ptr=rel_ptr, core_slot_ptr=slot_ptr, core_rel_ids=rel_ids, core_mean=core_mean,
+        newborn_lo=np.asarray([int(weights[r].split("-")[0]) for r in newborn_rows], dtype=np.int64),
+        newborn_hi=np.asarray([int(weights[r].split("-")[1]) for r in newborn_rows], dtype=np.int64),
+        newborn_rows=newborn_rows,
         core_kind=core_kind, any_dx_id=len(core_dx_vocab) if ANY_DIAGNOSIS in entry_dx else -1,
         comp_keys=ckeys[corder], comp_rows=comp_rows[corder].astype(np.int64),
         comp_band_lo=band_lo[corder], comp_band_hi=band_hi[corder], proc_surgery_level=proc_surgery_level,

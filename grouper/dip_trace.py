@@ -138,6 +138,10 @@ def trace_dip_case(case: Mapping[str, Any], directory: DipDirectory) -> DipTrace
                                      f"highest trigger)"))
             else:
                 steps.append(DipStep("aux", False, "", {}, "no auxiliary subtype applies (coefficient 1)"))
+        elif kind == K.EV_NEWBORN:
+            steps.append(DipStep("newborn", True, g["dip_group"].iloc[b], {"birth_weight": g["birth_weight"].iloc[b]},
+                                 f"newborn pre-grouping by birth weight {g['birth_weight'].iloc[b]} g: "
+                                 f"{g['dip_group'].iloc[b]}"))
         elif kind == K.EV_RANGE:
             steps.append(DipStep("comprehensive", True, g["dip_group"].iloc[b], {"range": g["dx"].iloc[b],
                                                                                  "class": case_class},

@@ -283,3 +283,42 @@ def test_bad_surgery_levels_name_the_row(row, column, value, message):
     with pytest.raises(UsageError, match="surgery_level must be 1 to 4") as error:
         DipDirectory(groups=LEVEL_GROUPS, proc_attributes=attributes)
     assert error.value.row == 2
+
+
+# ---- newborn pre-grouping by birth weight (DIP 3.0 §3.2: day-age < 29, weight bands)
+
+NEWBORN_GROUPS = pd.concat([KIND_GROUPS, pd.DataFrame([
+    dict(dip_group="NB-<750", dip_type="core", core_kind="pre_grouping", dx="*", birth_weight="0-749", score=9000),
+    dict(dip_group="NB-750-999", dip_type="core", core_kind="pre_grouping", dx="*", birth_weight="750-999",
+         score=7000),
+    dict(dip_group="NB-1000-1499", dip_type="core", core_kind="pre_grouping", dx="*", birth_weight="1000-1499",
+         score=5000),
+    dict(dip_group="P07/medical", dip_type="comprehensive", dx="P07", proc_class="medical", score=800),
+])], ignore_index=True)
+
+
+@pytest.mark.parametrize("fields, expected", [
+    (dict(age=0, age_days=3, birth_weight=700), "NB-<750"),
+    (dict(age=0, age_days=20, birth_weight=999), "NB-750-999"),
+    (dict(age=0, age_days=20, birth_weight=1200, proc="47.0100"), "NB-1000-1499"),   # before every other group
+    (dict(age=0, age_days=20, birth_weight=2200), "P07/medical"),     # no band: matched as usual
+    (dict(age=0, age_days=40, birth_weight=700), "P07/medical"),      # 29 days or older: not a newborn group
+    (dict(age=0, age_days=3), "P07/medical"),                         # no birth weight
+])
+def test_newborns_are_pre_grouped_by_birth_weight(fields, expected):
+    directory = DipDirectory(groups=NEWBORN_GROUPS, proc_attributes=KIND_ATTRIBUTES)
+    case = dict(dx="P07.100", proc="", los=20, total_cost=80000.0)
+    case.update(fields)
+    assert group_dip(pd.DataFrame([case]), directory)["dip_group"].iloc[0] == expected
+    trace = explain_dip(case, directory)
+    assert trace.dip_group == expected
+    if expected.startswith("NB"):
+        assert "birth weight" in trace.to_text()
+
+
+def test_a_birth_weight_band_is_only_for_any_diagnosis_pre_grouping_groups():
+    groups = NEWBORN_GROUPS.copy()
+    groups.loc[len(KIND_GROUPS), "dx"] = "P07.1"
+    with pytest.raises(UsageError, match="birth_weight is a band of grams") as error:
+        DipDirectory(groups=groups, proc_attributes=KIND_ATTRIBUTES)
+    assert error.value.row == len(KIND_GROUPS) + 1 and error.value.field == "birth_weight"
