@@ -322,3 +322,69 @@ def test_a_birth_weight_band_is_only_for_any_diagnosis_pre_grouping_groups():
     with pytest.raises(UsageError, match="birth_weight is a band of grams") as error:
         DipDirectory(groups=groups, proc_attributes=KIND_ATTRIBUTES)
     assert error.value.row == len(KIND_GROUPS) + 1 and error.value.field == "birth_weight"
+
+
+# ---- one city directory using every structure at once
+
+EVERY_GROUPS = pd.DataFrame([
+    dict(dip_group="KIDNEY-TX", dip_type="core", core_kind="pre_grouping", dx="*", main_proc="55.6900", score=9000,
+         mean_cost=90000),
+    dict(dip_group="NB-<1500", dip_type="core", core_kind="pre_grouping", dx="*", birth_weight="0-1499", score=6000),
+    dict(dip_group="PNEUMONIA", dip_type="core", core_kind="merged", dx="J18.0/J18.9", score=700, mean_cost=7000),
+    dict(dip_group="C34.1:99.2500", dip_type="core", core_kind="diagnosis_assisted", dx="C34.1", main_proc="99.2500",
+         score=1800, mean_cost=18000),
+    dict(dip_group="C34.1", dip_type="core", dx="C34.1", score=2000, mean_cost=20000),
+    dict(dip_group="K35.8:47.0100/47.0900+54.2100/54.5100", dip_type="core", dx="K35.8", main_proc="47.0900/47.0100",
+         related_procs="54.5100/54.2100", score=1800, mean_cost=14400),
+    dict(dip_group="K35.8:47.0100/47.0900", dip_type="core", dx="K35.8", main_proc="47.0100/47.0900", score=1200,
+         mean_cost=9600),
+    dict(dip_group="K35/surgery/1", dip_type="comprehensive", dx="K35", proc_class="surgery", surgery_level="1",
+         score=700),
+    dict(dip_group="K35/surgery/3-4", dip_type="comprehensive", dx="K35", proc_class="surgery", surgery_level="3-4",
+         score=1500),
+    dict(dip_group="K35/surgery", dip_type="comprehensive", dx="K35", proc_class="surgery", score=1000),
+    dict(dip_group="A00-Z99/medical", dip_type="comprehensive", dx="A00-Z99", proc_class="medical", score=300),
+])
+EVERY_ATTRIBUTES = pd.DataFrame({
+    "proc": ["55.6900", "99.2500", "47.0100", "47.0900", "54.5100", "54.2100", "86.0400", "47.0901", "92.2400"],
+    "attribute": ["surgery", "therapeutic", "surgery", "surgery", "surgery", "diagnostic", "surgery", "surgery",
+                  "conservative"],
+    "surgery_level": ["4", "", "2", "3", "4", "", "1", "", ""]})
+EVERY_AUX = pd.DataFrame({"dip_group": ["C34.1"] * 3, "subtype": ["tumour_metastasis", "cci_3_4", "tumour_radiotherapy"],
+                          "aux_coef": [1.4, 1.25, 1.3]})
+EVERY_CORPUS = [  # case fields, group, subtype, status
+    (dict(dx="N18.500", proc="55.6900"), "KIDNEY-TX", None, "ok"),
+    (dict(dx="P07.100", age=0, age_days=5, birth_weight=1100), "NB-<1500", None, "ok"),
+    (dict(dx="J18.000"), "PNEUMONIA", None, "ok"),
+    (dict(dx="J18.900|I21.000"), "PNEUMONIA", None, "ok"),
+    (dict(dx="C34.100", proc="99.2500"), "C34.1:99.2500", None, "ok"),
+    (dict(dx="C34.100|C78.000"), "C34.1", "tumour_metastasis", "ok"),
+    (dict(dx="C34.100|I21.000|E11.200"), "C34.1", "cci_3_4", "ok"),
+    (dict(dx="C34.100", proc="92.2400"), "C34.1", "tumour_radiotherapy", "ok"),
+    (dict(dx="K35.800", proc="47.0900|54.2100"), "K35.8:47.0100/47.0900+54.2100/54.5100", None, "ok"),
+    (dict(dx="K35.800", proc="89.5200|47.0100"), "K35.8:47.0100/47.0900", None, "ok"),
+    (dict(dx="K35.300", proc="86.0400"), "K35/surgery/1", None, "ok"),
+    (dict(dx="K35.300", proc="47.0900"), "K35/surgery/3-4", None, "ok"),
+    (dict(dx="K35.300", proc="47.0901"), "K35/surgery", None, "ok"),
+    (dict(dx="E11.900"), "A00-Z99/medical", None, "ok"),
+    (dict(dx="Z51.100"), None, None, "excluded_dx"),
+    (dict(dx="K35.800", proc="47.0100|12.3456"), None, None, "unknown_proc"),
+]
+
+
+@pytest.mark.parametrize("source", ["in memory", "from files"])
+def test_one_city_directory_with_every_structure_groups_its_corpus_exactly(source, tmp_path):
+    directory = DipDirectory(groups=EVERY_GROUPS, proc_attributes=EVERY_ATTRIBUTES, aux=EVERY_AUX,
+                             excluded_dx=pd.DataFrame({"dx": ["Z51.1"]}),
+                             excluded_proc=pd.DataFrame({"proc": ["89.5200"]}))
+    if source == "from files":
+        directory.to_dir(tmp_path)
+        directory = load_dip_directory(tmp_path)
+    cases = [dict(dict(proc="", los=5, age=60, total_cost=20000.0), **fields) for fields, *_ in EVERY_CORPUS]
+    out = group_dip(pd.DataFrame(cases), directory)
+    got = [(None if pd.isna(g) else g, None if pd.isna(s) else s, str(st))
+           for g, s, st in zip(out["dip_group"].astype(object), out["dip_subtype"].astype(object), out["dip_status"])]
+    assert got == [(group, subtype, status) for _, group, subtype, status in EVERY_CORPUS]
+    for case, (group, subtype, _) in zip(cases, got):
+        trace = explain_dip(case, directory)
+        assert (trace.dip_group, trace.dip_subtype) == (group, subtype)
