@@ -138,12 +138,8 @@ def prepare_dip_cases(frame: pd.DataFrame, directory: DipDirectory, file: str = 
 
     # severity from secondary diagnoses: exact code, subcategory or category listed
     severity = np.zeros(n, dtype=np.int8)
-    if len(c.severity_vocab) and len(dx_flat):
-        position = np.arange(len(dx_flat)) - np.repeat(dx_ptr[:-1], np.diff(dx_ptr))
-        every_owner = np.repeat(np.arange(n), np.diff(dx_ptr))
-        secondary = (position > 0) | no_principal[every_owner]
-        owner = every_owner[secondary]
-        codes = dx_flat.filter(pa.array(secondary))
+    codes, owner = _secondary_diagnoses(dx_flat, dx_ptr, no_principal, n)
+    if len(c.severity_vocab) and len(codes):
         level = np.zeros(len(owner), dtype=np.int8)
         for candidate in (codes, diagnosis_subcategory(codes), pc.utf8_slice_codeunits(codes, 0, 3)):
             ids = positions_in(candidate, c.severity_vocab)
@@ -174,13 +170,13 @@ def prepare_dip_cases(frame: pd.DataFrame, directory: DipDirectory, file: str = 
     flags[:, K.SUB_ICU_8_14D] = (icu_days >= 8) & (icu_days < 15)
     flags[:, K.SUB_ICU_15_30D] = (icu_days >= 15) & (icu_days < 31)
     flags[:, K.SUB_ICU_31D_PLUS] = icu_days >= 31
+    cost = _integer_column(frame, "total_cost", file, unreadable)
     if tumour or comorbidity:
-        _tumour_and_comorbidity_flags(flags, frame, file, unreadable, category, dx_flat, dx_ptr, no_principal,
-                                      proc_flat, proc_ptr, los, n, tumour=tumour, comorbidity=comorbidity)
+        _tumour_and_comorbidity_flags(flags, frame, file, unreadable, category, codes, owner, cost, proc_flat,
+                                      proc_ptr, los, n, tumour=tumour, comorbidity=comorbidity)
     else:   # still read: a number field that is not a number keeps the case out in either case
         for column in ("drug_cost", "treatment_cost"):
             _integer_column(frame, column, file, unreadable)
-    cost = _integer_column(frame, "total_cost", file, unreadable)
     # a procedure the directory's attribute list does not know has no class: the case cannot be placed
     unknown_proc = np.zeros(n, dtype=bool)
     unknown_items = np.flatnonzero(proc_ids < 0)
@@ -194,18 +190,24 @@ def prepare_dip_cases(frame: pd.DataFrame, directory: DipDirectory, file: str = 
                          surgery_level=surgery_level, newborn_weight=newborn_weight)
 
 
+def _secondary_diagnoses(dx_flat: pa.Array, dx_ptr: np.ndarray, no_principal: np.ndarray,
+                         n: int) -> tuple[pa.Array, np.ndarray]:
+    """The secondary diagnoses (every code after the principal, all of them when the principal is
+    empty) and the case each belongs to."""
+    every_owner = np.repeat(np.arange(n), np.diff(dx_ptr))
+    secondary = ((np.arange(len(dx_flat)) - dx_ptr[:-1][every_owner]) > 0) | no_principal[every_owner]
+    codes = dx_flat.filter(pa.array(secondary)) if len(dx_flat) else dx_flat
+    return codes, every_owner[secondary]
+
+
 def _tumour_and_comorbidity_flags(flags: np.ndarray, frame: pd.DataFrame, file: str, unreadable: np.ndarray,
-                                  category: np.ndarray, dx_flat: pa.Array, dx_ptr: np.ndarray,
-                                  no_principal: np.ndarray, proc_flat: pa.Array, proc_ptr: np.ndarray,
-                                  los: np.ndarray, n: int, *, tumour: bool, comorbidity: bool) -> None:
+                                  category: np.ndarray, codes: pa.Array, holders: np.ndarray, cost: np.ndarray,
+                                  proc_flat: pa.Array, proc_ptr: np.ndarray, los: np.ndarray, n: int, *,
+                                  tumour: bool, comorbidity: bool) -> None:
     """The malignant-tumour and Charlson subtypes of each case (domain §3.5), into ``flags``; the
     high-cost tumour subtypes hold here all but their cost bound, which the kernel checks against the
     group's mean cost."""
     malignant = (category >= MALIGNANT[0]) & (category <= MALIGNANT[1])
-    owner = np.repeat(np.arange(n), np.diff(dx_ptr))
-    secondary = ((np.arange(len(dx_flat)) - dx_ptr[:-1][owner]) > 0) | no_principal[owner]
-    codes = dx_flat.filter(pa.array(secondary)) if len(dx_flat) else dx_flat
-    holders = owner[secondary]
     if tumour and len(codes):
         secondary_category = _category_codes(codes)
         spread = (secondary_category >= SECONDARY_MALIGNANT[0]) & (secondary_category <= SECONDARY_MALIGNANT[1]) \
@@ -213,7 +215,6 @@ def _tumour_and_comorbidity_flags(flags: np.ndarray, frame: pd.DataFrame, file: 
         metastasis = np.zeros(n, dtype=bool)
         metastasis[holders[spread]] = True
         flags[:, K.SUB_TUMOUR_METASTASIS] = malignant & metastasis & (los > 3)
-    cost = _integer_column(frame, "total_cost", file)
     for subtype, column in ((K.SUB_TUMOUR_HIGH_COST_1, "treatment_cost"), (K.SUB_TUMOUR_HIGH_COST_2, "drug_cost")):
         part = _integer_column(frame, column, file, unreadable)
         with np.errstate(invalid="ignore", divide="ignore"):
