@@ -122,8 +122,8 @@ def run_points(args: argparse.Namespace) -> int:
     write_table(out, args.output)
     counts = out["outlier_class"].value_counts()
     group_col = args.group_col or ("dip_group" if policy.is_dip else "drg")
-    unknown, said = unknown_groups(read_table(args.input, what="cases"), weights, group_col=group_col,
-                                   is_dip=policy.is_dip)
+    groups = read_table(args.input, what="cases", columns=(group_col, "status", "dip_type"), text=(group_col,))
+    unknown, said = unknown_groups(groups, weights, group_col=group_col, is_dip=policy.is_dip)
     if said:
         rows = np.flatnonzero(unknown)
         first = rows[0] + (2 if str(args.input).lower().endswith((".csv", ".xlsx")) else 1)   # header is row 1
