@@ -32,26 +32,18 @@ def _finite(value) -> bool:
         return False
 
 
-def money(value) -> str:
-    """Yuan with two decimals and thousands separators."""
-    return f"{float(value):,.2f}" if _finite(value) else "–"
+def _number(spec: str):
+    """A formatter of finite numbers by a format spec (an en dash for a missing one)."""
+    def format_number(value) -> str:
+        return format(float(value), spec) if _finite(value) else "–"
+    return format_number
 
 
-def points(value) -> str:
-    return f"{float(value):,.2f}" if _finite(value) else "–"
-
-
-def point_value(value) -> str:
-    """Yuan per point, four decimals as point values are published."""
-    return f"{float(value):,.4f}" if _finite(value) else "–"
-
-
-def ratio(value) -> str:
-    return f"{float(value):,.4f}" if _finite(value) else "–"
-
-
-def share(value) -> str:
-    return f"{float(value):.1%}" if _finite(value) else "–"
+money = _number(",.2f")          # yuan: two decimals, thousands separators
+points = _number(",.2f")
+point_value = _number(",.4f")    # yuan per point, four decimals as point values are published
+ratio = _number(",.4f")
+share = _number(".1%")
 
 
 def count(value) -> str:
