@@ -64,7 +64,10 @@ INDICATORS = {
 # input columns only the indicators read (besides those settlement reads anyway)
 INDICATOR_INPUTS = ("adrg", "drug_cost", "consumable_cost", "self_pay_in_scope", "self_pay_out_scope",
                     "readmit_plan_31d")
+# scope: its column of the stays, the hospitals table's column placing a hospital in it, the output table
 SCOPES = {"hospital": "hospital_id", "level": "hospital_level", "region": "region"}
+HOSPITAL_COLUMN = {"hospital": "hospital_id", "level": "level", "region": "region"}
+TABLE_NAME = {"hospital": "indicators", "level": "indicators_by_level", "region": "indicators_by_region"}
 
 
 def _settled(cases: pd.DataFrame) -> pd.DataFrame:
@@ -304,8 +307,9 @@ def indicator_tables(cases: pd.DataFrame, hospitals: pd.DataFrame, *,
     cells = _cell_sums(cases, _per_stay(cases))
     hospital_info = hospitals.drop_duplicates("hospital_id")
     hospital_info = hospital_info.set_index(hospital_info["hospital_id"].astype("string").to_numpy())
-    if "region" in cases.columns:
-        first_region = cases.groupby(cases["hospital_id"].astype("string").to_numpy())["region"].first()
+    if "region" in cases.columns:   # a hospital's region: that of its stays (grouped by code, not as text)
+        first_region = cases.groupby("hospital_id", observed=True, sort=False)["region"].first()
+        first_region.index = first_region.index.astype(str)
         hospital_info = hospital_info.assign(region=first_region.astype("string").reindex(hospital_info.index))
     tables = {}
     for scope, key in SCOPES.items():
@@ -317,17 +321,15 @@ def indicator_tables(cases: pd.DataFrame, hospitals: pd.DataFrame, *,
         last = (last_year or {}).get(scope)
         if last is not None:
             table.insert(2, "cost_growth", table["cost_per_case"] / last.reindex(table.index) - 1.0)
-        hospital_scope = hospital_info.assign(scope_key=hospital_info[SCOPES_HOSPITAL_KEY[scope]].astype("string")) \
-            if SCOPES_HOSPITAL_KEY[scope] in hospital_info.columns else None
-        if hospital_scope is not None:
-            weights = hospital_scope.groupby("scope_key")
-            cmi = pd.to_numeric(hospital_scope["cmi"], errors="coerce") * pd.to_numeric(hospital_scope["cases"])
-            table["cmi"] = (cmi.groupby(hospital_scope["scope_key"]).sum()
-                            / weights["cases"].sum().where(weights["cases"].sum() > 0)).reindex(table.index)
-            if scope != "hospital" and "surplus" in hospital_scope.columns:
-                surplus = pd.to_numeric(hospital_scope["surplus"], errors="coerce") > 0
-                table["surplus_coverage"] = surplus.groupby(hospital_scope["scope_key"]).mean().reindex(table.index)
-        table.index.name = {"hospital": "hospital_id", "level": "level", "region": "region"}[scope]
+        if HOSPITAL_COLUMN[scope] in hospital_info.columns:   # case-weighted CMI, share of hospitals in surplus
+            place = hospital_info[HOSPITAL_COLUMN[scope]].astype("string")
+            cases_of = pd.to_numeric(hospital_info["cases"]).groupby(place).sum()
+            cmi = pd.to_numeric(hospital_info["cmi"], errors="coerce") * pd.to_numeric(hospital_info["cases"])
+            table["cmi"] = (cmi.groupby(place).sum() / cases_of.where(cases_of > 0)).reindex(table.index)
+            if scope != "hospital" and "surplus" in hospital_info.columns:
+                surplus = pd.to_numeric(hospital_info["surplus"], errors="coerce") > 0
+                table["surplus_coverage"] = surplus.groupby(place).mean().reindex(table.index)
+        table.index.name = HOSPITAL_COLUMN[scope]
         table = table.reset_index()
         if scope == "level":   # levels are numbers, as in the hospitals table
             table["level"] = pd.to_numeric(table["level"], errors="coerce").astype("Int64")
@@ -337,13 +339,9 @@ def indicator_tables(cases: pd.DataFrame, hospitals: pd.DataFrame, *,
             table.insert(3, "region", table["hospital_id"].map(hospital_info["region"])
                          if "region" in hospital_info else pd.NA)
         ordered = [c for c in table.columns if c not in INDICATORS] + [c for c in INDICATORS if c in table.columns]
-        tables[{"hospital": "indicators", "level": "indicators_by_level",
-                "region": "indicators_by_region"}[scope]] = table[ordered]
+        tables[TABLE_NAME[scope]] = table[ordered]
     return tables
 
-
-# the column of the hospitals table that places a hospital in each scope
-SCOPES_HOSPITAL_KEY = {"hospital": "hospital_id", "level": "level", "region": "region"}
 
 
 def assessment_scores(per_hospital: pd.DataFrame, weights) -> pd.Series:
