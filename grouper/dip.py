@@ -86,8 +86,13 @@ def _integer_column(frame: pd.DataFrame, column: str, file: str,
     return values.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def prepare_dip_cases(frame: pd.DataFrame, directory: DipDirectory, file: str = "<DataFrame>") -> PreparedCases:
-    """Encode the dx / proc lists and typing fields of ``frame`` against ``directory`` (vectorised)."""
+def prepare_dip_cases(frame: pd.DataFrame, directory: DipDirectory, file: str = "<DataFrame>", *,
+                      subtypes=None) -> PreparedCases:
+    """Encode the dx / proc lists and typing fields of ``frame`` against ``directory`` (vectorised).
+
+    ``subtypes``: names from ``SUBTYPES`` whose flags must be worked out even when no group of the
+    directory types by them (the directory builder); by default only the directory's own.
+    """
     c = directory.compiled
     n = len(frame)
     if "dx" not in frame.columns:
@@ -106,6 +111,7 @@ def prepare_dip_cases(frame: pd.DataFrame, directory: DipDirectory, file: str = 
     principal_present = dx_flat.take(pa.array(first, pa.int64())) if len(first) else pa.array([], pa.string())
     subcategory = diagnosis_subcategory(principal_present)
     used = set(c.aux_subtype.tolist())   # subtypes no group of the directory types by are not worked out
+    used |= {SUBTYPES.index(name) for name in (subtypes or ())}
     tumour = bool(used & set(range(K.SUB_TUMOUR_HIGH_COST_1, K.SUB_TUMOUR_CHEMOTHERAPY + 1)))
     comorbidity = bool(used & {K.SUB_CCI_1_2, K.SUB_CCI_3_4, K.SUB_CCI_5_PLUS})
     category = np.full(n, -1, dtype=np.int64)

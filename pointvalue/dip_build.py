@@ -28,7 +28,9 @@ Steps, on the history years that the calibration uses (the latest ``len(year_wei
    them; typing kept when it lowers the CV by ``aux_trigger_cv_drop``, measured as
    ``1 − sqrt(SSW / SST)`` of the partition {subtype, rest} in the latest year. ``trigger`` = subtype
    mean / group mean in the latest year; ``aux_coef`` = year-weighted subtype mean / year-weighted group
-   mean.
+   mean. ``kinds`` chooses the subtype families: death, severity, age, icu, and the malignant-tumour
+   (a high-cost stay costs at least 3 x the built group's mean cost, as the grouper checks) and
+   Charlson (``cci``) subtypes.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from drgdip.core.errors import UsageError, rows_in_file
+from drgdip.grouper._dip_kernels import HIGH_COST_FACTOR
 from drgdip.grouper.dip import group_dip, prepare_dip_cases
 from drgdip.grouper.dip_codes import code_lists, diagnosis_subcategory
 from drgdip.grouper.dip_directory import ATTRIBUTES, PROC_CLASSES, SUBTYPES, DipDirectory, class_of_attribute
@@ -51,7 +54,11 @@ __all__ = ["build_dip_directory"]
 
 _SUBTYPES_OF_KIND = {"death": ("death",), "severity": ("severe", "moderate"),
                      "age": ("age_0_28d", "age_29d_1y", "age_1_6y", "age_7_17y", "age_65y_plus"),
-                     "icu": ("icu_2_7d", "icu_8_14d", "icu_15_30d", "icu_31d_plus")}
+                     "icu": ("icu_2_7d", "icu_8_14d", "icu_15_30d", "icu_31d_plus"),
+                     "tumour": ("tumour_high_cost_1", "tumour_high_cost_2", "tumour_metastasis",
+                                "tumour_radiotherapy", "tumour_chemotherapy"),
+                     "cci": ("cci_1_2", "cci_3_4", "cci_5_plus")}
+_HIGH_COST = ("tumour_high_cost_1", "tumour_high_cost_2")
 
 
 def _case_keys(frame: pd.DataFrame, attributes: pd.DataFrame, rules: DipBuildRules, file: str) -> pd.DataFrame:
@@ -348,11 +355,17 @@ def _aux_typing(frame, directory: DipDirectory, labels: pd.Series, year_pos, cos
                              severity_dx=directory.severity_dx, severity_min_los=aux_rules.severity_min_los,
                              interventional_as=directory.interventional_as,
                              attribute_source=directory.attribute_source, source=directory.source)
-    flags = prepare_dip_cases(frame, directory).subtype_flags
+    wanted = [subtype for kind in aux_rules.kinds for subtype in _SUBTYPES_OF_KIND[kind]]
+    flags = prepare_dip_cases(frame, directory, subtypes=wanted).subtype_flags
     groups = directory.groups
-    core_groups = pd.Index(groups.loc[groups["dip_type"] == "core", "dip_group"])
+    core = (groups["dip_type"] == "core").to_numpy()
+    core_groups = pd.Index(groups.loc[core, "dip_group"])
     gid = core_groups.get_indexer(labels.astype(object).where(labels.notna(), None))
     in_core = gid >= 0
+    # a high-cost tumour stay costs at least HIGH_COST_FACTOR × its group's mean, as when grouping
+    directory_mean = groups.loc[core, "mean_cost"].to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        high_cost = in_core & (cost >= HIGH_COST_FACTOR * directory_mean[np.maximum(gid, 0)])
     n_groups = len(core_groups)
     n_years = len(weights)
     last = in_core & (year_pos == latest)
@@ -371,7 +384,7 @@ def _aux_typing(frame, directory: DipDirectory, labels: pd.Series, year_pos, cos
     for kind in aux_rules.kinds:
         for subtype in _SUBTYPES_OF_KIND[kind]:
             s = SUBTYPES.index(subtype)
-            member = flags[:, s]
+            member = flags[:, s] & high_cost if subtype in _HIGH_COST else flags[:, s]
             sel_last = last & member
             n_sub = np.bincount(gid[sel_last], minlength=n_groups)
             s_sub = np.bincount(gid[sel_last], weights=cost[sel_last], minlength=n_groups)

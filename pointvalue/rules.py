@@ -95,7 +95,8 @@ domain.md §12.
     interventional_as       ``surgery`` | ``therapeutic``
     attribute_source        case class from the ``main`` procedure (DIP 3.0) or the ``highest`` attribute
     aux                     :class:`AuxTypingRules` ``{aux_trigger_cv_drop, aux_min_cases_group,
-                            aux_min_cases_sub, kinds (death | severity | age | icu), severity_min_los}``
+                            aux_min_cases_sub, kinds (death | severity | age | icu | tumour | cci),
+                            severity_min_los}``
 """
 
 from __future__ import annotations
@@ -400,7 +401,7 @@ class AuxTypingRules(Config):
     aux_trigger_cv_drop: float = param(0.20, ge=0.0, le=1.0)
     aux_min_cases_group: int = param(100, ge=1)
     aux_min_cases_sub: int = param(10, ge=1)
-    kinds: tuple[Literal["death", "severity", "age", "icu"], ...] = ("death", "severity", "age")
+    kinds: tuple[Literal["death", "severity", "age", "icu", "tumour", "cci"], ...] = ("death", "severity", "age")
     severity_min_los: int = param(4, ge=0)
 
 

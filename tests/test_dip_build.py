@@ -179,3 +179,50 @@ def test_shipped_demo_directory_matches_a_rebuild(tmp_path):
     pd.testing.assert_frame_equal(shipped.aux, rebuilt.aux)
     pd.testing.assert_frame_equal(shipped.proc_attributes, rebuilt.proc_attributes)
     assert shipped.all_case_mean == pytest.approx(rebuilt.all_case_mean, rel=1e-12)
+
+
+def test_tumour_and_comorbidity_subtypes_derived_from_history(tmp_path):
+    # §3.5: each subtype's aux coef = subtype mean / group mean, e.g. 20,000 -> 30,000 gives 1.5
+    history = pd.concat([
+        block(80, "C34.100", "", 17500, drug_cost=0.0),
+        block(20, "C34.100|C78.000", "", 30000, drug_cost=0.0),             # metastasis, LOS 6 > 3
+        block(90, "C50.900", "", 10000, drug_cost=1000.0),
+        block(10, "C50.900", "", 50000, drug_cost=30000.0),                 # ≥ 3 × 14,000 and drugs ≥ 50%
+        block(80, "I21.000", "", 17500, drug_cost=0.0),
+        block(20, "I21.000|I50.900|J44.900|E11.200", "", 30000, drug_cost=0.0),  # CCI 1 + 1 + 2 = 4
+    ], ignore_index=True)
+    rules = DipBuildRules(core_threshold=15, aux=AuxTypingRules(aux_min_cases_group=50, aux_min_cases_sub=10,
+                                                                kinds=("tumour", "cci")))
+    d = build_dip_directory(history, rules, proc_attributes=ATTRIBUTES, calibration=NO_TRIM)
+    got = {(row.dip_group, row.subtype): round(row.aux_coef, 6) for row in d.aux.itertuples()}
+    assert got == {("C34.1", "tumour_metastasis"): 1.5, ("C34.1", "cci_5_plus"): 1.5,   # C78: Charlson 6
+                   ("C50.9", "tumour_high_cost_2"): round(50000 / 14000, 6),
+                   ("I21.0", "cci_3_4"): 1.5}
+    # the C34.1 metastases meet two subtypes with equal triggers: the first in the aux table wins
+    expected = ["-"] * 80 + ["cci_5_plus"] * 20 + ["-"] * 90 + ["tumour_high_cost_2"] * 10 \
+        + ["-"] * 80 + ["cci_3_4"] * 20
+    out = group_dip(history, d)
+    assert out["dip_subtype"].astype("string").fillna("-").tolist() == expected
+    # written and read back, the directory types the same way: the high-cost bound is the group's
+    # mean cost, which groups.csv carries
+    d.to_dir(tmp_path / "built")
+    again = group_dip(history, load_dip_directory(tmp_path / "built"))
+    assert again["dip_subtype"].astype("string").fillna("-").tolist() == expected
+    assert again["dip_aux_coef"].tolist() == pytest.approx(out["dip_aux_coef"].tolist(), rel=1e-9)
+
+
+def test_high_cost_tumour_typing_needs_three_times_the_group_mean():
+    history = pd.concat([block(90, "C50.900", "", 10000, drug_cost=1000.0),
+                         block(10, "C50.900", "", 38000, drug_cost=30000.0)],   # 38,000 < 3 × 12,800
+                        ignore_index=True)
+    rules = DipBuildRules(core_threshold=15, aux=AuxTypingRules(aux_min_cases_group=50, aux_min_cases_sub=10,
+                                                                kinds=("tumour",)))
+    d = build_dip_directory(history, rules, proc_attributes=ATTRIBUTES, calibration=NO_TRIM)
+    assert len(d.aux) == 0
+
+
+def test_tumour_and_cci_kinds_in_policy_yaml():
+    policy = points_policy_from_mapping({"scheme": "dip", "dip": {"aux": {"kinds": ["tumour", "cci"]}}})
+    assert policy.dip.aux.kinds == ("tumour", "cci")
+    with pytest.raises(UsageError, match=r"dip\.aux\.kinds"):
+        points_policy_from_mapping({"scheme": "dip", "dip": {"aux": {"kinds": ["tumor"]}}})
