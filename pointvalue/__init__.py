@@ -7,7 +7,7 @@ weights       :class:`DrgWeights` / :class:`DipScores` (``fit`` on history), :cl
 points        :func:`case_points` -- the full per-case breakdown down to ``final_points``
 special       :func:`special_review_candidates`, :func:`special_review_quota`
 bedday        :func:`bed_day_payment`, :func:`bed_day_points`
-coefs         :func:`hospital_level_coefs`, :func:`insured_pool`
+coefs         :func:`hospital_level_coefs`, :func:`group_level_coefs`, :func:`insured_pool`
 rate          :func:`drg_rate`, :func:`payment_standard`, :func:`addon_points`
 dip_build     :func:`build_dip_directory` (the directory format is :mod:`drgdip.grouper.dip_directory`,
               DIP grouping :mod:`drgdip.grouper.dip`; :meth:`WeightTable.from_dip_directory` reads its scores)
@@ -18,7 +18,7 @@ from drgdip.pointvalue.rules import (AuxTypingRules, BedDayPhase, BedDayRules, C
                               HighTier, HospitalCoefTable, OutlierRules, PointsPolicy, RemoteRules,
                               SpecialReviewRules, Trim, points_policy_from_mapping)
 from drgdip.pointvalue.weights import DipScores, DrgWeights, GroupWeights, WeightTable
-from drgdip.pointvalue.coefs import hospital_level_coefs, insured_pool
+from drgdip.pointvalue.coefs import group_level_coefs, hospital_level_coefs, insured_pool
 from drgdip.pointvalue.bedday import bed_day_payment, bed_day_points
 from drgdip.pointvalue.points import BREAKDOWN_COLUMNS, OUTLIER_CLASSES, case_points
 from drgdip.pointvalue.special import special_review_candidates, special_review_quota
@@ -28,7 +28,7 @@ __all__ = [
     "AuxTypingRules", "BedDayPhase", "BedDayRules", "Calibration", "DipBuildRules", "HospitalCoefTable",
     "HighTier", "OutlierRules", "PointsPolicy", "RemoteRules", "SpecialReviewRules", "Trim",
     "points_policy_from_mapping", "DipScores", "DrgWeights", "GroupWeights", "WeightTable",
-    "hospital_level_coefs", "insured_pool", "bed_day_payment", "bed_day_points", "BREAKDOWN_COLUMNS",
+    "hospital_level_coefs", "group_level_coefs", "insured_pool", "bed_day_payment", "bed_day_points", "BREAKDOWN_COLUMNS",
     "OUTLIER_CLASSES", "case_points", "special_review_candidates", "special_review_quota",
     "build_dip_directory", "addon_points", "drg_rate", "payment_standard",
 ]

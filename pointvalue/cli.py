@@ -25,6 +25,14 @@ def register(subparsers) -> None:
     calibrate.add_argument("--scheme", choices=("drg_points", "drg_rate", "dip"),
                            help="payment scheme when no policy is given (default drg_points)")
     calibrate.add_argument("--group-col", help="group column (default drg, or dip_group for DIP)")
+    calibrate.add_argument("--level-coefs", metavar="FILE.yaml",
+                           help="also write the level coefficients from the history's mean costs (§4.2) as a "
+                                "hospital_coef block: by_level, and by_group_level for the groups with a big "
+                                "level gap, enough cases and no inversion (history needs hospital_level)")
+    calibrate.add_argument("--level-coef-min-cases", type=int, default=30,
+                           help="cases a level needs in a group for its group coefficient (default 30)")
+    calibrate.add_argument("--level-coef-min-gap", type=float, default=0.10,
+                           help="least spread of a group's level coefficients (default 0.10)")
     calibrate.set_defaults(func=run_calibrate)
 
     points = subparsers.add_parser(
@@ -99,7 +107,32 @@ def run_calibrate(args: argparse.Namespace) -> int:
           f"groups with CV < {policy.calibration.cv_max_drg:g}: {quality['n_groups_cv_ok']}")
     if fitted.n_ungrouped_:
         print(f"{fitted.n_ungrouped_} history rows without a group were not used")
+    if args.level_coefs:
+        _write_level_coefs(args, policy, fitted.group_col)
     return 0
+
+
+def _write_level_coefs(args: argparse.Namespace, policy, group_col: str) -> None:
+    """The ``hospital_coef`` block of a policy, from the history's level means (§4.2)."""
+    import yaml
+
+    from drgdip.pointvalue.coefs import group_level_coefs, hospital_level_coefs
+
+    calibration = policy.calibration
+    by_level = hospital_level_coefs(args.history, calibration.year_weights, calibration.year_weight_mode)
+    by_group_level = group_level_coefs(args.history, group_col=group_col, year_weights=calibration.year_weights,
+                                       year_weight_mode=calibration.year_weight_mode,
+                                       min_cases=args.level_coef_min_cases, min_gap=args.level_coef_min_gap)
+    block = {"hospital_coef": {
+        "by_level": {level: round(coef, 4) for level, coef in by_level.items()},
+        "by_group_level": {group: {level: round(coef, 4) for level, coef in levels.items()}
+                           for group, levels in by_group_level.items()}}}
+    with open(args.level_coefs, "w", encoding="utf-8") as out:
+        out.write("# level coefficients from the history's year-weighted mean costs (domain §4.2); "
+                  "paste under points:\n")
+        yaml.safe_dump(block, out, sort_keys=False, allow_unicode=True)
+    print(f"level coefficients: {len(by_level)} levels, {len(by_group_level)} groups with their own "
+          f"-> {args.level_coefs}")
 
 
 def run_points(args: argparse.Namespace) -> int:

@@ -106,3 +106,39 @@ def test_settlement_pays_conservative_groups_by_the_hospitals_type(demo_province
     points = settled.hospitals.set_index("hospital_id")["points"]
     before = plain.hospitals.set_index("hospital_id")["points"]
     assert (points[list(tcm)] < before[list(tcm)]).all()
+
+
+def _history(group, level_costs, n=40, year=2024):
+    rows = [(group, level, cost, year) for level, cost in level_costs.items() for _ in range(n)]
+    return pd.DataFrame(rows, columns=["dip_group", "hospital_level", "total_cost", "year"])
+
+
+def test_group_level_coefficients_from_history_worked_example():
+    from drgdip.pointvalue import group_level_coefs
+
+    # §4.2: the group costs 12,000 at tier-3 hospitals, 10,000 overall (8,000 at tier 2) -> 1.20 and 0.80
+    history = pd.concat([_history("K35.8:47.0100", {3: 12000.0, 2: 8000.0}),
+                         _history("E11.9", {3: 3050.0, 2: 2950.0}),                 # gap 0.033 < 0.10
+                         _history("I10/medical", {3: 3000.0, 2: 5000.0}),           # inversion
+                         _history("K35.8", {3: 6000.0, 2: 4000.0}, n=10)],          # too few cases per level
+                        ignore_index=True)
+    coefs = group_level_coefs(history, year_weights=(1,))
+    assert coefs == {"K35.8:47.0100": pytest.approx({3: 1.2, 2: 0.8})}
+    assert group_level_coefs(history, year_weights=(1,), min_cases=10)["K35.8"] == pytest.approx({3: 1.2, 2: 0.8})
+    assert "E11.9" in group_level_coefs(history, year_weights=(1,), min_gap=0.03)
+    # they go straight into the policy and price the group's stays at each level
+    policy = _policy(by_group_level=coefs)
+    cases = _cases(dip_group=["K35.8:47.0100"] * 6, total_cost=[10000.0] * 6)
+    out = case_points(cases, WEIGHTS, policy, point_value=10.0)
+    assert out["applied_hospital_coef"].tolist()[:3] == pytest.approx([1.2, 1.2, 0.8])
+
+
+def test_group_level_coefficients_weight_the_years():
+    from drgdip.pointvalue import group_level_coefs
+
+    history = pd.concat([_history("G", {3: 12000.0, 2: 8000.0}, year=2023),
+                         _history("G", {3: 15000.0, 2: 5000.0}, year=2024)], ignore_index=True)
+    # 3:7 weighted: level 3 = 14,100, level 2 = 5,900, group = 10,000
+    assert group_level_coefs(history, year_weights=(3, 7)) == {"G": pytest.approx({3: 1.41, 2: 0.59})}
+    # only the latest year when one weight is given
+    assert group_level_coefs(history, year_weights=(1,)) == {"G": pytest.approx({3: 1.5, 2: 0.5})}

@@ -122,3 +122,34 @@ def test_dip_explain_cli(capsys):
     assert main(["dip-explain", "--dip", dip, "--case", '{"dx": "K35.800", "proc": ""}', "--json"]) == 0
     assert '"dip_type"' in capsys.readouterr().out
     assert main(["dip-explain", "--dip", dip, "--case", "dx"]) == 2
+
+
+def test_calibrate_writes_level_coefficients_a_policy_takes(tmp_path, capsys):
+    from drgdip.pointvalue.coefs import group_level_coefs, hospital_level_coefs
+    from drgdip.pointvalue.rules import points_policy_from_mapping
+
+    rng = np.random.default_rng(2)
+    n = 6000
+    level = rng.integers(1, 4, n)
+    drg = rng.choice(["FR21", "GD15", "ES29"], n)
+    gap = np.where(drg == "GD15", 0.3, 0.0)          # GD15 costs more the higher the level
+    frame = pd.DataFrame({"drg": drg, "year": rng.integers(2021, 2024, n), "hospital_level": level,
+                          "total_cost": (rng.lognormal(9, 0.1, n) * (1 + gap * (level - 2))).round(2)})
+    history = tmp_path / "history.csv"
+    frame.to_csv(history, index=False)
+    coefs = tmp_path / "coefs.yaml"
+    assert main(["calibrate", "--history", str(history), "--output", str(tmp_path / "w.csv"),
+                 "--level-coefs", str(coefs)]) == 0
+    assert "3 levels, 1 groups" in capsys.readouterr().out
+    import yaml
+    block = yaml.safe_load(coefs.read_text(encoding="utf-8"))
+    policy = points_policy_from_mapping({"scheme": "drg_points", **block})
+    expected = group_level_coefs(frame, group_col="drg")
+    assert set(policy.hospital_coef.by_group_level) == set(expected) == {"GD15"}
+    assert dict(policy.hospital_coef.by_group_level["GD15"]) == pytest.approx(expected["GD15"], abs=5e-5)
+    assert dict(policy.hospital_coef.by_level) == pytest.approx(hospital_level_coefs(frame), abs=5e-5)
+    # without hospital levels it says which column is missing
+    frame.drop(columns="hospital_level").to_csv(history, index=False)
+    assert main(["calibrate", "--history", str(history), "--output", str(tmp_path / "w.csv"),
+                 "--level-coefs", str(coefs)]) == 2
+    assert "hospital_level" in capsys.readouterr().err
