@@ -34,12 +34,13 @@ import pyarrow.compute as pc
 from drgdip.core.errors import UsageError
 from drgdip.core.tables import read_table, source_name
 from drgdip.grouper import _dip_kernels as K
+from drgdip.grouper._dip_kernels import HIGH_COST_FACTOR
 from drgdip.grouper.dip_codes import code_lists, diagnosis_subcategory, positions_in
 from drgdip.grouper.comorbidity import charlson_index
 from drgdip.grouper.dip_directory import SUBTYPES, DipDirectory, category_code, load_dip_directory
 
 __all__ = ["group_dip", "prepare_dip_cases", "PreparedCases", "kernel_args", "DIP_TYPES", "DIP_STATUSES",
-           "RESULT_COLUMNS"]
+           "RESULT_COLUMNS", "HIGH_COST_FACTOR"]
 
 DIP_TYPES = ("core", "comprehensive", "ungrouped")  # index = the kernel's dip type
 # why a case was not grouped for its input, as the DRG side says it (index = PreparedCases.status)

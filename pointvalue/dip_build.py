@@ -41,8 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from drgdip.core.errors import UsageError, rows_in_file
-from drgdip.grouper._dip_kernels import HIGH_COST_FACTOR
-from drgdip.grouper.dip import group_dip, prepare_dip_cases
+from drgdip.grouper.dip import HIGH_COST_FACTOR, group_dip, prepare_dip_cases
 from drgdip.grouper.dip_codes import code_lists, diagnosis_subcategory
 from drgdip.grouper.dip_directory import ATTRIBUTES, PROC_CLASSES, SUBTYPES, DipDirectory, class_of_attribute
 from drgdip.core.checks import number_column

@@ -126,8 +126,8 @@ def test_yaml_block_with_every_section():
     ({"dip": {"comprehensive_fallback": [4]}}, "points.dip.comprehensive_fallback[0]: 4 is not allowed; allowed: 3, 2, 1"),
     ({"dip": {"interventional_as": "medical"}},
      "points.dip.interventional_as: 'medical' is not allowed; allowed: surgery, therapeutic"),
-    ({"dip": {"aux": {"kinds": ["tumour"]}}},
-     "points.dip.aux.kinds[0]: 'tumour' is not allowed; allowed: death, severity, age, icu"),
+    ({"dip": {"aux": {"kinds": ["tumor"]}}},
+     "points.dip.aux.kinds[0]: 'tumor' is not allowed; allowed: death, severity, age, icu, tumour, cci"),
     ({"dip": {"core_threshold": 2.5}}, "points.dip.core_threshold: expected a whole number, got number 2.5"),
 ])
 def test_validation_messages_name_the_key_and_allowed_values(mapping, message):
