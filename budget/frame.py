@@ -209,11 +209,14 @@ def _codes_into(labels: list, index: dict, found: np.ndarray) -> np.ndarray:
 
 
 def case_arrays(frame: pd.DataFrame, *, hospital_region: dict | None = None, file: str = "<cases>",
-                rounding: str = "half_up") -> CaseArrays:
+                rounding: str = "half_up", like: CaseArrays | None = None) -> CaseArrays:
     """Validate the settlement columns of ``frame`` and turn them into :class:`CaseArrays`.
 
     ``hospital_region`` maps hospital_id → region for stays without a ``region`` column or value;
     yuan become fen by the ``rounding`` rule (``half_up`` or ``half_even``, :mod:`drgdip.budget.money`).
+    ``like``: the arrays of the same stays, in the same order, under another points policy: what
+    does not depend on the points (hospitals, regions, insurance, money, months, levels) is taken
+    from it, and only the points, statuses and fixed payments are read.
     """
     for column in ("case_id", "hospital_id", "total_cost", "fund_paid", "case_points"):
         if column not in frame.columns:
@@ -227,6 +230,8 @@ def case_arrays(frame: pd.DataFrame, *, hospital_region: dict | None = None, fil
         status = lookup[codes]
     else:
         status = np.zeros(n, dtype=np.int8)
+    if like is not None and like.n == n:
+        return _points_part(frame, like, status, status_labels, file, rounding)
     ok = status == STATUS_OK
     hospital, hospital_labels = factorize(frame["hospital_id"])
     missing = (hospital < 0) & ok
@@ -272,8 +277,24 @@ def case_arrays(frame: pd.DataFrame, *, hospital_region: dict | None = None, fil
         insurance = np.zeros(n, dtype=np.int64)
         insurance_labels = np.asarray(["all"], dtype=object)
 
-    cost_fen = _fen(frame, "total_cost", file, rounding)
-    fund_fen = _fen(frame, "fund_paid", file, rounding)
+    stays = CaseArrays(
+        hospital=hospital.astype(np.int32, copy=False), hospital_labels=hospital_labels,
+        region=region.astype(np.int32, copy=False), insured=insured.astype(np.int32, copy=False),
+        region_labels=region_labels, insurance=insurance.astype(np.int32, copy=False),
+        insurance_labels=insurance_labels.astype(object), cost_fen=_fen(frame, "total_cost", file, rounding),
+        fund_fen=_fen(frame, "fund_paid", file, rounding), points=np.zeros(0), fixed=np.zeros(0, dtype=bool),
+        fixed_fen=np.zeros(0, dtype=np.int64), month=_month(frame, file), status=status,
+        status_labels=np.asarray(status_labels, dtype=object), base_points=np.zeros(0), outlier_class=None,
+        outlier_labels=None, hospital_level=(number(frame, "hospital_level", file, allow_missing=True, lo=None)
+                                             if "hospital_level" in frame.columns else None))
+    return _points_part(frame, stays, status, status_labels, file, rounding)
+
+
+def _points_part(frame: pd.DataFrame, stays: CaseArrays, status: np.ndarray, status_labels: list, file: str,
+                 rounding: str) -> CaseArrays:
+    """``stays`` with the points, statuses and fixed payments of ``frame``."""
+    n = len(frame)
+    ok = status == STATUS_OK
     points = _float_column(frame, "case_points", file, allow_missing=True)
     if "fixed_payment" in frame.columns:
         fixed_fen_all = _fen(frame, "fixed_payment", file, rounding, allow_missing=True)
@@ -296,20 +317,11 @@ def case_arrays(frame: pd.DataFrame, *, hospital_region: dict | None = None, fil
         outlier_class = outlier_class.astype(np.int32)
     base_points = (_float_column(frame, "base_points", file, allow_missing=True, negative=True)
                    if "base_points" in frame.columns else np.full(n, np.nan))
-    level = (number(frame, "hospital_level", file, allow_missing=True, lo=None)
-             if "hospital_level" in frame.columns else None)
     fund_part = _fund_part_points(frame, points, file) if "fund_part_points" in frame.columns else None
     # one dtype per array, so that the kernels compile once
-    return CaseArrays(
-        hospital=hospital.astype(np.int32, copy=False), hospital_labels=hospital_labels,
-        region=region.astype(np.int32, copy=False), insured=insured.astype(np.int32, copy=False),
-        region_labels=region_labels, insurance=insurance.astype(np.int32, copy=False),
-        insurance_labels=insurance_labels.astype(object), cost_fen=cost_fen, fund_fen=fund_fen,
-        points=points, fixed=fixed, fixed_fen=fixed_fen, month=_month(frame, file), status=status,
-        status_labels=np.asarray(status_labels, dtype=object), base_points=base_points,
-        outlier_class=outlier_class, outlier_labels=outlier_labels, hospital_level=level,
-        fund_part_points=fund_part,
-    )
+    return replace(stays, points=points, fixed=fixed, fixed_fen=fixed_fen, status=status,
+                   status_labels=np.asarray(status_labels, dtype=object), base_points=base_points,
+                   outlier_class=outlier_class, outlier_labels=outlier_labels, fund_part_points=fund_part)
 
 
 def _fund_part_points(frame: pd.DataFrame, points: np.ndarray, file: str) -> np.ndarray:

@@ -8,7 +8,7 @@ each is settled (:class:`~drgdip.budget.pools.Layout`), the per-stay arrays the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,7 @@ from drgdip.budget.policy import Policy
 from drgdip.budget.pools import History, Layout, build_layout, map_history
 from drgdip.core.errors import UsageError
 
-__all__ = ["SettlementInput", "read_input", "input_key"]
+__all__ = ["SettlementInput", "read_input", "input_key", "layout_key"]
 
 NOT_GIVEN = np.zeros(0, dtype=np.float64)   # an optional per-stay array the input does not have
 
@@ -35,6 +35,7 @@ class SettlementInput:
     history: History | None
     hospital_table: pd.DataFrame | None  # the hospitals table indexed by hospital_id as text
     year: int | None                     # settlement year
+    before_layout: CaseArrays | None = field(default=None, repr=False, compare=False)   # ``arrays`` as read
     # what later phases derive from the input alone and a part of the policy, kept for the next policy
     # that settles the same input (:func:`drgdip.budget.settle.settle_cases` with ``year_input``);
     # None: kept by nobody, so nothing is remembered
@@ -71,21 +72,46 @@ def input_key(policy: Policy):
     return key
 
 
+def layout_key(policy: Policy):
+    """What the layout of the stays (areas, pools, the history's mapping onto them) reads of a
+    policy besides the stays' statuses (None when the sections cannot be compared)."""
+    key = (policy.pooling, policy.regions, policy.remote_pool, policy.point_value, policy.points.remote,
+           policy.settlement.rounding, policy.year)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
 def read_input(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame | None,
-               history: pd.DataFrame | None, file: str, year: int | None, keep: bool = False) -> SettlementInput:
+               history: pd.DataFrame | None, file: str, year: int | None, keep: bool = False,
+               like: SettlementInput | None = None) -> SettlementInput:
     """Validate the settlement year's stays and the history and lay them out in areas and pools.
 
     ``keep``: the input will settle other policies too, so the phases remember what they derive
-    from it alone (:meth:`SettlementInput.remembered`).
+    from it alone (:meth:`SettlementInput.remembered`). ``like``: the input of the same stays and
+    history under a policy with the same :func:`layout_key` and other points; what does not depend
+    on the points is taken from it, and its layout too where every stay keeps its status.
     """
     hospital_region, hospital_table = _hospital_lookup(hospitals)
     rounding = policy.settlement.rounding
-    arrays = case_arrays(cases, hospital_region=hospital_region, file=file, rounding=rounding)
-    arrays, layout = build_layout(arrays, policy)
+    read = case_arrays(cases, hospital_region=hospital_region, file=file, rounding=rounding,
+                       like=like.before_layout if like is not None else None)
+    if like is not None and _same_statuses(read, like.before_layout):
+        arrays, layout = replace(read, status=like.arrays.status, status_labels=like.arrays.status_labels), \
+            like.layout
+    else:
+        arrays, layout = build_layout(read, policy)
     mapped = None
     if history is not None and len(history):
-        earlier = case_arrays(history, hospital_region=hospital_region, file="<history>", rounding=rounding)
-        mapped = map_history(earlier, stay_years(history, "<history>", "history rows"), arrays, layout, policy)
+        known = like.history if like is not None and like.layout is layout else None
+        earlier = case_arrays(history, hospital_region=hospital_region, file="<history>", rounding=rounding,
+                              like=known.stays if known is not None else None)
+        if known is not None and _same_statuses(earlier, known.stays):
+            mapped = replace(known, stays=earlier)
+        else:
+            mapped = map_history(earlier, stay_years(history, "<history>", "history rows"), arrays, layout, policy)
     stays = StayArrays(
         pool=layout.pool, area=layout.area, hospital=arrays.hospital, region=arrays.region, insured=arrays.insured,
         fixed=arrays.fixed, remote=layout.remote, month=arrays.month, cost_fen=arrays.cost_fen,
@@ -94,7 +120,13 @@ def read_input(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame |
         fund_part=arrays.fund_part_points if arrays.fund_part_points is not None else NOT_GIVEN)
     return SettlementInput(arrays=arrays, case_id=cases["case_id"], layout=layout, stays=stays, history=mapped,
                            hospital_table=hospital_table, year=year if year is not None else policy.year,
-                           derived={} if keep else None)
+                           before_layout=read if keep else None, derived={} if keep else None)
+
+
+def _same_statuses(arrays: CaseArrays, other: CaseArrays | None) -> bool:
+    """Whether every stay has the same status in both (so that both lay out alike)."""
+    return other is not None and list(arrays.status_labels) == list(other.status_labels) \
+        and np.array_equal(arrays.status, other.status)
 
 
 def _hospital_lookup(hospitals: pd.DataFrame | None) -> tuple[dict, pd.DataFrame | None]:

@@ -32,7 +32,7 @@ from drgdip.budget.case_source import CaseSource
 from drgdip.budget.grouping import Grouping, group_stays, resolve_grouping
 from drgdip.budget.policy import Policy, load_policy
 from drgdip.budget.indicators import INDICATOR_INPUTS, assessment_scores, indicator_tables, last_year_costs
-from drgdip.budget.inputs import input_key, read_input
+from drgdip.budget.inputs import input_key, layout_key, read_input
 from drgdip.budget.settle import Settlement, settle_cases
 from drgdip.budget.stay_points import history_with_points, settled, settlement_year_points
 from drgdip.pointvalue.points import unknown_groups
@@ -274,10 +274,15 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
     with stage("settle"), in_file(), rows_in_file({SETTLED: settled_rows, HISTORY: history_rows}, file=KEPT):
         year_input = None
         if prepared.settlement_inputs is not None:
-            key = (points_key, input_key(policy)) if points_key is not None and input_key(policy) else None
+            layout = layout_key(policy)
+            key = (points_key, input_key(policy), layout) \
+                if points_key is not None and input_key(policy) and layout is not None else None
+            # the last policy's input, when it lays the stays out alike: only the points are read again
+            like = next((kept for (_, _, kept_layout), kept in prepared.settlement_inputs.items()
+                         if kept_layout == layout), None) if key is not None else None
             year_input = _remembered(prepared.settlement_inputs, key, partial(
                 read_input, frame, policy, hospitals=prepared.hospitals, history=history, file=SETTLED,
-                year=prepared.settle_year, keep=True))
+                year=prepared.settle_year, keep=True, like=like))
         elif assessed:   # settled twice: laid out once
             year_input = read_input(frame, policy, hospitals=prepared.hospitals, history=history, file=SETTLED,
                                     year=prepared.settle_year, keep=True)

@@ -78,3 +78,32 @@ def test_other_settlement_year_stays_settle_with_the_settlement_columns(province
     assert result.cases["case_id"].tolist() == fewer["case_id"].tolist()
     ledger = result.summary["final_payments"] + result.summary["reserve_end"]
     assert np.allclose(ledger, result.summary["budget_total"], atol=0.005)
+
+
+@pytest.mark.parametrize("policy_file", ["panzhihua_drg_day_care_2025.yaml", "jining_dip_day_ward_2025.yaml"])
+def test_points_policies_in_turn_reuse_the_layout_where_it_holds(province_dir, policy_file, monkeypatch):
+    """A prepared province settled under one points policy after another reads only the points again
+    and keeps the last policy's layout when every stay keeps its status; each result equals a fresh
+    ``settle_province``, to the fen."""
+    from drgdip.budget import inputs
+    from drgdip.simulate.scenarios import apply_overrides
+
+    policy = load_policy(POLICIES / policy_file)
+    grouping = {"dip": DEMO_DIP} if policy.points.is_dip else {}
+    prepared = prepare_province(province_dir, policy, **grouping)
+    calls = []
+    real = inputs.build_layout
+    monkeypatch.setattr(inputs, "build_layout", lambda *a, **k: calls.append(1) or real(*a, **k))
+    steps = [policy, apply_overrides(policy, {"points.hospital_coef.by_level.3": 1.17}),
+             apply_overrides(policy, {"settlement.drg_exclude_los.at_most": 2}),
+             apply_overrides(policy, {"points.outliers.low_ratio": 0.45}), policy]
+    laid_out = []
+    for step in steps:
+        before = len(calls)
+        got = settle_prepared(prepared, step, input_columns=False)
+        laid_out.append(len(calls) - before)
+        expected = settle_province(province_dir, step, **grouping)
+        for name in ("hospitals", "pools", "summary"):
+            pd.testing.assert_frame_equal(getattr(got, name).reset_index(drop=True),
+                                          getattr(expected, name).reset_index(drop=True), check_exact=True, obj=name)
+    assert laid_out[:2] == [1, 0]   # a coefficient keeps every status: the layout is reused
