@@ -2,8 +2,8 @@
 
 As a pytest-benchmark (``pytest benchmarks/bench_simulate.py --benchmark-only``): a synthetic province of
 ``DRGDIP_BENCH_STAYS`` stays (default 1M over 3 years) under the national scheme, prepared once; then
-a budget scenario (points kept), a coefficient scenario (points computed again) and Monte Carlo draws
-with case-mix perturbations.
+a budget scenario (points kept), a coefficient and an outlier-rule scenario (points computed again) and
+Monte Carlo draws with case-mix perturbations.
 
 As a script (the numbers in ``benchmarks/README.md``)::
 
@@ -34,6 +34,7 @@ def scenarios():
 
     return {"budget": Scenario("tight_budget", {"budget.growth_rate": 0.02, "budget.reserve_share": 0.03}),
             "coefficient": Scenario("level3_up", {"points.hospital_coef.by_level.3": 1.10}),
+            "outlier": Scenario("low_bound_up", {"points.outliers.drg_low_ratio": 0.5}),
             "monte_carlo": MonteCarlo(**MONTE_CARLO)}
 
 
@@ -50,7 +51,7 @@ def prepared(tmp_path_factory):
     return province, policy
 
 
-@pytest.mark.parametrize("kind", ["budget", "coefficient"])
+@pytest.mark.parametrize("kind", ["budget", "coefficient", "outlier"])
 def test_scenario(benchmark, prepared, kind):
     from drgdip.simulate import simulate
 
@@ -100,6 +101,9 @@ def main() -> None:
     coefficient = apply_overrides(policy, kinds["coefficient"].overrides)
     timed("coefficient scenario (points of both years again)",
           lambda: settle(province, coefficient, input_columns=False, per_stay=False))
+    outlier = apply_overrides(policy, kinds["outlier"].overrides)
+    timed("outlier-rule scenario (low bound 0.4 -> 0.5; points of both years again)",
+          lambda: settle(province, outlier, input_columns=False, per_stay=False))
     monte_carlo = kinds["monte_carlo"]
     for draw in range(min(args.draws, monte_carlo.draws)):
         drawn, drawn_policy = timed(f"Monte Carlo draw {draw}: case mix", lambda: draw_province(
