@@ -25,7 +25,7 @@ from numba import njit, prange
 
 __all__ = ["StayArrays", "PoolPrices", "PoolSums", "StayWeights", "HospitalSums", "StayPayments", "Sharing",
            "BASIS_CODES", "chunk_bounds", "pool_sums", "stay_weights", "share_grouped", "largest_remainder",
-           "hospital_sums", "pair_counts"]
+           "hospital_sums", "pair_counts", "point_value_sums", "year_counts"]
 
 N_BUCKETS = 1 << 12
 PARALLEL_MIN_STAYS = 200_000   # items from which a kernel runs on threads
@@ -749,6 +749,65 @@ def _group_sum_int(group, values, n_groups):
     for i in range(group.shape[0]):
         out[group[i]] += values[i]
     return out
+
+
+@njit(cache=True)
+def point_value_sums(group, hospital, usable, year, first_year, year_weight, value, points, n_groups, n_hospitals):
+    """Σ w·value and Σ w·points per (group, hospital) cell over the usable stays, ``w`` the weight of
+    the stay's year (``year_weight[year - first_year]``, clipped to the table; a stay of weight 0 is
+    left out).
+
+    One pass in stay order, each product added as it comes: the same floats as numpy's weighted
+    ``bincount`` of the products, without its per-stay temporaries.
+
+    Parameters
+    ----------
+    group, hospital : int64[n]
+        Cell of each stay (anything where the stay is not usable).
+    usable : bool[n]
+    year : int64[n]
+        Year of each stay (anything where the stay is not usable).
+    first_year : int
+        The year of ``year_weight[0]``.
+    year_weight : float64[n_years]
+    value, points : float64[n]
+        Yuan and points of each stay.
+    n_groups, n_hospitals : int
+
+    Returns
+    -------
+    (float64[n_groups * n_hospitals], float64[n_groups * n_hospitals])
+    """
+    num = np.zeros(n_groups * n_hospitals)
+    den = np.zeros(n_groups * n_hospitals)
+    last = year_weight.shape[0] - 1
+    for i in range(group.shape[0]):
+        if not usable[i]:
+            continue
+        w = year_weight[min(max(year[i] - first_year, 0), last)]
+        if w > 0.0:
+            cell = group[i] * n_hospitals + hospital[i]
+            num[cell] += w * value[i]
+            den[cell] += w * points[i]
+    return num, den
+
+
+@njit(cache=True)
+def year_counts(year, usable):
+    """(the first year among the usable stays, the number of usable stays of each year from it on);
+    (0, empty) when none is usable."""
+    first, last = 0, -1
+    for i in range(year.shape[0]):
+        if usable[i]:
+            if last < first:
+                first, last = year[i], year[i]
+            else:
+                first, last = min(first, year[i]), max(last, year[i])
+    counts = np.zeros(max(last - first + 1, 0), dtype=np.int64)
+    for i in range(year.shape[0]):
+        if usable[i]:
+            counts[year[i] - first] += 1
+    return first, counts
 
 
 # ------------------------------------------------------------------------------------- per-case passes

@@ -19,6 +19,7 @@ from typing import Mapping
 
 import numpy as np
 
+from drgdip.budget._kernels import point_value_sums, year_counts
 from drgdip.budget.frame import CaseArrays
 from drgdip.budget.money import round_fen
 from drgdip.budget.policy import PointValueRules, Policy
@@ -55,13 +56,24 @@ def weighted_point_value(group: np.ndarray, hospital: np.ndarray, stay_weight: n
     the [smoothing_lo, smoothing_hi] percentiles of the group's hospitals; ``best_interval_1d``
     keeps those at or below the group's mean value per point (优值区间).
     """
-    counted = stay_weight > 0
-    cell = np.where(counted, group.astype(np.int64) * n_hospitals + hospital, 0)
-    size = n_groups * n_hospitals
-    num = np.bincount(cell, weights=stay_weight * np.where(counted, value, 0.0), minlength=size).reshape(
-        n_groups, n_hospitals)
-    den = np.bincount(cell, weights=stay_weight * np.where(counted, points, 0.0), minlength=size).reshape(
-        n_groups, n_hospitals)
+    weight = np.asarray(stay_weight, dtype=np.float64)
+    counted = weight > 0
+    num, den = point_value_sums(_cells(group), _cells(hospital), counted, np.arange(len(weight), dtype=np.int64), 0,
+                                weight, _floats(value), _floats(points), n_groups, n_hospitals)
+    return _smoothed(num.reshape(n_groups, n_hospitals), den.reshape(n_groups, n_hospitals), rules)
+
+
+def _cells(codes: np.ndarray) -> np.ndarray:
+    return np.asarray(codes, dtype=np.int64)
+
+
+def _floats(values: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(values, dtype=np.float64)
+
+
+def _smoothed(num: np.ndarray, den: np.ndarray, rules: PointValueRules) -> np.ndarray:
+    """Σ value / Σ points per group from its (group, hospital) sums, after the policy's smoothing."""
+    n_groups = num.shape[0]
     has = den > 0
     if rules.smoothing != "none":
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -99,17 +111,17 @@ def history_point_value(value: np.ndarray, points: np.ndarray, year: np.ndarray,
     """
     weights = np.asarray(policy.budget_year_weights, dtype=np.float64)
     usable = points > 0 if use is None else use & (points > 0)
-    if not usable.any():
+    year = _cells(year)
+    first, counts = year_counts(year, usable)
+    if not len(counts):
         return np.full(n_groups, np.nan)
-    first = int(year[usable].min())
-    present = np.flatnonzero(np.bincount(year[usable] - first)) + first
+    present = np.flatnonzero(counts) + first
     kept = present[-len(weights):]
     year_weight = np.zeros(int(present[-1]) - first + 1)
     year_weight[kept - first] = weights[-len(kept):]
-    offset = np.clip(year.astype(np.int64) - first, 0, len(year_weight) - 1)
-    stay_weight = np.where(usable, year_weight[offset], 0.0)
-    return weighted_point_value(group, hospital, stay_weight, value, points, n_groups, n_hospitals,
-                                policy.point_value)
+    num, den = point_value_sums(_cells(group), _cells(hospital), usable, year, int(first), year_weight,
+                                _floats(value), _floats(points), n_groups, n_hospitals)
+    return _smoothed(num.reshape(n_groups, n_hospitals), den.reshape(n_groups, n_hospitals), policy.point_value)
 
 
 def budget_point_values(policy: Policy, arrays: CaseArrays, pool: np.ndarray, pool_area: np.ndarray,
