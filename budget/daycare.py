@@ -528,49 +528,68 @@ def apply_day_payments(frame: pd.DataFrame, rules: DayCareRules, reference_point
     reference = np.broadcast_to(np.asarray(reference_point_value, dtype=np.float64), (n,))
     method = _codes(frame["day_care_payment"], PAYMENTS)
     points = frame["case_points"].to_numpy(dtype=np.float64, na_value=np.nan).copy()
-    cost = frame["total_cost"].to_numpy(dtype=np.float64)
-    fund = frame["fund_paid"].to_numpy(dtype=np.float64)
-    care = _codes(frame["care_type"], CARE_CODES) if "care_type" in frame.columns else np.zeros(n, dtype=np.int8)
-    los = (np.nan_to_num(_numbers(frame["los"]), copy=False) if "los" in frame.columns else np.zeros(n))
+    fixed = (frame["fixed_payment"].to_numpy(dtype=np.float64, na_value=np.nan).copy()
+             if "fixed_payment" in frame.columns else np.full(n, np.nan))
     amount = np.full(n, np.nan)
+    # only the stays with a payment method of their own are worked on: a few among millions
+    rows = np.flatnonzero(np.isin(method, PAID_BY_RULE))
+    amount[rows], ffs = _day_care_amounts(frame, rules, rows, method[rows], points[rows], reference[rows], group_col)
+    paid = ~np.isnan(amount[rows])
+    special, ffs = rows[paid], ffs[paid]
+    if rules.in_pool:
+        lacking = ~(reference[special] > 0)
+        if lacking.any():
+            raise UsageError("day-care payments in the point pool need a reference point value",
+                             row=int(special[lacking][0]) + 1, field="day_care.reference_point_value")
+        points[special] = amount[special] / reference[special]
+    else:
+        cost = frame["total_cost"].to_numpy(dtype=np.float64)[special]
+        fund = frame["fund_paid"].to_numpy(dtype=np.float64)[special]
+        ratio = np.divide(fund, cost, out=np.zeros(len(special)), where=cost > 0)
+        fixed[special] = np.where(ffs, fund, amount[special] * ratio)
+        points[special] = np.nan
+    rewritten = {"day_care_amount": amount, "case_points": points, "fixed_payment": fixed}
+    if "fund_part_points" in frame.columns:   # a stay paid by its day-care rule has no bed-day points left
+        fund_part = frame["fund_part_points"].to_numpy(dtype=np.float64).copy()
+        fund_part[special] = 0.0
+        rewritten["fund_part_points"] = fund_part
+    return with_columns(frame, **rewritten)
+
+
+PAID_BY_RULE = [PAYMENTS.index(m) for m in ("value", "bed_day", "ffs", "quota_minus_fee")]
+
+
+def _day_care_amounts(frame: pd.DataFrame, rules: DayCareRules, rows: np.ndarray, method: np.ndarray,
+                      points: np.ndarray, reference: np.ndarray, group_col: str | None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """(the amount in yuan, NaN where none; whether it is fee-for-service) of the stays ``rows``, whose
+    payment ``method``, ``points`` and ``reference`` point values are given."""
+    k = len(rows)
+    cost = frame["total_cost"].to_numpy(dtype=np.float64)[rows]
+    care = _codes(frame["care_type"], CARE_CODES)[rows] if "care_type" in frame.columns else np.zeros(k, dtype=np.int8)
+    los = np.nan_to_num(_numbers(frame["los"].iloc[rows]), copy=False) if "los" in frame.columns else np.zeros(k)
+    amount = np.full(k, np.nan)
     for code in (DAY_SURGERY, DAY_CHEMO, TCM_DAY):
         category = getattr(rules, CARE_CODES[code])
-        rows = care == code
+        here = care == code
         if category.payment == "value":
-            amount = np.where(rows & (method == PAYMENTS.index("value")), cost * category.value_factor, amount)
+            amount = np.where(here & (method == PAYMENTS.index("value")), cost * category.value_factor, amount)
         elif category.payment == "bed_day":
-            amount = np.where(rows & (method == PAYMENTS.index("bed_day")),
+            amount = np.where(here & (method == PAYMENTS.index("bed_day")),
                               np.maximum(los, 1) * (category.daily_std or 0.0), amount)
     ffs = method == PAYMENTS.index("ffs")
     by_quota = (method == PAYMENTS.index("quota_minus_fee")) & ("fee_difference" in frame.columns)
     if by_quota.any():
-        quota = _day_ward_quotas(frame, rules.day_ward, by_quota, group_col)
+        wanted = np.zeros(len(frame), dtype=bool)
+        wanted[rows[by_quota]] = True
+        quota = _day_ward_quotas(frame, rules.day_ward, wanted, group_col)[rows]
         if rules.day_ward.quota_fallback == "group_points":
             quota = np.where(np.isnan(quota), np.nan_to_num(points) * reference, quota)
         else:
             ffs = ffs | (by_quota & np.isnan(quota))
-        diff = frame["fee_difference"].to_numpy(dtype=np.float64)
+        diff = frame["fee_difference"].to_numpy(dtype=np.float64)[rows]
         amount = np.where(by_quota, np.maximum(quota - diff, 0.0), amount)
-    amount = np.where(ffs, cost, amount)
-    special = ~np.isnan(amount)
-    fixed = np.full(n, np.nan)
-    if "fixed_payment" in frame.columns:
-        fixed = frame["fixed_payment"].to_numpy(dtype=np.float64, na_value=np.nan).copy()
-    if rules.in_pool:
-        lacking = special & ~(reference > 0)
-        if lacking.any():
-            raise UsageError("day-care payments in the point pool need a reference point value",
-                             row=int(np.flatnonzero(lacking)[0]) + 1, field="day_care.reference_point_value")
-        with np.errstate(invalid="ignore", divide="ignore"):
-            points = np.where(special, amount / reference, points)
-    else:
-        ratio = np.divide(fund, cost, out=np.zeros(n), where=cost > 0)
-        fixed = np.where(special, np.where(ffs, fund, amount * ratio), fixed)
-        points = np.where(special, np.nan, points)
-    rewritten = {"day_care_amount": amount, "case_points": points, "fixed_payment": fixed}
-    if "fund_part_points" in frame.columns:   # a stay paid by its day-care rule has no bed-day points left
-        rewritten["fund_part_points"] = np.where(special, 0.0, frame["fund_part_points"].to_numpy(dtype=np.float64))
-    return with_columns(frame, **rewritten)
+    return np.where(ffs, cost, amount), ffs
 
 
 def _day_ward_quotas(frame: pd.DataFrame, rules, rows: np.ndarray, group_col: str | None) -> np.ndarray:

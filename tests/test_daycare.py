@@ -216,6 +216,15 @@ def test_day_payment_methods_in_and_out_of_the_point_pool():
     ffs = apply_day_payments(result.cases.assign(case_points=1.0, day_care_payment=["ffs", "", "", ""]),
                              policy_from_mapping({"day_care": {"in_pool": False}}).day_care, 100.0)
     assert ffs["fixed_payment"].iloc[0] == 6_000.0
+    # in the point pool a stay paid by its rule needs a reference point value: the error names its row
+    per_stay = np.array([100.0, np.nan, 100.0, 100.0])
+    with pytest.raises(UsageError, match="reference point value") as error:
+        apply_day_payments(points, policy_from_mapping({"day_care": rules}).day_care, per_stay)
+    assert error.value.row == 2
+    # a stay without a payment method of its own needs none, and keeps its points
+    per_stay = np.array([100.0, 100.0, 100.0, np.nan])
+    assert apply_day_payments(points, policy_from_mapping({"day_care": rules}).day_care, per_stay)[
+        "case_points"].tolist() == [80.0, 72.0, 26.0, 120.0]
 
 
 def test_unknown_care_type_names_row_and_field():
