@@ -261,11 +261,9 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
         del past
     with stage("points"), in_file(), rows_in_file({"<DataFrame>": settled_rows}, file=KEPT):
         current = frames.pop()
-        frame = _remembered(prepared.year_points, points_key, partial(
-            settlement_year_points, current, policy, table, approved=prepared.approved, by_area=by_area))
+        frame, unknown, said = _remembered(prepared.year_points, points_key, partial(
+            _checked_year_points, current, policy, table, approved=prepared.approved, by_area=by_area))
         del current
-        unknown, said = unknown_groups(frame, table, group_col="dip_group" if policy.points.is_dip else "drg",
-                                       is_dip=policy.points.is_dip)
         if said:
             first = int(np.flatnonzero(unknown)[0])
             where = f"{file}, row {positions[settled_rows[first]] + first_row}" if from_input else f"stay {first + 1}"
@@ -312,6 +310,15 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
                 per_hospital = indicators["indicators"]
                 per_hospital["assessment_score"] = per_hospital["hospital_id"].astype(str).map(scores).to_numpy()
     return replace(result, cases=cases_out, indicators=indicators, warnings=tuple(warnings) + result.warnings)
+
+
+def _checked_year_points(current: pd.DataFrame, policy: Policy, table, *, approved, by_area):
+    """(the settlement year's stays with their points, which of them carry a group code the weight
+    table does not know, and what to say of those: :func:`drgdip.pointvalue.points.unknown_groups`)."""
+    frame = settlement_year_points(current, policy, table, approved=approved, by_area=by_area)
+    unknown, said = unknown_groups(frame, table, group_col="dip_group" if policy.points.is_dip else "drg",
+                                   is_dip=policy.points.is_dip)
+    return frame, unknown, said
 
 
 def assessed_policy(policy: Policy, scores: pd.Series) -> Policy:

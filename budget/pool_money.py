@@ -16,7 +16,7 @@ from drgdip.budget._kernels import PoolSums, chunk_bounds, pool_sums
 from drgdip.budget.inputs import SettlementInput
 from drgdip.budget.money import group_sum
 from drgdip.budget.policy import Policy
-from drgdip.budget.pools import AreaBudget, area_budgets
+from drgdip.budget.pools import AreaBudget, area_budgets, last_year_funds
 
 __all__ = ["PoolMoney", "pool_money"]
 
@@ -39,8 +39,13 @@ def pool_money(year_input: SettlementInput, policy: Policy) -> PoolMoney:
     bounds = chunk_bounds(len(stays.pool), n_pools * (5 * n_regions + 7))
     sums = year_input.remembered(("pool_sums",), lambda: pool_sums(bounds, stays, n_pools, n_regions))
     remote_settled = layout.remote & (layout.pool >= 0)
-    pool_remote_fund = group_sum(layout.pool[remote_settled], stays.fund_fen[remote_settled], n_pools)
-    budget = area_budgets(policy, layout, sums.fund_paid, pool_remote_fund, year_input.history, year_input.year)
+    pool_remote_fund = year_input.remembered(("pool_remote_fund",), lambda: group_sum(
+        layout.pool[remote_settled], stays.fund_fen[remote_settled], n_pools))
+    explicit_remote = policy.remote_pool.budget_method != "included"
+    history_funds = year_input.remembered(("last_year_funds", explicit_remote), lambda: last_year_funds(
+        year_input.history, layout, year_input.year, explicit_remote))
+    budget = area_budgets(policy, layout, sums.fund_paid, pool_remote_fund, year_input.history, year_input.year,
+                          history_funds)
     fixed_deficit = np.maximum(sums.fixed_payments - budget.pool_money, 0)
     points_money = budget.pool_money - sums.fixed_payments + fixed_deficit
     warnings = ()

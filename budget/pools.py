@@ -20,7 +20,7 @@ from drgdip.budget.policy import Policy
 from drgdip.core.errors import UsageError
 
 __all__ = ["Layout", "History", "area_of_regions", "remote_flags", "build_layout", "map_history", "AreaBudget",
-           "area_budgets", "STATUS_CROSS_PROVINCE", "STATUS_OTHER_REGION"]
+           "area_budgets", "last_year_funds", "STATUS_CROSS_PROVINCE", "STATUS_OTHER_REGION"]
 
 STATUS_CROSS_PROVINCE = "out_of_scope:cross_province"
 STATUS_OTHER_REGION = "out_of_scope:region"
@@ -204,33 +204,41 @@ def _by_area(value, area_labels: np.ndarray, key: str, file: str | None) -> np.n
     return np.full(len(area_labels), fen(value), dtype=np.int64)
 
 
+def last_year_funds(history: History | None, layout: Layout, year: int | None,
+                    explicit_remote: bool) -> tuple[int | None, np.ndarray | None, np.ndarray | None]:
+    """(the last history year before ``year``, the fund paid in it per area, without the remote stays
+    when the remote money is budgeted apart, and per pool), in fen; Nones without such a year."""
+    if history is None or not len(history.year):
+        return None, None, None
+    earlier = history.year[history.area >= 0]
+    if year is not None:
+        earlier = earlier[earlier < year]
+    if not len(earlier):
+        return None, None, None
+    last_year = int(earlier.max())
+    sel = (history.year == last_year) & (history.area >= 0)
+    hist_local = sel & ~(history.remote & explicit_remote)
+    return (last_year, group_sum(history.area[hist_local], history.stays.fund_fen[hist_local], layout.n_areas),
+            group_sum(history.pool[sel], history.stays.fund_fen[sel], layout.n_pools))
+
+
 def area_budgets(policy: Policy, layout: Layout, pool_fund: np.ndarray, pool_remote_fund: np.ndarray,
-                 history: History | None, year: int | None) -> AreaBudget:
+                 history: History | None, year: int | None, history_funds: tuple | None = None) -> AreaBudget:
     """Total budget, reserve and pool money of every pooling area (§6.1), in fen.
 
     ``pool_fund`` / ``pool_remote_fund`` are the fund paid in the settlement year for all / the
-    remote settled stays of each pool.
+    remote settled stays of each pool; ``history_funds`` is :func:`last_year_funds` of ``history``
+    when the caller has it already.
     """
     rules = policy.budget
     remote_rules = policy.remote_pool
     file = policy.source or None
-    n_areas, n_pools = layout.n_areas, layout.n_pools
+    n_areas = layout.n_areas
     explicit_remote = remote_rules.budget_method != "included"
     area_fund = group_sum(layout.pool_area, pool_fund, n_areas)
     area_remote_fund = group_sum(layout.pool_area, pool_remote_fund, n_areas)
-
-    last_year = None
-    hist_fund_area = hist_fund_pool = None
-    if history is not None and len(history.year):
-        earlier = history.year[history.area >= 0]
-        if year is not None:
-            earlier = earlier[earlier < year]
-        if len(earlier):
-            last_year = int(earlier.max())
-            sel = (history.year == last_year) & (history.area >= 0)
-            hist_local = sel & ~(history.remote & explicit_remote)
-            hist_fund_area = group_sum(history.area[hist_local], history.stays.fund_fen[hist_local], n_areas)
-            hist_fund_pool = group_sum(history.pool[sel], history.stays.fund_fen[sel], n_pools)
+    last_year, hist_fund_area, hist_fund_pool = history_funds if history_funds is not None else \
+        last_year_funds(history, layout, year, explicit_remote)
 
     method = rules.method
     if method == "amount":

@@ -82,8 +82,13 @@ def _revolving_base(year_input: SettlementInput, budget: AreaBudget, shares: Sha
     if history is None or budget.last_year is None:
         return ffs.copy()
     rows = shares.rows
-    sel = (history.year == budget.last_year) & (history.area >= 0) & (history.hospital >= 0)
-    row = rows.row_of_pair[history.area[sel] * year_input.n_hospitals + history.hospital[sel]]
-    found = row >= 0
-    last_fund = group_sum(row[found], history.stays.fund_fen[sel][found], rows.n)
+
+    def last_fund_by_row():
+        sel = (history.year == budget.last_year) & (history.area >= 0) & (history.hospital >= 0)
+        row = rows.row_of_pair[history.area[sel] * year_input.n_hospitals + history.hospital[sel]]
+        found = row >= 0
+        return group_sum(row[found], history.stays.fund_fen[sel][found], rows.n)
+
+    last_fund = year_input.remembered(("last_fund_by_row", budget.last_year, rows.n, rows.row_of_pair.tobytes()),
+                                      last_fund_by_row)
     return np.where(last_fund > 0, last_fund, ffs)
