@@ -146,6 +146,7 @@ class PreparedProvince:
     history_points: dict = field(default_factory=dict, repr=False, compare=False)   # the last policy's, see _points_key
     year_points: dict = field(default_factory=dict, repr=False, compare=False)
     settlement_inputs: dict = field(default_factory=dict, repr=False, compare=False)
+    settled_hospitals: dict = field(default_factory=dict, repr=False, compare=False)   # of ``current``, once
 
     def with_settlement_year(self, current: pd.DataFrame) -> "PreparedProvince":
         """The same province with other settlement-year stays (a scenario's case mix): their rows
@@ -153,7 +154,7 @@ class PreparedProvince:
         kept_weights = {key: entry for key, entry in self.weight_tables.items() if not entry[2]}   # not fitted on them
         return replace(self, current=current, current_rows=np.full(len(current), -1, dtype=np.int64),
                        weight_tables=kept_weights, history_points=self.history_points, year_points={},
-                       settlement_inputs={})
+                       settlement_inputs={}, settled_hospitals={})
 
     def same_preparation(self, policy: Policy) -> bool:
         """Whether ``policy`` settles this preparation as it stands (same day care, grouping and year)."""
@@ -254,8 +255,9 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
         history = by_area = None
         past = frames.pop()
         if past is not None:
-            settled_hospitals = pd.unique(frames[0]["hospital_id"])
-            key = (points_key, frozenset(map(str, settled_hospitals))) if points_key is not None else None
+            settled_hospitals, hospital_key = _remembered(prepared.settled_hospitals, "current", partial(
+                _hospitals_of, frames[0]))
+            key = (points_key, hospital_key) if points_key is not None else None
             history, by_area = _remembered(prepared.history_points, key, partial(
                 history_with_points, past, prepared.past_years, policy, table, settled_hospitals=settled_hospitals))
         del past
@@ -312,6 +314,12 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
     return replace(result, cases=cases_out, indicators=indicators, warnings=tuple(warnings) + result.warnings)
 
 
+def _hospitals_of(current: pd.DataFrame) -> tuple[np.ndarray, frozenset]:
+    """The hospitals of the settlement year's stays, and the same as a set of texts (a memory key)."""
+    hospitals = pd.unique(current["hospital_id"])
+    return hospitals, frozenset(map(str, hospitals))
+
+
 def _checked_year_points(current: pd.DataFrame, policy: Policy, table, *, approved, by_area):
     """(the settlement year's stays with their points, which of them carry a group code the weight
     table does not know, and what to say of those: :func:`drgdip.pointvalue.points.unknown_groups`)."""
@@ -362,7 +370,7 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
     frames = [prepared.current, prepared.past]
     # the stays are held once and freed stage by stage: nothing is kept for another policy
     prepared = replace(prepared, current=None, past=None, history_points=None, year_points=None,
-                       settlement_inputs=None)
+                       settlement_inputs=None, settled_hospitals=None)
     return _settle(prepared, prepared.policy, frames, clock=clock, input_columns=True)
 
 
