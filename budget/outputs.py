@@ -236,23 +236,35 @@ def _summary_table(year_input: SettlementInput, money: PoolMoney, values: PointV
     if arrays.outlier_class is not None and n_areas:
         labels = arrays.outlier_labels
         stays = year_input.stays
-        counts = pair_counts(chunk_bounds(len(stays.area), n_areas * len(labels)), stays.area, arrays.outlier_class,
-                             n_areas, len(labels)).reshape(n_areas, len(labels))
+        counts = year_input.remembered(("outlier_counts",), lambda: pair_counts(
+            chunk_bounds(len(stays.area), n_areas * len(labels)), stays.area, arrays.outlier_class, n_areas,
+            len(labels)).reshape(n_areas, len(labels)))
         totals = np.maximum(area_cases, 1)
         for k, label in enumerate(labels):
             frame[f"share_{label}"] = counts[:, k] / totals
-    if (arrays.status != 0).any():
-        # stays left out of the budget, counted in the area of their treatment region
-        index = {label: k for k, label in enumerate(layout.area_labels)}
-        region_area = np.asarray([index.get(a, -1) for a in area_of_regions(arrays.region_labels, policy)],
-                                 dtype=np.int64)
-        raw_area = np.where(arrays.region >= 0, region_area[np.maximum(arrays.region, 0)], -1)
-        for k, label in enumerate(arrays.status_labels):
-            if k == 0:
-                continue
-            sel = (arrays.status == k) & (raw_area >= 0)
-            frame[f"cases_{label}"] = np.bincount(raw_area[sel], minlength=n_areas).astype(np.int64)
+    left_out = year_input.remembered(("left_out_counts", policy.regions, policy.pooling),
+                                     lambda: _left_out_counts(arrays, layout, policy))
+    for label, count in left_out.items():
+        frame[f"cases_{label}"] = count
     return frame
+
+
+def _left_out_counts(arrays, layout, policy: Policy) -> dict[str, np.ndarray]:
+    """Stays left out of the budget, per status, counted in the area of their treatment region."""
+    if not (arrays.status != 0).any():
+        return {}
+    n_areas = layout.n_areas
+    index = {label: k for k, label in enumerate(layout.area_labels)}
+    region_area = np.asarray([index.get(a, -1) for a in area_of_regions(arrays.region_labels, policy)],
+                             dtype=np.int64)
+    raw_area = np.where(arrays.region >= 0, region_area[np.maximum(arrays.region, 0)], -1)
+    counts = {}
+    for k, label in enumerate(arrays.status_labels):
+        if k == 0:
+            continue
+        sel = (arrays.status == k) & (raw_area >= 0)
+        counts[label] = np.bincount(raw_area[sel], minlength=n_areas).astype(np.int64)
+    return counts
 
 
 def _remote_difference(recorded: np.ndarray, due: np.ndarray, known: bool = True) -> dict[str, np.ndarray]:

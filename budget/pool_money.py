@@ -38,9 +38,12 @@ def pool_money(year_input: SettlementInput, policy: Policy) -> PoolMoney:
     n_pools, n_regions = layout.n_pools, year_input.n_regions
     bounds = chunk_bounds(len(stays.pool), n_pools * (5 * n_regions + 7))
     sums = year_input.remembered(("pool_sums",), lambda: pool_sums(bounds, stays, n_pools, n_regions))
-    remote_settled = layout.remote & (layout.pool >= 0)
-    pool_remote_fund = year_input.remembered(("pool_remote_fund",), lambda: group_sum(
-        layout.pool[remote_settled], stays.fund_fen[remote_settled], n_pools))
+
+    def remote_fund():
+        remote_settled = layout.remote & (layout.pool >= 0)
+        return group_sum(layout.pool[remote_settled], stays.fund_fen[remote_settled], n_pools)
+
+    pool_remote_fund = year_input.remembered(("pool_remote_fund",), remote_fund)
     explicit_remote = policy.remote_pool.budget_method != "included"
     history_funds = year_input.remembered(("last_year_funds", explicit_remote), lambda: last_year_funds(
         year_input.history, layout, year_input.year, explicit_remote))

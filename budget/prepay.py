@@ -61,9 +61,13 @@ def prepay_and_clear(year_input: SettlementInput, budget: AreaBudget, shares: Sh
                      adjusted: HospitalAdjustments, policy: Policy) -> Prepayment:
     """Monthly prepayments at the budget point value, the revolving fund and the clearing payment."""
     rules = policy.settlement
-    settled = year_input.layout.pool >= 0
+
+    def without_months() -> bool:
+        settled = year_input.layout.pool >= 0
+        return bool(settled.any() and (year_input.arrays.month[settled] == 0).all())
+
     warnings = ()
-    if settled.any() and (year_input.arrays.month[settled] == 0).all():
+    if year_input.remembered(("without_months",), without_months):
         warnings = ("no month for the stays (month, settle_date or discharge_time): monthly "
                     "prepayments are reported as month 0",)
     by_month = monthly_prepayments(shares.sums.month_due, rules.monthly_pay_ratio, adjusted.deducted_by_month,

@@ -147,10 +147,10 @@ def _scenario_row(name: str, result: Settlement, hospitals: pd.DataFrame, swept)
 def _units(prepared: PreparedProvince) -> dict[str, np.ndarray]:
     """The hospitals, levels and regions of the settlement year, sorted: what ``per`` draws over."""
     current = prepared.current
-    units = {"hospital": np.sort(pd.unique(current["hospital_id"].astype(str)))}
+    units = {"hospital": np.sort(pd.unique(pd.Series(pd.unique(current["hospital_id"])).astype(str)))}
     for unit, column in (("level", "hospital_level"), ("region", "region")):
         if column in current.columns:
-            units[unit] = np.sort(pd.unique(current[column].dropna().astype(str)))
+            units[unit] = np.sort(pd.unique(pd.Series(pd.unique(current[column].dropna())).astype(str)))
     return units
 
 
@@ -207,9 +207,11 @@ def _upshift_targets(prepared: PreparedProvince, policy: Policy) -> dict:
 def _hospital_attributes(prepared: PreparedProvince) -> pd.DataFrame:
     """Level and region of each hospital of the settlement year, indexed by hospital id."""
     current = prepared.current
-    columns = {"hospital_id": current["hospital_id"].astype(str)}
-    columns["level"] = current["hospital_level"].astype(str) if "hospital_level" in current.columns else ""
-    columns["region"] = current["region"].astype(str) if "region" in current.columns else ""
+    kept = [c for c in ("hospital_id", "hospital_level", "region") if c in current.columns]
+    first = current[kept].drop_duplicates()   # a few rows per hospital: the texts are made of those
+    columns = {"hospital_id": first["hospital_id"].astype(str)}
+    columns["level"] = first["hospital_level"].astype(str) if "hospital_level" in first.columns else ""
+    columns["region"] = first["region"].astype(str) if "region" in first.columns else ""
     return pd.DataFrame(columns).drop_duplicates("hospital_id").set_index("hospital_id")
 
 
