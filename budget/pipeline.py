@@ -146,7 +146,7 @@ class PreparedProvince:
     history_points: dict = field(default_factory=dict, repr=False, compare=False)   # the last policy's, see _points_key
     year_points: dict = field(default_factory=dict, repr=False, compare=False)
     settlement_inputs: dict = field(default_factory=dict, repr=False, compare=False)
-    settled_hospitals: dict = field(default_factory=dict, repr=False, compare=False)   # of ``current``, once
+    of_current: dict = field(default_factory=dict, repr=False, compare=False)   # worked out once of ``current``
 
     def with_settlement_year(self, current: pd.DataFrame) -> "PreparedProvince":
         """The same province with other settlement-year stays (a scenario's case mix): their rows
@@ -154,7 +154,7 @@ class PreparedProvince:
         kept_weights = {key: entry for key, entry in self.weight_tables.items() if not entry[2]}   # not fitted on them
         return replace(self, current=current, current_rows=np.full(len(current), -1, dtype=np.int64),
                        weight_tables=kept_weights, history_points=self.history_points, year_points={},
-                       settlement_inputs={}, settled_hospitals={})
+                       settlement_inputs={}, of_current={})
 
     def same_preparation(self, policy: Policy) -> bool:
         """Whether ``policy`` settles this preparation as it stands (same day care, grouping and year)."""
@@ -242,7 +242,7 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
     warnings = list(prepared.warnings)
     file, first_row, positions = prepared.file, prepared.first_row, prepared.positions
     current_rows, history_rows = prepared.current_rows, prepared.past_rows
-    from_input = bool((current_rows >= 0).all())
+    from_input = _once(prepared.of_current, "from_input", lambda: bool((current_rows >= 0).all()))
     settled_rows = current_rows if from_input else np.arange(len(frames[0]))
 
     def in_file():
@@ -255,7 +255,7 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
         history = by_area = None
         past = frames.pop()
         if past is not None:
-            settled_hospitals, hospital_key = _remembered(prepared.settled_hospitals, "current", partial(
+            settled_hospitals, hospital_key = _once(prepared.of_current, "hospitals", partial(
                 _hospitals_of, frames[0]))
             key = (points_key, hospital_key) if points_key is not None else None
             history, by_area = _remembered(prepared.history_points, key, partial(
@@ -370,7 +370,7 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
     frames = [prepared.current, prepared.past]
     # the stays are held once and freed stage by stage: nothing is kept for another policy
     prepared = replace(prepared, current=None, past=None, history_points=None, year_points=None,
-                       settlement_inputs=None, settled_hospitals=None)
+                       settlement_inputs=None, of_current=None)
     return _settle(prepared, prepared.policy, frames, clock=clock, input_columns=True)
 
 
@@ -384,6 +384,15 @@ def _points_key(policy: Policy):
     except TypeError:
         return None
     return key
+
+
+def _once(memory: dict | None, key, compute):
+    """``compute()``, kept in ``memory`` under ``key`` for every later call (None: not kept)."""
+    if memory is None:
+        return compute()
+    if key not in memory:
+        memory[key] = compute()
+    return memory[key]
 
 
 def _remembered(memory: dict, key, compute):
