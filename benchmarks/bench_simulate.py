@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -29,10 +30,16 @@ MONTE_CARLO = {"draws": 3, "seed": 20251, "vary": {
     "coding_upshift": {"dist": "uniform", "params": {"low": 0.0, "high": 0.05}, "per": "hospital"}}}
 
 
+BUDGET_MONTE_CARLO = {"draws": 20, "seed": 20251, "vary": {
+    "budget.growth_rate": {"dist": "normal", "params": {"mean": 0.04, "sd": 0.01}},
+    "budget.reserve_share": {"dist": "uniform", "params": {"low": 0.0, "high": 0.05}}}}
+
+
 def scenarios():
     from drgdip.simulate import MonteCarlo, Scenario
 
     return {"budget": Scenario("tight_budget", {"budget.growth_rate": 0.02, "budget.reserve_share": 0.03}),
+            "budget_monte_carlo": MonteCarlo(**BUDGET_MONTE_CARLO),
             "coefficient": Scenario("level3_up", {"points.hospital_coef.by_level.3": 1.10}),
             "outlier": Scenario("low_bound_up", {"points.outliers.drg_low_ratio": 0.5}),
             "monte_carlo": MonteCarlo(**MONTE_CARLO)}
@@ -59,6 +66,17 @@ def test_scenario(benchmark, prepared, kind):
     result = benchmark.pedantic(simulate, args=(province, policy), kwargs={"scenarios": [scenarios()[kind]]},
                                 rounds=1, iterations=1)
     assert len(result.scenarios) == 2
+
+
+def test_monte_carlo_draws_of_budget_keys(benchmark, prepared):
+    from drgdip.simulate import simulate
+
+    province, policy = prepared
+    monte_carlo = scenarios()["budget_monte_carlo"]
+    result = benchmark.pedantic(simulate, args=(province, policy), kwargs={"monte_carlo": monte_carlo},
+                                rounds=1, iterations=1)
+    benchmark.extra_info["seconds_per_draw"] = benchmark.stats.stats.mean / monte_carlo.draws
+    assert len(result.monte_carlo_pools)
 
 
 def test_monte_carlo_draws(benchmark, prepared):
@@ -104,6 +122,12 @@ def main() -> None:
     outlier = apply_overrides(policy, kinds["outlier"].overrides)
     timed("outlier-rule scenario (low bound 0.4 -> 0.5; points of both years again)",
           lambda: settle(province, outlier, input_columns=False, per_stay=False))
+    from drgdip.simulate import simulate
+    budget_draws = kinds["budget_monte_carlo"]
+    simulate(province, policy, monte_carlo=replace(budget_draws, draws=1))   # the draw units, once
+    started = time.perf_counter()
+    simulate(province, policy, monte_carlo=budget_draws)
+    print(f"{'Monte Carlo of budget keys, per draw':<60} {(time.perf_counter() - started) / budget_draws.draws:8.3f} s")
     monte_carlo = kinds["monte_carlo"]
     for draw in range(min(args.draws, monte_carlo.draws)):
         drawn, drawn_policy = timed(f"Monte Carlo draw {draw}: case mix", lambda: draw_province(
