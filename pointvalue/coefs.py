@@ -92,9 +92,12 @@ def group_level_coefs(history, *, group_col: str = "dip_group", year_weights=(1,
 
 
 def _labels(values) -> tuple[np.ndarray, list[str]]:
-    """(code per case with -1 where missing, the distinct texts); categoricals without a string per case."""
-    codes, uniques = pd.factorize(values if isinstance(values, pd.Series) else pd.Series(values),
-                                  use_na_sentinel=True)
+    """(code per case with -1 where missing, the distinct texts); a categorical's own codes and
+    categories, without a pass over the cases."""
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series.cat.codes.to_numpy().astype(np.int64), [str(c) for c in series.cat.categories]
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
     return codes, [str(u) for u in uniques]
 
 

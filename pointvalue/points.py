@@ -139,10 +139,16 @@ def _hospital_coef(frame: pd.DataFrame, table: HospitalCoefTable, n: int, file: 
     coef = np.full(n, np.nan)
     known = ~np.isnan(level)
     if known.any():
-        levels = np.unique(level[known]).astype(np.int64)
-        for lv in levels:  # a handful of levels
+        given = level[known].astype(np.int64)
+        if np.ptp(given) > 1000:
+            position, levels = pd.factorize(given)
+        else:
+            levels, position = _small_codes(given)   # a handful of levels, each looked up once
+        per_level = np.full(len(levels), np.nan)
+        for k, lv in enumerate(levels):
             if lv in table.by_level or table.default is not None:
-                coef[level == lv] = table.level_coef(int(lv))
+                per_level[k] = table.level_coef(int(lv))
+        coef[known] = per_level[position]
     if table.by_hospital and "hospital_id" in frame.columns:
         hospitals = pd.Index(list(table.by_hospital))
         hospital_id = frame["hospital_id"]
@@ -169,6 +175,15 @@ def _hospital_coef(frame: pd.DataFrame, table: HospitalCoefTable, n: int, file: 
                              f"{sorted(table.by_level)}); set hospital_coef.default or add the level",
                              file=file, row=row + 1, field="hospital_level")
     return coef, level
+
+
+def _small_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the values present, each value's position among them) for integers of a small range."""
+    lowest = int(values.min())
+    present = np.flatnonzero(np.bincount(values - lowest))
+    position = np.full(int(values.max()) - lowest + 1, -1, dtype=np.int64)
+    position[present] = np.arange(len(present))
+    return present + lowest, position[values - lowest]
 
 
 def _conservative_groups(tf: pd.DataFrame) -> np.ndarray | None:

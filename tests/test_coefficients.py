@@ -142,3 +142,14 @@ def test_group_level_coefficients_weight_the_years():
     assert group_level_coefs(history, year_weights=(3, 7)) == {"G": pytest.approx({3: 1.41, 2: 0.59})}
     # only the latest year when one weight is given
     assert group_level_coefs(history, year_weights=(1,)) == {"G": pytest.approx({3: 1.5, 2: 0.5})}
+
+
+@pytest.mark.parametrize("levels", [[3, 2, 3, 1, 2, 3], [3, 2, 3, 1, 2, 5000]])
+def test_level_coefficients_looked_up_per_stay_over_any_range_of_levels(levels):
+    policy = points_policy_from_mapping({"scheme": "dip", "hospital_coef": {"by_level": {3: 1.0, 2: 0.95, 1: 0.9},
+                                                                            "default": 0.7}})
+    cases = _cases(dip_group=["K35.8:47.0100"] * 6, total_cost=[10000.0] * 6, hospital_level=levels,
+                   hospital_id=["H1"] * 6)
+    expected = [{3: 1.0, 2: 0.95, 1: 0.9}.get(lv, 0.7) for lv in levels]
+    out = case_points(cases, WEIGHTS, policy, point_value=10.0)
+    assert out["applied_hospital_coef"].tolist() == pytest.approx(expected)

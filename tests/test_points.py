@@ -396,3 +396,14 @@ def test_input_errors_name_row_and_field(tmp_path):
     no_mean = table([{"group": "G", "base_points": 1000.0}])
     with pytest.raises(UsageError, match="needs the mean_cost column"):
         case_points(cases([100]), no_mean, dip_policy())
+
+
+def test_pools_of_categorical_regions_equal_those_of_text():
+    from drgdip.pointvalue.coefs import pool_codes
+
+    region = pd.Series(["370800", "370800", "370900", None, "370800"])
+    insured = pd.Series(["370800", "370900", "110100", "370800", None])
+    text = pool_codes(region, insured)
+    categorical = pool_codes(region.astype(pd.CategoricalDtype(["999999", "370900", "370800"])),
+                             insured.astype("category"))
+    assert text.tolist() == categorical.tolist() == [0, 1, 2, 0, 0]
