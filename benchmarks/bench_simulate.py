@@ -2,8 +2,8 @@
 
 As a pytest-benchmark (``pytest benchmarks/bench_simulate.py --benchmark-only``): a synthetic province of
 ``DRGDIP_BENCH_STAYS`` stays (default 1M over 3 years) under the national scheme, prepared once; then
-a budget scenario (points kept), a coefficient and an outlier-rule scenario (points computed again) and
-Monte Carlo draws with case-mix perturbations.
+a budget scenario (points kept), coefficient, outlier-rule and weights scenarios (points computed
+again), Monte Carlo draws of budget keys and draws with case-mix perturbations.
 
 As a script (the numbers in ``benchmarks/README.md``)::
 
@@ -42,6 +42,7 @@ def scenarios():
             "budget_monte_carlo": MonteCarlo(**BUDGET_MONTE_CARLO),
             "coefficient": Scenario("level3_up", {"points.hospital_coef.by_level.3": 1.10}),
             "outlier": Scenario("low_bound_up", {"points.outliers.drg_low_ratio": 0.5}),
+            "weights": Scenario("trim_iqr", {"points.calibration.trim.method": "iqr"}),
             "monte_carlo": MonteCarlo(**MONTE_CARLO)}
 
 
@@ -58,7 +59,7 @@ def prepared(tmp_path_factory):
     return province, policy
 
 
-@pytest.mark.parametrize("kind", ["budget", "coefficient", "outlier"])
+@pytest.mark.parametrize("kind", ["budget", "coefficient", "outlier", "weights"])
 def test_scenario(benchmark, prepared, kind):
     from drgdip.simulate import simulate
 
@@ -122,6 +123,9 @@ def main() -> None:
     outlier = apply_overrides(policy, kinds["outlier"].overrides)
     timed("outlier-rule scenario (low bound 0.4 -> 0.5; points of both years again)",
           lambda: settle(province, outlier, input_columns=False, per_stay=False))
+    weights = apply_overrides(policy, kinds["weights"].overrides)
+    timed("weights scenario (trimmed by IQR; weights calibrated, points again)",
+          lambda: settle(province, weights, input_columns=False, per_stay=False))
     from drgdip.simulate import simulate
     budget_draws = kinds["budget_monte_carlo"]
     simulate(province, policy, monte_carlo=replace(budget_draws, draws=1))   # the draw units, once
