@@ -15,13 +15,15 @@ times ``prepare_province`` and each kind of settlement on a province ``bench_pro
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from bench_province import POLICY, STAYS, synthesize
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run as a script as well as by pytest
+from benchmarks.bench_province import POLICY, STAYS, synthesize  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MONTE_CARLO = {"draws": 3, "seed": 20251, "vary": {
