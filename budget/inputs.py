@@ -36,6 +36,7 @@ class SettlementInput:
     hospital_table: pd.DataFrame | None  # the hospitals table indexed by hospital_id as text
     year: int | None                     # settlement year
     before_layout: CaseArrays | None = field(default=None, repr=False, compare=False)   # ``arrays`` as read
+    history_key: object = field(default=None, repr=False, compare=False)   # what the history was made of
     # what later phases derive from the input alone and a part of the policy, kept for the next policy
     # that settles the same input (:func:`drgdip.budget.settle.settle_cases` with ``year_input``);
     # None: kept by nobody, so nothing is remembered
@@ -86,13 +87,17 @@ def layout_key(policy: Policy):
 
 def read_input(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame | None,
                history: pd.DataFrame | None, file: str, year: int | None, keep: bool = False,
-               like: SettlementInput | None = None) -> SettlementInput:
+               like: SettlementInput | None = None, history_like: SettlementInput | None = None,
+               history_key=None) -> SettlementInput:
     """Validate the settlement year's stays and the history and lay them out in areas and pools.
 
     ``keep``: the input will settle other policies too, so the phases remember what they derive
     from it alone (:meth:`SettlementInput.remembered`). ``like``: the input of the same stays and
     history under a policy with the same :func:`layout_key` and other points; what does not depend
     on the points is taken from it, and its layout too where every stay keeps its status.
+    ``history_like``: the input of other stays of the same year with the same history (made of the
+    same ``history_key``) under the same policy; its history is taken as it stands when the year's
+    stays come out in the same areas, pools and hospitals.
     """
     hospital_region, hospital_table = _hospital_lookup(hospitals)
     rounding = policy.settlement.rounding
@@ -104,7 +109,10 @@ def read_input(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame |
     else:
         arrays, layout = build_layout(read, policy)
     mapped = None
-    if history is not None and len(history):
+    if history is not None and len(history) and history_like is not None and history_like.history is not None \
+            and _same_places(arrays, layout, history_like):
+        mapped = history_like.history
+    elif history is not None and len(history):
         known = like.history if like is not None and like.layout is layout else None
         earlier = case_arrays(history, hospital_region=hospital_region, file="<history>", rounding=rounding,
                               like=known.stays if known is not None else None)
@@ -120,7 +128,20 @@ def read_input(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame |
         fund_part=arrays.fund_part_points if arrays.fund_part_points is not None else NOT_GIVEN)
     return SettlementInput(arrays=arrays, case_id=cases["case_id"], layout=layout, stays=stays, history=mapped,
                            hospital_table=hospital_table, year=year if year is not None else policy.year,
-                           before_layout=read if keep else None, derived={} if keep else None)
+                           before_layout=read if keep else None, history_key=history_key,
+                           derived={} if keep else None)
+
+
+def _same_places(arrays: CaseArrays, layout: Layout, other: SettlementInput) -> bool:
+    """Whether the stays come out in the same hospitals, areas and pools as ``other``'s, numbered alike
+    (what the history's mapping onto the settlement year reads)."""
+    mine, theirs = layout, other.layout
+    return (list(arrays.hospital_labels) == list(other.arrays.hospital_labels)
+            and list(mine.area_labels) == list(theirs.area_labels)
+            and list(mine.pool_labels) == list(theirs.pool_labels)
+            and np.array_equal(mine.pool_area, theirs.pool_area)
+            and list(mine.pool_insurance) == list(theirs.pool_insurance)
+            and np.array_equal(mine.pool_remote, theirs.pool_remote))
 
 
 def _same_statuses(arrays: CaseArrays, other: CaseArrays | None) -> bool:

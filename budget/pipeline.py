@@ -147,6 +147,8 @@ class PreparedProvince:
     year_points: dict = field(default_factory=dict, repr=False, compare=False)
     settlement_inputs: dict = field(default_factory=dict, repr=False, compare=False)
     of_current: dict = field(default_factory=dict, repr=False, compare=False)   # worked out once of ``current``
+    # the settlement inputs of the province this one was drawn from: their history is this one's too
+    parent_inputs: dict | None = field(default=None, repr=False, compare=False)
 
     def with_settlement_year(self, current: pd.DataFrame) -> "PreparedProvince":
         """The same province with other settlement-year stays (a scenario's case mix): their rows
@@ -154,7 +156,8 @@ class PreparedProvince:
         kept_weights = {key: entry for key, entry in self.weight_tables.items() if not entry[2]}   # not fitted on them
         return replace(self, current=current, current_rows=np.full(len(current), -1, dtype=np.int64),
                        weight_tables=kept_weights, history_points=self.history_points, year_points={},
-                       settlement_inputs={}, of_current={})
+                       settlement_inputs={}, of_current={},
+                       parent_inputs=self.settlement_inputs if self.settlement_inputs else self.parent_inputs)
 
     def same_preparation(self, policy: Policy) -> bool:
         """Whether ``policy`` settles this preparation as it stands (same day care, grouping and year)."""
@@ -252,7 +255,7 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
         table = _prepared_weights(prepared, policy, frames, warnings)
     points_key = _points_key(policy)
     with stage("history points"), in_file(), rows_in_file({"<DataFrame>": history_rows}, file=KEPT):
-        history = by_area = None
+        history = by_area = key = None
         past = frames.pop()
         if past is not None:
             settled_hospitals, hospital_key = _once(prepared.of_current, "hospitals", partial(
@@ -260,6 +263,7 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
             key = (points_key, hospital_key) if points_key is not None else None
             history, by_area = _remembered(prepared.history_points, key, partial(
                 history_with_points, past, prepared.past_years, policy, table, settled_hospitals=settled_hospitals))
+        history_key = key
         del past
     with stage("points"), in_file(), rows_in_file({"<DataFrame>": settled_rows}, file=KEPT):
         current = frames.pop()
@@ -280,9 +284,14 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
             # the last policy's input, when it lays the stays out alike: only the points are read again
             like = next((kept for (_, _, kept_layout), kept in prepared.settlement_inputs.items()
                          if kept_layout == layout), None) if key is not None else None
+            # else, for a drawn province, the input of the province it was drawn from: the same history
+            history_like = next((kept for kept_key, kept in (prepared.parent_inputs or {}).items()
+                                 if kept_key == key and kept.history_key == history_key), None) \
+                if like is None and key is not None and history_key is not None else None
             year_input = _remembered(prepared.settlement_inputs, key, partial(
                 read_input, frame, policy, hospitals=prepared.hospitals, history=history, file=SETTLED,
-                year=prepared.settle_year, keep=True, like=like))
+                year=prepared.settle_year, keep=True, like=like, history_like=history_like,
+                history_key=history_key))
         elif assessed:   # settled twice: laid out once
             year_input = read_input(frame, policy, hospitals=prepared.hospitals, history=history, file=SETTLED,
                                     year=prepared.settle_year, keep=True)

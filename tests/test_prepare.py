@@ -107,3 +107,30 @@ def test_points_policies_in_turn_reuse_the_layout_where_it_holds(province_dir, p
             pd.testing.assert_frame_equal(getattr(got, name).reset_index(drop=True),
                                           getattr(expected, name).reset_index(drop=True), check_exact=True, obj=name)
     assert laid_out[:2] == [1, 0]   # a coefficient keeps every status: the layout is reused
+
+
+def test_a_drawn_province_takes_its_history_from_the_province_it_was_drawn_from(province_dir, monkeypatch):
+    """A Monte Carlo draw changes the settlement year's stays only: its settlement takes the history's
+    arrays and mapping from the settlement input of the province it was drawn from, and equals the
+    settlement of the same drawn stays made from scratch, to the fen."""
+    from drgdip.budget import inputs
+    from drgdip.simulate import MonteCarlo, draw_province
+
+    policy = load_policy(POLICIES / "panzhihua_drg_day_care_2025.yaml")
+    prepared = prepare_province(province_dir, policy)
+    settle_prepared(prepared, policy, input_columns=False, per_stay=False)
+    monte_carlo = MonteCarlo(draws=2, seed=5, vary={
+        "volume_growth": {"dist": "uniform", "params": {"low": -0.05, "high": 0.1}, "per": "hospital"},
+        "coding_upshift": {"dist": "fixed", "params": {"value": 0.03}}})
+    drawn, drawn_policy = draw_province(prepared, policy, monte_carlo, 1)
+    calls = []
+    real = inputs.map_history
+    monkeypatch.setattr(inputs, "map_history", lambda *a, **k: calls.append(1) or real(*a, **k))
+    got = settle_prepared(drawn, drawn_policy, input_columns=False)
+    assert calls == []
+    fresh = replace(drawn, parent_inputs=None, settlement_inputs={}, year_points={}, of_current={})
+    expected = settle_prepared(fresh, drawn_policy, input_columns=False)
+    assert calls == [1]
+    for name in ("hospitals", "pools", "summary", "cases"):
+        pd.testing.assert_frame_equal(getattr(got, name).reset_index(drop=True),
+                                      getattr(expected, name).reset_index(drop=True), check_exact=True, obj=name)
