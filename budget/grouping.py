@@ -134,10 +134,11 @@ def group_stays(frame: pd.DataFrame, policy, grouping: Grouping, *, regroup: boo
     return put_columns(frame, rows, grouped, DRG_COLUMNS)
 
 
-def _grouping_inputs(frame: pd.DataFrame, rows: np.ndarray, fetch) -> pd.DataFrame:
-    """The stays at ``rows`` with every grouping input (those ``frame`` lacks fetched)."""
+def _grouping_inputs(frame: pd.DataFrame, rows: np.ndarray, fetch, extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The stays at ``rows`` with every grouping input, and the ``extra`` columns (those ``frame``
+    lacks fetched)."""
     cases = frame if rows.all() else frame.loc[rows].reset_index(drop=True)
-    lacking = [c for c in GROUPING_INPUTS if c not in frame.columns]
+    lacking = [c for c in GROUPING_INPUTS + extra if c not in frame.columns]
     if lacking and fetch is not None:
         fetched = fetch(lacking, np.flatnonzero(rows))
         cases = with_columns(cases, **{c: fetched[c].to_numpy() if not isinstance(fetched[c].dtype, pd.CategoricalDtype)
@@ -160,7 +161,10 @@ def _group_dip_stays(frame: pd.DataFrame, grouping: Grouping, merged: np.ndarray
     from drgdip.grouper.dip import group_dip
 
     rows = merged if has_groups and not regroup else np.ones(len(frame), dtype=bool)
-    grouped = group_dip(_grouping_inputs(frame, rows, fetch), grouping.dip)
+    # the high-cost tumour subtypes read the stay's cost parts, when the directory types by them
+    typed = set(grouping.dip.aux["subtype"]) if len(grouping.dip.aux) else set()
+    extra = ("drug_cost", "treatment_cost") if typed & {"tumour_high_cost_1", "tumour_high_cost_2"} else ()
+    grouped = group_dip(_grouping_inputs(frame, rows, fetch, extra), grouping.dip)
     status = grouped["dip_status"].astype(str)
     for problem, count in status[status != "ok"].value_counts().items():
         first = int(np.flatnonzero(rows)[np.flatnonzero((status == problem).to_numpy())[0]])

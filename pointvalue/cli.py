@@ -57,7 +57,8 @@ def register(subparsers) -> None:
                     "comprehensive groups by diagnosis prefix x procedure class, basic groups, auxiliary typing "
                     "and scores from weighted mean costs (domain.md §3).")
     build.add_argument("--history", required=True, help="history cases (.csv / .parquet): dx, proc, year, "
-                                                        "total_cost[, los, age, age_days, leaving_type, "
+                                                        "total_cost[, los, age, age_days, birth_weight, "
+                                                        "leaving_type, icu_hours, drug_cost, treatment_cost, "
                                                         "hospital_level]")
     build.add_argument("--proc-attributes", required=True, help="proc,attribute table (.csv)")
     build.add_argument("--severity-dx", help="dx,severity table for the severity subtypes (.csv)")

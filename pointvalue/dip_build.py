@@ -187,8 +187,9 @@ def build_dip_directory(history, rules: DipBuildRules | PointsPolicy | None = No
 
     file = source_name(history)
     frame = read_table(history, required=("dx", "year", "total_cost"), what="history",
-                       columns=("dx", "proc", "year", "total_cost", "los", "age", "age_days", "leaving_type",
-                                "icu_hours", "hospital_level"), text=("dx", "proc"))
+                       columns=("dx", "proc", "year", "total_cost", "los", "age", "age_days", "birth_weight",
+                                "leaving_type", "icu_hours", "drug_cost", "treatment_cost", "hospital_level"),
+                       text=("dx", "proc"))
     attributes = read_table(proc_attributes, required=("proc", "attribute"), what="procedure attributes",
                             text=("proc", "attribute"))
     attributes = attributes[["proc", "attribute"]].astype(str)

@@ -226,3 +226,19 @@ def test_tumour_and_cci_kinds_in_policy_yaml():
     assert policy.dip.aux.kinds == ("tumour", "cci")
     with pytest.raises(UsageError, match=r"dip\.aux\.kinds"):
         points_policy_from_mapping({"scheme": "dip", "dip": {"aux": {"kinds": ["tumor"]}}})
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_tumour_subtypes_from_a_history_file(tmp_path, kind):
+    """The cost parts that type high-cost tumour stays are read from a history file too."""
+    history = pd.concat([block(90, "C50.900", "", 10000, drug_cost=1000.0),
+                         block(10, "C50.900", "", 50000, drug_cost=30000.0)], ignore_index=True)
+    path = tmp_path / f"history.{kind}"
+    if kind == "csv":
+        history.to_csv(path, index=False)
+    else:
+        history.to_parquet(path, index=False)
+    rules = DipBuildRules(core_threshold=15, aux=AuxTypingRules(aux_min_cases_group=50, aux_min_cases_sub=10,
+                                                                kinds=("tumour",)))
+    d = build_dip_directory(path, rules, proc_attributes=ATTRIBUTES, calibration=NO_TRIM)
+    assert d.aux[["dip_group", "subtype"]].values.tolist() == [["C50.9", "tumour_high_cost_2"]]

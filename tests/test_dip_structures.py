@@ -4,6 +4,8 @@ range; a hand-built city directory using every one, with known answers, loaded f
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -11,6 +13,8 @@ from drgdip.core.errors import UsageError
 from drgdip.grouper.dip import group_dip
 from drgdip.grouper.dip_directory import DipDirectory, category_code, load_dip_directory
 from drgdip.grouper.dip_trace import explain_dip
+
+REPO = Path(__file__).resolve().parents[1]
 
 GROUPS = pd.DataFrame([
     # core: main procedure 47.0100 or 47.0900; related 54.5100 or 54.2100, and 99.2500
@@ -388,3 +392,28 @@ def test_one_city_directory_with_every_structure_groups_its_corpus_exactly(sourc
     for case, (group, subtype, _) in zip(cases, got):
         trace = explain_dip(case, directory)
         assert (trace.dip_group, trace.dip_subtype) == (group, subtype)
+
+
+@pytest.mark.parametrize("source", ["dataframe", "csv", "parquet"])
+def test_high_cost_tumour_stays_are_typed_when_a_province_is_settled_from_any_input(source, tmp_path):
+    """Settling stays without DIP groups groups them with the directory: the cost parts that type a
+    high-cost tumour stay are read whether the province is a DataFrame, CSV or Parquet."""
+    from drgdip.budget import load_policy, settle_province
+    from drgdip.core.province import write_province
+
+    directory = DipDirectory(groups=TUMOUR_GROUPS, proc_attributes=TUMOUR_ATTRIBUTES, aux=TUMOUR_AUX)
+    n = 8
+    cases = pd.DataFrame({
+        "case_id": [f"c{i}" for i in range(2 * n)], "hospital_id": "H1", "region": "370800",
+        "hospital_level": 3, "year": [2024] * n + [2025] * n, "month": 6,
+        "dx": "C34.100", "proc": "", "los": 5, "age": 60,
+        "total_cost": [20000.0, 60000.0] * n, "fund_paid": [14000.0, 42000.0] * n,
+        "drug_cost": [2000.0, 31000.0] * n})
+    hospitals = pd.DataFrame({"hospital_id": ["H1"], "level": [3], "region": ["370800"]})
+    province = {"cases": cases, "hospitals": hospitals}
+    if source != "dataframe":
+        write_province(province, tmp_path / "province", format=source)
+        province = tmp_path / "province"
+    policy = load_policy(REPO / "data" / "policies" / "jining_dip_day_ward_2025.yaml")
+    settled = settle_province(province, policy, dip=directory).cases
+    assert settled["dip_aux_coef"].tolist() == [1.0, 2.0] * (n // 2)   # tumour_high_cost_2's coefficient
