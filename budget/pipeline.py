@@ -281,13 +281,7 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
             layout = layout_key(policy)
             key = (points_key, input_key(policy), layout) \
                 if points_key is not None and input_key(policy) and layout is not None else None
-            # the last policy's input, when it lays the stays out alike: only the points are read again
-            like = next((kept for (_, _, kept_layout), kept in prepared.settlement_inputs.items()
-                         if kept_layout == layout), None) if key is not None else None
-            # else, for a drawn province, the input of the province it was drawn from: the same history
-            history_like = next((kept for kept_key, kept in (prepared.parent_inputs or {}).items()
-                                 if kept_key == key and kept.history_key == history_key), None) \
-                if like is None and key is not None and history_key is not None else None
+            like, history_like = _inputs_to_reuse(prepared, key, history_key)
             year_input = _remembered(prepared.settlement_inputs, key, partial(
                 read_input, frame, policy, hospitals=prepared.hospitals, history=history, file=SETTLED,
                 year=prepared.settle_year, keep=True, like=like, history_like=history_like,
@@ -321,6 +315,20 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
                 per_hospital = indicators["indicators"]
                 per_hospital["assessment_score"] = per_hospital["hospital_id"].astype(str).map(scores).to_numpy()
     return replace(result, cases=cases_out, indicators=indicators, warnings=tuple(warnings) + result.warnings)
+
+
+def _inputs_to_reuse(prepared: PreparedProvince, key, history_key) -> tuple:
+    """(the last policy's settlement input of these stays, when it lays them out alike: only the points
+    are read again; else, for a drawn province, the input of the province it was drawn from under the
+    same policy and history: its history is taken as it stands). ``key``: (points, input, layout) keys."""
+    if key is None:
+        return None, None
+    like = next((kept for (_, _, kept_layout), kept in prepared.settlement_inputs.items()
+                 if kept_layout == key[2]), None)
+    if like is not None or history_key is None:
+        return like, None
+    return None, next((kept for kept_key, kept in (prepared.parent_inputs or {}).items()
+                       if kept_key == key and kept.history_key == history_key), None)
 
 
 def _hospitals_of(current: pd.DataFrame) -> tuple[np.ndarray, frozenset]:
