@@ -34,7 +34,7 @@ from drgdip.budget.policy import Policy, load_policy
 from drgdip.budget.indicators import INDICATOR_INPUTS, assessment_scores, indicator_tables, last_year_costs
 from drgdip.budget.inputs import input_key, layout_key, read_input
 from drgdip.budget.settle import Settlement, settle_cases
-from drgdip.budget.stay_points import history_with_points, settled, settlement_year_points
+from drgdip.budget.stay_points import POINTS_STAGE_COLUMNS, history_with_points, settled, settlement_year_points
 from drgdip.pointvalue.points import unknown_groups
 from drgdip.core.checks import STAY_PROBLEMS, check_case_table, stay_problems
 from drgdip.core.config import FrozenDict
@@ -149,15 +149,24 @@ class PreparedProvince:
     of_current: dict = field(default_factory=dict, repr=False, compare=False)   # worked out once of ``current``
     # the settlement inputs of the province this one was drawn from: their history is this one's too
     parent_inputs: dict | None = field(default=None, repr=False, compare=False)
+    # (that province's points memory, the row of its ``current`` each stay comes from, whether a step rewrote it)
+    parent_points: tuple | None = field(default=None, repr=False, compare=False)
 
-    def with_settlement_year(self, current: pd.DataFrame) -> "PreparedProvince":
+    def with_settlement_year(self, current: pd.DataFrame, drawn_from: tuple | None = None) -> "PreparedProvince":
         """The same province with other settlement-year stays (a scenario's case mix): their rows
-        no longer map to the input file, so the per-stay output keeps only the settlement columns."""
+        no longer map to the input file, so the per-stay output keeps only the settlement columns.
+
+        ``drawn_from``: (the row of this province's ``current`` each new stay comes from, whether a
+        step rewrote it), when the new stays are a draw of these: a stay's points depend on the stay
+        alone, so those of the stays not rewritten are taken from this province's.
+        """
         kept_weights = {key: entry for key, entry in self.weight_tables.items() if not entry[2]}   # not fitted on them
+        parent_points = (self.year_points, *drawn_from) if drawn_from is not None and self.year_points else None
         return replace(self, current=current, current_rows=np.full(len(current), -1, dtype=np.int64),
                        weight_tables=kept_weights, history_points=self.history_points, year_points={},
                        settlement_inputs={}, of_current={},
-                       parent_inputs=self.settlement_inputs if self.settlement_inputs else self.parent_inputs)
+                       parent_inputs=self.settlement_inputs if self.settlement_inputs else self.parent_inputs,
+                       parent_points=parent_points)
 
     def same_preparation(self, policy: Policy) -> bool:
         """Whether ``policy`` settles this preparation as it stands (same day care, grouping and year)."""
@@ -267,8 +276,9 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
         del past
     with stage("points"), in_file(), rows_in_file({"<DataFrame>": settled_rows}, file=KEPT):
         current = frames.pop()
-        frame, unknown, said = _remembered(prepared.year_points, points_key, partial(
-            _checked_year_points, current, policy, table, approved=prepared.approved, by_area=by_area))
+        frame, unknown, said, _ = _remembered(prepared.year_points, points_key, partial(
+            _checked_year_points, current, policy, table, approved=prepared.approved, by_area=by_area,
+            drawn_from=_drawn_from(prepared, points_key, by_area)))
         del current
         if said:
             first = int(np.flatnonzero(unknown)[0])
@@ -337,13 +347,51 @@ def _hospitals_of(current: pd.DataFrame) -> tuple[np.ndarray, frozenset]:
     return hospitals, frozenset(map(str, hospitals))
 
 
-def _checked_year_points(current: pd.DataFrame, policy: Policy, table, *, approved, by_area):
+def _checked_year_points(current: pd.DataFrame, policy: Policy, table, *, approved, by_area, drawn_from=None):
     """(the settlement year's stays with their points, which of them carry a group code the weight
-    table does not know, and what to say of those: :func:`drgdip.pointvalue.points.unknown_groups`)."""
-    frame = settlement_year_points(current, policy, table, approved=approved, by_area=by_area)
+    table does not know, what to say of those (:func:`drgdip.pointvalue.points.unknown_groups`), and
+    the reference point values they were computed at). ``drawn_from``: :func:`_drawn_from`."""
+    if drawn_from is not None:
+        frame = _points_of_a_draw(current, *drawn_from, policy, table, by_area)
+    else:
+        frame = settlement_year_points(current, policy, table, approved=approved, by_area=by_area)
     unknown, said = unknown_groups(frame, table, group_col="dip_group" if policy.points.is_dip else "drg",
                                    is_dip=policy.points.is_dip)
-    return frame, unknown, said
+    return frame, unknown, said, by_area
+
+
+def _drawn_from(prepared: PreparedProvince, points_key, by_area):
+    """(the points of the province a drawn one comes from, the row each drawn stay comes from, whether
+    a step rewrote it), when they were computed under the same points policy at the same reference
+    point values and without an approval list (which names stays by case id); else None."""
+    if prepared.parent_points is None or points_key is None or prepared.approved is not None:
+        return None
+    memory, source, changed = prepared.parent_points
+    entry = memory.get(points_key)
+    if entry is None or entry[3] != by_area:
+        return None
+    return entry[0], source, changed
+
+
+def _points_of_a_draw(current: pd.DataFrame, parent: pd.DataFrame, source: np.ndarray, changed: np.ndarray,
+                      policy: Policy, table, by_area) -> pd.DataFrame:
+    """The drawn stays ``current`` with their points: the points columns of each stay's row of
+    ``parent``, those of the stays a step rewrote computed again."""
+    written = [c for c in parent.columns if c in POINTS_STAGE_COLUMNS]
+    columns = {c: pd.Series(parent[c].array.take(source)) for c in written}
+    if changed.any():
+        positions = np.flatnonzero(changed)
+        redone = settlement_year_points(current.iloc[positions].reset_index(drop=True), policy, table,
+                                        by_area=by_area)
+        for name in written:
+            if name not in redone.columns:   # a rewritten stay differs from its row only in its group
+                continue
+            column, new = columns[name], redone[name]
+            if isinstance(column.dtype, pd.CategoricalDtype):
+                column = column.cat.add_categories(pd.Index(new.dropna().unique()).difference(column.cat.categories))
+            column.iloc[positions] = new.to_numpy()
+            columns[name] = column
+    return with_columns(current, **{name: column.array for name, column in columns.items()})
 
 
 def assessed_policy(policy: Policy, scores: pd.Series) -> Policy:

@@ -24,6 +24,9 @@ __all__ = ["settlement_year_points", "add_points", "point_breakdown", "with_paym
 
 POINT_COLUMNS = ("base_points", "cost_ratio", "outlier_class", "applied_hospital_coef", "remote_coef",
                  "special_review_candidate", "review_status")
+# every column the points stage writes (added, or rewritten from the input's)
+POINTS_STAGE_COLUMNS = POINT_COLUMNS + ("case_points", "fund_part_points", "day_care_amount", "fixed_payment",
+                                        "excluded_by_los")
 # what settlement reads of the history stays besides their points (budget, last year's fund, point value)
 HISTORY_COLUMNS = ("case_id", "hospital_id", "hospital_level", "region", "insured_region", "insurance_type",
                    "month", "settle_date", "discharge_time", "total_cost", "fund_paid", "settle_status")

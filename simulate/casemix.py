@@ -59,7 +59,8 @@ from drgdip.core.frames import frame_of
 from drgdip.grouper.dip_directory import SEVERITIES, DipDirectory
 from drgdip.pointvalue.coefs import POOLS, pool_codes
 
-__all__ = ["REMOTE_TAG", "VOLUME_TAG", "change_remote", "change_volume", "perturb", "upshift_coding"]
+__all__ = ["REMOTE_TAG", "VOLUME_TAG", "change_remote", "change_volume", "perturb", "perturb_with_sources",
+           "Perturbed", "upshift_coding"]
 
 VOLUME_TAG = "~v"   # case id of a volume copy: <case_id>~v<k>
 REMOTE_TAG = "~r"   # case id of a remote copy: <case_id>~r<k>
@@ -135,11 +136,42 @@ def perturb(cases: pd.DataFrame, *, rng: np.random.Generator, volume_growth: Sha
     -------
     DataFrame with the input's columns and dtypes (see the module docstring for rows and ids).
     """
+    return perturb_with_sources(cases, rng=rng, volume_growth=volume_growth, coding_upshift=coding_upshift,
+                                remote_share=remote_share, drg_codes=drg_codes, dip=dip, year=year,
+                                remote_by=remote_by, province_prefix_len=province_prefix_len).cases
+
+
+@dataclass(frozen=True)
+class Perturbed:
+    """A draw's stays, with the input row each comes from and whether a step rewrote it (an
+    upshifted stay); the others equal their input row but for the case id of a copy."""
+
+    cases: pd.DataFrame
+    source: np.ndarray    # int64[n] input row of each stay
+    changed: np.ndarray   # bool[n]
+
+
+def perturb_with_sources(cases: pd.DataFrame, *, rng: np.random.Generator, volume_growth: Shares = None,
+                         coding_upshift: Shares = None, remote_share: Shares = None, drg_codes=None,
+                         dip: DipDirectory | None = None, year: int | None = None, remote_by: str = "hospital_id",
+                         province_prefix_len: int = 2) -> Perturbed:
+    """:func:`perturb` (same parameters, same stays), with the input row each stay comes from."""
     draw = _Draw.of(_checked(cases, rng))
     draw = _volume_step(draw, volume_growth, rng, year)
     draw = _remote_step(draw, remote_share, rng, year, remote_by, province_prefix_len)
     draw = _upshift_step(draw, coding_upshift, rng, year, drg_codes, dip)
-    return _assemble(draw)
+    n = len(draw.frame)
+    copies = draw.rows[draw.n_originals:]
+    if draw.n_originals == n and not len(copies):
+        source = np.arange(n, dtype=np.int64)
+    else:
+        kept = np.zeros(n, dtype=bool)
+        kept[draw.rows[:draw.n_originals]] = True
+        source = np.concatenate([np.flatnonzero(kept), copies]).astype(np.int64)
+    changed = np.zeros(len(source), dtype=bool)
+    for positions, _ in draw.changes.values():
+        changed[positions] = True
+    return Perturbed(cases=_assemble(draw), source=source, changed=changed)
 
 
 def change_volume(cases: pd.DataFrame, growth: Shares, *, rng: np.random.Generator,

@@ -19,7 +19,7 @@ import pandas as pd
 from drgdip.budget.pipeline import PreparedProvince, settle_prepared
 from drgdip.budget.policy import Policy
 from drgdip.budget.settle import Settlement
-from drgdip.simulate.casemix import perturb
+from drgdip.simulate.casemix import perturb_with_sources
 from drgdip.simulate.scenarios import BASELINE, MonteCarlo, Scenario, Sweep, apply_overrides, draw_policy, draw_values
 
 __all__ = ["SimulationResult", "simulate", "draw_province", "DrawUnits", "HOSPITAL_KEY", "QUANTILES"]
@@ -190,9 +190,9 @@ def draw_province(prepared: PreparedProvince, base_policy: Policy, monte_carlo: 
     hospitals = units.hospitals
     shares = {name: _per_hospital(value, monte_carlo.vary[name].per, hospitals) for name, value in case_mix.items()}
     rng = np.random.default_rng([monte_carlo.seed, draw, CASE_MIX_STREAM])
-    current = perturb(prepared.current, rng=rng, **shares, **_upshift_targets(prepared, policy),
-                      province_prefix_len=policy.points.remote.province_prefix_len)
-    return prepared.with_settlement_year(current), policy
+    drawn = perturb_with_sources(prepared.current, rng=rng, **shares, **_upshift_targets(prepared, policy),
+                                 province_prefix_len=policy.points.remote.province_prefix_len)
+    return prepared.with_settlement_year(drawn.cases, drawn_from=(drawn.source, drawn.changed)), policy
 
 
 def _upshift_targets(prepared: PreparedProvince, policy: Policy) -> dict:

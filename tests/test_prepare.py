@@ -109,28 +109,37 @@ def test_points_policies_in_turn_reuse_the_layout_where_it_holds(province_dir, p
     assert laid_out[:2] == [1, 0]   # a coefficient keeps every status: the layout is reused
 
 
-def test_a_drawn_province_takes_its_history_from_the_province_it_was_drawn_from(province_dir, monkeypatch):
+@pytest.mark.parametrize("policy_file", ["panzhihua_drg_day_care_2025.yaml", "jining_dip_day_ward_2025.yaml"])
+def test_a_drawn_province_takes_its_history_from_the_province_it_was_drawn_from(province_dir, monkeypatch,
+                                                                                policy_file):
     """A Monte Carlo draw changes the settlement year's stays only: its settlement takes the history's
-    arrays and mapping from the settlement input of the province it was drawn from, and equals the
-    settlement of the same drawn stays made from scratch, to the fen."""
-    from drgdip.budget import inputs
+    arrays and mapping from the settlement input of the province it was drawn from, and the points of
+    every stay no step rewrote from that province's points; it equals the settlement of the same drawn
+    stays made from scratch, to the fen, stay by stay."""
+    from drgdip.budget import inputs, pipeline
     from drgdip.simulate import MonteCarlo, draw_province
 
-    policy = load_policy(POLICIES / "panzhihua_drg_day_care_2025.yaml")
-    prepared = prepare_province(province_dir, policy)
+    policy = load_policy(POLICIES / policy_file)
+    prepared = prepare_province(province_dir, policy, **({"dip": DEMO_DIP} if policy.points.is_dip else {}))
     settle_prepared(prepared, policy, input_columns=False, per_stay=False)
     monte_carlo = MonteCarlo(draws=2, seed=5, vary={
         "volume_growth": {"dist": "uniform", "params": {"low": -0.05, "high": 0.1}, "per": "hospital"},
-        "coding_upshift": {"dist": "fixed", "params": {"value": 0.03}}})
+        "coding_upshift": {"dist": "fixed", "params": {"value": 0.3}}})
     drawn, drawn_policy = draw_province(prepared, policy, monte_carlo, 1)
-    calls = []
+    calls, pointed = [], []
     real = inputs.map_history
     monkeypatch.setattr(inputs, "map_history", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real_points = pipeline.settlement_year_points
+    monkeypatch.setattr(pipeline, "settlement_year_points",
+                        lambda frame, *a, **k: pointed.append(len(frame)) or real_points(frame, *a, **k))
     got = settle_prepared(drawn, drawn_policy, input_columns=False)
-    assert calls == []
-    fresh = replace(drawn, parent_inputs=None, settlement_inputs={}, year_points={}, of_current={})
+    source, changed = drawn.parent_points[1:]
+    assert calls == [] and pointed == [int(changed.sum())] and 0 < changed.sum() < len(changed)
+    assert len(source) != len(prepared.current)   # stays were copied or removed
+    fresh = replace(drawn, parent_inputs=None, parent_points=None, settlement_inputs={}, year_points={},
+                    of_current={})
     expected = settle_prepared(fresh, drawn_policy, input_columns=False)
-    assert calls == [1]
+    assert calls == [1] and pointed[1:] == [len(drawn.current)]
     for name in ("hospitals", "pools", "summary", "cases"):
         pd.testing.assert_frame_equal(getattr(got, name).reset_index(drop=True),
                                       getattr(expected, name).reset_index(drop=True), check_exact=True, obj=name)

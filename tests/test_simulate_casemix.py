@@ -405,3 +405,22 @@ def test_unusable_shares_and_stays_are_refused(province):
     with pytest.raises(UsageError, match="row 3"):
         change_volume(province.assign(hospital_id=province["hospital_id"].where(province.index != 2)), 0.1,
                       rng=rng)
+
+
+def test_each_perturbed_stay_knows_the_input_row_it_comes_from():
+    from drgdip.simulate.casemix import perturb_with_sources
+
+    cases = pd.DataFrame({"case_id": [f"c{i}" for i in range(40)], "hospital_id": ["H1", "H2"] * 20,
+                          "drg": ["GB15", "GB13"] * 20, "status": "ok", "total_cost": np.arange(40.0)})
+    out = perturb_with_sources(cases, rng=np.random.default_rng(3), volume_growth={"H1": 0.3, "H2": -0.2},
+                               coding_upshift=0.5, drg_codes={"GB15", "GB13", "GB11"})
+    assert out.cases.equals(perturb(cases, rng=np.random.default_rng(3), volume_growth={"H1": 0.3, "H2": -0.2},
+                                    coding_upshift=0.5, drg_codes={"GB15", "GB13", "GB11"}))
+    source = cases.iloc[out.source].reset_index(drop=True)
+    assert (out.cases["total_cost"] == source["total_cost"]).all()
+    assert (out.cases["hospital_id"] == source["hospital_id"]).all()
+    # the upshifted stays, and only they, have another DRG than their input row
+    moved = (out.cases["drg"].astype(str) != source["drg"].astype(str)).to_numpy()
+    assert moved.any() and (moved == out.changed).all()
+    copies = out.cases["case_id"].astype(str).str.contains("~v").to_numpy()
+    assert copies.any() and (out.cases["case_id"][~copies] == source["case_id"][~copies]).all()
