@@ -71,22 +71,12 @@ def test_scenario(benchmark, prepared, kind):
     assert len(result.scenarios) == 2
 
 
-def test_monte_carlo_draws_of_budget_keys(benchmark, prepared):
+@pytest.mark.parametrize("kind", ["budget_monte_carlo", "monte_carlo"])
+def test_monte_carlo_draws(benchmark, prepared, kind):
     from drgdip.simulate import simulate
 
     province, policy = prepared
-    monte_carlo = scenarios()["budget_monte_carlo"]
-    result = benchmark.pedantic(simulate, args=(province, policy), kwargs={"monte_carlo": monte_carlo},
-                                rounds=1, iterations=1)
-    benchmark.extra_info["seconds_per_draw"] = benchmark.stats.stats.mean / monte_carlo.draws
-    assert len(result.monte_carlo_pools)
-
-
-def test_monte_carlo_draws(benchmark, prepared):
-    from drgdip.simulate import simulate
-
-    province, policy = prepared
-    monte_carlo = scenarios()["monte_carlo"]
+    monte_carlo = scenarios()[kind]
     result = benchmark.pedantic(simulate, args=(province, policy), kwargs={"monte_carlo": monte_carlo},
                                 rounds=1, iterations=1)
     benchmark.extra_info["seconds_per_draw"] = benchmark.stats.stats.mean / monte_carlo.draws

@@ -242,7 +242,7 @@ def _summary_table(year_input: SettlementInput, money: PoolMoney, values: PointV
         totals = np.maximum(area_cases, 1)
         for k, label in enumerate(labels):
             frame[f"share_{label}"] = counts[:, k] / totals
-    left_out = year_input.remembered(("left_out_counts", policy.regions, policy.pooling),
+    left_out = year_input.remembered(("left_out_counts",),
                                      lambda: _left_out_counts(arrays, layout, policy))
     for label, count in left_out.items():
         frame[f"cases_{label}"] = count

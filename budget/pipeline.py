@@ -49,8 +49,8 @@ __all__ = ["settle_province", "prepare_province", "settle_prepared", "PreparedPr
 
 SETTLEMENT_COLUMNS = ("case_id", "hospital_id", "total_cost", "fund_paid")
 # code columns read as categoricals: one small integer per stay instead of a string
-CATEGORICAL_COLUMNS = ("hospital_id", "region", "insured_region", "insurance_type", "care_type", "dept", "hospital_type",
-                       "status", "mdc", "adrg", "drg", "dip_group", "dip_type", "settle_status")
+CATEGORICAL_COLUMNS = ("hospital_id", "region", "insured_region", "insurance_type", "care_type", "dept",
+                       "hospital_type", "status", "mdc", "adrg", "drg", "dip_group", "dip_type", "settle_status")
 OUTPATIENT_COLUMNS = ("patient_id", "hospital_id", "visit_time", "cost", "related_case_id")
 # how the stages name the stays in their messages, told as rows of the input file by rows_in_file
 KEPT, SETTLED, HISTORY = "<stays>", "<settlement year>", "<history>"
@@ -264,15 +264,14 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
         table = _prepared_weights(prepared, policy, frames, warnings)
     points_key = _points_key(policy)
     with stage("history points"), in_file(), rows_in_file({"<DataFrame>": history_rows}, file=KEPT):
-        history = by_area = key = None
+        history = by_area = history_key = None
         past = frames.pop()
         if past is not None:
             settled_hospitals, hospital_key = _once(prepared.of_current, "hospitals", partial(
                 _hospitals_of, frames[0]))
-            key = (points_key, hospital_key) if points_key is not None else None
-            history, by_area = _remembered(prepared.history_points, key, partial(
+            history_key = (points_key, hospital_key) if points_key is not None else None
+            history, by_area = _remembered(prepared.history_points, history_key, partial(
                 history_with_points, past, prepared.past_years, policy, table, settled_hospitals=settled_hospitals))
-        history_key = key
         del past
     with stage("points"), in_file(), rows_in_file({"<DataFrame>": settled_rows}, file=KEPT):
         current = frames.pop()

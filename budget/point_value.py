@@ -57,9 +57,10 @@ def weighted_point_value(group: np.ndarray, hospital: np.ndarray, stay_weight: n
     keeps those at or below the group's mean value per point (优值区间).
     """
     weight = np.asarray(stay_weight, dtype=np.float64)
-    counted = weight > 0
-    num, den = point_value_sums(_cells(group), _cells(hospital), counted, np.arange(len(weight), dtype=np.int64), 0,
-                                weight, _floats(value), _floats(points), n_groups, n_hospitals)
+    # each stay is its own "year", weighted by its own weight
+    own = np.arange(len(weight), dtype=np.int64)
+    num, den = point_value_sums(_cells(group), _cells(hospital), weight > 0, own, 0, weight, _floats(value),
+                                _floats(points), n_groups, n_hospitals)
     return _smoothed(num.reshape(n_groups, n_hospitals), den.reshape(n_groups, n_hospitals), rules)
 
 

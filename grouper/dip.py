@@ -263,11 +263,12 @@ def kernel_args(p: PreparedCases, d: DipDirectory) -> tuple:
     The batch kernel and the one-case trace take the same arguments, so they decide alike.
     """
     c = d.compiled
-    return (p.has_dx, p.core_dx, p.prefix_ids, p.category, p.surgery_level, p.newborn_weight, p.proc_ptr, p.proc_ids, p.proc_class, p.cost,
-            p.subtype_flags, d.attribute_source == "highest", len(c.proc_vocab), c.any_dx_id, c.core_keys,
-            c.core_rows, c.core_rel_ptr, c.core_slot_ptr, c.core_rel_ids, c.core_mean, c.core_kind, c.newborn_lo, c.newborn_hi, c.newborn_rows, c.comp_keys,
-            c.comp_rows, c.comp_band_lo, c.comp_band_hi, c.range_lo,
-            c.range_hi, c.range_class, c.range_rows, c.group_mean, c.aux_ptr, c.aux_subtype, c.aux_trigger)
+    return (p.has_dx, p.core_dx, p.prefix_ids, p.category, p.surgery_level, p.newborn_weight, p.proc_ptr,
+            p.proc_ids, p.proc_class, p.cost, p.subtype_flags, d.attribute_source == "highest", len(c.proc_vocab),
+            c.any_dx_id, c.core_keys, c.core_rows, c.core_rel_ptr, c.core_slot_ptr, c.core_rel_ids, c.core_mean,
+            c.core_kind, c.newborn_lo, c.newborn_hi, c.newborn_rows, c.comp_keys, c.comp_rows, c.comp_band_lo,
+            c.comp_band_hi, c.range_lo, c.range_hi, c.range_class, c.range_rows, c.group_mean, c.aux_ptr,
+            c.aux_subtype, c.aux_trigger)
 
 
 DIP_INPUT_COLUMNS = ("dx", "proc", "los", "age", "age_days", "leaving_type", "icu_hours", "total_cost", "drug_cost",

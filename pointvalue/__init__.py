@@ -28,7 +28,8 @@ __all__ = [
     "AuxTypingRules", "BedDayPhase", "BedDayRules", "Calibration", "DipBuildRules", "HospitalCoefTable",
     "HighTier", "OutlierRules", "PointsPolicy", "RemoteRules", "SpecialReviewRules", "Trim",
     "points_policy_from_mapping", "DipScores", "DrgWeights", "GroupWeights", "WeightTable",
-    "hospital_level_coefs", "group_level_coefs", "insured_pool", "bed_day_payment", "bed_day_points", "BREAKDOWN_COLUMNS",
+    "hospital_level_coefs", "group_level_coefs", "insured_pool", "bed_day_payment", "bed_day_points",
+    "BREAKDOWN_COLUMNS",
     "OUTLIER_CLASSES", "case_points", "special_review_candidates", "special_review_quota",
     "build_dip_directory", "addon_points", "drg_rate", "payment_standard",
 ]

@@ -48,7 +48,8 @@ from drgdip.pointvalue.rules import APPROVED_PAYMENTS, HIGH_FORMULAS, HospitalCo
 from drgdip.pointvalue.special import special_review_quota
 from drgdip.pointvalue.weights import WeightTable
 
-__all__ = ["case_points", "case_point_inputs", "points_at", "unknown_groups", "CasePointInputs", "OUTLIER_CLASSES", "BREAKDOWN_COLUMNS", "REVIEW_STATUSES"]
+__all__ = ["case_points", "case_point_inputs", "points_at", "unknown_groups", "CasePointInputs", "OUTLIER_CLASSES",
+           "BREAKDOWN_COLUMNS", "REVIEW_STATUSES"]
 
 OUTLIER_CLASSES = ("normal", "low", "high", "extreme", "ungrouped", "special_review", "bed_day")
 REVIEW_STATUSES = ("none", "approved", "over_quota")
@@ -538,7 +539,8 @@ def points_at(inputs: CasePointInputs, *, point_value=None, approved=None) -> pd
             np.nan if rules.extreme_ratio is None else float(rules.extreme_ratio), bool(rules.extreme_inclusive),
             HIGH_FORMULAS.index(rules.high_formula),
             bool(not policy.is_dip or rules.high_formula == "review_only"), bool(rules.coefs_on_outliers),
-            bool(rules.coefs_on_outliers or rules.outlier_reference == "standard"), float(rules.blank_group), bool(rules.blank_group_coefs),
+            bool(rules.coefs_on_outliers or rules.outlier_reference == "standard"), float(rules.blank_group),
+            bool(rules.blank_group_coefs),
             APPROVED_PAYMENTS.index(policy.special_review.approved_payment),
             float(candidate_min), float(policy.points_scale), float(all_mean or np.nan),
             column["base_points"], column["reference_cost"], column["cost_ratio"], klass,
