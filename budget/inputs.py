@@ -59,6 +59,11 @@ class SettlementInput:
         return len(self.arrays.region_labels)
 
 
+# what phases derive from the layout and the stays' funds and months alone, and from the history's
+# funds alone: an input laid out like another (``read_input``'s ``like``) takes them from it
+LAYOUT_ONLY = ("pool_remote_fund", "without_months", "hospital_rows")
+HISTORY_FUNDS_ONLY = ("last_year_funds", "last_fund_by_row")
+
 INPUT_SECTIONS = ("points", "point_value", "pooling", "regions", "remote_pool", "year")
 
 
@@ -126,10 +131,16 @@ def read_input(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame |
         fund_fen=arrays.fund_fen, fixed_fen=arrays.fixed_fen, points=arrays.points, base_points=arrays.base_points,
         hospital_level=arrays.hospital_level if arrays.hospital_level is not None else NOT_GIVEN,
         fund_part=arrays.fund_part_points if arrays.fund_part_points is not None else NOT_GIVEN)
+    derived = None
+    if keep:
+        derived = {}
+        if like is not None and like.derived and layout is like.layout:
+            kept = LAYOUT_ONLY + (HISTORY_FUNDS_ONLY if mapped is not None and like.history is not None
+                                  and mapped.area is like.history.area else ())
+            derived = {key: value for key, value in like.derived.items() if key[0] in kept}
     return SettlementInput(arrays=arrays, case_id=cases["case_id"], layout=layout, stays=stays, history=mapped,
                            hospital_table=hospital_table, year=year if year is not None else policy.year,
-                           before_layout=read if keep else None, history_key=history_key,
-                           derived={} if keep else None)
+                           before_layout=read if keep else None, history_key=history_key, derived=derived)
 
 
 def _same_places(arrays: CaseArrays, layout: Layout, other: SettlementInput) -> bool:

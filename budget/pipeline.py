@@ -34,6 +34,8 @@ from drgdip.budget.policy import Policy, load_policy
 from drgdip.budget.indicators import INDICATOR_INPUTS, assessment_scores, indicator_tables, last_year_costs
 from drgdip.budget.inputs import input_key, layout_key, read_input
 from drgdip.budget.settle import Settlement, settle_cases
+from drgdip.budget.repriced_points import keep_points, repriced_history, repriced_year
+from drgdip.pointvalue.repricing import without_coefficients
 from drgdip.budget.stay_points import POINTS_STAGE_COLUMNS, history_with_points, settled, settlement_year_points
 from drgdip.pointvalue.points import unknown_groups
 from drgdip.core.checks import STAY_PROBLEMS, check_case_table, stay_problems
@@ -145,6 +147,8 @@ class PreparedProvince:
     weight_tables: dict = field(default_factory=dict, repr=False, compare=False)
     history_points: dict = field(default_factory=dict, repr=False, compare=False)   # the last policy's, see _points_key
     year_points: dict = field(default_factory=dict, repr=False, compare=False)
+    # the last run's points of the history and of the year, for a policy that changes only coefficients
+    kept_points: dict = field(default_factory=dict, repr=False, compare=False)
     settlement_inputs: dict = field(default_factory=dict, repr=False, compare=False)
     of_current: dict = field(default_factory=dict, repr=False, compare=False)   # worked out once of ``current``
     # the settlement inputs of the province this one was drawn from: their history is this one's too
@@ -164,6 +168,7 @@ class PreparedProvince:
         parent_points = (self.year_points, *drawn_from) if drawn_from is not None and self.year_points else None
         return replace(self, current=current, current_rows=np.full(len(current), -1, dtype=np.int64),
                        weight_tables=kept_weights, history_points=self.history_points, year_points={},
+                       kept_points={kind: kept for kind, kept in self.kept_points.items() if kind[0] == "history"},
                        settlement_inputs={}, of_current={},
                        parent_inputs=self.settlement_inputs if self.settlement_inputs else self.parent_inputs,
                        parent_points=parent_points)
@@ -271,13 +276,14 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
                 _hospitals_of, frames[0]))
             history_key = (points_key, hospital_key) if points_key is not None else None
             history, by_area = _remembered(prepared.history_points, history_key, partial(
-                history_with_points, past, prepared.past_years, policy, table, settled_hospitals=settled_hospitals))
+                _history_points, prepared.kept_points, past, prepared.past_years, policy, table, settled_hospitals,
+                hospital_key))
         del past
     with stage("points"), in_file(), rows_in_file({"<DataFrame>": settled_rows}, file=KEPT):
         current = frames.pop()
         frame, unknown, said, _ = _remembered(prepared.year_points, points_key, partial(
             _checked_year_points, current, policy, table, approved=prepared.approved, by_area=by_area,
-            drawn_from=_drawn_from(prepared, points_key, by_area)))
+            drawn_from=_drawn_from(prepared, points_key, by_area), kept_points=prepared.kept_points))
         del current
         if said:
             first = int(np.flatnonzero(unknown)[0])
@@ -346,16 +352,54 @@ def _hospitals_of(current: pd.DataFrame) -> tuple[np.ndarray, frozenset]:
     return hospitals, frozenset(map(str, hospitals))
 
 
-def _checked_year_points(current: pd.DataFrame, policy: Policy, table, *, approved, by_area, drawn_from=None):
+def _history_points(kept_points: dict | None, past: pd.DataFrame, years: np.ndarray, policy: Policy, table,
+                    settled_hospitals, hospital_key) -> tuple[pd.DataFrame, dict]:
+    """:func:`history_with_points`, priced again from the last run's when ``policy`` changes only
+    coefficients (:mod:`drgdip.budget.repriced_points`), and kept for the next when ``kept_points`` is
+    a memory."""
+    kind = ("history", hospital_key)
+    if kept_points is not None:
+        again = repriced_history(kept_points.get(kind), _coefficient_free_key(policy), years, policy, table,
+                                 settled_hospitals)
+        if again is not None:
+            return again
+    parts, memo = ([], {}) if kept_points is not None else (None, None)
+    history, by_area = history_with_points(past, years, policy, table, settled_hospitals=settled_hospitals,
+                                           recipe_parts=parts, memo=memo)
+    if kept_points is not None:
+        kept_points.pop(kind, None)
+        kept = keep_points(_coefficient_free_key(policy), parts, past, history, policy, table, KEPT, memo=memo)
+        if kept is not None:
+            kept_points[kind] = kept
+    return history, by_area
+
+
+def _checked_year_points(current: pd.DataFrame, policy: Policy, table, *, approved, by_area, drawn_from=None,
+                         kept_points: dict | None = None):
     """(the settlement year's stays with their points, which of them carry a group code the weight
     table does not know, what to say of those (:func:`drgdip.pointvalue.points.unknown_groups`), and
-    the reference point values they were computed at). ``drawn_from``: :func:`_drawn_from`."""
+    the reference point values they were computed at). ``drawn_from``: :func:`_drawn_from`;
+    ``kept_points``: see :func:`_history_points` (without an approval list)."""
+    kind = ("year",)
+    if kept_points is not None and drawn_from is None and approved is None and kind in kept_points:
+        kept = kept_points[kind]
+        frame = repriced_year(kept, _coefficient_free_key(policy), policy, table, by_area)
+        if frame is not None:
+            return (frame, *kept.extra, by_area)
+    parts = [] if kept_points is not None and drawn_from is None and approved is None else None
     if drawn_from is not None:
         frame = _points_of_a_draw(current, *drawn_from, policy, table, by_area)
     else:
-        frame = settlement_year_points(current, policy, table, approved=approved, by_area=by_area)
+        frame = settlement_year_points(current, policy, table, approved=approved, by_area=by_area,
+                                       recipe_parts=parts)
     unknown, said = unknown_groups(frame, table, group_col="dip_group" if policy.points.is_dip else "drg",
                                    is_dip=policy.points.is_dip)
+    if kept_points is not None:
+        kept_points.pop(kind, None)
+        kept = keep_points(_coefficient_free_key(policy), parts, current, frame, policy, table, SETTLED,
+                           extra=(unknown, said)) if parts is not None else None
+        if kept is not None:
+            kept_points[kind] = kept
     return frame, unknown, said, by_area
 
 
@@ -433,7 +477,7 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
                                 approved=approved, deductions=deductions, year=year, regroup=regroup, clock=clock)
     frames = [prepared.current, prepared.past]
     # the stays are held once and freed stage by stage: nothing is kept for another policy
-    prepared = replace(prepared, current=None, past=None, history_points=None, year_points=None,
+    prepared = replace(prepared, current=None, past=None, history_points=None, year_points=None, kept_points=None,
                        settlement_inputs=None, of_current=None)
     return _settle(prepared, prepared.policy, frames, clock=clock, input_columns=True)
 
@@ -448,6 +492,12 @@ def _points_key(policy: Policy):
     except TypeError:
         return None
     return key
+
+
+def _coefficient_free_key(policy: Policy):
+    """:func:`_points_key` of ``policy`` with the hospital and remote coefficients left out: policies
+    with the same one price the same stays from the same :mod:`drgdip.budget.repriced_points` recipe."""
+    return _points_key(replace(policy, points=without_coefficients(policy.points)))
 
 
 def _once(memory: dict | None, key, compute):

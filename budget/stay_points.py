@@ -18,7 +18,8 @@ from drgdip.budget.policy import Policy
 from drgdip.core.errors import UsageError, rows_in_file
 from drgdip.core.frames import with_columns
 
-__all__ = ["settlement_year_points", "add_points", "point_breakdown", "with_payment_methods", "history_with_points", "history_point_values",
+__all__ = ["settlement_year_points", "add_points", "point_breakdown", "with_payment_methods", "history_with_points",
+           "history_point_values", "history_layout",
            "reference_point_values", "exclude_by_los", "points_by_region", "settled", "POINT_COLUMNS",
            "HISTORY_COLUMNS"]
 
@@ -78,18 +79,30 @@ def reference_point_values(frame: pd.DataFrame, policy: Policy, table, by_area: 
 
 
 def history_point_values(history: pd.DataFrame, years: np.ndarray, policy: Policy,
-                         settled_hospitals=None) -> dict:
+                         settled_hospitals=None, *, layout: tuple | None = None) -> dict:
     """Budget point value of each pooling area from the history stays with points, by the one formula
     of :func:`drgdip.budget.point_value.history_point_value`, over the stays settlement uses for it:
     settled, paid by points (no fixed payment), treated in a region the policy settles, insured in
     the province, at a hospital with stays in the settlement year (``settled_hospitals``; all when
-    None)."""
-    from drgdip.pointvalue.coefs import pool_codes
-
+    None). ``layout``: :func:`history_layout` of the same stays, policy and hospitals, when known."""
+    use, area, labels, hospital, n_hospitals, value = layout or history_layout(history, policy, settled_hospitals)
     points = history["case_points"].to_numpy(dtype=np.float64, na_value=np.nan)
-    use = settled(history) & np.isfinite(points)
+    use = use & np.isfinite(points)
     if "fixed_payment" in history.columns:
         use &= history["fixed_payment"].isna().to_numpy()
+    if not use.any():
+        return {}
+    per_area = history_point_value(value, points, years, area, hospital, len(labels), n_hospitals, policy, use)
+    return {label: float(pv) for label, pv in zip(labels, per_area) if np.isfinite(pv)}
+
+
+def history_layout(history: pd.DataFrame, policy: Policy, settled_hospitals=None) -> tuple:
+    """What :func:`history_point_values` reads of the history besides its points: (the stays it may use
+    whatever their points, their area, the area labels, their hospital, the number of hospitals, the
+    yuan of each stay)."""
+    from drgdip.pointvalue.coefs import pool_codes
+
+    use = settled(history).copy()
     if "insured_region" in history.columns and "region" in history.columns:
         use &= pool_codes(history["region"], history["insured_region"],
                           policy.points.remote.province_prefix_len) != 2   # insured in another province
@@ -104,27 +117,25 @@ def history_point_values(history: pd.DataFrame, years: np.ndarray, policy: Polic
                             .isin(pd.Index(settled_hospitals).astype(str)), False)
         use &= present[hospital]
     use &= (area >= 0) & (hospital >= 0)
-    if not use.any():
-        return {}
     value = history["fund_paid" if policy.point_value.basis == "fund_only" else "total_cost"] \
         .to_numpy(dtype=np.float64)
-    per_area = history_point_value(value, points, years, area, hospital, len(labels), len(hospital_labels),
-                                   policy, use)
-    return {label: float(pv) for label, pv in zip(labels, per_area) if np.isfinite(pv)}
+    return use, area, labels, hospital, len(hospital_labels), value
 
 
 def settlement_year_points(frame: pd.DataFrame, policy: Policy, table, *, approved=None,
-                           by_area: dict | None = None) -> pd.DataFrame:
+                           by_area: dict | None = None, recipe_parts: list | None = None) -> pd.DataFrame:
     """The settlement year's stays with their points, at the reference point value of their area
-    (``by_area``: the history's budget point value of each area)."""
+    (``by_area``: the history's budget point value of each area). ``recipe_parts``: see
+    :func:`point_breakdown` (without an approval list)."""
     point_value = reference_point_values(frame, policy, table, by_area)
     if approved is None or policy.pooling == "province":
-        return add_points(frame, policy, table, approved=approved, point_value=point_value)
+        return add_points(frame, policy, table, approved=approved, point_value=point_value,
+                          recipe_parts=recipe_parts if approved is None else None)
     return points_by_region(frame, policy, table, approved, point_value)
 
 
 def add_points(frame: pd.DataFrame, policy: Policy, table, *, approved=None,
-               point_value: np.ndarray | None = None) -> pd.DataFrame:
+               point_value: np.ndarray | None = None, recipe_parts: list | None = None) -> pd.DataFrame:
     """``frame`` with the points breakdown (``case_points`` = final points) and day-care payments.
 
     ``point_value`` (yuan per point of each stay, default :func:`reference_point_values`) is the
@@ -132,22 +143,27 @@ def add_points(frame: pd.DataFrame, policy: Policy, table, *, approved=None,
     """
     if point_value is None:
         point_value = reference_point_values(frame, policy, table)
-    frame = with_columns(frame, **point_breakdown(frame, policy, table, point_value, approved=approved))
+    frame = with_columns(frame, **point_breakdown(frame, policy, table, point_value, approved=approved,
+                                                  recipe_parts=recipe_parts))
     return with_payment_methods(frame, policy, point_value)
 
 
 def point_breakdown(frame: pd.DataFrame, policy: Policy, table, point_value: np.ndarray, *,
-                    approved=None) -> dict:
+                    approved=None, recipe_parts: list | None = None) -> dict:
     """The points columns of ``frame``'s stays (:data:`POINT_COLUMNS` and ``case_points``) before
-    day-care payment methods; the point value matters only for the ``standard`` outlier reference."""
+    day-care payment methods; the point value matters only for the ``standard`` outlier reference.
+    ``recipe_parts``: gets what :mod:`drgdip.pointvalue.repricing` keeps of these stays."""
     from drgdip.pointvalue.points import case_point_inputs, points_at
+    from drgdip.pointvalue.repricing import recipe_part
     needs_value = policy.points.outliers.outlier_reference == "standard"
     if needs_value and len(frame) and not np.isfinite(point_value).all():
         raise UsageError("the 'standard' outlier reference needs a point value: give "
                          "point_value.budget_point_value or a weight table with its all-case mean",
                          field="point_value.budget_point_value")
-    breakdown = points_at(case_point_inputs(frame, table, policy.points),
-                          point_value=point_value if needs_value else None, approved=approved)
+    inputs = case_point_inputs(frame, table, policy.points)
+    breakdown = points_at(inputs, point_value=point_value if needs_value else None, approved=approved)
+    if recipe_parts is not None:
+        recipe_parts.append(recipe_part(inputs, breakdown))
     added = {c: breakdown[c].array for c in POINT_COLUMNS if c in breakdown.columns}
     added["case_points"] = breakdown["final_points"].to_numpy()
     if policy.points.bed_day.fund_shares:
@@ -172,7 +188,8 @@ def _depends_on_point_value(frame: pd.DataFrame, policy: Policy) -> bool:
 
 
 def history_with_points(past: pd.DataFrame, years: np.ndarray, policy: Policy, table,
-                        settled_hospitals=None) -> tuple[pd.DataFrame, dict]:
+                        settled_hospitals=None, recipe_parts: list | None = None,
+                        memo: dict | None = None) -> tuple[pd.DataFrame, dict]:
     """The history stays with their points, and the budget point value of each area they give.
 
     Points at the policy's point value (or the weight table's all-case mean per point) give the
@@ -181,15 +198,19 @@ def history_with_points(past: pd.DataFrame, years: np.ndarray, policy: Policy, t
     day-care payment methods. Points are computed in blocks of :data:`HISTORY_BLOCK_ROWS` stays (a
     stay's points depend on the stay alone), so that the per-stay breakdown of tens of millions of
     history stays is never held at once; the result keeps only what settlement reads of the history
-    (:data:`HISTORY_COLUMNS` and the points).
+    (:data:`HISTORY_COLUMNS` and the points). ``recipe_parts``: see :func:`point_breakdown`;
+    ``memo``: gets the :func:`history_layout` used, for later runs on the same stays.
     """
     history = past[[c for c in HISTORY_COLUMNS if c in past.columns]]
-    columns, kernel_points = _points_in_blocks(past, policy, table, None)
+    columns, kernel_points = _points_in_blocks(past, policy, table, None, recipe_parts=recipe_parts)
     history = with_columns(history, **columns)
     outlier_class = columns["outlier_class"]
     by_area = None
     if policy.point_value.budget_point_value is None and policy.day_care.reference_point_value is None:
-        by_area = history_point_values(history, years, policy, settled_hospitals)
+        layout = history_layout(history, policy, settled_hospitals)
+        if memo is not None:
+            memo["layout"] = layout
+        by_area = history_point_values(history, years, policy, settled_hospitals, layout=layout)
         standard = policy.points.outliers.outlier_reference == "standard"
         if by_area and (standard or _depends_on_point_value(past, policy)):
             refined = reference_point_values(past, policy, table, by_area)
@@ -200,7 +221,7 @@ def history_with_points(past: pd.DataFrame, years: np.ndarray, policy: Policy, t
 
 
 def _points_in_blocks(stays: pd.DataFrame, policy: Policy, table, point_value: np.ndarray | None, *,
-                      known: tuple | None = None) -> tuple[dict, np.ndarray]:
+                      known: tuple | None = None, recipe_parts: list | None = None) -> tuple[dict, np.ndarray]:
     """``case_points``, ``fixed_payment``, ``base_points`` and ``outlier_class`` of ``stays``, block by
     block, and the points before day-care payment methods. With ``known`` (those points and the
     outlier classes, when they do not depend on the point value) only the payment methods are
@@ -217,7 +238,8 @@ def _points_in_blocks(stays: pd.DataFrame, policy: Policy, table, point_value: n
         value = reference_point_values(block, policy, table) if point_value is None else point_value[start:stop]
         if kernel_points is None:
             with rows_in_file({"<DataFrame>": range(start, stop)}, file="<DataFrame>"):   # rows of ``stays``
-                block = with_columns(block, **point_breakdown(block, policy, table, value))
+                block = with_columns(block, **point_breakdown(block, policy, table, value,
+                                                              recipe_parts=recipe_parts))
             before[start:stop] = block["case_points"].to_numpy()
         else:
             block = with_columns(block, case_points=kernel_points[start:stop],

@@ -77,81 +77,44 @@ def _points_kernel(base, reference, cost, coef, aux, remote, other, approved, ap
     for i in nb.prange(n):
         b = base[i]
         ref = reference[i]
-        a = aux[i]
-        r = remote[i]
-        o = other[i]
         h = coef[i]
         candidate = False
         if bed_day[i]:
             klass = BED_DAY
-            acute = b * h * a if bed_acute[i] else 0.0
-            if acute > 0:   # the bed-day points ride on the group's points as the outlier factor
-                factor = 1.0 + bed_points[i] / acute
-                applied = h
-            else:
-                b = bed_points[i]
-                factor = 1.0
-                applied = 1.0
-                a = 1.0
             ratio = cost[i] / ref if ref > 0 else np.nan
         elif np.isnan(b):
-            b = points_scale
             ref = all_case_mean
             ratio = cost[i] / ref
             candidate = True
-            if approved[i]:
-                klass = SPECIAL_REVIEW
-                factor = ratio
-                applied = h
-            else:
-                klass = UNGROUPED
-                factor = blank_factor * ratio
-                applied = h if blank_coefs else 1.0
-            if not blank_coefs and not approved[i]:
-                a = 1.0
-                r = 1.0
-                o = 1.0
+            klass = SPECIAL_REVIEW if approved[i] else UNGROUPED
         else:
             ratio = cost[i] / ref if ref > 0 else np.nan
             if approved[i]:
                 klass = SPECIAL_REVIEW
                 candidate = True
-                applied = h
-                factor = ratio if approved_payment == FFS else 1.0
             else:
-                thr = high_threshold[i]
                 is_low = ratio <= low_ratio if low_inclusive else ratio < low_ratio
                 is_extreme = False
                 if not np.isnan(extreme_ratio):
                     is_extreme = ratio >= extreme_ratio if extreme_inclusive else ratio > extreme_ratio
+                thr = high_threshold[i]
                 is_high = ratio >= thr if high_inclusive else ratio > thr
                 if is_low:
                     klass = LOW
-                    factor = ratio
-                    applied = h if coefs_on_low else 1.0
                 elif is_extreme:
                     klass = EXTREME
-                    factor = 1.0
-                    applied = h
                     candidate = True
                 elif is_high:
                     klass = HIGH
                     candidate = high_is_candidate
-                    if high_formula == DIP1:
-                        factor = ratio - thr + 1.0
-                        applied = h if coefs_on_outliers else 1.0
-                    elif high_formula == REVIEW_ONLY:
-                        factor = 1.0
-                        applied = h
-                    else:  # JINING, DRG_TIERED: the coefficient is inside the factor
-                        factor = ratio - thr + h
-                        applied = 1.0
                 else:
                     klass = NORMAL
-                    factor = 1.0
-                    applied = h
             if not np.isnan(candidate_min_ratio) and ratio >= candidate_min_ratio:
                 candidate = True
+        term = ratio - high_threshold[i] if klass == HIGH else ratio
+        b, factor, applied, a, r, o = _priced(
+            klass, b, term, h, aux[i], remote[i], other[i], bed_acute[i], bed_points[i], high_formula,
+            coefs_on_outliers, coefs_on_low, blank_factor, blank_coefs, approved_payment, points_scale)
         points = b * factor * applied * a * r * o
         if klass == SPECIAL_REVIEW and not np.isnan(approved_points[i]):
             points = approved_points[i]
@@ -168,6 +131,75 @@ def _points_kernel(base, reference, cost, coef, aux, remote, other, approved, ap
         out_other[i] = o
         out_points[i] = points
         out_candidate[i] = candidate
+
+
+@nb.njit(inline="always")
+def _priced(klass, b, term, h, a, r, o, bed_acute, bed_points, high_formula, coefs_on_outliers, coefs_on_low,
+            blank_factor, blank_coefs, approved_payment, points_scale):
+    """(base points used, outlier factor, applied hospital coefficient, aux, remote and other coefficients)
+    of a case of outlier class ``klass``: the one pricing rule of :func:`_points_kernel` and
+    :func:`_repriced_kernel`. ``b`` is the group's base points (NaN: ungrouped); ``term`` the cost
+    ratio, less the high-ratio threshold for high cases; ``h`` the hospital coefficient."""
+    if klass == BED_DAY:
+        acute = b * h * a if bed_acute else 0.0
+        if acute > 0:   # the bed-day points ride on the group's points as the outlier factor
+            return b, 1.0 + bed_points / acute, h, a, r, o
+        return bed_points, 1.0, 1.0, 1.0, r, o
+    if np.isnan(b):
+        if klass == SPECIAL_REVIEW:
+            return points_scale, term, h, a, r, o
+        if blank_coefs:
+            return points_scale, blank_factor * term, h, a, r, o
+        return points_scale, blank_factor * term, 1.0, 1.0, 1.0, 1.0
+    if klass == SPECIAL_REVIEW:
+        return b, term if approved_payment == FFS else 1.0, h, a, r, o
+    if klass == LOW:
+        return b, term, h if coefs_on_low else 1.0, a, r, o
+    if klass == HIGH:
+        if high_formula == DIP1:
+            return b, term + 1.0, h if coefs_on_outliers else 1.0, a, r, o
+        if high_formula == REVIEW_ONLY:
+            return b, 1.0, h, a, r, o
+        return b, term + h, 1.0, a, r, o   # JINING, DRG_TIERED: the coefficient is inside the factor
+    return b, 1.0, h, a, r, o   # NORMAL, EXTREME
+
+
+@nb.njit(cache=True, parallel=True)
+def _repriced_kernel(klass, base, term, coef_key, coef_of_key, pool_code, remote_of_pool, aux, other,
+                     bed_acute, bed_points, high_formula, coefs_on_outliers, coefs_on_low, blank_factor, blank_coefs,
+                     approved_payment, points_scale, out_points, out_coef, out_remote):
+    """Final points, applied hospital coefficient and remote coefficient of cases whose outlier class
+    does not depend on the coefficients, at new coefficients: :func:`_priced` again.
+
+    Parameters
+    ----------
+    klass : int8[n]
+        Outlier class (from :func:`_points_kernel`).
+    base, term : float64[n]
+        The group's base points (NaN: ungrouped); cost ratio, less the high threshold for high cases.
+    coef_key : int32[n]; coef_of_key : float64[k]
+        Each case's row among the distinct coefficient inputs, and the hospital coefficient of each.
+    pool_code : int8[n]; remote_of_pool : float64[3]
+        Local / remote in province / out of province, and the remote coefficient of each.
+    aux, other : float64[n] or float64[1]
+        Auxiliary-typing and other coefficients (one value: the same for every case).
+    bed_acute : bool[n] or bool[1]; bed_points : float64[n] or float64[1]
+        Bed-day inputs (one value: no bed-day case).
+    """
+    n = klass.shape[0]
+    each_aux = aux.shape[0] == n
+    each_other = other.shape[0] == n
+    each_bed = bed_points.shape[0] == n
+    for i in nb.prange(n):
+        a = aux[i] if each_aux else aux[0]
+        o = other[i] if each_other else other[0]
+        b, factor, applied, a, r, o = _priced(
+            klass[i], base[i], term[i], coef_of_key[coef_key[i]], a, remote_of_pool[pool_code[i]], o,
+            bed_acute[i] if each_bed else False, bed_points[i] if each_bed else 0.0, high_formula,
+            coefs_on_outliers, coefs_on_low, blank_factor, blank_coefs, approved_payment, points_scale)
+        out_points[i] = b * factor * applied * a * r * o
+        out_coef[i] = applied
+        out_remote[i] = r
 
 
 @nb.njit(cache=True, parallel=True)

@@ -247,6 +247,39 @@ def _specific_coefs(coef: np.ndarray, level: np.ndarray, frame: pd.DataFrame, ta
     return coef
 
 
+def stay_coefficients(frame: pd.DataFrame, coef_table: HospitalCoefTable, table: WeightTable, safe_row: np.ndarray,
+                      ungrouped: np.ndarray, codes: pd.Series | None, file: str
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per case (hospital_level_coef, hospital level as float with NaN where absent, basic-group
+    coefficient with NaN for other groups, the coefficient applied): the coefficients of ``coef_table``
+    for the cases of ``frame`` (hospital_id, hospital_level, insurance_type, hospital_type), whose
+    group is at ``safe_row`` of ``table`` unless ``ungrouped``. Each case's values depend on that case
+    alone. ``codes`` (the group codes) are needed for ``by_group_level`` only."""
+    n = len(frame)
+    tf = table.frame
+    level_coef, level = _hospital_coef(frame, coef_table, n, file)
+    level_coef = _specific_coefs(level_coef, level, frame, coef_table, tf, safe_row, ungrouped, codes, file,
+                                 table.source)
+    is_basic = ~ungrouped & tf["is_basic"].to_numpy(dtype=bool)[safe_row] if len(tf) else np.zeros(n, bool)
+    basic_coef = np.full(n, np.nan)
+    if is_basic.any():
+        mode = coef_table.basic_group_coef_mode
+        if mode == "one":
+            basic_coef[is_basic] = coef_table.basic_group_coef
+        elif mode == "secondary_level":
+            basic_coef[is_basic] = coef_table.level_coef(coef_table.secondary_level)
+        else:
+            per_group = tf["basic_coef"].to_numpy(dtype=np.float64)[safe_row]
+            lacking = is_basic & np.isnan(per_group)
+            if lacking.any():
+                group = tf["group"].iloc[safe_row[np.flatnonzero(lacking)[0]]]
+                raise UsageError(f"basic group {group!r} has no basic_coef (basic_group_coef_mode is per_group)",
+                                 file=table.source, field="basic_coef")
+            basic_coef[is_basic] = per_group[is_basic]
+    coef = np.where(is_basic, basic_coef, level_coef)
+    return level_coef, level, basic_coef, coef
+
+
 def _optional_coef(frame: pd.DataFrame, column: str, n: int, file: str) -> np.ndarray:
     if column not in frame.columns:
         return np.ones(n)
@@ -397,26 +430,7 @@ def case_point_inputs(cases, weights, policy: PointsPolicy, *, group_col: str | 
     base = np.where(ungrouped, np.nan, tf["base_points"].to_numpy(dtype=np.float64)[safe_row]) if len(tf) \
         else np.full(n, np.nan)
 
-    level_coef, level = _hospital_coef(frame, coef_table, n, file)
-    level_coef = _specific_coefs(level_coef, level, frame, coef_table, tf, safe_row, ungrouped, codes, file,
-                                 table.source)
-    is_basic = ~ungrouped & tf["is_basic"].to_numpy(dtype=bool)[safe_row] if len(tf) else np.zeros(n, bool)
-    basic_coef = np.full(n, np.nan)
-    if is_basic.any():
-        mode = coef_table.basic_group_coef_mode
-        if mode == "one":
-            basic_coef[is_basic] = coef_table.basic_group_coef
-        elif mode == "secondary_level":
-            basic_coef[is_basic] = coef_table.level_coef(coef_table.secondary_level)
-        else:
-            per_group = tf["basic_coef"].to_numpy(dtype=np.float64)[safe_row]
-            lacking = is_basic & np.isnan(per_group)
-            if lacking.any():
-                group = tf["group"].iloc[safe_row[np.flatnonzero(lacking)[0]]]
-                raise UsageError(f"basic group {group!r} has no basic_coef (basic_group_coef_mode is per_group)",
-                                 file=table.source, field="basic_coef")
-            basic_coef[is_basic] = per_group[is_basic]
-    coef = np.where(is_basic, basic_coef, level_coef)
+    level_coef, level, basic_coef, coef = stay_coefficients(frame, coef_table, table, safe_row, ungrouped, codes, file)
     aux = _optional_coef(frame, "aux_coef" if "aux_coef" in frame.columns else "dip_aux_coef", n, file)
     other = _optional_coef(frame, "other_coef", n, file)
     if "region" in frame.columns and "insured_region" in frame.columns:

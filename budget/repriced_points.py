@@ -1,0 +1,136 @@
+"""The points of a settlement run at other hospital or remote coefficients, from an earlier run's.
+
+A scenario that changes only coefficients keeps every stay's outlier class, cost ratio and base
+points (:mod:`drgdip.pointvalue.repricing`). Its points are priced again from the earlier run's
+:class:`~drgdip.pointvalue.repricing.PointsRecipe`; only the stays with a day-care payment method
+of their own go through the payment methods again, since those turn amounts into points at the
+reference point value, which the history's points set. Everything else the points stage wrote is
+the earlier run's: it does not depend on the coefficients.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from drgdip.budget.daycare import PAID_BY_RULE, PAYMENTS
+from drgdip.budget.policy import Policy
+from drgdip.budget.stay_points import (POINT_COLUMNS, history_layout, history_point_values,
+                                       reference_point_values, with_payment_methods)
+from drgdip.core.errors import UsageError
+from drgdip.core.frames import with_columns
+from drgdip.pointvalue.repricing import PointsRecipe, points_recipe, repriced_points
+
+__all__ = ["KeptPoints", "keep_points", "repriced_history", "repriced_year"]
+
+# what the day-care payment methods write, besides what exclude_by_los writes without regard to points
+DAY_PAYMENT_COLUMNS = ("case_points", "fixed_payment", "day_care_amount", "fund_part_points")
+
+
+@dataclass(frozen=True)
+class KeptPoints:
+    """An earlier run's points of some stays: its recipe, its result, the stays priced by a day-care
+    payment method of their own (their rows, and those stays), anything else the run gave that does
+    not depend on the coefficients (``extra``), and what later runs work out once (``memo``)."""
+
+    key: object                 # what the points depend on besides the stays and the coefficients
+    recipe: PointsRecipe
+    frame: pd.DataFrame
+    day_rows: np.ndarray
+    day_stays: pd.DataFrame
+    extra: tuple = ()
+    memo: dict = field(default_factory=dict, compare=False)
+
+
+def keep_points(key, parts: list, stays: pd.DataFrame, result: pd.DataFrame, policy: Policy, table, file: str,
+                extra: tuple = (), memo: dict | None = None) -> KeptPoints | None:
+    """The :class:`KeptPoints` of a run that gave ``result`` for ``stays`` (``parts``: its recipe parts;
+    ``key``: what its points depend on besides the stays and the coefficients, None: not comparable)."""
+    recipe = points_recipe(parts, stays, policy.points, table, file) if key is not None else None
+    if recipe is None:
+        return None
+    rows = _day_rows(stays)
+    return KeptPoints(key=key, recipe=recipe, frame=result, day_rows=rows,
+                      day_stays=stays.iloc[rows].reset_index(drop=True), extra=extra, memo=memo or {})
+
+
+def _day_rows(stays: pd.DataFrame) -> np.ndarray:
+    if "day_care_payment" not in stays.columns:
+        return np.zeros(0, dtype=np.int64)
+    method = pd.Categorical(stays["day_care_payment"], categories=list(PAYMENTS)).codes
+    return np.flatnonzero(np.isin(method, PAID_BY_RULE))
+
+
+def _repriced(kept: KeptPoints | None, key, policy: Policy, table) -> dict | None:
+    if kept is None or key is None or key != kept.key:
+        return None
+    return repriced_points(kept.recipe, policy.points, table)
+
+
+def _day_payments_again(kept: KeptPoints, kernel: dict, policy: Policy, point_value, into: dict) -> bool:
+    """The day-care payment methods of ``kept.day_rows`` again, from their points before them
+    (``kernel``) at ``point_value`` (one per such stay), written into the full columns ``into``;
+    False when they cannot be worked out apart (the points stage then runs and says why)."""
+    rows = kept.day_rows
+    if not len(rows):
+        return True
+    points = {c: kept.frame[c].array[rows] for c in POINT_COLUMNS if c in kept.frame.columns}
+    points.update({name: values[rows] for name, values in kernel.items()})
+    part = with_columns(kept.day_stays, **points)
+    try:
+        part = with_payment_methods(part, policy, np.asarray(point_value, dtype=np.float64))
+    except UsageError:
+        return False
+    for name in DAY_PAYMENT_COLUMNS:
+        if name not in part.columns or (name not in into and name not in kept.frame.columns):
+            continue
+        if name not in into:
+            into[name] = kept.frame[name].to_numpy(dtype=np.float64, na_value=np.nan).copy()
+        into[name][rows] = part[name].to_numpy(dtype=np.float64, na_value=np.nan)
+    return True
+
+
+def repriced_history(kept: KeptPoints | None, key, years: np.ndarray, policy: Policy, table,
+                     settled_hospitals=None) -> tuple[pd.DataFrame, dict] | None:
+    """:func:`drgdip.budget.stay_points.history_with_points` from the kept run of the same history
+    (None when ``policy``, whose points depend on ``key`` besides the stays and the coefficients,
+    differs from its policy in more than the coefficients)."""
+    kernel = _repriced(kept, key, policy, table)
+    if kernel is None:
+        return None
+    kernel = {"case_points": kernel["case_points"]}
+    columns = {"case_points": kernel["case_points"].copy()}
+    rows = kept.day_rows
+    if len(rows) and not _day_payments_again(kept, kernel, policy, reference_point_values(
+            kept.day_stays, policy, table), columns):
+        return None
+    history = with_columns(kept.frame, **{name: columns[name] for name in ("case_points", "fixed_payment")
+                                          if name in columns})
+    by_area = None
+    if policy.point_value.budget_point_value is None and policy.day_care.reference_point_value is None:
+        if "layout" not in kept.memo:
+            kept.memo["layout"] = history_layout(history, policy, settled_hospitals)
+        by_area = history_point_values(history, years, policy, settled_hospitals, layout=kept.memo["layout"])
+        if by_area and len(rows):
+            refined = reference_point_values(kept.day_stays, policy, table, by_area)
+            if not _day_payments_again(kept, kernel, policy, refined, columns):
+                return None
+            history = with_columns(history, **{name: columns[name] for name in ("case_points", "fixed_payment")
+                                               if name in columns})
+    return history, by_area
+
+
+def repriced_year(kept: KeptPoints | None, key, policy: Policy, table, by_area) -> pd.DataFrame | None:
+    """:func:`drgdip.budget.stay_points.settlement_year_points` (without an approval list) from the
+    kept run of the same stays (None as for :func:`repriced_history`)."""
+    columns = _repriced(kept, key, policy, table)
+    if columns is None:
+        return None
+    kernel = {name: values for name, values in columns.items() if name in ("case_points", "fund_part_points")}
+    rows = kept.day_rows
+    if len(rows) and not _day_payments_again(kept, kernel, policy, reference_point_values(
+            kept.day_stays, policy, table, by_area), columns):
+        return None
+    return with_columns(kept.frame, **columns)
