@@ -81,8 +81,8 @@ def input_key(policy: Policy):
 def layout_key(policy: Policy):
     """What the layout of the stays (areas, pools, the history's mapping onto them) reads of a
     policy besides the stays' statuses (None when the sections cannot be compared)."""
-    key = (policy.pooling, policy.regions, policy.remote_pool, policy.point_value, policy.points.remote,
-           policy.settlement.rounding, policy.year)
+    key = (policy.pooling, policy.regions, policy.remote_pool, policy.point_value,
+           policy.points.remote.province_prefix_len, policy.settlement.rounding, policy.year)
     try:
         hash(key)
     except TypeError:

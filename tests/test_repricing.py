@@ -124,7 +124,9 @@ def province_dir(tmp_path_factory):
 def test_coefficient_scenarios_price_the_kept_points_and_equal_fresh_settlements(province_dir, policy_file,
                                                                                 monkeypatch):
     """Each coefficient scenario settled on one preparation equals ``settle_province`` with the changed
-    policy, every table and every stay; after the first run the points stage does not run again."""
+    policy, every table and every stay; after the first run neither the points stage nor the layout
+    runs again."""
+    from drgdip.budget import inputs
     from drgdip.pointvalue import points as points_module
 
     policy = load_policy(POLICIES / policy_file)
@@ -135,20 +137,24 @@ def test_coefficient_scenarios_price_the_kept_points_and_equal_fresh_settlements
              apply_overrides(policy, {"points.hospital_coef.by_level.1": 0.83, "points.remote.remote_coef": 0.95}),
              apply_overrides(policy, {f"points.hospital_coef.by_hospital.{hospital}": 1.3}),
              apply_overrides(policy, {"points.hospital_coef.default": 0.97})]
-    calls = []
+    calls, layouts = [], []
     real = points_module.case_point_inputs
     monkeypatch.setattr(points_module, "case_point_inputs", lambda *a, **k: calls.append(1) or real(*a, **k))
-    ran = []
+    real_layout = inputs.build_layout
+    monkeypatch.setattr(inputs, "build_layout", lambda *a, **k: layouts.append(1) or real_layout(*a, **k))
+    ran, laid_out = [], []
     for step in steps:
-        before = len(calls)
+        before, before_layouts = len(calls), len(layouts)
         got = settle_prepared(prepared, step)
         ran.append(len(calls) - before)
+        laid_out.append(len(layouts) - before_layouts)
         expected = settle_province(province_dir, step, **grouping)
         for name, table in got.tables().items():
             pd.testing.assert_frame_equal(table.reset_index(drop=True), expected.tables()[name].reset_index(drop=True),
                                           check_exact=True, obj=name)
         assert got.warnings == expected.warnings
     assert ran[0] > 0 and ran[1:] == [0] * (len(steps) - 1)
+    assert laid_out[1:] == [0] * (len(steps) - 1)   # a coefficient, the remote one too, keeps the layout
 
 
 @settings(max_examples=5, deadline=None)
