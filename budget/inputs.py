@@ -62,7 +62,7 @@ class SettlementInput:
 # what phases derive from the layout and the stays' funds and months alone, and from the history's
 # funds alone: an input laid out like another (``read_input``'s ``like``) takes them from it
 LAYOUT_ONLY = ("pool_remote_fund", "without_months", "hospital_rows")
-HISTORY_FUNDS_ONLY = ("last_year_funds", "last_fund_by_row")
+HISTORY_FUNDS_ONLY = ("last_year_funds", "last_fund_by_row", "history_yuan", "history_area")
 
 INPUT_SECTIONS = ("points", "point_value", "pooling", "regions", "remote_pool", "year")
 

@@ -128,12 +128,15 @@ def history_point_value(value: np.ndarray, points: np.ndarray, year: np.ndarray,
 def budget_point_values(policy: Policy, arrays: CaseArrays, pool: np.ndarray, pool_area: np.ndarray,
                         area_labels: np.ndarray, history: CaseArrays | None = None, history_pool: np.ndarray | None = None,
                         history_hospital: np.ndarray | None = None, history_year: np.ndarray | None = None,
-                        year: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                        year: int | None = None, history_yuan: np.ndarray | None = None,
+                        history_area: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Budget point value of each pool (yuan per point) and where it came from.
 
     Sources, first available: the policy (``point_value.budget_point_value``); the pool's history
     years (the latest ``len(year_weights)`` years before ``year``, weights aligned to the latest);
-    the area's history; the settlement year itself (``current_year``).
+    the area's history; the settlement year itself (``current_year``). ``history_yuan`` (the cost, or
+    the fund on the fund-only basis, of each history stay in yuan) and ``history_area`` (the area of
+    each history stay's pool) are worked out here unless given.
     """
     rules = policy.point_value
     n_pools = len(pool_area)
@@ -159,11 +162,14 @@ def budget_point_values(policy: Policy, arrays: CaseArrays, pool: np.ndarray, po
         use = (history_pool >= 0) & (history_hospital >= 0) & ~history.fixed
         if year is not None:
             use &= history_year < year
-        numer = (history.fund_fen if fund_basis else history.cost_fen) / 100.0
+        numer = history_yuan if history_yuan is not None else \
+            (history.fund_fen if fund_basis else history.cost_fen) / 100.0
+        if history_area is None:
+            history_area = pool_area[np.maximum(history_pool, 0)]
         by_pool = history_point_value(numer, history.points, history_year, history_pool, history_hospital, n_pools,
                                       n_h, policy, use)
-        by_area = history_point_value(numer, history.points, history_year, pool_area[np.maximum(history_pool, 0)],
-                                      history_hospital, n_areas, n_h, policy, use)
+        by_area = history_point_value(numer, history.points, history_year, history_area, history_hospital, n_areas,
+                                      n_h, policy, use)
         fill = np.isnan(value) & ~np.isnan(by_pool)
         value[fill], source[fill] = by_pool[fill], "history"
         fill = np.isnan(value) & ~np.isnan(by_area[pool_area])

@@ -69,16 +69,15 @@ def _repriced(kept: KeptPoints | None, key, policy: Policy, table) -> dict | Non
     return repriced_points(kept.recipe, policy.points, table)
 
 
-def _day_payments_again(kept: KeptPoints, kernel: dict, policy: Policy, point_value, into: dict) -> bool:
+def _day_payments_again(kept: KeptPoints, before: dict, policy: Policy, point_value, into: dict) -> bool:
     """The day-care payment methods of ``kept.day_rows`` again, from their points before them
-    (``kernel``) at ``point_value`` (one per such stay), written into the full columns ``into``;
-    False when they cannot be worked out apart (the points stage then runs and says why)."""
+    (``before``: those stays' values of the columns the points stage wrote anew) at ``point_value``
+    (one per such stay), written into the full columns of ``into``, which gets a column of the kept
+    run where the payment methods change it; False when they cannot be worked out apart (the points
+    stage then runs and says why)."""
     rows = kept.day_rows
-    if not len(rows):
-        return True
     points = {c: kept.frame[c].array[rows] for c in POINT_COLUMNS if c in kept.frame.columns}
-    points.update({name: values[rows] for name, values in kernel.items()})
-    part = with_columns(kept.day_stays, **points)
+    part = with_columns(kept.day_stays, **points, **before)
     try:
         part = with_payment_methods(part, policy, np.asarray(point_value, dtype=np.float64))
     except UsageError:
@@ -86,9 +85,13 @@ def _day_payments_again(kept: KeptPoints, kernel: dict, policy: Policy, point_va
     for name in DAY_PAYMENT_COLUMNS:
         if name not in part.columns or (name not in into and name not in kept.frame.columns):
             continue
+        values = part[name].to_numpy(dtype=np.float64, na_value=np.nan)
         if name not in into:
-            into[name] = kept.frame[name].to_numpy(dtype=np.float64, na_value=np.nan).copy()
-        into[name][rows] = part[name].to_numpy(dtype=np.float64, na_value=np.nan)
+            kept_values = kept.frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+            if np.array_equal(kept_values[rows], values, equal_nan=True):
+                continue
+            into[name] = kept_values.copy()
+        into[name][rows] = values
     return True
 
 
@@ -97,17 +100,16 @@ def repriced_history(kept: KeptPoints | None, key, years: np.ndarray, policy: Po
     """:func:`drgdip.budget.stay_points.history_with_points` from the kept run of the same history
     (None when ``policy``, whose points depend on ``key`` besides the stays and the coefficients,
     differs from its policy in more than the coefficients)."""
-    kernel = _repriced(kept, key, policy, table)
-    if kernel is None:
+    repriced = _repriced(kept, key, policy, table)
+    if repriced is None:
         return None
-    kernel = {"case_points": kernel["case_points"]}
-    columns = {"case_points": kernel["case_points"].copy()}
     rows = kept.day_rows
-    if len(rows) and not _day_payments_again(kept, kernel, policy, reference_point_values(
+    columns = {"case_points": repriced["case_points"]}
+    before = {"case_points": columns["case_points"][rows].copy()}
+    if len(rows) and not _day_payments_again(kept, before, policy, reference_point_values(
             kept.day_stays, policy, table), columns):
         return None
-    history = with_columns(kept.frame, **{name: columns[name] for name in ("case_points", "fixed_payment")
-                                          if name in columns})
+    history = with_columns(kept.frame, **columns)
     by_area = None
     if policy.point_value.budget_point_value is None and policy.day_care.reference_point_value is None:
         if "layout" not in kept.memo:
@@ -115,10 +117,9 @@ def repriced_history(kept: KeptPoints | None, key, years: np.ndarray, policy: Po
         by_area = history_point_values(history, years, policy, settled_hospitals, layout=kept.memo["layout"])
         if by_area and len(rows):
             refined = reference_point_values(kept.day_stays, policy, table, by_area)
-            if not _day_payments_again(kept, kernel, policy, refined, columns):
+            if not _day_payments_again(kept, before, policy, refined, columns):
                 return None
-            history = with_columns(history, **{name: columns[name] for name in ("case_points", "fixed_payment")
-                                               if name in columns})
+            history = with_columns(history, **columns)
     return history, by_area
 
 
@@ -128,9 +129,10 @@ def repriced_year(kept: KeptPoints | None, key, policy: Policy, table, by_area) 
     columns = _repriced(kept, key, policy, table)
     if columns is None:
         return None
-    kernel = {name: values for name, values in columns.items() if name in ("case_points", "fund_part_points")}
     rows = kept.day_rows
-    if len(rows) and not _day_payments_again(kept, kernel, policy, reference_point_values(
+    before = {name: values[rows].copy() for name, values in columns.items()
+              if name in ("case_points", "fund_part_points")}
+    if len(rows) and not _day_payments_again(kept, before, policy, reference_point_values(
             kept.day_stays, policy, table, by_area), columns):
         return None
     return with_columns(kept.frame, **columns)

@@ -47,8 +47,16 @@ def point_values(year_input: SettlementInput, money: PoolMoney, policy: Policy) 
                   if policy.point_value.basis == "total_cost" else points_sum)
     earlier = ((history.stays, history.pool, history.hospital, history.year) if history is not None
                else (None, None, None, None))
+    known = {}
+    if history is not None:   # what does not change with the history's points
+        fund_basis = policy.point_value.basis == "fund_only"
+        known["history_yuan"] = year_input.remembered(("history_yuan", fund_basis), lambda: (
+            history.stays.fund_fen if fund_basis else history.stays.cost_fen) / 100.0)
+        known["history_area"] = year_input.remembered(("history_area",), lambda: layout.pool_area[
+            np.maximum(history.pool, 0)])
     budget_pv, source = year_input.remembered(("budget_point_values", policy.point_value), lambda: budget_point_values(
-        policy, year_input.arrays, layout.pool, layout.pool_area, layout.area_labels, *earlier, year=year_input.year))
+        policy, year_input.arrays, layout.pool, layout.pool_area, layout.area_labels, *earlier, year=year_input.year,
+        **known))
     warnings = ()
     if (source == "current_year").any():
         warnings = ("budget point value taken from the settlement year itself for pool(s) "
