@@ -2,8 +2,9 @@
 
 As a pytest-benchmark (``pytest benchmarks/bench_simulate.py --benchmark-only``): a synthetic province of
 ``DRGDIP_BENCH_STAYS`` stays (default 1M over 3 years) under the national scheme, prepared once; then
-a budget scenario (points kept), coefficient, outlier-rule and weights scenarios (points computed
-again), Monte Carlo draws of budget keys and draws with case-mix perturbations.
+a budget scenario (points kept), a coefficient scenario (the kept points priced again), outlier-rule
+and weights scenarios (points computed again), Monte Carlo draws of budget keys and draws with case-mix
+perturbations.
 
 As a script (the numbers in ``benchmarks/README.md``)::
 
