@@ -1,26 +1,23 @@
 """Derive the weight table that synthetic costs follow under a scheme version from a city's published table.
 
 The shipped default for the national CHS-DRG 1.1 scheme, ``data/weights/chs-drg-1.1.csv``, is made from
-Yantai's 2023 table (烟台2023.csv of OpenDRG/DRG_Datas, folder ``Payment/``): of the 27 published tables it
-is one of the two that list every one of the scheme's 628 DRG codes, and the only one of them that gives
-an RW for each (see ``data/weights/README.md``). Run from the repository root::
+Linyi's 2022 table (临沂2022.csv of OpenDRG/DRG_Datas, folder ``Payment/``; why this one:
+``data/weights/README.md``). Run from the repository root::
 
-    python scripts/derive_synth_weights.py ../shared/payment/烟台2023.csv ../shared/chs-drg-1.1 \\
+    python scripts/derive_synth_weights.py ../shared/payment/临沂2022.csv ../shared/chs-drg-1.1 \\
         data/weights/chs-drg-1.1.csv
 
 The published file is read as it is: UTF-8 with a byte-order mark, DRG code in ``DRG编码``, name in
-``DRG组名称``, weight in ``RW`` (other columns are not used). The output has one row per DRG of the
-scheme, in the scheme's order, in the engine's weight-table format (``group``, ``rw``; plus ``adrg``,
+``DRG名称``, weight in ``RW``, level-2 payment standards in ``支付标准（二级职工）`` / ``支付标准（二级居民）``
+(employees / residents; used only to print the base rate they imply). The output has one row per DRG of
+the scheme, in the scheme's order, in the engine's weight-table format (``group``, ``rw``; plus ``adrg``,
 ``name`` and ``rw_source``), readable by ``WeightTable.from_csv`` and ``drgdip synth --weights``.
 
-Yantai publishes RW 1 (exactly; every other RW has four decimals) as a placeholder for groups it does
-not pay by weight: heart, liver, pancreas/kidney, pancreas and lung transplants (AA19-AD19, AF19),
-neonatal heart and other surgery (PB19, PJ19), RA49; other cities give them RWs of 2 to 55. Such an RW
-is treated as not published. A scheme DRG without a usable RW in the published table is filled by the rule synth applies to any
-table (:mod:`drgdip.synth.group_costs`: from its ADRG siblings, else from synth's own ADRG model with the
-default parameters and seed 0); ``rw_source`` says which (``published``, ``adrg_siblings``,
-``synth_model``). Published groups that are no DRG of the scheme (Yantai's 0000, 000P and the QY groups)
-are left out. The script prints how many rows took each way.
+A scheme DRG without a positive RW in the published table (Linyi leaves the groups it settles by special
+review empty) is filled by the rule synth applies to any table (:mod:`drgdip.synth.group_costs`: from its
+ADRG siblings, else from synth's own ADRG model with the default parameters and seed 0); ``rw_source``
+says which (``published``, ``adrg_siblings``, ``synth_model``). Published groups that are no DRG of the
+scheme (Linyi's 0000, ungrouped stays) are left out. The script prints how many rows took each way.
 """
 
 from __future__ import annotations
@@ -32,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 ENCODING = "utf-8-sig"
-PLACEHOLDER_RW = 1.0     # Yantai's "not paid by weight" marker (see the module docstring)
-CODE, NAME, RW = "DRG编码", "DRG组名称", "RW"
+CODE, NAME, RW = "DRG编码", "DRG名称", "RW"
+LEVEL2_STANDARDS = {"employees": "支付标准（二级职工）", "residents": "支付标准（二级居民）"}
 
 
 def published_table(path: Path) -> pd.DataFrame:
@@ -42,8 +39,12 @@ def published_table(path: Path) -> pd.DataFrame:
     missing = [c for c in (CODE, NAME, RW) if c not in raw.columns]
     if missing:
         raise SystemExit(f"{path}: missing column(s) {', '.join(missing)}; header is {list(raw.columns)}")
-    return pd.DataFrame({"group": raw[CODE].str.strip(), "name": raw[NAME].str.strip(),
-                         "rw": pd.to_numeric(raw[RW].str.strip(), errors="coerce")})
+    table = pd.DataFrame({"group": raw[CODE].str.strip(), "name": raw[NAME].str.strip(),
+                          "rw": pd.to_numeric(raw[RW].str.strip(), errors="coerce")})
+    for who, column in LEVEL2_STANDARDS.items():
+        if column in raw.columns:
+            table[who] = pd.to_numeric(raw[column].str.strip(), errors="coerce")
+    return table
 
 
 def table_rw_of(published: pd.DataFrame, codes) -> np.ndarray:
@@ -60,7 +61,7 @@ def derive(published: pd.DataFrame, scheme_dir: Path) -> pd.DataFrame:
     scheme = load_scheme(scheme_dir)
     profile = build_profile(scheme)
     params = SynthParams()
-    usable = published[(published["rw"] > 0) & (published["rw"] != PLACEHOLDER_RW)]
+    usable = published[published["rw"] > 0]
     table = WeightTable.from_csv(usable[["group", "rw"]])
     z = np.random.default_rng(0).standard_normal(profile.n_adrg)
     costs = from_table(profile, params, table, own_model(profile, params, z))
@@ -88,6 +89,10 @@ def main(argv=None) -> None:
     counts = out["rw_source"].value_counts()
     print(f"{args.output}: {len(out)} DRGs; " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     print(f"published groups not in the scheme, left out ({len(outside)}): {' '.join(outside)}")
+    for who in LEVEL2_STANDARDS:
+        if who in published.columns:
+            rate = (published[who] / published["rw"])[published["rw"] > 0].round(1)
+            print(f"level-2 payment standard per RW, {who}: {', '.join(f'{v:g}' for v in rate.unique()[:3])}")
 
 
 if __name__ == "__main__":

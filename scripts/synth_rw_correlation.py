@@ -35,15 +35,25 @@ def city_rw(spec: str) -> tuple[str, pd.Series]:
     return name, series[series > 0]
 
 
-def mean_cost_per_drg(scheme_dir: str, cases: int, seed: int, **synth) -> pd.Series:
+def mean_cost_per_drg(scheme_dir: str, cases: int, seed: int, **synth) -> tuple[pd.Series, pd.Series]:
+    """Mean total cost per DRG over every stay grouped ok, and over the stays paid by DRG only (without
+    TCM day care and oncology day-ward periods, priced per day / session, and psychiatric long stays,
+    paid per bed-day: the stays at psychiatric hospitals)."""
     from drgdip.grouper import load_scheme
     from drgdip.synth import generate_province
 
     province = generate_province(load_scheme(scheme_dir), cases=cases, hospitals=100, regions=16, seed=seed,
                                  **synth)
     frame = province.cases
-    ok = frame["status"].astype(str) == "ok"
-    return frame.loc[ok].groupby(frame.loc[ok, "drg"].astype(str))["total_cost"].mean()
+    ok = (frame["status"].astype(str) == "ok").to_numpy()
+    hospitals = province.hospitals
+    psychiatric = hospitals.loc[hospitals["hospital_type"] == "psychiatric", "hospital_id"]
+    by_drg = (~frame["care_type"].isin(["tcm_day", "day_ward"]) & ~frame["hospital_id"].isin(psychiatric)).to_numpy()
+
+    def mean(rows):
+        return frame.loc[rows].groupby(frame.loc[rows, "drg"].astype(str))["total_cost"].mean()
+
+    return mean(ok), mean(ok & by_drg)
 
 
 def spearman(a: pd.Series, b: pd.Series) -> tuple[float, int]:
@@ -63,19 +73,21 @@ def main(argv=None) -> None:
     cities = dict(city_rw(spec) for spec in args.city)
     started = time.perf_counter()
     synth = {} if args.weights is None else {"weights": None if args.weights == "none" else args.weights}
-    means = mean_cost_per_drg(args.scheme, args.cases, args.seed, **synth)
+    every_stay, paid_by_drg = mean_cost_per_drg(args.scheme, args.cases, args.seed, **synth)
     scheme_drgs = pd.read_csv(f"{args.scheme}/drg.csv", dtype=str, keep_default_na=False)["drg"]
-    print(f"synth: {args.cases:,} stays, {len(means)} of {len(scheme_drgs)} DRGs occur "
+    print(f"synth: {args.cases:,} stays, {len(every_stay)} of {len(scheme_drgs)} DRGs occur "
           f"({time.perf_counter() - started:.1f} s)")
-    print("| | " + " | ".join(cities) + " |")
+    print("| Spearman (DRGs in common) | " + " | ".join(cities) + " |")
     print("|---|" + "---:|" * len(cities))
-    row = [f"{r:.3f} ({n})" for r, n in (spearman(means, rw) for rw in cities.values())]
-    print("| synth mean cost per DRG | " + " | ".join(row) + " |")
+    for label, means in (("synth mean cost per DRG, every stay", every_stay),
+                         ("synth mean cost per DRG, stays paid by DRG", paid_by_drg)):
+        row = [f"{r:.3f} ({n})" for r, n in (spearman(means, rw) for rw in cities.values())]
+        print(f"| {label} | " + " | ".join(row) + " |")
     for name, rw in cities.items():
         in_scheme = rw[rw.index.isin(scheme_drgs)]
         row = [f"{r:.3f} ({n})" if other != name else "-"
                for other, (r, n) in ((o, spearman(in_scheme, x)) for o, x in cities.items())]
-        print(f"| {name} RW | " + " | ".join(row) + " |")
+        print(f"| {name} RW (scheme DRGs) | " + " | ".join(row) + " |")
 
 
 if __name__ == "__main__":

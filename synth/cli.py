@@ -34,7 +34,7 @@ def register(subparsers) -> None:
                              "1.1 has one), 'none' = synth's own ADRG cost model")
     parser.add_argument("--base-rate", type=float, default=None, metavar="YUAN",
                         help="base rate for --weights (yuan per RW at a level-2 hospital in the first year; "
-                             "default the base_rate parameter, 9600)")
+                             "default the base_rate parameter, 9000)")
     parser.set_defaults(func=run_synth)
 
 

@@ -21,7 +21,7 @@ from drgdip.synth.scheme_profile import build_profile
 from tests.conftest import DEMO_SCHEME_DIR, NATIONAL_SCHEME_DIR, REPO
 
 SHIPPED = weights_dir() / "chs-drg-1.1.csv"
-YANTAI = REPO.parent / "shared" / "payment" / "烟台2023.csv"
+LINYI = REPO.parent / "shared" / "payment" / "临沂2022.csv"
 PER_DAY_PRICED = ("tcm_day", "day_ward")
 
 
@@ -125,24 +125,24 @@ def test_weights_must_be_a_table_or_a_path(demo_scheme):
 
 # ------------------------------------------------------------------------------ shipped table
 
-def test_shipped_table_prices_every_national_drg_with_yantais_published_rw():
+def test_shipped_table_prices_every_national_drg_with_linyis_published_rw():
     table = WeightTable.from_csv(SHIPPED)
     national = pd.read_csv(NATIONAL_SCHEME_DIR / "drg.csv", dtype=str, keep_default_na=False)
     assert list(table.groups) == list(national["drg"])
     frame = table.frame.set_index("group")
     assert (frame["rw"] > 0).all()
-    published = pd.read_csv(YANTAI, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    published = pd.read_csv(LINYI, encoding="utf-8-sig", dtype=str, keep_default_na=False)
     published = pd.to_numeric(published.set_index("DRG编码")["RW"], errors="coerce")
     own = frame["rw_source"] == "published"
     assert (frame.loc[own, "rw"] == published.reindex(frame.index[own])).all()
-    # Yantai's placeholder RW 1 (transplants, neonatal surgery) is replaced by the fill rule
-    assert set(frame.index[~own]) == set(published.index[published == 1.0])
-    assert set(frame.loc[~own, "rw_source"]) <= {"adrg_siblings", "synth_model"}
+    # the groups Linyi leaves without RW (special review) are filled by the rule, and only those
+    assert set(frame.index[~own]) == set(published.index[published.isna()])
+    assert set(frame.loc[~own, "rw_source"]) == {"adrg_siblings", "synth_model"}
 
 
 def test_shipped_table_is_what_the_derivation_script_writes(tmp_path):
     out = tmp_path / "weights.csv"
-    subprocess.run([sys.executable, str(REPO / "scripts" / "derive_synth_weights.py"), str(YANTAI),
+    subprocess.run([sys.executable, str(REPO / "scripts" / "derive_synth_weights.py"), str(LINYI),
                     str(NATIONAL_SCHEME_DIR), str(out)], check=True, capture_output=True)
     assert out.read_bytes() == SHIPPED.read_bytes()
 
