@@ -54,13 +54,14 @@ class GroupCosts:
     info: dict = field(default_factory=dict)
     notes: tuple = ()
 
-    def stay_cost(self, adrg: np.ndarray, drg: np.ndarray, severity: np.ndarray,
+    def stay_cost(self, adrg: np.ndarray, drg: np.ndarray, severity: np.ndarray, ordinary: np.ndarray,
                   params: SynthParams) -> np.ndarray:
         """Median cost of each stay's group and complication level before level, hospital, growth,
         noise and outliers.
 
         ``drg`` is the stay's DRG as an index into the scheme's DRGs (-1: none, e.g. invalid input);
-        such stays are priced by their ADRG.
+        such stays are priced by their ADRG. ``ordinary`` marks the ordinary inpatient stays, over which
+        the severity multipliers of a DRG average to 1 (over all its stays if it has none).
         """
         severity_mult = np.asarray(params.severity_cost_multipliers)[severity]
         if self.drg_centre is None:
@@ -69,9 +70,13 @@ class GroupCosts:
         known = np.flatnonzero(drg >= 0)
         d = drg[known]
         n_drg = len(self.drg_centre)
-        count = np.bincount(d, minlength=n_drg)
-        mean_mult = np.bincount(d, weights=severity_mult[known], minlength=n_drg) / np.maximum(count, 1)
-        cost[known] = self.drg_centre[d] * severity_mult[known] / mean_mult[d]
+        mult = severity_mult[known]
+        usual = ordinary[known]
+        count = np.bincount(d[usual], minlength=n_drg)
+        mean_mult = np.bincount(d[usual], weights=mult[usual], minlength=n_drg) / np.maximum(count, 1)
+        every = np.bincount(d, weights=mult, minlength=n_drg) / np.maximum(np.bincount(d, minlength=n_drg), 1)
+        mean_mult = np.where(count > 0, mean_mult, every)
+        cost[known] = self.drg_centre[d] * mult / mean_mult[d]
         return cost
 
 

@@ -617,7 +617,7 @@ def _dept(world: _World, adrg: np.ndarray, care_class: np.ndarray) -> pd.Series:
     return _str_column(labels, dept)
 
 
-def _stay_drgs(world: _World, sk: _Skeleton, codes: _Codes) -> np.ndarray:
+def _stay_drgs(world: _World, sk: _Skeleton, codes: _Codes, grouped: dict) -> np.ndarray:
     """Each stay's DRG as an index into the scheme's DRGs (-1 none), when group costs follow DRGs.
 
     Taken from the grouping that verified the codes; a grouping function that keeps no categoricals
@@ -627,7 +627,6 @@ def _stay_drgs(world: _World, sk: _Skeleton, codes: _Codes) -> np.ndarray:
     if world.costs.drg_centre is None:
         return np.full(n, -1, dtype=np.int64)
     drg_codes = pd.Index(world.profile.drg_codes.astype(str))
-    grouped = codes.groups.columns() if codes.groups is not None else {}
     if grouped:
         drg = grouped["drg"]
         per_category = drg_codes.get_indexer(pd.Index(drg.categories.astype(str)))
@@ -652,7 +651,9 @@ def _finish(world: _World, sk: _Skeleton, codes: _Codes, years: tuple[int, ...],
     rng = _rng(seed, S_COSTS)
     hospital_effect = np.exp(p.hospital_cost_sigma * rng.standard_normal(len(world.hosp_level)))
     region_dev = rng.normal(0.0, p.region_fund_share_sd, len(world.regions))
-    group_cost = world.costs.stay_cost(sk.adrg, _stay_drgs(world, sk, codes), severity, p)
+    grouped = codes.groups.columns() if codes.groups is not None else {}
+    group_cost = world.costs.stay_cost(sk.adrg, _stay_drgs(world, sk, codes, grouped), severity,
+                                       sk.care_class == GENERAL, p)
     cost = case_costs(rng, care_class=sk.care_class, group_cost=group_cost,
                       level=sk.level, hospital_effect=hospital_effect[sk.hospital],
                       year_index=(sk.year - years[0]).astype(np.int64), z_cost=z_cost,
@@ -683,7 +684,6 @@ def _finish(world: _World, sk: _Skeleton, codes: _Codes, years: tuple[int, ...],
         pc.utf8_lpad(pc.cast(pa.array(patient), pa.string()), 10, "0"), "")
 
     hospital_ids = world.hospitals["hospital_id"].tolist()
-    grouped = codes.groups.columns() if codes.groups is not None else {}
     cases = _typed({
         "case_id": sk.case_id.to_pandas(),
         "patient_id": patient_id.to_pandas(),

@@ -90,6 +90,19 @@ def test_base_rate_scales_every_group_priced_cost(demo_scheme, demo_table):
     assert high.loc[~priced, "total_cost"].equals(low.loc[~priced, "total_cost"])
 
 
+def test_grouping_function_without_categoricals_gives_the_same_costs(demo_scheme, demo_table):
+    from drgdip.grouper import group_cases
+
+    def plain(frame):
+        return group_cases(frame, demo_scheme).astype({"status": str, "mdc": str, "adrg": str, "drg": str})
+
+    kwargs = dict(cases=800, hospitals=5, regions=2, seed=6, weights=demo_table)
+    usual = generate_province(demo_scheme, **kwargs).cases
+    asked_again = generate_province(demo_scheme, group_fn=plain, **kwargs).cases
+    assert "drg" not in asked_again.columns
+    assert asked_again["total_cost"].equals(usual["total_cost"])
+
+
 def test_unpriced_drgs_are_filled_by_the_documented_rule_and_reported(demo_scheme, demo_table):
     profile = build_profile(demo_scheme)
     params = SynthParams()
