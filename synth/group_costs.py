@@ -71,11 +71,13 @@ class GroupCosts:
         d = drg[known]
         n_drg = len(self.drg_centre)
         mult = severity_mult[known]
-        usual = ordinary[known]
-        count = np.bincount(d[usual], minlength=n_drg)
-        mean_mult = np.bincount(d[usual], weights=mult[usual], minlength=n_drg) / np.maximum(count, 1)
-        every = np.bincount(d, weights=mult, minlength=n_drg) / np.maximum(np.bincount(d, minlength=n_drg), 1)
-        mean_mult = np.where(count > 0, mean_mult, every)
+        usual = np.where(ordinary[known], 1.0, 0.0)
+        count = np.bincount(d, weights=usual, minlength=n_drg)
+        mean_mult = np.bincount(d, weights=mult * usual, minlength=n_drg) / np.maximum(count, 1)
+        stays = np.bincount(d, minlength=n_drg)
+        if ((count == 0) & (stays > 0)).any():      # a DRG with day cases only: over all its stays
+            every = np.bincount(d, weights=mult, minlength=n_drg) / np.maximum(stays, 1)
+            mean_mult = np.where(count > 0, mean_mult, every)
         cost[known] = self.drg_centre[d] * mult / mean_mult[d]
         return cost
 
