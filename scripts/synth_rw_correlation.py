@@ -68,7 +68,8 @@ def main(argv=None) -> None:
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--weights", default=None,
-                        help="weight table for synth (default: synth's default for the scheme; 'none' = synth's own model)")
+                        help="weight table for synth (default: synth's default for the scheme; "
+                             "'none' = synth's own model)")
     args = parser.parse_args(argv)
     cities = dict(city_rw(spec) for spec in args.city)
     started = time.perf_counter()

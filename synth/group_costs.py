@@ -64,9 +64,9 @@ class GroupCosts:
         the severity multipliers of a DRG average to 1 (over all its stays if it has none).
         """
         severity_mult = np.asarray(params.severity_cost_multipliers)[severity]
-        if self.drg_centre is None:
-            return self.adrg_cost[adrg] * severity_mult
         cost = self.adrg_cost[adrg] * severity_mult
+        if self.drg_centre is None:
+            return cost
         known = np.flatnonzero(drg >= 0)
         d = drg[known]
         n_drg = len(self.drg_centre)

@@ -162,7 +162,7 @@ def generate_province(scheme, cases: int = 100_000, years: Sequence[int] = (2023
     profile = build_profile(scheme)
     region_list = region_codes(regions)
     hospitals_df = make_hospitals(n_hospitals, region_list, params, _rng(seed, S_HOSPITALS))
-    world = _World.build(profile, hospitals_df, region_list, params, seed, group_fn, weights)
+    world = _World.build(profile, hospitals_df, region_list, params, seed, group_fn, weight_table=weights)
     skeleton = _skeleton(world, n, years, seed)
     codes = _codes(world, skeleton, seed)
     return _finish(world, skeleton, codes, years, seed, scheme)
@@ -197,11 +197,11 @@ class _World:
     notes: list
 
     @classmethod
-    def build(cls, profile, hospitals_df, region_list, params, seed, group_fn, weights) -> "_World":
+    def build(cls, profile, hospitals_df, region_list, params, seed, group_fn, weight_table=AUTO) -> "_World":
         rng = _rng(seed, S_ADRG)
         n_adrg = profile.n_adrg
         kind = np.array([r.kind for r in profile.adrgs], dtype=np.int8)
-        costs = group_costs(profile, params, rng.standard_normal(n_adrg), weights)
+        costs = group_costs(profile, params, rng.standard_normal(n_adrg), weight_table)
         adrg_cost, z = costs.adrg_cost, costs.adrg_z
         los_median = np.where(kind == KIND_MEDICAL, params.los_median_medical, params.los_median_surgical)
         los_median = np.where(kind == KIND_PREMDC, 2.5 * params.los_median_surgical, los_median)
@@ -265,8 +265,8 @@ class _World:
         shares[GENERAL] = 1.0 - shares[1:].sum()
         return cls(profile=profile, params=params, hospitals=hospitals_df, regions=region_list,
                    region_pop=region_weights(len(region_list), params.region_size_exponent),
-                   hosp_level=level, hosp_type=htype, hosp_region=hosp_region, costs=costs, adrg_cost=adrg_cost,
-                   adrg_los=adrg_los, adrg_kind=kind, adrg_rank_weight=rank_weight,
+                   hosp_level=level, hosp_type=htype, hosp_region=hosp_region, costs=costs,
+                   adrg_cost=adrg_cost, adrg_los=adrg_los, adrg_kind=kind, adrg_rank_weight=rank_weight,
                    class_adrgs=class_adrgs, class_hospital_weight=weights, class_share=shares,
                    cores=cores, sampler=CcSampler.build(profile), group_fn=group_fn, notes=notes)
 
