@@ -7,8 +7,8 @@ pre-MDC: ``SynthParams.base_cost_*``, log-sd ``base_cost_sigma``); complications
 With a weight table (RW per DRG, the engine's :class:`~drgdip.pointvalue.WeightTable` format), a DRG's
 ordinary stays at a level-2 hospital in the first year cost RW x ``base_rate`` on average: the centre
 (median) of the DRG is RW x base rate divided by the mean of the multiplicative noise that
-:mod:`drgdip.synth.costs` puts on top (case lognormal, hospital level, outliers). Within a DRG, stays
-with more complications still cost more (the severity multipliers, rescaled over the DRG's stays so
+:mod:`drgdip.synth.costs` puts on top (case lognormal, the hospital's own level, outliers). Within a DRG, stays
+with more complications still cost more (the severity multipliers, rescaled over the DRG's ordinary stays so
 that its mean stays RW x base rate). An ADRG's reference cost, which drives the case mix and the
 length of stay, is the centre of a stay without complication implied by its DRGs.
 
