@@ -28,6 +28,13 @@ def register(subparsers) -> None:
                         help="table format (default parquet)")
     parser.add_argument("--params", default=None,
                         help="YAML file of SynthParams fields to change (e.g. remote_share: 0.18)")
+    parser.add_argument("--weights", default="auto", metavar="FILE|auto|none",
+                        help="weight table (group, rw, ...) that group costs follow: a DRG's level-2 mean cost is "
+                             "RW x base rate; 'auto' (default) = the table shipped for the scheme if any (CHS-DRG "
+                             "1.1 has one), 'none' = synth's own ADRG cost model")
+    parser.add_argument("--base-rate", type=float, default=None, metavar="YUAN",
+                        help="base rate for --weights (yuan per RW at a level-2 hospital in the first year; "
+                             "default the base_rate parameter, 9000)")
     parser.set_defaults(func=run_synth)
 
 
@@ -58,24 +65,42 @@ def _params(path: str | None):
     return SynthParams.from_mapping(mapping, file=path)
 
 
+def _weights(text: str):
+    return None if text == "none" else text
+
+
 def run_synth(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from drgdip.grouper import SchemeError, load_scheme
     from drgdip.core.province import write_province
     from drgdip.core.timing import StageClock
+    from drgdip.synth.group_costs import AUTO, shipped_table_for
     from drgdip.synth.province import generate_province
 
     years = _years(args.years)
     params = _params(args.params)
+    weights = _weights(args.weights)
+    if args.base_rate is not None:
+        if weights is None:
+            raise UsageError("--base-rate needs a weight table (--weights FILE or auto)", field="base_rate")
+        if not args.base_rate > 0:
+            raise UsageError(f"--base-rate must be positive, got {args.base_rate:g}", field="base_rate")
+        params = replace(params, base_rate=args.base_rate)
     try:
         scheme = load_scheme(args.scheme)
     except SchemeError as error:
         raise UsageError(str(error), file=args.scheme) from None
+    if args.base_rate is not None and weights == AUTO and shipped_table_for(scheme.drg_codes) is None:
+        raise UsageError(f"--base-rate needs a weight table: no table is shipped for the scheme {args.scheme}; "
+                         "pass --weights FILE", field="base_rate")
     started = time.perf_counter()
     clock = StageClock(progress=sys.stderr if sys.stderr.isatty() else None, command="drgdip synth")
     try:
         with clock.stage(f"generating and grouping {args.cases:,} stays"):
             province = generate_province(scheme, cases=args.cases, years=years, hospitals=args.hospitals,
-                                         regions=_regions(args.regions), seed=args.seed, params=params)
+                                         regions=_regions(args.regions), seed=args.seed, params=params,
+                                         weights=weights)
         with clock.stage("writing"):
             paths = write_province(province, args.output, format=args.format)
     except ValueError as error:
@@ -90,6 +115,9 @@ def run_synth(args: argparse.Namespace) -> int:
           f"{len(province.outpatient):,} outpatient visits, {len(province.day_ward_visits):,} "
           f"day-ward visits; {remote:.1%} in-province remote; {elapsed:.1f} s "
           f"-> {paths['cases'].parent}")
+    costs = province.info.get("costs", {})
+    if costs.get("model") == "weights":
+        print(f"synth: group costs follow {costs['weights']} at base rate {costs['base_rate']:g} yuan")
     for note in province.info.get("notes", []):
         print(f"synth: note: {note}", file=sys.stderr)
     return 0

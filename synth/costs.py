@@ -1,7 +1,8 @@
 """Costs and who pays them (费用与基金支付), computed in integer fen so that parts add up exactly.
 
-A stay's cost is lognormal around its ADRG's median, scaled by severity, hospital level, the
-hospital's own cost level and year-on-year growth; day-care and bed-day stays are priced per day
+A stay's cost is lognormal around the median of its group and complication level
+(:mod:`drgdip.synth.group_costs`), scaled by hospital level, the hospital's own cost level and
+year-on-year growth; day-care and bed-day stays are priced per day
 or per session. A small share becomes low- or high-cost outliers. The pooled fund pays a share
 that depends on the insurance type, the hospital level and the insured region's policy (remote
 patients keep their insured region's benefits, minus the remote adjustment). The remainder is
@@ -43,8 +44,8 @@ def _beta_mean(rng, mean: float, size: int, concentration: float = 12.0) -> np.n
     return rng.beta(mean * concentration, (1 - mean) * concentration, size)
 
 
-def case_costs(rng: np.random.Generator, *, care_class: np.ndarray, adrg_cost: np.ndarray,
-               severity: np.ndarray, level: np.ndarray, hospital_effect: np.ndarray,
+def case_costs(rng: np.random.Generator, *, care_class: np.ndarray, group_cost: np.ndarray,
+               level: np.ndarray, hospital_effect: np.ndarray,
                year_index: np.ndarray, z_cost: np.ndarray, los: np.ndarray,
                window_hours: np.ndarray, params: SynthParams) -> np.ndarray:
     """Total cost of each stay in yuan (float64, before rounding).
@@ -52,10 +53,9 @@ def case_costs(rng: np.random.Generator, *, care_class: np.ndarray, adrg_cost: n
     Parameters
     ----------
     care_class : int8[n]
-    adrg_cost : float64[n]
-        Median cost of the case's ADRG at level 2 in the first year.
-    severity : int8[n]
-        0 none, 1 CC, 2 MCC.
+    group_cost : float64[n]
+        Median cost of the case's group and complication level at level 2 in the first year
+        (:meth:`drgdip.synth.group_costs.GroupCosts.stay_cost`).
     level : int8[n]
         Hospital level 1-3.
     hospital_effect : float64[n]
@@ -72,9 +72,8 @@ def case_costs(rng: np.random.Generator, *, care_class: np.ndarray, adrg_cost: n
     level_mult = np.asarray(params.level_cost_multipliers)[level - 1]
     growth = (1.0 + params.cost_growth) ** year_index
     common = level_mult * hospital_effect * growth
-    severity_mult = np.asarray(params.severity_cost_multipliers)[severity]
     noise = np.exp(params.case_cost_sigma * z_cost)
-    cost = adrg_cost * severity_mult * common * noise
+    cost = group_cost * common * noise
     cost = np.where(care_class == DAY_SURGERY,
                     cost * params.day_surgery_cost_factor * np.where(window_hours > 48, 1.3, 1.0), cost)
     cost = np.where(care_class == DAY_CHEMO, cost * params.day_chemo_cost_factor, cost)

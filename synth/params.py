@@ -56,6 +56,13 @@ class SynthParams(Config):
         principal-diagnosis rule; surgical: procedure rule; pre-MDC: transplants, long ventilation).
     base_cost_sigma
         Log-sd of ADRG median costs around their kind's median.
+    base_rate
+        Base rate (费率) when costs follow a weight table (``generate_province(weights=...)``, ``drgdip
+        synth --weights``): the mean cost of an ordinary stay of a DRG with RW 1 at a level-2 hospital in
+        the first year; a DRG's level-2 mean is RW x base rate. The default, 9,000 yuan, goes with the
+        shipped CHS-DRG 1.1 table (Linyi 2022): Linyi pays level-2 hospitals 9,651 yuan per RW for
+        employees and 8,501 for residents, 8,984 at the default ``employee_share``. The ``base_cost_*``
+        medians apply only without a table.
     severity_cost_multipliers
         Cost multiplier for stays without complication, with CC, with MCC.
     level_cost_multipliers
@@ -184,6 +191,7 @@ class SynthParams(Config):
     base_cost_surgical: float = param(22000.0, gt=0.0)
     base_cost_premdc: float = param(150000.0, gt=0.0)
     base_cost_sigma: float = param(0.5, ge=0.0)
+    base_rate: float = param(9000.0, gt=0.0)
     severity_cost_multipliers: tuple[float, float, float] = param((1.0, 1.3, 1.8), gt=0.0)
     level_cost_multipliers: tuple[float, float, float] = param((0.75, 1.0, 1.3), gt=0.0)
     hospital_cost_sigma: float = param(0.08, ge=0.0)

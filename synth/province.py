@@ -33,14 +33,15 @@ from drgdip.synth.casemix import (ADULT, INVALID_REASONS, CcSampler, assemble_co
                            compact, core_class_of, draw_cores, invalid_status, join_codes, join_csr,
                            nullable_int, severity_of)
 from drgdip.synth.costs import apply_outliers, case_costs, fund_shares, split_payments
+from drgdip.synth.group_costs import AUTO, GroupCosts, group_costs
 from drgdip.synth.hospitals import (GENERAL_HOSPITAL, PSYCHIATRIC_HOSPITAL, TCM_HOSPITAL, make_hospitals,
                              region_codes, region_weights)
 from drgdip.synth.outpatient import preop_visits, unrelated_visits
 from drgdip.synth.params import SynthParams
 from drgdip.synth.patients import assign_patients, birth_dates, completed_years
 from drgdip.synth.scheme_profile import (CARE_CLASS_NAMES, CARE_TYPE_OF_CLASS, DAY_CHEMO, DAY_SURGERY,
-                                  DAY_WARD, GENERAL, KIND_MEDICAL, KIND_PREMDC, KIND_SURGICAL,
-                                  PSYCH_LONG, TCM_DAY, SchemeProfile, build_profile)
+                                  DAY_WARD, GENERAL, KIND_MEDICAL, KIND_PREMDC, PSYCH_LONG, TCM_DAY,
+                                  SchemeProfile, build_profile)
 from drgdip.synth.stays import discharge_dates, leaving_types, stay_times
 
 BLOCK_ROWS = 1 << 20
@@ -117,7 +118,7 @@ def _check_args(cases, years, hospitals, seed) -> tuple[int, tuple[int, ...], in
 
 def generate_province(scheme, cases: int = 100_000, years: Sequence[int] = (2023, 2024, 2025),
                       hospitals: int = 20, regions: int | Sequence[str] = 4, seed: int = 0,
-                      params: SynthParams | None = None, *, group_fn: GroupFn | None = None,
+                      params: SynthParams | None = None, *, weights=AUTO, group_fn: GroupFn | None = None,
                       ) -> Province:
     """Generate a synthetic province whose stays group under ``scheme``.
 
@@ -137,6 +138,11 @@ def generate_province(scheme, cases: int = 100_000, years: Sequence[int] = (2023
         Seed of every random stream; same arguments give identical output.
     params : SynthParams
         Realism knobs (defaults when omitted).
+    weights : "auto", None, WeightTable or path
+        What group costs follow (:mod:`drgdip.synth.group_costs`): a weight table (RW per DRG; a DRG's
+        level-2 mean cost is RW x ``params.base_rate``), ``None`` for synth's own ADRG cost model, or
+        ``"auto"``: the table shipped for the scheme if there is one (the national CHS-DRG 1.1 scheme
+        has one), else synth's own model.
     group_fn : callable, optional
         ``DataFrame -> DataFrame`` with ``status`` and ``adrg`` columns; defaults to
         :func:`drgdip.grouper.group_cases` under ``scheme``.
@@ -156,7 +162,7 @@ def generate_province(scheme, cases: int = 100_000, years: Sequence[int] = (2023
     profile = build_profile(scheme)
     region_list = region_codes(regions)
     hospitals_df = make_hospitals(n_hospitals, region_list, params, _rng(seed, S_HOSPITALS))
-    world = _World.build(profile, hospitals_df, region_list, params, seed, group_fn)
+    world = _World.build(profile, hospitals_df, region_list, params, seed, group_fn, weight_table=weights)
     skeleton = _skeleton(world, n, years, seed)
     codes = _codes(world, skeleton, seed)
     return _finish(world, skeleton, codes, years, seed, scheme)
@@ -177,7 +183,8 @@ class _World:
     hosp_level: np.ndarray
     hosp_type: np.ndarray
     hosp_region: np.ndarray
-    adrg_cost: np.ndarray       # float64[n_adrg] median cost, level 2, first year
+    costs: GroupCosts           # cost centres of the ADRGs and DRGs
+    adrg_cost: np.ndarray       # float64[n_adrg] median cost without complication, level 2, first year
     adrg_los: np.ndarray        # float64[n_adrg] median LOS
     adrg_kind: np.ndarray       # int8[n_adrg]
     adrg_rank_weight: np.ndarray  # float64[n_adrg] Zipf case-mix weight
@@ -190,14 +197,12 @@ class _World:
     notes: list
 
     @classmethod
-    def build(cls, profile, hospitals_df, region_list, params, seed, group_fn) -> "_World":
+    def build(cls, profile, hospitals_df, region_list, params, seed, group_fn, weight_table=AUTO) -> "_World":
         rng = _rng(seed, S_ADRG)
         n_adrg = profile.n_adrg
         kind = np.array([r.kind for r in profile.adrgs], dtype=np.int8)
-        z = rng.standard_normal(n_adrg)
-        median = np.select([kind == KIND_PREMDC, kind == KIND_SURGICAL],
-                           [params.base_cost_premdc, params.base_cost_surgical], params.base_cost_medical)
-        adrg_cost = median * np.exp(params.base_cost_sigma * z)
+        costs = group_costs(profile, params, rng.standard_normal(n_adrg), weight_table)
+        adrg_cost, z = costs.adrg_cost, costs.adrg_z
         los_median = np.where(kind == KIND_MEDICAL, params.los_median_medical, params.los_median_surgical)
         los_median = np.where(kind == KIND_PREMDC, 2.5 * params.los_median_surgical, los_median)
         adrg_los = los_median * np.exp(0.35 * (0.6 * z + 0.8 * rng.standard_normal(n_adrg)))
@@ -208,7 +213,7 @@ class _World:
         special = np.array([not (r.mdc_atoms <= {"principal_dx", "gender"}) for r in profile.adrgs])
         rank_weight[special] *= params.special_mdc_frequency_factor
 
-        notes = []
+        notes = list(costs.notes)
         eligible = [np.asarray(a, dtype=np.int32) for a in profile.class_adrgs]
         ds = eligible[DAY_SURGERY]
         if len(ds):
@@ -260,8 +265,8 @@ class _World:
         shares[GENERAL] = 1.0 - shares[1:].sum()
         return cls(profile=profile, params=params, hospitals=hospitals_df, regions=region_list,
                    region_pop=region_weights(len(region_list), params.region_size_exponent),
-                   hosp_level=level, hosp_type=htype, hosp_region=hosp_region, adrg_cost=adrg_cost,
-                   adrg_los=adrg_los, adrg_kind=kind, adrg_rank_weight=rank_weight,
+                   hosp_level=level, hosp_type=htype, hosp_region=hosp_region, costs=costs,
+                   adrg_cost=adrg_cost, adrg_los=adrg_los, adrg_kind=kind, adrg_rank_weight=rank_weight,
                    class_adrgs=class_adrgs, class_hospital_weight=weights, class_share=shares,
                    cores=cores, sampler=CcSampler.build(profile), group_fn=group_fn, notes=notes)
 
@@ -612,6 +617,24 @@ def _dept(world: _World, adrg: np.ndarray, care_class: np.ndarray) -> pd.Series:
     return _str_column(labels, dept)
 
 
+def _stay_drgs(world: _World, sk: _Skeleton, codes: _Codes, grouped: dict) -> np.ndarray:
+    """Each stay's DRG as an index into the scheme's DRGs (-1 none), when group costs follow DRGs.
+
+    Taken from the grouping that verified the codes; a grouping function that keeps no categoricals
+    is asked once more.
+    """
+    n = len(sk.year)
+    if world.costs.drg_centre is None:
+        return np.full(n, -1, dtype=np.int64)
+    drg_codes = pd.Index(world.profile.drg_codes.astype(str))
+    if grouped:
+        drg = grouped["drg"]
+        per_category = drg_codes.get_indexer(pd.Index(drg.categories.astype(str)))
+        return np.where(drg.codes >= 0, per_category[drg.codes], -1).astype(np.int64)
+    frame = world.group_fn(_grouping_frame(sk, np.arange(n), codes.dx, codes.proc))
+    return drg_codes.get_indexer(pd.Index(frame["drg"].astype(str))).astype(np.int64)
+
+
 def _finish(world: _World, sk: _Skeleton, codes: _Codes, years: tuple[int, ...], seed: int,
             scheme) -> Province:
     p, profile = world.params, world.profile
@@ -628,8 +651,11 @@ def _finish(world: _World, sk: _Skeleton, codes: _Codes, years: tuple[int, ...],
     rng = _rng(seed, S_COSTS)
     hospital_effect = np.exp(p.hospital_cost_sigma * rng.standard_normal(len(world.hosp_level)))
     region_dev = rng.normal(0.0, p.region_fund_share_sd, len(world.regions))
-    cost = case_costs(rng, care_class=sk.care_class, adrg_cost=world.adrg_cost[sk.adrg],
-                      severity=severity, level=sk.level, hospital_effect=hospital_effect[sk.hospital],
+    grouped = codes.groups.columns() if codes.groups is not None else {}
+    group_cost = world.costs.stay_cost(sk.adrg, _stay_drgs(world, sk, codes, grouped), severity,
+                                       sk.care_class == GENERAL, p)
+    cost = case_costs(rng, care_class=sk.care_class, group_cost=group_cost,
+                      level=sk.level, hospital_effect=hospital_effect[sk.hospital],
                       year_index=(sk.year - years[0]).astype(np.int64), z_cost=z_cost,
                       los=times.los.astype(np.int64), window_hours=times.window_hours, params=p)
     cost, outlier = apply_outliers(rng, cost, sk.care_class, p)
@@ -658,7 +684,6 @@ def _finish(world: _World, sk: _Skeleton, codes: _Codes, years: tuple[int, ...],
         pc.utf8_lpad(pc.cast(pa.array(patient), pa.string()), 10, "0"), "")
 
     hospital_ids = world.hospitals["hospital_id"].tolist()
-    grouped = codes.groups.columns() if codes.groups is not None else {}
     cases = _typed({
         "case_id": sk.case_id.to_pandas(),
         "patient_id": patient_id.to_pandas(),
@@ -688,7 +713,7 @@ def _finish(world: _World, sk: _Skeleton, codes: _Codes, years: tuple[int, ...],
         "consumable_cost": pay.consumable / 100.0,
         **grouped,
     }, {c: d for c, d in CASE_DTYPES.items() if c not in GROUP_COLUMNS or grouped})
-    del pay, cost, share, z_cost, z_los
+    del pay, cost, group_cost, share, z_cost, z_los
 
     # outpatient visits
     rng = _rng(seed, S_OUTPATIENT)
@@ -733,6 +758,7 @@ def _finish(world: _World, sk: _Skeleton, codes: _Codes, years: tuple[int, ...],
         "hospitals": len(hospitals),
         "regions": list(world.regions),
         "params": p.to_dict(),
+        "costs": dict(world.costs.info),
         "care_class_shares": {name: float(s) for name, s in zip(CARE_CLASS_NAMES, world.class_share)},
         "redrawn_cases": int(codes.redrawn),
         "fallback_cases": int(codes.fallback),

@@ -81,6 +81,8 @@ class SchemeProfile:
     adrgs: tuple = field(repr=False)                # AdrgRule per ADRG (scheme table order)
     drg_codes: np.ndarray = field(repr=False)       # str[n_drg]
     drg_adrg: np.ndarray = field(repr=False)        # int32[n_drg] ADRG index
+    drg_split_level: np.ndarray = field(repr=False)  # int8[n_drg] complication level the split rule asks
+                                                     # for: 2 mcc, 1 mcc_or_cc, 0 otherwise
     neutral_dx: np.ndarray = field(repr=False)      # dx ids of neutral comorbidities (common ones first)
     neutral_dx_weights: np.ndarray = field(repr=False)
     neutral_proc: np.ndarray = field(repr=False)    # proc ids that no rule looks at
@@ -269,11 +271,16 @@ def build_profile(scheme) -> SchemeProfile:
     drg_codes = drg["drg"].to_numpy(dtype=object)
     adrg_index = {r.code: r.index for r in rules}
     drg_adrg = drg["adrg"].map(adrg_index).to_numpy().astype(np.int32)
+    split_atoms = drg["split_rule"].map(_atoms)
+    drg_split_level = np.select([split_atoms.map(lambda a: "mcc" in a).to_numpy(bool),
+                                 split_atoms.map(lambda a: "mcc_or_cc" in a).to_numpy(bool)], [2, 1], 0
+                                ).astype(np.int8)
     return SchemeProfile(
         dx_vocab=dx_vocab.to_numpy(dtype=object), proc_vocab=proc_vocab.to_numpy(dtype=object),
         dx_cc_level=dx_cc_level, dx_cc_table=dx_cc_table, dx_principal_table=dx_principal_table,
         dx_trauma_region=dx_trauma_region, dx_sex=dx_sex, dx_pregnancy=is_o, proc_sex=proc_sex, proc_valid=proc_valid, adrgs=tuple(rules), drg_codes=drg_codes,
-        drg_adrg=drg_adrg, neutral_dx=neutral, neutral_dx_weights=neutral_weights,
+        drg_adrg=drg_adrg, drg_split_level=drg_split_level, neutral_dx=neutral,
+        neutral_dx_weights=neutral_weights,
         neutral_proc=neutral_proc, cc_pools=cc_pools, class_adrgs=class_adrgs,
         class_proc_prefixes=class_prefixes, chapter_principals=chapter_principals,
         age_years_values=age_values,

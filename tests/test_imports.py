@@ -19,7 +19,9 @@ STAGES = ("grouper", "pointvalue", "budget", "synth", "simulate", "report")
 APP = ("drgdip.cli", "drgdip.demo")  # the command and the demo may import anything
 # the layers each layer may import (its own included); drgdip.core is everyone's foundation
 ALLOWED = {"core": {"core"}, "grouper": {"core", "grouper"}, "pointvalue": {"core", "grouper", "pointvalue"},
-           "budget": {"core", "grouper", "pointvalue", "budget"}, "synth": {"core", "grouper", "synth"},
+           "budget": {"core", "grouper", "pointvalue", "budget"},
+           # synth prices groups with the engine's weight tables (pointvalue.WeightTable)
+           "synth": {"core", "grouper", "pointvalue", "synth"},
            "simulate": {"core", "grouper", "pointvalue", "budget", "simulate"},
            # the report reads output folders: it needs no stage's code, only the tables they write
            "report": {"core", "report"}}

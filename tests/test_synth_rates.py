@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from drgdip.core.resources import weights_dir
 from drgdip.grouper import group_cases
 from drgdip.synth import SynthParams, generate_province
 from drgdip.synth.casemix import INVALID_REASONS
@@ -19,6 +20,7 @@ from tests.test_synth import expected_invalid_reason
 
 N = 100_000
 P = SynthParams()
+SHIPPED_RW = pd.read_csv(weights_dir() / "chs-drg-1.1.csv", dtype={"group": str}).set_index("group")["rw"]
 
 
 @pytest.fixture(scope="module")
@@ -104,13 +106,35 @@ def test_costs_rise_with_severity_level_and_year(province, grouped):
     m = P.level_cost_multipliers
     assert abs(ratio32.median() - m[2] / m[1]) < 0.12
     assert abs(ratio21.median() - m[1] / m[0]) < 0.12
+    # costs follow the shipped weight table: where its MCC DRG weighs clearly more than the ADRG's DRG
+    # without complication (in 115 of 123 ADRGs; real RWs are not always ordered), so do the stays
     split = ordinary["drg"].str[3]
     per_adrg = ordinary.assign(split=split).groupby(["adrg", "split"])["total_cost"].median().unstack()
-    both = per_adrg[["1", "5"]].dropna()
+    rw = SHIPPED_RW.to_frame("rw").assign(adrg=SHIPPED_RW.index.str[:3], split=SHIPPED_RW.index.str[3])
+    rw = rw.pivot_table(index="adrg", columns="split", values="rw")
+    heavier = rw.index[rw["1"] > 1.1 * rw["5"]]
+    both = per_adrg.loc[per_adrg.index.intersection(heavier), ["1", "5"]].dropna()
+    assert len(both) > 80
     assert (both["1"] > both["5"]).mean() > 0.85
     by_year = ordinary.groupby(["drg", "year"])["total_cost"].median().unstack()
     growth = (by_year[2025] / by_year[2023]).dropna().median() ** 0.5
     assert abs(growth - (1 + P.cost_growth)) < 0.03
+
+
+def test_mean_cost_per_drg_follows_the_shipped_weight_table(province):
+    """Synth's own ADRG model gave a Spearman correlation of about 0.5 with published RWs."""
+    assert province.info["costs"]["weights"] == "drgdip.data/weights/chs-drg-1.1.csv"
+    cases = province.cases
+    psychiatric = province.hospitals.loc[province.hospitals["hospital_type"] == "psychiatric", "hospital_id"]
+    paid_by_drg = ((cases["status"].astype(str) == "ok") & ~cases["care_type"].isin(["tcm_day", "day_ward"])
+                   & ~cases["hospital_id"].isin(psychiatric))
+    stays = cases[paid_by_drg.to_numpy()]
+    mean = stays.groupby(stays["drg"].astype(str))["total_cost"].mean()
+    assert len(mean) > 550
+    assert mean.corr(SHIPPED_RW.reindex(mean.index), method="spearman") > 0.9
+    every_stay = cases[(cases["status"].astype(str) == "ok").to_numpy()]
+    mean = every_stay.groupby(every_stay["drg"].astype(str))["total_cost"].mean()
+    assert mean.corr(SHIPPED_RW.reindex(mean.index), method="spearman") > 0.85
 
 
 def test_cost_outliers_exist_in_both_tails(province, grouped):

@@ -10,7 +10,8 @@ import os
 from importlib.resources import files
 from pathlib import Path
 
-__all__ = ["data_dir", "demo_scheme_dir", "demo_dip_dir", "policies_dir", "policy_path", "kernels_cached"]
+__all__ = ["data_dir", "demo_scheme_dir", "demo_dip_dir", "policies_dir", "policy_path", "weights_dir",
+           "kernels_cached"]
 
 KERNEL_PACKAGES = ("drgdip.grouper", "drgdip.pointvalue", "drgdip.budget")
 
@@ -38,6 +39,11 @@ def demo_scheme_dir() -> Path:
 def demo_dip_dir() -> Path:
     """The demo DIP directory built on the demo scheme (``data/demo/dip``)."""
     return data_dir() / "demo" / "dip"
+
+
+def weights_dir() -> Path:
+    """Weight tables shipped for synthetic costs (``data/weights``), one per scheme version."""
+    return data_dir() / "weights"
 
 
 def policies_dir() -> Path:
