@@ -10,7 +10,8 @@ import os
 from importlib.resources import files
 from pathlib import Path
 
-__all__ = ["data_dir", "demo_scheme_dir", "demo_dip_dir", "policies_dir", "policy_path", "kernels_cached"]
+__all__ = ["data_dir", "demo_scheme_dir", "demo_dip_dir", "policies_dir", "policy_path", "payment_tables_dir",
+           "kernels_cached"]
 
 KERNEL_PACKAGES = ("drgdip.grouper", "drgdip.pointvalue", "drgdip.budget")
 
@@ -48,3 +49,8 @@ def policies_dir() -> Path:
 def policy_path(name: str) -> Path:
     """A shipped policy by file stem, e.g. ``panzhihua_drg_day_care_2025``."""
     return policies_dir() / f"{name}.yaml"
+
+
+def payment_tables_dir() -> Path:
+    """The published city DRG weight and payment tables, with their header map (``data/payment``)."""
+    return data_dir() / "payment"
