@@ -87,14 +87,33 @@ def _with_hospital_fields(cases: pd.DataFrame, hospitals: pd.DataFrame | None, *
     return with_columns(cases, **added)
 
 
+def _policy_table(policy: Policy):
+    """The published table the policy names (``points.published_table.table``), as a :class:`WeightsFile`;
+    a relative path is taken from the policy file's folder when it is there."""
+    from drgdip.pointvalue.published import WeightsFile
+    name = policy.points.published_table.table
+    if name is None:
+        return None
+    if name.lower().endswith((".csv", ".txt")) and policy.source and not Path(name).is_absolute():
+        beside = Path(policy.source).parent / name
+        if beside.is_file():
+            name = str(beside)
+    return WeightsFile(name, "published")
+
+
 def _weights(prepared: "PreparedProvince", policy: Policy, current: pd.DataFrame, past: pd.DataFrame | None,
              warnings: list[str]):
     """The weight / score table: given, a DIP directory's scores, or calibrated on earlier years."""
     from drgdip.pointvalue import DipScores, DrgWeights, WeightTable
-    weights = prepared.weights
+    from drgdip.pointvalue.published import PublishedTable, WeightsFile
+    weights = prepared.weights if prepared.weights is not None else _policy_table(policy)
     if weights is not None:
         if isinstance(weights, (str, Path)):
-            return WeightTable.from_csv(weights, points_scale=policy.points.points_scale)
+            weights = WeightsFile(str(weights))
+        if isinstance(weights, WeightsFile):
+            return weights.load(points_scale=policy.points.points_scale)
+        if isinstance(weights, PublishedTable):
+            return weights.weight_table(policy.points.points_scale)
         return weights
     if policy.points.is_dip and prepared.dip is not None:
         return WeightTable.from_dip_directory(prepared.dip)
@@ -422,7 +441,9 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
     scheme : grouping scheme (directory or loaded) for DRG stays that need grouping (default: the
         scheme recorded in the province's ``province.json``)
     dip : DIP directory for DIP stays without ``dip_group`` (its scores become the weights)
-    weights : WeightTable, DataFrame or CSV path of base points; default: calibrated on history
+    weights : WeightTable, DataFrame, a city's PublishedTable, a WeightsFile, or a path / built-in name (an
+        engine table of base points or a published table, told apart by its headers); default: the
+        policy's ``points.published_table``, else calibrated on history
     approved : special-review approval list (case ids, or a DataFrame with ``case_id``)
     deductions : audit deductions (``hospital_id``, ``amount``, optional ``month``), DataFrame or path
     year : settlement year (default: ``policy.year``, else the latest year in the input)
@@ -479,7 +500,7 @@ def _prepared_weights(prepared: PreparedProvince, policy: Policy, frames: list, 
     history stays), calibrated once per calibration rules: a scenario changing coefficients or outlier
     rules keeps the weights."""
     points = policy.points
-    key = (points.calibration, points.points_scale, points.is_dip)
+    key = (points.calibration, points.points_scale, points.is_dip, points.published_table.table)
     try:
         hash(key)
     except TypeError:
@@ -493,7 +514,8 @@ def _prepared_weights(prepared: PreparedProvince, policy: Policy, frames: list, 
     if key is not None:
         if len(prepared.weight_tables) >= 4:
             prepared.weight_tables.clear()
-        on_settlement_year = prepared.weights is None and not (policy.points.is_dip and prepared.dip is not None) \
+        on_settlement_year = prepared.weights is None and points.published_table.table is None \
+            and not (policy.points.is_dip and prepared.dip is not None) \
             and (frames[1] is None or not settled(frames[1]).any())
         prepared.weight_tables[key] = (table, tuple(said), on_settlement_year)
     warnings.extend(said)

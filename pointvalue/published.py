@@ -37,7 +37,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Literal, Mapping
 
 import numpy as np
 import pandas as pd
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PublishedTable", "PublishedColumn", "HeaderMap", "SchemeCoverage", "read_published_table",
            "published_table_names", "published_table_path", "published_table_info", "load_header_map",
-           "decode_table", "is_published_table", "price_stays", "PRICE_COLUMNS", "UNPRICED_REASONS"]
+           "decode_table", "is_published_table", "price_stays", "WeightsFile", "PRICE_COLUMNS", "UNPRICED_REASONS"]
 
 UTF8_BOM = b"\xef\xbb\xbf"
 FIELDS = ("group", "name", "rw", "standard_score", "payment_standard", "base_rate", "level_coef", "mean_cost",
@@ -404,9 +404,31 @@ class PublishedTable:
         return SchemeCoverage(not_in_scheme=tuple(published[~published.isin(known)]),
                               not_in_table=tuple(sorted(known[~known.isin(published)])))
 
+    def weight_table(self, points_scale: float = 100.0) -> WeightTable:
+        """:attr:`weights` at another number of base points per RW."""
+        if self.weights.points_scale == points_scale or "rw" not in self.weights.frame.columns:
+            return self.weights
+        return _weight_table(self.frame, self.columns, self.source, points_scale)
+
     def price(self, cases, rules: "PublishedTableRules | None" = None, *, group_col: str = "drg") -> pd.DataFrame:
         """:func:`price_stays` with this table."""
         return price_stays(cases, self, rules, group_col=group_col)
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    """A weight table named on the command line or in a policy, and how to read it: ``published`` (a city's
+    table, :func:`read_published_table`), ``engine`` (:meth:`WeightTable.from_csv`) or ``auto``
+    (:func:`is_published_table` decides)."""
+
+    source: str
+    kind: Literal["auto", "engine", "published"] = "auto"
+
+    def load(self, points_scale: float = 100.0) -> WeightTable:
+        """The weight table, at ``points_scale`` base points per RW."""
+        if self.kind == "published" or (self.kind == "auto" and is_published_table(self.source)):
+            return read_published_table(self.source, points_scale=points_scale).weights
+        return WeightTable.from_csv(self.source, points_scale=points_scale)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -699,7 +721,7 @@ def _stay_tiers(cases: pd.DataFrame, table: PublishedTable, rules) -> np.ndarray
     if rules.tier_of_hospital and "hospital_id" in cases.columns:
         named = cases["hospital_id"].astype("string").map(dict(rules.tier_of_hospital)).astype(object)
         tier = named.where(named.notna(), tier)
-    values = tier.to_numpy(dtype=object)
+    values = tier.to_numpy(dtype=object, copy=True)
     values[pd.isna(values)] = None
     known = set(table.tiers) | {""}
     for name, mapping in (("tier_of_level", rules.tier_of_level), ("tier_of_hospital", rules.tier_of_hospital)):
@@ -724,7 +746,7 @@ def _stay_insurance(cases: pd.DataFrame, table: PublishedTable, rules) -> np.nda
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise UsageError(f"insurance type {kinds.iloc[row]!r} is neither of {', '.join(INSURANCE_TYPES)}",
                          row=row + 1, field="insurance_type")
-    values = kinds.astype(object).to_numpy()
+    values = kinds.astype(object).to_numpy(copy=True)
     values[pd.isna(values)] = None
     return values
 
