@@ -656,8 +656,8 @@ def price_stays(cases, table: PublishedTable, rules: "PublishedTableRules | None
        tier and the type, for the tier, for the type, or one for all, in that order);
     2. ``score``: standard score × level coefficient;
     3. ``rw_rate``: RW × base rate × level coefficient. The base rate is the table's (per row, by tier
-       / insurance type) or the rules' ``base_rate`` / ``base_rate_by_insurance``; the level coefficient
-       is the table's for the tier, else the rules' ``level_coefs``; when neither publishes any level
+       / insurance type) or the rules' ``base_rate_by_insurance`` / ``base_rate``; the level coefficient
+       is the table's for the tier, else the rules' ``level_coefs`` for it; when neither gives any level
        coefficient it is 1 (the same rate at every level). A basic group (基础病组) takes
        ``basic_group_coef`` when the rules give one.
 
@@ -804,17 +804,17 @@ def _price_group(table: PublishedTable, rules, stays: np.ndarray, rows: np.ndarr
 
 
 def _level_coefs(table: PublishedTable, rules, rows: np.ndarray, tier: str | None) -> np.ndarray | None:
-    """Level coefficient of each row at ``tier``: the table's, the rules', 1 when nobody publishes any."""
+    """Level coefficient of each row at ``tier``: the table's column for the tier, else the rules'
+    ``level_coefs``; 1 when neither publishes any coefficient (the same rate at every level)."""
     published = table.columns_of("level_coef")
-    n = len(rows)
-    if published:
-        column = next((c for c in published if c.tier == tier), None)
-        coef = table.frame[column.key].to_numpy(dtype=np.float64)[rows] if column is not None else None
-    elif rules.level_coefs:
-        coef = np.full(n, rules.level_coefs[tier]) if tier in rules.level_coefs else None
+    column = next((c for c in published if c.tier == tier), None) if tier is not None else None
+    if column is not None:
+        coef = table.frame[column.key].to_numpy(dtype=np.float64)[rows]
+    elif tier in rules.level_coefs:
+        coef = np.full(len(rows), rules.level_coefs[tier])
+    elif not published and not rules.level_coefs:
+        coef = np.ones(len(rows))
     else:
-        coef = np.ones(n)
-    if coef is None:
         return None
     if rules.basic_group_coef is not None and "is_basic" in table.frame.columns:
         basic = table.frame["is_basic"].to_numpy(dtype=bool)[rows]
