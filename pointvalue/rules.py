@@ -121,6 +121,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping, NamedTuple, get_args
 
 from drgdip.core.config import Config, FrozenDict, build, param, require
+from drgdip.core.resources import payment_table_names
 from drgdip.core.errors import ConfigError
 
 __all__ = [
@@ -480,9 +481,7 @@ class PublishedTableRules(Config):
                          or self.base_rate_by_insurance or self.level_coefs), "table",
                     "is required when other published_table keys are given")
             return
-        from drgdip.pointvalue.published import published_table_names
-
-        names = published_table_names()
+        names = payment_table_names()
         if not self.table.lower().endswith((".csv", ".txt")):
             near = difflib.get_close_matches(self.table, names, n=1)
             require(self.table in names, "table",

@@ -11,6 +11,7 @@ from importlib.resources import files
 from pathlib import Path
 
 __all__ = ["data_dir", "demo_scheme_dir", "demo_dip_dir", "policies_dir", "policy_path", "payment_tables_dir",
+           "payment_table_names",
            "kernels_cached"]
 
 KERNEL_PACKAGES = ("drgdip.grouper", "drgdip.pointvalue", "drgdip.budget")
@@ -54,3 +55,12 @@ def policy_path(name: str) -> Path:
 def payment_tables_dir() -> Path:
     """The published city DRG weight and payment tables, with their header map (``data/payment``)."""
     return data_dir() / "payment"
+
+
+def payment_table_names() -> tuple[str, ...]:
+    """Names of the shipped published tables (``data/payment/index.csv``: ``qingdao-2023`` is
+    ``qingdao-2023.csv``)."""
+    import csv
+
+    with open(payment_tables_dir() / "index.csv", encoding="utf-8", newline="") as handle:
+        return tuple(row["name"] for row in csv.DictReader(handle))
