@@ -591,7 +591,7 @@ def _group_types(frame: pd.DataFrame, columns, hmap: HeaderMap, file: str, lines
     defaults = {"is_basic": False, "stable": True, "covered": True, "tiered_care": False}
     for flag, value in flags.items():
         if value is not None and flag not in frame.columns:   # a flag column of its own has the last word
-            frame[flag] = value.fillna(defaults[flag]).astype(bool)
+            frame[flag] = np.where(value.isna().to_numpy(), defaults[flag], value.to_numpy() == True)  # noqa: E712
     return frame
 
 
@@ -679,7 +679,10 @@ def price_stays(cases, table: PublishedTable, rules: "PublishedTableRules | None
     n = len(cases)
     codes = code_column(cases, group_col)
     frame = table.frame
-    row = group_index(codes, table.groups)
+    groups = table.groups
+    first = np.flatnonzero(~groups.duplicated())   # a code listed twice: its first row, which says so
+    found_at = group_index(codes, groups[first])
+    row = np.where(found_at >= 0, first[np.maximum(found_at, 0)], -1)
     ungrouped = codes.isna().to_numpy()
     reason = np.full(n, "", dtype=object)
     reason[ungrouped] = "ungrouped"
@@ -776,6 +779,9 @@ def _price_group(table: PublishedTable, rules, stays: np.ndarray, rows: np.ndarr
         return
     if method == "standard":
         reason[stays] = "no_tier" if tier is None else "not_published"
+        return
+    if tier is None and (table.tiers or rules.level_coefs):   # coefficients are per tier
+        reason[stays] = "no_tier"
         return
     coef = _level_coefs(table, rules, rows, tier)
     if coef is None:
