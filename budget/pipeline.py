@@ -111,9 +111,12 @@ def _weights(prepared: "PreparedProvince", policy: Policy, current: pd.DataFrame
         if isinstance(weights, (str, Path)):
             weights = WeightsFile(str(weights))
         if isinstance(weights, WeightsFile):
-            return weights.load(points_scale=policy.points.points_scale)
-        if isinstance(weights, PublishedTable):
-            return weights.weight_table(policy.points.points_scale)
+            weights = weights.load(points_scale=policy.points.points_scale)
+        elif isinstance(weights, PublishedTable):
+            weights = weights.weight_table(policy.points.points_scale)
+        mean = policy.points.published_table.all_case_mean
+        if prepared.weights is None and mean is not None:
+            weights = replace(weights, all_case_mean=mean)
         return weights
     if policy.points.is_dip and prepared.dip is not None:
         return WeightTable.from_dip_directory(prepared.dip)

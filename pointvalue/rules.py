@@ -94,6 +94,8 @@ domain.md §12.
     base_rate_by_insurance  ``{employee: .., resident: ..}`` instead of one base rate
     level_coefs             ``{tier: coef}`` where the table publishes no level coefficients
     basic_group_coef        level coefficient of basic groups at every level (None: their own)
+    all_case_mean           yuan per RW 1 stands for, the all-case mean cost ungrouped stays are paid from
+                            (None: not known; a table of RWs alone then cannot pay ungrouped stays)
 
 ``DipBuildRules`` (§3)
     core_threshold          minimum history cases for a core group (15)
@@ -460,7 +462,8 @@ class PublishedTableRules(Config):
     payment standard of its group at its hospital tier (and insurance type), or RW × base rate × level
     coefficient (domain.md §2.3). The table's own standards, rates and coefficients come first; the
     keys here give what the city publishes elsewhere (a base rate, level coefficients) and which
-    published tier each hospital level (or hospital) is paid at.
+    published tier each hospital level (or hospital) is paid at. ``all_case_mean`` is the cost RW 1
+    stands for (the rate method's base rate), from which the point pool pays ungrouped stays.
     """
 
     table: str | None = None
@@ -471,6 +474,7 @@ class PublishedTableRules(Config):
     base_rate_by_insurance: Mapping[str, float] = param(default_factory=FrozenDict, gt=0.0)
     level_coefs: Mapping[str, float] = param(default_factory=FrozenDict, gt=0.0)
     basic_group_coef: float | None = param(None, gt=0.0)
+    all_case_mean: float | None = param(None, gt=0.0)
 
     def check(self) -> None:
         for kind in self.base_rate_by_insurance:
@@ -478,7 +482,7 @@ class PublishedTableRules(Config):
                     "unknown insurance type; allowed: employee, resident")
         if self.table is None:
             require(not (self.tier_of_level or self.tier_of_hospital or self.base_rate is not None
-                         or self.base_rate_by_insurance or self.level_coefs), "table",
+                         or self.base_rate_by_insurance or self.level_coefs or self.all_case_mean is not None), "table",
                     "is required when other published_table keys are given")
             return
         names = payment_table_names()
