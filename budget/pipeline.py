@@ -114,8 +114,8 @@ def _weights(prepared: "PreparedProvince", policy: Policy, current: pd.DataFrame
             weights = weights.load(points_scale=policy.points.points_scale)
         elif isinstance(weights, PublishedTable):
             weights = weights.weight_table(policy.points.points_scale)
-        mean = policy.points.published_table.all_case_mean
-        if prepared.weights is None and mean is not None:
+        mean = policy.points.published_table.all_case_mean   # what RW 1 stands for, where the table does not say
+        if mean is not None and isinstance(weights, WeightTable) and weights.all_case_mean is None:
             weights = replace(weights, all_case_mean=mean)
         return weights
     if policy.points.is_dip and prepared.dip is not None:

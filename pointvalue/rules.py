@@ -94,8 +94,8 @@ domain.md §12.
     base_rate_by_insurance  ``{employee: .., resident: ..}`` instead of one base rate
     level_coefs             ``{tier: coef}`` where the table publishes no level coefficients
     basic_group_coef        level coefficient of basic groups at every level (None: their own)
-    all_case_mean           yuan per RW 1 stands for, the all-case mean cost ungrouped stays are paid from
-                            (None: not known; a table of RWs alone then cannot pay ungrouped stays)
+    all_case_mean           yuan RW 1 stands for, the all-case mean cost ungrouped stays are paid from, where
+                            the weight table does not give it (None: a table of RWs alone cannot pay them)
 
 ``DipBuildRules`` (§3)
     core_threshold          minimum history cases for a core group (15)
