@@ -187,7 +187,7 @@ def run_points(args: argparse.Namespace) -> int:
 
 
 def run_price(args: argparse.Namespace) -> int:
-    from drgdip.pointvalue.published import read_published_table
+    from drgdip.pointvalue.published import UNPRICED_REASONS, read_published_table
     from drgdip.pointvalue.rules import PublishedTableRules
 
     if args.policy:
@@ -209,10 +209,10 @@ def run_price(args: argparse.Namespace) -> int:
         prices.insert(0, "case_id", cases["case_id"].to_numpy())
     write_table(prices, args.output)
     priced = prices["unpriced_reason"] == ""
-    reasons = prices.loc[~priced, "unpriced_reason"].value_counts()
+    counts = prices["unpriced_reason"].value_counts()
+    reasons = [f"{name} {int(counts[name]):,}" for name in UNPRICED_REASONS if name and counts.get(name, 0)]
     print(f"{table.name}: {int(priced.sum()):,} of {len(prices):,} stays priced, {prices['price'].sum():,.2f} yuan"
-          + ("; not priced: " + ", ".join(f"{name} {count:,}" for name, count in reasons.items()) if len(reasons)
-             else ""))
+          + ("; not priced: " + ", ".join(reasons) if reasons else ""))
     for note in table.notes:
         print(f"drgdip price: note: {table.name}: {note}", file=sys.stderr)
     return 0

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PublishedTable", "PublishedColumn", "HeaderMap", "SchemeCoverage", "read_published_table",
            "published_table_names", "published_table_path", "published_table_info", "load_header_map",
-           "decode_table", "is_published_table", "price_stays", "WeightsFile", "PRICE_COLUMNS", "UNPRICED_REASONS"]
+           "decode_table", "is_published_table", "price_stays", "WeightsFile", "PRICE_METHODS", "PRICE_COLUMNS", "UNPRICED_REASONS"]
 
 UTF8_BOM = b"\xef\xbb\xbf"
 FIELDS = ("group", "name", "rw", "standard_score", "payment_standard", "base_rate", "level_coef", "mean_cost",
@@ -69,6 +69,9 @@ PRICE_COLUMNS = ("group", "tier", "insurance_type", "price_method", "rw", "base_
                  "published_standard", "price", "unpriced_reason")
 UNPRICED_REASONS = ("", "ungrouped", "not_in_table", "listed_twice", "not_covered", "not_published", "no_tier",
                     "no_base_rate", "no_level_coef")
+PRICE_METHODS = ("unpriced", "standard", "score", "rw_rate")
+_REASON = {name: code for code, name in enumerate(UNPRICED_REASONS)}
+_METHOD = {name: code for code, name in enumerate(PRICE_METHODS)}
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
 
@@ -683,75 +686,91 @@ def price_stays(cases, table: PublishedTable, rules: "PublishedTableRules | None
     first = np.flatnonzero(~groups.duplicated())   # a code listed twice: its first row, which says so
     found_at = group_index(codes, groups[first])
     row = np.where(found_at >= 0, first[np.maximum(found_at, 0)], -1)
-    ungrouped = codes.isna().to_numpy()
-    reason = np.full(n, "", dtype=object)
-    reason[ungrouped] = "ungrouped"
-    reason[(row < 0) & ~ungrouped] = "not_in_table"
-    table_reason = frame["unpriced_reason"].to_numpy(dtype=object)
     found = row >= 0
-    reason[found] = np.where(table_reason[row[found]] != "", table_reason[row[found]], reason[found])
+    reason = np.zeros(n, dtype=np.int8)
+    reason[codes.isna().to_numpy()] = _REASON["ungrouped"]
+    reason[~found & (reason == 0)] = _REASON["not_in_table"]
+    table_reason = np.asarray([_REASON[r] for r in frame["unpriced_reason"]], dtype=np.int8)
+    reason[found] = table_reason[row[found]]
 
-    tier = _stay_tiers(cases, table, rules)
+    tier, tier_names = _stay_tiers(cases, table, rules)
     insurance = _stay_insurance(cases, table, rules)
     rw = np.full(n, np.nan)
     if "rw" in frame.columns:
         rw[found] = frame["rw"].to_numpy(dtype=np.float64)[row[found]]
     out = {"rate": np.full(n, np.nan), "coef": np.full(n, np.nan), "standard": np.full(n, np.nan),
-           "price": np.full(n, np.nan), "method": np.full(n, "unpriced", dtype=object)}
-    combos = pd.MultiIndex.from_arrays([pd.Series(tier, dtype=object).fillna(""),
-                                        pd.Series(insurance, dtype=object).fillna("")])
-    combo_codes, combo_values = pd.factorize(combos)
-    for k, (stay_tier, stay_insurance) in enumerate(combo_values):
-        stays = np.flatnonzero((combo_codes == k) & (reason == ""))
-        if len(stays):
-            _price_group(table, rules, stays, row[stays], stay_tier or None, stay_insurance or None, rw, out, reason)
-    priced = reason == ""
+           "price": np.full(n, np.nan), "method": np.zeros(n, dtype=np.int8)}
+    combo = (tier.astype(np.int64) + 1) * 3 + (insurance + 1)   # one pass per (tier, insurance type) present
+    open_combo = combo[reason == 0]
+    for value in np.unique(open_combo):
+        stays = np.flatnonzero((combo == value) & (reason == 0))
+        stay_tier = tier_names[value // 3 - 1] if value // 3 else None
+        stay_insurance = INSURANCE_TYPES[value % 3 - 1] if value % 3 else None
+        _price_group(table, rules, stays, row[stays], stay_tier, stay_insurance, rw, out, reason)
+    priced = reason == 0
     out["price"][~priced] = np.nan
-    out["method"][~priced] = "unpriced"
+    out["method"][~priced] = 0
     return pd.DataFrame({
-        "group": codes.astype(object).to_numpy(), "tier": tier, "insurance_type": insurance,
-        "price_method": out["method"], "rw": rw, "base_rate": out["rate"], "level_coef": out["coef"],
-        "published_standard": out["standard"], "price": out["price"], "unpriced_reason": reason,
+        "group": codes.array, "tier": pd.Categorical.from_codes(tier, tier_names),
+        "insurance_type": pd.Categorical.from_codes(insurance, INSURANCE_TYPES),
+        "price_method": pd.Categorical.from_codes(out["method"], PRICE_METHODS), "rw": rw,
+        "base_rate": out["rate"], "level_coef": out["coef"], "published_standard": out["standard"],
+        "price": out["price"], "unpriced_reason": pd.Categorical.from_codes(reason, UNPRICED_REASONS),
     }, index=cases.index)
 
 
-def _stay_tiers(cases: pd.DataFrame, table: PublishedTable, rules) -> np.ndarray:
-    """The hospital tier of each stay (None where its level has none)."""
+def _category_codes(values: pd.Series) -> tuple[np.ndarray, list]:
+    """(code per stay, -1 where missing; the distinct values), without a Python object per stay for
+    categoricals."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy().astype(np.int64), list(values.cat.categories)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes.astype(np.int64), list(uniques)
+
+
+def _stay_tiers(cases: pd.DataFrame, table: PublishedTable, rules) -> tuple[np.ndarray, list[str]]:
+    """(tier code of each stay, -1 where its level has none; the tier names)."""
     by_level = dict(table.header_map.level_tiers if table.header_map else {})
     by_level.update(rules.tier_of_level)
-    level = pd.to_numeric(cases["hospital_level"], errors="coerce")
-    tier = level.map({float(k): v for k, v in by_level.items()}).astype(object)
-    if rules.tier_of_hospital and "hospital_id" in cases.columns:
-        named = cases["hospital_id"].astype("string").map(dict(rules.tier_of_hospital)).astype(object)
-        tier = named.where(named.notna(), tier)
-    values = tier.to_numpy(dtype=object, copy=True)
-    values[pd.isna(values)] = None
-    known = set(table.tiers) | {""}
+    known = set(table.tiers)
     for name, mapping in (("tier_of_level", rules.tier_of_level), ("tier_of_hospital", rules.tier_of_hospital)):
         for key, value in mapping.items():
             if table.tiers and value not in known:
                 raise ConfigError(f"tier {value!r} is not one {table.name} publishes (tiers: "
                                   f"{', '.join(table.tiers)})", key=f"points.published_table.{name}.{key}")
-    return values
+    names = list(dict.fromkeys([*table.tiers, *by_level.values(), *rules.tier_of_hospital.values()]))
+    level = pd.to_numeric(cases["hospital_level"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    tier = np.full(len(cases), -1, dtype=np.int64)
+    for value, name in by_level.items():
+        tier[level == value] = names.index(name)
+    if rules.tier_of_hospital and "hospital_id" in cases.columns:
+        hospital, ids = _category_codes(cases["hospital_id"])
+        per_id = np.asarray([names.index(rules.tier_of_hospital[str(i)]) if str(i) in rules.tier_of_hospital
+                             else -1 for i in ids] + [-1], dtype=np.int64)
+        named = per_id[hospital]   # -1 (missing id) reads the appended -1
+        tier = np.where(named >= 0, named, tier)
+    return tier, names
 
 
 def _stay_insurance(cases: pd.DataFrame, table: PublishedTable, rules) -> np.ndarray:
-    """The insurance type of each stay when the table or the rules price by it (else None)."""
+    """Index into :data:`INSURANCE_TYPES` of each stay (-1 where missing, or when neither the table nor the
+    rules price by insurance type)."""
     by_insurance = any(c.insurance for c in table.columns) or bool(rules.base_rate_by_insurance)
     if not by_insurance:
-        return np.full(len(cases), None, dtype=object)
+        return np.full(len(cases), -1, dtype=np.int64)
     if "insurance_type" not in cases.columns:
         raise UsageError(f"{table.name} prices by insurance type but the cases have no insurance_type column",
                          field="insurance_type")
-    kinds = cases["insurance_type"].astype("string")
-    bad = kinds.notna() & ~kinds.isin(INSURANCE_TYPES)
+    kinds, values = _category_codes(cases["insurance_type"])
+    per_value = np.asarray([INSURANCE_TYPES.index(str(v)) if str(v) in INSURANCE_TYPES else -2 for v in values]
+                           + [-1], dtype=np.int64)
+    insurance = per_value[kinds]
+    bad = insurance == -2
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise UsageError(f"insurance type {kinds.iloc[row]!r} is neither of {', '.join(INSURANCE_TYPES)}",
-                         row=row + 1, field="insurance_type")
-    values = kinds.astype(object).to_numpy(copy=True)
-    values[pd.isna(values)] = None
-    return values
+        row = int(np.flatnonzero(bad)[0])
+        raise UsageError(f"insurance type {cases['insurance_type'].iloc[row]!r} is neither of "
+                         f"{', '.join(INSURANCE_TYPES)}", row=row + 1, field="insurance_type")
+    return insurance
 
 
 def _pick(columns: Iterable[PublishedColumn], tier: str | None, insurance: str | None) -> PublishedColumn | None:
@@ -774,39 +793,39 @@ def _price_group(table: PublishedTable, rules, stays: np.ndarray, rows: np.ndarr
         value = frame[standard.key].to_numpy(dtype=np.float64)[rows]
         out["standard"][stays] = value
         out["price"][stays] = value
-        out["method"][stays] = "standard"
-        reason[stays] = np.where(value > 0, "", "not_published")
+        out["method"][stays] = _METHOD["standard"]
+        reason[stays] = np.where(value > 0, 0, _REASON["not_published"])
         return
     if method == "standard":
-        reason[stays] = "no_tier" if tier is None else "not_published"
+        reason[stays] = _REASON["no_tier" if tier is None else "not_published"]
         return
     if tier is None and (table.tiers or rules.level_coefs):   # coefficients are per tier
-        reason[stays] = "no_tier"
+        reason[stays] = _REASON["no_tier"]
         return
     coef = _level_coefs(table, rules, rows, tier)
     if coef is None:
-        reason[stays] = "no_tier" if tier is None else "no_level_coef"
+        reason[stays] = _REASON["no_tier" if tier is None else "no_level_coef"]
         return
     if "standard_score" in frame.columns and method == "auto":
         score = frame["standard_score"].to_numpy(dtype=np.float64)[rows]
         out["coef"][stays] = coef
         out["price"][stays] = score * coef
-        out["method"][stays] = "score"
-        reason[stays] = np.where((score > 0) & (coef > 0), "", np.where(score > 0, "no_level_coef", "not_published"))
+        out["method"][stays] = _METHOD["score"]
+        reason[stays] = np.where((score > 0) & (coef > 0), 0,
+                                 np.where(score > 0, _REASON["no_level_coef"], _REASON["not_published"]))
         return
     rate = _base_rates(table, rules, rows, tier, insurance)
     if rate is None:
-        reason[stays] = "no_base_rate"
+        reason[stays] = _REASON["no_base_rate"]
         return
     weight = rw[stays]
     out["rate"][stays] = rate
     out["coef"][stays] = coef
     out["price"][stays] = weight * rate * coef
-    out["method"][stays] = "rw_rate"
-    ok = np.nan_to_num(weight) > 0
-    reason[stays] = np.where(~ok, "not_published",
-                             np.where(~(np.nan_to_num(rate) > 0), "no_base_rate",
-                                      np.where(~(np.nan_to_num(coef) > 0), "no_level_coef", "")))
+    out["method"][stays] = _METHOD["rw_rate"]
+    reason[stays] = np.where(~(np.nan_to_num(weight) > 0), _REASON["not_published"],
+                             np.where(~(np.nan_to_num(rate) > 0), _REASON["no_base_rate"],
+                                      np.where(~(np.nan_to_num(coef) > 0), _REASON["no_level_coef"], 0)))
 
 
 def _level_coefs(table: PublishedTable, rules, rows: np.ndarray, tier: str | None) -> np.ndarray | None:

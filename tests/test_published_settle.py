@@ -93,7 +93,7 @@ def test_drgdip_price(tmp_path, capsys):
     out = tmp_path / "prices.csv"
     assert main(["price", "--policy", str(QINGDAO_POLICY), "--input", str(source), "--output", str(out)]) == 0
     said = capsys.readouterr().out
-    assert "qingdao-2023: 2 of 4 stays priced, 24,014.27 yuan; not priced: not_in_table 1, ungrouped 1" in said
+    assert "qingdao-2023: 2 of 4 stays priced, 24,014.27 yuan; not priced: ungrouped 1, not_in_table 1" in said
     prices = pd.read_csv(out, dtype={"case_id": str}, keep_default_na=False)
     assert prices["case_id"].tolist() == ["a", "b", "c", "d"]
     assert prices["price"].iloc[:2].astype(float).tolist() == [13341.25995, 10673.00796]   # 青岛2023.csv, ES31
