@@ -90,15 +90,9 @@ def _with_hospital_fields(cases: pd.DataFrame, hospitals: pd.DataFrame | None, *
 def _policy_table(policy: Policy):
     """The published table the policy names (``points.published_table.table``), as a :class:`WeightsFile`;
     a relative path is taken from the policy file's folder when it is there."""
-    from drgdip.pointvalue.published import WeightsFile
+    from drgdip.pointvalue.published import WeightsFile, table_beside
     name = policy.points.published_table.table
-    if name is None:
-        return None
-    if name.lower().endswith((".csv", ".txt")) and policy.source and not Path(name).is_absolute():
-        beside = Path(policy.source).parent / name
-        if beside.is_file():
-            name = str(beside)
-    return WeightsFile(name, "published")
+    return None if name is None else WeightsFile(table_beside(name, policy.source), "published")
 
 
 def _weights(prepared: "PreparedProvince", policy: Policy, current: pd.DataFrame, past: pd.DataFrame | None,

@@ -187,14 +187,14 @@ def run_points(args: argparse.Namespace) -> int:
 
 
 def run_price(args: argparse.Namespace) -> int:
-    from drgdip.pointvalue.published import UNPRICED_REASONS, read_published_table
+    from drgdip.pointvalue.published import UNPRICED_REASONS, read_published_table, table_beside
     from drgdip.pointvalue.rules import PublishedTableRules
 
     if args.policy:
         rules = load_points_policy(args.policy).published_table
         if rules.table is None:
             raise UsageError("the policy names no published table (points.published_table.table)", file=args.policy)
-        source = rules.table
+        source = table_beside(rules.table, args.policy)
     else:
         rules, source = PublishedTableRules(), args.table
     table = read_published_table(source)

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PublishedTable", "PublishedColumn", "HeaderMap", "SchemeCoverage", "read_published_table",
            "published_table_names", "published_table_path", "published_table_info", "load_header_map",
-           "decode_table", "is_published_table", "price_stays", "WeightsFile", "PRICE_METHODS", "PRICE_COLUMNS", "UNPRICED_REASONS"]
+           "decode_table", "is_published_table", "price_stays", "WeightsFile", "PRICE_METHODS", "table_beside", "PRICE_COLUMNS", "UNPRICED_REASONS"]
 
 UTF8_BOM = b"\xef\xbb\xbf"
 FIELDS = ("group", "name", "rw", "standard_score", "payment_standard", "base_rate", "level_coef", "mean_cost",
@@ -228,6 +228,16 @@ def published_table_path(name: str) -> Path:
     if name not in _index().index:
         raise UsageError(f"unknown published table {name!r}; built-in tables: {', '.join(published_table_names())}")
     return payment_tables_dir() / f"{name}.csv"
+
+
+def table_beside(table: str, policy_file) -> str:
+    """A policy's table: a built-in name as it is; a relative CSV path from the policy file's folder when the
+    file is there (else as given, from the working directory)."""
+    if policy_file and table.lower().endswith((".csv", ".txt")) and not Path(table).is_absolute():
+        beside = Path(policy_file).parent / table
+        if beside.is_file():
+            return str(beside)
+    return table
 
 
 def _resolve(source) -> tuple[Path, str]:

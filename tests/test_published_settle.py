@@ -104,3 +104,16 @@ def test_drgdip_price(tmp_path, capsys):
     assert main(["price", "--policy", str(REPO / "data" / "policies" / "hainan_province_2025.yaml"), "--input",
                  str(source), "--output", str(out)]) == 2
     assert "names no published table" in capsys.readouterr().err
+
+
+def test_a_policy_names_a_table_file_beside_it(tmp_path, capsys):
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "tables" / "city.csv").write_bytes(published_table_path("fuzhou-2022").read_bytes())
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("points:\n  published_table: {table: tables/city.csv, base_rate: 10000}\n", encoding="utf-8")
+    source = tmp_path / "cases.csv"
+    pd.DataFrame({"drg": ["BR25"], "hospital_level": [2]}).to_csv(source, index=False)
+    out = tmp_path / "prices.csv"
+    assert main(["price", "--policy", str(policy), "--input", str(source), "--output", str(out)]) == 0
+    assert pd.read_csv(out)["price"].iloc[0] == pytest.approx(0.6923 * 10000)   # no level coefficients: 1
+    assert "city: 1 of 1 stays priced" in capsys.readouterr().out
