@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from drgdip.core.errors import ConfigError, UsageError
-from drgdip.core.resources import payment_tables_dir
+from drgdip.core.resources import payment_table_names, payment_tables_dir
 from drgdip.pointvalue._io import code_column, group_index
 from drgdip.pointvalue.weights import WeightTable
 
@@ -58,8 +58,6 @@ UTF8_BOM = b"\xef\xbb\xbf"
 FIELDS = ("group", "name", "rw", "standard_score", "payment_standard", "base_rate", "level_coef", "mean_cost",
           "low_threshold", "high_threshold", "group_type", "is_basic", "stable", "special_review", "tcm_advantage",
           "volume_controlled", "volume_cap")
-NUMBER_FIELDS = ("rw", "standard_score", "payment_standard", "base_rate", "level_coef", "mean_cost", "low_threshold",
-                 "high_threshold", "volume_cap")
 FLAG_FIELDS = ("is_basic", "stable", "special_review", "tcm_advantage", "volume_controlled")
 PER_TIER_FIELDS = ("payment_standard", "base_rate", "level_coef", "low_threshold", "high_threshold")
 INSURANCE_TYPES = ("employee", "resident")
@@ -214,7 +212,7 @@ def _index() -> pd.DataFrame:
 
 def published_table_names() -> tuple[str, ...]:
     """Names of the published tables shipped with drgdip (``beijing-2022`` ... ``yunnan-2022``)."""
-    return tuple(_index().index)
+    return payment_table_names()
 
 
 def published_table_info() -> pd.DataFrame:
@@ -469,7 +467,8 @@ def read_published_table(source, *, scheme=None, encoding: str | None = None, he
     file = str(path)
     hmap = header_map if isinstance(header_map, HeaderMap) else load_header_map(header_map)
     text, used = decode_table(path.read_bytes(), file, encoding)
-    rows, lines, notes = _split_rows(text, file)
+    rows, lines = _split_rows(text, file)
+    notes: list[str] = []
     if not rows:
         raise UsageError("the table is empty (no header line)", file=file, row=1)
     columns = hmap.read_header(rows[0])
@@ -490,7 +489,7 @@ def read_published_table(source, *, scheme=None, encoding: str | None = None, he
         frame[column.key] = _read_column(list(by_column[column.position]), column, hmap, file, body_lines)
     frame = pd.DataFrame(frame)
     frame = _group_types(frame, columns, hmap, file, body_lines)
-    frame["unpriced_reason"] = _unpriced_reasons(frame, columns, notes)
+    frame["unpriced_reason"] = _unpriced_reasons(frame, notes)
     table = PublishedTable(name=name, source=file, encoding=used, frame=frame, columns=columns,
                            weights=_weight_table(frame, columns, file, points_scale), notes=tuple(notes),
                            header_map=hmap)
@@ -499,7 +498,7 @@ def read_published_table(source, *, scheme=None, encoding: str | None = None, he
     return table
 
 
-def _split_rows(text: str, file: str) -> tuple[list[list[str]], list[int], list[str]]:
+def _split_rows(text: str, file: str) -> tuple[list[list[str]], list[int]]:
     """CSV rows (blank lines left out) and the file line each starts on."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows, lines = [], []
@@ -512,7 +511,7 @@ def _split_rows(text: str, file: str) -> tuple[list[list[str]], list[int], list[
             line = reader.line_num + 1
     except csv.Error as error:
         raise UsageError(f"not readable as CSV: {error}", file=file, row=reader.line_num) from None
-    return rows, lines, []
+    return rows, lines
 
 
 def _lines_text(lines: list[int], limit: int = 8) -> str:
@@ -535,8 +534,8 @@ def _check_columns(columns: tuple[PublishedColumn, ...], file: str) -> None:
 
 
 def _read_column(values: list[str], column: PublishedColumn, hmap: HeaderMap, file: str, lines: list[int]):
-    """One column's cells as the field reads them (text, flags or numbers); tables are small, so this is
-    plain Python over the cells."""
+    """One column's cells as the field reads them: text (extra columns, name, group class, code), flags or
+    numbers (every other field); tables are small, so this is plain Python over the cells."""
     text = [_clean_cell(v) for v in values]
     if column.field is None or column.field in ("name", "group_type"):
         return np.asarray(text, dtype=object)
@@ -608,7 +607,9 @@ def _group_types(frame: pd.DataFrame, columns, hmap: HeaderMap, file: str, lines
     return frame
 
 
-def _unpriced_reasons(frame: pd.DataFrame, columns, notes: list[str]) -> pd.Series:
+def _unpriced_reasons(frame: pd.DataFrame, notes: list[str]) -> pd.Series:
+    """Why no stay of a row's group can be priced, whatever its tier: its code is listed twice, or its class
+    is not covered ('' otherwise); a duplicated code is also told in ``notes``."""
     reason = pd.Series("", index=frame.index, dtype=object)
     groups = frame["group"]
     twice = groups.duplicated(keep=False).to_numpy()
