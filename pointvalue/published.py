@@ -52,7 +52,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PublishedTable", "PublishedColumn", "HeaderMap", "SchemeCoverage", "read_published_table",
            "published_table_names", "published_table_path", "published_table_info", "load_header_map",
-           "decode_table", "is_published_table", "price_stays", "WeightsFile", "PRICE_METHODS", "table_beside", "PRICE_COLUMNS", "UNPRICED_REASONS"]
+           "decode_table", "is_published_table", "price_stays", "WeightsFile", "table_beside", "PRICE_COLUMNS",
+           "PRICE_METHODS", "UNPRICED_REASONS"]
 
 UTF8_BOM = b"\xef\xbb\xbf"
 FIELDS = ("group", "name", "rw", "standard_score", "payment_standard", "base_rate", "level_coef", "mean_cost",

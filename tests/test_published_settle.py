@@ -61,8 +61,8 @@ def test_a_city_policy_settles_with_its_published_weights(province_dir, tmp_path
 def test_published_weights_need_their_reading(province_dir, tmp_path, capsys):
     out = tmp_path / "out"
     status = main(["settle", "--policy", str(QINGDAO_POLICY), "--input", str(province_dir), "--output", str(out),
-                   "--scheme", str(DEMO_SCHEME), "--year", "2025", "--weights", str(published_table_path("qingdao-2023")),
-                   "--weights-format", "engine"])
+                   "--scheme", str(DEMO_SCHEME), "--year", "2025",
+                   "--weights", str(published_table_path("qingdao-2023")), "--weights-format", "engine"])
     assert status == 2
     assert "no group column" in capsys.readouterr().err
     status = main(["settle", "--policy", str(QINGDAO_POLICY), "--input", str(province_dir), "--output", str(out),
