@@ -35,7 +35,7 @@ import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Literal, Mapping
 
@@ -408,6 +408,15 @@ class PublishedTable:
         """Base rates (yuan per RW) by group (rows) and (tier, insurance type) (columns; '' = any)."""
         return self._by_tier("base_rate")
 
+    @cached_property
+    def _lookup(self) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+        """(the codes, each once; the row of each, its first; the unpriced-reason code of every row), worked
+        out once per table for :func:`price_stays`."""
+        groups = self.groups
+        first = np.flatnonzero(~groups.duplicated())   # a code listed twice: its first row, which says so
+        reasons = np.asarray([_REASON[r] for r in self.frame["unpriced_reason"]], dtype=np.int8)
+        return groups[first], first, reasons
+
     def missing_codes(self, scheme) -> SchemeCoverage:
         """The table's codes against ``scheme``: a :class:`drgdip.grouper.Scheme` (its DRG codes) or codes."""
         codes = getattr(scheme, "drg_codes", scheme)
@@ -694,15 +703,13 @@ def price_stays(cases, table: PublishedTable, rules: "PublishedTableRules | None
     n = len(cases)
     codes = code_column(cases, group_col)
     frame = table.frame
-    groups = table.groups
-    first = np.flatnonzero(~groups.duplicated())   # a code listed twice: its first row, which says so
-    found_at = group_index(codes, groups[first])
+    unique_groups, first, table_reason = table._lookup
+    found_at = group_index(codes, unique_groups)
     row = np.where(found_at >= 0, first[np.maximum(found_at, 0)], -1)
     found = row >= 0
     reason = np.zeros(n, dtype=np.int8)
     reason[codes.isna().to_numpy()] = _REASON["ungrouped"]
     reason[~found & (reason == 0)] = _REASON["not_in_table"]
-    table_reason = np.asarray([_REASON[r] for r in frame["unpriced_reason"]], dtype=np.int8)
     reason[found] = table_reason[row[found]]
 
     tier, tier_names = _stay_tiers(cases, table, rules)

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drgdip.budget import load_policy
 from drgdip.grouper import group_cases, load_scheme
@@ -191,3 +193,39 @@ def test_tiers_named_by_hospital_and_wrong_tiers():
         price_stays(stays, table, PublishedTableRules(table="qingdao-2023", tier_of_level={3: "三甲"}))
     with pytest.raises(ConfigError, match="did you mean qingdao-2023"):
         PublishedTableRules(table="qingdao-2032")
+
+
+TABLES_FOR_PROPERTIES = {name: read_published_table(name) for name in ("qingdao-2023", "wuhan-2022", "yinchuan-2023",
+                                                                        "lanzhou-2023", "wlmq-2022")}
+RULES_FOR_PROPERTIES = {
+    "qingdao-2023": PublishedTableRules(table="qingdao-2023"),
+    "wuhan-2022": PublishedTableRules(table="wuhan-2022", base_rate_by_insurance={"employee": 10618, "resident": 9800},
+                                      level_coefs={"三级": 1.15, "一级": 0.85}),
+    "yinchuan-2023": PublishedTableRules(table="yinchuan-2023", tier_of_level={3: "三甲", 1: "一级及基层"}),
+    "lanzhou-2023": PublishedTableRules(table="lanzhou-2023", tier_of_level={3: "三甲"}),
+    "wlmq-2022": PublishedTableRules(table="wlmq-2022", base_rate=10000, level_coefs={"三级": 1.0, "二级": 0.85}),
+}
+
+
+@settings(max_examples=15, deadline=None)
+@given(name=st.sampled_from(sorted(TABLES_FOR_PROPERTIES)), data=st.data())
+def test_a_stay_is_priced_alone_as_among_others(name, data):
+    """A stay's price depends on its own group, tier and insurance type only: pricing stays together, in any
+    order, gives each the price it gets alone (categorical or text codes alike)."""
+    table = TABLES_FOR_PROPERTIES[name]
+    codes = list(table.frame["group"][:60]) + ["XX99", ""]
+    n = data.draw(st.integers(1, 10))
+    stays = pd.DataFrame({
+        "drg": data.draw(st.lists(st.sampled_from(codes), min_size=n, max_size=n)),
+        "hospital_level": data.draw(st.lists(st.sampled_from([1, 2, 3, None]), min_size=n, max_size=n)),
+        "insurance_type": data.draw(st.lists(st.sampled_from(["employee", "resident"]), min_size=n, max_size=n)),
+    })
+    rules = RULES_FOR_PROPERTIES[name]
+    together = price_stays(stays.assign(drg=stays["drg"].astype("category")), table, rules)
+    for i in range(n):
+        alone = price_stays(stays.iloc[[i]], table, rules)
+        assert alone["unpriced_reason"].iloc[0] == together["unpriced_reason"].iloc[i]
+        np.testing.assert_array_equal(alone["price"].to_numpy(), together["price"].to_numpy()[[i]])
+    order = np.asarray(data.draw(st.permutations(range(n))))
+    shuffled = price_stays(stays.iloc[order], table, rules)
+    np.testing.assert_array_equal(shuffled["price"].to_numpy(), together["price"].to_numpy()[order])
