@@ -71,8 +71,21 @@ def _first_in_list(codes, start, bits, a):
 
 
 @njit(cache=True, inline="always")
-def _mdc_entry(m, dx, proc, gender, age, age_integer, S, trace, events, n_events):
-    """Failed MDC atom flag, or 0 when case enters MDC ``m``."""
+def _listed_mdcs(dx, S):
+    """Bit set of the MDCs whose diagnosis list holds some diagnosis of the case (any position).
+
+    One word: the loader allows at most 64 MDCs.
+    """
+    bits = np.uint64(0)
+    for j in range(dx.shape[0]):
+        if dx[j] >= 0:
+            bits |= S.dx_mdc_bits[dx[j], 0]
+    return bits
+
+
+@njit(cache=True, inline="always")
+def _mdc_entry(m, dx, proc, gender, age, age_integer, listed, S, trace, events, n_events):
+    """Failed MDC atom flag, or 0 when case enters MDC ``m``; ``listed`` as :func:`_listed_mdcs`."""
     atoms = S.mdc_atoms[m]
     if atoms & MDC_MAIN_PROC_VALID:
         if proc.shape[0] == 0 or proc[0] < 0 or not S.proc_valid[proc[0]]:
@@ -90,11 +103,10 @@ def _mdc_entry(m, dx, proc, gender, age, age_integer, S, trace, events, n_events
         if not age_integer or age != S.mdc_age_years[m]:
             return MDC_AGE_YEARS_STRICT
     if atoms & MDC_ANY_DX:
-        found = _first_in_list(dx, 0, S.dx_mdc_bits, m)
-        if found < 0:
+        if (listed >> np.uint64(m)) & np.uint64(1) == np.uint64(0):
             return MDC_ANY_DX
         if trace:
-            _emit(events, n_events, EV_MDC_DX, m, found, 0)
+            _emit(events, n_events, EV_MDC_DX, m, _first_in_list(dx, 0, S.dx_mdc_bits, m), 0)
     if atoms & MDC_TRAUMA_REGIONS:
         slot = S.mdc_trauma_slot[m]
         regions = np.int64(0)
@@ -288,8 +300,13 @@ def _group_case(dx, proc, gender, age, age_integer, age_days, birth_weight, los,
     """
     n_mdc = S.mdc_atoms.shape[0]
     n_drg = S.drg_split.shape[0]
+    listed = np.uint64(0)
+    listed_known = False
     for m in range(n_mdc):
-        failed = _mdc_entry(m, dx, proc, gender, age, age_integer, S, trace, events, n_events)
+        if S.mdc_atoms[m] & MDC_ANY_DX and not listed_known:
+            listed = _listed_mdcs(dx, S)
+            listed_known = True
+        failed = _mdc_entry(m, dx, proc, gender, age, age_integer, listed, S, trace, events, n_events)
         if trace:
             _emit(events, n_events, EV_MDC, m, 1 if failed == 0 else 0, failed)
         if failed:

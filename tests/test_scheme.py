@@ -280,6 +280,14 @@ def test_scheme_error_in_new_columns(scheme_dir, name, change, line, message):
     assert re.search(message, error), error
 
 
+def test_scheme_error_surgical_adrg_after_the_ambiguous_group_check(qy_scheme_dir):
+    load_scheme(qy_scheme_dir)
+    _edit_table(qy_scheme_dir, "adrg.csv", lambda t: t.assign(
+        section=np.where(t["adrg"] == "GZ1", "surgical", np.where(t["adrg"] == "GD2", "medical", t["section"]))))
+    error = _scheme_error(qy_scheme_dir)
+    assert error.startswith(f"adrg.csv, line {_adrg_line('GZ1')}:") and "after a medical ADRG of MDCG" in error
+
+
 @pytest.mark.parametrize("rows, line, message", [
     ([("gender_typing", "string")], 2, "gender_typing must be one of integer, text, got 'string'"),
     ([("qy_test", "any_proc"), ("qy_check", "main_proc")], 3, "unknown key 'qy_check'"),
