@@ -97,7 +97,8 @@ def _policy_table(policy: Policy):
 
 def _weights(prepared: "PreparedProvince", policy: Policy, current: pd.DataFrame, past: pd.DataFrame | None,
              warnings: list[str]):
-    """The weight / score table: given, a DIP directory's scores, or calibrated on earlier years."""
+    """The weight / score table: given, the policy's published table, a DIP directory's scores, or calibrated
+    on earlier years."""
     from drgdip.pointvalue import DipScores, DrgWeights, WeightTable
     from drgdip.pointvalue.published import PublishedTable, WeightsFile
     weights = prepared.weights if prepared.weights is not None else _policy_table(policy)

@@ -7,12 +7,12 @@ installed wheel alike.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 
 __all__ = ["data_dir", "demo_scheme_dir", "demo_dip_dir", "policies_dir", "policy_path", "payment_tables_dir",
-           "payment_table_names",
-           "kernels_cached"]
+           "payment_table_names", "kernels_cached"]
 
 KERNEL_PACKAGES = ("drgdip.grouper", "drgdip.pointvalue", "drgdip.budget")
 
@@ -57,6 +57,7 @@ def payment_tables_dir() -> Path:
     return data_dir() / "payment"
 
 
+@lru_cache(maxsize=1)
 def payment_table_names() -> tuple[str, ...]:
     """Names of the shipped published tables (``data/payment/index.csv``: ``qingdao-2023`` is
     ``qingdao-2023.csv``)."""
