@@ -117,3 +117,18 @@ def test_a_policy_names_a_table_file_beside_it(tmp_path, capsys):
     assert main(["price", "--policy", str(policy), "--input", str(source), "--output", str(out)]) == 0
     assert pd.read_csv(out)["price"].iloc[0] == pytest.approx(0.6923 * 10000)   # no level coefficients: 1
     assert "city: 1 of 1 stays priced" in capsys.readouterr().out
+
+
+def test_drgdip_points_takes_a_published_table(tmp_path, capsys):
+    cases = tmp_path / "cases.csv"
+    pd.DataFrame({"case_id": ["a", "b"], "drg": ["ES31", "BR25"], "status": ["ok", "ok"], "hospital_id": ["H1", "H1"],
+                  "hospital_level": [3, 3], "total_cost": [12000.0, 5000.0]}).to_csv(cases, index=False)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("points:\n  scheme: drg_rate\n  outliers: {outlier_reference: standard}\n", encoding="utf-8")
+    out = tmp_path / "points.csv"
+    assert main(["points", "--input", str(cases), "--weights", "qingdao-2023", "--policy", str(policy),
+                 "--output", str(out), "--point-value", "120"]) == 0
+    points = pd.read_csv(out)
+    # RW × 100 points at 120 yuan a point: Qingdao's tier-3 standard (RW × 12,000) is the reference cost
+    np.testing.assert_allclose(points["base_points"], [111.1771662, 64.7770304], rtol=1e-12)
+    np.testing.assert_allclose(points["reference_cost"], [13341.25995, 7773.243645], rtol=1e-8)
