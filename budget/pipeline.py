@@ -20,7 +20,7 @@ province and on the policy's day-care rules, grouping and year only) and :func:`
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +93,34 @@ def _policy_table(policy: Policy):
     from drgdip.pointvalue.published import WeightsFile, table_beside
     name = policy.points.published_table.table
     return None if name is None else WeightsFile(table_beside(name, policy.source), "published")
+
+
+@lru_cache(maxsize=8)
+def _published_coefs(table: str, rules) -> FrozenDict:
+    from drgdip.pointvalue.published import published_level_coefs, read_published_table
+    coefs = published_level_coefs(read_published_table(table), rules)
+    return FrozenDict({group: FrozenDict(levels) for group, levels in coefs.items()})
+
+
+def with_published_coefs(policy: Policy) -> Policy:
+    """``policy`` with the level coefficient of each group that its published table gives
+    (``points.published_table``: Yancheng, Taizhou and Yinchuan publish one per group and level) in
+    ``points.hospital_coef.by_group_level``, under the groups the policy lists itself, so that a normal
+    stay's standard in the point pool is the city's price. Other policies are returned as they are."""
+    from drgdip.pointvalue.published import table_beside
+    rules = policy.points.published_table
+    if rules.table is None:
+        return policy
+    table = table_beside(rules.table, policy.source)
+    coefs = _published_coefs(table, rules)
+    if not coefs:
+        return policy
+    hospital = policy.points.hospital_coef
+    hospital = replace(hospital, by_group_level=FrozenDict({**coefs, **hospital.by_group_level}))
+    points = replace(policy.points, hospital_coef=hospital, published_table=replace(rules, table=table))
+    derived = replace(policy, points=points)
+    object.__setattr__(derived, "source", policy.source)
+    return derived
 
 
 def _weights(prepared: "PreparedProvince", policy: Policy, current: pd.DataFrame, past: pd.DataFrame | None,
@@ -268,6 +296,7 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
     """:func:`settle_prepared` of the settlement year's and the history's stays in ``frames``, which
     it empties as it goes (so that a caller holding no other reference frees each when done)."""
     stage = stage_of(clock)
+    policy = with_published_coefs(policy)
     warnings = list(prepared.warnings)
     file, first_row, positions = prepared.file, prepared.first_row, prepared.positions
     current_rows, history_rows = prepared.current_rows, prepared.past_rows

@@ -52,7 +52,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PublishedTable", "PublishedColumn", "HeaderMap", "SchemeCoverage", "read_published_table",
            "published_table_names", "published_table_path", "published_table_info", "load_header_map",
-           "decode_table", "is_published_table", "price_stays", "WeightsFile", "table_beside", "PRICE_COLUMNS",
+           "decode_table", "is_published_table", "price_stays", "WeightsFile", "table_beside", "published_level_coefs",
+           "PRICE_COLUMNS",
            "PRICE_METHODS", "UNPRICED_REASONS"]
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -659,6 +660,30 @@ def _weight_table(frame: pd.DataFrame, columns, file: str, points_scale: float) 
             out[column.key] = frame[column.key]
     out["line"] = frame["line"]
     return WeightTable(frame=out[usable].reset_index(drop=True), points_scale=float(scale), source=file)
+
+
+def published_level_coefs(table: PublishedTable, rules: "PublishedTableRules | None" = None
+                          ) -> dict[str, dict[int, float]]:
+    """The level coefficient the table publishes for each group at each hospital level, as
+    ``points.hospital_coef.by_group_level`` takes it (``{group: {level: coef}}``): a level reads the tier
+    it is paid at (``tier_of_level``, else the header map's ``level_tiers``). Blank coefficients and codes
+    listed twice are left out; a table without level coefficients gives ``{}``."""
+    from drgdip.pointvalue.rules import PublishedTableRules
+
+    rules = rules if rules is not None else PublishedTableRules()
+    by_level = dict(table.header_map.level_tiers if table.header_map else {})
+    by_level.update(rules.tier_of_level)
+    columns = {c.tier: c for c in table.columns_of("level_coef")}
+    usable = (table.frame["unpriced_reason"] == "").to_numpy()
+    groups = table.frame["group"].to_numpy(dtype=object)
+    coefs: dict[str, dict[int, float]] = {}
+    for level, tier in sorted(by_level.items()):
+        if tier not in columns:
+            continue
+        values = table.frame[columns[tier].key].to_numpy(dtype=np.float64)
+        for i in np.flatnonzero(usable & (np.nan_to_num(values) > 0)):
+            coefs.setdefault(str(groups[i]), {})[int(level)] = float(values[i])
+    return coefs
 
 
 # ----------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from drgdip.budget import load_policy, settle_province
 from drgdip.cli import main
 from drgdip.core.errors import ConfigError
 from drgdip.budget import policy_from_mapping
-from drgdip.pointvalue.published import published_table_path, read_published_table
+from drgdip.pointvalue.published import price_stays, published_table_path, read_published_table
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_PAYMENT = REPO.parent / "shared" / "payment"
@@ -132,3 +132,20 @@ def test_drgdip_points_takes_a_published_table(tmp_path, capsys):
     # RW × 100 points at 120 yuan a point: Qingdao's tier-3 standard (RW × 12,000) is the reference cost
     np.testing.assert_allclose(points["base_points"], [111.1771662, 64.7770304], rtol=1e-12)
     np.testing.assert_allclose(points["reference_cost"], [13341.25995, 7773.243645], rtol=1e-8)
+
+
+@pytest.mark.parametrize("stem", ["qingdao_drg_2023", "yancheng_drg_2023", "yinchuan_drg_2023"])
+def test_the_point_pool_pays_the_published_standard(province_dir, stem):
+    """At the budget point value a normal stay's standard in the pool (base points × coefficient × point
+    value) is the price the city publishes: per level (Qingdao), per group and level (Yancheng: RW ×
+    rate × the group's coefficient; Yinchuan: standard score × the group's coefficient)."""
+    policy = load_policy(REPO / "data" / "policies" / "cities" / f"{stem}.yaml")
+    cases = settle_province(province_dir, policy, scheme=DEMO_SCHEME, year=2025).cases
+    rules = policy.points.published_table
+    prices = price_stays(cases[["drg", "hospital_level"]], read_published_table(rules.table), rules)
+    normal = (cases["outlier_class"] == "normal").to_numpy() & (prices["unpriced_reason"] == "").to_numpy()
+    assert normal.sum() > 20
+    pool = (cases["base_points"] * cases["applied_hospital_coef"]).to_numpy() * policy.point_value.budget_point_value
+    # rtol: Yancheng prints its standards to 6 decimals and its coefficients to 8
+    np.testing.assert_allclose(pool[normal], prices["price"].to_numpy()[normal], rtol=1e-7)
+    assert policy.points.hospital_coef.by_group_level == {}   # the policy file lists none: the table gives them
