@@ -20,7 +20,7 @@ province and on the policy's day-care rules, grouping and year only) and :func:`
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -89,14 +89,59 @@ def _with_hospital_fields(cases: pd.DataFrame, hospitals: pd.DataFrame | None, *
     return with_columns(cases, **added)
 
 
+def _policy_table(policy: Policy):
+    """The published table the policy names (``points.published_table.table``), as a :class:`WeightsFile`;
+    a relative path is taken from the policy file's folder when it is there."""
+    from drgdip.pointvalue.published import WeightsFile, table_beside
+    name = policy.points.published_table.table
+    return None if name is None else WeightsFile(table_beside(name, policy.source), "published")
+
+
+@lru_cache(maxsize=8)
+def _published_coefs(table: str, rules) -> FrozenDict:
+    from drgdip.pointvalue.published import published_level_coefs, read_published_table
+    coefs = published_level_coefs(read_published_table(table), rules)
+    return FrozenDict({group: FrozenDict(levels) for group, levels in coefs.items()})
+
+
+def with_published_coefs(policy: Policy) -> Policy:
+    """``policy`` with the level coefficient of each group that its published table gives
+    (``points.published_table``: Yancheng, Taizhou and Yinchuan publish one per group and level) in
+    ``points.hospital_coef.by_group_level``, under the groups the policy lists itself, so that a normal
+    stay's standard in the point pool is the city's price. Other policies are returned as they are."""
+    from drgdip.pointvalue.published import table_beside
+    rules = policy.points.published_table
+    if rules.table is None:
+        return policy
+    table = table_beside(rules.table, policy.source)
+    coefs = _published_coefs(table, rules)
+    if not coefs:
+        return policy
+    hospital = policy.points.hospital_coef
+    hospital = replace(hospital, by_group_level=FrozenDict({**coefs, **hospital.by_group_level}))
+    points = replace(policy.points, hospital_coef=hospital, published_table=replace(rules, table=table))
+    derived = replace(policy, points=points)
+    object.__setattr__(derived, "source", policy.source)
+    return derived
+
+
 def _weights(prepared: "PreparedProvince", policy: Policy, current: pd.DataFrame, past: pd.DataFrame | None,
              warnings: list[str]):
-    """The weight / score table: given, a DIP directory's scores, or calibrated on earlier years."""
+    """The weight / score table: given, the policy's published table, a DIP directory's scores, or calibrated
+    on earlier years."""
     from drgdip.pointvalue import DipScores, DrgWeights, WeightTable
-    weights = prepared.weights
+    from drgdip.pointvalue.published import PublishedTable, WeightsFile
+    weights = prepared.weights if prepared.weights is not None else _policy_table(policy)
     if weights is not None:
         if isinstance(weights, (str, Path)):
-            return WeightTable.from_csv(weights, points_scale=policy.points.points_scale)
+            weights = WeightsFile(str(weights))
+        if isinstance(weights, WeightsFile):
+            weights = weights.load(points_scale=policy.points.points_scale)
+        elif isinstance(weights, PublishedTable):
+            weights = weights.weight_table(policy.points.points_scale)
+        mean = policy.points.published_table.all_case_mean   # what RW 1 stands for, where the table does not say
+        if mean is not None and isinstance(weights, WeightTable) and weights.all_case_mean is None:
+            weights = replace(weights, all_case_mean=mean)
         return weights
     if policy.points.is_dip and prepared.dip is not None:
         return WeightTable.from_dip_directory(prepared.dip)
@@ -256,6 +301,7 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
     """:func:`settle_prepared` of the settlement year's and the history's stays in ``frames``, which
     it empties as it goes (so that a caller holding no other reference frees each when done)."""
     stage = stage_of(clock)
+    policy = with_published_coefs(policy)
     warnings = list(prepared.warnings)
     file, first_row, positions = prepared.file, prepared.first_row, prepared.positions
     current_rows, history_rows = prepared.current_rows, prepared.past_rows
@@ -466,7 +512,9 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
     scheme : grouping scheme (directory or loaded) for DRG stays that need grouping (default: the
         scheme recorded in the province's ``province.json``)
     dip : DIP directory for DIP stays without ``dip_group`` (its scores become the weights)
-    weights : WeightTable, DataFrame or CSV path of base points; default: calibrated on history
+    weights : WeightTable, DataFrame, a city's PublishedTable, a WeightsFile, or a path / built-in name (an
+        engine table of base points or a published table, told apart by its headers); default: the
+        policy's ``points.published_table``, else calibrated on history
     approved : special-review approval list (case ids, or a DataFrame with ``case_id``)
     deductions : audit deductions (``hospital_id``, ``amount``, optional ``month``), DataFrame or path
     year : settlement year (default: ``policy.year``, else the latest year in the input)
@@ -529,7 +577,7 @@ def _prepared_weights(prepared: PreparedProvince, policy: Policy, frames: list, 
     history stays), calibrated once per calibration rules: a scenario changing coefficients or outlier
     rules keeps the weights."""
     points = policy.points
-    key = (points.calibration, points.points_scale, points.is_dip)
+    key = (points.calibration, points.points_scale, points.is_dip, points.published_table.table)
     try:
         hash(key)
     except TypeError:
@@ -543,7 +591,8 @@ def _prepared_weights(prepared: PreparedProvince, policy: Policy, frames: list, 
     if key is not None:
         if len(prepared.weight_tables) >= 4:
             prepared.weight_tables.clear()
-        on_settlement_year = prepared.weights is None and not (policy.points.is_dip and prepared.dip is not None) \
+        on_settlement_year = prepared.weights is None and points.published_table.table is None \
+            and not (policy.points.is_dip and prepared.dip is not None) \
             and (frames[1] is None or not settled(frames[1]).any())
         prepared.weight_tables[key] = (table, tuple(said), on_settlement_year)
     warnings.extend(said)

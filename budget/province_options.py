@@ -7,7 +7,7 @@ __all__ = ["add_province_options", "province_options"]
 
 
 def add_province_options(parser) -> None:
-    """Add ``--input``, ``--scheme``, ``--regroup``, ``--dip``, ``--weights``, ``--special``,
+    """Add ``--input``, ``--scheme``, ``--regroup``, ``--dip``, ``--weights``, ``--weights-format``, ``--special``,
     ``--deductions`` and ``--year`` to an argparse parser."""
     parser.add_argument("--input", required=True,
                         help="province directory (cases.*, hospitals.*, outpatient.*) or a cases file")
@@ -16,7 +16,13 @@ def add_province_options(parser) -> None:
     parser.add_argument("--regroup", action="store_true",
                         help="group every stay again, whatever group columns the cases carry")
     parser.add_argument("--dip", help="DIP directory, for stays without a dip_group column")
-    parser.add_argument("--weights", help="published weight / point table (CSV or Parquet) instead of calibrating")
+    parser.add_argument("--weights", help="weight / point table instead of calibrating: an engine table (CSV or "
+                                          "Parquet: group, rw or base_points), a city's published table (CSV as "
+                                          "published, Chinese headers, UTF-8 or GB18030) or the name of a "
+                                          "built-in published table (e.g. qingdao-2023)")
+    parser.add_argument("--weights-format", choices=("auto", "engine", "published"), default="auto",
+                        help="how to read --weights (default auto: a built-in name or a CSV with a published "
+                             "table's Chinese headers is a published table)")
     parser.add_argument("--special", help="special-review approval list (CSV/Parquet with case_id)")
     parser.add_argument("--deductions", help="audit deductions (hospital_id, amount, optional month)")
     parser.add_argument("--year", type=int, help="settlement year (default: the policy's year or the latest)")
@@ -24,5 +30,8 @@ def add_province_options(parser) -> None:
 
 def province_options(args) -> dict:
     """The keyword arguments of :func:`drgdip.budget.pipeline.prepare_province` the options give."""
-    return {"scheme": args.scheme, "dip": args.dip, "weights": args.weights, "approved": args.special,
+    from drgdip.pointvalue.published import WeightsFile
+
+    weights = WeightsFile(args.weights, args.weights_format) if args.weights else None
+    return {"scheme": args.scheme, "dip": args.dip, "weights": weights, "approved": args.special,
             "deductions": args.deductions, "year": args.year, "regroup": args.regroup}

@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # commands that run the numba kernels (compiled on a machine's first run, then cached)
-COMPUTING = frozenset({"demo", "group", "synth", "points", "calibrate", "settle", "simulate"})
+COMPUTING = frozenset({"demo", "group", "synth", "points", "price", "calibrate", "settle", "simulate"})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,8 @@ Public API
 ----------
 rules         :class:`PointsPolicy` and its parts (frozen config sections; see :mod:`drgdip.pointvalue.rules`)
 weights       :class:`DrgWeights` / :class:`DipScores` (``fit`` on history), :class:`WeightTable`
+published     :func:`read_published_table` (a city's published table as it is, -> :class:`PublishedTable`
+              with its :class:`WeightTable`), :func:`price_stays`, :func:`published_table_names`
 points        :func:`case_points` -- the full per-case breakdown down to ``final_points``
 special       :func:`special_review_candidates`, :func:`special_review_quota`
 bedday        :func:`bed_day_payment`, :func:`bed_day_points`
@@ -15,9 +17,10 @@ demo_dip      the demo DIP directory of ``data/demo/dip`` and how it was made
 """
 
 from drgdip.pointvalue.rules import (AuxTypingRules, BedDayPhase, BedDayRules, Calibration, DipBuildRules,
-                              HighTier, HospitalCoefTable, OutlierRules, PointsPolicy, RemoteRules,
-                              SpecialReviewRules, Trim, points_policy_from_mapping)
+                              HighTier, HospitalCoefTable, OutlierRules, PointsPolicy, PublishedTableRules,
+                              RemoteRules, SpecialReviewRules, Trim, points_policy_from_mapping)
 from drgdip.pointvalue.weights import DipScores, DrgWeights, GroupWeights, WeightTable
+from drgdip.pointvalue.published import PublishedTable, price_stays, published_table_names, read_published_table
 from drgdip.pointvalue.coefs import group_level_coefs, hospital_level_coefs, insured_pool
 from drgdip.pointvalue.bedday import bed_day_payment, bed_day_points
 from drgdip.pointvalue.points import BREAKDOWN_COLUMNS, OUTLIER_CLASSES, case_points
@@ -26,7 +29,8 @@ from drgdip.pointvalue.rate import addon_points, drg_rate, payment_standard
 
 __all__ = [
     "AuxTypingRules", "BedDayPhase", "BedDayRules", "Calibration", "DipBuildRules", "HospitalCoefTable",
-    "HighTier", "OutlierRules", "PointsPolicy", "RemoteRules", "SpecialReviewRules", "Trim",
+    "HighTier", "OutlierRules", "PointsPolicy", "PublishedTableRules", "RemoteRules", "SpecialReviewRules", "Trim",
+    "PublishedTable", "price_stays", "published_table_names", "read_published_table",
     "points_policy_from_mapping", "DipScores", "DrgWeights", "GroupWeights", "WeightTable",
     "hospital_level_coefs", "group_level_coefs", "insured_pool", "bed_day_payment", "bed_day_points",
     "BREAKDOWN_COLUMNS",

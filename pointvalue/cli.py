@@ -1,4 +1,4 @@
-"""``drgdip calibrate``, ``drgdip points``, ``drgdip dip-build`` and ``drgdip dip-explain``."""
+"""``drgdip calibrate``, ``drgdip points``, ``drgdip price``, ``drgdip dip-build`` and ``drgdip dip-explain``."""
 
 from __future__ import annotations
 
@@ -50,6 +50,23 @@ def register(subparsers) -> None:
     points.add_argument("--approved", help="special-review approval list (.csv: case_id[, approved_points])")
     points.add_argument("--group-col", help="group column (default drg, or dip_group for DIP)")
     points.set_defaults(func=run_points)
+
+    price = subparsers.add_parser(
+        "price", help="price stays with a city's published DRG table (payment standard or RW x rate x coef)",
+        description="The published price of each stay: the payment standard of its DRG at its hospital tier "
+                    "and insurance type, or RW x base rate x level coefficient, or standard score x level "
+                    "coefficient, as the city publishes its table (the policy's points.published_table). One "
+                    "output row per input row, with the reason where a stay cannot be priced.")
+    price.add_argument("--input", required=True, help="cases (.csv / .parquet): drg (or dx/proc/... with --scheme), "
+                                                      "hospital_level[, insurance_type, hospital_id]")
+    table = price.add_mutually_exclusive_group(required=True)
+    table.add_argument("--policy", help="policy YAML naming the table (points.published_table)")
+    table.add_argument("--table", help="built-in table name (e.g. qingdao-2023) or a published CSV, priced "
+                                       "by the table alone")
+    price.add_argument("--scheme", help="scheme directory to group the stays with first (when they carry no drg)")
+    price.add_argument("--output", required=True, help="per-stay prices, .csv or .parquet")
+    price.add_argument("--group-col", default="drg", help="group column (default drg)")
+    price.set_defaults(func=run_price)
 
     build = subparsers.add_parser(
         "dip-build", help="derive a DIP directory from settled history",
@@ -140,6 +157,7 @@ def run_points(args: argparse.Namespace) -> int:
     import numpy as np
 
     from drgdip.pointvalue.points import case_points, unknown_groups
+    from drgdip.pointvalue.published import WeightsFile
     from drgdip.pointvalue.weights import WeightTable
 
     policy = load_points_policy(args.policy)
@@ -147,7 +165,7 @@ def run_points(args: argparse.Namespace) -> int:
         from drgdip.grouper.dip_directory import load_dip_directory
         weights = WeightTable.from_dip_directory(load_dip_directory(args.dip))
     else:
-        weights = WeightTable.from_csv(args.weights, points_scale=policy.points_scale)
+        weights = WeightsFile(args.weights).load(points_scale=policy.points_scale)
     approved = None
     if args.approved:
         approved = read_table(args.approved, what="approval list", required=("case_id",))
@@ -165,6 +183,38 @@ def run_points(args: argparse.Namespace) -> int:
     print(f"{len(out)} cases, {out['final_points'].sum():,.2f} points; "
           + ", ".join(f"{name} {int(counts.get(name, 0))}" for name in counts.index if counts.get(name, 0))
           + (f"; unknown group {int(unknown.sum())}" if said else ""))
+    return 0
+
+
+def run_price(args: argparse.Namespace) -> int:
+    from drgdip.pointvalue.published import UNPRICED_REASONS, read_published_table, table_beside
+    from drgdip.pointvalue.rules import PublishedTableRules
+
+    if args.policy:
+        rules = load_points_policy(args.policy).published_table
+        if rules.table is None:
+            raise UsageError("the policy names no published table (points.published_table.table)", file=args.policy)
+        source = table_beside(rules.table, args.policy)
+    else:
+        rules, source = PublishedTableRules(), args.table
+    table = read_published_table(source)
+    cases = read_table(args.input, what="cases", text=(args.group_col,))
+    if args.scheme and args.group_col not in cases.columns:
+        from drgdip.grouper import group_cases, load_scheme
+
+        grouped = group_cases(cases, load_scheme(args.scheme))
+        cases = cases.assign(**{args.group_col: grouped["drg"].to_numpy()})
+    prices = table.price(cases, rules, group_col=args.group_col)
+    if "case_id" in cases.columns:
+        prices.insert(0, "case_id", cases["case_id"].to_numpy())
+    write_table(prices, args.output)
+    priced = prices["unpriced_reason"] == ""
+    counts = prices["unpriced_reason"].value_counts()
+    reasons = [f"{name} {int(counts[name]):,}" for name in UNPRICED_REASONS if name and counts.get(name, 0)]
+    print(f"{table.name}: {int(priced.sum()):,} of {len(prices):,} stays priced, {prices['price'].sum():,.2f} yuan"
+          + ("; not priced: " + ", ".join(reasons) if reasons else ""))
+    for note in table.notes:
+        print(f"drgdip price: note: {table.name}: {note}", file=sys.stderr)
     return 0
 
 

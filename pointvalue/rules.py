@@ -16,6 +16,7 @@ domain.md §12.
     special_review          :class:`SpecialReviewRules`
     bed_day                 :class:`BedDayRules`
     dip                     :class:`DipBuildRules`
+    published_table         :class:`PublishedTableRules`
 
 ``Calibration`` (weights / scores from history, §2, §3.4)
     year_weights            oldest -> latest, e.g. ``[1, 2, 7]``
@@ -82,6 +83,20 @@ domain.md §12.
                             calibrated all-case mean)
     pay_actual_if_below     cost under the standard -> paid at cost (false)
 
+``PublishedTableRules`` (a city's published weight / payment table, :mod:`drgdip.pointvalue.published`)
+    table                   built-in table name (``qingdao-2023``) or a CSV path; its RWs are the weights
+    method                  ``auto`` (the table's payment standard, else standard score × level coef, else
+                            RW × base rate × level coef) | ``standard`` | ``rw_rate``
+    tier_of_level           ``{3: 三甲}``: the published tier a hospital level is priced at (default: the
+                            header map's 三级 / 二级 / 一级)
+    tier_of_hospital        ``{hospital_id: tier}`` overrides tier_of_level
+    base_rate               yuan per RW (费率) where the table publishes none
+    base_rate_by_insurance  ``{employee: .., resident: ..}`` instead of one base rate
+    level_coefs             ``{tier: coef}`` where the table publishes no level coefficients
+    basic_group_coef        level coefficient of basic groups at every level (None: their own)
+    all_case_mean           yuan RW 1 stands for, the all-case mean cost ungrouped stays are paid from, where
+                            the weight table does not give it (None: a table of RWs alone cannot pay them)
+
 ``DipBuildRules`` (§3)
     core_threshold          minimum history cases for a core group (15)
     core_coverage           instead: smallest threshold whose core groups cover this share (None)
@@ -102,17 +117,19 @@ domain.md §12.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping, NamedTuple, get_args
 
 from drgdip.core.config import Config, FrozenDict, build, param, require
+from drgdip.core.resources import payment_table_names
 from drgdip.core.errors import ConfigError
 
 __all__ = [
     "Trim", "Calibration", "HighTier", "OutlierRules", "HospitalCoefTable", "RemoteRules",
     "SpecialReviewRules", "BedDayPhase", "BedDayRules", "AuxTypingRules", "DipBuildRules",
-    "PointsPolicy", "points_policy_from_mapping",
+    "PublishedTableRules", "PointsPolicy", "points_policy_from_mapping",
     "SCHEMES", "HIGH_FORMULAS", "OUTLIER_REFERENCES", "SCORE_METHODS", "TRIM_METHODS", "APPROVED_PAYMENTS",
 ]
 
@@ -433,6 +450,50 @@ class DipBuildRules(Config):
 
 
 # ----------------------------------------------------------------------------------------------
+# a city's published table
+
+@dataclass(frozen=True)
+class PublishedTableRules(Config):
+    """Price with a city's published DRG table (病组权重 / 支付标准), as the city publishes it.
+
+    ``table`` names a table shipped with drgdip (``qingdao-2023``, see
+    :func:`drgdip.pointvalue.published.published_table_names`) or a CSV file; its RWs become the weights
+    (no calibration) and :func:`drgdip.pointvalue.published.price_stays` prices each stay: the published
+    payment standard of its group at its hospital tier (and insurance type), or RW × base rate × level
+    coefficient (domain.md §2.3). The table's own standards, rates and coefficients come first; the
+    keys here give what the city publishes elsewhere (a base rate, level coefficients) and which
+    published tier each hospital level (or hospital) is paid at. ``all_case_mean`` is the cost RW 1
+    stands for (the rate method's base rate), from which the point pool pays ungrouped stays.
+    """
+
+    table: str | None = None
+    method: Literal["auto", "standard", "rw_rate"] = "auto"
+    tier_of_level: Mapping[int, str] = param(default_factory=FrozenDict)
+    tier_of_hospital: Mapping[str, str] = param(default_factory=FrozenDict)
+    base_rate: float | None = param(None, gt=0.0)
+    base_rate_by_insurance: Mapping[str, float] = param(default_factory=FrozenDict, gt=0.0)
+    level_coefs: Mapping[str, float] = param(default_factory=FrozenDict, gt=0.0)
+    basic_group_coef: float | None = param(None, gt=0.0)
+    all_case_mean: float | None = param(None, gt=0.0)
+
+    def check(self) -> None:
+        for kind in self.base_rate_by_insurance:
+            require(kind in ("employee", "resident"), f"base_rate_by_insurance.{kind}",
+                    "unknown insurance type; allowed: employee, resident")
+        if self.table is None:
+            require(not (self.tier_of_level or self.tier_of_hospital or self.base_rate is not None
+                         or self.base_rate_by_insurance or self.level_coefs or self.all_case_mean is not None), "table",
+                    "is required when other published_table keys are given")
+            return
+        names = payment_table_names()
+        if not self.table.lower().endswith((".csv", ".txt")):
+            near = difflib.get_close_matches(self.table, names, n=1)
+            require(self.table in names, "table",
+                    f"unknown published table {self.table!r}" + (f" (did you mean {near[0]}?)" if near else "")
+                    + f"; built-in tables: {', '.join(names)}, or a .csv path")
+
+
+# ----------------------------------------------------------------------------------------------
 # the whole points policy
 
 @dataclass(frozen=True)
@@ -454,6 +515,7 @@ class PointsPolicy(Config):
     special_review: SpecialReviewRules = field(default_factory=SpecialReviewRules)
     bed_day: BedDayRules = field(default_factory=BedDayRules)
     dip: DipBuildRules = field(default_factory=DipBuildRules)
+    published_table: PublishedTableRules = field(default_factory=PublishedTableRules)
 
     def check(self) -> None:
         dip = self.is_dip

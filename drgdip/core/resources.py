@@ -7,11 +7,12 @@ installed wheel alike.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 
 __all__ = ["data_dir", "demo_scheme_dir", "demo_dip_dir", "policies_dir", "policy_path", "weights_dir",
-           "kernels_cached"]
+           "payment_tables_dir", "payment_table_names", "kernels_cached"]
 
 KERNEL_PACKAGES = ("drgdip.grouper", "drgdip.pointvalue", "drgdip.budget")
 
@@ -54,3 +55,18 @@ def policies_dir() -> Path:
 def policy_path(name: str) -> Path:
     """A shipped policy by file stem, e.g. ``panzhihua_drg_day_care_2025``."""
     return policies_dir() / f"{name}.yaml"
+
+
+def payment_tables_dir() -> Path:
+    """The published city DRG weight and payment tables, with their header map (``data/payment``)."""
+    return data_dir() / "payment"
+
+
+@lru_cache(maxsize=1)
+def payment_table_names() -> tuple[str, ...]:
+    """Names of the shipped published tables (``data/payment/index.csv``: ``qingdao-2023`` is
+    ``qingdao-2023.csv``)."""
+    import csv
+
+    with open(payment_tables_dir() / "index.csv", encoding="utf-8", newline="") as handle:
+        return tuple(row["name"] for row in csv.DictReader(handle))
