@@ -28,10 +28,11 @@ def register(subparsers) -> None:
                         help="table format (default parquet)")
     parser.add_argument("--params", default=None,
                         help="YAML file of SynthParams fields to change (e.g. remote_share: 0.18)")
-    parser.add_argument("--weights", default="auto", metavar="FILE|auto|none",
-                        help="weight table (group, rw, ...) that group costs follow: a DRG's level-2 mean cost is "
-                             "RW x base rate; 'auto' (default) = the table shipped for the scheme if any (CHS-DRG "
-                             "1.1 has one), 'none' = synth's own ADRG cost model")
+    parser.add_argument("--weights", default="auto", metavar="FILE|NAME|auto|none",
+                        help="weight table that group costs follow: a DRG's level-2 mean cost is RW x base rate; "
+                             "an engine table (group, rw, ...), a city's table as published or its built-in name "
+                             "(qingdao-2023, ...); 'auto' (default) = the table shipped for the scheme if any "
+                             "(CHS-DRG 1.1 has one), 'none' = synth's own ADRG cost model")
     parser.add_argument("--base-rate", type=float, default=None, metavar="YUAN",
                         help="base rate for --weights (yuan per RW at a level-2 hospital in the first year; "
                              "default the base_rate parameter, 9000)")

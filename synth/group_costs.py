@@ -125,9 +125,15 @@ def resolve_weights(weights: Any, profile: SchemeProfile):
 
     if isinstance(weights, WeightTable):
         return weights
+    if isinstance(weights, (str, PathLike)):
+        from drgdip.pointvalue.published import is_published_table, read_published_table
+
+        if is_published_table(weights):   # a city's table as published, or its built-in name
+            return read_published_table(weights).weights
     if isinstance(weights, (str, PathLike, pd.DataFrame)):
         return WeightTable.from_csv(weights)
-    raise TypeError(f"weights must be 'auto', None, a WeightTable or a file path, got {type(weights).__name__}")
+    raise TypeError(f"weights must be 'auto', None, a WeightTable, a published table's name or a file path, "
+                    f"got {type(weights).__name__}")
 
 
 def shipped_table_for(drg_codes) -> Path | None:

@@ -136,6 +136,20 @@ def test_weights_must_be_a_table_or_a_path(demo_scheme):
         generate_province(demo_scheme, cases=10, hospitals=2, regions=1, weights=3)
 
 
+def test_costs_follow_a_published_city_table_by_its_name():
+    """A city's table as published (``yantai-2023``, which lists the national codes) is read by the published-table
+    reader: the RWs synth follows are those the city publishes."""
+    from drgdip.grouper import load_scheme as load
+    from drgdip.pointvalue.published import read_published_table
+
+    published = read_published_table("yantai-2023").weights
+    province = generate_province(load(NATIONAL_SCHEME_DIR), cases=6000, hospitals=12, regions=2, seed=5,
+                                 weights="yantai-2023")
+    rw = published.frame.set_index("group")["rw"].astype(float)
+    assert province.info["costs"]["model"] == "weights"
+    assert spearman_with(province, rw, min_stays=5) > 0.85
+
+
 # ------------------------------------------------------------------------------ shipped table
 
 def test_shipped_table_prices_every_national_drg_with_linyis_published_rw():
