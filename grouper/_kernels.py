@@ -11,10 +11,12 @@ import numpy as np
 from numba import njit, prange
 
 from drgdip.grouper.scheme import (
-    ADRG_ANY_DX, ADRG_BIRTH_WEIGHT, ADRG_MAIN_PROC, ADRG_MAIN_PROC_VALID,
-    ADRG_NEWBORN, ADRG_NO_VALID_PROC, ADRG_PRINCIPAL_DX, ADRG_PROC_GROUPS, ADRG_PROC_PAIR,
-    CC_MCC, MDC_AGE_YEARS, MDC_GENDER, MDC_MAIN_PROC_VALID, MDC_PRINCIPAL_DX,
-    MDC_TRAUMA_REGIONS, NOT_GIVEN, SPLIT_ALWAYS, SPLIT_MCC, SPLIT_MCC_OR_CC,
+    ADRG_ANY_DX, ADRG_ANY_PROC, ADRG_ANY_PROC_SS2, ADRG_BIRTH_WEIGHT, ADRG_MAIN_PROC,
+    ADRG_MAIN_PROC_NOT_VALID, ADRG_MAIN_PROC_VALID, ADRG_NEWBORN, ADRG_NO_VALID_PROC,
+    ADRG_PRINCIPAL_DX, ADRG_PROC_GROUPS, ADRG_PROC_PAIR, ADRG_SECONDARY_DX1, CC_MCC,
+    MDC_AGE_YEARS, MDC_AGE_YEARS_STRICT, MDC_ANY_DX, MDC_GENDER, MDC_MAIN_PROC_VALID,
+    MDC_PRINCIPAL_DX, MDC_TRAUMA_REGIONS, NOT_GIVEN, QY_MAIN_PROC, QY_OFF, SPLIT_AGE_LE,
+    SPLIT_AGE_LE_RAW, SPLIT_LOS_RANGE, SPLIT_MCC, SPLIT_MCC_OR_CC,
 )
 
 # Trace event kinds: one int64 row [kind, a, b, c] per decision.
@@ -28,6 +30,8 @@ EV_DRG = 7         # a = DRG index, b = 1 taken / 0 not
 EV_QY = 8          # a = MDC index, b = proc position of the operating-room procedure
 EV_PROC_GROUPS = 9  # a = ADRG index, b = bit set of group labels found, c = expression value
 EV_FALLTHROUGH = 10  # a = MDC index whose entry passed but no ADRG matched
+EV_MDC_DX = 11     # a = MDC index, b = dx position of the code that satisfied its any_dx atom
+EV_NO_DRG = 12     # a = ADRG index whose DRG rows all failed (or that has none): result is the ADRG
 
 GROUP_NONE = -1
 
@@ -58,7 +62,16 @@ def _popcount(x):
 
 
 @njit(cache=True, inline="always")
-def _mdc_entry(m, dx, proc, gender, age, S, trace, events, n_events):
+def _first_in_list(codes, start, bits, a):
+    """Position of the first code from ``start`` on that is in list ``bits`` of rule ``a``, or -1."""
+    for j in range(start, codes.shape[0]):
+        if codes[j] >= 0 and _has_bit(bits, codes[j], a):
+            return j
+    return -1
+
+
+@njit(cache=True, inline="always")
+def _mdc_entry(m, dx, proc, gender, age, age_integer, S, trace, events, n_events):
     """Failed MDC atom flag, or 0 when case enters MDC ``m``."""
     atoms = S.mdc_atoms[m]
     if atoms & MDC_MAIN_PROC_VALID:
@@ -73,6 +86,15 @@ def _mdc_entry(m, dx, proc, gender, age, S, trace, events, n_events):
     if atoms & MDC_AGE_YEARS:
         if age != S.mdc_age_years[m]:
             return MDC_AGE_YEARS
+    if atoms & MDC_AGE_YEARS_STRICT:
+        if not age_integer or age != S.mdc_age_years[m]:
+            return MDC_AGE_YEARS_STRICT
+    if atoms & MDC_ANY_DX:
+        found = _first_in_list(dx, 0, S.dx_mdc_bits, m)
+        if found < 0:
+            return MDC_ANY_DX
+        if trace:
+            _emit(events, n_events, EV_MDC_DX, m, found, 0)
     if atoms & MDC_TRAUMA_REGIONS:
         slot = S.mdc_trauma_slot[m]
         regions = np.int64(0)
@@ -101,15 +123,17 @@ def _adrg_entry(a, dx, proc, age_days, birth_weight, S, trace, events, n_events)
         if trace:
             _emit(events, n_events, EV_DX_MATCH, ADRG_PRINCIPAL_DX, 0, 0)
     if atoms & ADRG_ANY_DX:
-        found = -1
-        for j in range(dx.shape[0]):
-            if dx[j] >= 0 and _has_bit(S.dx_zd_bits, dx[j], a):
-                found = j
-                break
+        found = _first_in_list(dx, 0, S.dx_zd_bits, a)
         if found < 0:
             return ADRG_ANY_DX
         if trace:
             _emit(events, n_events, EV_DX_MATCH, ADRG_ANY_DX, found, 0)
+    if atoms & ADRG_SECONDARY_DX1:
+        found = _first_in_list(dx, 1, S.dx_zd1_bits, a)
+        if found < 0:
+            return ADRG_SECONDARY_DX1
+        if trace:
+            _emit(events, n_events, EV_DX_MATCH, ADRG_SECONDARY_DX1, found, 0)
     if atoms & ADRG_MAIN_PROC:
         if n_proc == 0 or proc[0] < 0 or not _has_bit(S.proc_ss_bits, proc[0], a):
             return ADRG_MAIN_PROC
@@ -120,6 +144,21 @@ def _adrg_entry(a, dx, proc, age_days, birth_weight, S, trace, events, n_events)
             return ADRG_MAIN_PROC_VALID
         if trace:
             _emit(events, n_events, EV_PROC_MATCH, ADRG_MAIN_PROC_VALID, 0, -1)
+    if atoms & ADRG_MAIN_PROC_NOT_VALID:
+        if n_proc > 0 and proc[0] >= 0 and S.proc_valid[proc[0]]:
+            return ADRG_MAIN_PROC_NOT_VALID
+    if atoms & ADRG_ANY_PROC:
+        found = _first_in_list(proc, 0, S.proc_ss_bits, a)
+        if found < 0:
+            return ADRG_ANY_PROC
+        if trace:
+            _emit(events, n_events, EV_PROC_MATCH, ADRG_ANY_PROC, found, -1)
+    if atoms & ADRG_ANY_PROC_SS2:
+        found = _first_in_list(proc, 0, S.proc_ss2_bits, a)
+        if found < 0:
+            return ADRG_ANY_PROC_SS2
+        if trace:
+            _emit(events, n_events, EV_PROC_MATCH, ADRG_ANY_PROC_SS2, found, -1)
     if atoms & ADRG_PROC_PAIR:
         first = -1
         second = -1
@@ -188,18 +227,38 @@ def _complications(dx, S, trace, events, n_events):
 
 
 @njit(cache=True, inline="always")
-def _choose_drg(a, dx, S, trace, events, n_events):
+def _split_holds(d, has_mcc, has_cc, age, age_integer, los, S):
+    """Whether every atom of DRG ``d``'s split rule holds (no atom: ``always``)."""
+    rule = S.drg_split[d]
+    if rule & SPLIT_MCC and not has_mcc:
+        return False
+    if rule & SPLIT_MCC_OR_CC and not (has_mcc or has_cc):
+        return False
+    if rule & SPLIT_AGE_LE and not age <= S.drg_age_max[d]:
+        return False
+    if rule & SPLIT_AGE_LE_RAW and not (age_integer and age <= S.drg_age_max[d]):
+        return False
+    if rule & SPLIT_LOS_RANGE:
+        low = S.drg_los_min[d]
+        high = S.drg_los_max[d]
+        if los == NOT_GIVEN or (low != NOT_GIVEN and los < low) or (high != NOT_GIVEN and los >= high):
+            return False
+    return True
+
+
+@njit(cache=True, inline="always")
+def _choose_drg(a, dx, age, age_integer, los, S, trace, events, n_events):
+    """The first DRG of ADRG rule ``a`` whose split rule holds, or -1 when none does."""
     has_mcc, has_cc = _complications(dx, S, trace, events, n_events)
-    last = S.adrg_drg_ptr[a + 1] - 1
-    for d in range(S.adrg_drg_ptr[a], S.adrg_drg_ptr[a + 1]):
-        rule = S.drg_split[d]
-        taken = (rule == SPLIT_ALWAYS or (rule == SPLIT_MCC and has_mcc)
-                 or (rule == SPLIT_MCC_OR_CC and (has_mcc or has_cc)))
+    for d in range(S.adrg_drg_start[a], S.adrg_drg_stop[a]):
+        taken = _split_holds(d, has_mcc, has_cc, age, age_integer, los, S)
         if trace:
-            _emit(events, n_events, EV_DRG, d, 1 if taken else 0, rule)
+            _emit(events, n_events, EV_DRG, d, 1 if taken else 0, S.drg_split[d])
         if taken:
             return d
-    return last  # unreachable: the loader requires every ADRG to end with an `always` DRG
+    if trace:
+        _emit(events, n_events, EV_NO_DRG, a, 0, 0)
+    return -1
 
 
 @njit(cache=True, inline="always")
@@ -211,16 +270,26 @@ def _any_valid_proc(proc, S):
 
 
 @njit(cache=True, inline="always")
-def _group_case(dx, proc, gender, age, age_days, birth_weight, S, trace, events, n_events):
+def _qy_procedure(m, proc, S):
+    """Position of the procedure that makes MDC ``m``'s ambiguous-group check fire, or -1."""
+    if S.mdc_qy_test[m] == QY_MAIN_PROC:
+        return 0 if proc.shape[0] > 0 and proc[0] >= 0 and S.proc_valid[proc[0]] else -1
+    return _any_valid_proc(proc, S)
+
+
+@njit(cache=True, inline="always")
+def _group_case(dx, proc, gender, age, age_integer, age_days, birth_weight, los, S, trace, events,
+                n_events):
     """Group one valid case.
 
     Returns the DRG index (0 <= r < n_drg), ``n_drg + m`` for the ambiguous group of MDC ``m``,
-    or GROUP_NONE when no MDC yields an ADRG.
+    ``n_drg + n_mdc + a`` when ADRG rule ``a`` matched but none of its DRGs did (the result is
+    the ADRG itself), or GROUP_NONE when no MDC yields an ADRG.
     """
     n_mdc = S.mdc_atoms.shape[0]
     n_drg = S.drg_split.shape[0]
     for m in range(n_mdc):
-        failed = _mdc_entry(m, dx, proc, gender, age, S, trace, events, n_events)
+        failed = _mdc_entry(m, dx, proc, gender, age, age_integer, S, trace, events, n_events)
         if trace:
             _emit(events, n_events, EV_MDC, m, 1 if failed == 0 else 0, failed)
         if failed:
@@ -228,8 +297,8 @@ def _group_case(dx, proc, gender, age, age_days, birth_weight, S, trace, events,
         start = S.mdc_adrg_ptr[m]
         stop = S.mdc_adrg_ptr[m + 1]
         for a in range(start, stop + 1):
-            if a == S.mdc_qy_pos[m] and S.mdc_qy_enabled[m]:
-                position = _any_valid_proc(proc, S)
+            if a == S.mdc_qy_pos[m] and S.mdc_qy_test[m] != QY_OFF:
+                position = _qy_procedure(m, proc, S)
                 if position >= 0:
                     if trace:
                         _emit(events, n_events, EV_QY, m, position, 0)
@@ -240,15 +309,16 @@ def _group_case(dx, proc, gender, age, age_days, birth_weight, S, trace, events,
             if trace:
                 _emit(events, n_events, EV_ADRG, a, 1 if failed == 0 else 0, failed)
             if failed == 0:
-                return _choose_drg(a, dx, S, trace, events, n_events)
+                d = _choose_drg(a, dx, age, age_integer, los, S, trace, events, n_events)
+                return d if d >= 0 else n_drg + n_mdc + a
         if trace:
             _emit(events, n_events, EV_FALLTHROUGH, m, 0, 0)
     return GROUP_NONE
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def _group_drg_kernel(status, gender, age, age_days, birth_weight, dx_ptr, dx_ids, proc_ptr,
-                      proc_ids, S):
+def _group_drg_kernel(status, gender, age, age_integer, age_days, birth_weight, los, dx_ptr, dx_ids,
+                      proc_ptr, proc_ids, S):
     """Group every case.
 
     Parameters
@@ -257,8 +327,12 @@ def _group_drg_kernel(status, gender, age, age_days, birth_weight, dx_ptr, dx_id
         Validation status; cases with a non-zero status are not grouped.
     gender : int8[n]
         1 or 2, 0 for a valid gender that enters no sex-specific MDC.
-    age, age_days, birth_weight : int64[n]
-        Integer fields, ``NOT_GIVEN`` where absent.
+    age : int64[n]
+        int() of the age.
+    age_integer : bool[n]
+        The age was typed as an integer (not text that int() accepts).
+    age_days, birth_weight, los : int64[n]
+        Integer fields, ``NOT_GIVEN`` where absent (los also where not an integer).
     dx_ptr, proc_ptr : int64[n + 1]
         CSR offsets of each case's codes in ``dx_ids`` / ``proc_ids``.
     dx_ids, proc_ids : int32[n_codes]
@@ -280,12 +354,13 @@ def _group_drg_kernel(status, gender, age, age_days, birth_weight, dx_ptr, dx_id
             result[i] = GROUP_NONE
             continue
         result[i] = _group_case(dx_ids[dx_ptr[i]:dx_ptr[i + 1]], proc_ids[proc_ptr[i]:proc_ptr[i + 1]],
-                                gender[i], age[i], age_days[i], birth_weight[i], S, False,
-                                no_events, no_count)
+                                gender[i], age[i], age_integer[i], age_days[i], birth_weight[i], los[i],
+                                S, False, no_events, no_count)
     return result
 
 
 @njit(cache=True)
-def _trace_case(dx, proc, gender, age, age_days, birth_weight, S, events, n_events):
+def _trace_case(dx, proc, gender, age, age_integer, age_days, birth_weight, los, S, events, n_events):
     """Group one case recording its decisions in ``events`` (int64[k, 4]); returns the result."""
-    return _group_case(dx, proc, gender, age, age_days, birth_weight, S, True, events, n_events)
+    return _group_case(dx, proc, gender, age, age_integer, age_days, birth_weight, los, S, True, events,
+                       n_events)

@@ -22,8 +22,8 @@ RESULT_COLUMNS = ("case_id", "status", "mdc", "adrg", "drg")
 class GroupedBatch:
     """Grouping result of one batch: integer codes plus the label tables to decode them.
 
-    ``group`` indexes :func:`result_labels` (DRG, then ambiguous group per MDC, then "not
-    grouped"); ``status`` indexes ``io.STATUS_TOKENS``.
+    ``group`` indexes :func:`result_labels` (DRG, then ambiguous group per MDC, then ADRG without
+    a DRG per ADRG rule, then "not grouped"); ``status`` indexes ``io.STATUS_TOKENS``.
     """
 
     case_id: pa.ChunkedArray | pa.Array
@@ -35,28 +35,32 @@ class GroupedBatch:
 
 
 def result_labels(scheme: Scheme) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(mdc, adrg, drg) label of every group index: DRGs, each MDC's ambiguous group, none."""
+    """(mdc, adrg, drg) label of every group index: DRGs, each MDC's ambiguous group, each ADRG
+    rule's result when no DRG of its ADRG applies (the ADRG code as DRG), none."""
     n_mdc = len(scheme.mdc_codes)
     drg_mdc = scheme.mdc_codes[scheme.adrg_mdc[scheme.drg_adrg]]
-    mdc = np.concatenate([drg_mdc, scheme.mdc_codes, [NOT_GROUPED[0]]]).astype(object)
-    adrg = np.concatenate([scheme.adrg_codes[scheme.drg_adrg], ["QY"] * n_mdc,
+    mdc = np.concatenate([drg_mdc, scheme.mdc_codes, scheme.mdc_codes[scheme.adrg_mdc],
+                          [NOT_GROUPED[0]]]).astype(object)
+    adrg = np.concatenate([scheme.adrg_codes[scheme.drg_adrg], ["QY"] * n_mdc, scheme.adrg_codes,
                            [NOT_GROUPED[1]]]).astype(object)
-    drg = np.concatenate([scheme.drg_codes, scheme.qy_codes, [NOT_GROUPED[2]]]).astype(object)
+    drg = np.concatenate([scheme.drg_codes, scheme.qy_codes, scheme.adrg_codes,
+                          [NOT_GROUPED[2]]]).astype(object)
     return mdc, adrg, drg
 
 
 def group_encoded(cases: io.EncodedCases, scheme: Scheme) -> GroupedBatch:
     """Run the kernel over encoded cases and fold its result into status and group index."""
-    result = _group_drg_kernel(cases.status, cases.gender, cases.age, cases.age_days,
-                               cases.birth_weight, cases.dx_ptr, cases.dx_ids, cases.proc_ptr,
+    result = _group_drg_kernel(cases.status, cases.gender, cases.age, cases.age_integer, cases.age_days,
+                               cases.birth_weight, cases.los, cases.dx_ptr, cases.dx_ids, cases.proc_ptr,
                                cases.proc_ids, scheme.compiled)
     n_drg = len(scheme.drg_codes)
     n_mdc = len(scheme.mdc_codes)
+    n_adrg = len(scheme.adrg_codes)
     status = cases.status.copy()
     valid = status == io.OK
     status[valid & (result == GROUP_NONE)] = io.NO_GROUP
-    status[valid & (result >= n_drg)] = io.AMBIGUOUS
-    group = np.where(result == GROUP_NONE, n_drg + n_mdc, result).astype(np.int32)
+    status[valid & (result >= n_drg) & (result < n_drg + n_mdc)] = io.AMBIGUOUS
+    group = np.where(result == GROUP_NONE, n_drg + n_mdc + n_adrg, result).astype(np.int32)
     return GroupedBatch(case_id=cases.case_id, status=status, group=group)
 
 
@@ -70,7 +74,8 @@ def iter_group_batches(source, scheme: Scheme, *, batch_rows: int = io.DEFAULT_B
     name = source_name(source)
     # rows as the file shows them: a CSV file's header is row 1
     first_row = 2 if not isinstance(source, pd.DataFrame) and table_format(source) == "csv" else 1
-    for table in prefetch(io.iter_case_batches(source, batch_rows, all_columns=all_columns)):
+    columns = io.grouping_columns(scheme)
+    for table in prefetch(io.iter_case_batches(source, batch_rows, all_columns=all_columns, columns=columns)):
         encoded = io.encode_batch(table, scheme, file=name, first_row=first_row,
                                   gender_aliases=gender_aliases, map_codes=map_codes)
         yield table, group_encoded(encoded, scheme)

@@ -30,6 +30,8 @@ from drgdip.grouper.scheme import NOT_GIVEN, Scheme
 REQUIRED_COLUMNS = ("case_id", "gender", "age", "dx", "proc")
 OPTIONAL_COLUMNS = ("age_days", "birth_weight")
 GROUPING_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+# Read besides the grouping columns only for schemes whose split rules use the length of stay.
+LOS_COLUMN = "los"
 
 # Status codes of the kernels; index into STATUS_TOKENS.
 STATUS_TOKENS = (
@@ -51,6 +53,9 @@ STATUS_TOKENS = (
 
 # Gender values that pass validation as text (RULES.md §2); only integers enter MDCM/MDCN.
 VALID_TEXT_GENDERS = ("1", "2", "男", "女")
+# With the scheme parameter gender_typing = text, the gender is the verbatim text and only these
+# pass (RULES-ADDENDUM.md C1); they enter MDCM / MDCN.
+STRICT_TEXT_GENDERS = {"1": 1, "2": 2}
 # Opt-in aliases (``gender_aliases=True``): normalised to 1/2 before grouping.
 GENDER_ALIASES = {"M": 1, "F": 2, "m": 1, "f": 2, "男": 1, "女": 2, "male": 1, "female": 2}
 
@@ -71,8 +76,10 @@ class EncodedCases:
     status: np.ndarray        # int8[n]
     gender: np.ndarray        # int8[n] 1, 2, or 0 (valid text gender that enters no sex-specific MDC)
     age: np.ndarray           # int64[n] age in years (int() of the field)
+    age_integer: np.ndarray   # bool[n] the age was typed as an integer (not text int() accepts)
     age_days: np.ndarray      # int64[n]
     birth_weight: np.ndarray  # int64[n] grams
+    los: np.ndarray           # int64[n] length of stay in days; NOT_GIVEN if absent, text or unused
     dx_ptr: np.ndarray        # int64[n + 1]
     dx_ids: np.ndarray        # int32[n_dx_items]
     proc_ptr: np.ndarray      # int64[n + 1]
@@ -93,26 +100,31 @@ def _check_columns(names: list[str], file: str) -> None:
                          file=file, row=1 if file.endswith(".csv") else None, field=missing[0])
 
 
-def iter_case_batches(source, batch_rows: int = DEFAULT_BATCH_ROWS, *,
-                      all_columns: bool = True) -> Iterator[pa.Table]:
+def grouping_columns(scheme: Scheme) -> tuple[str, ...]:
+    """The case columns grouping under ``scheme`` reads (``los`` only where a split rule uses it)."""
+    return GROUPING_COLUMNS + ((LOS_COLUMN,) if scheme.uses_los else ())
+
+
+def iter_case_batches(source, batch_rows: int = DEFAULT_BATCH_ROWS, *, all_columns: bool = True,
+                      columns: tuple[str, ...] = GROUPING_COLUMNS) -> Iterator[pa.Table]:
     """Yield the case table in batches of about ``batch_rows`` rows.
 
     Files are read by :func:`drgdip.core.tables.iter_file_batches` (CSV columns as text exactly as
     written, Parquet with its types); a DataFrame is converted column by column.
-    ``all_columns=False`` reads only the grouping columns (a wide settlement table then costs no
-    more to group than a narrow one). Unusable input raises :class:`UsageError`.
+    ``all_columns=False`` reads only ``columns``, the grouping columns (a wide settlement table then
+    costs no more to group than a narrow one). Unusable input raises :class:`UsageError`.
     """
     if isinstance(source, pd.DataFrame):
         _check_columns(list(map(str, source.columns)), "<DataFrame>")
         if not all_columns:
-            source = source[[c for c in source.columns if str(c) in GROUPING_COLUMNS]]
+            source = source[[c for c in source.columns if str(c) in columns]]
         for start in range(0, max(len(source), 1), batch_rows):
             yield _table_from_frame(source.iloc[start:start + batch_rows])
         return
     name = str(source)
     if Path(source).is_file():
         _check_columns(table_columns(source), name)
-    yield from iter_file_batches(source, batch_rows, columns=None if all_columns else GROUPING_COLUMNS,
+    yield from iter_file_batches(source, batch_rows, columns=None if all_columns else columns,
                                  required=REQUIRED_COLUMNS, what="cases")
 
 
@@ -233,21 +245,42 @@ def type_field(column: pa.ChunkedArray | pa.Array | None, n: int, field: str,
 # ---------------------------------------------------------------- validation
 
 
+def _strict_text_gender(gender: TypedField) -> tuple[np.ndarray, np.ndarray]:
+    """(valid bool[n], value int8[n]) of a gender typed as verbatim text: only ``1`` and ``2`` pass.
+
+    An integer column holds no text; its values 1 and 2 are taken as the texts ``1`` and ``2``.
+    """
+    value = np.zeros(len(gender.present), dtype=np.int8)
+    if gender.text is None:
+        valid = gender.present & ((gender.value == 1) | (gender.value == 2))
+        value[valid] = gender.value[valid]
+        return valid, value
+    for text, code in STRICT_TEXT_GENDERS.items():
+        value[pc.equal(gender.text, text).to_numpy(zero_copy_only=False)] = code
+    return value != 0, value
+
+
 def validate(gender: TypedField, age: TypedField, age_days: TypedField, birth_weight: TypedField,
-             dx_count: np.ndarray, gender_aliases: bool = False):
+             dx_count: np.ndarray, gender_aliases: bool = False, gender_typing: str = "integer"):
     """Status per case in the reference order (RULES.md §2) and the normalised gender.
 
+    ``gender_typing`` is the scheme's parameter: ``integer`` (RULES.md §1.1, §2) or ``text``
+    (RULES-ADDENDUM.md C1: only the texts ``1`` and ``2`` are valid).
     Returns (status int8[n], gender int8[n]).
     """
     n = len(dx_count)
-    gender_value = np.zeros(n, dtype=np.int8)
-    int_gender = gender.is_integer & ((gender.value == 1) | (gender.value == 2))
-    gender_value[int_gender] = gender.value[int_gender]
-    valid_gender = int_gender.copy()
+    if gender_typing == "text":
+        valid_gender, gender_value = _strict_text_gender(gender)
+    else:
+        gender_value = np.zeros(n, dtype=np.int8)
+        int_gender = gender.is_integer & ((gender.value == 1) | (gender.value == 2))
+        gender_value[int_gender] = gender.value[int_gender]
+        valid_gender = int_gender.copy()
     if gender.text is not None:
-        valid_text = pc.is_in(gender.text, value_set=pa.array(VALID_TEXT_GENDERS)).to_numpy(
-            zero_copy_only=False)
-        valid_gender |= valid_text & ~gender.is_integer
+        if gender_typing != "text":
+            valid_text = pc.is_in(gender.text, value_set=pa.array(VALID_TEXT_GENDERS)).to_numpy(
+                zero_copy_only=False)
+            valid_gender |= valid_text & ~gender.is_integer
         if gender_aliases:
             keys = pa.array(list(GENDER_ALIASES))
             where = pc.index_in(gender.text, value_set=keys).fill_null(-1).to_numpy(zero_copy_only=False)
@@ -375,6 +408,11 @@ def encode_batch(table: pa.Table, scheme: Scheme, *, file: str = "<input>", firs
     fields = {}
     for name in ("gender", "age", "age_days", "birth_weight"):
         fields[name] = type_field(_column(table, name), n, name, file)
+    if scheme.uses_los:
+        los_field = type_field(_column(table, LOS_COLUMN), n, LOS_COLUMN, file)
+        los = np.where(los_field.is_integer, los_field.value, NOT_GIVEN).astype(np.int64)
+    else:
+        los = np.full(n, NOT_GIVEN, dtype=np.int64)
     columns = {name: table.column(name) for name in ("dx", "proc")}
     unmapped_dx = unmapped_proc = None
     if map_codes:
@@ -403,7 +441,7 @@ def encode_batch(table: pa.Table, scheme: Scheme, *, file: str = "<input>", firs
     dx_ptr, dx_ids = encoded["dx"]
     proc_ptr, proc_ids = encoded["proc"]
     status, gender = validate(fields["gender"], fields["age"], fields["age_days"],
-                              fields["birth_weight"], np.diff(dx_ptr), gender_aliases)
+                              fields["birth_weight"], np.diff(dx_ptr), gender_aliases, scheme.gender_typing)
     if map_codes:
         # Mapping runs before validation in the reference grouper.
         status = np.where(unmapped_proc, UNMAPPED_PROC, status).astype(np.int8)
@@ -416,8 +454,10 @@ def encode_batch(table: pa.Table, scheme: Scheme, *, file: str = "<input>", firs
         status=status,
         gender=gender,
         age=fields["age"].value,
+        age_integer=fields["age"].is_integer,
         age_days=age_days.astype(np.int64),
         birth_weight=birth_weight.astype(np.int64),
+        los=los,
         dx_ptr=dx_ptr,
         dx_ids=dx_ids,
         proc_ptr=proc_ptr,

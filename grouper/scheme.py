@@ -3,8 +3,12 @@
 A scheme is a folder of CSV tables in the layout of the national CHS-DRG 1.1 tables
 (``mdc.csv``, ``mdc_dx.csv``, ``adrg.csv``, ``adrg_codes.csv``, ``drg.csv``, ``cc.csv``,
 ``cc_exclusion.csv``, ``valid_proc.csv``; optionally ``dx_names.csv``, ``proc_names.csv``,
-``dx_map.csv``, ``proc_map.csv``). The engine holds no scheme logic beyond the rule atoms
-defined here; every problem in a table is reported with its file, line and cause.
+``dx_map.csv``, ``proc_map.csv`` and the parameter table ``scheme.csv``). The national 1.0 and the
+city versions use the same layout with a few more rule atoms and columns (RULES-ADDENDUM.md): the
+column ``variant`` (several entry rules for one ADRG), the split parameters ``age_max``,
+``los_min``, ``los_max``; a column a version does not use may be left out. The engine holds no
+scheme logic beyond the rule atoms defined here; every problem in a table is reported with its
+file, line and cause.
 """
 
 from __future__ import annotations
@@ -28,12 +32,16 @@ MDC_PRINCIPAL_DX = 2
 MDC_GENDER = 4
 MDC_AGE_YEARS = 8
 MDC_TRAUMA_REGIONS = 16
+MDC_ANY_DX = 32
+MDC_AGE_YEARS_STRICT = 64
 MDC_ATOMS = {
     "main_proc_valid": MDC_MAIN_PROC_VALID,
     "principal_dx": MDC_PRINCIPAL_DX,
     "gender": MDC_GENDER,
     "age_years": MDC_AGE_YEARS,
     "trauma_regions": MDC_TRAUMA_REGIONS,
+    "any_dx": MDC_ANY_DX,
+    "age_years_strict": MDC_AGE_YEARS_STRICT,
 }
 
 # ADRG entry atoms (bit flags of CompiledScheme.adrg_atoms).
@@ -47,6 +55,10 @@ ADRG_NO_VALID_PROC = 64
 ADRG_NEWBORN = 128
 ADRG_BIRTH_WEIGHT = 256
 ADRG_ALWAYS = 512
+ADRG_ANY_PROC = 1024
+ADRG_MAIN_PROC_NOT_VALID = 2048
+ADRG_SECONDARY_DX1 = 4096
+ADRG_ANY_PROC_SS2 = 8192
 ADRG_ATOMS = {
     "principal_dx": ADRG_PRINCIPAL_DX,
     "any_dx": ADRG_ANY_DX,
@@ -58,13 +70,34 @@ ADRG_ATOMS = {
     "newborn": ADRG_NEWBORN,
     "birth_weight": ADRG_BIRTH_WEIGHT,
     "always": ADRG_ALWAYS,
+    "any_proc": ADRG_ANY_PROC,
+    "main_proc_not_valid": ADRG_MAIN_PROC_NOT_VALID,
+    "secondary_dx1": ADRG_SECONDARY_DX1,
+    "any_proc_ss2": ADRG_ANY_PROC_SS2,
 }
+# Code lists of adrg_codes.csv: diagnoses (zd, zd1 for secondary_dx1), procedures (ss, ss1, ss2).
+CODE_LISTS = ("zd", "ss", "ss1", "zd1", "ss2")
+DX_LISTS = ("zd", "zd1")
 
-# DRG split rules (CompiledScheme.drg_split).
+# DRG split atoms (bit flags of CompiledScheme.drg_split; a rule is a ``+``-joined conjunction).
 SPLIT_ALWAYS = 0
 SPLIT_MCC = 1
 SPLIT_MCC_OR_CC = 2
-SPLIT_RULES = {"always": SPLIT_ALWAYS, "mcc": SPLIT_MCC, "mcc_or_cc": SPLIT_MCC_OR_CC}
+SPLIT_AGE_LE = 4
+SPLIT_AGE_LE_RAW = 8
+SPLIT_LOS_RANGE = 16
+SPLIT_ATOMS = {"always": SPLIT_ALWAYS, "mcc": SPLIT_MCC, "mcc_or_cc": SPLIT_MCC_OR_CC,
+               "age_le": SPLIT_AGE_LE, "age_le_raw": SPLIT_AGE_LE_RAW, "los_range": SPLIT_LOS_RANGE}
+
+# Ambiguous-group check of an MDC (CompiledScheme.mdc_qy_test).
+QY_OFF, QY_ANY_PROC, QY_MAIN_PROC = 0, 1, 2
+QY_TESTS = {"any_proc": QY_ANY_PROC, "main_proc": QY_MAIN_PROC}
+
+# Version parameters of scheme.csv: allowed values, the first is the default.
+SCHEME_PARAMETERS = {
+    "gender_typing": ("integer", "text"),
+    "qy_test": ("any_proc", "main_proc"),
+}
 
 # Complication levels (CompiledScheme.dx_cc_level).
 CC_NONE, CC_CC, CC_MCC = 0, 1, 2
@@ -91,6 +124,13 @@ OPTIONAL_TABLES = {
     "proc_names": ["code", "name"],
     "dx_map": ["source_code", "target_code"],
     "proc_map": ["source_code", "target_code"],
+    "scheme": ["key", "value"],
+}
+# Columns a version may leave out when it does not use them (then empty in every row).
+OPTIONAL_COLUMNS = {
+    "adrg": ["variant"],
+    "adrg_codes": ["variant"],
+    "drg": ["age_max", "los_min", "los_max"],
 }
 
 
@@ -106,8 +146,10 @@ class SchemeError(ValueError):
 class CompiledScheme(NamedTuple):
     """The scheme as flat arrays for the numba kernels.
 
-    MDCs are numbered in evaluation order, ADRGs by (MDC order, ADRG order) so that the ADRGs
-    of MDC ``m`` are ``mdc_adrg_ptr[m]:mdc_adrg_ptr[m+1]``, DRGs likewise within their ADRG.
+    MDCs are numbered in evaluation order, ADRG entry rules (rows of adrg.csv: one per ADRG, or
+    one per ``variant``) by (MDC order, ADRG order) so that the rules of MDC ``m`` are
+    ``mdc_adrg_ptr[m]:mdc_adrg_ptr[m+1]``; the DRGs of a rule's ADRG are
+    ``adrg_drg_start[a]:adrg_drg_stop[a]``, in evaluation order.
     Diagnosis and procedure codes are integer ids into ``Scheme.dx_codes`` / ``Scheme.proc_codes``;
     an input code the scheme does not know has id -1 and no property.
     """
@@ -117,7 +159,7 @@ class CompiledScheme(NamedTuple):
     mdc_age_years: np.ndarray      # int64[n_mdc] required age in years or NOT_GIVEN
     mdc_min_regions: np.ndarray    # int64[n_mdc] minimum distinct trauma regions
     mdc_trauma_slot: np.ndarray    # int32[n_mdc] row of dx_trauma_region, -1 if no trauma rule
-    mdc_qy_enabled: np.ndarray     # bool[n_mdc] ambiguous-group check active
+    mdc_qy_test: np.ndarray        # int8[n_mdc] QY_OFF / QY_ANY_PROC / QY_MAIN_PROC
     mdc_qy_pos: np.ndarray         # int32[n_mdc] ADRG index before which the QY check sits
     mdc_adrg_ptr: np.ndarray       # int32[n_mdc + 1]
     adrg_atoms: np.ndarray         # int32[n_adrg] ADRG_* flags
@@ -125,13 +167,19 @@ class CompiledScheme(NamedTuple):
     adrg_weight_min: np.ndarray    # int64[n_adrg] inclusive, NOT_GIVEN if open
     adrg_weight_max: np.ndarray    # int64[n_adrg] exclusive, NOT_GIVEN if open
     adrg_pg_slot: np.ndarray       # int32[n_adrg] row of proc_group_labels / pg_truth, -1 if none
-    adrg_drg_ptr: np.ndarray       # int32[n_adrg + 1]
-    drg_split: np.ndarray          # int8[n_drg] SPLIT_* rule
+    adrg_drg_start: np.ndarray     # int32[n_adrg] first DRG of the ADRG (shared by its variants)
+    adrg_drg_stop: np.ndarray      # int32[n_adrg] one past its last DRG (= start: no DRG row)
+    drg_split: np.ndarray          # int32[n_drg] SPLIT_* flags, all must hold (0 = always)
+    drg_age_max: np.ndarray        # int64[n_drg] age_le / age_le_raw limit, NOT_GIVEN if none
+    drg_los_min: np.ndarray        # int64[n_drg] los_range inclusive lower bound, NOT_GIVEN if open
+    drg_los_max: np.ndarray        # int64[n_drg] los_range exclusive upper bound, NOT_GIVEN if open
     dx_mdc_bits: np.ndarray        # uint64[n_dx, Wm] principal-diagnosis lists of the MDCs
     dx_trauma_region: np.ndarray   # int8[n_trauma_mdcs, n_dx] region id, -1 if none
     dx_zd_bits: np.ndarray         # uint64[n_dx, Wa] ADRG diagnosis lists (zd)
+    dx_zd1_bits: np.ndarray        # uint64[n_dx, Wa] secondary-diagnosis lists (zd1)
     proc_ss_bits: np.ndarray       # uint64[n_proc, Wa] ADRG procedure lists (ss)
     proc_ss1_bits: np.ndarray      # uint64[n_proc, Wa] second procedure lists (ss1)
+    proc_ss2_bits: np.ndarray      # uint64[n_proc, Wa] third procedure lists (ss2)
     proc_group_labels: np.ndarray  # uint16[n_pg_adrgs, n_proc] bit set of group labels
     pg_truth: np.ndarray           # bool[n_pg_adrgs, 2**MAX_PROC_GROUP_LABELS] expression value
     proc_valid: np.ndarray         # bool[n_proc] operating-room ("valid") procedure
@@ -152,9 +200,11 @@ class Scheme:
     tables: dict[str, pd.DataFrame] = field(repr=False)
     compiled: CompiledScheme = field(repr=False)
     mdc_codes: np.ndarray = field(repr=False)      # str[n_mdc], evaluation order
-    adrg_codes: np.ndarray = field(repr=False)     # str[n_adrg], compiled order
+    adrg_codes: np.ndarray = field(repr=False)     # str[n_adrg], compiled order (an ADRG with
+    #                                                several entry rules appears once per variant)
+    adrg_variants: np.ndarray = field(repr=False)  # str[n_adrg] variant of each rule, "" if single
     drg_codes: np.ndarray = field(repr=False)      # str[n_drg], compiled order
-    drg_adrg: np.ndarray = field(repr=False)       # int32[n_drg] ADRG index of each DRG
+    drg_adrg: np.ndarray = field(repr=False)       # int32[n_drg] (first) ADRG rule index of each DRG
     adrg_mdc: np.ndarray = field(repr=False)       # int32[n_adrg] MDC index of each ADRG
     qy_codes: np.ndarray = field(repr=False)       # str[n_mdc] ambiguous-group code per MDC
     dx_codes: pd.Index = field(repr=False)         # diagnosis vocabulary (id = position)
@@ -163,14 +213,25 @@ class Scheme:
     proc_table: CodeTable = field(repr=False)      # hash table of proc_codes
     trauma_regions: tuple[str, ...] = ()
     proc_group_names: tuple[tuple[str, ...], ...] = ()  # labels of each proc-groups ADRG slot
+    parameters: dict[str, str] = field(default_factory=dict)  # scheme.csv with defaults filled in
     fingerprint: str = ""   # SHA-256 of the tables' bytes: two schemes group alike when it is equal
 
     @property
     def name(self) -> str:
         return self.path.name
 
+    @property
+    def gender_typing(self) -> str:
+        """How the gender field is typed and validated: ``integer`` (RULES.md) or ``text``."""
+        return self.parameters.get("gender_typing", SCHEME_PARAMETERS["gender_typing"][0])
+
+    @property
+    def uses_los(self) -> bool:
+        """Whether a split rule reads the length of stay (then ``los`` is a grouping input)."""
+        return bool((self.compiled.drg_split & SPLIT_LOS_RANGE).any())
+
     def __repr__(self) -> str:
-        return (f"Scheme({self.name!r}: {len(self.mdc_codes)} MDCs, {len(self.adrg_codes)} ADRGs, "
+        return (f"Scheme({self.name!r}: {len(self.mdc_codes)} MDCs, {len(set(self.adrg_codes))} ADRGs, "
                 f"{len(self.drg_codes)} DRGs)")
 
 
@@ -184,7 +245,8 @@ def load_scheme(path: str | Path) -> Scheme:
     path = resolve_scheme_path(path)
     tables, fingerprint = _read_tables(path)
     _validate(tables)
-    return replace(_compile(path, tables), fingerprint=fingerprint)
+    parameters = _parameters(tables)
+    return replace(_compile(path, tables, parameters), parameters=parameters, fingerprint=fingerprint)
 
 
 # ---------------------------------------------------------------- reading and validation
@@ -237,6 +299,9 @@ def _read_tables(path: Path) -> tuple[dict[str, pd.DataFrame], str]:
         missing = [c for c in columns if c not in frame.columns]
         if missing:
             raise SchemeError(file.name, f"missing column(s) {', '.join(missing)}", line=1)
+        for column in OPTIONAL_COLUMNS.get(stem, ()):
+            if column not in frame.columns:
+                frame[column] = ""
         tables[stem] = frame
     return tables, digest.hexdigest()
 
@@ -289,6 +354,22 @@ def _check_reference(file: str, frame: pd.DataFrame, column: str, known, what: s
     _fail_where(file, frame, unknown, lambda r: f"{what} {r[column]!r} does not exist")
 
 
+def _uses(rules: pd.Series, atom: str) -> pd.Series:
+    """Whether each ``+``-joined rule contains ``atom``."""
+    return rules.str.split("+").apply(lambda tokens: atom in tokens)
+
+
+def _rule_key(frame: pd.DataFrame) -> pd.Series:
+    """ADRG code and variant of each row, as one key (``AH1`` or ``AH1/2``)."""
+    return frame["adrg"] + np.where(frame["variant"] != "", "/" + frame["variant"], "")
+
+
+def _parameters(t: dict[str, pd.DataFrame]) -> dict[str, str]:
+    """The version parameters of scheme.csv, defaults filled in."""
+    given = dict(zip(t["scheme"]["key"], t["scheme"]["value"])) if "scheme" in t else {}
+    return {key: given.get(key, values[0]) for key, values in SCHEME_PARAMETERS.items()}
+
+
 def _validate(t: dict[str, pd.DataFrame]) -> None:
     mdc, adrg, drg = t["mdc"], t["adrg"], t["drg"]
 
@@ -302,8 +383,8 @@ def _validate(t: dict[str, pd.DataFrame]) -> None:
     _fail_where("mdc.csv", mdc, ~mdc["qy_enabled"].isin(["true", "false", ""]),
                 lambda r: f"qy_enabled must be true or false, got {r['qy_enabled']!r}")
     for atom, column in (("gender", "gender"), ("age_years", "age_years"),
-                         ("trauma_regions", "min_trauma_regions")):
-        needs = mdc["entry_rule"].str.split("+").apply(lambda tokens: atom in tokens)
+                         ("age_years_strict", "age_years"), ("trauma_regions", "min_trauma_regions")):
+        needs = _uses(mdc["entry_rule"], atom)
         _fail_where("mdc.csv", mdc, needs & (mdc[column] == ""),
                     f"entry rule uses {atom} but column {column} is empty")
     _fail_where("mdc.csv", mdc, (mdc["qy_enabled"] == "true") & (mdc["qy_code"] == ""),
@@ -317,7 +398,17 @@ def _validate(t: dict[str, pd.DataFrame]) -> None:
     _check_unique("mdc_dx.csv", mdc_dx, ["mdc", "code"])
 
     _check_nonempty("adrg.csv", adrg, ["adrg", "mdc", "entry_rule"])
-    _check_unique("adrg.csv", adrg, ["adrg"])
+    _check_int("adrg.csv", adrg, "variant", optional=True)
+    _check_unique("adrg.csv", adrg, ["adrg", "variant"])
+    several = adrg["adrg"].duplicated(keep=False).to_numpy()
+    _fail_where("adrg.csv", adrg, several & (adrg["variant"] == "").to_numpy(),
+                lambda r: f"ADRG {r['adrg']} has several rows (entry rules) but this one has no variant")
+    first = adrg.drop_duplicates("adrg").set_index("adrg")
+    for column in ("mdc", "name"):
+        expected = adrg["adrg"].map(first[column])
+        _fail_where("adrg.csv", adrg, adrg[column] != expected,
+                    lambda r, c=column: f"variant {r['variant']} of ADRG {r['adrg']} has {c} {r[c]!r}, "
+                                        f"another row of it {first.loc[r['adrg'], c]!r}")
     _check_reference("adrg.csv", adrg, "mdc", mdc["mdc"], "MDC")
     _check_int("adrg.csv", adrg, "eval_order", optional=False)
     _check_unique("adrg.csv", adrg, ["mdc", "eval_order"])
@@ -326,20 +417,23 @@ def _validate(t: dict[str, pd.DataFrame]) -> None:
                 lambda r: f"section must be surgical or medical, got {r['section']!r}")
     for column in ("age_days_max", "weight_min", "weight_max"):
         _check_int("adrg.csv", adrg, column, optional=True)
-    tokens = adrg["entry_rule"].str.split("+")
-    _fail_where("adrg.csv", adrg, tokens.apply(lambda x: "newborn" in x) & (adrg["age_days_max"] == ""),
+    _fail_where("adrg.csv", adrg, _uses(adrg["entry_rule"], "newborn") & (adrg["age_days_max"] == ""),
                 "entry rule uses newborn but age_days_max is empty")
-    _fail_where("adrg.csv", adrg, tokens.apply(lambda x: "proc_groups" in x) & (adrg["proc_groups"] == ""),
+    _fail_where("adrg.csv", adrg, _uses(adrg["entry_rule"], "proc_groups") & (adrg["proc_groups"] == ""),
                 "entry rule uses proc_groups but column proc_groups is empty")
 
     codes = t["adrg_codes"]
     _check_nonempty("adrg_codes.csv", codes, ["adrg", "list", "code"])
     _check_reference("adrg_codes.csv", codes, "adrg", adrg["adrg"], "ADRG")
-    _fail_where("adrg_codes.csv", codes, ~codes["list"].isin(["zd", "ss", "ss1"]),
-                lambda r: f"list must be zd, ss or ss1, got {r['list']!r}")
-    _check_unique("adrg_codes.csv", codes, ["adrg", "list", "code"])
-    pg_adrgs = set(adrg.loc[tokens.apply(lambda x: "proc_groups" in x), "adrg"])
-    needs_label = codes["adrg"].isin(pg_adrgs) & (codes["list"] == "ss")
+    _check_int("adrg_codes.csv", codes, "variant", optional=True)
+    rule_keys = _rule_key(adrg)
+    _fail_where("adrg_codes.csv", codes, ~_rule_key(codes).isin(rule_keys).to_numpy(),
+                lambda r: f"ADRG {r['adrg']} has no row with variant {r['variant']!r} in adrg.csv")
+    _fail_where("adrg_codes.csv", codes, ~codes["list"].isin(CODE_LISTS),
+                lambda r: f"list must be one of {', '.join(CODE_LISTS)}, got {r['list']!r}")
+    _check_unique("adrg_codes.csv", codes, ["adrg", "variant", "list", "code"])
+    pg_rules = set(rule_keys[_uses(adrg["entry_rule"], "proc_groups")])
+    needs_label = _rule_key(codes).isin(pg_rules) & (codes["list"] == "ss")
     _fail_where("adrg_codes.csv", codes, needs_label & (codes["proc_group"] == ""),
                 lambda r: f"procedure {r['code']!r} of proc_groups ADRG {r['adrg']} has no proc_group")
 
@@ -348,21 +442,25 @@ def _validate(t: dict[str, pd.DataFrame]) -> None:
     _check_reference("drg.csv", drg, "adrg", adrg["adrg"], "ADRG")
     _check_int("drg.csv", drg, "eval_order", optional=False)
     _check_unique("drg.csv", drg, ["adrg", "eval_order"])
-    _check_tokens("drg.csv", drg, "split_rule", SPLIT_RULES)
+    _check_tokens("drg.csv", drg, "split_rule", SPLIT_ATOMS)
+    for column in ("age_max", "los_min", "los_max"):
+        _check_int("drg.csv", drg, column, optional=True)
+    uses_age = _uses(drg["split_rule"], "age_le") | _uses(drg["split_rule"], "age_le_raw")
+    uses_los = _uses(drg["split_rule"], "los_range")
+    _fail_where("drg.csv", drg, uses_age & (drg["age_max"] == ""),
+                "split rule uses age_le or age_le_raw but age_max is empty")
+    _fail_where("drg.csv", drg, ~uses_age & (drg["age_max"] != ""),
+                "age_max is given but the split rule uses neither age_le nor age_le_raw")
+    _fail_where("drg.csv", drg, uses_los & (drg["los_min"] == "") & (drg["los_max"] == ""),
+                "split rule uses los_range but both los_min and los_max are empty")
+    _fail_where("drg.csv", drg, ~uses_los & ((drg["los_min"] != "") | (drg["los_max"] != "")),
+                "los_min or los_max is given but the split rule does not use los_range")
     adrg_mdc = dict(zip(adrg["adrg"], adrg["mdc"]))
     _fail_where("drg.csv", drg, (drg["mdc"] != "") & (drg["mdc"] != drg["adrg"].map(adrg_mdc)),
                 lambda r: f"DRG {r['drg']} says MDC {r['mdc']} but its ADRG {r['adrg']} "
                           f"belongs to {adrg_mdc[r['adrg']]}")
-    no_drg = ~adrg["adrg"].isin(drg["adrg"])
-    _fail_where("adrg.csv", adrg, no_drg, lambda r: f"ADRG {r['adrg']} has no DRG in drg.csv")
-    order = drg.assign(_o=drg["eval_order"].astype(int), _i=np.arange(len(drg)))
-    last = order.sort_values(["adrg", "_o"]).groupby("adrg").tail(1)
-    bad_last = last[last["split_rule"] != "always"]
-    if len(bad_last):
-        row = bad_last.iloc[0]
-        raise SchemeError("drg.csv", f"the last DRG of ADRG {row['adrg']} ({row['drg']}) must have "
-                                     f"split_rule always so that every case finds a DRG",
-                          line=_line(row["_i"]))
+    # An ADRG may have no DRG row, or no `always` one: a case no split rule takes gets the ADRG
+    # code as its DRG (RULES-ADDENDUM.md A6).
 
     cc = t["cc"]
     _check_nonempty("cc.csv", cc, ["code", "level"])
@@ -383,6 +481,16 @@ def _validate(t: dict[str, pd.DataFrame]) -> None:
         if stem in t:
             _check_nonempty(f"{stem}.csv", t[stem], ["source_code"])
             _check_unique(f"{stem}.csv", t[stem], ["source_code"])
+    if "scheme" in t:
+        params = t["scheme"]
+        _check_nonempty("scheme.csv", params, ["key", "value"])
+        _check_unique("scheme.csv", params, ["key"])
+        _fail_where("scheme.csv", params, ~params["key"].isin(list(SCHEME_PARAMETERS)),
+                    lambda r: f"unknown key {r['key']!r} (known: {', '.join(SCHEME_PARAMETERS)})")
+        allowed = params["key"].map(SCHEME_PARAMETERS)
+        _fail_where("scheme.csv", params, [v not in a for v, a in zip(params["value"], allowed)],
+                    lambda r: f"{r['key']} must be one of {', '.join(SCHEME_PARAMETERS[r['key']])}, "
+                              f"got {r['value']!r}")
 
 
 # ---------------------------------------------------------------- proc-group expressions
@@ -455,7 +563,7 @@ def _int_or(values: pd.Series) -> np.ndarray:
     return np.array([int(v) if v != "" else NOT_GIVEN for v in values], dtype=np.int64)
 
 
-def _compile(path: Path, t: dict[str, pd.DataFrame]) -> Scheme:
+def _compile(path: Path, t: dict[str, pd.DataFrame], parameters: dict[str, str]) -> Scheme:
     mdc = t["mdc"].assign(_o=t["mdc"]["eval_order"].astype(int)).sort_values("_o", kind="stable")
     mdc = mdc.reset_index(drop=True)
     mdc_index = {code: i for i, code in enumerate(mdc["mdc"])}
@@ -465,24 +573,30 @@ def _compile(path: Path, t: dict[str, pd.DataFrame]) -> Scheme:
     adrg["_o"] = adrg["eval_order"].astype(int)
     adrg["_line"] = np.arange(len(adrg)) + 2
     adrg = adrg.sort_values(["_m", "_o"], kind="stable").reset_index(drop=True)
-    adrg_index = {code: i for i, code in enumerate(adrg["adrg"])}
+    rule_index = {key: i for i, key in enumerate(_rule_key(adrg))}
+    # the DRGs of an ADRG are listed once, under its first rule; every variant points to them
+    first_rule = adrg.drop_duplicates("adrg").reset_index()
+    adrg_first = dict(zip(first_rule["adrg"], first_rule["index"]))
 
     drg = t["drg"].copy()
-    drg["_a"] = drg["adrg"].map(adrg_index)
+    drg["_a"] = drg["adrg"].map(adrg_first)
     drg["_o"] = drg["eval_order"].astype(int)
     drg = drg.sort_values(["_a", "_o"], kind="stable").reset_index(drop=True)
 
     n_mdc, n_adrg = len(mdc), len(adrg)
     mdc_adrg_ptr = np.searchsorted(adrg["_m"].to_numpy(), np.arange(n_mdc + 1)).astype(np.int32)
-    adrg_drg_ptr = np.searchsorted(drg["_a"].to_numpy(), np.arange(n_adrg + 1)).astype(np.int32)
+    own_first = adrg["adrg"].map(adrg_first).to_numpy()
+    adrg_drg_start = np.searchsorted(drg["_a"].to_numpy(), own_first, side="left").astype(np.int32)
+    adrg_drg_stop = np.searchsorted(drg["_a"].to_numpy(), own_first, side="right").astype(np.int32)
 
     codes = t["adrg_codes"]
     cc, excl, mdc_dx = t["cc"], t["cc_exclusion"], t["mdc_dx"]
+    is_dx_list = codes["list"].isin(DX_LISTS)
     dx_codes = pd.Index(pd.unique(pd.concat([
-        mdc_dx["code"], codes.loc[codes["list"] == "zd", "code"], cc["code"], excl["principal_dx"],
+        mdc_dx["code"], codes.loc[is_dx_list, "code"], cc["code"], excl["principal_dx"],
     ], ignore_index=True)), dtype=object)
     proc_codes = pd.Index(pd.unique(pd.concat([
-        codes.loc[codes["list"] != "zd", "code"], t["valid_proc"]["code"],
+        codes.loc[~is_dx_list, "code"], t["valid_proc"]["code"],
     ], ignore_index=True)), dtype=object)
     n_dx, n_proc = len(dx_codes), len(proc_codes)
 
@@ -503,23 +617,26 @@ def _compile(path: Path, t: dict[str, pd.DataFrame]) -> Scheme:
         rows = mdc_dx[(mdc_dx["mdc"] == mdc["mdc"][m]) & (mdc_dx["trauma_region"] != "")]
         dx_trauma_region[slot, dx_codes.get_indexer(rows["code"])] = rows["trauma_region"].map(region_id)
 
+    # The ambiguous-group check sits just before the MDC's first medical ADRG (after its last
+    # ADRG if it has none); what it tests is a version parameter.
     mdc_qy_pos = np.empty(n_mdc, dtype=np.int32)
     sections = adrg["section"].to_numpy()
     for m in range(n_mdc):
         start, stop = mdc_adrg_ptr[m], mdc_adrg_ptr[m + 1]
-        surgical = np.flatnonzero(sections[start:stop] == "surgical")
-        mdc_qy_pos[m] = start + (surgical[-1] + 1 if len(surgical) else 0)
+        medical = np.flatnonzero(sections[start:stop] == "medical")
+        mdc_qy_pos[m] = start + medical[0] if len(medical) else stop
+    mdc_qy_test = np.where(mdc["qy_enabled"] == "true", QY_TESTS[parameters["qy_test"]], QY_OFF)
 
     # ADRG rules
     adrg_atoms = np.array([sum(ADRG_ATOMS[a] for a in r.split("+")) for r in adrg["entry_rule"]],
                           dtype=np.int32)
-    code_adrg = codes["adrg"].map(adrg_index).to_numpy()
-    zd = (codes["list"] == "zd").to_numpy()
+    code_adrg = _rule_key(codes).map(rule_index).to_numpy()
+
+    def list_bits(name: str, vocabulary: pd.Index, n_codes: int) -> np.ndarray:
+        rows = (codes["list"] == name).to_numpy()
+        return _bitset(vocabulary.get_indexer(codes["code"][rows]), code_adrg[rows], n_codes, n_adrg)
+
     ss = (codes["list"] == "ss").to_numpy()
-    ss1 = (codes["list"] == "ss1").to_numpy()
-    dx_zd_bits = _bitset(dx_codes.get_indexer(codes["code"][zd]), code_adrg[zd], n_dx, n_adrg)
-    proc_ss_bits = _bitset(proc_codes.get_indexer(codes["code"][ss]), code_adrg[ss], n_proc, n_adrg)
-    proc_ss1_bits = _bitset(proc_codes.get_indexer(codes["code"][ss1]), code_adrg[ss1], n_proc, n_adrg)
 
     pg_rows = np.flatnonzero(adrg_atoms & ADRG_PROC_GROUPS)
     adrg_pg_slot = np.full(n_adrg, -1, dtype=np.int32)
@@ -544,7 +661,8 @@ def _compile(path: Path, t: dict[str, pd.DataFrame]) -> Scheme:
             pg_truth[slot, mask] = predicate({lab for lab, k in bit.items() if mask >> k & 1})
 
     # DRG split rules and complications
-    drg_split = drg["split_rule"].map(SPLIT_RULES).to_numpy().astype(np.int8)
+    drg_split = np.array([sum(SPLIT_ATOMS[a] for a in r.split("+")) for r in drg["split_rule"]],
+                         dtype=np.int32)
     table_ids = {name: k for k, name in enumerate(pd.unique(pd.concat(
         [cc.loc[cc["exclusion_table"] != "", "exclusion_table"], excl["exclusion_table"]])))}
     dx_cc_level = np.zeros(n_dx, dtype=np.int8)
@@ -564,7 +682,7 @@ def _compile(path: Path, t: dict[str, pd.DataFrame]) -> Scheme:
         mdc_age_years=_int_or(mdc["age_years"]),
         mdc_min_regions=_int_or(mdc["min_trauma_regions"]),
         mdc_trauma_slot=mdc_trauma_slot,
-        mdc_qy_enabled=(mdc["qy_enabled"] == "true").to_numpy(),
+        mdc_qy_test=mdc_qy_test.astype(np.int8),
         mdc_qy_pos=mdc_qy_pos,
         mdc_adrg_ptr=mdc_adrg_ptr,
         adrg_atoms=adrg_atoms,
@@ -572,13 +690,19 @@ def _compile(path: Path, t: dict[str, pd.DataFrame]) -> Scheme:
         adrg_weight_min=_int_or(adrg["weight_min"]),
         adrg_weight_max=_int_or(adrg["weight_max"]),
         adrg_pg_slot=adrg_pg_slot,
-        adrg_drg_ptr=adrg_drg_ptr,
+        adrg_drg_start=adrg_drg_start,
+        adrg_drg_stop=adrg_drg_stop,
         drg_split=drg_split,
+        drg_age_max=_int_or(drg["age_max"]),
+        drg_los_min=_int_or(drg["los_min"]),
+        drg_los_max=_int_or(drg["los_max"]),
         dx_mdc_bits=dx_mdc_bits,
         dx_trauma_region=dx_trauma_region,
-        dx_zd_bits=dx_zd_bits,
-        proc_ss_bits=proc_ss_bits,
-        proc_ss1_bits=proc_ss1_bits,
+        dx_zd_bits=list_bits("zd", dx_codes, n_dx),
+        dx_zd1_bits=list_bits("zd1", dx_codes, n_dx),
+        proc_ss_bits=list_bits("ss", proc_codes, n_proc),
+        proc_ss1_bits=list_bits("ss1", proc_codes, n_proc),
+        proc_ss2_bits=list_bits("ss2", proc_codes, n_proc),
         proc_group_labels=proc_group_labels,
         pg_truth=pg_truth,
         proc_valid=proc_valid,
@@ -592,6 +716,7 @@ def _compile(path: Path, t: dict[str, pd.DataFrame]) -> Scheme:
         compiled=compiled,
         mdc_codes=mdc["mdc"].to_numpy(dtype=object),
         adrg_codes=adrg["adrg"].to_numpy(dtype=object),
+        adrg_variants=adrg["variant"].to_numpy(dtype=object),
         drg_codes=drg["drg"].to_numpy(dtype=object),
         drg_adrg=drg["_a"].to_numpy().astype(np.int32),
         adrg_mdc=adrg["_m"].to_numpy().astype(np.int32),

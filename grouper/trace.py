@@ -14,21 +14,21 @@ import pandas as pd
 
 from drgdip.grouper import io
 from drgdip.grouper._kernels import (
-    EV_ADRG, EV_CC, EV_DRG, EV_DX_MATCH, EV_FALLTHROUGH, EV_MDC, EV_PROC_GROUPS, EV_PROC_MATCH,
-    EV_QY, EV_TRAUMA, _trace_case,
+    EV_ADRG, EV_CC, EV_DRG, EV_DX_MATCH, EV_FALLTHROUGH, EV_MDC, EV_MDC_DX, EV_NO_DRG, EV_PROC_GROUPS,
+    EV_PROC_MATCH, EV_QY, EV_TRAUMA, _trace_case,
 )
 from drgdip.grouper.drg import group_encoded, result_labels
 from drgdip.grouper.scheme import (
-    ADRG_ATOMS, CC_MCC, MDC_ATOMS, SPLIT_RULES, Scheme,
+    ADRG_ATOMS, CC_MCC, MDC_ATOMS, Scheme,
 )
 
 _MDC_ATOM_NAMES = {flag: name for name, flag in MDC_ATOMS.items()}
 _ADRG_ATOM_NAMES = {flag: name for name, flag in ADRG_ATOMS.items()}
-_SPLIT_NAMES = {code: name for name, code in SPLIT_RULES.items()}
 
 _VALIDATION_TEXT = {
     "invalid_input:gender_missing": "gender is empty",
     "invalid_input:gender_invalid": "gender is not 1, 2, 男 or 女",
+    "invalid_input:gender_invalid:text": "gender is not the text 1 or 2",
     "invalid_input:age_missing": "age is empty",
     "invalid_input:age_days_missing": "age is 0 but age_days is empty",
     "invalid_input:birth_weight_missing": "a newborn (age 0, age_days <= 28) has no birth weight",
@@ -95,7 +95,9 @@ _MDC_FAILURE_TEXT = {
     "principal_dx": "principal diagnosis not in their lists",
     "gender": "gender does not match (only the integers 1/2 enter sex-specific MDCs)",
     "age_years": "age in years does not match",
+    "age_years_strict": "age is not the integer required (a text age never matches)",
     "trauma_regions": "fewer distinct trauma regions than required",
+    "any_dx": "no diagnosis in their lists",
 }
 
 
@@ -139,8 +141,9 @@ def explain_case(case: Mapping[str, Any] | pd.Series, scheme: Scheme, *,
     group = int(grouped.group[0])
     steps: list[Step] = []
     if int(encoded.status[0]) != io.OK:
+        reason = status + (":text" if scheme.gender_typing == "text" and status.endswith("gender_invalid") else "")
         steps.append(Step("validation", False, status, {"reason": status},
-                          f"validation failed: {_VALIDATION_TEXT.get(status, status)}; not grouped"))
+                          f"validation failed: {_VALIDATION_TEXT.get(reason, status)}; not grouped"))
     else:
         steps.append(Step("validation", True, "", {}, "validation passed"))
         events = _record_events(dx_ids, proc_ids, encoded, scheme)
@@ -168,8 +171,9 @@ def _record_events(dx_ids, proc_ids, encoded, scheme: Scheme) -> np.ndarray:
     while True:
         events = np.zeros((size, 4), dtype=np.int64)
         count = np.zeros(1, dtype=np.int64)
-        _trace_case(dx_ids, proc_ids, encoded.gender[0], encoded.age[0], encoded.age_days[0],
-                    encoded.birth_weight[0], scheme.compiled, events, count)
+        _trace_case(dx_ids, proc_ids, encoded.gender[0], encoded.age[0], encoded.age_integer[0],
+                    encoded.age_days[0], encoded.birth_weight[0], encoded.los[0], scheme.compiled, events,
+                    count)
         if count[0] <= size:
             return events[:count[0]]
         size = int(count[0])
@@ -181,8 +185,9 @@ def _describe(events: np.ndarray, dx: tuple[str, ...], proc: tuple[str, ...],
     mdc_names = dict(zip(scheme.tables["mdc"]["mdc"], scheme.tables["mdc"]["name"]))
     adrg_names = dict(zip(scheme.tables["adrg"]["adrg"], scheme.tables["adrg"]["name"]))
     drg_names = dict(zip(scheme.tables["drg"]["drg"], scheme.tables["drg"]["name"]))
+    drg_rows = scheme.tables["drg"].set_index("drg")
     mdc_rule = dict(zip(scheme.tables["mdc"]["mdc"], scheme.tables["mdc"]["entry_rule"]))
-    adrg_rule = dict(zip(scheme.tables["adrg"]["adrg"], scheme.tables["adrg"]["entry_rule"]))
+    adrg_rows = scheme.tables["adrg"].set_index(["adrg", "variant"])
     principal = _label(dx[0], dx_names) if dx else "''"
     main_proc = _label(proc[0], proc_names) if proc else "(none)"
     steps: list[Step] = []
@@ -191,6 +196,9 @@ def _describe(events: np.ndarray, dx: tuple[str, ...], proc: tuple[str, ...],
         if kind == EV_TRAUMA:
             regions = [scheme.trauma_regions[k] for k in range(len(scheme.trauma_regions)) if b >> k & 1]
             pending.append(f"{c} trauma region(s): {', '.join(regions) or 'none'}")
+        elif kind == EV_MDC_DX:
+            pending.append(f"diagnosis {_label(dx[b], dx_names)}"
+                           + (" (principal)" if b == 0 else f" (position {b + 1})") + " is in its list")
         elif kind == EV_DX_MATCH:
             pending.append(f"{_ADRG_ATOM_NAMES[a]} on diagnosis {_label(dx[b], dx_names)}"
                            + (" (principal)" if b == 0 else f" (position {b + 1})"))
@@ -202,7 +210,7 @@ def _describe(events: np.ndarray, dx: tuple[str, ...], proc: tuple[str, ...],
         elif kind == EV_PROC_GROUPS:
             slot = scheme.compiled.adrg_pg_slot[a]
             labels = [lab for k, lab in enumerate(scheme.proc_group_names[slot]) if b >> k & 1]
-            expression = scheme.tables["adrg"].set_index("adrg").loc[scheme.adrg_codes[a], "proc_groups"]
+            expression = adrg_rows.loc[(scheme.adrg_codes[a], scheme.adrg_variants[a]), "proc_groups"]
             pending.append(f"procedure groups present {{{', '.join(labels)}}} "
                            f"{'satisfy' if c else 'do not satisfy'} {expression}")
         elif kind == EV_MDC:
@@ -222,16 +230,16 @@ def _describe(events: np.ndarray, dx: tuple[str, ...], proc: tuple[str, ...],
                 steps.append(Step("mdc", False, code, {"failed": atom, "evidence": list(pending)}))
             pending = []
         elif kind == EV_ADRG:
-            code = str(scheme.adrg_codes[a])
-            label = f"{code} {adrg_names.get(code, '')}".rstrip()
+            code, variant = str(scheme.adrg_codes[a]), str(scheme.adrg_variants[a])
+            rule = adrg_rows.loc[(code, variant), "entry_rule"]
+            label = f"{code} {adrg_names.get(code, '')}".rstrip() + (f" (rule {variant})" if variant else "")
+            detail = {"rule": rule, **({"variant": variant} if variant else {})}
             if b:
-                text = f"matched ADRG {label}: {adrg_rule[code]}" + (
-                    f" ({'; '.join(pending)})" if pending else "")
-                steps.append(Step("adrg", True, code, {"rule": adrg_rule[code], "evidence": pending},
-                                  text))
+                text = f"matched ADRG {label}: {rule}" + (f" ({'; '.join(pending)})" if pending else "")
+                steps.append(Step("adrg", True, code, {**detail, "evidence": pending}, text))
             else:
                 atom = _ADRG_ATOM_NAMES[c]
-                steps.append(Step("adrg", False, code, {"rule": adrg_rule[code], "failed": atom},
+                steps.append(Step("adrg", False, code, {**detail, "failed": atom},
                                   f"not {label}: {_adrg_failure(atom, principal, main_proc)}"))
             pending = []
         elif kind == EV_CC:
@@ -246,11 +254,16 @@ def _describe(events: np.ndarray, dx: tuple[str, ...], proc: tuple[str, ...],
                               {"level": level, "excluded": bool(c), "position": a + 1}, text))
         elif kind == EV_DRG:
             code = str(scheme.drg_codes[a])
-            rule = _SPLIT_NAMES[c]
+            row = drg_rows.loc[code]
+            rule = row["split_rule"]
             label = f"{code} {drg_names.get(code, '')}".rstrip()
-            text = (f"DRG {label}: split rule {rule} "
+            text = (f"DRG {label}: split rule {rule}{_split_parameters(row)} "
                     + ("holds" if b else "does not hold") + (" (no condition)" if rule == "always" else ""))
             steps.append(Step("drg", bool(b), code, {"split_rule": rule}, text))
+        elif kind == EV_NO_DRG:
+            code = str(scheme.adrg_codes[a])
+            steps.append(Step("drg", True, code, {"split_rule": None},
+                              f"no DRG of {code} applies: the result is the ADRG code {code}"))
         elif kind == EV_QY:
             code = str(scheme.qy_codes[a])
             steps.append(Step("ambiguous", True, code, {"procedure": proc[b]},
@@ -261,6 +274,18 @@ def _describe(events: np.ndarray, dx: tuple[str, ...], proc: tuple[str, ...],
             steps.append(Step("fallthrough", False, code, {},
                               f"no ADRG of {code} matched: continue with the next MDC"))
     return steps
+
+
+def _split_parameters(row: pd.Series) -> str:
+    """The age and length-of-stay limits of a split rule, as text (empty when it has none)."""
+    limits = []
+    if row["age_max"] != "":
+        limits.append(f"age <= {row['age_max']}")
+    if row["los_min"] != "":
+        limits.append(f"los >= {row['los_min']}")
+    if row["los_max"] != "":
+        limits.append(f"los < {row['los_max']}")
+    return f" ({', '.join(limits)})" if limits else ""
 
 
 def _article(level: str) -> str:
@@ -276,6 +301,10 @@ def _adrg_failure(atom: str, principal: str, main_proc: str) -> str:
         "proc_pair": "no procedure pair from its two lists",
         "proc_groups": "procedure groups do not satisfy its expression",
         "no_valid_proc": "the case has an operating-room procedure",
+        "main_proc_not_valid": f"main procedure {main_proc} is an operating-room procedure",
+        "any_proc": "no procedure in its procedure list",
+        "any_proc_ss2": "no procedure in its third procedure list",
+        "secondary_dx1": "no secondary diagnosis in its secondary-diagnosis list",
         "newborn": "not a newborn by age in days",
         "birth_weight": "birth weight missing, zero or outside its band",
         "always": "",
