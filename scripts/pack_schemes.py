@@ -10,8 +10,8 @@ Its CSV tables, except the test corpus ``cases_public.csv``, are stored as Parqu
 text, exactly as the scheme loader reads the CSV; zstd) in the shared pool ``_tables/``, named by the
 SHA-256 of the CSV, so that a table several versions share is stored once; every other file (README,
 licence, rules) is copied as it is. ``tables.json`` lists the tables with the hash and size of each CSV
-(the scheme fingerprint is made of them), the MDC / ADRG / DRG counts and the source the version's
-README names. The output folder is written anew; ``tests/test_builtin_schemes.py`` checks that it
+(the scheme fingerprint is made of them), the source the version's README names and the MDC / ADRG / DRG
+counts of the scheme the packed folder loads into (so each version must load). The output folder is written anew; ``tests/test_builtin_schemes.py`` checks that it
 equals the shared folders.
 """
 
@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from drgdip.grouper.builtin import MANIFEST, POOL
-from drgdip.grouper.scheme import read_table_csv
+from drgdip.grouper.scheme import SchemeError, load_scheme, read_table_csv
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = "cases_public.csv"
@@ -76,7 +76,7 @@ def pack_folder(folder: Path, shared: Path, output: Path) -> dict:
     if target.exists():
         raise SystemExit(f"two version folders are named {folder.name}")
     target.mkdir()
-    tables, counts = {}, {}
+    tables = {}
     for file in sorted(folder.iterdir()):
         if not file.is_file() or file.name == CORPUS:
             continue
@@ -90,13 +90,16 @@ def pack_folder(folder: Path, shared: Path, output: Path) -> dict:
         if not pooled.exists():
             write_parquet(frame, pooled)
         tables[file.stem] = {"file": pooled.name, "sha256": digest, "bytes": len(content), "rows": len(frame)}
-    for stem in ("mdc", "adrg", "drg"):
-        if stem not in tables:
-            raise SystemExit(f"{folder}: no {stem}.csv")
-        counts[stem] = tables[stem]["rows"]
     title, source, licence = source_of((folder / "README.md").read_text(encoding="utf-8"), folder)
     manifest = {"name": folder.name, "title": title, "folder": folder.relative_to(shared).as_posix(),
-                "source": source, "licence": licence, "counts": counts, "tables": tables}
+                "source": source, "licence": licence, "counts": {}, "tables": tables}
+    (target / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    try:
+        scheme = load_scheme(target)
+    except SchemeError as error:
+        raise SystemExit(f"{folder}: the scheme loader rejects this version: {error}") from None
+    manifest["counts"] = {"mdc": len(scheme.mdc_codes), "adrg": len(set(scheme.adrg_codes)),
+                          "drg": len(scheme.drg_codes)}
     (target / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return manifest
 
