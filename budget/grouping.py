@@ -57,15 +57,23 @@ class Grouping:
     def drg_scheme(self):
         """The loaded scheme, or None when the run has none (or the recorded folder has changed)."""
         if self.scheme is not None and not hasattr(self.scheme, "compiled"):
-            from drgdip.grouper import load_scheme
-
-            loaded = load_scheme(self.scheme)
+            loaded = _load_scheme(self.scheme)
             if self.recorded_fingerprint and loaded.fingerprint != self.recorded_fingerprint:
                 self.notes.append(f"the scheme folder recorded in province.json ({self.scheme}) no longer holds "
                                   "the tables the stays were grouped with; give --scheme")
                 loaded = None
             self.scheme = loaded
         return self.scheme
+
+
+def _load_scheme(scheme):
+    """The scheme of a folder or a built-in name; a bad one is the user's error (the ``scheme`` option)."""
+    from drgdip.grouper import SchemeError, load_scheme
+
+    try:
+        return load_scheme(scheme)
+    except SchemeError as error:
+        raise UsageError(f"invalid scheme: {error}", field="scheme") from None
 
 
 def _recorded_scheme(info: dict) -> tuple[str, str, str]:
@@ -90,9 +98,7 @@ def resolve_grouping(policy, *, scheme=None, dip=None, info: dict | None = None)
         grouping.version, grouping.recorded_version = version, name
         scheme = version if scheme is None else scheme
     if scheme is not None:
-        from drgdip.grouper import load_scheme
-
-        grouping.scheme = scheme if hasattr(scheme, "compiled") else load_scheme(scheme)
+        grouping.scheme = scheme if hasattr(scheme, "compiled") else _load_scheme(scheme)
         if version is not None and grouping.scheme.name != version:
             raise UsageError(f"the scheme given ({grouping.scheme.name}) is not the policy's scheme version "
                              f"{version} (points.scheme_version): give --scheme {version}, or no --scheme",

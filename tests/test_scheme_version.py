@@ -162,3 +162,14 @@ def test_drgdip_group_output_settles_under_the_version_it_names(national, tmp_pa
     assert _fund_due(settled) == _fund_due(settle_province(tmp_path / "national.parquet", _policy()))
     with pytest.raises(UsageError, match=r"scheme \(3,000\), as their scheme_version column says"):
         settle_province(tmp_path / "demo.parquet", _policy(scheme_version=NATIONAL))
+
+
+def test_an_unknown_scheme_name_is_a_usage_error(national, tmp_path, capsys):
+    _, parquet, _ = national
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(yaml.safe_dump({"points": {"scheme": "drg_points"}}), encoding="utf-8")
+    assert main(["settle", "--policy", str(policy_file), "--input", str(parquet), "--scheme", "chs-drg-9",
+                 "--output", str(tmp_path / "o"), "--no-excel"]) == 2
+    err = capsys.readouterr().err
+    assert "field 'scheme': invalid scheme: chs-drg-9: neither a scheme directory nor a built-in scheme" in err
+    assert "Traceback" not in err
