@@ -415,6 +415,14 @@ def _validate(t: dict[str, pd.DataFrame]) -> None:
     _check_tokens("adrg.csv", adrg, "entry_rule", ADRG_ATOMS)
     _fail_where("adrg.csv", adrg, ~adrg["section"].isin(["surgical", "medical", ""]),
                 lambda r: f"section must be surgical or medical, got {r['section']!r}")
+    # An enabled ambiguous-group check sits between an MDC's surgical and its medical ADRGs.
+    checked = adrg["mdc"].isin(mdc.loc[mdc["qy_enabled"] == "true", "mdc"])
+    ordered = adrg.assign(_o=adrg["eval_order"].astype(int)).sort_values(["mdc", "_o"], kind="stable")
+    after_medical = (ordered["section"] == "medical").groupby(ordered["mdc"]).cummax()
+    late = (ordered["section"] == "surgical") & after_medical
+    _fail_where("adrg.csv", adrg, checked & late.reindex(adrg.index),
+                lambda r: f"surgical ADRG {r['adrg']} comes after a medical ADRG of {r['mdc']}, whose "
+                          f"ambiguous-group check (qy_enabled) sits between its surgical and medical ADRGs")
     for column in ("age_days_max", "weight_min", "weight_max"):
         _check_int("adrg.csv", adrg, column, optional=True)
     _fail_where("adrg.csv", adrg, _uses(adrg["entry_rule"], "newborn") & (adrg["age_days_max"] == ""),

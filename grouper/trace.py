@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -124,6 +125,16 @@ def _label(code: str, names: Mapping[str, str]) -> str:
 def explain_case(case: Mapping[str, Any] | pd.Series, scheme: Scheme, *,
                  gender_aliases: bool = False, map_codes: bool = False) -> Trace:
     """Group one case and return the trace of every decision (validation, MDC, ADRG, CC, DRG)."""
+    # One case gains nothing from threads; on a busy machine their start-up costs far more.
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        return _explain(case, scheme, gender_aliases=gender_aliases, map_codes=map_codes)
+    finally:
+        numba.set_num_threads(threads)
+
+
+def _explain(case, scheme: Scheme, *, gender_aliases: bool, map_codes: bool) -> Trace:
     record = dict(case)
     record.setdefault("case_id", "case")
     for name in io.GROUPING_COLUMNS:
@@ -185,9 +196,13 @@ def _describe(events: np.ndarray, dx: tuple[str, ...], proc: tuple[str, ...],
     mdc_names = dict(zip(scheme.tables["mdc"]["mdc"], scheme.tables["mdc"]["name"]))
     adrg_names = dict(zip(scheme.tables["adrg"]["adrg"], scheme.tables["adrg"]["name"]))
     drg_names = dict(zip(scheme.tables["drg"]["drg"], scheme.tables["drg"]["name"]))
-    drg_rows = scheme.tables["drg"].set_index("drg")
+    drg = scheme.tables["drg"]
+    drg_rule = dict(zip(drg["drg"], zip(drg["split_rule"], drg["age_max"], drg["los_min"], drg["los_max"])))
     mdc_rule = dict(zip(scheme.tables["mdc"]["mdc"], scheme.tables["mdc"]["entry_rule"]))
-    adrg_rows = scheme.tables["adrg"].set_index(["adrg", "variant"])
+    adrg = scheme.tables["adrg"]
+    adrg_keys = list(zip(adrg["adrg"], adrg["variant"]))
+    adrg_rule = dict(zip(adrg_keys, adrg["entry_rule"]))
+    adrg_groups = dict(zip(adrg_keys, adrg["proc_groups"]))
     principal = _label(dx[0], dx_names) if dx else "''"
     main_proc = _label(proc[0], proc_names) if proc else "(none)"
     steps: list[Step] = []
@@ -210,7 +225,7 @@ def _describe(events: np.ndarray, dx: tuple[str, ...], proc: tuple[str, ...],
         elif kind == EV_PROC_GROUPS:
             slot = scheme.compiled.adrg_pg_slot[a]
             labels = [lab for k, lab in enumerate(scheme.proc_group_names[slot]) if b >> k & 1]
-            expression = adrg_rows.loc[(scheme.adrg_codes[a], scheme.adrg_variants[a]), "proc_groups"]
+            expression = adrg_groups[(scheme.adrg_codes[a], scheme.adrg_variants[a])]
             pending.append(f"procedure groups present {{{', '.join(labels)}}} "
                            f"{'satisfy' if c else 'do not satisfy'} {expression}")
         elif kind == EV_MDC:
@@ -231,7 +246,7 @@ def _describe(events: np.ndarray, dx: tuple[str, ...], proc: tuple[str, ...],
             pending = []
         elif kind == EV_ADRG:
             code, variant = str(scheme.adrg_codes[a]), str(scheme.adrg_variants[a])
-            rule = adrg_rows.loc[(code, variant), "entry_rule"]
+            rule = adrg_rule[(code, variant)]
             label = f"{code} {adrg_names.get(code, '')}".rstrip() + (f" (rule {variant})" if variant else "")
             detail = {"rule": rule, **({"variant": variant} if variant else {})}
             if b:
@@ -254,10 +269,9 @@ def _describe(events: np.ndarray, dx: tuple[str, ...], proc: tuple[str, ...],
                               {"level": level, "excluded": bool(c), "position": a + 1}, text))
         elif kind == EV_DRG:
             code = str(scheme.drg_codes[a])
-            row = drg_rows.loc[code]
-            rule = row["split_rule"]
+            rule, age_max, los_min, los_max = drg_rule[code]
             label = f"{code} {drg_names.get(code, '')}".rstrip()
-            text = (f"DRG {label}: split rule {rule}{_split_parameters(row)} "
+            text = (f"DRG {label}: split rule {rule}{_split_parameters(age_max, los_min, los_max)} "
                     + ("holds" if b else "does not hold") + (" (no condition)" if rule == "always" else ""))
             steps.append(Step("drg", bool(b), code, {"split_rule": rule}, text))
         elif kind == EV_NO_DRG:
@@ -276,15 +290,15 @@ def _describe(events: np.ndarray, dx: tuple[str, ...], proc: tuple[str, ...],
     return steps
 
 
-def _split_parameters(row: pd.Series) -> str:
+def _split_parameters(age_max: str, los_min: str, los_max: str) -> str:
     """The age and length-of-stay limits of a split rule, as text (empty when it has none)."""
     limits = []
-    if row["age_max"] != "":
-        limits.append(f"age <= {row['age_max']}")
-    if row["los_min"] != "":
-        limits.append(f"los >= {row['los_min']}")
-    if row["los_max"] != "":
-        limits.append(f"los < {row['los_max']}")
+    if age_max != "":
+        limits.append(f"age <= {age_max}")
+    if los_min != "":
+        limits.append(f"los >= {los_min}")
+    if los_max != "":
+        limits.append(f"los < {los_max}")
     return f" ({', '.join(limits)})" if limits else ""
 
 

@@ -18,6 +18,12 @@ REPO = Path(__file__).resolve().parents[1]
 NATIONAL_SCHEME_DIR = REPO.parent / "shared" / "chs-drg-1.1"
 PUBLIC_CORPUS = NATIONAL_SCHEME_DIR / "cases_public.csv"
 DEMO_SCHEME_DIR = REPO / "data" / "demo" / "scheme"
+SHARED_DIR = REPO.parent / "shared"
+# Every scheme version folder beside the repository: the national ones and regional/*, each with
+# its tables and a public corpus labelled by the reference grouper.
+VERSION_DIRS = (sorted(p.parent for p in SHARED_DIR.glob("*/mdc.csv"))
+                + sorted(p.parent for p in SHARED_DIR.glob("regional/*/mdc.csv")))
+VERSION_IDS = [d.relative_to(SHARED_DIR).as_posix() for d in VERSION_DIRS]
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +35,21 @@ def national_scheme():
             f"the national CHS-DRG 1.1 tables are expected in {NATIONAL_SCHEME_DIR} "
             "(the shared/ folder beside the repository)")
     return load_scheme(NATIONAL_SCHEME_DIR)
+
+
+@pytest.fixture(scope="session")
+def version_schemes():
+    """Loads each version folder once per session: ``version_schemes(directory)``."""
+    from drgdip.grouper import load_scheme
+
+    loaded = {}
+
+    def load(directory: Path):
+        if directory not in loaded:
+            loaded[directory] = load_scheme(directory)
+        return loaded[directory]
+
+    return load
 
 
 @pytest.fixture(scope="session")
