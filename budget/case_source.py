@@ -29,6 +29,7 @@ COMPUTE_COLUMNS = frozenset((
     "total_cost", "fund_paid", "fixed_payment", "settle_status", "day_exception", "treatment_period_id",
     "status", "mdc", "drg", "dip_group", "dip_type", "dip_score", "dip_basic", "dip_aux_coef", "aux_coef",
     "other_coef", "payment_method", "leaving_type", "icu_hours", "case_points", "base_points", "hospital_type",
+    "scheme_version",
 ))
 # what the DRG and DIP groupers read
 GROUPING_INPUTS = ("dx", "proc", "gender", "age", "age_days", "birth_weight", "los", "leaving_type", "icu_hours")

@@ -10,6 +10,13 @@ Settlement groups again only the stays that need it:
   when its folder still holds the same tables; it is loaded only when some stay needs it.
 * DIP: every stay with ``regroup`` or without a ``dip_group`` column, and the stays merged by day
   care, with the DIP directory given (loaded once, and its scores are the weight table).
+
+A policy that names a built-in scheme version (``points.scheme_version``) groups under that version:
+it is the scheme (a ``--scheme`` given must be the same version) and the stays that carry a DRG must
+have been grouped under it. The version a stay was grouped under is, first found: its
+``scheme_version`` column (``drgdip group`` writes it), the scheme recorded in ``province.json``
+(``drgdip synth``), else the policy's own. A stay of another version fails the run unless
+``regroup`` groups every stay again under the policy's version.
 """
 
 from __future__ import annotations
@@ -43,20 +50,30 @@ class Grouping:
     dip: object = None
     stale: bool = False
     recorded_fingerprint: str = ""
+    version: str | None = None      # the policy's points.scheme_version
+    recorded_version: str = ""      # the scheme that grouped the stays, as province.json records it
     notes: list = field(default_factory=list)
 
     def drg_scheme(self):
         """The loaded scheme, or None when the run has none (or the recorded folder has changed)."""
         if self.scheme is not None and not hasattr(self.scheme, "compiled"):
-            from drgdip.grouper import load_scheme
-
-            loaded = load_scheme(self.scheme)
+            loaded = _load_scheme(self.scheme)
             if self.recorded_fingerprint and loaded.fingerprint != self.recorded_fingerprint:
                 self.notes.append(f"the scheme folder recorded in province.json ({self.scheme}) no longer holds "
                                   "the tables the stays were grouped with; give --scheme")
                 loaded = None
             self.scheme = loaded
         return self.scheme
+
+
+def _load_scheme(scheme):
+    """The scheme of a folder or a built-in name; a bad one is the user's error (the ``scheme`` option)."""
+    from drgdip.grouper import SchemeError, load_scheme
+
+    try:
+        return load_scheme(scheme)
+    except SchemeError as error:
+        raise UsageError(f"invalid scheme: {error}", field="scheme") from None
 
 
 def _recorded_scheme(info: dict) -> tuple[str, str, str]:
@@ -76,11 +93,19 @@ def resolve_grouping(policy, *, scheme=None, dip=None, info: dict | None = None)
             grouping.dip = dip if isinstance(dip, DipDirectory) else load_dip_directory(dip)
         return grouping
     name, folder, fingerprint = _recorded_scheme(info)
+    version = policy.points.scheme_version
+    if version is not None:
+        grouping.version, grouping.recorded_version = version, name
+        scheme = version if scheme is None else scheme
     if scheme is not None:
-        from drgdip.grouper import load_scheme
-
-        grouping.scheme = scheme if hasattr(scheme, "compiled") else load_scheme(scheme)
-        if fingerprint and grouping.scheme.fingerprint != fingerprint:
+        grouping.scheme = scheme if hasattr(scheme, "compiled") else _load_scheme(scheme)
+        if version is not None and grouping.scheme.name != version:
+            raise UsageError(f"the scheme given ({grouping.scheme.name}) is not the policy's scheme version "
+                             f"{version} (points.scheme_version): give --scheme {version}, or no --scheme",
+                             field="scheme")
+        # stays recorded under another version than the policy's are group_stays' to judge, stay by stay
+        other_version = version is not None and bool(name) and name != version
+        if fingerprint and not other_version and grouping.scheme.fingerprint != fingerprint:
             grouping.stale = True
             grouping.notes.append(f"the stays were grouped under another scheme ({name}); every stay is "
                                   f"grouped again under {grouping.scheme.name}")
@@ -99,17 +124,41 @@ def _lacking_drg(frame: pd.DataFrame) -> np.ndarray:
     return np.ones(len(frame), dtype=bool)
 
 
+def _check_versions(frame: pd.DataFrame, grouping: Grouping, file: str | None) -> None:
+    """Fail when a stay carries a DRG made under another scheme version than the policy's (see the module)."""
+    version = grouping.version
+    assumed = grouping.recorded_version or version
+    versions = np.full(len(frame), assumed, dtype=object)
+    given = np.zeros(len(frame), dtype=bool)
+    if "scheme_version" in frame.columns:
+        column = frame["scheme_version"].astype(object).to_numpy()
+        given = pd.notna(column) & (column != "")
+        versions[given] = column[given].astype(str)
+    other = ~_lacking_drg(frame) & (versions != version)
+    if not other.any():
+        return
+    first = int(np.flatnonzero(other)[0])
+    found = ", ".join(f"{name} ({count:,})" for name, count in pd.Series(versions[other]).value_counts().items())
+    how = "their scheme_version column" if given[other].all() else \
+        "province.json" if not given[other].any() else "their scheme_version column and province.json"
+    raise UsageError(f"{int(other.sum()):,} stay(s) were grouped under another scheme version than the policy's "
+                     f"{version} (points.scheme_version): {found}, as {how} says; give --regroup to group every "
+                     f"stay again under {version}", file=file, row=first + 1, field="scheme_version")
+
+
 def group_stays(frame: pd.DataFrame, policy, grouping: Grouping, *, regroup: bool = False,
-                warnings: list[str], fetch=None) -> pd.DataFrame:
+                warnings: list[str], fetch=None, file: str | None = None) -> pd.DataFrame:
     """``frame`` with DRG (or DIP) columns for every stay, grouping only the stays that need it.
 
     ``fetch(columns, rows)`` gives the grouping inputs ``frame`` does not hold (codes, demographics)
-    for the stays at positions ``rows``.
+    for the stays at positions ``rows``. ``file`` names ``frame`` in errors about its rows (1 = its first).
     """
     merged = frame["needs_regroup"].to_numpy(dtype=bool) if "needs_regroup" in frame.columns \
         else np.zeros(len(frame), dtype=bool)
     if policy.points.is_dip:
         return _group_dip_stays(frame, grouping, merged, regroup, warnings, fetch)
+    if grouping.version is not None and not regroup:
+        _check_versions(frame, grouping, file)
     rows = np.ones(len(frame), dtype=bool) if (regroup or grouping.stale) else (_lacking_drg(frame) | merged)
     if not rows.any():
         warnings.extend(grouping.notes)
@@ -131,7 +180,9 @@ def group_stays(frame: pd.DataFrame, policy, grouping: Grouping, *, regroup: boo
     from drgdip.grouper import group_cases
 
     grouped = group_cases(_grouping_inputs(frame, rows, fetch), scheme)
-    return put_columns(frame, rows, grouped, DRG_COLUMNS)
+    if "scheme_version" in frame.columns:   # the stays grouped here say so
+        grouped = grouped.assign(scheme_version=np.full(len(grouped), scheme.name, dtype=object))
+    return put_columns(frame, rows, grouped, DRG_COLUMNS + ("scheme_version",))
 
 
 def _grouping_inputs(frame: pd.DataFrame, rows: np.ndarray, fetch, extra: tuple[str, ...] = ()) -> pd.DataFrame:

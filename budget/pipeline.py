@@ -52,7 +52,8 @@ __all__ = ["settle_province", "prepare_province", "settle_prepared", "PreparedPr
 SETTLEMENT_COLUMNS = ("case_id", "hospital_id", "total_cost", "fund_paid")
 # code columns read as categoricals: one small integer per stay instead of a string
 CATEGORICAL_COLUMNS = ("hospital_id", "region", "insured_region", "insurance_type", "care_type", "dept",
-                       "hospital_type", "status", "mdc", "adrg", "drg", "dip_group", "dip_type", "settle_status")
+                       "hospital_type", "status", "mdc", "adrg", "drg", "dip_group", "dip_type", "settle_status",
+                       "scheme_version")
 OUTPATIENT_COLUMNS = ("patient_id", "hospital_id", "visit_time", "cost", "related_case_id")
 # how the stages name the stays in their messages, told as rows of the input file by rows_in_file
 KEPT, SETTLED, HISTORY = "<stays>", "<settlement year>", "<history>"
@@ -222,6 +223,7 @@ class PreparedProvince:
         """Whether ``policy`` settles this preparation as it stands (same day care, grouping and year)."""
         base = self.policy
         return (policy.day_care == base.day_care and policy.points.is_dip == base.points.is_dip
+                and policy.points.scheme_version == base.points.scheme_version
                 and _reads_indicator_inputs(policy) == _reads_indicator_inputs(base)
                 and _pays_by_hospital_type(policy) == _pays_by_hospital_type(base)
                 and (self.remake["year"] is not None or policy.year == base.year))
@@ -265,7 +267,7 @@ def prepare_province(province_or_dir, policy, *, scheme=None, dip=None, weights=
         warnings.extend(day_care.warnings)
     with stage("group"), rows_in_file({KEPT: positions}, file=file, first_row=first_row):
         frame = group_stays(day_care.cases, policy, grouping, regroup=regroup, warnings=warnings,
-                            fetch=lambda columns, rows: source.fetch(columns, positions[rows]))
+                            fetch=lambda columns, rows: source.fetch(columns, positions[rows]), file=KEPT)
         del day_care
     current = years == settle_year
     current_frame, past = _split_years(frame, current)

@@ -11,8 +11,9 @@ def add_province_options(parser) -> None:
     ``--deductions`` and ``--year`` to an argparse parser."""
     parser.add_argument("--input", required=True,
                         help="province directory (cases.*, hospitals.*, outpatient.*) or a cases file")
-    parser.add_argument("--scheme", help="DRG scheme directory for the stays that need grouping (default: the "
-                                         "scheme recorded in the province's province.json)")
+    parser.add_argument("--scheme", help="DRG scheme for the stays that need grouping: a built-in version (drgdip "
+                                         "schemes lists them) or a scheme directory (default: the policy's "
+                                         "points.scheme_version, else the scheme recorded in province.json)")
     parser.add_argument("--regroup", action="store_true",
                         help="group every stay again, whatever group columns the cases carry")
     parser.add_argument("--dip", help="DIP directory, for stays without a dip_group column")

@@ -19,6 +19,11 @@ from drgdip.grouper.scheme import (
     SPLIT_AGE_LE_RAW, SPLIT_LOS_RANGE, SPLIT_MCC, SPLIT_MCC_OR_CC,
 )
 
+# Atoms beyond those of 1.1, evaluated out of line (RULES-ADDENDUM.md).
+MDC_ADDENDUM_ATOMS = MDC_AGE_YEARS_STRICT | MDC_ANY_DX
+ADRG_ADDENDUM_ATOMS = ADRG_SECONDARY_DX1 | ADRG_MAIN_PROC_NOT_VALID | ADRG_ANY_PROC | ADRG_ANY_PROC_SS2
+SPLIT_ADDENDUM_ATOMS = SPLIT_AGE_LE | SPLIT_AGE_LE_RAW | SPLIT_LOS_RANGE
+
 # Trace event kinds: one int64 row [kind, a, b, c] per decision.
 EV_MDC = 1         # a = MDC index, b = 1 entered / 0 not, c = atom flag that failed (0 if entered)
 EV_ADRG = 2        # a = ADRG index, b = 1 matched / 0 not, c = atom flag that failed
@@ -70,22 +75,27 @@ def _first_in_list(codes, start, bits, a):
     return -1
 
 
-@njit(cache=True, inline="always")
-def _listed_mdcs(dx, S):
-    """Bit set of the MDCs whose diagnosis list holds some diagnosis of the case (any position).
+@njit(cache=True)
+def _mdc_entry_addendum(m, atoms, dx, age, age_integer, S, trace, events, n_events):
+    """The MDC atoms of the versions beyond 1.1: failed flag or 0.
 
-    One word: the loader allows at most 64 MDCs.
+    Kept out of line so that the 1.1 path stays as small as it was.
     """
-    bits = np.uint64(0)
-    for j in range(dx.shape[0]):
-        if dx[j] >= 0:
-            bits |= S.dx_mdc_bits[dx[j], 0]
-    return bits
+    if atoms & MDC_AGE_YEARS_STRICT:
+        if not age_integer or age != S.mdc_age_years[m]:
+            return MDC_AGE_YEARS_STRICT
+    if atoms & MDC_ANY_DX:
+        found = _first_in_list(dx, 0, S.dx_mdc_bits, m)
+        if found < 0:
+            return MDC_ANY_DX
+        if trace:
+            _emit(events, n_events, EV_MDC_DX, m, found, 0)
+    return 0
 
 
 @njit(cache=True, inline="always")
-def _mdc_entry(m, dx, proc, gender, age, age_integer, listed, S, trace, events, n_events):
-    """Failed MDC atom flag, or 0 when case enters MDC ``m``; ``listed`` as :func:`_listed_mdcs`."""
+def _mdc_entry(m, dx, proc, gender, age, age_integer, S, trace, events, n_events):
+    """Failed MDC atom flag, or 0 when case enters MDC ``m``."""
     atoms = S.mdc_atoms[m]
     if atoms & MDC_MAIN_PROC_VALID:
         if proc.shape[0] == 0 or proc[0] < 0 or not S.proc_valid[proc[0]]:
@@ -99,14 +109,10 @@ def _mdc_entry(m, dx, proc, gender, age, age_integer, listed, S, trace, events, 
     if atoms & MDC_AGE_YEARS:
         if age != S.mdc_age_years[m]:
             return MDC_AGE_YEARS
-    if atoms & MDC_AGE_YEARS_STRICT:
-        if not age_integer or age != S.mdc_age_years[m]:
-            return MDC_AGE_YEARS_STRICT
-    if atoms & MDC_ANY_DX:
-        if (listed >> np.uint64(m)) & np.uint64(1) == np.uint64(0):
-            return MDC_ANY_DX
-        if trace:
-            _emit(events, n_events, EV_MDC_DX, m, _first_in_list(dx, 0, S.dx_mdc_bits, m), 0)
+    if atoms & MDC_ADDENDUM_ATOMS:
+        failed = _mdc_entry_addendum(m, atoms, dx, age, age_integer, S, trace, events, n_events)
+        if failed:
+            return failed
     if atoms & MDC_TRAUMA_REGIONS:
         slot = S.mdc_trauma_slot[m]
         regions = np.int64(0)
@@ -121,6 +127,33 @@ def _mdc_entry(m, dx, proc, gender, age, age_integer, listed, S, trace, events, 
             _emit(events, n_events, EV_TRAUMA, m, regions, count)
         if count < S.mdc_min_regions[m]:
             return MDC_TRAUMA_REGIONS
+    return 0
+
+
+@njit(cache=True)
+def _adrg_entry_addendum(a, atoms, dx, proc, S, trace, events, n_events):
+    """The ADRG atoms of the versions beyond 1.1: failed flag or 0 (out of line, as for MDCs)."""
+    if atoms & ADRG_SECONDARY_DX1:
+        found = _first_in_list(dx, 1, S.dx_zd1_bits, a)
+        if found < 0:
+            return ADRG_SECONDARY_DX1
+        if trace:
+            _emit(events, n_events, EV_DX_MATCH, ADRG_SECONDARY_DX1, found, 0)
+    if atoms & ADRG_MAIN_PROC_NOT_VALID:
+        if proc.shape[0] > 0 and proc[0] >= 0 and S.proc_valid[proc[0]]:
+            return ADRG_MAIN_PROC_NOT_VALID
+    if atoms & ADRG_ANY_PROC:
+        found = _first_in_list(proc, 0, S.proc_ss_bits, a)
+        if found < 0:
+            return ADRG_ANY_PROC
+        if trace:
+            _emit(events, n_events, EV_PROC_MATCH, ADRG_ANY_PROC, found, -1)
+    if atoms & ADRG_ANY_PROC_SS2:
+        found = _first_in_list(proc, 0, S.proc_ss2_bits, a)
+        if found < 0:
+            return ADRG_ANY_PROC_SS2
+        if trace:
+            _emit(events, n_events, EV_PROC_MATCH, ADRG_ANY_PROC_SS2, found, -1)
     return 0
 
 
@@ -140,12 +173,6 @@ def _adrg_entry(a, dx, proc, age_days, birth_weight, S, trace, events, n_events)
             return ADRG_ANY_DX
         if trace:
             _emit(events, n_events, EV_DX_MATCH, ADRG_ANY_DX, found, 0)
-    if atoms & ADRG_SECONDARY_DX1:
-        found = _first_in_list(dx, 1, S.dx_zd1_bits, a)
-        if found < 0:
-            return ADRG_SECONDARY_DX1
-        if trace:
-            _emit(events, n_events, EV_DX_MATCH, ADRG_SECONDARY_DX1, found, 0)
     if atoms & ADRG_MAIN_PROC:
         if n_proc == 0 or proc[0] < 0 or not _has_bit(S.proc_ss_bits, proc[0], a):
             return ADRG_MAIN_PROC
@@ -156,21 +183,6 @@ def _adrg_entry(a, dx, proc, age_days, birth_weight, S, trace, events, n_events)
             return ADRG_MAIN_PROC_VALID
         if trace:
             _emit(events, n_events, EV_PROC_MATCH, ADRG_MAIN_PROC_VALID, 0, -1)
-    if atoms & ADRG_MAIN_PROC_NOT_VALID:
-        if n_proc > 0 and proc[0] >= 0 and S.proc_valid[proc[0]]:
-            return ADRG_MAIN_PROC_NOT_VALID
-    if atoms & ADRG_ANY_PROC:
-        found = _first_in_list(proc, 0, S.proc_ss_bits, a)
-        if found < 0:
-            return ADRG_ANY_PROC
-        if trace:
-            _emit(events, n_events, EV_PROC_MATCH, ADRG_ANY_PROC, found, -1)
-    if atoms & ADRG_ANY_PROC_SS2:
-        found = _first_in_list(proc, 0, S.proc_ss2_bits, a)
-        if found < 0:
-            return ADRG_ANY_PROC_SS2
-        if trace:
-            _emit(events, n_events, EV_PROC_MATCH, ADRG_ANY_PROC_SS2, found, -1)
     if atoms & ADRG_PROC_PAIR:
         first = -1
         second = -1
@@ -211,6 +223,8 @@ def _adrg_entry(a, dx, proc, age_days, birth_weight, S, trace, events, n_events)
                 or (low != NOT_GIVEN and birth_weight < low)
                 or (high != NOT_GIVEN and birth_weight >= high)):
             return ADRG_BIRTH_WEIGHT
+    if atoms & ADRG_ADDENDUM_ATOMS:
+        return _adrg_entry_addendum(a, atoms, dx, proc, S, trace, events, n_events)
     return 0
 
 
@@ -238,14 +252,9 @@ def _complications(dx, S, trace, events, n_events):
     return has_mcc, has_cc
 
 
-@njit(cache=True, inline="always")
-def _split_holds(d, has_mcc, has_cc, age, age_integer, los, S):
-    """Whether every atom of DRG ``d``'s split rule holds (no atom: ``always``)."""
-    rule = S.drg_split[d]
-    if rule & SPLIT_MCC and not has_mcc:
-        return False
-    if rule & SPLIT_MCC_OR_CC and not (has_mcc or has_cc):
-        return False
+@njit(cache=True)
+def _split_addendum_holds(d, rule, age, age_integer, los, S):
+    """The age and length-of-stay split atoms of the versions beyond 1.1 (out of line)."""
     if rule & SPLIT_AGE_LE and not age <= S.drg_age_max[d]:
         return False
     if rule & SPLIT_AGE_LE_RAW and not (age_integer and age <= S.drg_age_max[d]):
@@ -255,6 +264,19 @@ def _split_holds(d, has_mcc, has_cc, age, age_integer, los, S):
         high = S.drg_los_max[d]
         if los == NOT_GIVEN or (low != NOT_GIVEN and los < low) or (high != NOT_GIVEN and los >= high):
             return False
+    return True
+
+
+@njit(cache=True, inline="always")
+def _split_holds(d, has_mcc, has_cc, age, age_integer, los, S):
+    """Whether every atom of DRG ``d``'s split rule holds (no atom: ``always``)."""
+    rule = S.drg_split[d]
+    if rule & SPLIT_MCC and not has_mcc:
+        return False
+    if rule & SPLIT_MCC_OR_CC and not (has_mcc or has_cc):
+        return False
+    if rule & SPLIT_ADDENDUM_ATOMS:
+        return _split_addendum_holds(d, rule, age, age_integer, los, S)
     return True
 
 
@@ -300,13 +322,8 @@ def _group_case(dx, proc, gender, age, age_integer, age_days, birth_weight, los,
     """
     n_mdc = S.mdc_atoms.shape[0]
     n_drg = S.drg_split.shape[0]
-    listed = np.uint64(0)
-    listed_known = False
     for m in range(n_mdc):
-        if S.mdc_atoms[m] & MDC_ANY_DX and not listed_known:
-            listed = _listed_mdcs(dx, S)
-            listed_known = True
-        failed = _mdc_entry(m, dx, proc, gender, age, age_integer, listed, S, trace, events, n_events)
+        failed = _mdc_entry(m, dx, proc, gender, age, age_integer, S, trace, events, n_events)
         if trace:
             _emit(events, n_events, EV_MDC, m, 1 if failed == 0 else 0, failed)
         if failed:

@@ -1,4 +1,4 @@
-"""``drgdip group`` and ``drgdip explain``."""
+"""``drgdip group``, ``drgdip explain`` and ``drgdip schemes``."""
 
 from __future__ import annotations
 
@@ -17,18 +17,23 @@ from drgdip.core.tables import TableWriter, count_rows
 from drgdip.grouper import io
 from drgdip.grouper.case_text import parse_case_text
 from drgdip.grouper.dip import group_dip
+from drgdip.grouper.builtin import builtin_schemes
 from drgdip.grouper.dip_directory import load_dip_directory
 from drgdip.grouper.drg import GroupedBatch, iter_group_batches, result_labels
 from drgdip.grouper.scheme import Scheme, SchemeError, load_scheme
 from drgdip.grouper.trace import explain_case
 
 
+SCHEME_HELP = "built-in scheme version (e.g. chs-drg-1.1; drgdip schemes lists them) or scheme directory"
+
+
 def register(subparsers) -> None:
     group = subparsers.add_parser(
         "group", help="assign status, MDC, ADRG and DRG to every case of a table",
-        description="Group a case table (CSV or Parquet) under a CHS-DRG scheme directory. "
-                    "Writes one row per input row, in input order.")
-    group.add_argument("--scheme", required=True, help="scheme directory (CSV tables)")
+        description="Group a case table (CSV or Parquet) under a CHS-DRG scheme: a built-in version "
+                    "(drgdip schemes lists them) or a scheme directory. Writes one row per input row, in input "
+                    "order, with the version that grouped it (scheme_version).")
+    group.add_argument("--scheme", required=True, help=SCHEME_HELP)
     group.add_argument("--input", required=True, help="case table, .csv or .parquet")
     group.add_argument("--output", required=True, help="result table, .csv or .parquet")
     group.add_argument("--dip", metavar="DIRECTORY",
@@ -51,7 +56,7 @@ def register(subparsers) -> None:
         "explain", help="show why one case gets its group",
         description="Trace every grouping decision for one case: validation, each MDC and ADRG "
                     "rule tried and the code it matched on, each CC/MCC and exclusion, the split.")
-    explain.add_argument("--scheme", required=True, help="scheme directory (CSV tables)")
+    explain.add_argument("--scheme", required=True, help=SCHEME_HELP)
     explain.add_argument("--case", help='the case as "gender=1; age=45; dx=K35.800|E11.900; '
                                         'proc=47.0100" or as a JSON object')
     explain.add_argument("--input", help="a case table to take the case from (with --case-id)")
@@ -60,6 +65,12 @@ def register(subparsers) -> None:
     explain.add_argument("--map-codes", action="store_true")
     explain.add_argument("--json", action="store_true", help="print the structured trace as JSON")
     explain.set_defaults(func=run_explain)
+
+    schemes = subparsers.add_parser(
+        "schemes", help="list the built-in grouping scheme versions",
+        description="List the scheme versions shipped with drgdip (the names --scheme takes) with their "
+                    "MDC, ADRG and DRG counts and where their tables come from.")
+    schemes.set_defaults(func=run_schemes)
 
 
 def _load_scheme(path: str) -> Scheme:
@@ -96,8 +107,9 @@ class _Progress:
 
 
 def result_table(grouped: GroupedBatch, labels, input_table: pa.Table | None = None,
-                 *, dictionary: bool = False) -> pa.Table:
-    """The result columns of a batch as an Arrow table (optionally after the input columns).
+                 *, dictionary: bool = False, version: str = "") -> pa.Table:
+    """The result columns of a batch as an Arrow table (optionally after the input columns), with the
+    scheme ``version`` that grouped them (``scheme_version``).
 
     ``dictionary``: keep status/mdc/adrg/drg dictionary-encoded (indices into the label
     tables), which Parquet stores as is; otherwise decode them to plain text (for CSV).
@@ -105,7 +117,8 @@ def result_table(grouped: GroupedBatch, labels, input_table: pa.Table | None = N
     group = pa.array(grouped.group)
     status = pa.array(grouped.status.astype(np.int32))
     coded = {"status": (status, list(io.STATUS_TOKENS)), "mdc": (group, labels[0]),
-             "adrg": (group, labels[1]), "drg": (group, labels[2])}
+             "adrg": (group, labels[1]), "drg": (group, labels[2]),
+             "scheme_version": (pa.array(np.zeros(len(grouped.group), dtype=np.int32)), [version])}
     columns = {}
     for name, (indices, values) in coded.items():
         values = pa.array(list(values), pa.string())
@@ -154,7 +167,7 @@ def run_group(args) -> int:
                                                  map_codes=args.map_codes,
                                                  all_columns=args.keep_input_columns or bool(args.dip)):
             result = result_table(grouped, labels, table if args.keep_input_columns else None,
-                                  dictionary=writer.format == "parquet")
+                                  dictionary=writer.format == "parquet", version=scheme.name)
             if dip_directory is not None:
                 result = _append_dip(result, table, dip_directory)
             writer.write(result)
@@ -197,3 +210,18 @@ def _find_case(path: str, case_id: str) -> dict:
         if len(hits):
             return table.slice(int(hits[0]), 1).to_pylist()[0]
     raise UsageError(f"no case with case_id {case_id!r}", file=path, field="case_id")
+
+
+def run_schemes(args, out=None) -> int:
+    """Print the built-in scheme versions with their MDC / ADRG / DRG counts and source."""
+    out = out if out is not None else sys.stdout
+    table = builtin_schemes()
+    width = max([len(name) for name in table["name"]] + [len("name")])
+    sources = [f"{row.source}, {row.licence}" for row in table.itertuples(index=False)]
+    source_width = max([len(source) for source in sources] + [len("source")])
+    print(f"{'name':<{width}}  {'MDCs':>4}  {'ADRGs':>5}  {'DRGs':>5}  {'source':<{source_width}}  version", file=out)
+    for row, source in zip(table.itertuples(index=False), sources):
+        print(f"{row.name:<{width}}  {row.mdcs:>4}  {row.adrgs:>5}  {row.drgs:>5}  {source:<{source_width}}  "
+              f"{row.title.replace(' grouping scheme', '')}", file=out)
+    print(f"{len(table)} built-in versions; group with one by name: drgdip group --scheme <name> ...", file=out)
+    return 0

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from drgdip.grouper._text_kernels import CodeTable, build_code_table
+from drgdip.grouper.builtin import SchemeTable, builtin_dir, builtin_names, read_packed
 
 # MDC entry atoms (bit flags of CompiledScheme.mdc_atoms).
 MDC_MAIN_PROC_VALID = 1
@@ -235,10 +236,13 @@ class Scheme:
 
 
 def load_scheme(path: str | Path) -> Scheme:
-    """Read a scheme directory, validate every table and compile it for the kernels."""
-    path = Path(path)
-    if not path.is_dir():
-        raise SchemeError(str(path), "scheme directory not found")
+    """Read a scheme directory or a built-in scheme by name, validate every table and compile it for the
+    kernels.
+
+    An existing directory is read as a scheme folder; any other ``path`` must be the name of a
+    built-in scheme (:func:`drgdip.grouper.builtin.builtin_names`).
+    """
+    path = resolve_scheme_path(path)
     tables, fingerprint = _read_tables(path)
     _validate(tables)
     parameters = _parameters(tables)
@@ -248,24 +252,50 @@ def load_scheme(path: str | Path) -> Scheme:
 # ---------------------------------------------------------------- reading and validation
 
 
+def resolve_scheme_path(path: str | Path) -> Path:
+    """The folder of a scheme given as a directory or as the name of a built-in scheme."""
+    if Path(path).is_dir():
+        return Path(path)
+    packed = builtin_dir(str(path))
+    if packed is None:
+        raise SchemeError(str(path), "neither a scheme directory nor a built-in scheme (built-in: "
+                                     f"{', '.join(builtin_names()) or 'none'})")
+    return packed
+
+
+def read_table_csv(content: bytes, file: str) -> pd.DataFrame:
+    """A scheme table from its CSV bytes, every column as text (``file`` names it in errors)."""
+    try:
+        return pd.read_csv(io.BytesIO(content), dtype=str, keep_default_na=False, na_filter=False,
+                           encoding="utf-8")
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
+        raise SchemeError(file, f"cannot be read as UTF-8 CSV ({error})") from None
+
+
+def _read_csv_file(file: Path) -> SchemeTable | None:
+    """A table of a scheme folder, None if the folder lacks it."""
+    if not file.is_file():
+        return None
+    content = file.read_bytes()
+    return SchemeTable(read_table_csv(content, file.name), hashlib.sha256(content).hexdigest(), len(content))
+
+
 def _read_tables(path: Path) -> tuple[dict[str, pd.DataFrame], str]:
-    """The scheme's tables by file stem (all text), and the SHA-256 of their bytes."""
+    """The scheme's tables by file stem (all text), and the SHA-256 over each table's stem, size and
+    hash of its CSV bytes (equal for a folder and the built-in packed from it)."""
+    stems = {**REQUIRED_TABLES, **OPTIONAL_TABLES}
+    packed = read_packed(path, stems)
     tables: dict[str, pd.DataFrame] = {}
     digest = hashlib.sha256()
-    for stem, columns in {**REQUIRED_TABLES, **OPTIONAL_TABLES}.items():
+    for stem, columns in stems.items():
         file = path / f"{stem}.csv"
-        if not file.is_file():
+        table = packed.get(stem) if packed is not None else _read_csv_file(file)
+        if table is None:
             if stem in REQUIRED_TABLES:
                 raise SchemeError(file.name, "required table is missing")
             continue
-        content = file.read_bytes()
-        digest.update(f"{stem}:{len(content)}:".encode())
-        digest.update(content)
-        try:
-            frame = pd.read_csv(io.BytesIO(content), dtype=str, keep_default_na=False, na_filter=False,
-                                encoding="utf-8")
-        except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
-            raise SchemeError(file.name, f"cannot be read as UTF-8 CSV ({error})") from None
+        digest.update(f"{stem}:{table.size}:{table.sha256}\n".encode())
+        frame = table.frame
         missing = [c for c in columns if c not in frame.columns]
         if missing:
             raise SchemeError(file.name, f"missing column(s) {', '.join(missing)}", line=1)

@@ -8,6 +8,8 @@ domain.md §12.
 
 ``PointsPolicy`` (top level)
     scheme                  ``drg_points`` | ``drg_rate`` | ``dip``
+    scheme_version          built-in grouping scheme version the stays are grouped under (``drgdip schemes``:
+                            ``chs-drg-1.1``, ``qingdao-2023``, ...); None: the scheme given or recorded
     points_scale            points per RW (None: 100 for DRG, 1000 for DIP)
     calibration             :class:`Calibration`
     outliers                :class:`OutlierRules`
@@ -507,6 +509,7 @@ class PointsPolicy(Config):
     """
 
     scheme: Scheme = "drg_points"
+    scheme_version: str | None = None
     points_scale: float | None = param(None, gt=0.0)
     calibration: Calibration = field(default_factory=Calibration)
     outliers: OutlierRules = field(default_factory=OutlierRules)
@@ -519,6 +522,14 @@ class PointsPolicy(Config):
 
     def check(self) -> None:
         dip = self.is_dip
+        if self.scheme_version is not None:
+            from drgdip.grouper.builtin import builtin_names
+
+            known = builtin_names()
+            require(self.scheme_version in known, "scheme_version",
+                    f"unknown built-in scheme version {self.scheme_version!r}; known: {', '.join(known)}")
+            require(not dip, "scheme_version", "a DIP policy groups with its DIP directory (--dip), not with a DRG "
+                                               "scheme version")
         if self.points_scale is None:
             self.derive(points_scale=1000.0 if dip else 100.0)
         outliers = self.outliers

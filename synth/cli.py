@@ -15,7 +15,8 @@ def register(subparsers) -> None:
         "synth", help="generate a synthetic province (multi-year cases, hospitals, outpatient visits)",
         description="Generate a synthetic province whose cases group under the given scheme and "
                     "write cases, hospitals, outpatient and day_ward_visits tables plus province.json.")
-    parser.add_argument("--scheme", required=True, help="grouping scheme directory")
+    parser.add_argument("--scheme", required=True,
+                        help="grouping scheme: a built-in version (drgdip schemes lists them) or a scheme directory")
     parser.add_argument("--cases", type=int, default=100_000, help="number of stays (default 100000)")
     parser.add_argument("--years", default="2023,2024,2025",
                         help="comma-separated settlement years (default 2023,2024,2025)")

@@ -18,7 +18,7 @@ def test_group_csv_to_parquet_and_summary(tmp_path, capsys, public_corpus):
                  "--output", str(output)])
     assert code == 0
     got = pd.read_parquet(output)
-    assert list(got.columns) == ["case_id", "status", "mdc", "adrg", "drg"]
+    assert list(got.columns) == ["case_id", "status", "mdc", "adrg", "drg", "scheme_version"]
     assert got["drg"].tolist() == public_corpus["exp_drg"].tolist()
     summary = capsys.readouterr().out
     assert "60,000 cases" in summary and "628 distinct DRGs" in summary
@@ -43,7 +43,7 @@ def test_header_only_input_gives_header_only_output(tmp_path):
     output = tmp_path / "out.csv"
     assert main(["group", "--scheme", str(NATIONAL_SCHEME_DIR), "--input", str(source),
                  "--output", str(output)]) == 0
-    assert pd.read_csv(output).columns.tolist() == ["case_id", "status", "mdc", "adrg", "drg"]
+    assert pd.read_csv(output).columns.tolist() == ["case_id", "status", "mdc", "adrg", "drg", "scheme_version"]
     assert len(pd.read_csv(output)) == 0
 
 

@@ -78,7 +78,7 @@ def test_yaml_block_with_every_section():
 
 @pytest.mark.parametrize("mapping, message", [
     ({"scheme": "fee_for_service"}, "points.scheme: 'fee_for_service' is not allowed; allowed: drg_points, drg_rate, dip"),
-    ({"colour": 1}, "points.colour: unknown key; allowed keys here: scheme, points_scale, calibration,"),
+    ({"colour": 1}, "points.colour: unknown key; allowed keys here: scheme, scheme_version, points_scale, calibration,"),
     ({"outliers": {"low_ration": 0.4}}, "points.outliers.low_ration: unknown key (did you mean low_ratio?)"),
     ({"outliers": {"high_formula": "zhejiang"}},
      "points.outliers.high_formula: 'zhejiang' is not allowed; allowed: dip1, jining, review_only, drg_tiered (or null)"),
