@@ -17,20 +17,31 @@ from drgdip.pointvalue.published import price_stays, published_table_path, read_
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_PAYMENT = REPO.parent / "shared" / "payment"
-DEMO_SCHEME = REPO / "data" / "demo" / "scheme"
 QINGDAO_POLICY = REPO / "data" / "policies" / "cities" / "qingdao_drg_2023.yaml"
 
 
 @pytest.fixture(scope="module")
-def province_dir(tmp_path_factory):
+def city_province(tmp_path_factory):
+    """A province synthesized under a city's own (built-in) scheme version, written once per version."""
     from drgdip.core.province import write_province
     from drgdip.synth.province import generate_province
 
-    province = generate_province(DEMO_SCHEME, cases=1500, years=(2024, 2025), hospitals=6, regions=1, seed=3)
-    # the city policies name their table's year (2023); the tests settle 2025 (--year)
-    directory = tmp_path_factory.mktemp("province")
-    write_province(province, directory)
-    return directory
+    written = {}
+
+    def province_of(version: str) -> Path:
+        if version not in written:
+            province = generate_province(version, cases=1500, years=(2024, 2025), hospitals=6, regions=1, seed=3)
+            # the city policies name their table's year (2023); the tests settle 2025 (--year)
+            written[version] = tmp_path_factory.mktemp(version)
+            write_province(province, written[version])
+        return written[version]
+
+    return province_of
+
+
+@pytest.fixture(scope="module")
+def province_dir(city_province):
+    return city_province("qingdao-2023")
 
 
 def _base_points_by_group(cases: pd.DataFrame) -> pd.Series:
@@ -40,7 +51,7 @@ def _base_points_by_group(cases: pd.DataFrame) -> pd.Series:
 
 def test_a_city_policy_settles_with_its_published_weights(province_dir, tmp_path, capsys):
     policy = load_policy(QINGDAO_POLICY)
-    settlement = settle_province(province_dir, policy, scheme=DEMO_SCHEME, year=2025)
+    settlement = settle_province(province_dir, policy, year=2025)   # grouped under the policy's scheme_version
     rw = read_published_table("qingdao-2023").frame.set_index("group")["rw"]
     base = _base_points_by_group(settlement.cases)
     assert len(base) > 10
@@ -51,8 +62,7 @@ def test_a_city_policy_settles_with_its_published_weights(province_dir, tmp_path
     for weights, extra in ((SHARED_PAYMENT / "青岛2023.csv", []), ("qingdao-2023", ["--weights-format", "published"])):
         out = tmp_path / f"out-{len(extra)}"
         status = main(["settle", "--policy", str(QINGDAO_POLICY), "--input", str(province_dir), "--output", str(out),
-                       "--scheme", str(DEMO_SCHEME), "--year", "2025", "--weights", str(weights), "--no-excel",
-                       *extra])
+                       "--year", "2025", "--weights", str(weights), "--no-excel", *extra])
         assert status == 0, capsys.readouterr().err
         cases = pd.read_parquet(out / "cases.parquet")
         pd.testing.assert_series_equal(_base_points_by_group(cases), base)
@@ -61,12 +71,12 @@ def test_a_city_policy_settles_with_its_published_weights(province_dir, tmp_path
 def test_published_weights_need_their_reading(province_dir, tmp_path, capsys):
     out = tmp_path / "out"
     status = main(["settle", "--policy", str(QINGDAO_POLICY), "--input", str(province_dir), "--output", str(out),
-                   "--scheme", str(DEMO_SCHEME), "--year", "2025",
-                   "--weights", str(published_table_path("qingdao-2023")), "--weights-format", "engine"])
+                   "--year", "2025", "--weights", str(published_table_path("qingdao-2023")),
+                   "--weights-format", "engine"])
     assert status == 2
     assert "no group column" in capsys.readouterr().err
     status = main(["settle", "--policy", str(QINGDAO_POLICY), "--input", str(province_dir), "--output", str(out),
-                   "--scheme", str(DEMO_SCHEME), "--year", "2025", "--weights", "qingdao-2032"])
+                   "--year", "2025", "--weights", "qingdao-2032"])
     assert status == 2
     assert "qingdao-2032" in capsys.readouterr().err
 
@@ -135,12 +145,12 @@ def test_drgdip_points_takes_a_published_table(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("stem", ["qingdao_drg_2023", "yancheng_drg_2023", "yinchuan_drg_2023"])
-def test_the_point_pool_pays_the_published_standard(province_dir, stem):
+def test_the_point_pool_pays_the_published_standard(city_province, stem):
     """At the budget point value a normal stay's standard in the pool (base points × coefficient × point
     value) is the price the city publishes: per level (Qingdao), per group and level (Yancheng: RW ×
     rate × the group's coefficient; Yinchuan: standard score × the group's coefficient)."""
     policy = load_policy(REPO / "data" / "policies" / "cities" / f"{stem}.yaml")
-    cases = settle_province(province_dir, policy, scheme=DEMO_SCHEME, year=2025).cases
+    cases = settle_province(city_province(policy.points.scheme_version), policy, year=2025).cases
     rules = policy.points.published_table
     prices = price_stays(cases[["drg", "hospital_level"]], read_published_table(rules.table), rules)
     normal = (cases["outlier_class"] == "normal").to_numpy() & (prices["unpriced_reason"] == "").to_numpy()
