@@ -363,10 +363,14 @@ def _group_drg_kernel(status, gender, age, age_integer, age_days, birth_weight, 
         1 or 2, 0 for a valid gender that enters no sex-specific MDC.
     age : int64[n]
         int() of the age.
-    age_integer : bool[n]
-        The age was typed as an integer (not text that int() accepts).
-    age_days, birth_weight, los : int64[n]
-        Integer fields, ``NOT_GIVEN`` where absent (los also where not an integer).
+    age_integer : bool[n] or None
+        The age was typed as an integer (not text that int() accepts). None when the scheme has
+        no atom that asks (every age then counts as an integer).
+    age_days, birth_weight : int64[n]
+        Integer fields, ``NOT_GIVEN`` where absent.
+    los : int64[n] or None
+        Length of stay, ``NOT_GIVEN`` where absent or not an integer; None when the scheme does
+        not split by it.
     dx_ptr, proc_ptr : int64[n + 1]
         CSR offsets of each case's codes in ``dx_ids`` / ``proc_ids``.
     dx_ids, proc_ids : int32[n_codes]
@@ -387,9 +391,18 @@ def _group_drg_kernel(status, gender, age, age_integer, age_days, birth_weight, 
         if status[i] != 0:
             result[i] = GROUP_NONE
             continue
+        # None is a compile-time constant here: schemes without these inputs (1.1) never read them
+        if age_integer is None:
+            typed_age = True
+        else:
+            typed_age = age_integer[i]
+        if los is None:
+            stay = NOT_GIVEN
+        else:
+            stay = los[i]
         result[i] = _group_case(dx_ids[dx_ptr[i]:dx_ptr[i + 1]], proc_ids[proc_ptr[i]:proc_ptr[i + 1]],
-                                gender[i], age[i], age_integer[i], age_days[i], birth_weight[i], los[i],
-                                S, False, no_events, no_count)
+                                gender[i], age[i], typed_age, age_days[i], birth_weight[i], stay, S, False,
+                                no_events, no_count)
     return result
 
 

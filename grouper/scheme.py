@@ -225,6 +225,12 @@ class Scheme:
         return self.parameters.get("gender_typing", SCHEME_PARAMETERS["gender_typing"][0])
 
     @property
+    def uses_age_typing(self) -> bool:
+        """Whether an atom tells an age typed as an integer from text that int() accepts."""
+        c = self.compiled
+        return bool((c.mdc_atoms & MDC_AGE_YEARS_STRICT).any() or (c.drg_split & SPLIT_AGE_LE_RAW).any())
+
+    @property
     def uses_los(self) -> bool:
         """Whether a split rule reads the length of stay (then ``los`` is a grouping input)."""
         return bool((self.compiled.drg_split & SPLIT_LOS_RANGE).any())
