@@ -19,7 +19,7 @@ from drgdip.grouper.scheme import (
     SPLIT_AGE_LE_RAW, SPLIT_LOS_RANGE, SPLIT_MCC, SPLIT_MCC_OR_CC,
 )
 
-# Atoms beyond those of 1.1, evaluated out of line (RULES-ADDENDUM.md).
+# Atoms beyond those of 1.1 (RULES-ADDENDUM.md), tested behind one mask so that 1.1 pays one branch.
 MDC_ADDENDUM_ATOMS = MDC_AGE_YEARS_STRICT | MDC_ANY_DX
 ADRG_ADDENDUM_ATOMS = ADRG_SECONDARY_DX1 | ADRG_MAIN_PROC_NOT_VALID | ADRG_ANY_PROC | ADRG_ANY_PROC_SS2
 SPLIT_ADDENDUM_ATOMS = SPLIT_AGE_LE | SPLIT_AGE_LE_RAW | SPLIT_LOS_RANGE
@@ -142,7 +142,7 @@ def _mdc_entry(m, dx, proc, gender, age, age_integer, listed, S, trace, events, 
 @njit(cache=True, inline="always")
 def _adrg_entry_addendum(a, atoms, dx, proc, dx_zd1_bits, proc_ss_bits, proc_ss2_bits, proc_valid, trace,
                          events, n_events):
-    """The ADRG atoms of the versions beyond 1.1: failed flag or 0 (out of line, as for MDCs)."""
+    """The ADRG atoms of the versions beyond 1.1: failed flag or 0 (behind one mask test)."""
     if atoms & ADRG_SECONDARY_DX1:
         found = _first_in_list(dx, 1, dx_zd1_bits, a)
         if found < 0:
@@ -265,7 +265,7 @@ def _complications(dx, S, trace, events, n_events):
 
 @njit(cache=True, inline="always")
 def _split_addendum_holds(d, rule, age, age_integer, los, drg_age_max, drg_los_min, drg_los_max):
-    """The age and length-of-stay split atoms of the versions beyond 1.1 (out of line)."""
+    """The age and length-of-stay split atoms of the versions beyond 1.1 (behind one mask test)."""
     if rule & SPLIT_AGE_LE and not age <= drg_age_max[d]:
         return False
     if rule & SPLIT_AGE_LE_RAW and not (age_integer and age <= drg_age_max[d]):
