@@ -19,7 +19,7 @@ from drgdip.grouper.scheme import (
     SPLIT_AGE_LE_RAW, SPLIT_LOS_RANGE, SPLIT_MCC, SPLIT_MCC_OR_CC,
 )
 
-# Atoms beyond those of 1.1, evaluated out of line (RULES-ADDENDUM.md).
+# Atoms beyond those of 1.1 (RULES-ADDENDUM.md), tested behind one mask so that 1.1 pays one branch.
 MDC_ADDENDUM_ATOMS = MDC_AGE_YEARS_STRICT | MDC_ANY_DX
 ADRG_ADDENDUM_ATOMS = ADRG_SECONDARY_DX1 | ADRG_MAIN_PROC_NOT_VALID | ADRG_ANY_PROC | ADRG_ANY_PROC_SS2
 SPLIT_ADDENDUM_ATOMS = SPLIT_AGE_LE | SPLIT_AGE_LE_RAW | SPLIT_LOS_RANGE
@@ -75,27 +75,36 @@ def _first_in_list(codes, start, bits, a):
     return -1
 
 
-@njit(cache=True)
-def _mdc_entry_addendum(m, atoms, dx, age, age_integer, S, trace, events, n_events):
-    """The MDC atoms of the versions beyond 1.1: failed flag or 0.
+@njit(cache=True, inline="always")
+def _listed_mdcs(dx, S):
+    """Bit set of the MDCs whose diagnosis list holds some diagnosis of the case (any position).
 
-    Kept out of line so that the 1.1 path stays as small as it was.
+    One word: the loader allows at most 64 MDCs.
     """
+    bits = np.uint64(0)
+    for j in range(dx.shape[0]):
+        if dx[j] >= 0:
+            bits |= S.dx_mdc_bits[dx[j], 0]
+    return bits
+
+
+@njit(cache=True, inline="always")
+def _mdc_entry_addendum(m, atoms, dx, age, age_integer, listed, S, trace, events, n_events):
+    """The MDC atoms of the versions beyond 1.1: failed flag or 0 (behind one mask test)."""
     if atoms & MDC_AGE_YEARS_STRICT:
         if not age_integer or age != S.mdc_age_years[m]:
             return MDC_AGE_YEARS_STRICT
     if atoms & MDC_ANY_DX:
-        found = _first_in_list(dx, 0, S.dx_mdc_bits, m)
-        if found < 0:
+        if (listed >> np.uint64(m)) & np.uint64(1) == np.uint64(0):
             return MDC_ANY_DX
         if trace:
-            _emit(events, n_events, EV_MDC_DX, m, found, 0)
+            _emit(events, n_events, EV_MDC_DX, m, _first_in_list(dx, 0, S.dx_mdc_bits, m), 0)
     return 0
 
 
 @njit(cache=True, inline="always")
-def _mdc_entry(m, dx, proc, gender, age, age_integer, S, trace, events, n_events):
-    """Failed MDC atom flag, or 0 when case enters MDC ``m``."""
+def _mdc_entry(m, dx, proc, gender, age, age_integer, listed, S, trace, events, n_events):
+    """Failed MDC atom flag, or 0 when case enters MDC ``m``; ``listed`` as :func:`_listed_mdcs`."""
     atoms = S.mdc_atoms[m]
     if atoms & MDC_MAIN_PROC_VALID:
         if proc.shape[0] == 0 or proc[0] < 0 or not S.proc_valid[proc[0]]:
@@ -110,7 +119,7 @@ def _mdc_entry(m, dx, proc, gender, age, age_integer, S, trace, events, n_events
         if age != S.mdc_age_years[m]:
             return MDC_AGE_YEARS
     if atoms & MDC_ADDENDUM_ATOMS:
-        failed = _mdc_entry_addendum(m, atoms, dx, age, age_integer, S, trace, events, n_events)
+        failed = _mdc_entry_addendum(m, atoms, dx, age, age_integer, listed, S, trace, events, n_events)
         if failed:
             return failed
     if atoms & MDC_TRAUMA_REGIONS:
@@ -130,26 +139,27 @@ def _mdc_entry(m, dx, proc, gender, age, age_integer, S, trace, events, n_events
     return 0
 
 
-@njit(cache=True)
-def _adrg_entry_addendum(a, atoms, dx, proc, S, trace, events, n_events):
-    """The ADRG atoms of the versions beyond 1.1: failed flag or 0 (out of line, as for MDCs)."""
+@njit(cache=True, inline="always")
+def _adrg_entry_addendum(a, atoms, dx, proc, dx_zd1_bits, proc_ss_bits, proc_ss2_bits, proc_valid, trace,
+                         events, n_events):
+    """The ADRG atoms of the versions beyond 1.1: failed flag or 0 (behind one mask test)."""
     if atoms & ADRG_SECONDARY_DX1:
-        found = _first_in_list(dx, 1, S.dx_zd1_bits, a)
+        found = _first_in_list(dx, 1, dx_zd1_bits, a)
         if found < 0:
             return ADRG_SECONDARY_DX1
         if trace:
             _emit(events, n_events, EV_DX_MATCH, ADRG_SECONDARY_DX1, found, 0)
     if atoms & ADRG_MAIN_PROC_NOT_VALID:
-        if proc.shape[0] > 0 and proc[0] >= 0 and S.proc_valid[proc[0]]:
+        if proc.shape[0] > 0 and proc[0] >= 0 and proc_valid[proc[0]]:
             return ADRG_MAIN_PROC_NOT_VALID
     if atoms & ADRG_ANY_PROC:
-        found = _first_in_list(proc, 0, S.proc_ss_bits, a)
+        found = _first_in_list(proc, 0, proc_ss_bits, a)
         if found < 0:
             return ADRG_ANY_PROC
         if trace:
             _emit(events, n_events, EV_PROC_MATCH, ADRG_ANY_PROC, found, -1)
     if atoms & ADRG_ANY_PROC_SS2:
-        found = _first_in_list(proc, 0, S.proc_ss2_bits, a)
+        found = _first_in_list(proc, 0, proc_ss2_bits, a)
         if found < 0:
             return ADRG_ANY_PROC_SS2
         if trace:
@@ -224,7 +234,8 @@ def _adrg_entry(a, dx, proc, age_days, birth_weight, S, trace, events, n_events)
                 or (high != NOT_GIVEN and birth_weight >= high)):
             return ADRG_BIRTH_WEIGHT
     if atoms & ADRG_ADDENDUM_ATOMS:
-        return _adrg_entry_addendum(a, atoms, dx, proc, S, trace, events, n_events)
+        return _adrg_entry_addendum(a, atoms, dx, proc, S.dx_zd1_bits, S.proc_ss_bits, S.proc_ss2_bits,
+                                    S.proc_valid, trace, events, n_events)
     return 0
 
 
@@ -252,16 +263,16 @@ def _complications(dx, S, trace, events, n_events):
     return has_mcc, has_cc
 
 
-@njit(cache=True)
-def _split_addendum_holds(d, rule, age, age_integer, los, S):
-    """The age and length-of-stay split atoms of the versions beyond 1.1 (out of line)."""
-    if rule & SPLIT_AGE_LE and not age <= S.drg_age_max[d]:
+@njit(cache=True, inline="always")
+def _split_addendum_holds(d, rule, age, age_integer, los, drg_age_max, drg_los_min, drg_los_max):
+    """The age and length-of-stay split atoms of the versions beyond 1.1 (behind one mask test)."""
+    if rule & SPLIT_AGE_LE and not age <= drg_age_max[d]:
         return False
-    if rule & SPLIT_AGE_LE_RAW and not (age_integer and age <= S.drg_age_max[d]):
+    if rule & SPLIT_AGE_LE_RAW and not (age_integer and age <= drg_age_max[d]):
         return False
     if rule & SPLIT_LOS_RANGE:
-        low = S.drg_los_min[d]
-        high = S.drg_los_max[d]
+        low = drg_los_min[d]
+        high = drg_los_max[d]
         if los == NOT_GIVEN or (low != NOT_GIVEN and los < low) or (high != NOT_GIVEN and los >= high):
             return False
     return True
@@ -276,7 +287,7 @@ def _split_holds(d, has_mcc, has_cc, age, age_integer, los, S):
     if rule & SPLIT_MCC_OR_CC and not (has_mcc or has_cc):
         return False
     if rule & SPLIT_ADDENDUM_ATOMS:
-        return _split_addendum_holds(d, rule, age, age_integer, los, S)
+        return _split_addendum_holds(d, rule, age, age_integer, los, S.drg_age_max, S.drg_los_min, S.drg_los_max)
     return True
 
 
@@ -322,8 +333,10 @@ def _group_case(dx, proc, gender, age, age_integer, age_days, birth_weight, los,
     """
     n_mdc = S.mdc_atoms.shape[0]
     n_drg = S.drg_split.shape[0]
+    # one pass over the diagnoses serves every MDC entered on any diagnosis
+    listed = _listed_mdcs(dx, S) if S.mdc_any_dx_used[0] else np.uint64(0)
     for m in range(n_mdc):
-        failed = _mdc_entry(m, dx, proc, gender, age, age_integer, S, trace, events, n_events)
+        failed = _mdc_entry(m, dx, proc, gender, age, age_integer, listed, S, trace, events, n_events)
         if trace:
             _emit(events, n_events, EV_MDC, m, 1 if failed == 0 else 0, failed)
         if failed:
@@ -363,10 +376,14 @@ def _group_drg_kernel(status, gender, age, age_integer, age_days, birth_weight, 
         1 or 2, 0 for a valid gender that enters no sex-specific MDC.
     age : int64[n]
         int() of the age.
-    age_integer : bool[n]
-        The age was typed as an integer (not text that int() accepts).
-    age_days, birth_weight, los : int64[n]
-        Integer fields, ``NOT_GIVEN`` where absent (los also where not an integer).
+    age_integer : bool[n] or None
+        The age was typed as an integer (not text that int() accepts). None when the scheme has
+        no atom that asks (every age then counts as an integer).
+    age_days, birth_weight : int64[n]
+        Integer fields, ``NOT_GIVEN`` where absent.
+    los : int64[n] or None
+        Length of stay, ``NOT_GIVEN`` where absent or not an integer; None when the scheme does
+        not split by it.
     dx_ptr, proc_ptr : int64[n + 1]
         CSR offsets of each case's codes in ``dx_ids`` / ``proc_ids``.
     dx_ids, proc_ids : int32[n_codes]
@@ -387,9 +404,18 @@ def _group_drg_kernel(status, gender, age, age_integer, age_days, birth_weight, 
         if status[i] != 0:
             result[i] = GROUP_NONE
             continue
+        # None is a compile-time constant here: schemes without these inputs (1.1) never read them
+        if age_integer is None:
+            typed_age = True
+        else:
+            typed_age = age_integer[i]
+        if los is None:
+            stay = NOT_GIVEN
+        else:
+            stay = los[i]
         result[i] = _group_case(dx_ids[dx_ptr[i]:dx_ptr[i + 1]], proc_ids[proc_ptr[i]:proc_ptr[i + 1]],
-                                gender[i], age[i], age_integer[i], age_days[i], birth_weight[i], los[i],
-                                S, False, no_events, no_count)
+                                gender[i], age[i], typed_age, age_days[i], birth_weight[i], stay, S, False,
+                                no_events, no_count)
     return result
 
 

@@ -50,8 +50,10 @@ def result_labels(scheme: Scheme) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def group_encoded(cases: io.EncodedCases, scheme: Scheme) -> GroupedBatch:
     """Run the kernel over encoded cases and fold its result into status and group index."""
-    result = _group_drg_kernel(cases.status, cases.gender, cases.age, cases.age_integer, cases.age_days,
-                               cases.birth_weight, cases.los, cases.dx_ptr, cases.dx_ids, cases.proc_ptr,
+    age_integer = cases.age_integer if scheme.uses_age_typing else None
+    los = cases.los if scheme.uses_los else None
+    result = _group_drg_kernel(cases.status, cases.gender, cases.age, age_integer, cases.age_days,
+                               cases.birth_weight, los, cases.dx_ptr, cases.dx_ids, cases.proc_ptr,
                                cases.proc_ids, scheme.compiled)
     n_drg = len(scheme.drg_codes)
     n_mdc = len(scheme.mdc_codes)

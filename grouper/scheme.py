@@ -160,6 +160,7 @@ class CompiledScheme(NamedTuple):
     mdc_min_regions: np.ndarray    # int64[n_mdc] minimum distinct trauma regions
     mdc_trauma_slot: np.ndarray    # int32[n_mdc] row of dx_trauma_region, -1 if no trauma rule
     mdc_qy_test: np.ndarray        # int8[n_mdc] QY_OFF / QY_ANY_PROC / QY_MAIN_PROC
+    mdc_any_dx_used: np.ndarray    # bool[1] some MDC is entered on any diagnosis (any_dx)
     mdc_qy_pos: np.ndarray         # int32[n_mdc] ADRG index before which the QY check sits
     mdc_adrg_ptr: np.ndarray       # int32[n_mdc + 1]
     adrg_atoms: np.ndarray         # int32[n_adrg] ADRG_* flags
@@ -224,6 +225,12 @@ class Scheme:
     def gender_typing(self) -> str:
         """How the gender field is typed and validated: ``integer`` (RULES.md) or ``text``."""
         return self.parameters.get("gender_typing", SCHEME_PARAMETERS["gender_typing"][0])
+
+    @property
+    def uses_age_typing(self) -> bool:
+        """Whether an atom tells an age typed as an integer from text that int() accepts."""
+        c = self.compiled
+        return bool((c.mdc_atoms & MDC_AGE_YEARS_STRICT).any() or (c.drg_split & SPLIT_AGE_LE_RAW).any())
 
     @property
     def uses_los(self) -> bool:
@@ -691,6 +698,7 @@ def _compile(path: Path, t: dict[str, pd.DataFrame], parameters: dict[str, str])
         mdc_min_regions=_int_or(mdc["min_trauma_regions"]),
         mdc_trauma_slot=mdc_trauma_slot,
         mdc_qy_test=mdc_qy_test.astype(np.int8),
+        mdc_any_dx_used=np.array([bool((mdc_atoms & MDC_ANY_DX).any())]),
         mdc_qy_pos=mdc_qy_pos,
         mdc_adrg_ptr=mdc_adrg_ptr,
         adrg_atoms=adrg_atoms,
