@@ -83,12 +83,9 @@ def points_recipe(parts: list[dict], frame: pd.DataFrame, policy: PointsPolicy, 
                   file: str) -> PointsRecipe | None:
     """The recipe of the cases of ``frame`` from the :func:`recipe_part` of each block, in order; None
     when their points do not follow the coefficients alone (:func:`follows_coefficients`)."""
-    if not follows_coefficients(policy):
+    if not follows_coefficients(policy) or not parts:
         return None
-    whole = {name: np.concatenate([part[name] for part in parts]) if parts else np.zeros(0)
-             for name in parts[0]} if parts else None
-    if whole is None:
-        return None
+    whole = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
     n = len(frame)
     combined = np.zeros(n, dtype=np.int64)
     level = whole["level"]
