@@ -4,9 +4,8 @@ Plain numpy arrays, or NamedTuples of them, go in and out; the per-stay arrays t
 one :class:`StayArrays`. :mod:`drgdip.budget.money` and the settlement phases validate and prepare them.
 
 Sums over stays run in chunks (after the per-thread buffers of STUMPY's ``stump``): the stays are
-cut into chunks whose number depends only on the number of stays and the size of the table being
-summed — never on the number of threads — each chunk adds into its own row of a buffer, and the
-rows are added in chunk order. Integer fen sums are exact. Sums of points, weights and fen at a
+cut into at most one chunk per thread, each chunk adds into its own row of a buffer, and the rows
+are added in chunk order. Integer fen sums are exact. Sums of points, weights and fen at a
 point value are kept in fixed point (:func:`_add_fixed`): a whole part and 52 bits of fraction, each an
 integer, so they are exact and come out bit for bit the same in any order of the stays and however
 many threads run — a settlement never depends on the order of the input rows. Every threaded kernel is also compiled without threads, which inputs of
@@ -20,6 +19,7 @@ import math
 import types
 from typing import NamedTuple
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -157,10 +157,12 @@ def _renamed(py_func, suffix: str):
 def chunk_bounds(n: int, cells: int) -> np.ndarray:
     """First stay of each chunk of a sum over ``n`` stays, and ``n``: int64[n_chunks + 1].
 
-    The number of chunks depends on ``n`` and on the ``cells`` of the table summed into (so that all
-    chunk buffers together stay within :data:`MAX_CHUNK_CELLS`), never on the number of threads.
+    One chunk per thread at most (every chunked sum is exact, so the number of chunks never changes
+    a result), at most one per :data:`CHUNK_STAYS` stays, and all chunk buffers of a table of
+    ``cells`` together within :data:`MAX_CHUNK_CELLS`.
     """
-    n_chunks = min(-(-n // CHUNK_STAYS), MAX_CHUNKS, max(MAX_CHUNK_CELLS // max(cells, 1), 1))
+    n_chunks = min(-(-n // CHUNK_STAYS), MAX_CHUNKS, numba.get_num_threads(),
+                   max(MAX_CHUNK_CELLS // max(cells, 1), 1))
     n_chunks = max(n_chunks, 1)
     return np.arange(n_chunks + 1, dtype=np.int64) * n // n_chunks
 
@@ -751,17 +753,19 @@ def _group_sum_int(group, values, n_groups):
     return out
 
 
-@njit(cache=True)
-def point_value_sums(group, hospital, usable, year, first_year, year_weight, value, points, n_groups, n_hospitals):
+def _point_value_sums(bounds, group, hospital, usable, year, first_year, year_weight, value, points, n_groups,
+                      n_hospitals):
     """Σ w·value and Σ w·points per (group, hospital) cell over the usable stays, ``w`` the weight of
     the stay's year (``year_weight[year - first_year]``, clipped to the table; a stay of weight 0 is
     left out).
 
-    One pass in stay order, each product added as it comes: the same floats as numpy's weighted
-    ``bincount`` of the products, without its per-stay temporaries.
+    Each year's sums are exact fixed-point sums (:func:`_add_fixed`), so they do not depend on the
+    order of the stays, how they are chunked or whether they come one by one or as cells of equal
+    stays; the years are then weighted and added in year order.
 
     Parameters
     ----------
+    bounds : int64[n_chunks + 1]
     group, hospital : int64[n]
         Cell of each stay (anything where the stay is not usable).
     usable : bool[n]
@@ -778,17 +782,39 @@ def point_value_sums(group, hospital, usable, year, first_year, year_weight, val
     -------
     (float64[n_groups * n_hospitals], float64[n_groups * n_hospitals])
     """
-    num = np.zeros(n_groups * n_hospitals)
-    den = np.zeros(n_groups * n_hospitals)
-    last = year_weight.shape[0] - 1
-    for i in range(group.shape[0]):
-        if not usable[i]:
-            continue
-        w = year_weight[min(max(year[i] - first_year, 0), last)]
+    n_chunks = bounds.shape[0] - 1
+    n_years = year_weight.shape[0]
+    n_cells = n_groups * n_hospitals
+    last = n_years - 1
+    buffer = np.zeros((n_chunks, FIXED_WORDS, 2 * n_years * n_cells), dtype=np.int64)
+    for c in prange(n_chunks):
+        for i in range(bounds[c], bounds[c + 1]):
+            if not usable[i]:
+                continue
+            y = min(max(year[i] - first_year, 0), last)
+            if year_weight[y] > 0.0:
+                cell = group[i] * n_hospitals + hospital[i]
+                _add_fixed(buffer[c], y * n_cells + cell, value[i])
+                _add_fixed(buffer[c], (n_years + y) * n_cells + cell, points[i])
+    return _weighted_years(_fixed_values(_add_chunks(buffer)), year_weight, n_cells)
+
+
+point_value_sums = threaded_by_size(_point_value_sums)
+
+
+@njit(cache=True)
+def _weighted_years(sums, year_weight, n_cells):
+    """(Σ_y w_y·value_y, Σ_y w_y·points_y) per cell from the years' sums (float64[2 * n_years * n_cells]:
+    the values of every year, then the points), added in year order."""
+    n_years = year_weight.shape[0]
+    num = np.zeros(n_cells)
+    den = np.zeros(n_cells)
+    for y in range(n_years):
+        w = year_weight[y]
         if w > 0.0:
-            cell = group[i] * n_hospitals + hospital[i]
-            num[cell] += w * value[i]
-            den[cell] += w * points[i]
+            for k in range(n_cells):
+                num[k] += w * sums[y * n_cells + k]
+                den[k] += w * sums[(n_years + y) * n_cells + k]
     return num, den
 
 

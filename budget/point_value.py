@@ -19,13 +19,13 @@ from typing import Mapping
 
 import numpy as np
 
-from drgdip.budget._kernels import point_value_sums, year_counts
+from drgdip.budget._kernels import FIXED_WORDS, chunk_bounds, point_value_sums, year_counts
 from drgdip.budget.frame import CaseArrays
 from drgdip.budget.money import round_fen
 from drgdip.budget.policy import PointValueRules, Policy
 from drgdip.core.errors import UsageError
 
-__all__ = ["fund_ratio_table", "weighted_point_value", "history_point_value", "budget_point_values", "PoolValues", "pool_point_values"]
+__all__ = ["fund_ratio_table", "current_point_value", "history_point_value", "budget_point_values", "PoolValues", "pool_point_values"]
 
 
 def fund_ratio_table(mode: str, cost_pk: np.ndarray, fund_pk: np.ndarray, n_pools: int,
@@ -47,21 +47,26 @@ def fund_ratio_table(mode: str, cost_pk: np.ndarray, fund_pk: np.ndarray, n_pool
     return np.ascontiguousarray(table.reshape(-1)), pool_ratio
 
 
-def weighted_point_value(group: np.ndarray, hospital: np.ndarray, stay_weight: np.ndarray, value: np.ndarray,
-                         points: np.ndarray, n_groups: int, n_hospitals: int, rules: PointValueRules) -> np.ndarray:
-    """Σ w·value / Σ w·points per group (NaN without points), after smoothing; ``stay_weight`` is each
-    stay's year weight (0 leaves the stay out, and then its group and hospital may be anything).
+def current_point_value(group: np.ndarray, hospital: np.ndarray, value: np.ndarray, points: np.ndarray,
+                        n_groups: int, n_hospitals: int, rules: PointValueRules) -> np.ndarray:
+    """Σ value / Σ points per group over the given stays (NaN without points), after smoothing.
 
     Smoothing works on hospitals: ``percentile`` keeps hospitals whose value per point lies within
     the [smoothing_lo, smoothing_hi] percentiles of the group's hospitals; ``best_interval_1d``
     keeps those at or below the group's mean value per point (优值区间).
     """
-    weight = np.asarray(stay_weight, dtype=np.float64)
-    # each stay is its own "year", weighted by its own weight
-    own = np.arange(len(weight), dtype=np.int64)
-    num, den = point_value_sums(_cells(group), _cells(hospital), weight > 0, own, 0, weight, _floats(value),
-                                _floats(points), n_groups, n_hospitals)
+    n = len(points)
+    num, den = _sums(_cells(group), _cells(hospital), np.ones(n, dtype=bool), np.zeros(n, dtype=np.int64), 0,
+                     np.ones(1), value, points, n_groups, n_hospitals)
     return _smoothed(num.reshape(n_groups, n_hospitals), den.reshape(n_groups, n_hospitals), rules)
+
+
+def _sums(group, hospital, usable, year, first_year, year_weight, value, points, n_groups: int, n_hospitals: int):
+    """:func:`~drgdip.budget._kernels.point_value_sums` of the stays, chunked by their number."""
+    cells = FIXED_WORDS * 2 * len(year_weight) * n_groups * n_hospitals
+    return point_value_sums(chunk_bounds(len(group), cells), group, hospital, usable, year, first_year,
+                            np.asarray(year_weight, dtype=np.float64), _floats(value), _floats(points), n_groups,
+                            n_hospitals)
 
 
 def _cells(codes: np.ndarray) -> np.ndarray:
@@ -105,7 +110,7 @@ def history_point_value(value: np.ndarray, points: np.ndarray, year: np.ndarray,
 
     ``Σ_y w_y·value_y / Σ_y w_y·points_y`` over the latest ``len(year_weights)`` years that have
     stays with points, the weights aligned to the latest year, after the policy's smoothing
-    (:func:`weighted_point_value`); NaN for a group without points. ``value`` is yuan (cost, or fund
+    (:func:`current_point_value`); NaN for a group without points. ``value`` is yuan (cost, or fund
     on the fund-only basis) of each stay; ``use`` marks the stays the caller counts (those settled by
     points in a pool; all when None). The one formula for the history point value: the budget point
     value of each pool and area, and the reference point value of the history's own points.
@@ -120,8 +125,8 @@ def history_point_value(value: np.ndarray, points: np.ndarray, year: np.ndarray,
     kept = present[-len(weights):]
     year_weight = np.zeros(int(present[-1]) - first + 1)
     year_weight[kept - first] = weights[-len(kept):]
-    num, den = point_value_sums(_cells(group), _cells(hospital), usable, year, int(first), year_weight,
-                                _floats(value), _floats(points), n_groups, n_hospitals)
+    num, den = _sums(_cells(group), _cells(hospital), usable, year, int(first), year_weight, value, points,
+                     n_groups, n_hospitals)
     return _smoothed(num.reshape(n_groups, n_hospitals), den.reshape(n_groups, n_hospitals), policy.point_value)
 
 
@@ -177,8 +182,8 @@ def budget_point_values(policy: Policy, arrays: CaseArrays, pool: np.ndarray, po
     if np.isnan(value).any():
         use = (pool >= 0) & arrays.in_scope & ~arrays.fixed & (arrays.points > 0)
         numer = (arrays.fund_fen if fund_basis else arrays.cost_fen)[use] / 100.0
-        current = weighted_point_value(pool[use], arrays.hospital[use], np.ones(int(use.sum())), numer,
-                                       arrays.points[use], n_pools, n_h, rules)
+        current = current_point_value(pool[use], arrays.hospital[use], numer, arrays.points[use], n_pools, n_h,
+                                      rules)
         fill = np.isnan(value) & ~np.isnan(current)
         value[fill], source[fill] = current[fill], "current_year"
     return value, source

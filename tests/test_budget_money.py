@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drgdip.budget._kernels import chunk_bounds, largest_remainder, pair_counts
+from drgdip.budget._kernels import CHUNK_STAYS, chunk_bounds, largest_remainder, pair_counts
 from drgdip.budget.money import (DECIMAL_ROUNDING, allocate, allocate_grouped, band_amount, fen, round_fen,
                                  share_by_weight, to_fen)
 
@@ -191,15 +191,17 @@ def test_threaded_and_serial_sharing_agree():
 
 
 @pytest.mark.parametrize("n", [0, 1, 1000, 65_536, 65_537, 10_000_000])
-def test_chunks_cover_the_stays_and_depend_on_their_number_only(n):
+def test_chunks_cover_the_stays_one_per_thread_at_most(n):
     import numba
 
     bounds = chunk_bounds(n, 1000)
     assert bounds[0] == 0 and bounds[-1] == n and (np.diff(bounds) >= 0).all()
+    assert len(bounds) - 1 <= max(numba.get_num_threads(), 1)
+    assert len(bounds) - 1 <= max(-(-n // CHUNK_STAYS), 1)
     threads = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
-        assert np.array_equal(chunk_bounds(n, 1000), bounds)
+        assert np.array_equal(chunk_bounds(n, 1000), [0, n])
     finally:
         numba.set_num_threads(threads)
     assert len(chunk_bounds(n, 10**9)) == 2   # a large table: one chunk, so that buffers stay small
