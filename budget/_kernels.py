@@ -25,7 +25,7 @@ from numba import njit, prange
 
 __all__ = ["StayArrays", "PoolPrices", "PoolSums", "StayWeights", "HospitalSums", "StayPayments", "Sharing",
            "BASIS_CODES", "chunk_bounds", "pool_sums", "stay_weights", "share_grouped", "largest_remainder",
-           "hospital_sums", "pair_counts", "point_value_sums", "year_counts"]
+           "hospital_sums", "pair_counts", "year_sums", "fixed_values", "year_counts"]
 
 N_BUCKETS = 1 << 12
 PARALLEL_MIN_STAYS = 200_000   # items from which a kernel runs on threads
@@ -753,15 +753,10 @@ def _group_sum_int(group, values, n_groups):
     return out
 
 
-def _point_value_sums(bounds, group, hospital, usable, year, first_year, year_weight, value, points, n_groups,
-                      n_hospitals):
-    """Σ w·value and Σ w·points per (group, hospital) cell over the usable stays, ``w`` the weight of
-    the stay's year (``year_weight[year - first_year]``, clipped to the table; a stay of weight 0 is
-    left out).
-
-    Each year's sums are exact fixed-point sums (:func:`_add_fixed`), so they do not depend on the
-    order of the stays, how they are chunked or whether they come one by one or as cells of equal
-    stays; the years are then weighted and added in year order.
+def _year_sums(bounds, group, hospital, usable, year, first_year, n_years, values, n_groups, n_hospitals):
+    """Σ values per (year, group, hospital) cell over the usable stays, as exact fixed-point sums
+    (:func:`_add_fixed`): the same in any order of the stays, however they are chunked, and whether
+    they come one by one or as cells of equal stays.
 
     Parameters
     ----------
@@ -770,52 +765,34 @@ def _point_value_sums(bounds, group, hospital, usable, year, first_year, year_we
         Cell of each stay (anything where the stay is not usable).
     usable : bool[n]
     year : int64[n]
-        Year of each stay (anything where the stay is not usable).
-    first_year : int
-        The year of ``year_weight[0]``.
-    year_weight : float64[n_years]
-    value, points : float64[n]
-        Yuan and points of each stay.
+        Year of each stay, ``first_year`` to ``first_year + n_years - 1`` where usable.
+    first_year, n_years : int
+    values : float64[n]
     n_groups, n_hospitals : int
 
     Returns
     -------
-    (float64[n_groups * n_hospitals], float64[n_groups * n_hospitals])
+    int64[FIXED_WORDS, n_years * n_groups * n_hospitals]
+        The words of each sum, cells in (year, group, hospital) order.
     """
     n_chunks = bounds.shape[0] - 1
-    n_years = year_weight.shape[0]
     n_cells = n_groups * n_hospitals
-    last = n_years - 1
-    buffer = np.zeros((n_chunks, FIXED_WORDS, 2 * n_years * n_cells), dtype=np.int64)
+    buffer = np.zeros((n_chunks, FIXED_WORDS, n_years * n_cells), dtype=np.int64)
     for c in prange(n_chunks):
         for i in range(bounds[c], bounds[c + 1]):
-            if not usable[i]:
-                continue
-            y = min(max(year[i] - first_year, 0), last)
-            if year_weight[y] > 0.0:
-                cell = group[i] * n_hospitals + hospital[i]
-                _add_fixed(buffer[c], y * n_cells + cell, value[i])
-                _add_fixed(buffer[c], (n_years + y) * n_cells + cell, points[i])
-    return _weighted_years(_fixed_values(_add_chunks(buffer)), year_weight, n_cells)
+            if usable[i]:
+                _add_fixed(buffer[c], (year[i] - first_year) * n_cells + group[i] * n_hospitals + hospital[i],
+                           values[i])
+    return _add_chunks(buffer)
 
 
-point_value_sums = threaded_by_size(_point_value_sums)
+year_sums = threaded_by_size(_year_sums)
 
 
 @njit(cache=True)
-def _weighted_years(sums, year_weight, n_cells):
-    """(Σ_y w_y·value_y, Σ_y w_y·points_y) per cell from the years' sums (float64[2 * n_years * n_cells]:
-    the values of every year, then the points), added in year order."""
-    n_years = year_weight.shape[0]
-    num = np.zeros(n_cells)
-    den = np.zeros(n_cells)
-    for y in range(n_years):
-        w = year_weight[y]
-        if w > 0.0:
-            for k in range(n_cells):
-                num[k] += w * sums[y * n_cells + k]
-                den[k] += w * sums[(n_years + y) * n_cells + k]
-    return num, den
+def fixed_values(cells):
+    """The fixed-point sums of ``cells`` (int64[FIXED_WORDS, m]) as float64[m]."""
+    return _fixed_values(cells)
 
 
 @njit(cache=True)

@@ -13,7 +13,7 @@ Extra columns pass through to the per-case output.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,7 @@ from drgdip.core.errors import UsageError
 from drgdip.core._kernels import first_appearance_codes
 from drgdip.core.checks import number_column
 
-__all__ = ["CaseArrays", "factorize", "case_arrays", "INSURANCE_TYPE_CODES", "number", "STATUS_OK"]
+__all__ = ["CaseArrays", "factorize", "case_arrays", "points_again", "INSURANCE_TYPE_CODES", "number", "STATUS_OK"]
 
 STATUS_OK = 0
 
@@ -105,6 +105,9 @@ class CaseArrays:
     outlier_labels: np.ndarray | None
     hospital_level: np.ndarray | None    # float64[n] (NaN where unknown)
     fund_part_points: np.ndarray | None = None   # float64[n] points that are the fund's part already
+    # the statuses as read from settle_status, before the points (:func:`points_again`)
+    read_status: np.ndarray | None = field(default=None, repr=False, compare=False)
+    read_status_labels: tuple = field(default=(), repr=False, compare=False)
 
     @property
     def n(self) -> int:
@@ -230,8 +233,9 @@ def case_arrays(frame: pd.DataFrame, *, hospital_region: dict | None = None, fil
         status = lookup[codes]
     else:
         status = np.zeros(n, dtype=np.int8)
+    read = {"read_status": status, "read_status_labels": tuple(status_labels)}
     if like is not None and like.n == n:
-        return _points_part(frame, like, status, status_labels, file, rounding)
+        return _points_part(frame, replace(like, **read), status, status_labels, file, rounding)
     ok = status == STATUS_OK
     hospital, hospital_labels = factorize(frame["hospital_id"])
     missing = (hospital < 0) & ok
@@ -286,17 +290,41 @@ def case_arrays(frame: pd.DataFrame, *, hospital_region: dict | None = None, fil
         fixed_fen=np.zeros(0, dtype=np.int64), month=_month(frame, file), status=status,
         status_labels=np.asarray(status_labels, dtype=object), base_points=np.zeros(0), outlier_class=None,
         outlier_labels=None, hospital_level=(number(frame, "hospital_level", file, allow_missing=True, lo=None)
-                                             if "hospital_level" in frame.columns else None))
+                                             if "hospital_level" in frame.columns else None), **read)
     return _points_part(frame, stays, status, status_labels, file, rounding)
 
 
+# the columns :func:`_points_part` reads
+POINTS_PART_COLUMNS = frozenset(("case_points", "fixed_payment", "outlier_class", "base_points", "fund_part_points"))
+
+
+def points_again(stays: CaseArrays, frame: pd.DataFrame, changed: frozenset, *, file: str = "<cases>",
+                 rounding: str = "half_up") -> CaseArrays | None:
+    """``stays``, read from a frame that differs from ``frame`` only in the columns ``changed`` (a
+    scenario's points), with those of the points columns read again; the other columns are not
+    looked at. None when ``stays`` does not know its statuses before the points."""
+    if stays.read_status is None or len(frame) != stays.n:
+        return None
+    if not changed & POINTS_PART_COLUMNS:
+        return stays
+    return _points_part(frame, stays, stays.read_status, list(stays.read_status_labels), file, rounding,
+                        changed=changed)
+
+
 def _points_part(frame: pd.DataFrame, stays: CaseArrays, status: np.ndarray, status_labels: list, file: str,
-                 rounding: str) -> CaseArrays:
-    """``stays`` with the points, statuses and fixed payments of ``frame``."""
+                 rounding: str, changed: frozenset | None = None) -> CaseArrays:
+    """``stays`` with the points, statuses and fixed payments of ``frame`` (``changed``: only these
+    columns differ from those ``stays`` has read; the points are read in any case)."""
     n = len(frame)
     ok = status == STATUS_OK
+
+    def again(column: str) -> bool:
+        return changed is None or column in changed
+
     points = _float_column(frame, "case_points", file, allow_missing=True)
-    if "fixed_payment" in frame.columns:
+    if not again("fixed_payment"):
+        fixed, fixed_fen = stays.fixed, stays.fixed_fen
+    elif "fixed_payment" in frame.columns:
         fixed_fen_all = _fen(frame, "fixed_payment", file, rounding, allow_missing=True)
         fixed = frame["fixed_payment"].notna().to_numpy()
         fixed_fen = np.where(fixed, fixed_fen_all, 0)
@@ -311,12 +339,15 @@ def _points_part(frame: pd.DataFrame, stays: CaseArrays, status: np.ndarray, sta
             status = np.where(no_points, len(status_labels) - 1, status).astype(np.int8)
     if nan_points.any() or fixed.any():
         points = np.where(nan_points | fixed, 0.0, points)
-    outlier_class = outlier_labels = None
-    if "outlier_class" in frame.columns:
-        outlier_class, outlier_labels = factorize(frame["outlier_class"])
-        outlier_class = outlier_class.astype(np.int32)
-    base_points = (_float_column(frame, "base_points", file, allow_missing=True, negative=True)
-                   if "base_points" in frame.columns else np.full(n, np.nan))
+    outlier_class, outlier_labels, base_points = stays.outlier_class, stays.outlier_labels, stays.base_points
+    if again("outlier_class"):
+        outlier_class = outlier_labels = None
+        if "outlier_class" in frame.columns:
+            outlier_class, outlier_labels = factorize(frame["outlier_class"])
+            outlier_class = outlier_class.astype(np.int32)
+    if again("base_points"):
+        base_points = (_float_column(frame, "base_points", file, allow_missing=True, negative=True)
+                       if "base_points" in frame.columns else np.full(n, np.nan))
     fund_part = _fund_part_points(frame, points, file) if "fund_part_points" in frame.columns else None
     # one dtype per array, so that the kernels compile once
     return replace(stays, points=points, fixed=fixed, fixed_fen=fixed_fen, status=status,

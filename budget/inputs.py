@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from drgdip.budget._kernels import StayArrays
-from drgdip.budget.frame import CaseArrays, case_arrays, stay_years
+from drgdip.budget.frame import CaseArrays, case_arrays, points_again, stay_years
 from drgdip.budget.policy import Policy
 from drgdip.budget.pools import History, Layout, build_layout, map_history
 from drgdip.core.errors import UsageError
@@ -41,6 +41,8 @@ class SettlementInput:
     # that settles the same input (:func:`drgdip.budget.settle.settle_cases` with ``year_input``);
     # None: kept by nobody, so nothing is remembered
     derived: dict | None = field(default=None, repr=False, compare=False)
+    # where the year's and the history's points come from (PointsOrigin of drgdip.budget.repriced_points)
+    origins: tuple = field(default=(None, None), repr=False, compare=False)
 
     def remembered(self, key, compute):
         """``compute()``, remembered under ``key`` when this input is kept for other policies."""
@@ -62,7 +64,7 @@ class SettlementInput:
 # what phases derive from the layout and the stays' funds and months alone, and from the history's
 # funds alone: an input laid out like another (``read_input``'s ``like``) takes them from it
 LAYOUT_ONLY = ("pool_remote_fund", "without_months", "hospital_rows")
-HISTORY_FUNDS_ONLY = ("last_year_funds", "last_fund_by_row", "history_yuan", "history_area")
+HISTORY_FUNDS_ONLY = ("last_year_funds", "last_fund_by_row", "history_yuan", "history_value_sums")
 
 INPUT_SECTIONS = ("points", "point_value", "pooling", "regions", "remote_pool", "year")
 
@@ -93,7 +95,7 @@ def layout_key(policy: Policy):
 def read_input(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame | None,
                history: pd.DataFrame | None, file: str, year: int | None, keep: bool = False,
                like: SettlementInput | None = None, history_like: SettlementInput | None = None,
-               history_key=None) -> SettlementInput:
+               history_key=None, origins: tuple = (None, None)) -> SettlementInput:
     """Validate the settlement year's stays and the history and lay them out in areas and pools.
 
     ``keep``: the input will settle other policies too, so the phases remember what they derive
@@ -106,21 +108,27 @@ def read_input(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame |
     """
     hospital_region, hospital_table = _hospital_lookup(hospitals)
     rounding = policy.settlement.rounding
-    read = case_arrays(cases, hospital_region=hospital_region, file=file, rounding=rounding,
-                       like=like.before_layout if like is not None else None)
+    read = _points_again(like.before_layout if like is not None else None, cases, origins[0],
+                         like.origins[0] if like is not None else None, file, rounding)
+    if read is None:
+        read = case_arrays(cases, hospital_region=hospital_region, file=file, rounding=rounding,
+                           like=like.before_layout if like is not None else None)
     if like is not None and _same_statuses(read, like.before_layout):
         arrays, layout = replace(read, status=like.arrays.status, status_labels=like.arrays.status_labels), \
             like.layout
     else:
         arrays, layout = build_layout(read, policy)
-    mapped = None
+    mapped, history_origin = None, origins[1]
     if history is not None and len(history) and history_like is not None and history_like.history is not None \
             and _same_places(arrays, layout, history_like):
-        mapped = history_like.history
+        mapped, history_origin = history_like.history, None
     elif history is not None and len(history):
         known = like.history if like is not None and like.layout is layout else None
-        earlier = case_arrays(history, hospital_region=hospital_region, file="<history>", rounding=rounding,
-                              like=known.stays if known is not None else None)
+        earlier = _points_again(known.stays if known is not None else None, history, history_origin,
+                                like.origins[1] if known is not None else None, "<history>", rounding)
+        if earlier is None:
+            earlier = case_arrays(history, hospital_region=hospital_region, file="<history>", rounding=rounding,
+                                  like=known.stays if known is not None else None)
         if known is not None and _same_statuses(earlier, known.stays):
             mapped = replace(known, stays=earlier)
         else:
@@ -140,7 +148,20 @@ def read_input(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame |
             derived = {key: value for key, value in like.derived.items() if key[0] in kept}
     return SettlementInput(arrays=arrays, case_id=cases["case_id"], layout=layout, stays=stays, history=mapped,
                            hospital_table=hospital_table, year=year if year is not None else policy.year,
-                           before_layout=read if keep else None, history_key=history_key, derived=derived)
+                           before_layout=read if keep else None, history_key=history_key, derived=derived,
+                           origins=(origins[0], history_origin))
+
+
+def _points_again(stays: CaseArrays | None, frame: pd.DataFrame, origin, stays_origin, file: str,
+                  rounding: str) -> CaseArrays | None:
+    """``stays`` with ``frame``'s points when both come from the same run's points (see
+    :class:`~drgdip.budget.repriced_points.PointsOrigin`), else None."""
+    if stays is None or origin is None:
+        return None
+    changed = origin.differs_from(stays_origin)
+    if changed is None:
+        return None
+    return points_again(stays, frame, changed, file=file, rounding=rounding)
 
 
 def _same_places(arrays: CaseArrays, layout: Layout, other: SettlementInput) -> bool:

@@ -34,7 +34,7 @@ from drgdip.budget.policy import Policy, load_policy
 from drgdip.budget.indicators import INDICATOR_INPUTS, assessment_scores, indicator_tables, last_year_costs
 from drgdip.budget.inputs import input_key, layout_key, read_input
 from drgdip.budget.settle import Settlement, settle_cases
-from drgdip.budget.repriced_points import keep_points, repriced_history, repriced_year
+from drgdip.budget.repriced_points import PointsOrigin, keep_points, repriced_history, repriced_year
 from drgdip.pointvalue.repricing import without_coefficients
 from drgdip.budget.stay_points import POINTS_STAGE_COLUMNS, history_with_points, settled, settlement_year_points
 from drgdip.pointvalue.points import unknown_groups
@@ -317,19 +317,19 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
         table = _prepared_weights(prepared, policy, frames, warnings)
     points_key = _points_key(policy)
     with stage("history points"), in_file(), rows_in_file({"<DataFrame>": history_rows}, file=KEPT):
-        history = by_area = history_key = None
+        history = by_area = history_key = history_origin = None
         past = frames.pop()
         if past is not None:
             settled_hospitals, hospital_key = _once(prepared.of_current, "hospitals", partial(
                 _hospitals_of, frames[0]))
             history_key = (points_key, hospital_key) if points_key is not None else None
-            history, by_area = _remembered(prepared.history_points, history_key, partial(
+            history, by_area, history_origin = _remembered(prepared.history_points, history_key, partial(
                 _history_points, prepared.kept_points, past, prepared.past_years, policy, table, settled_hospitals,
                 hospital_key))
         del past
     with stage("points"), in_file(), rows_in_file({"<DataFrame>": settled_rows}, file=KEPT):
         current = frames.pop()
-        frame, unknown, said, _ = _remembered(prepared.year_points, points_key, partial(
+        frame, unknown, said, _, year_origin = _remembered(prepared.year_points, points_key, partial(
             _checked_year_points, current, policy, table, approved=prepared.approved, by_area=by_area,
             drawn_from=_drawn_from(prepared, points_key, by_area), kept_points=prepared.kept_points))
         del current
@@ -348,7 +348,7 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
             year_input = _remembered(prepared.settlement_inputs, key, partial(
                 read_input, frame, policy, hospitals=prepared.hospitals, history=history, file=SETTLED,
                 year=prepared.settle_year, keep=True, like=like, history_like=history_like,
-                history_key=history_key))
+                history_key=history_key, origins=(year_origin, history_origin)))
         elif assessed:   # settled twice: laid out once
             year_input = read_input(frame, policy, hospitals=prepared.hospitals, history=history, file=SETTLED,
                                     year=prepared.settle_year, keep=True)
@@ -401,10 +401,10 @@ def _hospitals_of(current: pd.DataFrame) -> tuple[np.ndarray, frozenset]:
 
 
 def _history_points(kept_points: dict | None, past: pd.DataFrame, years: np.ndarray, policy: Policy, table,
-                    settled_hospitals, hospital_key) -> tuple[pd.DataFrame, dict]:
+                    settled_hospitals, hospital_key) -> tuple[pd.DataFrame, dict, PointsOrigin | None]:
     """:func:`history_with_points`, priced again from the last run's when ``policy`` changes only
     coefficients (:mod:`drgdip.budget.repriced_points`), and kept for the next when ``kept_points`` is
-    a memory."""
+    a memory; with where the points come from (:class:`PointsOrigin`, None: not from a kept run)."""
     kind = ("history", hospital_key)
     if kept_points is not None:
         again = repriced_history(kept_points.get(kind), _coefficient_free_key(policy), years, policy, table,
@@ -419,21 +419,24 @@ def _history_points(kept_points: dict | None, past: pd.DataFrame, years: np.ndar
         kept = keep_points(_coefficient_free_key(policy), parts, past, history, policy, table, KEPT, memo=memo)
         if kept is not None:
             kept_points[kind] = kept
-    return history, by_area
+            return history, by_area, PointsOrigin(kept)
+    return history, by_area, None
 
 
 def _checked_year_points(current: pd.DataFrame, policy: Policy, table, *, approved, by_area, drawn_from=None,
                          kept_points: dict | None = None):
     """(the settlement year's stays with their points, which of them carry a group code the weight
-    table does not know, what to say of those (:func:`drgdip.pointvalue.points.unknown_groups`), and
-    the reference point values they were computed at). ``drawn_from``: :func:`_drawn_from`;
+    table does not know, what to say of those (:func:`drgdip.pointvalue.points.unknown_groups`), the
+    reference point values they were computed at, and where the points come from (:class:`PointsOrigin`,
+    None: not from a kept run). ``drawn_from``: :func:`_drawn_from`;
     ``kept_points``: see :func:`_history_points` (without an approval list)."""
     kind = ("year",)
     if kept_points is not None and drawn_from is None and approved is None and kind in kept_points:
         kept = kept_points[kind]
-        frame = repriced_year(kept, _coefficient_free_key(policy), policy, table, by_area)
-        if frame is not None:
-            return (frame, *kept.extra, by_area)
+        again = repriced_year(kept, _coefficient_free_key(policy), policy, table, by_area)
+        if again is not None:
+            frame, origin = again
+            return (frame, *kept.extra, by_area, origin)
     parts = [] if kept_points is not None and drawn_from is None and approved is None else None
     if drawn_from is not None:
         frame = _points_of_a_draw(current, *drawn_from, policy, table, by_area)
@@ -448,7 +451,8 @@ def _checked_year_points(current: pd.DataFrame, policy: Policy, table, *, approv
                            extra=(unknown, said)) if parts is not None else None
         if kept is not None:
             kept_points[kind] = kept
-    return frame, unknown, said, by_area
+            return frame, unknown, said, by_area, PointsOrigin(kept)
+    return frame, unknown, said, by_area, None
 
 
 def _drawn_from(prepared: PreparedProvince, points_key, by_area):

@@ -19,7 +19,7 @@ from typing import Mapping
 
 import numpy as np
 
-from drgdip.budget._kernels import FIXED_WORDS, chunk_bounds, point_value_sums, year_counts
+from drgdip.budget._kernels import FIXED_WORDS, chunk_bounds, fixed_values, year_counts, year_sums
 from drgdip.budget.frame import CaseArrays
 from drgdip.budget.money import round_fen
 from drgdip.budget.policy import PointValueRules, Policy
@@ -56,17 +56,10 @@ def current_point_value(group: np.ndarray, hospital: np.ndarray, value: np.ndarr
     keeps those at or below the group's mean value per point (优值区间).
     """
     n = len(points)
-    num, den = _sums(_cells(group), _cells(hospital), np.ones(n, dtype=bool), np.zeros(n, dtype=np.int64), 0,
-                     np.ones(1), value, points, n_groups, n_hospitals)
-    return _smoothed(num.reshape(n_groups, n_hospitals), den.reshape(n_groups, n_hospitals), rules)
-
-
-def _sums(group, hospital, usable, year, first_year, year_weight, value, points, n_groups: int, n_hospitals: int):
-    """:func:`~drgdip.budget._kernels.point_value_sums` of the stays, chunked by their number."""
-    cells = FIXED_WORDS * 2 * len(year_weight) * n_groups * n_hospitals
-    return point_value_sums(chunk_bounds(len(group), cells), group, hospital, usable, year, first_year,
-                            np.asarray(year_weight, dtype=np.float64), _floats(value), _floats(points), n_groups,
-                            n_hospitals)
+    every, one_year = np.ones(n, dtype=bool), np.zeros(n, dtype=np.int64)
+    sums = [_year_sums(v, _cells(group), _cells(hospital), every, one_year, 0, 1, n_groups, n_hospitals)
+            for v in (value, points)]
+    return _value_of(*sums, np.ones(1), rules)
 
 
 def _cells(codes: np.ndarray) -> np.ndarray:
@@ -75,6 +68,39 @@ def _cells(codes: np.ndarray) -> np.ndarray:
 
 def _floats(values: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(values, dtype=np.float64)
+
+
+def _year_sums(values, group, hospital, usable, year, first_year: int, n_years: int, n_groups: int,
+               n_hospitals: int) -> np.ndarray:
+    """Exact sums of ``values`` per (year, group, hospital): int64[FIXED_WORDS, n_years, n_groups, n_hospitals]."""
+    cells = FIXED_WORDS * n_years * n_groups * n_hospitals
+    words = year_sums(chunk_bounds(len(group), cells), group, hospital, usable, year, first_year, n_years,
+                      _floats(values), n_groups, n_hospitals)
+    return words.reshape(FIXED_WORDS, n_years, n_groups, n_hospitals)
+
+
+def _value_of(num_words: np.ndarray, den_words: np.ndarray, year_weight: np.ndarray,
+              rules: PointValueRules) -> np.ndarray:
+    """Σ_y w_y·value_y / Σ_y w_y·points_y per group from the exact year sums (years added in order),
+    after smoothing."""
+    _, n_years, n_groups, n_hospitals = num_words.shape
+    num = np.zeros((n_groups, n_hospitals))
+    den = np.zeros((n_groups, n_hospitals))
+    for sums, into in ((num_words, num), (den_words, den)):
+        years = fixed_values(np.ascontiguousarray(sums.reshape(FIXED_WORDS, -1))).reshape(n_years, n_groups,
+                                                                                           n_hospitals)
+        for y, w in enumerate(year_weight):
+            if w > 0:
+                into += w * years[y]
+    return _smoothed(num, den, rules)
+
+
+def _wider(words: np.ndarray, wider_group: np.ndarray, n_wider: int) -> np.ndarray:
+    """The exact sums of ``words`` (per year, group, hospital) per wider group (e.g. pool → pooling area)."""
+    out = np.zeros((words.shape[0], words.shape[1], n_wider, words.shape[3]), dtype=np.int64)
+    for g, w in enumerate(np.asarray(wider_group)):
+        out[:, :, w] += words[:, :, g]
+    return out
 
 
 def _smoothed(num: np.ndarray, den: np.ndarray, rules: PointValueRules) -> np.ndarray:
@@ -105,7 +131,7 @@ def _smoothed(num: np.ndarray, den: np.ndarray, rules: PointValueRules) -> np.nd
 
 def history_point_value(value: np.ndarray, points: np.ndarray, year: np.ndarray, group: np.ndarray,
                         hospital: np.ndarray, n_groups: int, n_hospitals: int, policy: Policy,
-                        use: np.ndarray | None = None) -> np.ndarray:
+                        use: np.ndarray | None = None, *, wider: tuple | None = None, memo: dict | None = None):
     """Budget point value (预算点值) of each group from history stays paid by points (§6.2).
 
     ``Σ_y w_y·value_y / Σ_y w_y·points_y`` over the latest ``len(year_weights)`` years that have
@@ -114,34 +140,54 @@ def history_point_value(value: np.ndarray, points: np.ndarray, year: np.ndarray,
     on the fund-only basis) of each stay; ``use`` marks the stays the caller counts (those settled by
     points in a pool; all when None). The one formula for the history point value: the budget point
     value of each pool and area, and the reference point value of the history's own points.
+
+    Each year's sums are exact (:func:`~drgdip.budget._kernels.year_sums`), so the value does not
+    depend on the order of the stays. ``wider``: (the wider group of each group, their number), e.g.
+    each pool's pooling area: the value of each wider group too, from the same sums, returned second.
+    ``memo``: a dict kept between calls over the same stays, values and groups (a scenario's other
+    points): the sums of the values are worked out again only when other stays count.
     """
     weights = np.asarray(policy.budget_year_weights, dtype=np.float64)
     usable = points > 0 if use is None else use & (points > 0)
     year = _cells(year)
     first, counts = year_counts(year, usable)
     if not len(counts):
-        return np.full(n_groups, np.nan)
+        nothing = np.full(n_groups, np.nan)
+        return (nothing, np.full(wider[1], np.nan)) if wider is not None else nothing
     present = np.flatnonzero(counts) + first
     kept = present[-len(weights):]
-    year_weight = np.zeros(int(present[-1]) - first + 1)
+    first = int(kept[0])
+    year_weight = np.zeros(int(kept[-1]) - first + 1)
     year_weight[kept - first] = weights[-len(kept):]
-    num, den = _sums(_cells(group), _cells(hospital), usable, year, int(first), year_weight, value, points,
-                     n_groups, n_hospitals)
-    return _smoothed(num.reshape(n_groups, n_hospitals), den.reshape(n_groups, n_hospitals), policy.point_value)
+    usable &= year >= first
+    group, hospital = _cells(group), _cells(hospital)
+    shape = (first, len(year_weight), n_groups, n_hospitals)
+    num = None
+    if memo is not None and memo.get("shape") == shape and np.array_equal(memo["usable"], usable):
+        num = memo["value_sums"]
+    if num is None:
+        num = _year_sums(value, group, hospital, usable, year, first, len(year_weight), n_groups, n_hospitals)
+        if memo is not None:
+            memo.update(shape=shape, usable=usable, value_sums=num)
+    den = _year_sums(points, group, hospital, usable, year, first, len(year_weight), n_groups, n_hospitals)
+    by_group = _value_of(num, den, year_weight, policy.point_value)
+    if wider is None:
+        return by_group
+    return by_group, _value_of(_wider(num, *wider), _wider(den, *wider), year_weight, policy.point_value)
 
 
 def budget_point_values(policy: Policy, arrays: CaseArrays, pool: np.ndarray, pool_area: np.ndarray,
                         area_labels: np.ndarray, history: CaseArrays | None = None, history_pool: np.ndarray | None = None,
                         history_hospital: np.ndarray | None = None, history_year: np.ndarray | None = None,
                         year: int | None = None, history_yuan: np.ndarray | None = None,
-                        history_area: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                        memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Budget point value of each pool (yuan per point) and where it came from.
 
     Sources, first available: the policy (``point_value.budget_point_value``); the pool's history
     years (the latest ``len(year_weights)`` years before ``year``, weights aligned to the latest);
     the area's history; the settlement year itself (``current_year``). ``history_yuan`` (the cost, or
-    the fund on the fund-only basis, of each history stay in yuan) and ``history_area`` (the area of
-    each history stay's pool) are worked out here unless given.
+    the fund on the fund-only basis, of each history stay in yuan) is worked out here unless given;
+    ``memo``: see :func:`history_point_value`.
     """
     rules = policy.point_value
     n_pools = len(pool_area)
@@ -169,12 +215,8 @@ def budget_point_values(policy: Policy, arrays: CaseArrays, pool: np.ndarray, po
             use &= history_year < year
         numer = history_yuan if history_yuan is not None else \
             (history.fund_fen if fund_basis else history.cost_fen) / 100.0
-        if history_area is None:
-            history_area = pool_area[np.maximum(history_pool, 0)]
-        by_pool = history_point_value(numer, history.points, history_year, history_pool, history_hospital, n_pools,
-                                      n_h, policy, use)
-        by_area = history_point_value(numer, history.points, history_year, history_area, history_hospital, n_areas,
-                                      n_h, policy, use)
+        by_pool, by_area = history_point_value(numer, history.points, history_year, history_pool, history_hospital,
+                                               n_pools, n_h, policy, use, wider=(pool_area, n_areas), memo=memo)
         fill = np.isnan(value) & ~np.isnan(by_pool)
         value[fill], source[fill] = by_pool[fill], "history"
         fill = np.isnan(value) & ~np.isnan(by_area[pool_area])

@@ -23,7 +23,7 @@ from drgdip.core.errors import UsageError
 from drgdip.core.frames import with_columns
 from drgdip.pointvalue.repricing import PointsRecipe, points_recipe, repriced_points
 
-__all__ = ["KeptPoints", "keep_points", "repriced_history", "repriced_year"]
+__all__ = ["KeptPoints", "PointsOrigin", "keep_points", "repriced_history", "repriced_year"]
 
 # what the day-care payment methods write, besides what exclude_by_los writes without regard to points
 DAY_PAYMENT_COLUMNS = ("case_points", "fixed_payment", "day_care_amount", "fund_part_points")
@@ -42,6 +42,22 @@ class KeptPoints:
     day_stays: pd.DataFrame
     extra: tuple = ()
     memo: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True, eq=False)
+class PointsOrigin:
+    """Where a table of stays with points comes from: the frame of ``kept`` with ``columns`` written
+    anew. Two tables of the same ``kept`` differ at most in the columns either wrote anew, so a
+    settlement input of one reads only those of the other (:func:`drgdip.budget.frame.points_again`)."""
+
+    kept: KeptPoints
+    columns: frozenset = frozenset()
+
+    def differs_from(self, other: "PointsOrigin | None") -> frozenset | None:
+        """The columns in which this table may differ from ``other``'s (None: not of the same run)."""
+        if other is None or other.kept is not self.kept:
+            return None
+        return self.columns | other.columns
 
 
 def keep_points(key, parts: list, stays: pd.DataFrame, result: pd.DataFrame, policy: Policy, table, file: str,
@@ -96,10 +112,10 @@ def _day_payments_again(kept: KeptPoints, before: dict, policy: Policy, point_va
 
 
 def repriced_history(kept: KeptPoints | None, key, years: np.ndarray, policy: Policy, table,
-                     settled_hospitals=None) -> tuple[pd.DataFrame, dict] | None:
-    """:func:`drgdip.budget.stay_points.history_with_points` from the kept run of the same history
-    (None when ``policy``, whose points depend on ``key`` besides the stays and the coefficients,
-    differs from its policy in more than the coefficients)."""
+                     settled_hospitals=None) -> tuple[pd.DataFrame, dict, PointsOrigin] | None:
+    """:func:`drgdip.budget.stay_points.history_with_points` from the kept run of the same history, and
+    where it comes from (None when ``policy``, whose points depend on ``key`` besides the stays and the
+    coefficients, differs from its policy in more than the coefficients)."""
     repriced = _repriced(kept, key, policy, table)
     if repriced is None:
         return None
@@ -114,18 +130,20 @@ def repriced_history(kept: KeptPoints | None, key, years: np.ndarray, policy: Po
     if policy.point_value.budget_point_value is None and policy.day_care.reference_point_value is None:
         if "layout" not in kept.memo:
             kept.memo["layout"] = history_layout(history, policy, settled_hospitals)
-        by_area = history_point_values(history, years, policy, settled_hospitals, layout=kept.memo["layout"])
+        by_area = history_point_values(history, years, policy, settled_hospitals, layout=kept.memo["layout"],
+                                       memo=kept.memo.setdefault("reference_sums", {}))
         if by_area and len(rows):
             refined = reference_point_values(kept.day_stays, policy, table, by_area)
             if not _day_payments_again(kept, before, policy, refined, columns):
                 return None
             history = with_columns(history, **columns)
-    return history, by_area
+    return history, by_area, PointsOrigin(kept, frozenset(columns))
 
 
-def repriced_year(kept: KeptPoints | None, key, policy: Policy, table, by_area) -> pd.DataFrame | None:
+def repriced_year(kept: KeptPoints | None, key, policy: Policy, table,
+                  by_area) -> tuple[pd.DataFrame, PointsOrigin] | None:
     """:func:`drgdip.budget.stay_points.settlement_year_points` (without an approval list) from the
-    kept run of the same stays (None as for :func:`repriced_history`)."""
+    kept run of the same stays, and where it comes from (None as for :func:`repriced_history`)."""
     columns = _repriced(kept, key, policy, table)
     if columns is None:
         return None
@@ -135,4 +153,4 @@ def repriced_year(kept: KeptPoints | None, key, policy: Policy, table, by_area) 
     if len(rows) and not _day_payments_again(kept, before, policy, reference_point_values(
             kept.day_stays, policy, table, by_area), columns):
         return None
-    return with_columns(kept.frame, **columns)
+    return with_columns(kept.frame, **columns), PointsOrigin(kept, frozenset(columns))

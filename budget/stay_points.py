@@ -79,12 +79,13 @@ def reference_point_values(frame: pd.DataFrame, policy: Policy, table, by_area: 
 
 
 def history_point_values(history: pd.DataFrame, years: np.ndarray, policy: Policy,
-                         settled_hospitals=None, *, layout: tuple | None = None) -> dict:
+                         settled_hospitals=None, *, layout: tuple | None = None, memo: dict | None = None) -> dict:
     """Budget point value of each pooling area from the history stays with points, by the one formula
     of :func:`drgdip.budget.point_value.history_point_value`, over the stays settlement uses for it:
     settled, paid by points (no fixed payment), treated in a region the policy settles, insured in
     the province, at a hospital with stays in the settlement year (``settled_hospitals``; all when
-    None). ``layout``: :func:`history_layout` of the same stays, policy and hospitals, when known."""
+    None). ``layout``: :func:`history_layout` of the same stays, policy and hospitals, when known;
+    ``memo``: kept with it (see :func:`~drgdip.budget.point_value.history_point_value`)."""
     use, area, labels, hospital, n_hospitals, value = layout or history_layout(history, policy, settled_hospitals)
     points = history["case_points"].to_numpy(dtype=np.float64, na_value=np.nan)
     use = use & np.isfinite(points)
@@ -92,7 +93,8 @@ def history_point_values(history: pd.DataFrame, years: np.ndarray, policy: Polic
         use &= history["fixed_payment"].isna().to_numpy()
     if not use.any():
         return {}
-    per_area = history_point_value(value, points, years, area, hospital, len(labels), n_hospitals, policy, use)
+    per_area = history_point_value(value, points, years, area, hospital, len(labels), n_hospitals, policy, use,
+                                   memo=memo)
     return {label: float(pv) for label, pv in zip(labels, per_area) if np.isfinite(pv)}
 
 
@@ -210,7 +212,8 @@ def history_with_points(past: pd.DataFrame, years: np.ndarray, policy: Policy, t
         layout = history_layout(history, policy, settled_hospitals)
         if memo is not None:
             memo["layout"] = layout
-        by_area = history_point_values(history, years, policy, settled_hospitals, layout=layout)
+        by_area = history_point_values(history, years, policy, settled_hospitals, layout=layout,
+                                       memo=memo.setdefault("reference_sums", {}) if memo is not None else None)
         standard = policy.points.outliers.outlier_reference == "standard"
         if by_area and (standard or _depends_on_point_value(past, policy)):
             refined = reference_point_values(past, policy, table, by_area)

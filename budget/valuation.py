@@ -52,8 +52,7 @@ def point_values(year_input: SettlementInput, money: PoolMoney, policy: Policy) 
         fund_basis = policy.point_value.basis == "fund_only"
         known["history_yuan"] = year_input.remembered(("history_yuan", fund_basis), lambda: (
             history.stays.fund_fen if fund_basis else history.stays.cost_fen) / 100.0)
-        known["history_area"] = year_input.remembered(("history_area",), lambda: layout.pool_area[
-            np.maximum(history.pool, 0)])
+        known["memo"] = year_input.remembered(("history_value_sums", fund_basis), dict)
     budget_pv, source = year_input.remembered(("budget_point_values", policy.point_value), lambda: budget_point_values(
         policy, year_input.arrays, layout.pool, layout.pool_area, layout.area_labels, *earlier, year=year_input.year,
         **known))

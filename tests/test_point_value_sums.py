@@ -1,5 +1,5 @@
 """The budget point value's sums over history stays (§6.2): exact fixed-point sums per year, so the
-same bits in any order of the stays and on any number of threads, and the exact year sums weighted."""
+same bits in any order of the stays and on any number of threads; the years' sums weighted in order."""
 
 from __future__ import annotations
 
@@ -9,55 +9,57 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drgdip.budget._kernels import FIXED_WORDS, chunk_bounds, point_value_sums
+from drgdip.budget._kernels import FIXED_WORDS, chunk_bounds, fixed_values, year_sums
 from drgdip.budget.point_value import history_point_value
 from drgdip.budget.policy import policy_from_mapping
 
 
-def _fsum_sums(group, hospital, usable, year_pos, year_weight, value, points, n_groups, n_hospitals):
-    """Σ_y w_y · (correctly rounded Σ of the year's values) per cell, years in order."""
-    size = n_groups * n_hospitals
-    num, den = np.zeros(size), np.zeros(size)
-    cell = group * n_hospitals + hospital
-    for y, w in enumerate(year_weight):
-        if w <= 0:
-            continue
-        for k in range(size):
-            mine = usable & (year_pos == y) & (cell == k)
-            num[k] += w * math.fsum(value[mine])
-            den[k] += w * math.fsum(points[mine])
-    return num, den
-
-
-def _sums(kernel, group, hospital, usable, year, year_weight, value, points, n_groups, n_hospitals):
-    bounds = chunk_bounds(len(group), FIXED_WORDS * 2 * len(year_weight) * n_groups * n_hospitals)
-    return kernel(bounds, group, hospital, usable, year, 2022, year_weight, value, points, n_groups, n_hospitals)
+def _sums(kernel, group, hospital, usable, year, values, n_groups, n_hospitals):
+    bounds = chunk_bounds(len(group), FIXED_WORDS * 5 * n_groups * n_hospitals)
+    return fixed_values(kernel(bounds, group, hospital, usable, year, 2021, 5, values, n_groups, n_hospitals))
 
 
 @settings(deadline=None, max_examples=60)
 @given(st.integers(min_value=0, max_value=400), st.integers(min_value=1, max_value=4),
        st.integers(min_value=1, max_value=5), st.integers(min_value=0, max_value=2**32 - 1))
-def test_point_value_sums_are_exact_in_any_order(n, n_groups, n_hospitals, seed):
+def test_year_sums_are_exact_in_any_order(n, n_groups, n_hospitals, seed):
     rng = np.random.default_rng(seed)
     group = rng.integers(0, n_groups, n)
     hospital = rng.integers(0, n_hospitals, n)
     usable = rng.random(n) < 0.8
-    year_weight = np.array([0.0, 1.0, 2.0, 7.0])
-    year = rng.integers(2021, 2026, n)   # years outside the table take its nearest end
-    year_pos = np.clip(year - 2022, 0, 3)
-    value = rng.lognormal(9, 1, n).round(2)
-    points = rng.lognormal(4, 1, n)
-    args = (group, hospital, usable, year, year_weight, value, points, n_groups, n_hospitals)
-    got = _sums(point_value_sums.serial, *args)
-    expected = _fsum_sums(group, hospital, usable, year_pos, year_weight, value, points, n_groups, n_hospitals)
-    for mine, theirs in zip(got, expected):
-        np.testing.assert_allclose(mine, theirs, rtol=1e-15, atol=0)
+    year = rng.integers(2021, 2026, n)
+    values = rng.lognormal(9, 1, n).round(2) if seed % 2 else rng.lognormal(4, 1, n)
+    got = _sums(year_sums.serial, group, hospital, usable, year, values, n_groups, n_hospitals)
+    cell = ((year - 2021) * n_groups + group) * n_hospitals + hospital
+    expected = [math.fsum(values[usable & (cell == k)]) for k in range(5 * n_groups * n_hospitals)]
+    np.testing.assert_allclose(got, expected, rtol=1e-15, atol=0)
     order = rng.permutation(n)
-    shuffled = (group[order], hospital[order], usable[order], year[order], year_weight, value[order], points[order],
-                n_groups, n_hospitals)
-    for kernel, inputs in ((point_value_sums.threaded, args), (point_value_sums.serial, shuffled)):
-        for mine, again in zip(got, _sums(kernel, *inputs)):
-            assert np.array_equal(mine, again)
+    shuffled = (group[order], hospital[order], usable[order], year[order], values[order])
+    assert np.array_equal(got, _sums(year_sums.threaded, group, hospital, usable, year, values, n_groups, n_hospitals))
+    assert np.array_equal(got, _sums(year_sums.serial, *shuffled, n_groups, n_hospitals))
+
+
+@settings(deadline=None, max_examples=30)
+@given(st.integers(min_value=1, max_value=300), st.integers(min_value=0, max_value=2**32 - 1))
+def test_pool_and_area_values_from_one_pass_and_kept_sums_are_those_of_separate_calls(n, seed):
+    rng = np.random.default_rng(seed)
+    policy = policy_from_mapping({"point_value": {"year_weights": [1, 2, 7]}})
+    pool, hospital = rng.integers(0, 6, n), rng.integers(0, 4, n)
+    pool_area = np.array([0, 0, 1, 1, 2, 0])
+    year = rng.integers(2019, 2025, n)
+    value, points = rng.lognormal(9, 1, n).round(2), rng.lognormal(4, 1, n)
+    use = rng.random(n) < 0.9
+    memo = {}
+    by_pool, by_area = history_point_value(value, points, year, pool, hospital, 6, 4, policy, use,
+                                           wider=(pool_area, 3), memo=memo)
+    alone = history_point_value(value, points, year, pool_area[pool], hospital, 3, 4, policy, use)
+    np.testing.assert_array_equal(by_pool, history_point_value(value, points, year, pool, hospital, 6, 4, policy, use))
+    np.testing.assert_array_equal(by_area, alone)
+    more = points * rng.choice([1.0, 1.1], n)   # a scenario's points: the kept value sums serve it
+    again = history_point_value(value, more, year, pool, hospital, 6, 4, policy, use, wider=(pool_area, 3), memo=memo)
+    fresh = history_point_value(value, more, year, pool, hospital, 6, 4, policy, use, wider=(pool_area, 3))
+    for mine, theirs in zip(again, fresh):
+        np.testing.assert_array_equal(mine, theirs)
 
 
 def test_history_point_value_worked_example_6_2():
