@@ -25,7 +25,7 @@ from numba import njit, prange
 
 __all__ = ["StayArrays", "PoolPrices", "PoolSums", "StayWeights", "HospitalSums", "StayPayments", "Sharing",
            "BASIS_CODES", "chunk_bounds", "pool_sums", "stay_weights", "share_grouped", "largest_remainder",
-           "hospital_sums", "pair_counts", "year_sums", "fixed_values", "year_counts"]
+           "hospital_sums", "pair_counts", "year_sums", "fixed_values", "usable_years"]
 
 N_BUCKETS = 1 << 12
 PARALLEL_MIN_STAYS = 200_000   # items from which a kernel runs on threads
@@ -296,10 +296,11 @@ def _pool_sums(bounds, stays, n_pools, n_regions):
 pool_sums = threaded_by_size(_pool_sums)
 
 
-def _stay_weights(bounds, stays, fund_ratio, use_ratio, n_hospitals):
+def _stay_weights(bounds, stays, fund_ratio, use_ratio, n_hospitals, per_stay):
     """Allocation weight of each stay paid by points: its points, times the fund ratio of its
     insured region in its pool when ``use_ratio`` (total-cost basis; points that are the fund's part
-    already count as they are); and the weight per (pool, hospital).
+    already count as they are); and the weight per (pool, hospital) (only that without ``per_stay``:
+    the per-stay arrays are then empty).
 
     Parameters
     ----------
@@ -308,6 +309,7 @@ def _stay_weights(bounds, stays, fund_ratio, use_ratio, n_hospitals):
     fund_ratio : float64[n_pools, n_regions]
     use_ratio : bool
     n_hospitals : int
+    per_stay : bool
 
     Returns
     -------
@@ -316,16 +318,17 @@ def _stay_weights(bounds, stays, fund_ratio, use_ratio, n_hospitals):
     n = stays.pool.shape[0]
     n_chunks = bounds.shape[0] - 1
     n_pairs = fund_ratio.shape[0] * n_hospitals
-    weight = np.empty(n, dtype=np.float64)
-    pair = np.empty(n, dtype=np.int64)
+    weight = np.empty(n if per_stay else 0, dtype=np.float64)
+    pair = np.empty(n if per_stay else 0, dtype=np.int64)
     pair_weight = np.zeros((n_chunks, FIXED_WORDS, n_pairs), dtype=np.int64)
     has_fund_part = stays.fund_part.shape[0] == n
     for c in prange(n_chunks):
         for i in range(bounds[c], bounds[c + 1]):
             pool = stays.pool[i]
             if pool < 0 or stays.fixed[i]:
-                weight[i] = 0.0
-                pair[i] = n_pairs
+                if per_stay:
+                    weight[i] = 0.0
+                    pair[i] = n_pairs
                 continue
             stay_weight = stays.points[i]
             if use_ratio:
@@ -335,8 +338,9 @@ def _stay_weights(bounds, stays, fund_ratio, use_ratio, n_hospitals):
                 fund_part = stays.fund_part[i] if has_fund_part else 0.0
                 stay_weight = (stay_weight - fund_part) * fund_ratio[pool, insured] + fund_part
             pool_hospital = pool * n_hospitals + stays.hospital[i]
-            weight[i] = stay_weight
-            pair[i] = pool_hospital
+            if per_stay:
+                weight[i] = stay_weight
+                pair[i] = pool_hospital
             _add_fixed(pair_weight[c], pool_hospital, stay_weight)
     return StayWeights(weight, pair, _fixed_values(_add_chunks(pair_weight)))
 
@@ -344,8 +348,9 @@ def _stay_weights(bounds, stays, fund_ratio, use_ratio, n_hospitals):
 stay_weights = threaded_by_size(_stay_weights)
 
 
-def _hospital_sums(bounds, stays, stay_gross, prices, row_of_pair, n_rows, n_hospitals, points_scale):
-    """Sums per hospital row, the monthly fund due at the budget point value, and the per-stay payments.
+def _hospital_sums(bounds, stays, stay_gross, prices, row_of_pair, n_rows, n_hospitals, points_scale, per_stay):
+    """Sums per hospital row, the monthly fund due at the budget point value, and the per-stay payments
+    (empty without ``per_stay``).
 
     Parameters
     ----------
@@ -359,6 +364,7 @@ def _hospital_sums(bounds, stays, stay_gross, prices, row_of_pair, n_rows, n_hos
     n_rows, n_hospitals : int
     points_scale : float
         Points per RW (CMI = mean base points / scale).
+    per_stay : bool
 
     Returns
     -------
@@ -370,31 +376,34 @@ def _hospital_sums(bounds, stays, stay_gross, prices, row_of_pair, n_rows, n_hos
     fen_and_stays = np.zeros((n_chunks, 9, n_rows), dtype=np.int64)   # FUND_DUE ... REMOTE_FFS
     float_sums = np.zeros((n_chunks, FIXED_WORDS, 3 * n_rows), dtype=np.int64)    # POINTS, RW_SUM, LEVEL_SUM
     month_due = np.zeros((n_chunks, FIXED_WORDS, n_rows * 13), dtype=np.int64)
-    payment = np.empty(n, dtype=np.float64)
-    gain = np.empty(n, dtype=np.float64)
-    standard = np.empty(n, dtype=np.float64)
-    point_value = np.empty(n, dtype=np.float64)
-    fund_ratio = np.empty(n, dtype=np.float64)
+    n_out = n if per_stay else 0
+    payment = np.empty(n_out, dtype=np.float64)
+    gain = np.empty(n_out, dtype=np.float64)
+    standard = np.empty(n_out, dtype=np.float64)
+    point_value = np.empty(n_out, dtype=np.float64)
+    fund_ratio = np.empty(n_out, dtype=np.float64)
     has_level = stays.hospital_level.shape[0] == n
     has_fund_part = stays.fund_part.shape[0] == n
     for c in prange(n_chunks):
         for i in range(bounds[c], bounds[c + 1]):
             pool = stays.pool[i]
             if pool < 0:
-                payment[i] = 0.0
-                gain[i] = 0.0
-                standard[i] = np.nan
-                point_value[i] = np.nan
-                fund_ratio[i] = np.nan
+                if per_stay:
+                    payment[i] = 0.0
+                    gain[i] = 0.0
+                    standard[i] = np.nan
+                    point_value[i] = np.nan
+                    fund_ratio[i] = np.nan
                 continue
             row = row_of_pair[stays.area[i] * n_hospitals + stays.hospital[i]]
             patient_share = stays.cost_fen[i] - stays.fund_fen[i]
             if stays.fixed[i]:
                 due = stays.fixed_fen[i]
                 due_at_budget_value = np.float64(due)
-                standard[i] = np.nan
-                point_value[i] = np.nan
-                fund_ratio[i] = np.nan
+                if per_stay:
+                    standard[i] = np.nan
+                    point_value[i] = np.nan
+                    fund_ratio[i] = np.nan
             else:
                 insured = stays.insured[i]
                 if insured < 0:
@@ -411,12 +420,14 @@ def _hospital_sums(bounds, stays, stay_gross, prices, row_of_pair, n_rows, n_hos
                     due_at_budget_value = stays.points[i] * budget_value * 100.0 - patient_share
                 else:
                     due_at_budget_value = stays.points[i] * budget_value * 100.0
-                standard[i] = stays.points[i] * prices.point_value[pool]
-                point_value[i] = prices.point_value[pool]
-                fund_ratio[i] = ratio
+                if per_stay:
+                    standard[i] = stays.points[i] * prices.point_value[pool]
+                    point_value[i] = prices.point_value[pool]
+                    fund_ratio[i] = ratio
                 _add_fixed(float_sums[c], POINTS * n_rows + row, stays.points[i])
-            payment[i] = due / 100.0
-            gain[i] = (due - stays.fund_fen[i]) / 100.0
+            if per_stay:
+                payment[i] = due / 100.0
+                gain[i] = (due - stays.fund_fen[i]) / 100.0
             fen_and_stays[c, FUND_DUE, row] += due
             fen_and_stays[c, FFS_FUND, row] += stays.fund_fen[i]
             fen_and_stays[c, TOTAL_COST, row] += stays.cost_fen[i]
@@ -765,7 +776,7 @@ def _year_sums(bounds, group, hospital, usable, year, first_year, n_years, value
         Cell of each stay (anything where the stay is not usable).
     usable : bool[n]
     year : int64[n]
-        Year of each stay, ``first_year`` to ``first_year + n_years - 1`` where usable.
+        Year of each stay, at most ``first_year + n_years - 1`` where usable (earlier years are left out).
     first_year, n_years : int
     values : float64[n]
     n_groups, n_hospitals : int
@@ -780,7 +791,7 @@ def _year_sums(bounds, group, hospital, usable, year, first_year, n_years, value
     buffer = np.zeros((n_chunks, FIXED_WORDS, n_years * n_cells), dtype=np.int64)
     for c in prange(n_chunks):
         for i in range(bounds[c], bounds[c + 1]):
-            if usable[i]:
+            if usable[i] and year[i] >= first_year:
                 _add_fixed(buffer[c], (year[i] - first_year) * n_cells + group[i] * n_hospitals + hospital[i],
                            values[i])
     return _add_chunks(buffer)
@@ -796,21 +807,28 @@ def fixed_values(cells):
 
 
 @njit(cache=True)
-def year_counts(year, usable):
-    """(the first year among the usable stays, the number of usable stays of each year from it on);
-    (0, empty) when none is usable."""
+def usable_years(use, points, year):
+    """(which stays the history point value counts: those in ``use`` (bool[n], or bool[0]: all) with
+    finite points above 0; the first year among them; the number of them in each year from it on).
+    The first year is 0 and the counts empty when none counts."""
+    n = points.shape[0]
+    every = use.shape[0] == 0
+    usable = np.empty(n, dtype=np.bool_)
     first, last = 0, -1
-    for i in range(year.shape[0]):
-        if usable[i]:
+    for i in range(n):
+        p = points[i]
+        ok = (every or use[i]) and p > 0.0 and p < np.inf
+        usable[i] = ok
+        if ok:
             if last < first:
                 first, last = year[i], year[i]
             else:
                 first, last = min(first, year[i]), max(last, year[i])
     counts = np.zeros(max(last - first + 1, 0), dtype=np.int64)
-    for i in range(year.shape[0]):
+    for i in range(n):
         if usable[i]:
             counts[year[i] - first] += 1
-    return first, counts
+    return usable, first, counts
 
 
 # ------------------------------------------------------------------------------------- per-case passes

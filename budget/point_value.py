@@ -19,7 +19,7 @@ from typing import Mapping
 
 import numpy as np
 
-from drgdip.budget._kernels import FIXED_WORDS, chunk_bounds, fixed_values, year_counts, year_sums
+from drgdip.budget._kernels import FIXED_WORDS, chunk_bounds, fixed_values, usable_years, year_sums
 from drgdip.budget.frame import CaseArrays
 from drgdip.budget.money import round_fen
 from drgdip.budget.policy import PointValueRules, Policy
@@ -148,9 +148,8 @@ def history_point_value(value: np.ndarray, points: np.ndarray, year: np.ndarray,
     points): the sums of the values are worked out again only when other stays count.
     """
     weights = np.asarray(policy.budget_year_weights, dtype=np.float64)
-    usable = points > 0 if use is None else use & (points > 0)
     year = _cells(year)
-    first, counts = year_counts(year, usable)
+    usable, first, counts = usable_years(np.zeros(0, dtype=bool) if use is None else use, _floats(points), year)
     if not len(counts):
         nothing = np.full(n_groups, np.nan)
         return (nothing, np.full(wider[1], np.nan)) if wider is not None else nothing
@@ -159,7 +158,6 @@ def history_point_value(value: np.ndarray, points: np.ndarray, year: np.ndarray,
     first = int(kept[0])
     year_weight = np.zeros(int(kept[-1]) - first + 1)
     year_weight[kept - first] = weights[-len(kept):]
-    usable &= year >= first
     group, hospital = _cells(group), _cells(hospital)
     shape = (first, len(year_weight), n_groups, n_hospitals)
     num = None
@@ -210,9 +208,14 @@ def budget_point_values(policy: Policy, arrays: CaseArrays, pool: np.ndarray, po
     n_h = len(arrays.hospital_labels)
     n_areas = len(area_labels)
     if history is not None and history_year is not None:
-        use = (history_pool >= 0) & (history_hospital >= 0) & ~history.fixed
-        if year is not None:
-            use &= history_year < year
+        placed = memo.get("placed") if memo is not None else None
+        if placed is None:   # the same for any points of the same history
+            placed = (history_pool >= 0) & (history_hospital >= 0)
+            if year is not None:
+                placed &= history_year < year
+            if memo is not None:
+                memo["placed"] = placed
+        use = placed & ~history.fixed
         numer = history_yuan if history_yuan is not None else \
             (history.fund_fen if fund_basis else history.cost_fen) / 100.0
         by_pool, by_area = history_point_value(numer, history.points, history_year, history_pool, history_hospital,

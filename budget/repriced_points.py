@@ -91,9 +91,11 @@ def _day_payments_again(kept: KeptPoints, before: dict, policy: Policy, point_va
     (one per such stay), written into the full columns of ``into``, which gets a column of the kept
     run where the payment methods change it; False when they cannot be worked out apart (the points
     stage then runs and says why)."""
+    if "day_stays_with_points" not in kept.memo:   # the same for every scenario
+        points = {c: kept.frame[c].array[kept.day_rows] for c in POINT_COLUMNS if c in kept.frame.columns}
+        kept.memo["day_stays_with_points"] = with_columns(kept.day_stays, **points)
     rows = kept.day_rows
-    points = {c: kept.frame[c].array[rows] for c in POINT_COLUMNS if c in kept.frame.columns}
-    part = with_columns(kept.day_stays, **points, **before)
+    part = with_columns(kept.memo["day_stays_with_points"], **before)
     try:
         part = with_payment_methods(part, policy, np.asarray(point_value, dtype=np.float64))
     except UsageError:

@@ -62,8 +62,9 @@ def share_money(year_input: SettlementInput, values: PointValues, policy: Policy
     n_hospitals = year_input.n_hospitals
     n_pairs = layout.n_pools * n_hospitals
     use_ratio = policy.point_value.basis == "total_cost"
-    weights = year_input.remembered(("stay_weights", use_ratio, values.fund_ratio.tobytes()), lambda: stay_weights(
-        chunk_bounds(len(stays.pool), FIXED_WORDS * n_pairs), stays, values.fund_ratio, use_ratio, n_hospitals))
+    weights = year_input.remembered(("stay_weights", use_ratio, values.fund_ratio.tobytes(), per_stay), lambda: (
+        stay_weights(chunk_bounds(len(stays.pool), FIXED_WORDS * n_pairs), stays, values.fund_ratio, use_ratio,
+                     n_hospitals, per_stay)))
     pair_money = _share_pools(weights.pair_weight, values.values.gross, year_input.arrays.hospital_labels,
                               layout.n_pools)
     rows = year_input.remembered(("hospital_rows",), lambda: hospital_rows(year_input))
@@ -75,7 +76,7 @@ def share_money(year_input: SettlementInput, values: PointValues, policy: Policy
                prices.basis, points_scale)
         without = year_input.remembered(key, lambda: hospital_sums(
             bounds, stays, np.zeros(len(stays.pool), dtype=np.int64), prices, rows.row_of_pair, rows.n, n_hospitals,
-            points_scale)[0])
+            points_scale, False)[0])
         present = np.flatnonzero(pair_money)
         pool, hospital = present // n_hospitals, present % n_hospitals
         row = rows.row_of_pair[layout.pool_area[pool] * n_hospitals + hospital]
@@ -85,7 +86,7 @@ def share_money(year_input: SettlementInput, values: PointValues, policy: Policy
     stay_gross, _ = share_by_weight(weights.pair, weights.weight, pair_money, n_pairs, year_input.case_id)
     del weights
     sums, payments = hospital_sums(bounds, stays, stay_gross, values.prices, rows.row_of_pair, rows.n, n_hospitals,
-                                   points_scale)
+                                   points_scale, True)
     return Shares(rows=rows, sums=sums, payments=payments)
 
 

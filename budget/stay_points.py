@@ -88,11 +88,8 @@ def history_point_values(history: pd.DataFrame, years: np.ndarray, policy: Polic
     ``memo``: kept with it (see :func:`~drgdip.budget.point_value.history_point_value`)."""
     use, area, labels, hospital, n_hospitals, value = layout or history_layout(history, policy, settled_hospitals)
     points = history["case_points"].to_numpy(dtype=np.float64, na_value=np.nan)
-    use = use & np.isfinite(points)
     if "fixed_payment" in history.columns:
-        use &= history["fixed_payment"].isna().to_numpy()
-    if not use.any():
-        return {}
+        use = use & history["fixed_payment"].isna().to_numpy()
     per_area = history_point_value(value, points, years, area, hospital, len(labels), n_hospitals, policy, use,
                                    memo=memo)
     return {label: float(pv) for label, pv in zip(labels, per_area) if np.isfinite(pv)}
