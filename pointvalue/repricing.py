@@ -29,10 +29,13 @@ __all__ = ["PointsRecipe", "recipe_part", "points_recipe", "repriced_points", "w
 KEY_COLUMNS = ("hospital_id", "hospital_level", "insurance_type")
 
 
+NO_HOSPITAL_COEFS = HospitalCoefTable()
+
+
 def without_coefficients(policy: PointsPolicy) -> PointsPolicy:
     """``policy`` with the hospital and remote coefficients at their defaults: two policies equal here
     differ only in what :func:`repriced_points` can apply."""
-    return replace(policy, hospital_coef=HospitalCoefTable(), remote=replace(policy.remote, remote_coef=1.0))
+    return replace(policy, hospital_coef=NO_HOSPITAL_COEFS, remote=replace(policy.remote, remote_coef=1.0))
 
 
 def follows_coefficients(policy: PointsPolicy) -> bool:

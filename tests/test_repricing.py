@@ -137,17 +137,20 @@ def test_coefficient_scenarios_price_the_kept_points_and_equal_fresh_settlements
              apply_overrides(policy, {"points.hospital_coef.by_level.1": 0.83, "points.remote.remote_coef": 0.95}),
              apply_overrides(policy, {f"points.hospital_coef.by_hospital.{hospital}": 1.3}),
              apply_overrides(policy, {"points.hospital_coef.default": 0.97})]
-    calls, layouts = [], []
+    calls, layouts, reads = [], [], []
     real = points_module.case_point_inputs
     monkeypatch.setattr(points_module, "case_point_inputs", lambda *a, **k: calls.append(1) or real(*a, **k))
     real_layout = inputs.build_layout
     monkeypatch.setattr(inputs, "build_layout", lambda *a, **k: layouts.append(1) or real_layout(*a, **k))
-    ran, laid_out = [], []
+    real_read = inputs.case_arrays
+    monkeypatch.setattr(inputs, "case_arrays", lambda *a, **k: reads.append(1) or real_read(*a, **k))
+    ran, laid_out, read = [], [], []
     for step in steps:
-        before, before_layouts = len(calls), len(layouts)
+        before, before_layouts, before_reads = len(calls), len(layouts), len(reads)
         got = settle_prepared(prepared, step)
         ran.append(len(calls) - before)
         laid_out.append(len(layouts) - before_layouts)
+        read.append(len(reads) - before_reads)
         expected = settle_province(province_dir, step, **grouping)
         for name, table in got.tables().items():
             pd.testing.assert_frame_equal(table.reset_index(drop=True), expected.tables()[name].reset_index(drop=True),
@@ -155,6 +158,43 @@ def test_coefficient_scenarios_price_the_kept_points_and_equal_fresh_settlements
         assert got.warnings == expected.warnings
     assert ran[0] > 0 and ran[1:] == [0] * (len(steps) - 1)
     assert laid_out[1:] == [0] * (len(steps) - 1)   # a coefficient, the remote one too, keeps the layout
+    assert read[0] > 0 and read[1:] == [0] * (len(steps) - 1)   # only the rewritten points columns are read
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), changed=st.sets(st.sampled_from(
+    ["case_points", "fixed_payment", "fund_part_points", "outlier_class", "base_points"]), min_size=1))
+def test_reading_only_the_rewritten_columns_gives_the_arrays_of_a_full_read(seed, changed):
+    from drgdip.budget.frame import case_arrays, points_again
+
+    rng = np.random.default_rng(seed)
+    n = 300
+    points = rng.lognormal(4, 1, n)
+    fixed = np.where(rng.random(n) < 0.1, rng.lognormal(7, 1, n).round(2), np.nan)
+    frame = pd.DataFrame({
+        "case_id": [f"c{i}" for i in range(n)], "hospital_id": rng.choice(["H1", "H2"], n),
+        "region": rng.choice(["R1", "R2"], n), "total_cost": rng.lognormal(9, 1, n).round(2),
+        "fund_paid": rng.lognormal(8, 1, n).round(2), "case_points": np.where(rng.random(n) < 0.05, np.nan, points),
+        "fixed_payment": fixed, "fund_part_points": points * rng.choice([0.0, 0.5], n),
+        "outlier_class": rng.choice(["normal", "high", "low"], n), "base_points": rng.lognormal(4, 1, n),
+        "settle_status": rng.choice(["ok", "ok", "excluded"], n)})
+    other = frame.copy()
+    rows = rng.random(n) < 0.4
+    if "case_points" in changed:
+        other.loc[rows, "case_points"] = np.where(rng.random(rows.sum()) < 0.1, np.nan, points[rows] * 1.1)
+    if "fixed_payment" in changed:
+        other.loc[rows, "fixed_payment"] = np.where(rng.random(rows.sum()) < 0.5, np.nan, 99.5)
+    if "fund_part_points" in changed:
+        other.loc[rows, "fund_part_points"] = 0.0
+    if "outlier_class" in changed:
+        other.loc[rows, "outlier_class"] = "special"
+    if "base_points" in changed:
+        other.loc[rows, "base_points"] = 1.0
+    again = points_again(case_arrays(frame), other, frozenset(changed) | {"case_points"})
+    fresh = case_arrays(other)
+    for name in ("points", "fixed", "fixed_fen", "status", "status_labels", "base_points", "outlier_class",
+                 "outlier_labels", "fund_part_points", "hospital", "cost_fen", "month"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(fresh, name), err_msg=name)
 
 
 @settings(max_examples=5, deadline=None)
