@@ -63,7 +63,9 @@ class SettlementInput:
 
 # what phases derive from the layout and the stays' funds and months alone, and from the history's
 # funds alone: an input laid out like another (``read_input``'s ``like``) takes them from it
-LAYOUT_ONLY = ("pool_remote_fund", "without_months", "hospital_rows")
+LAYOUT_ONLY = ("pool_remote_fund", "without_months", "hospital_rows", "left_out_counts")
+# and what they derive from the layout and the stays' outlier classes: taken when those are the very same
+CLASSES_ONLY = ("outlier_counts",)
 HISTORY_FUNDS_ONLY = ("last_year_funds", "last_fund_by_row", "history_yuan", "history_value_sums")
 
 INPUT_SECTIONS = ("points", "point_value", "pooling", "regions", "remote_pool", "year")
@@ -144,7 +146,8 @@ def read_input(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame |
         derived = {}
         if like is not None and like.derived and layout is like.layout:
             kept = LAYOUT_ONLY + (HISTORY_FUNDS_ONLY if mapped is not None and like.history is not None
-                                  and mapped.area is like.history.area else ())
+                                  and mapped.area is like.history.area else ()) \
+                + (CLASSES_ONLY if arrays.outlier_class is like.arrays.outlier_class else ())
             derived = {key: value for key, value in like.derived.items() if key[0] in kept}
     return SettlementInput(arrays=arrays, case_id=cases["case_id"], layout=layout, stays=stays, history=mapped,
                            hospital_table=hospital_table, year=year if year is not None else policy.year,
