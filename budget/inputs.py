@@ -144,6 +144,8 @@ def read_input(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame |
     derived = None
     if keep:
         derived = {}
+        if history_like is not None and history_like.derived and mapped is history_like.history:
+            derived = _of_the_history(history_like.derived)
         if like is not None and like.derived and layout is like.layout:
             kept = LAYOUT_ONLY + (HISTORY_FUNDS_ONLY if mapped is not None and like.history is not None
                                   and mapped.area is like.history.area else ()) \
@@ -165,6 +167,13 @@ def _points_again(stays: CaseArrays | None, frame: pd.DataFrame, origin, stays_o
     if changed is None:
         return None
     return points_again(stays, frame, changed, file=file, rounding=rounding)
+
+
+def _of_the_history(derived: dict) -> dict:
+    """What an input derived from its history's funds alone, and its budget point values where the
+    history alone gave them: the same for other stays of the year in the same places."""
+    return {key: value for key, value in derived.items() if key[0] in HISTORY_FUNDS_ONLY
+            or (key[0] == "budget_point_values" and not (value[1] == "current_year").any())}
 
 
 def _same_places(arrays: CaseArrays, layout: Layout, other: SettlementInput) -> bool:

@@ -473,20 +473,38 @@ def _points_of_a_draw(current: pd.DataFrame, parent: pd.DataFrame, source: np.nd
     """The drawn stays ``current`` with their points: the points columns of each stay's row of
     ``parent``, those of the stays a step rewrote computed again."""
     written = [c for c in parent.columns if c in POINTS_STAGE_COLUMNS]
-    columns = {c: pd.Series(parent[c].array.take(source)) for c in written}
-    if changed.any():
-        positions = np.flatnonzero(changed)
+    redone, positions = None, np.flatnonzero(changed)
+    if len(positions):
         redone = settlement_year_points(current.iloc[positions].reset_index(drop=True), policy, table,
                                         by_area=by_area)
-        for name in written:
-            if name not in redone.columns:   # a rewritten stay differs from its row only in its group
-                continue
-            column, new = columns[name], redone[name]
-            if isinstance(column.dtype, pd.CategoricalDtype):
-                column = column.cat.add_categories(pd.Index(new.dropna().unique()).difference(column.cat.categories))
-            column.iloc[positions] = new.to_numpy()
-            columns[name] = column
-    return with_columns(current, **{name: column.array for name, column in columns.items()})
+    columns = {}
+    for name in written:
+        # a rewritten stay differs from its row only in its group: columns the points stage does not
+        # write again stay as they are
+        new = redone[name] if redone is not None and name in redone.columns else None
+        columns[name] = _drawn_column(parent[name].array, source, positions, new)
+    return with_columns(current, **columns)
+
+
+def _drawn_column(values, source: np.ndarray, positions: np.ndarray, new: pd.Series | None):
+    """``values`` at the rows ``source``, with ``new`` at ``positions``."""
+    if isinstance(values, pd.Categorical):
+        categories = values.categories
+        if new is not None:
+            categories = categories.append(pd.Index(new.dropna().unique()).difference(categories))
+        codes = values.codes.take(source)
+        if new is not None:
+            codes[positions] = categories.get_indexer(new.astype(object).where(new.notna(), None))
+        return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories, ordered=values.ordered))
+    if isinstance(values, pd.arrays.NumpyExtensionArray) and (new is None or new.dtype == values.dtype):
+        out = values.to_numpy().take(source)
+        if new is not None:
+            out[positions] = new.to_numpy(dtype=out.dtype)
+        return out
+    column = pd.Series(values.take(source))
+    if new is not None:
+        column.iloc[positions] = new.to_numpy()
+    return column.array
 
 
 def assessed_policy(policy: Policy, scores: pd.Series) -> Policy:
