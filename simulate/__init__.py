@@ -13,7 +13,8 @@ Public API
 from drgdip.budget.pipeline import PreparedProvince, prepare_province
 from drgdip.budget.pipeline import settle_prepared as settle
 from drgdip.simulate.casemix import perturb
-from drgdip.simulate.engine import SimulationResult, draw_province, simulate
+from drgdip.simulate.engine import SimulationResult, simulate
+from drgdip.simulate.settlements import draw_province
 from drgdip.simulate.output import format_simulation_summary, write_draw, write_simulation
 from drgdip.simulate.scenarios import MonteCarlo, Scenario, ScenarioSpec, Sweep, apply_overrides, load_scenarios
 

@@ -16,17 +16,18 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from drgdip.budget.pipeline import PreparedProvince, settle_prepared
+from drgdip.budget.pipeline import PreparedProvince
 from drgdip.budget.policy import Policy
 from drgdip.budget.settle import Settlement
-from drgdip.simulate.casemix import perturb_with_sources
-from drgdip.simulate.scenarios import BASELINE, MonteCarlo, Scenario, Sweep, apply_overrides, draw_policy, draw_values
+from drgdip.simulate.on_cluster import settle_on_cluster
+from drgdip.simulate.scenarios import BASELINE, MonteCarlo, Scenario, Sweep
+from drgdip.simulate.settlements import (HOSPITAL_KEY, DrawUnits, draw_outcome, draw_province, hospital_payments,
+                                         settle_named)
 
-__all__ = ["SimulationResult", "simulate", "draw_province", "DrawUnits", "HOSPITAL_KEY", "QUANTILES"]
+__all__ = ["SimulationResult", "simulate", "draw_province", "draw_outcome", "settle_named", "DrawUnits", "HOSPITAL_KEY",
+           "QUANTILES"]
 
-HOSPITAL_KEY = ["area", "hospital_id"]
 QUANTILES = (0.05, 0.50, 0.95)
-CASE_MIX_STREAM = 0x43415345   # the random stream of a draw's case-mix perturbation ("CASE")
 
 
 @dataclass(frozen=True)
@@ -58,48 +59,51 @@ class SimulationResult:
 
 def simulate(prepared: PreparedProvince, base_policy: Policy, *, scenarios: Iterable[Scenario] = (),
              sweeps: Iterable[Sweep] = (), monte_carlo: MonteCarlo | None = None,
-             progress: Callable[[int, int], None] | None = None) -> SimulationResult:
+             progress: Callable[[int, int], None] | None = None, client=None) -> SimulationResult:
     """Settle the baseline, every scenario and sweep value, and every Monte Carlo draw of ``prepared``.
 
-    ``progress(done, total)`` is called after each settlement.
+    ``progress(done, total)`` is called after each settlement. ``client``: a ``dask.distributed.Client``
+    whose workers run the settlements as tasks, each worker preparing the province once
+    (:mod:`drgdip.simulate.on_cluster`); the tables are the same as without it.
     """
     sweeps = tuple(sweeps)
     named = [(BASELINE, {})] + [(s.name, s.overrides) for s in scenarios] + [
         (s.name, s.overrides) for sweep in sweeps for s in sweep.scenarios()]
     sweep_of = {s.name: (sweep.key, value) for sweep in sweeps for s, value in zip(sweep.scenarios(), sweep.values)}
     total = len(named) + (monte_carlo.draws if monte_carlo is not None else 0)
-    settled: list[tuple[str, Settlement]] = []
-    for name, overrides in named:
-        policy = apply_overrides(base_policy, overrides) if overrides else base_policy
-        settled.append((name, settle_prepared(prepared, policy, input_columns=False, per_stay=False)))
-        if progress:
-            progress(len(settled), total)
+    if client is not None:
+        settled, outcomes = settle_on_cluster(client, prepared, base_policy, named, monte_carlo, progress, total)
+    else:
+        settled = []
+        for name, overrides in named:
+            settled.append((name, settle_named(prepared, base_policy, overrides)))
+            if progress:
+                progress(len(settled), total)
+        outcomes = None
+        if monte_carlo is not None:
+            units = DrawUnits.of(prepared)
+            outcomes = []
+            for draw in range(monte_carlo.draws):
+                outcomes.append(draw_outcome(prepared, base_policy, monte_carlo, draw, units))
+                if progress:
+                    progress(len(named) + draw + 1, total)
     baseline = settled[0][1]
-    base = _payments(baseline)
+    base = hospital_payments(baseline)
     tables, rows = [], []
     for name, result in settled:
-        table = _hospital_rows(name, _payments(result), base)
+        table = _hospital_rows(name, hospital_payments(result), base)
         tables.append(table)
         rows.append(_scenario_row(name, result, table, sweep_of.get(name)))
     hospitals = pd.concat(tables, ignore_index=True)
     summary = pd.DataFrame(rows)
     mc_hospitals, mc_pools = _empty_monte_carlo()
     if monte_carlo is not None:
-        mc_hospitals, mc_pools = _monte_carlo(prepared, base_policy, monte_carlo, baseline,
-                                              lambda k: progress(len(named) + k, total) if progress else None)
+        mc_hospitals, mc_pools = _monte_carlo(base, outcomes, monte_carlo.draws)
     return SimulationResult(scenarios=summary, hospitals=hospitals, monte_carlo_hospitals=mc_hospitals,
                             monte_carlo_pools=mc_pools)
 
 
 # ------------------------------------------------------------------------------------------- scenarios
-
-def _payments(result: Settlement) -> pd.DataFrame:
-    """Per hospital row of a settlement, indexed by (area, hospital_id)."""
-    table = result.hospitals.copy()
-    table["area"] = table["area"].astype(str)
-    table["hospital_id"] = table["hospital_id"].astype(str)
-    return table.set_index(HOSPITAL_KEY)
-
 
 def _hospital_rows(name: str, mine: pd.DataFrame, base: pd.DataFrame) -> pd.DataFrame:
     """scenario × hospital rows (``mine``, :func:`_payments`): payment and its change against the
@@ -144,97 +148,18 @@ def _scenario_row(name: str, result: Settlement, hospitals: pd.DataFrame, swept)
 
 # ------------------------------------------------------------------------------------------ Monte Carlo
 
-def _units(prepared: PreparedProvince) -> dict[str, np.ndarray]:
-    """The hospitals, levels and regions of the settlement year, sorted: what ``per`` draws over."""
-    current = prepared.current
-    units = {"hospital": np.sort(pd.unique(pd.Series(pd.unique(current["hospital_id"])).astype(str)))}
-    for unit, column in (("level", "hospital_level"), ("region", "region")):
-        if column in current.columns:
-            units[unit] = np.sort(pd.unique(pd.Series(pd.unique(current[column].dropna())).astype(str)))
-    return units
-
-
-def _per_hospital(value, unit: str, hospitals: pd.DataFrame) -> pd.Series | float:
-    """A drawn value (one, or one per unit) as one value per hospital id."""
-    if not isinstance(value, pd.Series):
-        return float(value)
-    if unit == "hospital":
-        return value
-    column = {"level": "level", "region": "region"}[unit]
-    return hospitals[column].astype(str).map(value).fillna(0.0)
-
-
-@dataclass(frozen=True)
-class DrawUnits:
-    """What ``per`` draws over, read once from the prepared settlement year: the sorted hospitals,
-    levels and regions, and each hospital's level and region."""
-
-    units: dict
-    hospitals: pd.DataFrame
-
-    @classmethod
-    def of(cls, prepared: PreparedProvince) -> "DrawUnits":
-        return cls(_units(prepared), _hospital_attributes(prepared))
-
-
-def draw_province(prepared: PreparedProvince, base_policy: Policy, monte_carlo: MonteCarlo, draw: int,
-                  units: DrawUnits | None = None) -> tuple[PreparedProvince, Policy]:
-    """Draw ``draw`` of a Monte Carlo: the perturbed province and the drawn policy (``units``: the
-    prepared province's :class:`DrawUnits`, when the caller draws many)."""
-    units = units if units is not None else DrawUnits.of(prepared)
-    policy = draw_policy(base_policy, monte_carlo, draw) if monte_carlo.policy_keys else base_policy
-    values = draw_values(monte_carlo, draw, units.units)
-    case_mix = {name: values[name] for name in monte_carlo.case_mix}
-    if not case_mix:
-        return prepared, policy
-    hospitals = units.hospitals
-    shares = {name: _per_hospital(value, monte_carlo.vary[name].per, hospitals) for name, value in case_mix.items()}
-    rng = np.random.default_rng([monte_carlo.seed, draw, CASE_MIX_STREAM])
-    drawn = perturb_with_sources(prepared.current, rng=rng, **shares, **_upshift_targets(prepared, policy),
-                                 province_prefix_len=policy.points.remote.province_prefix_len)
-    return prepared.with_settlement_year(drawn.cases, drawn_from=(drawn.source, drawn.changed)), policy
-
-
-def _upshift_targets(prepared: PreparedProvince, policy: Policy) -> dict:
-    """Where coding upshift may move a stay: the DIP directory's severity subtypes, or the DRGs of the
-    scheme that grouped the province (else the DRG codes the stays carry)."""
-    if policy.points.is_dip:
-        return {"dip": prepared.grouping.dip}
-    scheme = prepared.grouping.drg_scheme()
-    return {"drg_codes": set(scheme.drg_codes) if scheme is not None else None}
-
-
-def _hospital_attributes(prepared: PreparedProvince) -> pd.DataFrame:
-    """Level and region of each hospital of the settlement year, indexed by hospital id."""
-    current = prepared.current
-    kept = [c for c in ("hospital_id", "hospital_level", "region") if c in current.columns]
-    first = current[kept].drop_duplicates()   # a few rows per hospital: the texts are made of those
-    columns = {"hospital_id": first["hospital_id"].astype(str)}
-    columns["level"] = first["hospital_level"].astype(str) if "hospital_level" in first.columns else ""
-    columns["region"] = first["region"].astype(str) if "region" in first.columns else ""
-    return pd.DataFrame(columns).drop_duplicates("hospital_id").set_index("hospital_id")
-
-
-def _monte_carlo(prepared: PreparedProvince, base_policy: Policy, monte_carlo: MonteCarlo, baseline: Settlement,
-                 progress: Callable[[int], None]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Settle every draw and summarise the payments per hospital and the point values per pool."""
-    base = _payments(baseline)
-    payment = np.zeros((monte_carlo.draws, len(base)))
-    gain = np.zeros((monte_carlo.draws, len(base)))
+def _monte_carlo(base: pd.DataFrame, outcomes: list, draws: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The payments per hospital and the point values per pool over the draws' outcomes, in draw order."""
+    payment = np.zeros((draws, len(base)))
+    gain = np.zeros((draws, len(base)))
     pool_values: dict[str, list] = {}
-    units = DrawUnits.of(prepared)
-    for draw in range(monte_carlo.draws):
-        province, policy = draw_province(prepared, base_policy, monte_carlo, draw, units)
-        result = settle_prepared(province, policy, input_columns=False, per_stay=False)
-        mine = _payments(result).reindex(base.index)
+    for draw, (payments, pools) in enumerate(outcomes):
+        mine = payments.reindex(base.index)
         payment[draw] = mine["final_payment"].fillna(0.0).to_numpy()
         gain[draw] = mine["gain_vs_ffs"].fillna(0.0).to_numpy()
-        for pool, settlement_value, effective in zip(result.pools["pool"].astype(str),
-                                                     result.pools["settlement_point_value"],
-                                                     result.pools["effective_point_value"]):
+        for pool, settlement_value, effective in pools:
             pool_values.setdefault(pool, []).append((draw, settlement_value, effective))
-        progress(draw + 1)
-    return _hospital_distribution(base, payment, gain), _pool_distribution(pool_values, monte_carlo.draws)
+    return _hospital_distribution(base, payment, gain), _pool_distribution(pool_values, draws)
 
 
 def _quantile_columns(prefix: str, values: np.ndarray) -> dict[str, np.ndarray]:

@@ -13,7 +13,8 @@ from drgdip.budget.pipeline import PreparedProvince
 from drgdip.budget.policy import Policy
 from drgdip.core.province import Province, write_province
 from drgdip.core.tables import write_table
-from drgdip.simulate.engine import SimulationResult, draw_province
+from drgdip.simulate.engine import SimulationResult
+from drgdip.simulate.settlements import draw_province
 from drgdip.simulate.scenarios import BASELINE, MonteCarlo, policy_to_mapping
 
 __all__ = ["write_simulation", "format_simulation_summary", "write_draw"]

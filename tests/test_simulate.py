@@ -255,3 +255,29 @@ def test_simulate_takes_the_province_options_of_settle(province_dir, tmp_path):
         [baseline["area"], baseline["hospital_id"]]))
     assert got.reindex(expected.index).tolist() == expected.tolist()
     assert got.reindex(expected.index).tolist() != payments(plain).reindex(expected.index).tolist()
+
+
+@pytest.fixture(scope="module")
+def cluster_client():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            distributed.Client(cluster, set_as_default=False) as client:
+        yield client
+
+
+def test_scenarios_and_draws_on_a_cluster_give_the_same_files(province_dir, prepared, cluster_client, tmp_path):
+    """Scenarios and Monte Carlo batches as tasks on two workers, each preparing the province itself,
+    write the same bytes as one process."""
+    base = load_policy(BASE)
+    spec = dict(scenarios=[Scenario("tight", {"budget.growth_rate": 0.01}),
+                           Scenario("level3_up", {"points.hospital_coef.by_level.3": 1.1})],
+                sweeps=[Sweep("points.remote.remote_coef", [0.9, 1.0])], monte_carlo=MONTE_CARLO)
+    seen = []
+    here = write_simulation(simulate(prepared, base, **spec), tmp_path / "here", fmt="csv")
+    there = write_simulation(simulate(prepare_province(province_dir, base), base, client=cluster_client,
+                                      progress=lambda done, total: seen.append((done, total)), **spec),
+                             tmp_path / "there", fmt="csv")
+    for mine, theirs in zip(here, there):
+        assert mine.read_bytes() == theirs.read_bytes(), mine.name
+    total = 1 + 2 + 2 + MONTE_CARLO.draws
+    assert seen[-1] == (total, total) and [done for done, _ in seen] == sorted(done for done, _ in seen)

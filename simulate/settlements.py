@@ -1,0 +1,124 @@
+"""One settlement of a simulation: a scenario, or a Monte Carlo draw of policy and case mix.
+
+What :func:`drgdip.simulate.engine.simulate` runs for each scenario and draw, in one process or as a
+task on a cluster (:mod:`drgdip.simulate.on_cluster`): a scenario is the base policy with overrides,
+a draw the drawn policy on the settlement year's stays perturbed by :mod:`drgdip.simulate.casemix`,
+both settled with the money shared down to the hospitals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from drgdip.budget.pipeline import PreparedProvince, settle_prepared
+from drgdip.budget.policy import Policy
+from drgdip.budget.settle import Settlement
+from drgdip.simulate.casemix import perturb_with_sources
+from drgdip.simulate.scenarios import MonteCarlo, apply_overrides, draw_policy, draw_values
+
+__all__ = ["HOSPITAL_KEY", "DrawUnits", "draw_province", "draw_outcome", "settle_named", "hospital_payments"]
+
+HOSPITAL_KEY = ["area", "hospital_id"]
+CASE_MIX_STREAM = 0x43415345   # the random stream of a draw's case-mix perturbation ("CASE")
+
+
+def settle_named(prepared: PreparedProvince, base_policy: Policy, overrides: Mapping) -> Settlement:
+    """The settlement of one scenario: ``base_policy`` with ``overrides``, money down to the hospitals."""
+    policy = apply_overrides(base_policy, overrides) if overrides else base_policy
+    return settle_prepared(prepared, policy, input_columns=False, per_stay=False)
+
+
+def hospital_payments(result: Settlement) -> pd.DataFrame:
+    """Per hospital row of a settlement, indexed by (area, hospital_id)."""
+    table = result.hospitals.copy()
+    table["area"] = table["area"].astype(str)
+    table["hospital_id"] = table["hospital_id"].astype(str)
+    return table.set_index(HOSPITAL_KEY)
+
+
+def _units(prepared: PreparedProvince) -> dict[str, np.ndarray]:
+    """The hospitals, levels and regions of the settlement year, sorted: what ``per`` draws over."""
+    current = prepared.current
+    units = {"hospital": np.sort(pd.unique(pd.Series(pd.unique(current["hospital_id"])).astype(str)))}
+    for unit, column in (("level", "hospital_level"), ("region", "region")):
+        if column in current.columns:
+            units[unit] = np.sort(pd.unique(pd.Series(pd.unique(current[column].dropna())).astype(str)))
+    return units
+
+
+def _per_hospital(value, unit: str, hospitals: pd.DataFrame) -> pd.Series | float:
+    """A drawn value (one, or one per unit) as one value per hospital id."""
+    if not isinstance(value, pd.Series):
+        return float(value)
+    if unit == "hospital":
+        return value
+    column = {"level": "level", "region": "region"}[unit]
+    return hospitals[column].astype(str).map(value).fillna(0.0)
+
+
+@dataclass(frozen=True)
+class DrawUnits:
+    """What ``per`` draws over, read once from the prepared settlement year: the sorted hospitals,
+    levels and regions, and each hospital's level and region."""
+
+    units: dict
+    hospitals: pd.DataFrame
+
+    @classmethod
+    def of(cls, prepared: PreparedProvince) -> "DrawUnits":
+        return cls(_units(prepared), _hospital_attributes(prepared))
+
+
+def draw_province(prepared: PreparedProvince, base_policy: Policy, monte_carlo: MonteCarlo, draw: int,
+                  units: DrawUnits | None = None) -> tuple[PreparedProvince, Policy]:
+    """Draw ``draw`` of a Monte Carlo: the perturbed province and the drawn policy (``units``: the
+    prepared province's :class:`DrawUnits`, when the caller draws many)."""
+    units = units if units is not None else DrawUnits.of(prepared)
+    policy = draw_policy(base_policy, monte_carlo, draw) if monte_carlo.policy_keys else base_policy
+    values = draw_values(monte_carlo, draw, units.units)
+    case_mix = {name: values[name] for name in monte_carlo.case_mix}
+    if not case_mix:
+        return prepared, policy
+    hospitals = units.hospitals
+    shares = {name: _per_hospital(value, monte_carlo.vary[name].per, hospitals) for name, value in case_mix.items()}
+    rng = np.random.default_rng([monte_carlo.seed, draw, CASE_MIX_STREAM])
+    drawn = perturb_with_sources(prepared.current, rng=rng, **shares, **_upshift_targets(prepared, policy),
+                                 province_prefix_len=policy.points.remote.province_prefix_len)
+    return prepared.with_settlement_year(drawn.cases, drawn_from=(drawn.source, drawn.changed)), policy
+
+
+def _upshift_targets(prepared: PreparedProvince, policy: Policy) -> dict:
+    """Where coding upshift may move a stay: the DIP directory's severity subtypes, or the DRGs of the
+    scheme that grouped the province (else the DRG codes the stays carry)."""
+    if policy.points.is_dip:
+        return {"dip": prepared.grouping.dip}
+    scheme = prepared.grouping.drg_scheme()
+    return {"drg_codes": set(scheme.drg_codes) if scheme is not None else None}
+
+
+def _hospital_attributes(prepared: PreparedProvince) -> pd.DataFrame:
+    """Level and region of each hospital of the settlement year, indexed by hospital id."""
+    current = prepared.current
+    kept = [c for c in ("hospital_id", "hospital_level", "region") if c in current.columns]
+    first = current[kept].drop_duplicates()   # a few rows per hospital: the texts are made of those
+    columns = {"hospital_id": first["hospital_id"].astype(str)}
+    columns["level"] = first["hospital_level"].astype(str) if "hospital_level" in first.columns else ""
+    columns["region"] = first["region"].astype(str) if "region" in first.columns else ""
+    return pd.DataFrame(columns).drop_duplicates("hospital_id").set_index("hospital_id")
+
+
+def draw_outcome(prepared: PreparedProvince, base_policy: Policy, monte_carlo: MonteCarlo, draw: int,
+                 units: DrawUnits) -> tuple[pd.DataFrame, list]:
+    """What a Monte Carlo summary keeps of draw ``draw``: the final payment and gain against
+    fee-for-service of each hospital row (:data:`HOSPITAL_KEY` index), and (pool, settlement point
+    value, effective point value) of each pool."""
+    province, policy = draw_province(prepared, base_policy, monte_carlo, draw, units)
+    result = settle_prepared(province, policy, input_columns=False, per_stay=False)
+    payments = hospital_payments(result)[["final_payment", "gain_vs_ffs"]]
+    pools = list(zip(result.pools["pool"].astype(str), result.pools["settlement_point_value"],
+                     result.pools["effective_point_value"]))
+    return payments, pools
