@@ -182,11 +182,12 @@ def ordered_results(client, function: Callable, items: Iterable, *args, window: 
     """
     if window is None:
         window = max(2, 2 * sum(client.nthreads().values()))
+    # pure=False: task keys are not hashed from the items (hashing a piece's rows costs more than grouping them)
     pending: deque = deque()
     items = iter(items)
     try:
         for item in items:
-            pending.append(client.submit(function, item, *args, **kwargs))
+            pending.append(client.submit(function, item, *args, pure=False, **kwargs))
             if len(pending) >= window:
                 break
         while pending:
@@ -194,7 +195,7 @@ def ordered_results(client, function: Callable, items: Iterable, *args, window: 
             result = future.result()
             future.release()
             for item in items:
-                pending.append(client.submit(function, item, *args, **kwargs))
+                pending.append(client.submit(function, item, *args, pure=False, **kwargs))
                 break
             yield result
     finally:
