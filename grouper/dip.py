@@ -31,6 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from drgdip.core.cluster import is_dask_frame
 from drgdip.core.errors import UsageError
 from drgdip.core.tables import read_table, source_name
 from drgdip.grouper import _dip_kernels as K
@@ -299,7 +300,14 @@ def group_dip(cases, directory: DipDirectory | str | Path) -> pd.DataFrame:
     ``invalid_input:parse_error`` (a number field such as age, LOS or cost that is not a number) or
     ``unknown_proc`` (a procedure missing from ``proc_attributes.csv``, whose class is unknown: counting
     it as conservative would pay a surgery as a medical group).
+
+    A Dask DataFrame gives a lazy Dask DataFrame of the same columns, partition by partition
+    (:func:`drgdip.grouper.partitioned.group_dip_dask`).
     """
+    if is_dask_frame(cases):
+        from drgdip.grouper.partitioned import group_dip_dask   # partitioned builds on this module
+
+        return group_dip_dask(cases, directory)
     if not isinstance(directory, DipDirectory):
         directory = load_dip_directory(directory)
     frame = read_table(cases, what="cases", required=("dx",), columns=DIP_INPUT_COLUMNS)

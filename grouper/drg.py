@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from drgdip.core.cluster import is_dask_frame
 from drgdip.core.tables import prefetch, source_name, table_format
 from drgdip.grouper import io
 from drgdip.grouper._kernels import GROUP_NONE, _group_drg_kernel
@@ -125,7 +126,13 @@ def group_cases(cases, scheme: Scheme, *, batch_rows: int = io.DEFAULT_BATCH_ROW
     (categoricals). ``gender_aliases`` also accepts M/F/男/女 as male/female for the sex-specific
     MDCs (the reference grouper rejects M/F and lets 男/女 pass without entering MDCM/MDCN);
     ``map_codes`` converts codes through the scheme's dx_map/proc_map first (RULES.md §9).
+    A Dask DataFrame gives a lazy Dask DataFrame of the same columns, partition by partition
+    (:func:`drgdip.grouper.partitioned.group_dask`).
     """
+    if is_dask_frame(cases):
+        from drgdip.grouper.partitioned import group_dask   # partitioned builds on this module
+
+        return group_dask(cases, scheme, batch_rows=batch_rows, gender_aliases=gender_aliases, map_codes=map_codes)
     batches = [grouped for _, grouped in iter_group_batches(
         cases, scheme, batch_rows=batch_rows, gender_aliases=gender_aliases, map_codes=map_codes)]
     return to_frame(batches, scheme)

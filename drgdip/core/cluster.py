@@ -19,13 +19,18 @@ from typing import Callable, Iterable, Iterator
 
 from drgdip.core.errors import UsageError
 
-__all__ = ["DASK_EXTRA", "ClusterSpec", "add_cluster_arguments", "cluster_spec", "dask_client", "describe",
+__all__ = ["DASK_EXTRA", "ClusterError", "ClusterSpec", "add_cluster_arguments", "cluster_spec", "dask_client", "describe", "is_dask_frame",
            "memory_limit_bytes", "ordered_results"]
 
 DASK_EXTRA = "pip install 'drgdip[dask]'"
 ENGINES = ("local", "dask")
 CONNECT_TIMEOUT = 10.0     # seconds to reach a scheduler given by address
 PROTOCOLS = ("tcp", "tls")
+
+
+class ClusterError(UsageError):
+    """The cluster could not finish a run: workers died too often (out of memory, killed) or the scheduler
+    went away. Nothing is wrong with the input; the message says what happened."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,11 @@ def cluster_spec(args) -> ClusterSpec:
     return spec
 
 
+def is_dask_frame(frame) -> bool:
+    """Whether ``frame`` is a Dask DataFrame (told without importing Dask)."""
+    return type(frame).__module__.split(".")[0] in ("dask", "dask_expr") and hasattr(frame, "map_partitions")
+
+
 def _import_distributed():
     try:
         import distributed
@@ -178,8 +188,10 @@ def ordered_results(client, function: Callable, items: Iterable, *args, window: 
     At most ``window`` tasks are in flight or waiting to be taken (default: twice the cluster's threads),
     so memory stays bounded however many items there are. A task that raises stops the run with its
     error (tasks still pending are cancelled). ``function`` must be pure: a task lost with its worker is
-    run again by Dask.
+    run again by Dask; one whose workers die too often (``distributed.scheduler.allowed-failures``), or a
+    scheduler that goes away, is a :class:`ClusterError`.
     """
+    distributed = _import_distributed()
     if window is None:
         window = max(2, 2 * sum(client.nthreads().values()))
     # pure=False: task keys are not hashed from the items (hashing a piece's rows costs more than grouping them)
@@ -192,7 +204,14 @@ def ordered_results(client, function: Callable, items: Iterable, *args, window: 
                 break
         while pending:
             future = pending.popleft()
-            result = future.result()
+            try:
+                result = future.result()
+            except distributed.KilledWorker as error:
+                raise ClusterError(f"Dask gave up on a task after its worker died too often (out of memory, "
+                                   f"crashed or killed; --memory-limit sets the memory of a local worker): "
+                                   f"{error}") from None
+            except (distributed.CancelledError, distributed.client.FutureCancelledError) as error:
+                raise ClusterError(f"a Dask task was cancelled, the scheduler or client went away: {error}") from None
             future.release()
             for item in items:
                 pending.append(client.submit(function, item, *args, pure=False, **kwargs))
