@@ -1,13 +1,15 @@
 """A case file grouped on a Dask cluster, piece by piece, and written as the local engine writes it.
 
-``drgdip group --engine dask`` cuts its input into pieces of about ``partition_rows`` rows: a Parquet
-file (or each Parquet file of a directory, in the order of their paths) at row boundaries known from its
-metadata, which the worker reads itself; a CSV file in batches the client reads and sends. Every piece
-is grouped by the code of the local engine (:func:`drgdip.grouper.io.encode_batch`,
-:func:`drgdip.grouper.drg.group_encoded`, then the caller's ``build`` of the output table), in batches of
-``batch_rows`` rows that know their rows in the file, so statuses and error messages are the local
-engine's. The pieces come back in input order and are written in tables of ``batch_rows`` rows, the
-local engine's batches, so the output file is byte for byte the one ``--engine local`` writes.
+``drgdip group --engine dask`` cuts its input into pieces of ``partition_rows`` rows: a Parquet file
+(or each Parquet file of a directory, in the order of their paths) at row boundaries known from its
+metadata, which the worker reads itself; a CSV file in the local engine's batches, which the client reads
+and sends. Every piece is grouped by the code of the local engine (:func:`drgdip.grouper.io.encode_batch`,
+:func:`drgdip.grouper.drg.group_encoded`, then the caller's ``build`` of the output table), cut where the
+local engine's batches of ``batch_rows`` rows are cut, each knowing its rows in the file, so statuses are
+the local engine's. A piece that fails on its input is grouped again here in the local engine's batches,
+so the error names the file, row and field the local engine names. The pieces come back in input order
+and are written in tables of ``batch_rows`` rows, the local engine's batches, so the output file is byte
+for byte the one ``--engine local`` writes.
 
 Grouping a piece is pure: a piece lost with its worker is grouped again by Dask. The output is written
 under a temporary name beside it and renamed when complete, so a failed run never leaves a
@@ -19,6 +21,7 @@ from __future__ import annotations
 import os
 import secrets
 import warnings
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from drgdip.core.cluster import ordered_results
+from drgdip.core.cluster import ClusterError, ordered_results
 from drgdip.core.errors import UsageError
 from drgdip.core.tables import PARQUET_SUFFIXES, TableWriter, table_columns, table_format
 from drgdip.grouper import io
@@ -83,12 +86,13 @@ def input_files(source) -> list[Path]:
     return [path]
 
 
-def plan_pieces(source, partition_rows: int = DEFAULT_PARTITION_ROWS, *,
-                columns: tuple[str, ...] | None = None) -> Iterator[Piece]:
+def plan_pieces(source, partition_rows: int = DEFAULT_PARTITION_ROWS, *, columns: tuple[str, ...] | None = None,
+                batch_rows: int = io.DEFAULT_BATCH_ROWS) -> Iterator[Piece]:
     """The pieces of ``source`` in input order, of ``partition_rows`` rows (the last of each file shorter).
 
     Parquet pieces are planned from the files' metadata (the required columns checked first); a CSV
-    file is read here, ``columns`` only (None: all), and its pieces carry their rows.
+    file is read here in the local engine's batches of ``batch_rows`` (``columns`` only, None: all), one
+    piece each, which carry their rows.
     """
     if partition_rows < 1:
         raise UsageError(f"--partition-rows must be at least 1, got {partition_rows}")
@@ -96,7 +100,7 @@ def plan_pieces(source, partition_rows: int = DEFAULT_PARTITION_ROWS, *,
     for file in files:
         io._check_columns(table_columns(file), str(file))
     if table_format(files[0]) == "csv":
-        yield from _csv_pieces(files[0], partition_rows, columns)
+        yield from _csv_pieces(files[0], batch_rows, columns)
         return
     for file in files:
         rows = pq.ParquetFile(file).metadata.num_rows
@@ -104,9 +108,9 @@ def plan_pieces(source, partition_rows: int = DEFAULT_PARTITION_ROWS, *,
             yield Piece(str(file), start, min(start + partition_rows, rows), first_row=1 + start)
 
 
-def _csv_pieces(file: Path, partition_rows: int, columns) -> Iterator[Piece]:
+def _csv_pieces(file: Path, batch_rows: int, columns) -> Iterator[Piece]:
     start = 0
-    for table in io.iter_case_batches(file, partition_rows, all_columns=columns is None,
+    for table in io.iter_case_batches(file, batch_rows, all_columns=columns is None,
                                       columns=columns or io.GROUPING_COLUMNS):
         yield Piece(str(file), start, start + table.num_rows, first_row=2 + start, table=table)
         start += table.num_rows
@@ -138,16 +142,18 @@ def read_piece(piece: Piece, columns: tuple[str, ...] | None) -> pa.Table:
 def group_piece(piece: Piece, scheme: Scheme, build: Callable[[pa.Table, GroupedBatch], pa.Table], *,
                 columns: tuple[str, ...] | None, batch_rows: int = io.DEFAULT_BATCH_ROWS,
                 gender_aliases: bool = False, map_codes: bool = False) -> GroupedPiece:
-    """Read and group one piece in batches of ``batch_rows`` (a task on a worker; pure).
-
-    ``build(input batch, its grouping)`` makes the output table of a batch.
+    """Read and group one piece (a task on a worker; pure), cut where the file's batches of ``batch_rows``
+    rows are cut. ``build(input batch, its grouping)`` makes the output table of a batch.
     """
     table = read_piece(piece, columns)
     status_counts = np.zeros(len(io.STATUS_TOKENS), dtype=np.int64)
     group_counts = None
     outputs = []
-    for offset in range(0, max(table.num_rows, 1), batch_rows):
-        batch = table.slice(offset, batch_rows)
+    cuts = range((piece.start // batch_rows + 1) * batch_rows, piece.stop, batch_rows)
+    bounds = [piece.start, *cuts, max(piece.stop, piece.start + 1)]
+    for begin, end in zip(bounds[:-1], bounds[1:]):
+        offset = begin - piece.start
+        batch = table.slice(offset, end - begin)
         encoded = io.encode_batch(batch, scheme, file=piece.file, first_row=piece.first_row + offset,
                                   gender_aliases=gender_aliases, map_codes=map_codes)
         grouped = group_encoded(encoded, scheme)
@@ -173,14 +179,40 @@ def group_on_cluster(client, source, scheme: Scheme, build: Callable[[pa.Table, 
     must be importable there.
     """
     columns = None if all_columns else io.grouping_columns(scheme)
-    pieces = plan_pieces(source, partition_rows, columns=columns)
+    options = dict(columns=columns, batch_rows=batch_rows, gender_aliases=gender_aliases, map_codes=map_codes)
+    sent: deque[Piece] = deque()
+
+    def planned() -> Iterator[Piece]:
+        for piece in plan_pieces(source, partition_rows, columns=columns, batch_rows=batch_rows):
+            sent.append(piece)
+            yield piece
+
     shared = client.scatter(scheme, broadcast=True, hash=False)
     with warnings.catch_warnings():
         # a CSV piece travels with its task, so that a lost worker's piece can be grouped again
         warnings.filterwarnings("ignore", message="Sending large graph")
-        yield from ordered_results(client, group_piece, pieces, shared, build, columns=columns,
-                                   batch_rows=batch_rows, gender_aliases=gender_aliases, map_codes=map_codes,
-                                   window=window)
+        try:
+            for grouped in ordered_results(client, group_piece, planned(), shared, build, window=window, **options):
+                sent.popleft()
+                yield grouped
+        except UsageError as error:
+            if isinstance(error, ClusterError) or not sent:
+                raise
+            _raise_local_error(sent[0], scheme, build, error, **options)
+
+
+def _raise_local_error(piece: Piece, scheme: Scheme, build, error: UsageError, *, batch_rows: int,
+                       **options) -> None:
+    """Raise the error the local engine gives for the input of a failed piece: the first of the local
+    engine's batches overlapping the piece, grouped here, that fails (``error`` if none does)."""
+    if piece.table is None:   # a CSV piece is one local batch: its error is the local one
+        first = piece.start // batch_rows * batch_rows
+        rows = pq.ParquetFile(piece.file).metadata.num_rows
+        for start in range(first, piece.stop, batch_rows):
+            stop = min(start + batch_rows, rows)
+            group_piece(Piece(piece.file, start, stop, first_row=piece.first_row - piece.start + start), scheme,
+                        build, batch_rows=batch_rows, **options)
+    raise error
 
 
 @contextmanager

@@ -111,7 +111,7 @@ def cluster_spec(args) -> ClusterSpec:
     given = [f"--{name.replace('_', '-')}" for name in ("scheduler", "workers", "threads_per_worker", "memory_limit")
              if getattr(args, name, None) is not None]
     if getattr(args, "engine", "local") != "dask" and given:
-        raise UsageError(f"{', '.join(given)} only apply with --engine dask")
+        raise UsageError(f"{', '.join(given)}: only with --engine dask")
     spec = ClusterSpec(scheduler=args.scheduler, workers=args.workers, threads_per_worker=args.threads_per_worker,
                        memory_limit=args.memory_limit)
     spec.check()
