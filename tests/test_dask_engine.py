@@ -24,13 +24,29 @@ import pytest
 from drgdip.cli import main
 from drgdip.core.cluster import ClusterError, ClusterSpec, dask_client, ordered_results
 from drgdip.core.errors import UsageError
-from drgdip.grouper import group_cases, group_dip
+from drgdip.grouper import group_cases, group_dip, load_scheme
 from tests.conftest import DEMO_SCHEME_DIR, NATIONAL_SCHEME_DIR, PUBLIC_CORPUS, REPO
 
 DEMO_DIP = REPO / "data" / "demo" / "dip"
 DEMO_CASES = REPO / "data" / "demo" / "cases.csv"
 # 60,000 rows cut into 7 files of uneven sizes (one of a single row)
 CUTS = (0, 1_000, 9_000, 9_001, 21_000, 40_000, 52_000, 60_000)
+
+
+_SCHEMES = {}
+
+
+@pytest.fixture(autouse=True)
+def scheme_loaded_once(monkeypatch):
+    """Every run of this module loads a scheme folder once (loading is not what these tests are about)."""
+    from drgdip.grouper import cli
+
+    def load(path):
+        if path not in _SCHEMES:
+            _SCHEMES[path] = load_scheme(path)
+        return _SCHEMES[path]
+
+    monkeypatch.setattr(cli, "load_scheme", load)
 
 
 @pytest.fixture(scope="module")
@@ -128,14 +144,20 @@ def test_python_api_takes_a_dask_frame(inputs, scheduler, national_scheme):
         lazy = group_cases(dd.read_parquet(inputs["parts"]), national_scheme)
         assert isinstance(lazy, dd.DataFrame)
         got = client.compute(lazy).result().reset_index(drop=True)
-        pd.testing.assert_frame_equal(got, group_cases(corpus, national_scheme))
+        assert_same_frame(got, group_cases(corpus, national_scheme))
         assert got["drg"].astype(str).tolist() == corpus["exp_drg"].tolist()
 
         demo = pd.read_csv(DEMO_CASES, dtype=str, keep_default_na=False)
         lazy_dip = group_dip(dd.from_pandas(demo, npartitions=3), DEMO_DIP)
         assert isinstance(lazy_dip, dd.DataFrame)
-        pd.testing.assert_frame_equal(client.compute(lazy_dip).result().reset_index(drop=True),
-                                      group_dip(demo, DEMO_DIP))
+        assert_same_frame(client.compute(lazy_dip).result().reset_index(drop=True), group_dip(demo, DEMO_DIP))
+
+
+def assert_same_frame(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """Same columns, dtypes (categories included) and values (assert_frame_equal takes seconds on categoricals)."""
+    assert list(got.columns) == list(expected.columns)
+    assert got.dtypes.to_dict() == expected.dtypes.to_dict()
+    assert got.equals(expected)
 
 
 def test_error_names_the_file_and_its_row(inputs, scheduler, tmp_path, capsys):
@@ -244,7 +266,7 @@ def test_worker_killed_mid_run(inputs, local_outputs, process_cluster, tmp_path,
         statuses = []
         run = threading.Thread(target=lambda: statuses.append(
             group(inputs["parts"], output, "--engine", "dask", "--scheduler", process_cluster.scheduler_address,
-                  "--partition-rows", 1_000)))
+                  "--partition-rows", 4_000)))
         run.start()
         busy, deadline = [], time.monotonic() + 60
         while not busy and time.monotonic() < deadline:
@@ -262,7 +284,8 @@ def test_worker_killed_mid_run(inputs, local_outputs, process_cluster, tmp_path,
         os.kill(pids[busy[0]], 0)
 
 
-def test_worker_deaths_beyond_retries_fail_clearly(process_cluster):
+def test_worker_deaths_beyond_retries_fail_clearly(process_cluster, monkeypatch):
+    monkeypatch.setattr(process_cluster.scheduler, "allowed_failures", 0)   # the first death is too many
     with distributed.Client(process_cluster, set_as_default=False) as client:
         with pytest.raises(ClusterError, match="worker died too often"):
             list(ordered_results(client, _die, [1], window=1))
