@@ -1,8 +1,8 @@
 """A case file grouped on a Dask cluster, piece by piece, and written as the local engine writes it.
 
-``drgdip group --engine dask`` cuts its input into pieces of ``partition_rows`` rows: a Parquet file
-(or each Parquet file of a directory, in the order of their paths) at row boundaries known from its
-metadata, which the worker reads itself; a CSV file in the local engine's batches, which the client reads
+``drgdip group --engine dask`` cuts its input into pieces of about ``partition_rows`` rows: a Parquet
+file (or each Parquet file of a directory, in the order of their paths) at the bounds of its row groups
+(the units Parquet is read in), which the worker reads itself; a CSV file in the local engine's batches, which the client reads
 and sends. Every piece is grouped by the code of the local engine (:func:`drgdip.grouper.io.encode_batch`,
 :func:`drgdip.grouper.drg.group_encoded`, then the caller's ``build`` of the output table), cut where the
 local engine's batches of ``batch_rows`` rows are cut, each knowing its rows in the file, so statuses are
@@ -88,11 +88,12 @@ def input_files(source) -> list[Path]:
 
 def plan_pieces(source, partition_rows: int = DEFAULT_PARTITION_ROWS, *, columns: tuple[str, ...] | None = None,
                 batch_rows: int = io.DEFAULT_BATCH_ROWS) -> Iterator[Piece]:
-    """The pieces of ``source`` in input order, of ``partition_rows`` rows (the last of each file shorter).
+    """The pieces of ``source`` in input order.
 
-    Parquet pieces are planned from the files' metadata (the required columns checked first); a CSV
-    file is read here in the local engine's batches of ``batch_rows`` (``columns`` only, None: all), one
-    piece each, which carry their rows.
+    A Parquet piece is the fewest whole row groups of one file that hold ``partition_rows`` rows (the
+    last of each file may hold fewer), planned from the files' metadata, the required columns checked
+    first; a CSV file is read here in the local engine's batches of ``batch_rows`` (``columns`` only,
+    None: all), one piece each, which carry their rows.
     """
     if partition_rows < 1:
         raise UsageError(f"--partition-rows must be at least 1, got {partition_rows}")
@@ -103,9 +104,22 @@ def plan_pieces(source, partition_rows: int = DEFAULT_PARTITION_ROWS, *, columns
         yield from _csv_pieces(files[0], batch_rows, columns)
         return
     for file in files:
-        rows = pq.ParquetFile(file).metadata.num_rows
-        for start in range(0, max(rows, 1), partition_rows):
-            yield Piece(str(file), start, min(start + partition_rows, rows), first_row=1 + start)
+        start = stop = 0
+        for size in _row_group_sizes(file):
+            stop += size
+            if stop - start >= partition_rows:
+                yield Piece(str(file), start, stop, first_row=1 + start)
+                start = stop
+        if stop > start or stop == 0:
+            yield Piece(str(file), start, stop, first_row=1 + start)
+
+
+def _row_group_sizes(file: Path) -> list[int]:
+    try:
+        metadata = pq.ParquetFile(file).metadata
+    except (pa.ArrowException, OSError) as error:
+        raise UsageError(f"cannot read input as Parquet: {error}", file=str(file)) from None
+    return [metadata.row_group(k).num_rows for k in range(metadata.num_row_groups)]
 
 
 def _csv_pieces(file: Path, batch_rows: int, columns) -> Iterator[Piece]:

@@ -29,8 +29,9 @@ from tests.conftest import DEMO_SCHEME_DIR, NATIONAL_SCHEME_DIR, PUBLIC_CORPUS, 
 
 DEMO_DIP = REPO / "data" / "demo" / "dip"
 DEMO_CASES = REPO / "data" / "demo" / "cases.csv"
-# 60,000 rows cut into 7 files of uneven sizes (one of a single row)
+# 60,000 rows cut into 7 files of uneven sizes (one of a single row), in row groups of 3,000 rows
 CUTS = (0, 1_000, 9_000, 9_001, 21_000, 40_000, 52_000, 60_000)
+PART_ROW_GROUP = 3_000
 
 
 _SCHEMES = {}
@@ -59,15 +60,16 @@ def scheduler():
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
-    """The public corpus as one Parquet file and as a directory of 7 uneven Parquet files."""
+    """The public corpus as one Parquet file (row groups of 10,000 rows) and as a directory of 7 uneven
+    Parquet files."""
     root = tmp_path_factory.mktemp("dask_inputs")
     corpus = pd.read_csv(PUBLIC_CORPUS, dtype=str, keep_default_na=False)
     whole = root / "cases.parquet"
-    corpus.to_parquet(whole, index=False)
+    corpus.to_parquet(whole, index=False, row_group_size=10_000)
     parts = root / "parts"
     parts.mkdir()
     for k, (start, stop) in enumerate(zip(CUTS[:-1], CUTS[1:])):
-        corpus.iloc[start:stop].to_parquet(parts / f"part-{k}.parquet", index=False)
+        corpus.iloc[start:stop].to_parquet(parts / f"part-{k}.parquet", index=False, row_group_size=PART_ROW_GROUP)
     return {"file": whole, "parts": parts, "corpus": corpus}
 
 
@@ -93,7 +95,7 @@ LAYOUTS = {
     "1 file, 1 partition": ("file", ()),
     "1 file, 3 partitions": ("file", ("--partition-rows", 20_000)),
     "7 uneven files": ("parts", ()),
-    "7 files, 13 uneven partitions": ("parts", ("--partition-rows", 7_000)),
+    "7 files, 11 uneven partitions": ("parts", ("--partition-rows", 7_000)),
 }
 
 
@@ -161,8 +163,9 @@ def assert_same_frame(got: pd.DataFrame, expected: pd.DataFrame) -> None:
 
 
 def test_error_names_the_file_and_its_row(inputs, scheduler, tmp_path, capsys):
-    """An unusable column in the third file of a directory, cut in pieces of 60 rows: the message is the
-    local engine's for that file (its row 101, where the first value is), and no output is left."""
+    """An unusable column in the third file of a directory, in pieces of 100 and 50 rows: the first piece
+    has no value to point at, the message is the local engine's for that file (its row 101, where the
+    first value is), and no output is left."""
     parts = tmp_path / "parts"
     parts.mkdir()
     corpus = inputs["corpus"].head(400)
@@ -170,7 +173,7 @@ def test_error_names_the_file_and_its_row(inputs, scheduler, tmp_path, capsys):
     corpus.iloc[200:250].to_parquet(parts / "part-1.parquet", index=False)
     bad = corpus.iloc[250:].copy()
     bad["dx"] = pd.array([None] * 100 + list(range(50)), dtype="Int64")
-    bad.to_parquet(parts / "part-2.parquet", index=False)
+    bad.to_parquet(parts / "part-2.parquet", index=False, row_group_size=50)
     assert group(parts / "part-2.parquet", tmp_path / "local.csv") == 2
     local_message = capsys.readouterr().err
     assert "part-2.parquet, row 101, field 'dx': expected text or a list of codes, got int64" in local_message
@@ -296,16 +299,17 @@ def _die(_):
 
 
 def test_partition_pieces_cover_each_file_once(inputs):
+    """Pieces of whole row groups, in file order, each of at least --partition-rows but the last of a file."""
     from drgdip.grouper.on_cluster import plan_pieces
 
     pieces = list(plan_pieces(inputs["parts"], 7_000))
-    sizes = np.diff(CUTS)
-    assert [Path(p.file).name for p in pieces][0] == "part-0.parquet"
-    for k, size in enumerate(sizes):
+    assert [Path(p.file).name for p in pieces] == sorted(Path(p.file).name for p in pieces)
+    assert [len(p) for p in pieces] == [1_000, 8_000, 1, 9_000, 2_999, 9_000, 9_000, 1_000, 9_000, 3_000, 8_000]
+    for k, size in enumerate(np.diff(CUTS)):
         mine = [p for p in pieces if Path(p.file).name == f"part-{k}.parquet"]
         assert mine[0].start == 0 and mine[-1].stop == size
-        assert all(a.stop == b.start for a, b in zip(mine, mine[1:]))
+        assert all(a.stop == b.start and a.stop % PART_ROW_GROUP == 0 for a, b in zip(mine, mine[1:]))
         assert all(p.first_row == p.start + 1 for p in mine)
-    assert sum(len(p) for p in pieces) == 60_000
+    assert [len(p) for p in plan_pieces(inputs["file"], 20_000)] == [20_000] * 3
     with pytest.raises(UsageError, match="--partition-rows must be at least 1"):
         list(plan_pieces(inputs["parts"], 0))
