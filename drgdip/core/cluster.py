@@ -155,7 +155,7 @@ def dask_client(spec: ClusterSpec | None = None) -> Iterator:
                 n_workers=spec.workers, threads_per_worker=spec.threads_per_worker,
                 memory_limit="auto" if memory is None else memory, processes=spec.processes,
                 dashboard_address=None, silence_logs=logging.ERROR)
-        except OSError as error:
+        except (OSError, RuntimeError, TimeoutError) as error:
             raise UsageError(f"cannot start a local Dask cluster: {error}") from None
         try:
             client = distributed.Client(cluster, set_as_default=False)
@@ -212,6 +212,9 @@ def ordered_results(client, function: Callable, items: Iterable, *args, window: 
                                    f"{error}") from None
             except (distributed.CancelledError, distributed.client.FutureCancelledError) as error:
                 raise ClusterError(f"a Dask task was cancelled, the scheduler or client went away: {error}") from None
+            except ImportError as error:
+                raise ClusterError(f"a Dask worker cannot import what the task needs ({error}): install drgdip, "
+                                   "the same version as here, where the workers run") from None
             future.release()
             for item in items:
                 pending.append(client.submit(function, item, *args, pure=False, **kwargs))
