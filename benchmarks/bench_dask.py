@@ -1,10 +1,11 @@
 """``drgdip group`` on 1M cases: the local engine against ``--engine dask`` with 2 worker processes.
 
 The same 1M cases resampled from the public corpus (as in ``bench_grouper.py``), Parquet in row groups
-of 250,000 rows (a Dask piece is made of whole row groups), Parquet out, in process (scheme load included). The Dask engine is timed on a cluster already running
-(``--scheduler``: what grouping costs) and with the local cluster the command starts itself
-(``--workers 2``: what a user waits for). Run as a script, ``python -m benchmarks.bench_dask --rounds 3``,
-the variants are timed in turns and their medians printed as a table.
+of 250,000 rows (a Dask piece is made of whole row groups), Parquet out, in process (scheme load
+included). The Dask engine is timed on a cluster already running (``--scheduler``: what grouping
+costs) and with the local cluster the command starts itself (``--workers 2``: what a user waits for).
+Run as a script, ``python -m benchmarks.bench_dask --rounds 3``, the variants are timed in turns and
+their medians printed as a table.
 """
 
 from __future__ import annotations

@@ -40,8 +40,8 @@ from drgdip.grouper.dip_codes import code_lists, diagnosis_subcategory, position
 from drgdip.grouper.comorbidity import charlson_index
 from drgdip.grouper.dip_directory import SUBTYPES, DipDirectory, category_code, load_dip_directory
 
-__all__ = ["group_dip", "group_dip_dask", "dip_result_meta", "prepare_dip_cases", "PreparedCases", "kernel_args", "DIP_TYPES", "DIP_STATUSES",
-           "RESULT_COLUMNS", "HIGH_COST_FACTOR"]
+__all__ = ["group_dip", "group_dip_dask", "dip_result_meta", "prepare_dip_cases", "PreparedCases", "kernel_args",
+           "DIP_TYPES", "DIP_STATUSES", "RESULT_COLUMNS", "HIGH_COST_FACTOR"]
 
 DIP_TYPES = ("core", "comprehensive", "ungrouped")  # index = the kernel's dip type
 # why a case was not grouped for its input, as the DRG side says it (index = PreparedCases.status)

@@ -2,14 +2,14 @@
 
 ``drgdip group --engine dask`` cuts its input into pieces of about ``partition_rows`` rows: a Parquet
 file (or each Parquet file of a directory, in the order of their paths) at the bounds of its row groups
-(the units Parquet is read in), which the worker reads itself; a CSV file in the local engine's batches, which the client reads
-and sends. Every piece is grouped by the code of the local engine (:func:`drgdip.grouper.io.encode_batch`,
-:func:`drgdip.grouper.drg.group_encoded`, then the caller's ``build`` of the output table), cut where the
-local engine's batches of ``batch_rows`` rows are cut, each knowing its rows in the file, so statuses are
-the local engine's. A piece that fails on its input is grouped again here in the local engine's batches,
-so the error names the file, row and field the local engine names. The pieces come back in input order
-and are written in tables of ``batch_rows`` rows, the local engine's batches, so the output file is byte
-for byte the one ``--engine local`` writes.
+(the units Parquet is read in), which the worker reads itself; a CSV file in the local engine's
+batches, which the client reads and sends. Every piece is grouped by the code of the local engine
+(:func:`drgdip.grouper.io.encode_batch`, :func:`drgdip.grouper.drg.group_encoded`, then the caller's
+``build`` of the output table), cut where the local engine's batches of ``batch_rows`` rows are cut,
+each knowing its rows in the file, so statuses are the local engine's. A piece that fails on its input
+is grouped again here in the local engine's batches, so the error names the file, row and field the
+local engine names. The pieces come back in input order and are written in tables of ``batch_rows``
+rows, the local engine's batches, so the output file is byte for byte the one ``--engine local`` writes.
 
 Grouping a piece is pure: a piece lost with its worker is grouped again by Dask. The output is written
 under a temporary name beside it and renamed when complete, so a failed run never leaves a
@@ -69,21 +69,22 @@ class GroupedPiece:
     group_counts: np.ndarray
 
 
-def input_files(source) -> list[Path]:
-    """The case files of ``source``: the file itself, or every Parquet file under a directory in the
-    order of their paths (``region=1/part-0.parquet`` before ``region=2/...``)."""
+def input_files(source) -> list[str]:
+    """The case files of ``source``: the file itself (named as given, as messages name it), or every
+    Parquet file under a directory in the order of their paths (``region=1/part-0.parquet`` before
+    ``region=2/...``)."""
     path = Path(source)
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in PARQUET_SUFFIXES)
         if not files:
             raise UsageError("no Parquet files (*.parquet, *.pq) in the input directory", file=str(path))
-        return files
+        return [str(p) for p in files]
     if not path.is_file():
         raise UsageError("cases: file not found", file=str(path))
     if table_format(path) not in ("parquet", "csv"):
         raise UsageError("--engine dask reads Parquet or CSV cases (a file, or a directory of Parquet files)",
                          file=str(path))
-    return [path]
+    return [str(source)]
 
 
 def plan_pieces(source, partition_rows: int = DEFAULT_PARTITION_ROWS, *, columns: tuple[str, ...] | None = None,
@@ -99,7 +100,7 @@ def plan_pieces(source, partition_rows: int = DEFAULT_PARTITION_ROWS, *, columns
         raise UsageError(f"--partition-rows must be at least 1, got {partition_rows}")
     files = input_files(source)
     for file in files:
-        io._check_columns(table_columns(file), str(file))
+        io._check_columns(table_columns(file), file)
     if table_format(files[0]) == "csv":
         yield from _csv_pieces(files[0], batch_rows, columns)
         return
@@ -108,25 +109,25 @@ def plan_pieces(source, partition_rows: int = DEFAULT_PARTITION_ROWS, *, columns
         for size in _row_group_sizes(file):
             stop += size
             if stop - start >= partition_rows:
-                yield Piece(str(file), start, stop, first_row=1 + start)
+                yield Piece(file, start, stop, first_row=1 + start)
                 start = stop
         if stop > start or stop == 0:
-            yield Piece(str(file), start, stop, first_row=1 + start)
+            yield Piece(file, start, stop, first_row=1 + start)
 
 
-def _row_group_sizes(file: Path) -> list[int]:
+def _row_group_sizes(file: str) -> list[int]:
     try:
         metadata = pq.ParquetFile(file).metadata
     except (pa.ArrowException, OSError) as error:
-        raise UsageError(f"cannot read input as Parquet: {error}", file=str(file)) from None
+        raise UsageError(f"cannot read input as Parquet: {error}", file=file) from None
     return [metadata.row_group(k).num_rows for k in range(metadata.num_row_groups)]
 
 
-def _csv_pieces(file: Path, batch_rows: int, columns) -> Iterator[Piece]:
+def _csv_pieces(file: str, batch_rows: int, columns) -> Iterator[Piece]:
     start = 0
     for table in io.iter_case_batches(file, batch_rows, all_columns=columns is None,
                                       columns=columns or io.GROUPING_COLUMNS):
-        yield Piece(str(file), start, start + table.num_rows, first_row=2 + start, table=table)
+        yield Piece(file, start, start + table.num_rows, first_row=2 + start, table=table)
         start += table.num_rows
 
 

@@ -19,8 +19,8 @@ from typing import Callable, Iterable, Iterator
 
 from drgdip.core.errors import UsageError
 
-__all__ = ["DASK_EXTRA", "ClusterError", "ClusterSpec", "add_cluster_arguments", "cluster_spec", "dask_client", "describe", "is_dask_frame",
-           "memory_limit_bytes", "ordered_results"]
+__all__ = ["DASK_EXTRA", "ClusterError", "ClusterSpec", "add_cluster_arguments", "cluster_spec", "dask_client",
+           "describe", "is_dask_frame", "memory_limit_bytes", "ordered_results"]
 
 DASK_EXTRA = "pip install 'drgdip[dask]'"
 ENGINES = ("local", "dask")
