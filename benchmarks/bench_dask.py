@@ -58,7 +58,8 @@ def scheduler():
 
 def _rate(benchmark, n):
     benchmark.extra_info["cases"] = n
-    benchmark.extra_info["cases_per_second"] = round(n / benchmark.stats.stats.median)
+    if benchmark.stats is not None:   # None with --benchmark-disable
+        benchmark.extra_info["cases_per_second"] = round(n / benchmark.stats.stats.median)
 
 
 def test_local_parquet_1m(benchmark, million_cases, tmp_path):
