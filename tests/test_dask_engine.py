@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from drgdip.cli import main
 from drgdip.core.cluster import ClusterError, ClusterSpec, dask_client, ordered_results
@@ -108,6 +110,28 @@ def test_same_file_as_local_engine(layout, suffix, inputs, local_outputs, schedu
     assert output.read_bytes() == local_outputs[1 << 20, suffix]
     assert "grouped 60,000 cases: 628 distinct DRGs" in capsys.readouterr().out
     assert sorted(p.name for p in tmp_path.iterdir()) == [output.name]   # no temporary file left
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_layout_gives_the_same_file(data, inputs, scheduler, tmp_path_factory):
+    """Any cut of 6,000 cases into files, row groups, partitions and output batches: the local engine's file."""
+    cases = inputs["corpus"].iloc[:6_000]
+    cuts = sorted(data.draw(st.sets(st.integers(1, 5_999), max_size=4)))
+    row_group = data.draw(st.integers(700, 3_000))   # smaller ones only make more tasks
+    partition_rows = data.draw(st.integers(500, 7_000))
+    batch_rows = data.draw(st.integers(500, 7_000))
+    suffix = data.draw(st.sampled_from(["csv", "parquet"]))
+    root = tmp_path_factory.mktemp("layout")
+    whole, parts = root / "cases.parquet", root / "parts"
+    cases.to_parquet(whole, index=False)
+    parts.mkdir()
+    for k, (start, stop) in enumerate(zip([0, *cuts], [*cuts, 6_000])):
+        cases.iloc[start:stop].to_parquet(parts / f"part-{k}.parquet", index=False, row_group_size=row_group)
+    assert group(whole, root / f"local.{suffix}", "--batch-rows", batch_rows) == 0
+    assert group(parts, root / f"dask.{suffix}", "--batch-rows", batch_rows, "--engine", "dask", "--scheduler",
+                 scheduler, "--partition-rows", partition_rows) == 0
+    assert (root / f"dask.{suffix}").read_bytes() == (root / f"local.{suffix}").read_bytes()
 
 
 def test_output_batches_across_partitions(inputs, local_outputs, scheduler, tmp_path):
