@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -12,8 +13,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from drgdip.core.cluster import add_cluster_arguments, cluster_spec
 from drgdip.core.errors import UsageError
-from drgdip.core.tables import TableWriter, count_rows
+from drgdip.core.tables import TableWriter, count_rows, table_format
 from drgdip.grouper import io
 from drgdip.grouper.case_text import parse_case_text
 from drgdip.grouper.dip import group_dip
@@ -50,6 +52,9 @@ def register(subparsers) -> None:
     group.add_argument("--threads", type=int, default=None, help="kernel threads (default: all cores)")
     group.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                        help="show a progress bar (default: on a terminal, for large inputs)")
+    add_cluster_arguments(group)
+    group.add_argument("--partition-rows", type=int, metavar="N",
+                       help="with --engine dask: cases per task (default: --batch-rows)")
     group.set_defaults(func=run_group)
 
     explain = subparsers.add_parser(
@@ -121,9 +126,18 @@ def result_table(grouped: GroupedBatch, labels, input_table: pa.Table | None = N
              "scheme_version": (pa.array(np.zeros(len(grouped.group), dtype=np.int32)), [version])}
     columns = {}
     for name, (indices, values) in coded.items():
-        values = pa.array(list(values), pa.string())
-        columns[name] = (pa.DictionaryArray.from_arrays(indices, values) if dictionary
-                         else pc.take(values, indices))
+        if dictionary:
+            # each label once: Arrow writes a dictionary holding repeated values to different Parquet
+            # bytes from run to run
+            distinct, first, inverse = np.unique(np.asarray(values, dtype=str), return_index=True,
+                                                 return_inverse=True)
+            order = np.argsort(first)   # labels in the order they first come
+            rank = np.empty(len(order), dtype=np.int32)
+            rank[order] = np.arange(len(order), dtype=np.int32)
+            columns[name] = pa.DictionaryArray.from_arrays(pc.take(pa.array(rank[inverse]), indices),
+                                                           pa.array(distinct[order].tolist(), pa.string()))
+        else:
+            columns[name] = pc.take(pa.array(list(values), pa.string()), indices)
     if input_table is not None:
         table = input_table.drop_columns([c for c in columns if c in input_table.column_names])
         for name, values in columns.items():
@@ -143,7 +157,21 @@ def _append_dip(result: pa.Table, cases: pa.Table, directory) -> pa.Table:
     return result
 
 
+def output_table(table: pa.Table, grouped: GroupedBatch, *, labels, keep_input_columns: bool, dictionary: bool,
+                 version: str, dip_directory=None) -> pa.Table:
+    """The output rows of one batch: the result columns (after the input's with ``keep_input_columns``),
+    then the DIP columns when a DIP directory is given."""
+    result = result_table(grouped, labels, table if keep_input_columns else None, dictionary=dictionary,
+                          version=version)
+    if dip_directory is not None:
+        result = _append_dip(result, table, dip_directory)
+    return result
+
+
 def run_group(args) -> int:
+    spec = cluster_spec(args)
+    if args.partition_rows is not None and args.engine != "dask":
+        raise UsageError("--partition-rows only applies with --engine dask")
     scheme = _load_scheme(args.scheme)
     dip_directory = load_dip_directory(args.dip) if args.dip else None
     if args.threads:
@@ -156,6 +184,8 @@ def run_group(args) -> int:
     output = Path(args.output)
     if not output.parent.exists():
         raise UsageError("output directory does not exist", file=str(output))
+    if args.engine == "dask":
+        return _run_group_dask(args, spec, scheme, dip_directory, progress)
     writer = TableWriter(output, background=True)
     labels = result_labels(scheme)
     status_counts = np.zeros(len(io.STATUS_TOKENS), dtype=np.int64)
@@ -166,25 +196,64 @@ def run_group(args) -> int:
                                                  gender_aliases=args.gender_aliases,
                                                  map_codes=args.map_codes,
                                                  all_columns=args.keep_input_columns or bool(args.dip)):
-            result = result_table(grouped, labels, table if args.keep_input_columns else None,
-                                  dictionary=writer.format == "parquet", version=scheme.name)
-            if dip_directory is not None:
-                result = _append_dip(result, table, dip_directory)
-            writer.write(result)
+            writer.write(output_table(table, grouped, labels=labels, keep_input_columns=args.keep_input_columns,
+                                      dictionary=writer.format == "parquet", version=scheme.name,
+                                      dip_directory=dip_directory))
             status_counts += np.bincount(grouped.status, minlength=len(status_counts))
             group_counts += np.bincount(grouped.group, minlength=len(group_counts))
             progress.update(len(grouped))
     finally:
         writer.close()
         progress.close()
-    elapsed = time.perf_counter() - start
+    _print_summary(scheme, status_counts, group_counts, time.perf_counter() - start)
+    return 0
+
+
+def _run_group_dask(args, spec, scheme: Scheme, dip_directory, progress: _Progress) -> int:
+    """``drgdip group --engine dask``: the same output file, grouped piece by piece on a Dask cluster."""
+    from drgdip.core.cluster import dask_client, describe
+    from drgdip.grouper.on_cluster import group_on_cluster, write_in_batches
+
+    output = Path(args.output)
+    if output.is_dir():
+        raise UsageError("output is a directory", file=str(output))
+    labels = result_labels(scheme)
+    build = functools.partial(output_table, labels=labels, keep_input_columns=args.keep_input_columns,
+                              dictionary=table_format(output) == "parquet", version=scheme.name,
+                              dip_directory=dip_directory)
+    status_counts = np.zeros(len(io.STATUS_TOKENS), dtype=np.int64)
+    group_counts = np.zeros(len(labels[2]), dtype=np.int64)
+
+    def counted(pieces):
+        nonlocal status_counts, group_counts
+        for piece in pieces:
+            status_counts += piece.status_counts
+            group_counts += piece.group_counts
+            progress.update(piece.table.num_rows)
+            yield piece.table
+
+    start = time.perf_counter()
+    with dask_client(spec) as client:
+        print(f"drgdip group: {describe(client)}", file=sys.stderr)
+        pieces = group_on_cluster(client, args.input, scheme, build,
+                                  all_columns=args.keep_input_columns or bool(args.dip),
+                                  partition_rows=args.partition_rows or args.batch_rows, batch_rows=args.batch_rows,
+                                  gender_aliases=args.gender_aliases, map_codes=args.map_codes)
+        try:
+            write_in_batches(counted(pieces), output, args.batch_rows)
+        finally:
+            progress.close()
+    _print_summary(scheme, status_counts, group_counts, time.perf_counter() - start)
+    return 0
+
+
+def _print_summary(scheme: Scheme, status_counts: np.ndarray, group_counts: np.ndarray, elapsed: float) -> None:
     cases = int(status_counts.sum())
     distinct = int((group_counts[:len(scheme.drg_codes)] > 0).sum())
     per_status = ", ".join(f"{token} {int(count):,}" for token, count in zip(io.STATUS_TOKENS, status_counts)
                            if count)
     print(f"grouped {cases:,} cases: {distinct:,} distinct DRGs; {per_status or 'no cases'}; "
           f"{cases / max(elapsed, 1e-9):,.0f} cases/s")
-    return 0
 
 
 def run_explain(args) -> int:

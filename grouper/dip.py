@@ -31,6 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from drgdip.core.cluster import is_dask_frame
 from drgdip.core.errors import UsageError
 from drgdip.core.tables import read_table, source_name
 from drgdip.grouper import _dip_kernels as K
@@ -39,8 +40,8 @@ from drgdip.grouper.dip_codes import code_lists, diagnosis_subcategory, position
 from drgdip.grouper.comorbidity import charlson_index
 from drgdip.grouper.dip_directory import SUBTYPES, DipDirectory, category_code, load_dip_directory
 
-__all__ = ["group_dip", "prepare_dip_cases", "PreparedCases", "kernel_args", "DIP_TYPES", "DIP_STATUSES",
-           "RESULT_COLUMNS", "HIGH_COST_FACTOR"]
+__all__ = ["group_dip", "group_dip_dask", "dip_result_meta", "prepare_dip_cases", "PreparedCases", "kernel_args",
+           "DIP_TYPES", "DIP_STATUSES", "RESULT_COLUMNS", "HIGH_COST_FACTOR"]
 
 DIP_TYPES = ("core", "comprehensive", "ungrouped")  # index = the kernel's dip type
 # why a case was not grouped for its input, as the DRG side says it (index = PreparedCases.status)
@@ -299,7 +300,12 @@ def group_dip(cases, directory: DipDirectory | str | Path) -> pd.DataFrame:
     ``invalid_input:parse_error`` (a number field such as age, LOS or cost that is not a number) or
     ``unknown_proc`` (a procedure missing from ``proc_attributes.csv``, whose class is unknown: counting
     it as conservative would pay a surgery as a medical group).
+
+    A Dask DataFrame gives a lazy Dask DataFrame of the same columns, partition by partition
+    (:func:`group_dip_dask`).
     """
+    if is_dask_frame(cases):
+        return group_dip_dask(cases, directory)
     if not isinstance(directory, DipDirectory):
         directory = load_dip_directory(directory)
     frame = read_table(cases, what="cases", required=("dx",), columns=DIP_INPUT_COLUMNS)
@@ -313,6 +319,26 @@ def group_dip(cases, directory: DipDirectory | str | Path) -> pd.DataFrame:
     not_ok = prepared.status > 0
     group[not_ok], dip_type[not_ok], aux_row[not_ok] = -1, DIP_TYPES.index("ungrouped"), -1
     return _result_frame(group, dip_type, aux_row, directory, prepared.status)
+
+
+def dip_result_meta(directory: DipDirectory) -> pd.DataFrame:
+    """An empty DIP grouping result with the dtypes every partition of :func:`group_dip_dask` will have."""
+    empty = np.empty(0, dtype=np.int64)
+    return _result_frame(empty, np.empty(0, dtype=np.int8), empty, directory, np.empty(0, dtype=np.int8))
+
+
+def _group_dip_partition(partition: pd.DataFrame, directory: DipDirectory) -> pd.DataFrame:
+    grouped = group_dip(partition, directory)
+    grouped.index = partition.index
+    return grouped
+
+
+def group_dip_dask(cases, directory: DipDirectory | str | Path):
+    """DIP groups of a ``dask.dataframe.DataFrame`` of cases; returns a lazy Dask DataFrame with the
+    columns of :func:`group_dip` (fixed categories), the input's index and partitions, one row per input row."""
+    if not isinstance(directory, DipDirectory):
+        directory = load_dip_directory(directory)
+    return cases.map_partitions(_group_dip_partition, directory, meta=dip_result_meta(directory))
 
 
 def _result_frame(group: np.ndarray, dip_type: np.ndarray, aux_row: np.ndarray, d: DipDirectory,

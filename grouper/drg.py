@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from drgdip.core.cluster import is_dask_frame
 from drgdip.core.tables import prefetch, source_name, table_format
 from drgdip.grouper import io
 from drgdip.grouper._kernels import GROUP_NONE, _group_drg_kernel
@@ -125,7 +126,42 @@ def group_cases(cases, scheme: Scheme, *, batch_rows: int = io.DEFAULT_BATCH_ROW
     (categoricals). ``gender_aliases`` also accepts M/F/男/女 as male/female for the sex-specific
     MDCs (the reference grouper rejects M/F and lets 男/女 pass without entering MDCM/MDCN);
     ``map_codes`` converts codes through the scheme's dx_map/proc_map first (RULES.md §9).
+    A Dask DataFrame gives a lazy Dask DataFrame of the same columns, partition by partition
+    (:func:`group_dask`).
     """
+    if is_dask_frame(cases):
+        return group_dask(cases, scheme, batch_rows=batch_rows, gender_aliases=gender_aliases, map_codes=map_codes)
     batches = [grouped for _, grouped in iter_group_batches(
         cases, scheme, batch_rows=batch_rows, gender_aliases=gender_aliases, map_codes=map_codes)]
     return to_frame(batches, scheme)
+
+
+def result_meta(scheme: Scheme) -> pd.DataFrame:
+    """An empty grouping result with the dtypes every partition of :func:`group_dask` will have."""
+    mdc, adrg, drg = result_labels(scheme)
+
+    def empty(categories) -> pd.Categorical:
+        return pd.Categorical([], categories=sorted(set(map(str, categories))))
+
+    return pd.DataFrame({
+        "case_id": pd.Series([], dtype="str"),
+        "status": pd.Categorical([], categories=io.STATUS_TOKENS),
+        "mdc": empty(mdc), "adrg": empty(adrg), "drg": empty(drg),
+    })
+
+
+def _group_partition(partition: pd.DataFrame, scheme: Scheme, options: dict) -> pd.DataFrame:
+    grouped = group_cases(partition, scheme, **options)
+    grouped.index = partition.index
+    return grouped
+
+
+def group_dask(cases, scheme: Scheme, **options):
+    """Group a ``dask.dataframe.DataFrame`` of cases; returns a lazy Dask DataFrame.
+
+    ``options`` are those of :func:`group_cases`. Each partition is grouped by the same kernel; the
+    result columns have fixed categories (every status token, every label of the scheme), so
+    partitions concatenate without recoding. The result keeps the input's index and partitions, one
+    row per input row.
+    """
+    return cases.map_partitions(_group_partition, scheme, options, meta=result_meta(scheme))

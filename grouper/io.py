@@ -184,8 +184,10 @@ def _clamp_int64(value: int) -> int:
 
 
 def type_field(column: pa.ChunkedArray | pa.Array | None, n: int, field: str,
-               file: str = "<input>") -> TypedField:
-    """Type one of gender/age/age_days/birth_weight; a missing column is absent everywhere."""
+               file: str = "<input>", first_row: int = 1) -> TypedField:
+    """Type one of gender/age/age_days/birth_weight; a missing column is absent everywhere.
+
+    ``first_row`` is the row number of the column's first value in its file, for messages."""
     if column is None:
         absent = np.zeros(n, dtype=bool)
         return TypedField(absent, absent, absent, np.full(n, NOT_GIVEN, np.int64), None)
@@ -206,7 +208,7 @@ def type_field(column: pa.ChunkedArray | pa.Array | None, n: int, field: str,
         if (present & ~integral).any():
             text = pa.array(np.where(integral | ~present, None, values.astype(str)), pa.string())
             return type_field(pc.if_else(integral, pc.cast(pa.array(values).cast(pa.int64(), safe=False),
-                                                           pa.string()), text), n, field, file)
+                                                           pa.string()), text), n, field, file, first_row)
         value = np.where(integral, values, 0).astype(np.int64)
         value[~present] = NOT_GIVEN
         return TypedField(present, present, present, value, None)
@@ -216,7 +218,7 @@ def type_field(column: pa.ChunkedArray | pa.Array | None, n: int, field: str,
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             valid = np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False))
             raise UsageError(f"expected an integer or text, got {kind}", file=file,
-                             row=int(valid[0]) + 1 if len(valid) else None, field=field) from None
+                             row=first_row + int(valid[0]) if len(valid) else None, field=field) from None
     offsets, data, valid = string_buffers(column)
     kind_of, value = parse_integer_text(offsets, data, valid)
     text = column.fill_null("") if column.null_count else column
@@ -407,9 +409,9 @@ def encode_batch(table: pa.Table, scheme: Scheme, *, file: str = "<input>", firs
     n = table.num_rows
     fields = {}
     for name in ("gender", "age", "age_days", "birth_weight"):
-        fields[name] = type_field(_column(table, name), n, name, file)
+        fields[name] = type_field(_column(table, name), n, name, file, first_row)
     if scheme.uses_los:
-        los_field = type_field(_column(table, LOS_COLUMN), n, LOS_COLUMN, file)
+        los_field = type_field(_column(table, LOS_COLUMN), n, LOS_COLUMN, file, first_row)
         los = np.where(los_field.is_integer, los_field.value, NOT_GIVEN).astype(np.int64)
     else:
         los = np.full(n, NOT_GIVEN, dtype=np.int64)

@@ -1,43 +1,15 @@
 """Grouping a Dask DataFrame, partition by partition, for data beyond one machine.
 
-Each partition is grouped by the same kernel as :func:`drgdip.grouper.group_cases`; the result columns
-have fixed categories (every status token, every label of the scheme), so partitions concatenate
-without recoding.
+:func:`drgdip.grouper.group_cases` and :func:`drgdip.grouper.group_dip` take a Dask DataFrame themselves
+and hand it on to the functions gathered here. Each partition is grouped by the same kernel as a
+pandas DataFrame; the result columns have fixed categories (every status token, every label of the
+scheme or directory), so partitions concatenate without recoding. ``drgdip group --engine dask``
+groups files on a cluster with :mod:`drgdip.grouper.on_cluster`.
 """
 
 from __future__ import annotations
 
-import pandas as pd
+from drgdip.grouper.dip import dip_result_meta, group_dip_dask
+from drgdip.grouper.drg import group_dask, result_meta
 
-from drgdip.grouper.drg import group_cases, result_labels
-from drgdip.grouper.io import STATUS_TOKENS
-from drgdip.grouper.scheme import Scheme
-
-
-def result_meta(scheme: Scheme) -> pd.DataFrame:
-    """An empty grouping result with the dtypes every partition will have."""
-    mdc, adrg, drg = result_labels(scheme)
-
-    def empty(categories) -> pd.Categorical:
-        return pd.Categorical([], categories=sorted(set(map(str, categories))))
-
-    return pd.DataFrame({
-        "case_id": pd.Series([], dtype="str"),
-        "status": pd.Categorical([], categories=STATUS_TOKENS),
-        "mdc": empty(mdc), "adrg": empty(adrg), "drg": empty(drg),
-    })
-
-
-def _group_partition(partition: pd.DataFrame, scheme: Scheme, options: dict) -> pd.DataFrame:
-    grouped = group_cases(partition, scheme, **options)
-    grouped.index = partition.index
-    return grouped
-
-
-def group_dask(cases, scheme: Scheme, **options):
-    """Group a ``dask.dataframe.DataFrame`` of cases; returns a lazy Dask DataFrame.
-
-    ``options`` are those of :func:`drgdip.grouper.group_cases`. The result keeps the input's index
-    and partitions, one row per input row.
-    """
-    return cases.map_partitions(_group_partition, scheme, options, meta=result_meta(scheme))
+__all__ = ["group_dask", "result_meta", "group_dip_dask", "dip_result_meta"]
