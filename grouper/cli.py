@@ -34,7 +34,8 @@ def register(subparsers) -> None:
                     "(drgdip schemes lists them) or a scheme directory. Writes one row per input row, in input "
                     "order, with the version that grouped it (scheme_version).")
     group.add_argument("--scheme", required=True, help=SCHEME_HELP)
-    group.add_argument("--input", required=True, help="case table, .csv or .parquet")
+    group.add_argument("--input", required=True,
+                       help="case table: .csv, .parquet or a directory of Parquet files (hive-partitioned or not)")
     group.add_argument("--output", required=True, help="result table, .csv or .parquet")
     group.add_argument("--dip", metavar="DIRECTORY",
                        help="also assign DIP groups from this DIP directory (dip_group, dip_type, "
@@ -149,7 +150,7 @@ def run_group(args) -> int:
     if args.threads:
         import numba
         numba.set_num_threads(max(1, min(args.threads, numba.config.NUMBA_NUM_THREADS)))
-    total = count_rows(args.input) if Path(args.input).is_file() else None
+    total = count_rows(args.input) if Path(args.input).exists() else None
     show = args.progress if args.progress is not None else (
         sys.stderr.isatty() and (total is None or total >= 5 * args.batch_rows))
     progress = _Progress(total, bool(show))

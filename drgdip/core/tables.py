@@ -10,6 +10,9 @@ A table is a path (``.csv``/``.txt``, ``.parquet``/``.pq``, ``.xlsx``) or a Data
   other columns are typed by their values (numbers, ``2025-03-01 08:00:00`` times, true/false).
   An empty field is missing, except in ``dx``/``proc`` where it is the empty code list ``""``.
 * **Excel** (first sheet) with the same text columns.
+* **A directory of Parquet files** (optionally hive-partitioned, ``cases/region=R01/year=2025/part-0.parquet``)
+  is one table: the part files in sorted path order, rows in file order, partition keys as columns
+  (:mod:`drgdip.core.datasets`). Streaming readers go part file by part file, batch by batch.
 
 Writing (:func:`write_table`, :class:`TableWriter`) picks the format by extension with one set of
 options: Parquet with zstd (level 1), dictionary encoding of text, statistics of categorical and
@@ -32,10 +35,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from drgdip.core.datasets import ParquetDataset, open_dataset
 from drgdip.core.errors import UsageError
 
 __all__ = ["TEXT_COLUMNS", "CODE_LIST_COLUMNS", "PARQUET_SUFFIXES", "CSV_SUFFIXES", "EXCEL_SUFFIXES",
-           "source_name", "table_format", "find_table", "table_columns", "count_rows", "read_table", "read_table_rows",
+           "source_name", "table_format", "find_table", "dataset_of", "row_in_file", "table_columns", "count_rows", "read_table", "read_table_rows",
            "iter_file_batches", "prefetch", "arrow_table", "write_table", "TableWriter"]
 
 TEXT_COLUMNS = frozenset((
@@ -60,7 +64,10 @@ def source_name(source) -> str:
 
 
 def table_format(path) -> str:
-    """``parquet``, ``csv`` or ``excel`` by the file's extension; anything else is a :class:`UsageError`."""
+    """``parquet``, ``csv`` or ``excel`` by the file's extension, ``dataset`` for a directory (of Parquet
+    files); anything else is a :class:`UsageError`."""
+    if Path(path).is_dir():
+        return "dataset"
     suffix = Path(path).suffix.lower()
     if suffix in PARQUET_SUFFIXES:
         return "parquet"
@@ -72,19 +79,27 @@ def table_format(path) -> str:
 
 
 def find_table(directory, stem: str) -> Path | None:
-    """``directory/stem.parquet`` (or ``.pq``, ``.csv``), the first that exists."""
+    """``directory/stem.parquet`` (or ``.pq``, ``.csv``), the first that exists, else the dataset directory
+    ``directory/stem/`` if there is one."""
     for suffix in PARQUET_SUFFIXES + CSV_SUFFIXES:
         candidate = Path(directory) / f"{stem}{suffix}"
         if candidate.is_file():
             return candidate
-    return None
+    candidate = Path(directory) / stem
+    return candidate if candidate.is_dir() else None
 
 
 def _existing_file(source, what: str) -> Path:
+    """The path of a table file or dataset directory that exists."""
     path = Path(source)
-    if not path.is_file():
+    if not (path.is_file() or path.is_dir()):
         raise UsageError(f"{what}: file not found", file=str(path))
     return path
+
+
+def dataset_of(source, what: str = "table", text: Iterable[str] = ()) -> ParquetDataset:
+    """The partitioned Parquet dataset in directory ``source`` (id and code keys as text)."""
+    return open_dataset(source, what=what, text=TEXT_COLUMNS | set(text))
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -97,12 +112,26 @@ def _csv_header(path: Path) -> list[str]:
         raise UsageError(f"cannot read the header as UTF-8 CSV: {error}", file=str(path), row=1) from None
 
 
+def row_in_file(source, position: int) -> tuple[str, int]:
+    """The file and the row as that file shows it of the row at ``position`` (0-based) of a table: the
+    part file of a dataset and its row, row ``position + 2`` of a CSV file or a sheet (the header is
+    row 1), ``position + 1`` of a Parquet file or a DataFrame."""
+    if not isinstance(source, (str, Path)):
+        return source_name(source), position + 1
+    if Path(source).is_dir():
+        part, row = dataset_of(source).locate(position)
+        return str(part), row + 1
+    return str(source), position + (2 if Path(source).suffix.lower() in CSV_SUFFIXES + EXCEL_SUFFIXES else 1)
+
+
 def table_columns(source) -> list[str]:
     """Column names of a table without reading its rows."""
     if isinstance(source, pd.DataFrame):
         return [str(c) for c in source.columns]
     path = _existing_file(source, "table")
     kind = table_format(path)
+    if kind == "dataset":
+        return dataset_of(path).columns
     try:
         if kind == "parquet":
             return list(pq.ParquetFile(path).schema_arrow.names)
@@ -122,6 +151,8 @@ def count_rows(source) -> int | None:
     path = Path(source)
     if path.suffix.lower() in PARQUET_SUFFIXES and path.is_file():
         return pq.ParquetFile(path).metadata.num_rows
+    if path.is_dir():
+        return dataset_of(path).num_rows
     return None
 
 
@@ -156,6 +187,9 @@ def read_table(source, *, what: str = "table", required: Sequence[str] = (),
     path = _existing_file(source, what)
     name = str(path)
     kind = table_format(path)
+    if kind == "dataset":
+        return _read_dataset(dataset_of(path, what, text), what=what, required=required, columns=columns,
+                             categorical=categorical, filters=filters)
     names = table_columns(path)
     _check_required(names, required, name, what)
     wanted = None if columns is None else [c for c in names if c in set(columns)]
@@ -180,6 +214,27 @@ def read_table(source, *, what: str = "table", required: Sequence[str] = (),
         raise UsageError(f"{what}: cannot read the table: {error}", file=name) from None
 
 
+def _read_dataset(dataset: ParquetDataset, *, what: str, required: Sequence[str], columns, categorical,
+                  filters) -> pd.DataFrame:
+    """A dataset as a DataFrame: like one Parquet file, :data:`PARQUET_COLUMNS_AT_ONCE` columns at a time."""
+    names = dataset.columns
+    _check_required(names, required, str(dataset.root), what)
+    wanted = names if columns is None else [c for c in names if c in set(columns)]
+    dictionary = [c for c in categorical if c in wanted]
+    if filters is not None:
+        return _to_pandas(dataset.read(wanted, dictionary=dictionary, filter=pq.filters_to_expression(filters)))
+    if not wanted:
+        return pd.DataFrame(index=pd.RangeIndex(dataset.num_rows))
+    read = {}
+    for start in range(0, len(wanted), PARQUET_COLUMNS_AT_ONCE):
+        group = wanted[start:start + PARQUET_COLUMNS_AT_ONCE]
+        batch = _to_pandas(dataset.read(group, dictionary=dictionary))
+        read.update({name: batch[name].array for name in group})
+        del batch
+    pa.default_memory_pool().release_unused()
+    return pd.DataFrame(read, copy=False)
+
+
 def _read_csv(path: Path, names: list[str], wanted: list[str] | None, text_columns) -> pd.DataFrame:
     convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in text_columns},
                                    include_columns=wanted, null_values=[""], strings_can_be_null=True,
@@ -198,12 +253,15 @@ def read_table_rows(source, rows: np.ndarray, *, columns: Iterable[str], what: s
                     categorical: Iterable[str] = ()) -> pd.DataFrame:
     """``columns`` of the rows at positions ``rows`` (ascending) of a table file, in that order.
 
-    From Parquet only the row groups holding those rows are read.
+    From Parquet (a file or a dataset) only the row groups holding those rows are read.
     """
     path = _existing_file(source, what)
     names = table_columns(path)
     wanted = [c for c in names if c in set(columns)]
     rows = np.asarray(rows, dtype=np.int64)
+    if table_format(path) == "dataset":
+        table = dataset_of(path, what).take(rows, wanted, dictionary=[c for c in categorical if c in wanted])
+        return _to_pandas(table) if wanted else pd.DataFrame(index=pd.RangeIndex(len(rows)))
     if table_format(path) != "parquet":
         return read_table(path, what=what, columns=wanted, categorical=categorical).take(rows).reset_index(drop=True)
     parquet = pq.ParquetFile(path, read_dictionary=[c for c in categorical if c in wanted] or None)
@@ -257,10 +315,23 @@ def iter_file_batches(source, batch_rows: int, *, columns: Iterable[str] | None 
 
     CSV columns are read as text exactly as written (empty text stays ``""``) for callers that type
     fields themselves; Parquet keeps its types. An empty file yields one empty table with its columns.
+    A dataset directory is read part file by part file in tables of at most ``batch_rows`` rows (a
+    table never spans two part files), so memory holds one batch, not the dataset.
     """
     path = _existing_file(source, what)
     name = str(path)
     kind = table_format(path)
+    if kind == "dataset":
+        dataset = dataset_of(path, what)
+        _check_required(dataset.columns, required, name, what)
+        wanted = None if columns is None else [c for c in dataset.columns if c in set(columns)]
+        empty = True
+        for _, table in dataset.iter_batches(batch_rows, wanted):
+            empty = False
+            yield table
+        if empty:
+            yield dataset.schema.empty_table().select(wanted if wanted is not None else dataset.columns)
+        return
     if kind == "excel":
         table = arrow_table(read_table(path, what=what, required=required, columns=columns))
         for start in range(0, max(table.num_rows, 1), batch_rows):
