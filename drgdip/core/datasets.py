@@ -117,8 +117,9 @@ class ParquetDataset:
                 column = _cast(part, name, column, target)
             columns[name] = column
         if not wanted:
-            return pa.table({"__rows": pa.nulls(table.num_rows)}).drop_columns(["__rows"])
-        return pa.table(columns)
+            return _no_columns(table.num_rows)
+        # the first part's pandas metadata: nullable integer columns come back as such, as from one file
+        return pa.table(columns).replace_schema_metadata(self.file_schema.metadata)
 
     def _fragment(self, part: Part, dictionary: Sequence[str]):
         options = ds.ParquetReadOptions(dictionary_columns=set(dictionary)) if dictionary else None
@@ -289,7 +290,7 @@ def _open(root: Path, files: tuple, text: frozenset, what: str) -> ParquetDatase
         shown = root / path.relative_to(base)
         try:
             metadata = pq.read_metadata(path)
-            schema = metadata.schema.to_arrow_schema().remove_metadata()
+            schema = metadata.schema.to_arrow_schema()
         except (pa.ArrowException, OSError) as error:
             raise UsageError(f"{what}: cannot read the part file: {error}", file=str(shown)) from None
         keys = ds.get_partition_keys(fragment.partition_expression)
@@ -302,7 +303,8 @@ def _open(root: Path, files: tuple, text: frozenset, what: str) -> ParquetDatase
         raw_parts.append((shown, metadata.num_rows, keys))
         schemas.append(schema)
     try:
-        file_schema = pa.unify_schemas(schemas, promote_options="permissive")
+        file_schema = pa.unify_schemas([s.remove_metadata() for s in schemas], promote_options="permissive")
+        file_schema = file_schema.with_metadata(schemas[0].metadata or {})
     except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
         raise UsageError(f"{what}: the part files' column types cannot be unified: {error}", file=str(root)) from None
     key_types = {k: _key_type(k, [keys.get(k) for _, _, keys in raw_parts], file_schema, text, root)

@@ -315,8 +315,9 @@ def iter_file_batches(source, batch_rows: int, *, columns: Iterable[str] | None 
 
     CSV columns are read as text exactly as written (empty text stays ``""``) for callers that type
     fields themselves; Parquet keeps its types. An empty file yields one empty table with its columns.
-    A dataset directory is read part file by part file in tables of at most ``batch_rows`` rows (a
-    table never spans two part files), so memory holds one batch, not the dataset.
+    A dataset directory is read part file by part file, batch by batch, and yielded in tables of
+    ``batch_rows`` rows like one file (a table may span two part files): memory holds about one batch,
+    not the dataset.
     """
     path = _existing_file(source, what)
     name = str(path)
@@ -324,13 +325,9 @@ def iter_file_batches(source, batch_rows: int, *, columns: Iterable[str] | None 
     if kind == "dataset":
         dataset = dataset_of(path, what)
         _check_required(dataset.columns, required, name, what)
-        wanted = None if columns is None else [c for c in dataset.columns if c in set(columns)]
-        empty = True
-        for _, table in dataset.iter_batches(batch_rows, wanted):
-            empty = False
-            yield table
-        if empty:
-            yield dataset.schema.empty_table().select(wanted if wanted is not None else dataset.columns)
+        wanted = dataset.columns if columns is None else [c for c in dataset.columns if c in set(columns)]
+        yield from _rebatched((table for _, table in dataset.iter_batches(batch_rows, wanted)), batch_rows,
+                              dataset.schema.empty_table().select(wanted))
         return
     if kind == "excel":
         table = arrow_table(read_table(path, what=what, required=required, columns=columns))
@@ -372,6 +369,21 @@ def iter_file_batches(source, batch_rows: int, *, columns: Iterable[str] | None 
             yield pending
     except pa.ArrowInvalid as error:
         raise UsageError(f"cannot parse CSV: {error}", file=name) from None
+
+
+def _rebatched(tables: Iterator[pa.Table], batch_rows: int, empty: pa.Table) -> Iterator[pa.Table]:
+    """``tables`` as tables of ``batch_rows`` rows (the last may be shorter; ``empty`` if there are no rows)."""
+    pending, seen = [], 0
+    for table in tables:
+        pending.append(table)
+        seen += table.num_rows
+        while seen >= batch_rows:
+            joined = pa.concat_tables(pending).combine_chunks()
+            yield joined.slice(0, batch_rows)
+            rest = joined.slice(batch_rows)
+            pending, seen = [rest], rest.num_rows
+    if seen or not pending:
+        yield pa.concat_tables(pending).combine_chunks() if pending else empty
 
 
 def prefetch(batches: Iterator):
