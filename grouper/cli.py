@@ -157,26 +157,25 @@ def run_group(args) -> int:
     output = Path(args.output)
     if not output.parent.exists():
         raise UsageError("output directory does not exist", file=str(output))
-    writer = TableWriter(output, background=True)
     labels = result_labels(scheme)
     status_counts = np.zeros(len(io.STATUS_TOKENS), dtype=np.int64)
     group_counts = np.zeros(len(labels[2]), dtype=np.int64)
     start = time.perf_counter()
     try:
-        for table, grouped in iter_group_batches(args.input, scheme, batch_rows=args.batch_rows,
-                                                 gender_aliases=args.gender_aliases,
-                                                 map_codes=args.map_codes,
-                                                 all_columns=args.keep_input_columns or bool(args.dip)):
-            result = result_table(grouped, labels, table if args.keep_input_columns else None,
-                                  dictionary=writer.format == "parquet", version=scheme.name)
-            if dip_directory is not None:
-                result = _append_dip(result, table, dip_directory)
-            writer.write(result)
-            status_counts += np.bincount(grouped.status, minlength=len(status_counts))
-            group_counts += np.bincount(grouped.group, minlength=len(group_counts))
-            progress.update(len(grouped))
+        with TableWriter(output, background=True) as writer:
+            for table, grouped in iter_group_batches(args.input, scheme, batch_rows=args.batch_rows,
+                                                     gender_aliases=args.gender_aliases,
+                                                     map_codes=args.map_codes,
+                                                     all_columns=args.keep_input_columns or bool(args.dip)):
+                result = result_table(grouped, labels, table if args.keep_input_columns else None,
+                                      dictionary=writer.format == "parquet", version=scheme.name)
+                if dip_directory is not None:
+                    result = _append_dip(result, table, dip_directory)
+                writer.write(result)
+                status_counts += np.bincount(grouped.status, minlength=len(status_counts))
+                group_counts += np.bincount(grouped.group, minlength=len(group_counts))
+                progress.update(len(grouped))
     finally:
-        writer.close()
         progress.close()
     elapsed = time.perf_counter() - start
     cases = int(status_counts.sum())

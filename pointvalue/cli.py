@@ -6,6 +6,7 @@ import argparse
 import sys
 
 
+from drgdip.core.atomic import atomic_open
 from drgdip.core.config import read_yaml
 from drgdip.core.errors import ConfigError, UsageError
 from drgdip.core.tables import read_table, row_in_file, write_table
@@ -147,7 +148,7 @@ def _write_level_coefs(args: argparse.Namespace, policy, group_col: str) -> None
         "by_level": {level: round(coef, 4) for level, coef in by_level.items()},
         "by_group_level": {group: {level: round(coef, 4) for level, coef in levels.items()}
                            for group, levels in by_group_level.items()}}}
-    with open(args.level_coefs, "w", encoding="utf-8") as out:
+    with atomic_open(args.level_coefs) as out:
         out.write("# level coefficients from the history's year-weighted mean costs (domain §4.2); "
                   "paste under points:\n")
         yaml.safe_dump(block, out, sort_keys=False, allow_unicode=True)

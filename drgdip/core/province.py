@@ -17,6 +17,7 @@ from typing import Iterable, Mapping
 import pandas as pd
 
 from drgdip.core.errors import UsageError
+from drgdip.core.atomic import write_text_atomic
 from drgdip.core.tables import find_table, read_table, write_table
 
 __all__ = ["Province", "TABLE_NAMES", "INFO_FILE", "read_province", "read_province_info", "cases_path",
@@ -168,7 +169,6 @@ def write_province(province, out_dir, format: str = "parquet") -> dict[str, Path
         path = out / f"{name}.{format}"
         paths[name] = write_table(table, path)
     info_path = out / INFO_FILE
-    info_path.write_text(json.dumps(province.info, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
-                         encoding="utf-8")
+    write_text_atomic(info_path, json.dumps(province.info, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
     paths["info"] = info_path
     return paths

@@ -14,17 +14,20 @@ A table is a path (``.csv``/``.txt``, ``.parquet``/``.pq``, ``.xlsx``) or a Data
   is one table: the part files in sorted path order, rows in file order, partition keys as columns
   (:mod:`drgdip.core.datasets`). Streaming readers go part file by part file, batch by batch.
 
-Writing (:func:`write_table`, :class:`TableWriter`) picks the format by extension with one set of
-options: Parquet with zstd (level 1), dictionary encoding of text, statistics of categorical and
-whole-number columns, row groups of 1M rows; CSV with quoting where needed and no index. The same
-table gives the same bytes.
+Writing (:func:`write_table`, :class:`TableWriter`) is atomic (a temporary file renamed into place when
+complete, :mod:`drgdip.core.atomic`) and picks the format by extension with one set of options:
+Parquet with zstd (level 1), dictionary encoding of text, statistics of categorical and whole-number
+columns, row groups of 1M rows; CSV with quoting where needed and no index. The same table gives the
+same bytes.
 
 Unreadable input raises :class:`~drgdip.core.errors.UsageError` naming the file.
 """
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -35,6 +38,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from drgdip.core.atomic import atomic_path, temporary_name
 from drgdip.core.datasets import ParquetDataset, open_dataset
 from drgdip.core.errors import UsageError
 
@@ -434,17 +438,21 @@ def _statistics_columns(schema: pa.Schema) -> list[str]:
 class TableWriter:
     """Write a table in pieces (Arrow tables or DataFrames) to one Parquet or CSV file.
 
-    ``background=True`` writes each piece in a thread while the caller prepares the next one
-    (one write in flight, so pieces land in order). Use as a context manager or call :meth:`close`.
+    The pieces go to a temporary file beside ``path`` (:mod:`drgdip.core.atomic`) that :meth:`close`
+    renames to ``path`` once complete; :meth:`abort` (or an error inside ``with``) removes it, so half a
+    table never lies under the final name. ``background=True`` writes each piece in a thread while the
+    caller prepares the next one (one write in flight, so pieces land in order). Use as a context
+    manager or call :meth:`close` (or :meth:`abort`).
     """
 
     def __init__(self, path, *, background: bool = False):
         self.path = Path(path)
+        if self.path.is_dir():
+            raise UsageError("output is a directory", file=str(self.path))
         self.format = table_format(self.path)
         if self.format == "excel":
             raise UsageError("a table written in pieces must be .parquet or .csv", file=str(self.path))
-        if self.path.exists() and self.path.is_dir():
-            raise UsageError("output is a directory", file=str(self.path))
+        self.temporary = temporary_name(self.path)
         self.writer = None
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drgdip-write") if background else None
         self.pending = None
@@ -453,12 +461,12 @@ class TableWriter:
         if self.writer is None:
             try:
                 if self.format == "parquet":
-                    self.writer = pq.ParquetWriter(self.path, table.schema, compression="zstd",
+                    self.writer = pq.ParquetWriter(self.temporary, table.schema, compression="zstd",
                                                    compression_level=ZSTD_LEVEL,
                                                    use_dictionary=_dictionary_columns(table.schema),
                                                    write_statistics=_statistics_columns(table.schema))
                 else:
-                    self.writer = pacsv.CSVWriter(self.path, table.schema,
+                    self.writer = pacsv.CSVWriter(self.temporary, table.schema,
                                                   write_options=pacsv.WriteOptions(quoting_style="needed"))
             except OSError as error:
                 raise UsageError(f"cannot write: {error}", file=str(self.path)) from None
@@ -484,21 +492,41 @@ class TableWriter:
             pending.result()
 
     def close(self) -> None:
-        """Finish the file (an empty table if nothing was written is the caller's to avoid)."""
+        """Finish the file and put it in place (nothing is written when no piece was; an empty table
+        is the caller's to avoid)."""
         try:
             self._wait()
-        finally:
             if self.pool is not None:
                 self.pool.shutdown()
             if self.writer is not None:
                 self.writer.close()
                 self.writer = None
+                os.replace(self.temporary, self.path)
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        """Stop writing and remove what was written (a file already under the final name stays as it was)."""
+        if self.pool is not None:
+            with suppress(BaseException):
+                self._wait()
+            self.pool.shutdown()
+        self.pending = None
+        if self.writer is not None:
+            with suppress(Exception):
+                self.writer.close()
+            self.writer = None
+        self.temporary.unlink(missing_ok=True)
 
     def __enter__(self) -> "TableWriter":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
 
 
 def write_table(frame, path, *, sheet: str | None = None) -> Path:
@@ -508,7 +536,8 @@ def write_table(frame, path, *, sheet: str | None = None) -> Path:
     if kind == "excel":
         data = frame.to_pandas() if isinstance(frame, pa.Table) else frame
         try:
-            data.to_excel(path, index=False, sheet_name=(sheet or path.stem)[:31])
+            with atomic_path(path) as temporary:
+                data.to_excel(temporary, index=False, sheet_name=(sheet or path.stem)[:31])
         except ImportError as error:
             raise UsageError(f"writing Excel needs openpyxl (pip install 'drgdip[excel]'): {error}",
                              file=str(path)) from None
