@@ -43,8 +43,8 @@ from drgdip.core.datasets import ParquetDataset, open_dataset
 from drgdip.core.errors import UsageError
 
 __all__ = ["TEXT_COLUMNS", "CODE_LIST_COLUMNS", "PARQUET_SUFFIXES", "CSV_SUFFIXES", "EXCEL_SUFFIXES",
-           "source_name", "table_format", "find_table", "dataset_of", "row_in_file", "table_columns", "count_rows", "read_table", "read_table_rows",
-           "iter_file_batches", "prefetch", "arrow_table", "write_table", "TableWriter"]
+           "source_name", "table_format", "find_table", "dataset_of", "row_in_file", "table_columns", "count_rows",
+           "read_table", "read_table_rows", "iter_file_batches", "prefetch", "arrow_table", "write_table", "TableWriter", "DatasetWriter"]
 
 TEXT_COLUMNS = frozenset((
     "case_id", "patient_id", "hospital_id", "region", "insured_region", "insurance_type", "dept", "dx",
@@ -527,6 +527,119 @@ class TableWriter:
             self.close()
         else:
             self.abort()
+
+
+class DatasetWriter:
+    """Write a table in pieces as a directory of Parquet part files of at most ``max_rows`` rows each,
+    hive-partitioned by the ``partition_by`` columns (``root/year=2025/part-00000.parquet``; the key
+    columns stay inside the files too), with the options of :class:`TableWriter`.
+
+    The directory is built under a temporary name beside ``root`` and put in place by :meth:`close`
+    (replacing an older one); :meth:`abort` (or an error inside ``with``) removes it. Read back
+    (:mod:`drgdip.core.datasets`: part files in path order) the rows come in the order written when the
+    pieces come sorted by the keys. ``part_digits`` pads the part numbers so that path order is part order.
+    """
+
+    def __init__(self, root, *, max_rows: int, partition_by: Sequence[str] = (), part_digits: int = 5):
+        if max_rows < 1:
+            raise UsageError(f"part files need at least one row, got {max_rows}", field="partition-rows")
+        self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise UsageError("output exists and is not a directory", file=str(self.root))
+        self.max_rows, self.partition_by, self.part_digits = int(max_rows), tuple(partition_by), part_digits
+        self.temporary = temporary_name(self.root)
+        self.temporary.mkdir(parents=True)
+        self.parts: dict[tuple, list] = {}   # key values -> [writer, rows in its part, parts so far]
+        self.empty: pa.Table | None = None
+        self.rows = 0
+
+    def write(self, piece) -> None:
+        """Append ``piece`` (Arrow table or DataFrame)."""
+        table = arrow_table(piece) if isinstance(piece, pd.DataFrame) else piece
+        if self.empty is None:
+            self.empty = table.slice(0, 0)
+        if not table.num_rows:
+            return
+        self.rows += table.num_rows
+        if not self.partition_by:
+            self._append((), table)
+            return
+        keys = [table.column(name).to_numpy(zero_copy_only=False) for name in self.partition_by]
+        change = np.zeros(table.num_rows - 1, dtype=bool)
+        for values in keys:
+            change |= values[1:] != values[:-1]
+        bounds = np.concatenate(([0], np.flatnonzero(change) + 1, [table.num_rows]))
+        for start, stop in zip(bounds[:-1], bounds[1:]):
+            self._append(tuple(values[start] for values in keys), table.slice(start, stop - start))
+
+    def _append(self, key: tuple, table: pa.Table) -> None:
+        state = self.parts.setdefault(key, [None, 0, 0])
+        while table.num_rows:
+            if state[0] is None or state[1] == self.max_rows:
+                if state[0] is not None:
+                    state[0].close()
+                state[0], state[1] = TableWriter(self._part_path(key, state[2])), 0
+                state[2] += 1
+            take = min(self.max_rows - state[1], table.num_rows)
+            state[0].write(table.slice(0, take))
+            state[1] += take
+            table = table.slice(take)
+
+    def _part_path(self, key: tuple, number: int) -> Path:
+        from urllib.parse import quote
+
+        directory = self.temporary.joinpath(*(
+            f"{name}={'__HIVE_DEFAULT_PARTITION__' if _missing(value) else quote(str(value), safe='')}"
+            for name, value in zip(self.partition_by, key)))
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory / f"part-{number:0{self.part_digits}d}.parquet"
+
+    def close(self) -> Path:
+        """Finish the part files and put the directory in place; returns its path."""
+        import shutil
+
+        try:
+            for state in self.parts.values():
+                if state[0] is not None:
+                    state[0].close()
+                    state[0] = None
+            if self.rows == 0 and self.empty is not None:   # no rows: one empty part file keeps the columns
+                with TableWriter(self.temporary / f"part-{0:0{self.part_digits}d}.parquet") as writer:
+                    writer.write(self.empty)
+            old = None
+            if self.root.exists():
+                old = temporary_name(self.root)
+                os.replace(self.root, old)
+            os.replace(self.temporary, self.root)
+        except BaseException:
+            self.abort()
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return self.root
+
+    def abort(self) -> None:
+        """Stop writing and remove the part files written (an older directory under the name stays)."""
+        import shutil
+
+        for state in self.parts.values():
+            if state[0] is not None:
+                state[0].abort()
+                state[0] = None
+        shutil.rmtree(self.temporary, ignore_errors=True)
+
+    def __enter__(self) -> "DatasetWriter":
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
 
 
 def write_table(frame, path, *, sheet: str | None = None) -> Path:
