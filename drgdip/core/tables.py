@@ -491,9 +491,9 @@ class TableWriter:
             pending, self.pending = self.pending, None
             pending.result()
 
-    def close(self) -> None:
-        """Finish the file and put it in place (nothing is written when no piece was; an empty table
-        is the caller's to avoid)."""
+    def close(self) -> Path:
+        """Finish the file and put it in place; returns its path (nothing is written when no piece was;
+        an empty table is the caller's to avoid)."""
         try:
             self._wait()
             if self.pool is not None:
@@ -505,6 +505,7 @@ class TableWriter:
         except BaseException:
             self.abort()
             raise
+        return self.path
 
     def abort(self) -> None:
         """Stop writing and remove what was written (a file already under the final name stays as it was)."""
