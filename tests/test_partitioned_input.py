@@ -210,3 +210,25 @@ def test_a_bad_value_in_a_part_file_is_told_at_its_row(provinces, tmp_path, caps
                  "--scheme", str(DEMO_SCHEME), "--no-excel"]) == 2
     message = capsys.readouterr().err
     assert f"{part}, row 3, field 'total_cost'" in message
+
+
+def test_a_province_in_shards_reads_back_the_same_from_one_file_and_from_parts(tmp_path, monkeypatch):
+    from drgdip.synth import province as synth_province
+    from drgdip.synth.output import write_synthetic_province
+    from drgdip.synth.province import SyntheticProvince, generate_province, read_synthetic_province
+
+    monkeypatch.setattr(synth_province, "SHARD_ROWS", 700)   # 4 shards
+    options = dict(cases=2500, years=(2024, 2025), hospitals=8, regions=3, seed=5)
+    whole = generate_province(DEMO_SCHEME, **options)
+    cases = whole.cases
+    assert cases["case_id"].is_unique and whole.outpatient["visit_id"].is_unique
+    assert cases["discharge_time"].dt.floor("D").is_monotonic_increasing   # discharge order across shards
+    assert set(whole.day_ward_visits["case_id"]) <= set(cases["case_id"])
+    written = {}
+    for name, rows in (("single", None), ("parts", 300)):
+        write_synthetic_province(SyntheticProvince(DEMO_SCHEME, **options), tmp_path / name, partition_rows=rows)
+        written[name] = read_synthetic_province(tmp_path / name)
+    for province in written.values():
+        for table in ("cases", "hospitals", "outpatient", "day_ward_visits"):
+            pd.testing.assert_frame_equal(getattr(province, table), getattr(whole, table))
+        assert province.info == whole.info
