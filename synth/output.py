@@ -16,7 +16,8 @@ from pathlib import Path
 from drgdip.core.atomic import write_text_atomic
 from drgdip.core.errors import UsageError
 from drgdip.core.province import INFO_FILE, TABLE_NAMES
-from drgdip.core.tables import CSV_SUFFIXES, PARQUET_SUFFIXES, DatasetWriter, TableWriter, write_table
+from drgdip.core.tables import (CSV_SUFFIXES, PARQUET_SUFFIXES, ROW_GROUP_ROWS, DatasetWriter, TableWriter,
+                                write_table)
 from drgdip.synth.province import SyntheticProvince
 
 __all__ = ["SynthWritten", "write_synthetic_province", "PARTITION_KEYS"]
@@ -69,7 +70,11 @@ def write_synthetic_province(province: SyntheticProvince, out_dir, *, format: st
     try:
         for shard in province.shards():
             for name, writer in writers.items():
-                writer.write(getattr(shard, name))
+                frame = getattr(shard, name)
+                # a row group at a time: the Arrow copy of a slice, not of the shard, is in memory
+                for start in range(0, max(len(frame), 1), ROW_GROUP_ROWS):
+                    writer.write(frame.iloc[start:start + ROW_GROUP_ROWS])
+                del frame
             cases += len(shard.cases)
             remote += int((shard.cases["region"] != shard.cases["insured_region"]).sum())
             outpatient += len(shard.outpatient)

@@ -244,7 +244,10 @@ class SyntheticProvince:
             grouped = grouped and codes.groups is not None and codes.groups.usable
             patients, visits = patients + shard.patients, visits + len(shard.outpatient)
             del codes
-            yield Province(cases=shard.cases, outpatient=shard.outpatient, day_ward_visits=shard.day_ward_visits)
+            tables = Province(cases=shard.cases, outpatient=shard.outpatient, day_ward_visits=shard.day_ward_visits)
+            del shard
+            yield tables
+            del tables   # the next shard is generated without this one in memory
         self._info = _province_info(world, self.scheme, n, years, seed, redrawn, fallback, grouped)
 
 
