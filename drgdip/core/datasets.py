@@ -221,12 +221,12 @@ def _cast(part: Part, name: str, column, target: pa.DataType):
 
 def _check_key_column(part: Part, name: str, column, value) -> None:
     """A key that is also a column of the file: every row must hold the directory's value."""
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
     if value is None:
         differs = pc.is_valid(column)
     else:
-        differs = pc.invert(pc.fill_null(pc.equal(column, pa.scalar(value).cast(column.type)
-                                                   if not pa.types.is_dictionary(column.type)
-                                                   else pa.scalar(value)), False))
+        differs = pc.invert(pc.fill_null(pc.equal(column, pa.scalar(value).cast(column.type)), False))
     if pc.any(differs).as_py():
         row = int(np.flatnonzero(differs.to_numpy(zero_copy_only=False))[0])
         raise UsageError(f"value {column[row].as_py()!r} differs from the partition directory's "
