@@ -872,8 +872,8 @@ def _finish(world: _World, sk: _Skeleton, codes: _Codes, years: tuple[int, ...],
     related_id = sk.case_id.take(pa.array(visit_row.astype(np.int64)))
     related_id = pc.if_else(pa.array(related), related_id, pa.scalar(None, pa.string()))
     visit_id = pc.binary_join_element_wise(
-        pa.scalar("V"), pc.utf8_lpad(pc.cast(pa.array(np.arange(first_visit + 1, first_visit + m + 1)), pa.string()), 10, "0"),
-        "")
+        pa.scalar("V"),
+        pc.utf8_lpad(pc.cast(pa.array(np.arange(first_visit + 1, first_visit + m + 1)), pa.string()), 10, "0"), "")
     outpatient = _typed({
         "visit_id": visit_id.to_pandas() if m else pd.Series([], dtype="str"),
         "patient_id": patient_id.take(pa.array(visit_row.astype(np.int64))).to_pandas(),

@@ -3,8 +3,10 @@
 Directory layout (written by ``drgdip synth``, read by ``drgdip settle`` and ``drgdip simulate``):
 ``cases``, ``hospitals``, ``outpatient`` and ``day_ward_visits`` as ``.parquet`` (or ``.csv``; ``cases``
 may also be a directory of Parquet part files, ``cases/year=2025/part-00000.parquet``, see
-:mod:`drgdip.core.datasets`), plus ``province.json`` saying how the province was made and, under ``grouping``, which scheme
-grouped the ``status``/``mdc``/``adrg``/``drg`` columns of the cases. Only ``cases`` is required.
+:mod:`drgdip.core.datasets`), plus ``province.json`` saying how the province was made and, under
+``grouping``, which scheme grouped the ``status``/``mdc``/``adrg``/``drg`` columns of the cases. Only
+``cases`` is required. A directory holding none of these (nor ``province.json``) is read as a dataset
+of cases.
 """
 
 from __future__ import annotations

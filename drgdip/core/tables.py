@@ -44,7 +44,8 @@ from drgdip.core.errors import UsageError
 
 __all__ = ["TEXT_COLUMNS", "CODE_LIST_COLUMNS", "PARQUET_SUFFIXES", "CSV_SUFFIXES", "EXCEL_SUFFIXES",
            "source_name", "table_format", "find_table", "dataset_of", "row_in_file", "table_columns", "count_rows",
-           "read_table", "read_table_rows", "iter_file_batches", "prefetch", "arrow_table", "write_table", "TableWriter", "DatasetWriter"]
+           "read_table", "read_table_rows", "iter_file_batches", "prefetch", "arrow_table", "write_table",
+           "TableWriter", "DatasetWriter"]
 
 TEXT_COLUMNS = frozenset((
     "case_id", "patient_id", "hospital_id", "region", "insured_region", "insurance_type", "dept", "dx",
