@@ -13,6 +13,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from drgdip.cli import main
 from drgdip.core.datasets import in_part_file, open_dataset
@@ -150,6 +152,27 @@ def test_streaming_and_row_fetches_follow_the_single_file(provinces):
     part, row = dataset.locate(position)
     assert pq.read_table(part).column("case_id")[row].as_py() == whole.column("case_id")[position].as_py()
     assert row_in_file(parts, position) == (str(part), row + 1)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sizes=st.lists(st.integers(0, 30), min_size=1, max_size=6), batch=st.integers(1, 40), data=st.data())
+def test_any_split_into_part_files_reads_as_the_whole(tmp_path_factory, sizes, batch, data):
+    root = tmp_path_factory.mktemp("split") / "cases"
+    n = sum(sizes)
+    whole = pa.table({"case_id": [f"C{i:04d}" for i in range(n)], "cost": np.arange(n, dtype=np.float64),
+                      "year": pa.array([2024 + (i % 2) for i in range(n)], pa.int16())})
+    start = 0
+    for k, size in enumerate(sizes):
+        write_part(root / f"part-{k:03d}.parquet", whole.slice(start, size))
+        start += size
+    single = root.parent / "cases.parquet"
+    pq.write_table(whole, single)
+    pd.testing.assert_frame_equal(read_table(root), read_table(single))
+    batches = list(iter_file_batches(root, batch))
+    assert all(b.num_rows == batch for b in batches[:-1]) and pa.concat_tables(batches).equals(whole)
+    rows = np.array(sorted(data.draw(st.sets(st.integers(0, max(n - 1, 0)), max_size=n))), dtype=np.int64)
+    fetched = read_table_rows(root, rows, columns=["case_id", "year"])
+    assert fetched["case_id"].tolist() == [f"C{i:04d}" for i in rows]
 
 
 def test_errors_about_dataset_rows_name_the_part_file(tmp_path):
