@@ -43,8 +43,9 @@ def write_synthetic_province(province: SyntheticProvince, out_dir, *, format: st
                              partition_rows: int | None = None) -> SynthWritten:
     """Generate ``province`` shard by shard into ``out_dir`` (see the module docstring).
 
-    A cases table of another form left in ``out_dir`` by an earlier run (``cases.csv`` beside a new
-    ``cases/`` directory, ...) is removed, so that the directory holds one cases table.
+    A table of another form left in ``out_dir`` by an earlier run (``cases.csv`` beside a new ``cases/``
+    directory, ``hospitals.parquet`` beside a new ``hospitals.csv``) is removed, so that readers find the
+    tables just written.
     """
     if format not in FORMATS:
         raise UsageError(f"format must be one of {', '.join(FORMATS)}, got {format!r}", field="format")
@@ -86,7 +87,8 @@ def write_synthetic_province(province: SyntheticProvince, out_dir, *, format: st
         for writer in writers.values():
             writer.abort()
         raise
-    _remove_other_cases(out, paths["cases"])
+    for name in TABLE_NAMES:
+        _remove_other_forms(out, name, paths[name])
     paths["info"] = write_text_atomic(out / INFO_FILE, _info_text(province.info))
     return SynthWritten(paths={name: paths[name] for name in (*TABLE_NAMES, "info")}, info=province.info,
                         cases=cases, remote=remote, outpatient=outpatient, day_ward_visits=day_ward,
@@ -99,9 +101,9 @@ def _info_text(info: dict) -> str:
     return json.dumps(info, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
 
-def _remove_other_cases(out: Path, kept: Path) -> None:
-    """Remove the cases tables of other forms than ``kept`` (readers would take a cases file first)."""
-    for candidate in [out / f"cases{suffix}" for suffix in PARQUET_SUFFIXES + CSV_SUFFIXES] + [out / "cases"]:
+def _remove_other_forms(out: Path, name: str, kept: Path) -> None:
+    """Remove the tables ``name`` of other forms than ``kept`` (readers would take a Parquet file first)."""
+    for candidate in [out / f"{name}{suffix}" for suffix in PARQUET_SUFFIXES + CSV_SUFFIXES] + [out / name]:
         if candidate == kept:
             continue
         if candidate.is_dir():

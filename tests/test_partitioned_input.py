@@ -255,3 +255,22 @@ def test_a_province_in_shards_reads_back_the_same_from_one_file_and_from_parts(t
         for table in ("cases", "hospitals", "outpatient", "day_ward_visits"):
             pd.testing.assert_frame_equal(getattr(province, table), getattr(whole, table))
         assert province.info == whole.info
+
+
+def test_synth_switching_layouts_leaves_one_cases_table(tmp_path, capsys):
+    small = ["synth", "--scheme", str(DEMO_SCHEME), "--cases", "300", "--years", "2025", "--hospitals", "4",
+             "--regions", "2", "--seed", "2", "--output", str(tmp_path)]
+    assert main(small + ["--partition-rows", "0"]) == 2
+    assert main(small + ["--partition-rows", "100", "--format", "csv"]) == 2
+    assert "--partition-rows" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+    assert main(small) == 0
+    one_file = read_table(tmp_path / "cases.parquet")
+    assert main(small + ["--partition-rows", "100"]) == 0
+    assert not (tmp_path / "cases.parquet").exists() and cases_path(tmp_path) == tmp_path / "cases"
+    assert sorted(p.name for p in (tmp_path / "cases" / "year=2025").iterdir()) == [
+        "part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    pd.testing.assert_frame_equal(read_province(tmp_path).cases, one_file)
+    assert main(small + ["--format", "csv"]) == 0
+    assert not (tmp_path / "cases").exists() and cases_path(tmp_path) == tmp_path / "cases.csv"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "cases.csv", "day_ward_visits.csv", "hospitals.csv", "outpatient.csv", "province.json"]
