@@ -78,6 +78,8 @@ def test_hive_keys_become_typed_columns_in_sorted_path_order(tmp_path):
     assert frame["region"].tolist() == ["0101", "R10", "R10", "R9", "R9"]   # an id column stays text
     assert frame["year"].dtype == np.int64 and frame["year"].tolist() == [2025, 2024, 2025, 2025, 2025]
     assert list(frame.columns) == ["case_id", "total_cost", "region", "year"]
+    later = read_table(root, columns=["case_id"], filters=[("year", "=", 2025), ("region", "!=", "R9")])
+    assert later["case_id"].tolist() == ["e", "b"] and list(later.columns) == ["case_id"]
     mixed = tmp_path / "mixed"
     write_part(mixed / "batch=7" / "a.parquet", pa.table({"x": [1]}))
     write_part(mixed / "batch=7b" / "a.parquet", pa.table({"x": [2]}))

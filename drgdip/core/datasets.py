@@ -132,15 +132,12 @@ class ParquetDataset:
 
     def read_part(self, part: Part, columns: Iterable[str] | None = None, *, dictionary: Sequence[str] = (),
                   filter=None) -> pa.Table:
-        """The rows of one part (those passing ``filter``, a pyarrow expression over the dataset's columns)."""
+        """The rows of one part (those passing ``filter``, a pyarrow expression over the ``columns`` read)."""
         wanted = self._wanted(columns)
         try:
-            fragment = self._fragment(part, dictionary)
-            if filter is None:
-                table = fragment.to_table(columns=self._file_columns(wanted, part))
-                return self._finish(part, table, wanted, dictionary)
-            table = self._finish(part, fragment.to_table(), self.columns, dictionary)
-            return table.filter(filter).select(wanted)
+            table = self._fragment(part, dictionary).to_table(columns=self._file_columns(wanted, part))
+            table = self._finish(part, table, wanted, dictionary)
+            return table if filter is None else table.filter(filter)
         except UsageError:
             raise
         except (pa.ArrowException, OSError) as error:

@@ -227,7 +227,11 @@ def _read_dataset(dataset: ParquetDataset, *, what: str, required: Sequence[str]
     wanted = names if columns is None else [c for c in names if c in set(columns)]
     dictionary = [c for c in categorical if c in wanted]
     if filters is not None:
-        return _to_pandas(dataset.read(wanted, dictionary=dictionary, filter=pq.filters_to_expression(filters)))
+        terms = [filters] if filters and isinstance(filters[0], tuple) else filters   # DNF: OR of ANDs
+        tested = {term[0] for conjunction in terms for term in conjunction}
+        table = dataset.read([c for c in names if c in set(wanted) | tested], dictionary=dictionary,
+                             filter=pq.filters_to_expression(filters))
+        return _to_pandas(table.select(wanted))
     if not wanted:
         return pd.DataFrame(index=pd.RangeIndex(dataset.num_rows))
     read = {}
