@@ -10,7 +10,8 @@ def add_province_options(parser) -> None:
     """Add ``--input``, ``--scheme``, ``--regroup``, ``--dip``, ``--weights``, ``--weights-format``, ``--special``,
     ``--deductions`` and ``--year`` to an argparse parser."""
     parser.add_argument("--input", required=True,
-                        help="province directory (cases.*, hospitals.*, outpatient.*) or a cases file")
+                        help="province directory (cases.* or a cases/ directory of Parquet files, hospitals.*, "
+                             "outpatient.*), a cases file or a directory of Parquet files of cases")
     parser.add_argument("--scheme", help="DRG scheme for the stays that need grouping: a built-in version (drgdip "
                                          "schemes lists them) or a scheme directory (default: the policy's "
                                          "points.scheme_version, else the scheme recorded in province.json)")

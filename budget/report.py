@@ -11,6 +11,7 @@ import pandas as pd
 
 from drgdip.budget.indicators import INDICATORS
 from drgdip.budget.settle import Settlement
+from drgdip.core.atomic import atomic_path
 from drgdip.core.errors import UsageError
 from drgdip.core.tables import write_table
 
@@ -84,9 +85,16 @@ def write_workbook(settlement: Settlement, path, *, case_rows: int = 0, lang: st
     names = SHEET_NAMES.get(lang, {})
 
     path = Path(path)
-    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "nan_inf_to_errors": True,
-                                           "strings_to_numbers": False, "strings_to_formulas": False,
-                                           "strings_to_urls": False})
+    with atomic_path(path) as temporary:
+        _write_book(xlsxwriter.Workbook(str(temporary), {"constant_memory": True, "nan_inf_to_errors": True,
+                                                         "strings_to_numbers": False, "strings_to_formulas": False,
+                                                         "strings_to_urls": False}),
+                    settlement, names, case_rows)
+    return path
+
+
+def _write_book(book, settlement: Settlement, names: dict, case_rows: int) -> None:
+    """The sheets of :func:`write_workbook` into ``book``, closed at the end."""
     formats = {"header": book.add_format({"bold": True, "bottom": 1, "text_wrap": False}),
                "yuan": book.add_format({"num_format": "#,##0.00"}),
                "points": book.add_format({"num_format": "#,##0.00"}),
@@ -103,7 +111,6 @@ def write_workbook(settlement: Settlement, path, *, case_rows: int = 0, lang: st
             continue
         _write_sheet(sheet, frame, formats)
     book.close()
-    return path
 
 
 def _write_sheet(sheet, frame: pd.DataFrame, formats: dict) -> None:

@@ -61,7 +61,9 @@ def _run(args) -> int:
             print(write_report(args.output, Path(args.output) / "report.html", lang=args.lang).summary())
         return status
     except UsageError as error:
-        print(f"drgdip {args.command}: error: {error}", file=sys.stderr)
+        from drgdip.core.datasets import in_part_file
+
+        print(f"drgdip {args.command}: error: {in_part_file(error)}", file=sys.stderr)
         return 2
 
 

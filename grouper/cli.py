@@ -36,7 +36,8 @@ def register(subparsers) -> None:
                     "(drgdip schemes lists them) or a scheme directory. Writes one row per input row, in input "
                     "order, with the version that grouped it (scheme_version).")
     group.add_argument("--scheme", required=True, help=SCHEME_HELP)
-    group.add_argument("--input", required=True, help="case table, .csv or .parquet")
+    group.add_argument("--input", required=True,
+                       help="case table: .csv, .parquet or a directory of Parquet files (hive-partitioned or not)")
     group.add_argument("--output", required=True, help="result table, .csv or .parquet")
     group.add_argument("--dip", metavar="DIRECTORY",
                        help="also assign DIP groups from this DIP directory (dip_group, dip_type, "
@@ -177,7 +178,7 @@ def run_group(args) -> int:
     if args.threads:
         import numba
         numba.set_num_threads(max(1, min(args.threads, numba.config.NUMBA_NUM_THREADS)))
-    total = count_rows(args.input) if Path(args.input).is_file() else None
+    total = count_rows(args.input) if Path(args.input).exists() else None
     show = args.progress if args.progress is not None else (
         sys.stderr.isatty() and (total is None or total >= 5 * args.batch_rows))
     progress = _Progress(total, bool(show))
@@ -186,24 +187,24 @@ def run_group(args) -> int:
         raise UsageError("output directory does not exist", file=str(output))
     if args.engine == "dask":
         return _run_group_dask(args, spec, scheme, dip_directory, progress)
-    writer = TableWriter(output, background=True)
     labels = result_labels(scheme)
     status_counts = np.zeros(len(io.STATUS_TOKENS), dtype=np.int64)
     group_counts = np.zeros(len(labels[2]), dtype=np.int64)
     start = time.perf_counter()
     try:
-        for table, grouped in iter_group_batches(args.input, scheme, batch_rows=args.batch_rows,
-                                                 gender_aliases=args.gender_aliases,
-                                                 map_codes=args.map_codes,
-                                                 all_columns=args.keep_input_columns or bool(args.dip)):
-            writer.write(output_table(table, grouped, labels=labels, keep_input_columns=args.keep_input_columns,
-                                      dictionary=writer.format == "parquet", version=scheme.name,
-                                      dip_directory=dip_directory))
-            status_counts += np.bincount(grouped.status, minlength=len(status_counts))
-            group_counts += np.bincount(grouped.group, minlength=len(group_counts))
-            progress.update(len(grouped))
+        with TableWriter(output, background=True) as writer:
+            for table, grouped in iter_group_batches(args.input, scheme, batch_rows=args.batch_rows,
+                                                     gender_aliases=args.gender_aliases,
+                                                     map_codes=args.map_codes,
+                                                     all_columns=args.keep_input_columns or bool(args.dip)):
+                writer.write(output_table(table, grouped, labels=labels,
+                                          keep_input_columns=args.keep_input_columns,
+                                          dictionary=writer.format == "parquet", version=scheme.name,
+                                          dip_directory=dip_directory))
+                status_counts += np.bincount(grouped.status, minlength=len(status_counts))
+                group_counts += np.bincount(grouped.group, minlength=len(group_counts))
+                progress.update(len(grouped))
     finally:
-        writer.close()
         progress.close()
     _print_summary(scheme, status_counts, group_counts, time.perf_counter() - start)
     return 0

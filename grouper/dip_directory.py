@@ -80,6 +80,7 @@ import pandas as pd
 import pyarrow as pa
 import yaml
 
+from drgdip.core.atomic import atomic_open, atomic_path
 from drgdip.core.errors import UsageError
 from drgdip.grouper import _dip_kernels as K
 from drgdip.grouper.dip_codes import diagnosis_subcategory
@@ -201,20 +202,20 @@ class DipDirectory:
         path.mkdir(parents=True, exist_ok=True)
         groups = self.groups.copy()
         groups["is_basic"] = np.where(groups["is_basic"], "true", "false")
-        groups.to_csv(path / "groups.csv", index=False, float_format="%.10g")
-        self.proc_attributes.to_csv(path / "proc_attributes.csv", index=False)
+        tables = {"groups": (groups, "%.10g"), "proc_attributes": (self.proc_attributes, None)}
         if len(self.aux):
-            self.aux.to_csv(path / "aux.csv", index=False, float_format="%.10g")
-        if len(self.severity_dx):
-            self.severity_dx.to_csv(path / "severity_dx.csv", index=False)
-        for name in ("excluded_dx", "excluded_proc"):
+            tables["aux"] = (self.aux, "%.10g")
+        for name in ("severity_dx", "excluded_dx", "excluded_proc"):
             if len(getattr(self, name)):
-                getattr(self, name).to_csv(path / f"{name}.csv", index=False)
+                tables[name] = (getattr(self, name), None)
+        for name, (frame, float_format) in tables.items():
+            with atomic_path(path / f"{name}.csv") as temporary:
+                frame.to_csv(temporary, index=False, float_format=float_format)
         meta = {"name": self.name, "points_scale": float(self.points_scale),
                 "all_case_mean": None if self.all_case_mean is None else float(self.all_case_mean),
                 "interventional_as": self.interventional_as, "attribute_source": self.attribute_source,
                 "severity_min_los": int(self.severity_min_los)}
-        with open(path / "meta.yaml", "w", encoding="utf-8") as handle:
+        with atomic_open(path / "meta.yaml") as handle:
             yaml.safe_dump(meta, handle, allow_unicode=True, sort_keys=False)
 
 

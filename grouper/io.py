@@ -110,7 +110,8 @@ def iter_case_batches(source, batch_rows: int = DEFAULT_BATCH_ROWS, *, all_colum
     """Yield the case table in batches of about ``batch_rows`` rows.
 
     Files are read by :func:`drgdip.core.tables.iter_file_batches` (CSV columns as text exactly as
-    written, Parquet with its types); a DataFrame is converted column by column.
+    written, Parquet with its types; a directory of Parquet files part by part, in batches of at most
+    ``batch_rows`` rows that never span two files); a DataFrame is converted column by column.
     ``all_columns=False`` reads only ``columns``, the grouping columns (a wide settlement table then
     costs no more to group than a narrow one). Unusable input raises :class:`UsageError`.
     """
@@ -122,7 +123,7 @@ def iter_case_batches(source, batch_rows: int = DEFAULT_BATCH_ROWS, *, all_colum
             yield _table_from_frame(source.iloc[start:start + batch_rows])
         return
     name = str(source)
-    if Path(source).is_file():
+    if Path(source).exists():
         _check_columns(table_columns(source), name)
     yield from iter_file_batches(source, batch_rows, columns=None if all_columns else columns,
                                  required=REQUIRED_COLUMNS, what="cases")

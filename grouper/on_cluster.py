@@ -18,11 +18,8 @@ half-written file under the final name.
 
 from __future__ import annotations
 
-import os
-import secrets
 import warnings
 from collections import deque
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -39,7 +36,7 @@ from drgdip.grouper.drg import GroupedBatch, group_encoded
 from drgdip.grouper.scheme import Scheme
 
 __all__ = ["Piece", "GroupedPiece", "input_files", "plan_pieces", "group_piece", "group_on_cluster",
-           "write_in_batches", "replacing"]
+           "write_in_batches"]
 
 DEFAULT_PARTITION_ROWS = io.DEFAULT_BATCH_ROWS
 
@@ -230,46 +227,29 @@ def _raise_local_error(piece: Piece, scheme: Scheme, build, error: UsageError, *
     raise error
 
 
-@contextmanager
-def replacing(path) -> Iterator[Path]:
-    """A temporary path beside ``path``, renamed to ``path`` when the block completes and removed if it fails."""
-    path = Path(path)
-    # named here rather than by tempfile.mkstemp, whose files are private to their owner
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.partial{path.suffix}")
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def write_in_batches(tables: Iterable[pa.Table], output, batch_rows: int) -> int:
     """Write ``tables`` to ``output`` (Parquet or CSV) cut into tables of ``batch_rows`` rows, the way the
     local engine writes its batches: one Parquet row group per batch, each column in one piece (where a
     dictionary column's chunks break decides where Parquet falls back from dictionary encoding, so it
     decides the bytes); returns the rows written.
 
-    The file appears under its name only once complete (:func:`replacing`).
+    The file appears under its name only once complete (:class:`~drgdip.core.tables.TableWriter`).
     """
     output = Path(output)
     written = 0
-    with replacing(output) as temporary:
-        writer = TableWriter(temporary, background=True)
+    with TableWriter(output, background=True) as writer:
         buffer: list[pa.Table] = []
         buffered = 0
-        try:
-            for table in tables:
-                buffer.append(table)
-                buffered += table.num_rows
-                while buffered >= batch_rows:
-                    joined = pa.concat_tables(buffer)
-                    writer.write(joined.slice(0, batch_rows).combine_chunks())
-                    written += batch_rows
-                    rest = joined.slice(batch_rows)
-                    buffer, buffered = ([rest] if rest.num_rows else []), rest.num_rows
-            if buffer and (buffered or not written):
-                writer.write(pa.concat_tables(buffer).combine_chunks())
-                written += buffered
-        finally:
-            writer.close()
+        for table in tables:
+            buffer.append(table)
+            buffered += table.num_rows
+            while buffered >= batch_rows:
+                joined = pa.concat_tables(buffer)
+                writer.write(joined.slice(0, batch_rows).combine_chunks())
+                written += batch_rows
+                rest = joined.slice(batch_rows)
+                buffer, buffered = ([rest] if rest.num_rows else []), rest.num_rows
+        if buffer and (buffered or not written):
+            writer.write(pa.concat_tables(buffer).combine_chunks())
+            written += buffered
     return written

@@ -6,9 +6,10 @@ import argparse
 import sys
 
 
+from drgdip.core.atomic import atomic_open
 from drgdip.core.config import read_yaml
 from drgdip.core.errors import ConfigError, UsageError
-from drgdip.core.tables import read_table, write_table
+from drgdip.core.tables import read_table, row_in_file, write_table
 from drgdip.pointvalue.rules import PointsPolicy, points_policy_from_mapping
 
 
@@ -39,7 +40,8 @@ def register(subparsers) -> None:
         "points", help="turn grouped cases into points with the full per-case breakdown",
         description="Base points, cost ratio, outlier class, each coefficient and final points of every case "
                     "(domain.md §4, §5, §9). One output row per input row, in input order.")
-    points.add_argument("--input", required=True, help="grouped cases (.csv / .parquet)")
+    points.add_argument("--input", required=True,
+                        help="grouped cases (.csv / .parquet, or a directory of Parquet files)")
     source = points.add_mutually_exclusive_group(required=True)
     source.add_argument("--weights", help="weight / point table (.csv / .parquet) from calibrate or published")
     source.add_argument("--dip", help="DIP directory (scores, basic groups)")
@@ -57,8 +59,9 @@ def register(subparsers) -> None:
                     "and insurance type, or RW x base rate x level coefficient, or standard score x level "
                     "coefficient, as the city publishes its table (the policy's points.published_table). One "
                     "output row per input row, with the reason where a stay cannot be priced.")
-    price.add_argument("--input", required=True, help="cases (.csv / .parquet): drg (or dx/proc/... with --scheme), "
-                                                      "hospital_level[, insurance_type, hospital_id]")
+    price.add_argument("--input", required=True,
+                       help="cases (.csv / .parquet or a directory of Parquet files): drg (or dx/proc/... with "
+                            "--scheme), hospital_level[, insurance_type, hospital_id]")
     table = price.add_mutually_exclusive_group(required=True)
     table.add_argument("--policy", help="policy YAML naming the table (points.published_table)")
     table.add_argument("--table", help="built-in table name (e.g. qingdao-2023) or a published CSV, priced "
@@ -145,7 +148,7 @@ def _write_level_coefs(args: argparse.Namespace, policy, group_col: str) -> None
         "by_level": {level: round(coef, 4) for level, coef in by_level.items()},
         "by_group_level": {group: {level: round(coef, 4) for level, coef in levels.items()}
                            for group, levels in by_group_level.items()}}}
-    with open(args.level_coefs, "w", encoding="utf-8") as out:
+    with atomic_open(args.level_coefs) as out:
         out.write("# level coefficients from the history's year-weighted mean costs (domain §4.2); "
                   "paste under points:\n")
         yaml.safe_dump(block, out, sort_keys=False, allow_unicode=True)
@@ -178,8 +181,8 @@ def run_points(args: argparse.Namespace) -> int:
     unknown, said = unknown_groups(groups, weights, group_col=group_col, is_dip=policy.is_dip)
     if said:
         rows = np.flatnonzero(unknown)
-        first = rows[0] + (2 if str(args.input).lower().endswith((".csv", ".xlsx")) else 1)   # header is row 1
-        print(f"drgdip points: warning: {said} (first: {args.input}, row {first})", file=sys.stderr)
+        file, first = row_in_file(args.input, int(rows[0]))
+        print(f"drgdip points: warning: {said} (first: {file}, row {first})", file=sys.stderr)
     print(f"{len(out)} cases, {out['final_points'].sum():,.2f} points; "
           + ", ".join(f"{name} {int(counts.get(name, 0))}" for name in counts.index if counts.get(name, 0))
           + (f"; unknown group {int(unknown.sum())}" if said else ""))

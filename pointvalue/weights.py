@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Mapping
 import numpy as np
 import pandas as pd
 
+from drgdip.core.atomic import atomic_path
 from drgdip.core.errors import UsageError
 from drgdip.core._kernels import counting_order
 from drgdip.pointvalue._kernels import _rank_within_units
@@ -278,7 +279,8 @@ class WeightTable:
     # -- CSV ---------------------------------------------------------------------------------
     def to_csv(self, path) -> None:
         """Write the table (one row per group); :meth:`from_csv` reads it back."""
-        self.frame.to_csv(path, index=False, float_format="%.10g")
+        with atomic_path(path) as temporary:
+            self.frame.to_csv(temporary, index=False, float_format="%.10g")
 
     @classmethod
     def from_csv(cls, path, points_scale: float | None = None, all_case_mean: float | None = None,

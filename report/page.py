@@ -7,6 +7,7 @@ from html import escape
 from importlib import resources
 from pathlib import Path
 
+from drgdip.core.atomic import write_text_atomic
 from drgdip.core.errors import UsageError
 from drgdip.report.data import SettlementTables, read_folder
 from drgdip.report.html import Section
@@ -90,7 +91,5 @@ def write_report(folders, output, *, lang: str = "zh", source: str | None = None
     if output.is_dir():
         output = output / "report.html"
     output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(output.name + ".partial")
-    partial.write_text(html, encoding="utf-8")
-    partial.replace(output)
+    write_text_atomic(output, html)
     return ReportWritten(output, time.perf_counter() - started)

@@ -11,6 +11,7 @@ import yaml
 from drgdip.budget.daycare import DAY_CARE_APPLIED, day_care_fingerprint
 from drgdip.budget.pipeline import PreparedProvince
 from drgdip.budget.policy import Policy
+from drgdip.core.atomic import write_text_atomic
 from drgdip.core.province import Province, write_province
 from drgdip.core.tables import write_table
 from drgdip.simulate.engine import SimulationResult
@@ -70,6 +71,5 @@ def write_draw(prepared: PreparedProvince, base_policy: Policy, monte_carlo: Mon
     out = Path(out_dir)
     paths = list(write_province(Province(cases=cases, hospitals=prepared.hospitals, info=info), out).values())
     policy_path = out / "policy.yaml"
-    policy_path.write_text(yaml.safe_dump(policy_to_mapping(policy), allow_unicode=True, sort_keys=False),
-                           encoding="utf-8")
+    write_text_atomic(policy_path, yaml.safe_dump(policy_to_mapping(policy), allow_unicode=True, sort_keys=False))
     return paths + [policy_path]

@@ -27,6 +27,10 @@ def register(subparsers) -> None:
     parser.add_argument("--output", required=True, help="output directory")
     parser.add_argument("--format", choices=("parquet", "csv"), default="parquet",
                         help="table format (default parquet)")
+    parser.add_argument("--partition-rows", type=int, default=None, metavar="N",
+                        help="write the cases as a directory of Parquet part files of at most N rows, one "
+                             "directory per year (cases/year=2025/part-00000.parquet); read back they are the "
+                             "rows of the single cases file, in the same order")
     parser.add_argument("--params", default=None,
                         help="YAML file of SynthParams fields to change (e.g. remote_share: 0.18)")
     parser.add_argument("--weights", default="auto", metavar="FILE|NAME|auto|none",
@@ -75,10 +79,10 @@ def run_synth(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from drgdip.grouper import SchemeError, load_scheme
-    from drgdip.core.province import write_province
     from drgdip.core.timing import StageClock
     from drgdip.synth.group_costs import AUTO, shipped_table_for
-    from drgdip.synth.province import generate_province
+    from drgdip.synth.output import write_synthetic_province
+    from drgdip.synth.province import SyntheticProvince
 
     years = _years(args.years)
     params = _params(args.params)
@@ -89,6 +93,10 @@ def run_synth(args: argparse.Namespace) -> int:
         if not args.base_rate > 0:
             raise UsageError(f"--base-rate must be positive, got {args.base_rate:g}", field="base_rate")
         params = replace(params, base_rate=args.base_rate)
+    if args.partition_rows is not None and args.partition_rows < 1:
+        raise UsageError(f"--partition-rows must be at least 1, got {args.partition_rows}", field="partition-rows")
+    if args.partition_rows is not None and args.format != "parquet":
+        raise UsageError("--partition-rows writes Parquet part files: use --format parquet", field="partition-rows")
     try:
         scheme = load_scheme(args.scheme)
     except SchemeError as error:
@@ -99,27 +107,27 @@ def run_synth(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     clock = StageClock(progress=sys.stderr if sys.stderr.isatty() else None, command="drgdip synth")
     try:
-        with clock.stage(f"generating and grouping {args.cases:,} stays"):
-            province = generate_province(scheme, cases=args.cases, years=years, hospitals=args.hospitals,
+        with clock.stage(f"generating, grouping and writing {args.cases:,} stays"):
+            province = SyntheticProvince(scheme, cases=args.cases, years=years, hospitals=args.hospitals,
                                          regions=_regions(args.regions), seed=args.seed, params=params,
                                          weights=weights)
-        with clock.stage("writing"):
-            paths = write_province(province, args.output, format=args.format)
+            written = write_synthetic_province(province, args.output, format=args.format,
+                                               partition_rows=args.partition_rows)
     except ValueError as error:
         raise UsageError(str(error)) from None
     finally:
         clock.done()
     elapsed = time.perf_counter() - started
-    cases = province.cases
-    remote = float((cases["region"] != cases["insured_region"]).mean()) if len(cases) else 0.0
-    print(f"synth: {len(cases):,} cases ({', '.join(str(y) for y in years)}), "
-          f"{len(province.hospitals)} hospitals in {len(province.info['regions'])} regions, "
-          f"{len(province.outpatient):,} outpatient visits, {len(province.day_ward_visits):,} "
+    info = written.info
+    remote = written.remote / written.cases if written.cases else 0.0
+    print(f"synth: {written.cases:,} cases ({', '.join(str(y) for y in years)}), "
+          f"{written.hospitals} hospitals in {len(info['regions'])} regions, "
+          f"{written.outpatient:,} outpatient visits, {written.day_ward_visits:,} "
           f"day-ward visits; {remote:.1%} in-province remote; {elapsed:.1f} s "
-          f"-> {paths['cases'].parent}")
-    costs = province.info.get("costs", {})
+          f"-> {written.paths['info'].parent}")
+    costs = info.get("costs", {})
     if costs.get("model") == "weights":
         print(f"synth: group costs follow {costs['weights']} at base rate {costs['base_rate']:g} yuan")
-    for note in province.info.get("notes", []):
+    for note in info.get("notes", []):
         print(f"synth: note: {note}", file=sys.stderr)
     return 0

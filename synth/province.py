@@ -14,13 +14,21 @@
 
 Same arguments and seed give identical tables: every random stream is seeded from the seed and a
 fixed stream number (and block number), never from the clock or the machine.
+
+A province of more than :data:`SHARD_ROWS` stays is generated shard by shard (:class:`SyntheticProvince`)
+so that memory holds one shard, not the province: the discharge dates of all stays are drawn and
+sorted first (a few bytes a stay), then each run of :data:`SHARD_ROWS` consecutive stays is generated
+from its own random streams ([seed, stream(, block), SHARD_STREAM, shard]) with case ids, patient
+numbers and visit ids continuing those of the shards before. Stays stay in discharge-date order; a
+patient's repeat stays fall within one shard. Smaller provinces are one shard, generated as before.
+How the province is written (one file or part files) does not change a single value.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -45,6 +53,8 @@ from drgdip.synth.scheme_profile import (CARE_CLASS_NAMES, CARE_TYPE_OF_CLASS, D
 from drgdip.synth.stays import discharge_dates, leaving_types, stay_times
 
 BLOCK_ROWS = 1 << 20
+SHARD_ROWS = 1 << 22    # stays generated at once (about 2.5 GB); larger provinces go shard by shard
+SHARD_STREAM = 99       # marks the random streams of a shard
 
 # random streams (one generator per stream, seeded with [seed, stream(, block)])
 (S_HOSPITALS, S_ADRG, S_CORES, S_SKELETON, S_CODES, S_STAYS, S_COSTS, S_PATIENTS,
@@ -87,6 +97,18 @@ GroupFn = Callable[[pd.DataFrame], pd.DataFrame]
 
 def _rng(seed: int, *stream: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), *stream])
+
+
+@dataclass(frozen=True)
+class _Streams:
+    """The random streams of one shard: [seed, stream, ...] for a province of one shard, with
+    [SHARD_STREAM, shard] appended for shard ``shard`` of a larger one."""
+
+    seed: int
+    shard: int | None = None
+
+    def rng(self, *stream: int) -> np.random.Generator:
+        return _rng(self.seed, *stream) if self.shard is None else _rng(self.seed, *stream, SHARD_STREAM, self.shard)
 
 
 def _str_column(labels: Sequence[str], index: np.ndarray) -> pd.Series:
@@ -147,25 +169,86 @@ def generate_province(scheme, cases: int = 100_000, years: Sequence[int] = (2023
         ``DataFrame -> DataFrame`` with ``status`` and ``adrg`` columns; defaults to
         :func:`drgdip.grouper.group_cases` under ``scheme``.
     """
-    from drgdip.grouper import group_cases, load_scheme
+    generator = SyntheticProvince(scheme, cases=cases, years=years, hospitals=hospitals, regions=regions, seed=seed,
+                                  params=params, weights=weights, group_fn=group_fn)
+    shards = list(generator.shards())
+    if len(shards) == 1:
+        cases_df, outpatient, day_ward = shards[0].cases, shards[0].outpatient, shards[0].day_ward_visits
+    else:
+        cases_df, outpatient, day_ward = (pd.concat([getattr(shard, name) for shard in shards], ignore_index=True)
+                                          for name in ("cases", "outpatient", "day_ward_visits"))
+    del shards
+    return Province(cases=cases_df, hospitals=generator.hospitals, outpatient=outpatient, day_ward_visits=day_ward,
+                    info=generator.info)
 
-    n, years, n_hospitals, seed = _check_args(cases, years, hospitals, seed)
-    params = params if params is not None else SynthParams()
-    if not isinstance(params, SynthParams):
-        raise TypeError("params must be a SynthParams")
-    if isinstance(scheme, (str, Path)):
-        scheme = load_scheme(scheme)
-    if group_fn is None:
-        def group_fn(frame: pd.DataFrame) -> pd.DataFrame:
-            return group_cases(frame, scheme)
 
-    profile = build_profile(scheme)
-    region_list = region_codes(regions)
-    hospitals_df = make_hospitals(n_hospitals, region_list, params, _rng(seed, S_HOSPITALS))
-    world = _World.build(profile, hospitals_df, region_list, params, seed, group_fn, weight_table=weights)
-    skeleton = _skeleton(world, n, years, seed)
-    codes = _codes(world, skeleton, seed)
-    return _finish(world, skeleton, codes, years, seed, scheme)
+class SyntheticProvince:
+    """A synthetic province generated shard by shard (see the module docstring); arguments as
+    :func:`generate_province`.
+
+    :meth:`shards` yields each shard's ``cases``, ``outpatient`` and ``day_ward_visits`` (a
+    :class:`Province` without hospitals) in order; their concatenation is the province. ``hospitals``
+    is known from the start, ``info`` once every shard has been generated.
+    """
+
+    def __init__(self, scheme, cases: int = 100_000, years: Sequence[int] = (2023, 2024, 2025),
+                 hospitals: int = 20, regions: int | Sequence[str] = 4, seed: int = 0,
+                 params: SynthParams | None = None, *, weights=AUTO, group_fn: GroupFn | None = None):
+        from drgdip.grouper import group_cases, load_scheme
+
+        n, years, n_hospitals, seed = _check_args(cases, years, hospitals, seed)
+        params = params if params is not None else SynthParams()
+        if not isinstance(params, SynthParams):
+            raise TypeError("params must be a SynthParams")
+        if isinstance(scheme, (str, Path)):
+            scheme = load_scheme(scheme)
+        if group_fn is None:
+            def group_fn(frame: pd.DataFrame) -> pd.DataFrame:
+                return group_cases(frame, scheme)
+
+        profile = build_profile(scheme)
+        region_list = region_codes(regions)
+        hospitals_df = make_hospitals(n_hospitals, region_list, params, _rng(seed, S_HOSPITALS))
+        self.world = _World.build(profile, hospitals_df, region_list, params, seed, group_fn, weight_table=weights)
+        self.scheme, self.n, self.years, self.seed = scheme, n, years, seed
+        self.hospitals = _typed({c: self.world.hospitals[c] for c in HOSPITAL_DTYPES}, HOSPITAL_DTYPES)
+        self._info: dict | None = None
+
+    @property
+    def info(self) -> dict:
+        """The content of ``province.json`` (after :meth:`shards` has run to its end)."""
+        if self._info is None:
+            raise RuntimeError("the province information is known once every shard has been generated")
+        return self._info
+
+    def shards(self) -> Iterator[Province]:
+        """Generate the province shard by shard."""
+        world, n, years, seed = self.world, self.n, self.years, self.seed
+        redrawn = fallback = patients = visits = 0
+        grouped = True
+        if n <= SHARD_ROWS:
+            plans = [(_Streams(seed), None)]
+        else:
+            dates = _sorted_discharge_dates(world, n, years, seed)
+            plans = ((_Streams(seed, k), (dates, start, min(n, start + SHARD_ROWS)))
+                     for k, start in enumerate(range(0, n, SHARD_ROWS)))
+        for streams, rows in plans:
+            if rows is None:
+                skeleton = _skeleton(world, n, years, streams)
+            else:
+                skeleton = _shard_skeleton(world, *rows, streams)
+            codes = _codes(world, skeleton, streams)
+            shard = _finish(world, skeleton, codes, years, streams, patients, visits)
+            del skeleton
+            redrawn, fallback = redrawn + codes.redrawn, fallback + codes.fallback
+            grouped = grouped and codes.groups is not None and codes.groups.usable
+            patients, visits = patients + shard.patients, visits + len(shard.outpatient)
+            del codes
+            tables = Province(cases=shard.cases, outpatient=shard.outpatient, day_ward_visits=shard.day_ward_visits)
+            del shard
+            yield tables
+            del tables   # the next shard is generated without this one in memory
+        self._info = _province_info(world, self.scheme, n, years, seed, redrawn, fallback, grouped)
 
 
 # ------------------------------------------------------------------------------------ world
@@ -312,15 +395,57 @@ class _Skeleton:
     case_id: pa.Array
 
 
-def _skeleton(world: _World, n: int, years: tuple[int, ...], seed: int) -> _Skeleton:
-    p, profile, cores = world.params, world.profile, world.cores
-    rng = _rng(seed, S_SKELETON)
+def _skeleton(world: _World, n: int, years: tuple[int, ...], streams: _Streams) -> _Skeleton:
+    """The skeleton of a province generated as one shard."""
+    p = world.params
+    rng = streams.rng(S_SKELETON)
     year = np.repeat(np.array(years, dtype=np.int16), _year_counts(n, years, p.volume_growth))
     care_class = rng.choice(len(CARE_CLASS_NAMES), n, p=world.class_share).astype(np.int8)
     discharge_date = discharge_dates(rng, year, p.monthly_volume)
     order = np.argsort(discharge_date.astype(np.int64), kind="stable")
     year, care_class, discharge_date = year[order], care_class[order], discharge_date[order]
+    seq = np.arange(n, dtype=np.int64) - np.searchsorted(year, year, side="left") + 1
+    return _skeleton_stays(world, rng, year, care_class, discharge_date, seq)
 
+
+@dataclass(frozen=True)
+class _DischargeDates:
+    """The sorted discharge days of every stay of a province generated in shards, and where each year starts."""
+
+    days: np.ndarray           # int32 days since 1970-01-01, ascending
+    year_first: dict           # year -> row of its first stay
+
+
+def _sorted_discharge_dates(world: _World, n: int, years: tuple[int, ...], seed: int) -> _DischargeDates:
+    """Discharge dates of all stays, drawn from their own stream and sorted (stays are numbered in this order)."""
+    counts = _year_counts(n, years, world.params.volume_growth)
+    year = np.repeat(np.array(years, dtype=np.int16), counts)
+    days = discharge_dates(_rng(seed, S_SKELETON, SHARD_STREAM), year, world.params.monthly_volume)
+    del year
+    days.sort()
+    firsts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    return _DischargeDates(days=days.astype(np.int64).astype(np.int32),
+                           year_first={y: int(f) for y, f in zip(years, firsts)})
+
+
+def _shard_skeleton(world: _World, dates: _DischargeDates, start: int, stop: int, streams: _Streams) -> _Skeleton:
+    """The skeleton of stays ``start:stop`` of a province generated in shards."""
+    rng = streams.rng(S_SKELETON)
+    discharge_date = dates.days[start:stop].astype("datetime64[D]")
+    year = discharge_date.astype("datetime64[Y]").astype(np.int64).astype(np.int16) + 1970
+    care_class = rng.choice(len(CARE_CLASS_NAMES), stop - start, p=world.class_share).astype(np.int8)
+    first = np.array([dates.year_first[int(y)] for y in np.unique(year)], dtype=np.int64)
+    rows = np.arange(start, stop, dtype=np.int64)
+    seq = rows - first[np.searchsorted(np.unique(year), year)] + 1
+    return _skeleton_stays(world, rng, year, care_class, discharge_date, seq)
+
+
+def _skeleton_stays(world: _World, rng: np.random.Generator, year: np.ndarray, care_class: np.ndarray,
+                    discharge_date: np.ndarray, seq: np.ndarray) -> _Skeleton:
+    """Hospital, insurance, case mix, demographics and invalid fields of stays in discharge order;
+    ``seq`` numbers each stay within its year (the case id)."""
+    p, profile, cores = world.params, world.profile, world.cores
+    n = len(year)
     hospital = np.zeros(n, dtype=np.int32)
     for care in range(len(CARE_CLASS_NAMES)):
         rows = np.flatnonzero(care_class == care)
@@ -420,7 +545,6 @@ def _skeleton(world: _World, n: int, years: tuple[int, ...], seed: int) -> _Skel
     bw_na |= no_days | no_weight
     birth_weight[bw_na] = 0
 
-    seq = np.arange(n, dtype=np.int64) - np.searchsorted(year, year, side="left") + 1
     case_id = pc.binary_join_element_wise(
         pc.cast(pa.array(year.astype(np.int32)), pa.string()),
         pc.utf8_lpad(pc.cast(pa.array(seq), pa.string()), 9, "0"), "")
@@ -498,7 +622,7 @@ def _grouping_frame(sk: _Skeleton, rows: np.ndarray, dx: pa.Array, proc: pa.Arra
     })
 
 
-def _codes(world: _World, sk: _Skeleton, seed: int) -> _Codes:
+def _codes(world: _World, sk: _Skeleton, streams: _Streams) -> _Codes:
     profile, cores, p = world.profile, world.cores, world.params
     n = len(sk.year)
     dx_vocab = pa.array(profile.dx_vocab, type=pa.string())
@@ -509,7 +633,7 @@ def _codes(world: _World, sk: _Skeleton, seed: int) -> _Codes:
     groups = _GroupColumns(n)
     redrawn = fallback = 0
     for b, start in enumerate(range(0, n, BLOCK_ROWS)):
-        rng = _rng(seed, S_CODES, b)
+        rng = streams.rng(S_CODES, b)
         rows = np.arange(start, min(n, start + BLOCK_ROWS))
 
         def assemble(sub: np.ndarray, bare: bool = False):
@@ -635,11 +759,23 @@ def _stay_drgs(world: _World, sk: _Skeleton, codes: _Codes, grouped: dict) -> np
     return drg_codes.get_indexer(pd.Index(frame["drg"].astype(str))).astype(np.int64)
 
 
-def _finish(world: _World, sk: _Skeleton, codes: _Codes, years: tuple[int, ...], seed: int,
-            scheme) -> Province:
+@dataclass
+class _ShardTables:
+    """The tables of one shard, and how many patients it numbered."""
+
+    cases: pd.DataFrame
+    outpatient: pd.DataFrame
+    day_ward_visits: pd.DataFrame
+    patients: int
+
+
+def _finish(world: _World, sk: _Skeleton, codes: _Codes, years: tuple[int, ...], streams: _Streams,
+            first_patient: int = 0, first_visit: int = 0) -> _ShardTables:
+    """Times, costs, patients and visits of a shard's stays, and its tables; patient numbers and visit
+    ids continue from ``first_patient`` and ``first_visit`` (those of the shards before)."""
     p, profile = world.params, world.profile
     n = len(sk.year)
-    rng = _rng(seed, S_STAYS)
+    rng = streams.rng(S_STAYS)
     severity = codes.severity
     sev_mult = np.asarray(p.severity_cost_multipliers)
     z_cost = rng.standard_normal(n)
@@ -648,7 +784,7 @@ def _finish(world: _World, sk: _Skeleton, codes: _Codes, years: tuple[int, ...],
                        sev_mult[severity] ** 0.6, z_los, p)
     leaving = leaving_types(rng, sk.care_class, severity, p)
 
-    rng = _rng(seed, S_COSTS)
+    rng = streams.rng(S_COSTS)
     hospital_effect = np.exp(p.hospital_cost_sigma * rng.standard_normal(len(world.hosp_level)))
     region_dev = rng.normal(0.0, p.region_fund_share_sd, len(world.regions))
     grouped = codes.groups.columns() if codes.groups is not None else {}
@@ -666,7 +802,7 @@ def _finish(world: _World, sk: _Skeleton, codes: _Codes, years: tuple[int, ...],
     pay = split_payments(rng, cost, share, sk.care_class, surgical, outlier, p)
 
     # patients and consistent ages
-    rng = _rng(seed, S_PATIENTS)
+    rng = streams.rng(S_PATIENTS)
     valid_adult = (sk.invalid < 0) & (world.cores.age[sk.core] == ADULT)
     mergeable = valid_adult & bool(set(profile.age_years_values) <= {0})
     patient = assign_patients(rng, mergeable=mergeable, hospital=sk.hospital, employee=sk.employee,
@@ -681,7 +817,7 @@ def _finish(world: _World, sk: _Skeleton, codes: _Codes, years: tuple[int, ...],
     region_labels = world.regions
     patient_id = pc.binary_join_element_wise(
         pa.array(region_labels, pa.string()).take(pa.array(sk.insured_region)),
-        pc.utf8_lpad(pc.cast(pa.array(patient), pa.string()), 10, "0"), "")
+        pc.utf8_lpad(pc.cast(pa.array(patient + first_patient), pa.string()), 10, "0"), "")
 
     hospital_ids = world.hospitals["hospital_id"].tolist()
     cases = _typed({
@@ -716,7 +852,7 @@ def _finish(world: _World, sk: _Skeleton, codes: _Codes, years: tuple[int, ...],
     del pay, cost, group_cost, share, z_cost, z_los
 
     # outpatient visits
-    rng = _rng(seed, S_OUTPATIENT)
+    rng = streams.rng(S_OUTPATIENT)
     candidate = np.where(sk.care_class == DAY_SURGERY, p.preop_visit_share_day_surgery,
                          np.where((sk.care_class == GENERAL) & surgical, p.preop_visit_share_surgical, 0.0))
     pre_row, pre_time, pre_cost = preop_visits(rng, candidate_share=candidate,
@@ -736,7 +872,8 @@ def _finish(world: _World, sk: _Skeleton, codes: _Codes, years: tuple[int, ...],
     related_id = sk.case_id.take(pa.array(visit_row.astype(np.int64)))
     related_id = pc.if_else(pa.array(related), related_id, pa.scalar(None, pa.string()))
     visit_id = pc.binary_join_element_wise(
-        pa.scalar("V"), pc.utf8_lpad(pc.cast(pa.array(np.arange(1, m + 1)), pa.string()), 10, "0"), "")
+        pa.scalar("V"),
+        pc.utf8_lpad(pc.cast(pa.array(np.arange(first_visit + 1, first_visit + m + 1)), pa.string()), 10, "0"), "")
     outpatient = _typed({
         "visit_id": visit_id.to_pandas() if m else pd.Series([], dtype="str"),
         "patient_id": patient_id.take(pa.array(visit_row.astype(np.int64))).to_pandas(),
@@ -749,27 +886,33 @@ def _finish(world: _World, sk: _Skeleton, codes: _Codes, years: tuple[int, ...],
         "case_id": sk.case_id.take(pa.array(times.visit_case)).to_pandas(),
         "visit_date": times.visit_date.astype("datetime64[s]"),
     }, DAY_WARD_VISIT_DTYPES)
-    hospitals = _typed({c: world.hospitals[c] for c in HOSPITAL_DTYPES}, HOSPITAL_DTYPES)
+    return _ShardTables(cases=cases, outpatient=outpatient, day_ward_visits=day_ward,
+                        patients=int(patient.max()) + 1 if n else 0)
+
+
+def _province_info(world: _World, scheme, n: int, years: tuple[int, ...], seed: int, redrawn: int, fallback: int,
+                   grouped: bool) -> dict:
+    """The content of ``province.json``: how the province was made."""
+    p = world.params
     info = {
         "scheme": getattr(scheme, "name", str(scheme)),
         "seed": seed,
         "cases": n,
         "years": list(years),
-        "hospitals": len(hospitals),
+        "hospitals": len(world.hospitals),
         "regions": list(world.regions),
         "params": p.to_dict(),
         "costs": dict(world.costs.info),
         "care_class_shares": {name: float(s) for name, s in zip(CARE_CLASS_NAMES, world.class_share)},
-        "redrawn_cases": int(codes.redrawn),
-        "fallback_cases": int(codes.fallback),
+        "redrawn_cases": int(redrawn),
+        "fallback_cases": int(fallback),
         "notes": list(world.notes),
     }
     if grouped:
         info["grouping"] = {"columns": list(GROUP_COLUMNS), "scheme": getattr(scheme, "name", str(scheme)),
                             "scheme_fingerprint": getattr(scheme, "fingerprint", ""),
                             "scheme_path": str(Path(scheme.path).resolve()) if hasattr(scheme, "path") else ""}
-    return Province(cases=cases, hospitals=hospitals, outpatient=outpatient, day_ward_visits=day_ward,
-                    info=info)
+    return info
 
 
 def _typed(columns: dict, dtypes: dict) -> pd.DataFrame:

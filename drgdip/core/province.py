@@ -1,9 +1,12 @@
 """A province on disk and in memory: the tables of its stays, hospitals and outpatient visits.
 
 Directory layout (written by ``drgdip synth``, read by ``drgdip settle`` and ``drgdip simulate``):
-``cases``, ``hospitals``, ``outpatient`` and ``day_ward_visits`` as ``.parquet`` (or ``.csv``),
-plus ``province.json`` saying how the province was made and, under ``grouping``, which scheme
-grouped the ``status``/``mdc``/``adrg``/``drg`` columns of the cases. Only ``cases`` is required.
+``cases``, ``hospitals``, ``outpatient`` and ``day_ward_visits`` as ``.parquet`` (or ``.csv``; ``cases``
+may also be a directory of Parquet part files, ``cases/year=2025/part-00000.parquet``, see
+:mod:`drgdip.core.datasets`), plus ``province.json`` saying how the province was made and, under
+``grouping``, which scheme grouped the ``status``/``mdc``/``adrg``/``drg`` columns of the cases. Only
+``cases`` is required. A directory holding none of these (nor ``province.json``) is read as a dataset
+of cases.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from typing import Iterable, Mapping
 import pandas as pd
 
 from drgdip.core.errors import UsageError
+from drgdip.core.atomic import write_text_atomic
 from drgdip.core.tables import find_table, read_table, write_table
 
 __all__ = ["Province", "TABLE_NAMES", "INFO_FILE", "read_province", "read_province_info", "cases_path",
-           "write_province"]
+           "is_province_directory", "write_province"]
 
 TABLE_NAMES = ("cases", "hospitals", "outpatient", "day_ward_visits")
 INFO_FILE = "province.json"
@@ -82,7 +86,7 @@ def read_province(source, *, tables: Iterable[str] = TABLE_NAMES,
     dtypes = dtypes or {}
     columns = columns or {}
     wanted = set(tables) | {"cases"}
-    if path.is_file():
+    if path.is_file() or (path.is_dir() and not is_province_directory(path)):
         cases = read_table(path, what="cases", columns=columns.get("cases"), categorical=categorical,
                            filters=filters)
         return Province(cases=_typed(cases, dtypes.get("cases"), path), source=str(path))
@@ -93,8 +97,8 @@ def read_province(source, *, tables: Iterable[str] = TABLE_NAMES,
         found = find_table(path, name) if name in wanted else None
         if found is None:
             if name == "cases":
-                raise UsageError("no cases.parquet or cases.csv in the province directory", file=str(path),
-                                 field="cases")
+                raise UsageError("no cases.parquet, cases.csv or cases/ dataset in the province directory",
+                                 file=str(path), field="cases")
             frames[name] = None
             continue
         table = read_table(found, what=name, columns=columns.get(name), categorical=categorical,
@@ -116,12 +120,24 @@ def read_province_info(directory) -> dict:
         raise UsageError(f"cannot read province information: {error}", file=str(info_path)) from None
 
 
+def is_province_directory(path) -> bool:
+    """Whether directory ``path`` is laid out as a province (``province.json`` or one of its tables);
+    any other directory is read as a dataset of cases."""
+    path = Path(path)
+    return (path / INFO_FILE).is_file() or any(find_table(path, name) is not None for name in TABLE_NAMES)
+
+
 def cases_path(source) -> Path | None:
-    """The cases file of a province directory or cases file (None for data in memory)."""
+    """The cases file (or dataset directory) of a province directory, a cases file or a dataset of cases
+    (None for data in memory)."""
     if not isinstance(source, (str, Path)):
         return None
     path = Path(source)
-    return path if path.is_file() else find_table(path, "cases") if path.is_dir() else None
+    if path.is_file():
+        return path
+    if path.is_dir():
+        return find_table(path, "cases") if is_province_directory(path) else path
+    return None
 
 
 def _typed(frame: pd.DataFrame, dtypes: Mapping[str, str] | None, path: Path) -> pd.DataFrame:
@@ -155,7 +171,6 @@ def write_province(province, out_dir, format: str = "parquet") -> dict[str, Path
         path = out / f"{name}.{format}"
         paths[name] = write_table(table, path)
     info_path = out / INFO_FILE
-    info_path.write_text(json.dumps(province.info, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
-                         encoding="utf-8")
+    write_text_atomic(info_path, json.dumps(province.info, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
     paths["info"] = info_path
     return paths
