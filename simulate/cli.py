@@ -6,6 +6,7 @@ import sys
 import time
 
 from drgdip.budget.province_options import add_province_options, province_options
+from drgdip.core.cluster import add_cluster_arguments, cluster_spec
 
 __all__ = ["register", "run_simulate"]
 
@@ -29,6 +30,7 @@ def register(subparsers) -> None:
     parser.add_argument("--report", action="store_true",
                         help="also write the HTML report of the scenarios (OUTPUT/report.html)")
     parser.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of the report (default zh)")
+    add_cluster_arguments(parser)
     parser.set_defaults(func=run_simulate)
 
 
@@ -45,6 +47,7 @@ def run_simulate(args, out=None) -> int:
     from drgdip.simulate.scenarios import load_scenarios
 
     started = time.perf_counter()
+    spec_of_cluster = cluster_spec(args)
     policy = load_policy(args.policy)
     spec = load_scenarios(args.scenarios, policy)
     if args.write_draw is not None:
@@ -57,8 +60,9 @@ def run_simulate(args, out=None) -> int:
     prepared = prepare_province(args.input, policy, **province_options(args))
     progress = None if args.no_progress else _ProgressBar()
     try:
-        result = simulate(prepared, policy, scenarios=spec.scenarios, sweeps=spec.sweeps,
-                          monte_carlo=spec.monte_carlo, progress=progress)
+        with _client(args.engine, spec_of_cluster) as client:
+            result = simulate(prepared, policy, scenarios=spec.scenarios, sweeps=spec.sweeps,
+                              monte_carlo=spec.monte_carlo, progress=progress, client=client)
     except ConfigError as error:   # a drawn value outside its key's range
         raise (error.with_file(args.scenarios) if error.file is None else error) from None
     finally:
@@ -74,6 +78,17 @@ def run_simulate(args, out=None) -> int:
           + f" of {len(prepared.current):,} stays in {time.perf_counter() - started:.1f} s; "
             f"wrote {len(paths)} files to {args.output}", file=out)
     return 0
+
+
+def _client(engine: str, spec):
+    """The Dask client of ``--engine dask`` (its workers settle the scenarios and draws), else None."""
+    from contextlib import nullcontext
+
+    if engine != "dask":
+        return nullcontext(None)
+    from drgdip.core.cluster import dask_client
+
+    return dask_client(spec)
 
 
 class _ProgressBar:

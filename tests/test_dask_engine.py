@@ -187,9 +187,10 @@ def assert_same_frame(got: pd.DataFrame, expected: pd.DataFrame) -> None:
 
 
 def test_error_names_the_file_and_its_row(inputs, scheduler, tmp_path, capsys):
-    """An unusable column in the third file of a directory, in pieces of 100 and 50 rows: the first piece
-    has no value to point at, the message is the local engine's for that file (its row 101, where the
-    first value is), and no output is left."""
+    """An unusable column in the third file of a directory: the directory stops with the local engine's
+    message; the file alone, in pieces of 60 rows and row groups of 50 (the first piece has no value to
+    point at), with the local engine's message for that file (its row 101, where the first value is);
+    no output is left."""
     parts = tmp_path / "parts"
     parts.mkdir()
     corpus = inputs["corpus"].head(400)
@@ -199,12 +200,20 @@ def test_error_names_the_file_and_its_row(inputs, scheduler, tmp_path, capsys):
     bad["dx"] = pd.array([None] * 100 + list(range(50)), dtype="Int64")
     bad.to_parquet(parts / "part-2.parquet", index=False, row_group_size=50)
     assert group(parts / "part-2.parquet", tmp_path / "local.csv") == 2
+    assert "part-2.parquet, row 101, field 'dx': expected text or a list of codes, got int64" in \
+        capsys.readouterr().err
+    assert group(parts, tmp_path / "local.csv") == 2
     local_message = capsys.readouterr().err
-    assert "part-2.parquet, row 101, field 'dx': expected text or a list of codes, got int64" in local_message
+    assert "parts: table: the part files' column types cannot be unified" in local_message
     output = tmp_path / "out" / "grouped.csv"
     output.parent.mkdir()
     assert group(parts, output, "--engine", "dask", "--scheduler", scheduler, "--partition-rows", 60) == 2
     assert capsys.readouterr().err.splitlines()[-1] == local_message.strip()
+    assert list(output.parent.iterdir()) == []
+    assert group(parts / "part-2.parquet", output, "--engine", "dask", "--scheduler", scheduler,
+                 "--partition-rows", 60) == 2   # one file: its row as the file shows it, as locally
+    assert "part-2.parquet, row 101, field 'dx': expected text or a list of codes, got int64" in \
+        capsys.readouterr().err.splitlines()[-1]
     assert list(output.parent.iterdir()) == []
 
 
@@ -213,10 +222,12 @@ def test_missing_column_names_the_file(inputs, scheduler, tmp_path, capsys):
     parts.mkdir()
     inputs["corpus"].head(10).to_parquet(parts / "a.parquet", index=False)
     inputs["corpus"].head(10).drop(columns="age").to_parquet(parts / "b.parquet", index=False)
+    assert group(parts, tmp_path / "local.csv") == 2
+    local_message = capsys.readouterr().err
     assert group(parts, tmp_path / "out.csv", "--engine", "dask", "--scheduler", scheduler) == 2
     err = capsys.readouterr().err
-    assert "b.parquet, field 'age': missing required column(s): age" in err
-    assert not (tmp_path / "out.csv").exists()
+    assert "parts/b.parquet: table: " in err and err.splitlines()[-1] == local_message.strip()
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "local.csv").exists()
 
 
 @pytest.mark.parametrize("options, message", [

@@ -258,10 +258,19 @@ def test_simulate_takes_the_province_options_of_settle(province_dir, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def cluster_client():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            distributed.Client(cluster, set_as_default=False) as client:
+def cluster():
+    import distributed
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
+                                  dashboard_address=None) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def cluster_client(cluster):
+    import distributed
+
+    with distributed.Client(cluster, set_as_default=False) as client:
         yield client
 
 
@@ -281,3 +290,18 @@ def test_scenarios_and_draws_on_a_cluster_give_the_same_files(province_dir, prep
         assert mine.read_bytes() == theirs.read_bytes(), mine.name
     total = 1 + 2 + 2 + MONTE_CARLO.draws
     assert seen[-1] == (total, total) and [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+def test_drgdip_simulate_on_a_dask_scheduler_writes_the_files_of_one_process(province_dir, cluster, tmp_path, capsys):
+    scenarios = SCENARIOS / "tight_budget_monte_carlo.yaml"
+    common = ["simulate", "--policy", str(BASE), "--scenarios", str(scenarios), "--input", str(province_dir),
+              "--no-progress"]
+    assert main(common + ["--output", str(tmp_path / "here")]) == 0
+    assert main(common + ["--output", str(tmp_path / "there"), "--engine", "dask", "--scheduler",
+                          cluster.scheduler_address]) == 0
+    written = sorted(p.name for p in (tmp_path / "here").iterdir())
+    assert written == sorted(p.name for p in (tmp_path / "there").iterdir()) and "monte_carlo_hospitals.csv" in written
+    for name in written:
+        assert (tmp_path / "here" / name).read_bytes() == (tmp_path / "there" / name).read_bytes(), name
+    assert main(common + ["--output", str(tmp_path / "x"), "--workers", "2"]) == 2
+    assert "--workers: only with --engine dask" in capsys.readouterr().err
