@@ -148,6 +148,11 @@ def history_point_value(value: np.ndarray, points: np.ndarray, year: np.ndarray,
     points): the sums of the values are worked out again only when other stays count.
     """
     weights = np.asarray(policy.budget_year_weights, dtype=np.float64)
+    if memo is not None:   # the same stays' groups, hospitals and years each time: typed once
+        typed = memo.get("typed")
+        if typed is None or any(a is not b for a, b in zip(typed[0], (group, hospital, year))):
+            typed = memo["typed"] = ((group, hospital, year), tuple(_cells(a) for a in (group, hospital, year)))
+        group, hospital, year = typed[1]
     year = _cells(year)
     usable, first, counts = usable_years(np.zeros(0, dtype=bool) if use is None else use, _floats(points), year)
     if not len(counts):
