@@ -305,3 +305,37 @@ def test_drgdip_simulate_on_a_dask_scheduler_writes_the_files_of_one_process(pro
         assert (tmp_path / "here" / name).read_bytes() == (tmp_path / "there" / name).read_bytes(), name
     assert main(common + ["--output", str(tmp_path / "x"), "--workers", "2"]) == 2
     assert "--workers: only with --engine dask" in capsys.readouterr().err
+
+
+def test_a_worker_lost_mid_run_changes_no_simulation_file(province_dir, prepared, tmp_path):
+    """A worker process killed while it settles: Dask settles its tasks again on a worker that
+    prepares the province anew, and every file is the one process's."""
+    import os
+    import signal
+    import threading
+    import time
+
+    import dask
+    import distributed
+
+    base = load_policy(BASE)
+    monte_carlo = MonteCarlo(draws=24, seed=3, vary=dict(MONTE_CARLO.vary))
+    here = write_simulation(simulate(prepared, base, monte_carlo=monte_carlo), tmp_path / "here", fmt="csv")
+    with dask.config.set({"distributed.scheduler.allowed-failures": 2}), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                     silence_logs=50) as cluster, \
+            distributed.Client(cluster, set_as_default=False) as client:
+        pids = client.run(os.getpid)
+        results = []
+        run = threading.Thread(target=lambda: results.append(simulate(
+            prepare_province(province_dir, base), base, monte_carlo=monte_carlo, client=client)))
+        run.start()
+        busy, deadline = [], time.monotonic() + 120
+        while not busy and time.monotonic() < deadline:
+            busy = [worker for worker, tasks in client.processing().items() if tasks and worker in pids]
+            time.sleep(0.005)
+        os.kill(pids[busy[0]], signal.SIGKILL)
+        run.join(timeout=300)
+    there = write_simulation(results[0], tmp_path / "there", fmt="csv")
+    for mine, theirs in zip(here, there):
+        assert mine.read_bytes() == theirs.read_bytes(), mine.name
