@@ -79,10 +79,10 @@ def _day_rows(stays: pd.DataFrame) -> np.ndarray:
     return np.flatnonzero(np.isin(method, PAID_BY_RULE))
 
 
-def _repriced(kept: KeptPoints | None, key, policy: Policy, table) -> dict | None:
+def _repriced(kept: KeptPoints | None, key, policy: Policy, table, coefficients: bool = True) -> dict | None:
     if kept is None or key is None or key != kept.key:
         return None
-    return repriced_points(kept.recipe, policy.points, table)
+    return repriced_points(kept.recipe, policy.points, table, coefficients=coefficients)
 
 
 def _day_payments_again(kept: KeptPoints, before: dict, policy: Policy, point_value, into: dict) -> bool:
@@ -118,7 +118,7 @@ def repriced_history(kept: KeptPoints | None, key, years: np.ndarray, policy: Po
     """:func:`drgdip.budget.stay_points.history_with_points` from the kept run of the same history, and
     where it comes from (None when ``policy``, whose points depend on ``key`` besides the stays and the
     coefficients, differs from its policy in more than the coefficients)."""
-    repriced = _repriced(kept, key, policy, table)
+    repriced = _repriced(kept, key, policy, table, coefficients=False)   # the history keeps only the points
     if repriced is None:
         return None
     rows = kept.day_rows

@@ -185,11 +185,14 @@ def _repriced_kernel(klass, base, term, coef_key, coef_of_key, pool_code, remote
         Auxiliary-typing and other coefficients (one value: the same for every case).
     bed_acute : bool[n] or bool[1]; bed_points : float64[n] or float64[1]
         Bed-day inputs (one value: no bed-day case).
+    out_points, out_coef, out_remote : float64[n]
+        Outputs (``out_coef`` and ``out_remote`` of length 0: not wanted).
     """
     n = klass.shape[0]
     each_aux = aux.shape[0] == n
     each_other = other.shape[0] == n
     each_bed = bed_points.shape[0] == n
+    each_coef = out_coef.shape[0] == n
     for i in nb.prange(n):
         a = aux[i] if each_aux else aux[0]
         o = other[i] if each_other else other[0]
@@ -198,8 +201,9 @@ def _repriced_kernel(klass, base, term, coef_key, coef_of_key, pool_code, remote
             bed_acute[i] if each_bed else False, bed_points[i] if each_bed else 0.0, high_formula,
             coefs_on_outliers, coefs_on_low, blank_factor, blank_coefs, approved_payment, points_scale)
         out_points[i] = b * factor * applied * a * r * o
-        out_coef[i] = applied
-        out_remote[i] = r
+        if each_coef:
+            out_coef[i] = applied
+            out_remote[i] = r
 
 
 @nb.njit(cache=True, parallel=True)

@@ -118,9 +118,11 @@ def _one_if_alike(values: np.ndarray) -> np.ndarray:
     return values[:1].copy() if len(values) and (values == values[0]).all() else values
 
 
-def repriced_points(recipe: PointsRecipe, policy: PointsPolicy, table: WeightTable) -> dict | None:
-    """``case_points`` (before day-care payment methods), ``applied_hospital_coef``, ``remote_coef`` and,
-    with bed-day fund shares, ``fund_part_points`` of the recipe's cases under ``policy``; None when
+def repriced_points(recipe: PointsRecipe, policy: PointsPolicy, table: WeightTable, *,
+                    coefficients: bool = True) -> dict | None:
+    """``case_points`` (before day-care payment methods), ``applied_hospital_coef``, ``remote_coef`` (not
+    without ``coefficients``) and, with bed-day fund shares, ``fund_part_points`` of the recipe's cases
+    under ``policy``; None when
     ``policy`` differs from the recipe's in more than its coefficients, or its coefficients cannot be
     worked out per combination (then the points stage runs and says why)."""
     if table is not recipe.table or not follows_coefficients(policy) or without_coefficients(policy) != recipe.policy:
@@ -135,7 +137,8 @@ def repriced_points(recipe: PointsRecipe, policy: PointsPolicy, table: WeightTab
     if policy.remote.remote_mode == "coef":
         remote_of_pool[1] = policy.remote.remote_coef
     n = recipe.n
-    points, applied, remote = np.empty(n), np.empty(n), np.empty(n)
+    n_coefs = n if coefficients or policy.bed_day.fund_shares else 0
+    points, applied, remote = np.empty(n), np.empty(n_coefs), np.empty(n_coefs)
     K._repriced_kernel(
         recipe.klass, recipe.base, recipe.term, recipe.coef_key, coef_of_key.astype(np.float64), recipe.pool_code,
         remote_of_pool, recipe.aux, recipe.other, recipe.bed_acute, recipe.bed_points,
@@ -143,7 +146,9 @@ def repriced_points(recipe: PointsRecipe, policy: PointsPolicy, table: WeightTab
         bool(rules.coefs_on_outliers or rules.outlier_reference == "standard"), float(rules.blank_group),
         bool(rules.blank_group_coefs), APPROVED_PAYMENTS.index(policy.special_review.approved_payment),
         float(policy.points_scale), points, applied, remote)
-    out = {"case_points": points, "applied_hospital_coef": applied, "remote_coef": remote}
+    out = {"case_points": points}
+    if coefficients:
+        out.update(applied_hospital_coef=applied, remote_coef=remote)
     if policy.bed_day.fund_shares:
         bed_points = recipe.bed_points if len(recipe.bed_points) == n else np.zeros(n)
         out["fund_part_points"] = np.where(recipe.klass == K.BED_DAY, bed_points * remote * recipe.other, 0.0)
