@@ -42,7 +42,7 @@ from drgdip.core.checks import STAY_PROBLEMS, check_case_table, stay_problems
 from drgdip.core.config import FrozenDict
 from drgdip.core.errors import UsageError, rows_in_file
 from drgdip.core.province import cases_path, read_province, read_province_info
-from drgdip.core.tables import read_table
+from drgdip.core.tables import read_table, row_in_file
 from drgdip.core.timing import StageClock, stage_of
 from drgdip.core.frames import frame_of, with_columns
 
@@ -256,7 +256,8 @@ def prepare_province(province_or_dir, policy, *, scheme=None, dip=None, weights=
                                                        hospital_type=_pays_by_hospital_type(policy)), file=KEPT,
                                  required=SETTLEMENT_COLUMNS)
         read_columns = tuple(cases.columns)
-        cases = _leave_out_unpayable_stays(cases, province.hospitals, file, first_row, warnings)
+        cases = _leave_out_unpayable_stays(cases, province.hospitals, lambda position: _row_text(
+            source, file, first_row, position), warnings)
         cases, years, settle_year, positions = _settlement_years(cases, policy, year, KEPT, warnings)
     with stage("day care"), rows_in_file({KEPT: positions}, file=file, first_row=first_row):
         if province.info.get(DAY_CARE_APPLIED) == day_care_fingerprint(policy.day_care):
@@ -335,7 +336,8 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
         del current
         if said:
             first = int(np.flatnonzero(unknown)[0])
-            where = f"{file}, row {positions[settled_rows[first]] + first_row}" if from_input else f"stay {first + 1}"
+            where = _row_text(prepared.source, file, first_row, positions[settled_rows[first]]) if from_input \
+                else f"stay {first + 1}"
             warnings.append(f"{said} (first: {where})")
     assessed = bool(policy.settlement.assessment_indicators.weights)
     with stage("settle"), in_file(), rows_in_file({SETTLED: settled_rows, HISTORY: history_rows}, file=KEPT):
@@ -623,10 +625,19 @@ def _prepared_weights(prepared: PreparedProvince, policy: Policy, frames: list, 
     return table
 
 
-def _leave_out_unpayable_stays(cases: pd.DataFrame, hospitals: pd.DataFrame | None, file: str, first_row: int,
+def _row_text(source: CaseSource, file: str, first_row: int, position: int) -> str:
+    """``FILE, row N`` of the input stay at ``position``, as the file shows it (a dataset: its part file)."""
+    if source.path is not None and source.path.is_dir():
+        part, row = row_in_file(source.path, int(position))
+        return f"{part}, row {row}"
+    return f"{file}, row {int(position) + first_row}"
+
+
+def _leave_out_unpayable_stays(cases: pd.DataFrame, hospitals: pd.DataFrame | None, where,
                                warnings: list[str]) -> pd.DataFrame:
     """Stays that cannot be paid as they stand (:data:`drgdip.core.checks.STAY_PROBLEMS`) get the status
-    ``invalid:<problem>``: left out of the settlement, counted in the summary and named in a warning."""
+    ``invalid:<problem>``: left out of the settlement, counted in the summary and named in a warning
+    (``where(position)``: the file and row of the stay at ``position``)."""
     known = hospitals["hospital_id"] if hospitals is not None and "hospital_id" in hospitals.columns else None
     problems = stay_problems(cases, known_hospitals=known)
     if not problems.any():
@@ -648,7 +659,7 @@ def _leave_out_unpayable_stays(cases: pd.DataFrame, hospitals: pd.DataFrame | No
         status[rows] = len(labels) - 1
         field = evidence[name]
         warnings.append(f"{len(rows):,} stay(s) left out of the settlement, {STAY_PROBLEMS[name]}: status "
-                        f"invalid:{name} (first: {file}, row {rows[0] + first_row}, {field} "
+                        f"invalid:{name} (first: {where(rows[0])}, {field} "
                         f"{cases[field].iloc[rows[0]]!r})")
     return with_columns(cases, settle_status=pd.Categorical.from_codes(status, categories=labels))
 

@@ -276,3 +276,19 @@ def test_synth_switching_layouts_leaves_one_cases_table(tmp_path, capsys):
     assert not (tmp_path / "cases").exists() and cases_path(tmp_path) == tmp_path / "cases.csv"
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "cases.csv", "day_ward_visits.csv", "hospitals.csv", "outpatient.csv", "province.json"]
+
+
+def test_a_stay_left_out_of_the_settlement_is_named_at_its_part_files_row(provinces, tmp_path, capsys):
+    import shutil
+
+    province = tmp_path / "province"
+    shutil.copytree(provinces["parts"], province)
+    part = province / "cases" / "year=2025" / "part-00001.parquet"
+    table = pq.read_table(part)
+    fund = table.column("fund_paid").to_numpy().copy()
+    fund[4] = table.column("total_cost").to_numpy()[4] + 100.0
+    pq.write_table(table.set_column(table.schema.get_field_index("fund_paid"), "fund_paid", pa.array(fund)), part)
+    assert main(["settle", "--policy", str(POLICY), "--input", str(province), "--output", str(tmp_path / "out"),
+                 "--scheme", str(DEMO_SCHEME), "--no-excel"]) == 0
+    out = capsys.readouterr()
+    assert f"status invalid:fund_above_cost (first: {part}, row 5, fund_paid" in out.out + out.err
