@@ -221,16 +221,27 @@ def test_settle_gives_the_same_tables_from_csv_parquet_and_parts(provinces, tmp_
     assert len(tables["parts"]["cases"]) > 0
 
 
-def test_a_bad_value_in_a_part_file_is_told_at_its_row(provinces, tmp_path, capsys):
+def _with_a_changed_part(provinces, tmp_path, column: str, change) -> tuple[Path, Path]:
+    """(a copy of the province in part files, its part file ``part-00001`` of 2025), ``change(table)``
+    giving that part's new values of ``column``."""
     import shutil
 
     province = tmp_path / "province"
     shutil.copytree(provinces["parts"], province)
     part = province / "cases" / "year=2025" / "part-00001.parquet"
     table = pq.read_table(part)
-    cost = table.column("total_cost").to_numpy().copy()
-    cost[2] = -5.0
-    pq.write_table(table.set_column(table.schema.get_field_index("total_cost"), "total_cost", pa.array(cost)), part)
+    values = pa.array(change(table))
+    pq.write_table(table.set_column(table.schema.get_field_index(column), column, values), part)
+    return province, part
+
+
+def test_a_bad_value_in_a_part_file_is_told_at_its_row(provinces, tmp_path, capsys):
+    def negative_cost(table):
+        cost = table.column("total_cost").to_numpy().copy()
+        cost[2] = -5.0
+        return cost
+
+    province, part = _with_a_changed_part(provinces, tmp_path, "total_cost", negative_cost)
     assert main(["settle", "--policy", str(POLICY), "--input", str(province), "--output", str(tmp_path / "out"),
                  "--scheme", str(DEMO_SCHEME), "--no-excel"]) == 2
     message = capsys.readouterr().err
@@ -279,15 +290,12 @@ def test_synth_switching_layouts_leaves_one_cases_table(tmp_path, capsys):
 
 
 def test_a_stay_left_out_of_the_settlement_is_named_at_its_part_files_row(provinces, tmp_path, capsys):
-    import shutil
+    def fund_above_cost(table):
+        fund = table.column("fund_paid").to_numpy().copy()
+        fund[4] = table.column("total_cost").to_numpy()[4] + 100.0
+        return fund
 
-    province = tmp_path / "province"
-    shutil.copytree(provinces["parts"], province)
-    part = province / "cases" / "year=2025" / "part-00001.parquet"
-    table = pq.read_table(part)
-    fund = table.column("fund_paid").to_numpy().copy()
-    fund[4] = table.column("total_cost").to_numpy()[4] + 100.0
-    pq.write_table(table.set_column(table.schema.get_field_index("fund_paid"), "fund_paid", pa.array(fund)), part)
+    province, part = _with_a_changed_part(provinces, tmp_path, "fund_paid", fund_above_cost)
     assert main(["settle", "--policy", str(POLICY), "--input", str(province), "--output", str(tmp_path / "out"),
                  "--scheme", str(DEMO_SCHEME), "--no-excel"]) == 0
     out = capsys.readouterr()
