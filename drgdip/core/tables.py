@@ -440,7 +440,21 @@ def _statistics_columns(schema: pa.Schema) -> list[str]:
     return [f.name for f in schema if pa.types.is_dictionary(f.type) or pa.types.is_integer(f.type)]
 
 
-class TableWriter:
+class _CompleteOrNothing:
+    """A writer used as a context manager: :meth:`close` when the block ends, :meth:`abort` when it
+    raises, so that its file appears complete or not at all."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class TableWriter(_CompleteOrNothing):
     """Write a table in pieces (Arrow tables or DataFrames) to one Parquet or CSV file.
 
     The pieces go to a temporary file beside ``path`` (:mod:`drgdip.core.atomic`) that :meth:`close`
@@ -525,17 +539,8 @@ class TableWriter:
             self.writer = None
         self.temporary.unlink(missing_ok=True)
 
-    def __enter__(self) -> "TableWriter":
-        return self
 
-    def __exit__(self, kind, value, traceback) -> None:
-        if kind is None:
-            self.close()
-        else:
-            self.abort()
-
-
-class DatasetWriter:
+class DatasetWriter(_CompleteOrNothing):
     """Write a table in pieces as a directory of Parquet part files of at most ``max_rows`` rows each,
     hive-partitioned by the ``partition_by`` columns (``root/year=2025/part-00000.parquet``; the key
     columns stay inside the files too), with the options of :class:`TableWriter`.
@@ -633,15 +638,6 @@ class DatasetWriter:
                 state[0].abort()
                 state[0] = None
         shutil.rmtree(self.temporary, ignore_errors=True)
-
-    def __enter__(self) -> "DatasetWriter":
-        return self
-
-    def __exit__(self, kind, value, traceback) -> None:
-        if kind is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def _missing(value) -> bool:
