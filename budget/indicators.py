@@ -45,8 +45,10 @@ import numpy as np
 import pandas as pd
 
 from drgdip.budget._indicator_kernels import days_to_next
+from drgdip.budget._kernels import FIXED_WORDS, chunk_bounds, fixed_values, year_sums
 
-__all__ = ["indicator_tables", "last_year_costs", "assessment_scores", "INDICATOR_INPUTS", "INDICATORS", "READMISSION_DAYS", "SPLIT_ADMISSION_DAYS"]
+__all__ = ["indicator_tables", "indicator_cells", "hospital_regions", "tables_of_cells", "last_year_costs",
+           "last_year_sums", "add_last_year_sums", "last_year_costs_of", "assessment_scores", "INDICATOR_INPUTS", "INDICATORS", "READMISSION_DAYS", "SPLIT_ADMISSION_DAYS"]
 
 READMISSION_DAYS = (14, 30)
 SPLIT_ADMISSION_DAYS = 15
@@ -285,17 +287,64 @@ def _indicators(sums: pd.DataFrame) -> pd.DataFrame:
 def last_year_costs(history: pd.DataFrame | None, year: int | None) -> dict[str, pd.Series]:
     """Cost per case of the settled stays of ``year − 1`` in ``history``, per hospital, level and region
     (the base of ``cost_growth``; taken before a large history is let go)."""
+    return last_year_costs_of(last_year_sums(history, year))
+
+
+def last_year_sums(history: pd.DataFrame | None, year: int | None) -> dict[str, tuple]:
+    """What :func:`last_year_costs` divides, per scope: (the key values, the exact fixed-point sums of the
+    costs of their stays, their numbers of stays). Exact sums add up over any split of the stays
+    (:func:`add_last_year_sums`), so stays settled apart (pooling area by pooling area) give the same costs."""
     if history is None or year is None or "year" not in history.columns or "total_cost" not in history.columns:
         return {}
     past = _settled(history)
     past = past[pd.to_numeric(past["year"], errors="coerce").to_numpy() == year - 1]
-    costs = {}
+    sums = {}
     for scope, key in SCOPES.items():
         if key in past.columns and len(past):
-            cost = pd.to_numeric(past["total_cost"], errors="coerce")
-            grouped = cost.groupby(past[key].astype("string").to_numpy())
-            costs[scope] = grouped.sum() / grouped.count()
+            cost = pd.to_numeric(past["total_cost"], errors="coerce").to_numpy(dtype=np.float64)
+            codes, labels = pd.factorize(past[key].astype("string").to_numpy(), use_na_sentinel=True)
+            codes = np.where(np.isfinite(cost), codes, -1)
+            counted = np.bincount(codes[codes >= 0], minlength=len(labels)).astype(np.int64)
+            sums[scope] = (np.asarray(labels, dtype=object), exact_sums(codes, cost, len(labels)), counted)
+    return sums
+
+
+def add_last_year_sums(parts: list[dict]) -> dict[str, tuple]:
+    """The :func:`last_year_sums` of all the stays of ``parts`` (each of some of them)."""
+    merged = {}
+    for scope in SCOPES:
+        pieces = [part[scope] for part in parts if scope in part]
+        if not pieces:
+            continue
+        labels = pd.Index(np.concatenate([piece[0] for piece in pieces])).unique()
+        words = np.zeros((FIXED_WORDS, len(labels)), dtype=np.int64)
+        counted = np.zeros(len(labels), dtype=np.int64)
+        for piece_labels, piece_words, piece_counts in pieces:
+            at = labels.get_indexer(piece_labels)
+            words[:, at] += piece_words
+            counted[at] += piece_counts
+        merged[scope] = (np.asarray(labels, dtype=object), words, counted)
+    return merged
+
+
+def last_year_costs_of(sums: dict[str, tuple]) -> dict[str, pd.Series]:
+    """Cost per case per key value from :func:`last_year_sums` (values without a counted stay left out)."""
+    costs = {}
+    for scope, (labels, words, counted) in sums.items():
+        has = counted > 0
+        totals = fixed_values(np.ascontiguousarray(words))
+        costs[scope] = pd.Series(totals[has] / counted[has], index=pd.Index(labels[has], dtype=object)).sort_index()
     return costs
+
+
+def exact_sums(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """The exact fixed-point sums (int64[FIXED_WORDS, n]) of ``values`` per code (−1: left out)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    usable = codes >= 0
+    zeros = np.zeros(len(codes), dtype=np.int64)
+    words = year_sums(chunk_bounds(len(codes), FIXED_WORDS * max(n, 1)), np.maximum(codes, 0), zeros, usable,
+                      zeros, 0, 1, np.ascontiguousarray(np.where(usable, values, 0.0), dtype=np.float64), n, 1)
+    return words.reshape(FIXED_WORDS, n)
 
 
 def indicator_tables(cases: pd.DataFrame, hospitals: pd.DataFrame, *,
@@ -304,16 +353,45 @@ def indicator_tables(cases: pd.DataFrame, hospitals: pd.DataFrame, *,
     settled stays ``cases`` (the settlement's per-stay table) and its ``hospitals`` table;
     ``last_year`` (:func:`last_year_costs`) gives the cost growth."""
     cases = _settled(cases)
+    return tables_of_cells(_cell_sums(cases, _per_stay(cases)), hospitals, hospital_regions(cases),
+                           last_year=last_year)
+
+
+def indicator_cells(cases: pd.DataFrame) -> pd.DataFrame:
+    """The sums :func:`indicator_tables` adds up per hospital, level and region, per cell (hospital × level ×
+    region) of the settled stays of ``cases``, with the row among them of each cell's first stay
+    (``first``). The cells of stays split apart, put back in the order of their first stays, give the
+    same tables (:func:`tables_of_cells`): a cell is within one hospital, so within one pooling area."""
+    cases = _settled(cases)
     cells = _cell_sums(cases, _per_stay(cases))
+    keys = [key for key in SCOPES.values() if key in cases.columns]
+    cell = _combined(*[_codes(cases[key])[0] + 1 for key in keys])
+    _, first = np.unique(pd.factorize(cell)[0], return_index=True)
+    return cells.assign(first=first.astype(np.int64))
+
+
+def hospital_regions(cases: pd.DataFrame) -> pd.Series | None:
+    """The region of each hospital's first settled stay (grouped by code, not as text), by hospital id."""
+    cases = _settled(cases)
+    if "region" not in cases.columns:
+        return None
+    first_region = cases.groupby("hospital_id", observed=True, sort=False)["region"].first()
+    first_region.index = first_region.index.astype(str)
+    return first_region.astype("string")
+
+
+def tables_of_cells(cells: pd.DataFrame, hospitals: pd.DataFrame, regions: pd.Series | None, *,
+                    last_year: dict[str, pd.Series] | None = None) -> dict[str, pd.DataFrame]:
+    """:func:`indicator_tables` from the cell sums of the stays (:func:`indicator_cells`, in the order of
+    their first stays) and each hospital's region (:func:`hospital_regions`)."""
+    cells = cells.drop(columns="first", errors="ignore")
     hospital_info = hospitals.drop_duplicates("hospital_id")
     hospital_info = hospital_info.set_index(hospital_info["hospital_id"].astype("string").to_numpy())
-    if "region" in cases.columns:   # a hospital's region: that of its stays (grouped by code, not as text)
-        first_region = cases.groupby("hospital_id", observed=True, sort=False)["region"].first()
-        first_region.index = first_region.index.astype(str)
-        hospital_info = hospital_info.assign(region=first_region.astype("string").reindex(hospital_info.index))
+    if regions is not None:   # a hospital's region: that of its stays
+        hospital_info = hospital_info.assign(region=regions.reindex(hospital_info.index))
     tables = {}
     for scope, key in SCOPES.items():
-        if key not in cases.columns:
+        if f"key:{key}" not in cells.columns:
             continue
         sums = _sums(cells, key)
         sums.index = pd.Index(sums.index.astype(str), dtype=object)

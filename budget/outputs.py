@@ -62,6 +62,8 @@ class Settlement:
     clearing_matrix: pd.DataFrame = field(default_factory=pd.DataFrame)
     warnings: tuple[str, ...] = ()
     indicators: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    # the exact last-year cost sums behind the indicators' cost growth (stays settled apart add them up)
+    last_year_sums: Mapping[str, tuple] = field(default_factory=dict, repr=False, compare=False)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The output tables by name, in writing order."""

@@ -31,7 +31,8 @@ from drgdip.budget.frame import stay_years
 from drgdip.budget.case_source import CaseSource
 from drgdip.budget.grouping import Grouping, group_stays, resolve_grouping
 from drgdip.budget.policy import Policy, load_policy
-from drgdip.budget.indicators import INDICATOR_INPUTS, assessment_scores, indicator_tables, last_year_costs
+from drgdip.budget.indicators import (INDICATOR_INPUTS, assessment_scores, indicator_tables, last_year_costs_of,
+                                      last_year_sums)
 from drgdip.budget.inputs import input_key, layout_key, read_input
 from drgdip.budget.settle import Settlement, settle_cases
 from drgdip.budget.repriced_points import PointsOrigin, keep_points, repriced_history, repriced_year
@@ -130,7 +131,7 @@ def _weights(prepared: "PreparedProvince", policy: Policy, current: pd.DataFrame
              warnings: list[str]):
     """The weight / score table: given, the policy's published table, a DIP directory's scores, or calibrated
     on earlier years."""
-    from drgdip.pointvalue import DipScores, DrgWeights, WeightTable
+    from drgdip.pointvalue import WeightTable
     from drgdip.pointvalue.published import PublishedTable, WeightsFile
     weights = prepared.weights if prepared.weights is not None else _policy_table(policy)
     if weights is not None:
@@ -146,17 +147,45 @@ def _weights(prepared: "PreparedProvince", policy: Policy, current: pd.DataFrame
         return weights
     if policy.points.is_dip and prepared.dip is not None:
         return WeightTable.from_dip_directory(prepared.dip)
-    frame, years = past, prepared.past_years
+    history_frame, on_settlement_year = calibration_stays(policy, current, past, prepared.past_years,
+                                                         prepared.settle_year)
+    if on_settlement_year:
+        warnings.append(NO_HISTORY_TO_CALIBRATE.format(year=prepared.settle_year))
+    return fit_weights(policy, history_frame)
+
+
+NO_HISTORY_TO_CALIBRATE = "no stays before {year}: weights calibrated on the settlement year itself"
+
+
+def calibrates(prepared: "PreparedProvince", policy: Policy) -> bool:
+    """Whether the weight table of ``policy`` is calibrated on the stays (no table given, published or
+    from a DIP directory)."""
+    return prepared.weights is None and _policy_table(policy) is None \
+        and not (policy.points.is_dip and prepared.dip is not None)
+
+
+def calibration_stays(policy: Policy, current: pd.DataFrame, past: pd.DataFrame | None, past_years: np.ndarray,
+                      settle_year: int, *, rows: bool = False):
+    """The stays weights are calibrated on (group, cost, level and year of the settled history stays; the
+    settlement year's when there are none), and whether they are the settlement year's. ``rows``: also
+    the row of each among its frame's stays (the history's or the year's), returned third."""
+    frame, years = past, past_years
     use = settled(frame) if frame is not None else np.zeros(0, dtype=bool)
-    if not use.any():
-        warnings.append(f"no stays before {prepared.settle_year}: weights calibrated on the settlement year itself")
+    on_settlement_year = not use.any()
+    if on_settlement_year:
         frame = current
         use = settled(frame)
-        years = np.full(len(frame), prepared.settle_year)
-    calibrator = (DipScores if policy.points.is_dip else DrgWeights).from_policy(policy.points)
+        years = np.full(len(frame), settle_year)
     columns = [c for c in ("drg", "dip_group", "total_cost", "hospital_level") if c in frame.columns]
-    history_frame = frame_of({**{c: frame[c].array[use] for c in columns}, "year": years[use]})
-    return calibrator.fit(history_frame, quality=False).weight_table()
+    stays = frame_of({**{c: frame[c].array[use] for c in columns}, "year": years[use]})
+    return (stays, on_settlement_year, np.flatnonzero(use)) if rows else (stays, on_settlement_year)
+
+
+def fit_weights(policy: Policy, stays: pd.DataFrame):
+    """The weight (DRG) or score (DIP) table calibrated on ``stays`` (:func:`calibration_stays`)."""
+    from drgdip.pointvalue import DipScores, DrgWeights
+    calibrator = (DipScores if policy.points.is_dip else DrgWeights).from_policy(policy.points)
+    return calibrator.fit(stays, quality=False).weight_table()
 
 
 @dataclass(frozen=True)
@@ -357,7 +386,8 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
         result = settle_cases(frame, policy, hospitals=prepared.hospitals, history=history,
                               deductions=prepared.deductions, file=SETTLED, year=prepared.settle_year,
                               year_input=year_input, per_stay=per_stay or assessed)
-        last_year = last_year_costs(history, prepared.settle_year) if per_stay or assessed else {}
+        last_year_parts = last_year_sums(history, prepared.settle_year) if per_stay or assessed else {}
+        last_year = last_year_costs_of(last_year_parts)
         scores = None
         if assessed:
             # the indicators come from the stays alone; the coefficients they give settle the year again
@@ -379,7 +409,8 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
             if scores is not None:
                 per_hospital = indicators["indicators"]
                 per_hospital["assessment_score"] = per_hospital["hospital_id"].astype(str).map(scores).to_numpy()
-    return replace(result, cases=cases_out, indicators=indicators, warnings=tuple(warnings) + result.warnings)
+    return replace(result, cases=cases_out, indicators=indicators, warnings=tuple(warnings) + result.warnings,
+                   last_year_sums=last_year_parts)
 
 
 def _inputs_to_reuse(prepared: PreparedProvince, key, history_key) -> tuple:

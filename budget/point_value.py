@@ -25,7 +25,7 @@ from drgdip.budget.money import round_fen
 from drgdip.budget.policy import PointValueRules, Policy
 from drgdip.core.errors import UsageError
 
-__all__ = ["fund_ratio_table", "current_point_value", "history_point_value", "budget_point_values", "PoolValues", "pool_point_values"]
+__all__ = ["fund_ratio_table", "current_point_value", "history_point_value", "budget_point_values", "PoolValues", "row_sums", "pool_point_values"]
 
 
 def fund_ratio_table(mode: str, cost_pk: np.ndarray, fund_pk: np.ndarray, n_pools: int,
@@ -103,6 +103,26 @@ def _wider(words: np.ndarray, wider_group: np.ndarray, n_wider: int) -> np.ndarr
     return out
 
 
+def row_sums(values: np.ndarray, use: np.ndarray | None = None) -> np.ndarray:
+    """Σ over each row of ``values`` (e.g. pool × hospital, pool × insured region) where ``use`` (None: all),
+    exactly: the same whichever columns the table holds and in whatever order, so a pooling area settled
+    alone gives its pools the values a settlement of the whole province gives them."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(values)
+    use = finite if use is None else use & finite
+    rows, columns = np.nonzero(use)
+    n_rows = values.shape[0]
+    out = np.zeros(n_rows)
+    if len(rows):
+        zeros = np.zeros(len(rows), dtype=np.int64)
+        words = year_sums(chunk_bounds(len(rows), FIXED_WORDS * n_rows), rows.astype(np.int64), zeros,
+                          np.ones(len(rows), dtype=bool), zeros, 0, 1, _floats(values[rows, columns]), n_rows, 1)
+        out = fixed_values(np.ascontiguousarray(words.reshape(FIXED_WORDS, n_rows)))
+    if not finite.all():   # NaN and infinities count as np.sum counts them
+        out = out + np.where(finite, 0.0, values).sum(axis=1)
+    return out
+
+
 def _smoothed(num: np.ndarray, den: np.ndarray, rules: PointValueRules) -> np.ndarray:
     """Σ value / Σ points per group from its (group, hospital) sums, after the policy's smoothing."""
     n_groups = num.shape[0]
@@ -120,11 +140,11 @@ def _smoothed(num: np.ndarray, den: np.ndarray, rules: PointValueRules) -> np.nd
                 lo, hi = np.percentile(row[ok], [rules.smoothing_lo, rules.smoothing_hi])
                 keep[g] = ok & (row >= lo) & (row <= hi)
             else:
-                mean = num[g, ok].sum() / den[g, ok].sum()
+                mean = row_sums(num[g:g + 1], ok[None, :])[0] / row_sums(den[g:g + 1], ok[None, :])[0]
                 keep[g] = ok & (row <= mean * (1 + 1e-12))
         has = keep
-    total_num = np.where(has, num, 0.0).sum(axis=1)
-    total_den = np.where(has, den, 0.0).sum(axis=1)
+    total_num = row_sums(num, has)
+    total_den = row_sums(den, has)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total_den > 0, total_num / total_den, np.nan)
 

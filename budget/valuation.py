@@ -13,7 +13,7 @@ import numpy as np
 
 from drgdip.budget._kernels import BASIS_CODES, PoolPrices
 from drgdip.budget.inputs import SettlementInput
-from drgdip.budget.point_value import PoolValues, budget_point_values, fund_ratio_table, pool_point_values
+from drgdip.budget.point_value import PoolValues, budget_point_values, fund_ratio_table, pool_point_values, row_sums
 from drgdip.budget.policy import Policy
 from drgdip.budget.pool_money import PoolMoney
 
@@ -42,8 +42,8 @@ def point_values(year_input: SettlementInput, money: PoolMoney, policy: Policy) 
     ratio, pool_ratio = fund_ratio_table(policy.point_value.fund_ratio, sums.cost_by_insured, sums.fund_by_insured,
                                          n_pools, n_regions)
     ratio = ratio.reshape(n_pools, n_regions)
-    points_sum = sums.points_by_insured.sum(axis=1) + sums.fund_part_points
-    weight_sum = ((sums.points_by_insured * ratio).sum(axis=1) + sums.fund_part_points
+    points_sum = row_sums(sums.points_by_insured) + sums.fund_part_points
+    weight_sum = (row_sums(sums.points_by_insured * ratio) + sums.fund_part_points
                   if policy.point_value.basis == "total_cost" else points_sum)
     earlier = ((history.stays, history.pool, history.hospital, history.year) if history is not None
                else (None, None, None, None))

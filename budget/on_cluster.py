@@ -1,0 +1,550 @@
+"""A province settled on a Dask cluster, pooling area by pooling area (``drgdip settle --engine dask``).
+
+A settlement does not cross pooling areas: each area has its own budget, reserve, pools and point
+values, its hospitals and their stays (day care merges stays at one hospital), and the history of its
+pools. Two things are province-wide: the weight table, when the policy calibrates it on the history,
+and the indicators by level and by region. So the engine
+
+1. reads the region, hospital and year of every stay, piece by piece on the workers, and makes one
+   task per pooling area with stays in the settlement year (stays of no such area go with the first);
+2. writes each piece's stays, task by task, into a scratch province per task, in input order, each with
+   its input position (``_position``);
+3. when the weights are calibrated, each task prepares its area and returns the stays they are
+   calibrated on; put back in input order here, they give the local engine's table;
+4. each task settles its area with the local engine (:func:`drgdip.budget.pipeline.settle_province`)
+   and that table, writes its per-stay table, and returns its other tables, the exact sums of its
+   indicators and its warnings;
+5. here the areas' tables are put together in the local engine's order, the indicators worked out from
+   their sums, and the per-stay tables merged back into input order as the output is written.
+
+Every table equals the local engine's (tests compare them); the per-stay table is never in one
+process's memory. A task is pure (its inputs are files): one lost with its worker is run again by Dask.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from drgdip.budget.frame import stay_years
+from drgdip.budget.indicators import (add_last_year_sums, hospital_regions, indicator_cells, last_year_costs_of,
+                                      tables_of_cells)
+from drgdip.budget.outputs import Settlement
+from drgdip.budget.grouping import resolve_grouping
+from drgdip.budget.pipeline import (NO_HISTORY_TO_CALIBRATE, _policy_table, calibration_stays, fit_weights,
+                                    prepare_province, settle_province)
+from drgdip.budget.policy import Policy
+from drgdip.budget.pools import area_of_regions
+from drgdip.budget.remote import clearing_matrix
+from drgdip.core.cluster import ordered_results
+from drgdip.core.datasets import open_dataset
+from drgdip.core.errors import UsageError
+from drgdip.core.province import TABLE_NAMES, cases_path, read_province_info
+from drgdip.core.tables import TableWriter, arrow_table, find_table, read_table, row_in_file, table_format
+
+__all__ = ["settle_on_cluster", "ClusterSettlement", "POSITION"]
+
+POSITION = "_position"            # input position (0-based) of each stay in the scratch provinces
+PIECE_ROWS = 1_048_576            # rows of a single Parquet file read by one task (whole row groups)
+MERGE_ROWS = 1_048_576            # input positions merged back into order at a time
+KEY_COLUMNS = ("region", "hospital_id", "year", "settle_date", "discharge_time")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A piece of the input one task reads: rows ``start`` to ``stop`` of ``file`` (a dataset's part file,
+    with its partition ``keys``), the first at input position ``position``; ``table``: the rows, when the
+    client read them (CSV)."""
+
+    number: int
+    file: str
+    start: int
+    stop: int
+    position: int
+    dataset: str | None = None
+    table: pa.Table | None = None
+
+
+@dataclass(frozen=True)
+class ClusterSettlement:
+    """What ``drgdip settle --engine dask`` settled: every table but the per-stay one (written to
+    ``cases_path`` as it was merged), and the number of stays in it."""
+
+    settlement: Settlement
+    stays: int
+    paths: dict
+
+
+def _units(source) -> list[Unit]:
+    """The input cut into units, in input order."""
+    path = cases_path(source)
+    if path is None:
+        raise UsageError("--engine dask settles a province directory or a cases file", file=str(source))
+    kind = table_format(path)
+    if kind == "dataset":
+        dataset = open_dataset(path, what="cases")
+        starts = dataset.starts
+        return [Unit(k, str(part.path), 0, part.rows, int(starts[k]), dataset=str(path))
+                for k, part in enumerate(dataset.parts)]
+    if kind == "parquet":
+        from drgdip.grouper.on_cluster import plan_pieces
+        return [Unit(k, piece.file, piece.start, piece.stop, piece.start)
+                for k, piece in enumerate(plan_pieces(str(path), PIECE_ROWS, columns=None))]
+    if kind == "csv":   # typed as the local engine types it, then cut
+        table = pa.Table.from_pandas(read_table(path, what="cases"), preserve_index=False)
+        return [Unit(k, str(path), start, min(start + PIECE_ROWS, table.num_rows), start,
+                     table=table.slice(start, PIECE_ROWS))
+                for k, start in enumerate(range(0, max(table.num_rows, 1), PIECE_ROWS))]
+    raise UsageError("--engine dask settles Parquet or CSV cases (a file, or a directory of Parquet files)",
+                     file=str(path))
+
+
+def _read_unit(unit: Unit, columns=None) -> pa.Table:
+    if unit.table is not None:
+        table = unit.table
+        return table if columns is None else table.select([c for c in table.column_names if c in set(columns)])
+    if unit.dataset is not None:
+        dataset = open_dataset(unit.dataset, what="cases")
+        part = next(p for p in dataset.parts if str(p.path) == unit.file)
+        return dataset.read_part(part, columns)
+    from drgdip.grouper.on_cluster import Piece, read_piece
+    return read_piece(Piece(unit.file, unit.start, unit.stop, first_row=1 + unit.start), columns)
+
+
+def _area_keys(table: pa.Table, policy: Policy, hospital_region: dict, file: str) -> tuple[np.ndarray, np.ndarray]:
+    """(the pooling-area label of each stay's treatment region, or of its hospital's; "" for none, each
+    stay's year)."""
+    frame = table.to_pandas()
+    region = frame["region"].astype("string") if "region" in frame.columns else pd.Series(pd.NA, index=frame.index,
+                                                                                          dtype="string")
+    if "hospital_id" in frame.columns and region.isna().any():
+        region = region.fillna(frame["hospital_id"].astype("string").map(hospital_region).astype("string"))
+    labels = region.fillna("").to_numpy(dtype=object)
+    codes, uniques = pd.factorize(labels)
+    areas = area_of_regions(np.asarray(uniques, dtype=object), policy)
+    areas = np.where(np.asarray(uniques, dtype=object) == "", "", areas)
+    return areas[codes] if len(codes) else np.zeros(0, dtype=object), stay_years(frame, file)
+
+
+def _scan_unit(unit: Unit, policy: Policy, hospital_region: dict) -> pd.DataFrame:
+    """Stays per (pooling area, year) of one unit."""
+    table = _read_unit(unit, KEY_COLUMNS)
+    areas, years = _area_keys(table, policy, hospital_region, unit.file)
+    counts = pd.DataFrame({"area": areas, "year": years}).value_counts().rename("stays").reset_index()
+    return counts
+
+
+def _split_unit(unit: Unit, policy: Policy, hospital_region: dict, task_of_area: dict, scratch: str) -> list[int]:
+    """Write the unit's stays into the scratch province of each task, in input order; rows per task."""
+    table = _read_unit(unit)
+    areas, _ = _area_keys(table.select([c for c in KEY_COLUMNS if c in table.column_names]), policy,
+                          hospital_region, unit.file)
+    task = np.asarray([task_of_area.get(a, 0) for a in areas], dtype=np.int64)
+    table = table.append_column(POSITION, pa.array(np.arange(table.num_rows, dtype=np.int64) + unit.position))
+    table = _plain(table)
+    rows = []
+    for k in range(max(task_of_area.values(), default=0) + 1):
+        mine = np.flatnonzero(task == k)
+        rows.append(len(mine))
+        if len(mine):
+            pq.write_table(table.take(pa.array(mine)), Path(scratch) / f"task-{k:05d}" / "cases" /
+                           f"unit-{unit.number:06d}.parquet", compression="zstd")
+    return rows
+
+
+def _plain(table: pa.Table) -> pa.Table:
+    """Dictionary columns as their values: each scratch file codes its own."""
+    for k, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type):
+            table = table.set_column(k, field.name, table.column(k).cast(field.type.value_type))
+    return table
+
+
+def _task_directories(source, scratch: Path, tasks: int) -> None:
+    """A province directory per task: its cases (written by the units) beside the province's other tables."""
+    root = Path(source) if Path(source).is_dir() else None
+    info = read_province_info(source) if root is not None else {}
+    for k in range(tasks):
+        directory = scratch / f"task-{k:05d}"
+        (directory / "cases").mkdir(parents=True, exist_ok=True)
+        if root is None:
+            continue
+        for name in TABLE_NAMES:
+            if name == "cases":
+                continue
+            found = find_table(root, name)
+            if found is not None:
+                os.symlink(found.resolve(), directory / found.name, target_is_directory=found.is_dir())
+        (directory / "province.json").write_text(json.dumps(info), encoding="utf-8")
+
+
+def _positions(directory: Path) -> np.ndarray:
+    files = sorted((directory / "cases").glob("*.parquet"))
+    return np.concatenate([pq.read_table(f, columns=[POSITION]).column(0).to_numpy() for f in files]) \
+        if files else np.zeros(0, dtype=np.int64)
+
+
+def _calibration_part(directory: str, policy: Policy, options: dict):
+    """The stays of one task the weights are calibrated on, with their input positions (and whether they
+    are the settlement year's, the area having no settled history)."""
+    prepared = prepare_province(directory, policy, **options)
+    stays, on_year, rows = calibration_stays(policy, prepared.current, prepared.past, prepared.past_years,
+                                             prepared.settle_year, rows=True)
+    within = (prepared.current_rows if on_year else prepared.past_rows)[rows]
+    positions = _positions(Path(directory))[prepared.positions[within]]
+    return stays.assign(**{POSITION: positions}), on_year
+
+
+def _settle_task(paths: tuple[str, str], policy: Policy, options: dict) -> dict:
+    """Settle one task's province (``paths``: its directory, the file of its per-stay table) with the local
+    engine; write its per-stay table; return the rest."""
+    directory, out_file = paths
+    settlement = settle_province(directory, policy, **options)
+    cases = settlement.cases
+    positions = cases[POSITION].to_numpy(dtype=np.int64)
+    settled_positions = _settled_positions(cases)
+    cells = indicator_cells(cases)
+    cells["first"] = settled_positions[cells["first"].to_numpy()]
+    regions = hospital_regions(cases)
+    first_of_hospital = None
+    if regions is not None:
+        settled = cases.loc[_settled_mask(cases)]
+        first_of_hospital = pd.Series(settled_positions, index=settled["hospital_id"].astype(str).to_numpy()) \
+            .groupby(level=0, sort=False).first()
+    if len(cases):
+        with TableWriter(out_file) as writer:
+            writer.write(_plain(arrow_table(cases)))
+    firsts = {name: _first_positions(cases, name) for name in ("region", "insured_region", "hospital_id")}
+    return {"tables": replace(settlement, cases=pd.DataFrame(), indicators={}, last_year_sums={}),
+            "stays": len(positions), "cells": cells, "regions": regions, "first_of_hospital": first_of_hospital,
+            "last_year": settlement.last_year_sums, "firsts": firsts}
+
+
+def _settled_mask(cases: pd.DataFrame) -> np.ndarray:
+    if "settle_status" not in cases.columns:
+        return np.ones(len(cases), dtype=bool)
+    return (cases["settle_status"] == "ok").fillna(False).to_numpy(dtype=bool)
+
+
+def _settled_positions(cases: pd.DataFrame) -> np.ndarray:
+    return cases[POSITION].to_numpy(dtype=np.int64)[_settled_mask(cases)]
+
+
+def _first_positions(cases: pd.DataFrame, column: str) -> pd.Series:
+    """The input position of the first stay of each value of ``column`` (as text)."""
+    if column not in cases.columns or not len(cases):
+        return pd.Series(dtype=np.int64)
+    values = cases[column].astype("string")
+    frame = pd.DataFrame({"value": values.to_numpy(), "position": cases[POSITION].to_numpy(dtype=np.int64)})
+    return frame.dropna().groupby("value", sort=False)["position"].min()
+
+
+def settle_on_cluster(client, source, policy: Policy, output, *, scheme=None, dip=None, weights=None,
+                      approved=None, deductions=None, year: int | None = None, regroup: bool = False,
+                      fmt: str = "parquet", scratch=None, progress: Callable[[str], None] | None = None
+                      ) -> ClusterSettlement:
+    """Settle the province ``source`` (a directory, or a cases file) under ``policy`` on ``client``'s
+    workers, pooling area by pooling area (see the module docstring), and write the per-stay table to
+    ``output/cases.<fmt>``; returns the other tables. ``scratch``: a directory every worker can reach for
+    the task provinces (default: beside the output), removed at the end."""
+    if policy.settlement.assessment_indicators.weights:
+        raise UsageError("--engine dask does not settle assessment coefficients from indicators yet "
+                         "(settlement.assessment_indicators ranks hospitals across pooling areas); "
+                         "use --engine local", field="settlement.assessment_indicators")
+    say = progress or (lambda text: None)
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    scratch = Path(scratch) if scratch is not None else output / f".drgdip-scratch-{uuid.uuid4().hex[:12]}"
+    scratch.mkdir(parents=True, exist_ok=False)
+    try:
+        return _settle(client, source, policy, output, scratch, fmt, say,
+                       dict(scheme=scheme, dip=dip, weights=weights, approved=approved, deductions=deductions,
+                            regroup=regroup), year)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _hospital_regions(source) -> dict:
+    root = Path(source) if Path(source).is_dir() else None
+    found = find_table(root, "hospitals") if root is not None else None
+    if found is None:
+        return {}
+    table = read_table(found, what="hospitals", columns=("hospital_id", "region"))
+    if not {"hospital_id", "region"} <= set(table.columns):
+        return {}
+    table = table.dropna(subset=["hospital_id", "region"]).drop_duplicates("hospital_id")
+    return dict(zip(table["hospital_id"].astype(str), table["region"].astype(str)))
+
+
+def _settle(client, source, policy: Policy, output: Path, scratch: Path, fmt: str, say, options: dict,
+            year: int | None) -> ClusterSettlement:
+    units = _units(source)
+    hospital_region = _hospital_regions(source)
+    say(f"{len(units):,} pieces of input")
+    counts = pd.concat(list(ordered_results(client, _scan_unit, units, policy, hospital_region)),
+                       ignore_index=True)
+    counts = counts.groupby(["area", "year"], as_index=False)["stays"].sum()
+    if not len(counts):
+        raise UsageError("no stays in the input", file=str(source))
+    settle_year = int(year or policy.year or counts["year"].max())
+    areas = sorted(a for a in counts.loc[counts["year"] == settle_year, "area"].unique() if a != "")
+    if not areas:
+        raise UsageError(f"no stays in the settlement year {settle_year} (years in the input: "
+                         f"{', '.join(map(str, sorted(counts['year'].unique())))})", file=str(source), field="year")
+    task_of_area = {area: k for k, area in enumerate(areas)}
+    _task_directories(source, scratch, len(areas))
+    say(f"{len(areas):,} pooling area task(s)")
+    for _ in ordered_results(client, _split_unit, units, policy, hospital_region, task_of_area, str(scratch)):
+        pass
+    directories = [str(scratch / f"task-{k:05d}") for k in range(len(areas))]
+    options = {**options, "year": settle_year}
+    warnings: list[str] = []
+    if options["weights"] is None and _calibrated(directories[0], policy, options):
+        parts = list(ordered_results(client, _calibration_part, directories, policy, options))
+        history = [part for part, on_year in parts if not on_year]
+        on_year = not any(len(part) for part in history)
+        stays = pd.concat([part for part, year_stays in parts if year_stays == on_year] if on_year else history,
+                          ignore_index=True)
+        stays = stays.sort_values(POSITION, kind="stable").drop(columns=POSITION).reset_index(drop=True)
+        for column in ("drg", "dip_group"):
+            if column in stays.columns:
+                stays[column] = pd.Categorical(stays[column].astype(object).where(stays[column].notna(), None))
+        if on_year:
+            warnings.append(NO_HISTORY_TO_CALIBRATE.format(year=settle_year))
+        options["weights"] = fit_weights(policy, stays)
+        say("weights calibrated")
+    out_files = [str(scratch / f"stays-{k:05d}.parquet") for k in range(len(areas))]
+    results = list(ordered_results(client, _settle_task, list(zip(directories, out_files)), policy, options))
+    say("pooling areas settled")
+    settlement = _merged(results, warnings, scratch, source)
+    stays = sum(r["stays"] for r in results)
+    cases_file = output / f"cases.{fmt}"
+    _write_stays([f for f, r in zip(out_files, results) if r["stays"]], cases_file)
+    return ClusterSettlement(settlement=settlement, stays=stays, paths={"cases": cases_file})
+
+
+def _calibrated(directory: str, policy: Policy, options: dict) -> bool:
+    """Whether ``policy`` calibrates its weights on the stays (no table given, published, or of a DIP directory)."""
+    if options["weights"] is not None or _policy_table(policy) is not None:
+        return False
+    if not policy.points.is_dip:
+        return True
+    info = read_province_info(directory)
+    return resolve_grouping(policy, scheme=options["scheme"], dip=options["dip"], info=info).dip is None
+
+
+# ---------------------------------------------------------------------------------------- putting together
+
+def _merged(results: list[dict], warnings: list[str], scratch: Path, source) -> Settlement:
+    """The settlement of the whole province from its tasks' results, in the local engine's order."""
+    parts = [r["tables"] for r in results]
+    ranks = {name: _ranks([r["firsts"][name] for r in results]) for name in ("region", "insured_region",
+                                                                             "hospital_id")}
+    hospitals = _concat([p.hospitals for p in parts])
+    clearing = _concat([p.clearing for p in parts])
+    if len(clearing):
+        region_rank = _region_ranks(ranks)
+        order = np.lexsort((clearing["hospital_id"].astype(str).map(ranks["hospital_id"]).to_numpy(),
+                            clearing["treatment_region"].astype(str).map(region_rank).to_numpy(),
+                            clearing["insured_region"].astype(str).map(region_rank).to_numpy()))
+        clearing = clearing.take(order).reset_index(drop=True)
+    cells = pd.concat([r["cells"] for r in results], ignore_index=True).sort_values("first", kind="stable") \
+        .reset_index(drop=True)
+    regions = None
+    if all(r["regions"] is not None for r in results):
+        firsts = pd.concat([r["first_of_hospital"] for r in results])
+        named = pd.concat([r["regions"] for r in results])
+        order = np.argsort(firsts.reindex(named.index).to_numpy(), kind="stable")
+        regions = named.iloc[order]
+        regions = regions[~regions.index.duplicated()]
+    last_year = last_year_costs_of(add_last_year_sums([r["last_year"] for r in results]))
+    indicators = tables_of_cells(cells, hospitals, regions, last_year=last_year) if len(results) else {}
+    said = _merged_warnings([p.warnings for p in parts], scratch, source) + warnings
+    return Settlement(cases=pd.DataFrame(), hospitals=hospitals, clearing=clearing,
+                      summary=_union_concat([p.summary for p in parts]), pools=_concat([p.pools for p in parts]),
+                      monthly=_monthly([p.monthly for p in parts]), clearing_matrix=clearing_matrix(clearing),
+                      warnings=tuple(said), indicators=indicators)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f.columns)]
+    if not frames:
+        return pd.DataFrame()
+    kept = [f for f in frames if len(f)] or frames[:1]
+    return pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0].reset_index(drop=True)
+
+
+def _ranks(firsts: list[pd.Series]) -> pd.Series:
+    """Each value's rank by the input position of its first stay."""
+    merged = pd.concat(firsts).groupby(level=0).min().sort_values(kind="stable")
+    return pd.Series(np.arange(len(merged)), index=merged.index)
+
+
+def _region_ranks(ranks: dict) -> pd.Series:
+    """Regions numbered as the local engine numbers them: treatment regions by first stay, then insured
+    regions that are no treatment region, by first stay."""
+    treatment = list(ranks["region"].index)
+    insured = [r for r in ranks["insured_region"].index if r not in set(treatment)]
+    labels = treatment + insured
+    return pd.Series(np.arange(len(labels)), index=labels)
+
+
+def _union_order(columns: list[list[str]]) -> list[str]:
+    """The columns of several tables in one order: each table's order kept, new columns after the one
+    before them."""
+    order: list[str] = []
+    for names in columns:
+        for k, name in enumerate(names):
+            if name in order:
+                continue
+            before = [n for n in names[:k] if n in order]
+            order.insert(order.index(before[-1]) + 1 if before else 0, name)
+    return order
+
+
+def _union_concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Tables whose columns may differ (the summary's per-class and per-status columns, present where some
+    stay has that class or status): a missing share is 0.0, a missing count 0."""
+    frames = [f for f in frames if len(f.columns)]
+    if not frames:
+        return pd.DataFrame()
+    order = _union_order([list(f.columns) for f in frames])
+    filled = []
+    for frame in frames:
+        missing = {name: (0 if name.startswith("cases_") else 0.0) for name in order if name not in frame.columns}
+        filled.append(frame.assign(**missing)[order])
+    return _concat(filled)
+
+
+def _monthly(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The prepayments per hospital and month of every task, over the months any task prepaid in."""
+    frames = [f for f in frames if len(f.columns)]
+    if not frames:
+        return pd.DataFrame()
+    paid = sorted({int(m) for f in frames for m in f.loc[f["prepayment"] != 0, "month"]})
+    months = paid or [0]
+    grids = []
+    for frame in frames:
+        keys = frame[["area", "hospital_id"]].drop_duplicates()
+        grid = keys.loc[keys.index.repeat(len(months))].reset_index(drop=True)
+        grid["month"] = np.tile(np.asarray(months, dtype=np.int64), len(keys))
+        grid = grid.merge(frame, on=["area", "hospital_id", "month"], how="left")
+        grid["prepayment"] = grid["prepayment"].fillna(0.0)
+        grids.append(grid)
+    return _concat(grids)
+
+
+COUNTED = re.compile(r"^(?P<count>[0-9][0-9,]*) (?P<text>.*?)(?: \(first: (?P<where>.*)\))?$", re.S)
+SCRATCH_ROW = re.compile(r"(?P<file>\S*task-[0-9]+/cases/unit-[0-9]+\.parquet), row (?P<row>[0-9]+)")
+
+
+def _merged_warnings(lists: list[tuple[str, ...]], scratch: Path, source) -> list[str]:
+    """The tasks' warnings as one run gives them: counts of the same warning added up, the first stay of
+    all named, rows told as rows of the input."""
+    merged: dict[str, list] = {}
+    for said in lists:
+        for text in said:
+            text = SCRATCH_ROW.sub(lambda m: _input_row(m["file"], int(m["row"]), source), text)
+            match = COUNTED.match(text)
+            if match is None:
+                merged.setdefault(text, [None, None, None])
+                continue
+            key = match["text"]
+            count = int(match["count"].replace(",", ""))
+            entry = merged.setdefault(key, [0, match["where"], None])
+            entry[0] += count
+            entry[2] = True
+            if match["where"] is not None and (entry[1] is None or _row_key(match["where"]) < _row_key(entry[1])):
+                entry[1] = match["where"]
+    out = []
+    for text, (count, where, counted) in merged.items():
+        if not counted:
+            out.append(text)
+        else:
+            out.append(f"{count:,} {text}" + (f" (first: {where})" if where else ""))
+    return out
+
+
+def _row_key(where: str) -> tuple:
+    match = re.match(r"(?P<file>.*?), row (?P<row>[0-9]+)", where)
+    return (match["file"], int(match["row"])) if match else (where, 0)
+
+
+def _input_row(file: str, row: int, source) -> str:
+    """``FILE, row N`` of the input stay at row ``row`` (1-based) of a scratch part file."""
+    position = int(pq.read_table(file, columns=[POSITION]).column(0)[row - 1].as_py())
+    path = cases_path(source)
+    if table_format(path) == "dataset":
+        part, part_row = row_in_file(path, position)
+        return f"{part}, row {part_row}"
+    first_row = 2 if table_format(path) == "csv" else 1
+    return f"{path}, row {position + first_row}"
+
+
+def _write_stays(files: list[str], path: Path) -> None:
+    """The tasks' per-stay tables (each in input order) merged into input order, written to ``path``
+    window by window of input positions."""
+    schemas = [pq.read_schema(f) for f in files]
+    names = [n for n in _union_order([list(s.names) for s in schemas]) if n != POSITION]
+    unified = pa.unify_schemas(schemas, promote_options="permissive")
+    target = pa.schema([unified.field(n) for n in names])
+    readers = [pq.ParquetFile(f).iter_batches(batch_size=65_536) for f in files]
+    buffers = [None] * len(files)
+    done = [False] * len(files)
+
+    def take(k: int, below: int) -> pa.Table | None:
+        while not done[k] and (buffers[k] is None or buffers[k].num_rows == 0
+                               or buffers[k].column(POSITION)[-1].as_py() < below):
+            batch = next(readers[k], None)
+            if batch is None:
+                done[k] = True
+                break
+            table = pa.Table.from_batches([batch])
+            buffers[k] = table if buffers[k] is None else pa.concat_tables([buffers[k], table])
+        table = buffers[k]
+        if table is None or table.num_rows == 0:
+            return None
+        cut = int(np.searchsorted(table.column(POSITION).to_numpy(), below))
+        buffers[k] = table.slice(cut)
+        return table.slice(0, cut) if cut else None
+
+    with TableWriter(path) as writer:
+        wrote = False
+        below = 0
+        while not all(done[k] and (buffers[k] is None or buffers[k].num_rows == 0) for k in range(len(files))):
+            below += MERGE_ROWS
+            pieces = [_conformed(t, target) for k in range(len(files)) if (t := take(k, below)) is not None]
+            if not pieces:
+                continue
+            window = pa.concat_tables(pieces)
+            order = np.argsort(window.column(POSITION).to_numpy(), kind="stable")
+            writer.write(window.take(pa.array(order)).drop_columns([POSITION]))
+            wrote = True
+        if not wrote:
+            writer.write(target.empty_table())
+
+
+def _conformed(table: pa.Table, target: pa.Schema) -> pa.Table:
+    """``table`` with ``target``'s columns and types (and its position); a column it lacks is false
+    (flags) or missing."""
+    columns = {}
+    for field in target:
+        if field.name in table.column_names:
+            columns[field.name] = table.column(field.name).cast(field.type)
+        elif pa.types.is_boolean(field.type):
+            columns[field.name] = pa.array(np.zeros(table.num_rows, dtype=bool))
+        else:
+            columns[field.name] = pa.nulls(table.num_rows, field.type)
+    columns[POSITION] = table.column(POSITION)
+    return pa.table(columns)
