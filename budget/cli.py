@@ -6,6 +6,8 @@ import sys
 import time
 
 from drgdip.budget.province_options import add_province_options, province_options
+from drgdip.core.cluster import add_cluster_arguments, cluster_spec
+from drgdip.core.errors import UsageError
 
 __all__ = ["register", "run_settle"]
 
@@ -29,6 +31,10 @@ def register(subparsers) -> None:
     parser.add_argument("--report", action="store_true",
                         help="also write the HTML report of the settlement (OUTPUT/report.html)")
     parser.add_argument("--timings", action="store_true", help="print the time and memory of each stage")
+    add_cluster_arguments(parser)
+    parser.add_argument("--scratch", metavar="DIR",
+                        help="with --engine dask: where the pooling areas' provinces are written while they are "
+                             "settled, a directory every worker reaches (default: inside the output directory)")
     parser.set_defaults(func=run_settle)
 
 
@@ -41,7 +47,12 @@ def run_settle(args, out=None) -> int:
     from drgdip.core.timing import StageClock
 
     started = time.perf_counter()
+    spec = cluster_spec(args)
+    if args.scratch is not None and args.engine != "dask":
+        raise UsageError("--scratch: only with --engine dask")
     policy = load_policy(args.policy)
+    if args.engine == "dask":
+        return _settle_on_cluster(args, policy, spec, out, started)
     clock = StageClock(progress=sys.stderr if sys.stderr.isatty() else None, command="drgdip settle")
     try:
         settlement = settle_province(args.input, policy, **province_options(args), clock=clock)
@@ -56,4 +67,32 @@ def run_settle(args, out=None) -> int:
           f"{seconds:.1f} s; wrote {len(paths)} files to {args.output}", file=out)
     if args.timings:
         print(clock.table(), file=out)
+    return 0
+
+
+def _settle_on_cluster(args, policy, spec, out, started: float) -> int:
+    """``drgdip settle --engine dask``: the same tables, pooling area by pooling area on a Dask cluster."""
+    from drgdip.budget.on_cluster import settle_on_cluster
+    from drgdip.budget.report import format_settlement_summary, write_settlement
+    from drgdip.core.cluster import dask_client, describe
+
+    for option, given in (("--special", args.special), ("--deductions", args.deductions),
+                          ("--excel-case-rows", args.excel_case_rows), ("--timings", args.timings)):
+        if given:
+            raise UsageError(f"{option}: not with --engine dask yet (use --engine local)")
+    options = province_options(args)
+    del options["approved"], options["deductions"]
+    progress = (lambda text: print(f"drgdip settle: {text}", file=sys.stderr)) if sys.stderr.isatty() else None
+    with dask_client(spec) as client:
+        if progress:
+            progress(describe(client))
+        result = settle_on_cluster(client, args.input, policy, args.output, fmt=args.format, scratch=args.scratch,
+                                   progress=progress, **options)
+    paths = write_settlement(result.settlement, args.output, fmt=args.format, excel=not args.no_excel,
+                             lang=args.lang, cases=False)
+    paths.update(result.paths)
+    print(format_settlement_summary(result.settlement), file=out)
+    seconds = time.perf_counter() - started
+    print(f"settled {result.stays:,} stays of {len(result.settlement.hospitals):,} hospitals in {seconds:.1f} s "
+          f"on Dask; wrote {len(paths)} files to {args.output}", file=out)
     return 0

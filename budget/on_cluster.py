@@ -258,6 +258,9 @@ def settle_on_cluster(client, source, policy: Policy, output, *, scheme=None, di
     workers, pooling area by pooling area (see the module docstring), and write the per-stay table to
     ``output/cases.<fmt>``; returns the other tables. ``scratch``: a directory every worker can reach for
     the task provinces (default: beside the output), removed at the end."""
+    for name, given in (("approval list", approved), ("deductions", deductions)):
+        if given is not None:
+            raise UsageError(f"the Dask engine does not take {name} yet; settle with the local engine")
     if policy.settlement.assessment_indicators.weights:
         raise UsageError("--engine dask does not settle assessment coefficients from indicators yet "
                          "(settlement.assessment_indicators ranks hospitals across pooling areas); "
@@ -269,8 +272,7 @@ def settle_on_cluster(client, source, policy: Policy, output, *, scheme=None, di
     scratch.mkdir(parents=True, exist_ok=False)
     try:
         return _settle(client, source, policy, output, scratch, fmt, say,
-                       dict(scheme=scheme, dip=dip, weights=weights, approved=approved, deductions=deductions,
-                            regroup=regroup), year)
+                       dict(scheme=scheme, dip=dip, weights=weights, regroup=regroup), year)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -21,12 +21,13 @@ EXCEL_MAX_ROWS = 1_048_575   # rows of an Excel sheet below its header
 
 
 def write_settlement(settlement: Settlement, out_dir, *, fmt: str = "parquet", excel: bool = True,
-                     excel_case_rows: int = 0, lang: str = "zh") -> dict[str, Path]:
+                     excel_case_rows: int = 0, lang: str = "zh", cases: bool = True) -> dict[str, Path]:
     """Write every table of ``settlement`` to ``out_dir`` as ``<table>.<fmt>`` plus ``settlement.xlsx``.
 
     The per-case sheet of the workbook holds the stays when there are at most ``excel_case_rows`` of
     them (default: only on request; Excel sheets end at 1,048,576 rows; the per-case table is always
     in the CSV / Parquet file).
+    Without ``cases`` the per-case table is left to the caller (written as it is merged, by the Dask engine).
     Returns the paths written.
     """
     if fmt not in ("parquet", "csv"):
@@ -36,13 +37,15 @@ def write_settlement(settlement: Settlement, out_dir, *, fmt: str = "parquet", e
         raise UsageError("output exists and is not a directory", file=str(out))
     out.mkdir(parents=True, exist_ok=True)
     tables = settlement.tables()
+    per_stay = tables.pop("cases")
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drgdip-write") as pool:
         # the per-stay table, by far the largest, is encoded by Arrow (without the GIL) meanwhile
-        cases = pool.submit(write_table, tables.pop("cases"), out / f"cases.{fmt}")
+        written = pool.submit(write_table, per_stay, out / f"cases.{fmt}") if cases else None
         paths = {name: write_table(frame, out / f"{name}.{fmt}") for name, frame in tables.items()}
         if excel:
             paths["excel"] = write_workbook(settlement, out / "settlement.xlsx", case_rows=excel_case_rows, lang=lang)
-        paths["cases"] = cases.result()
+        if written is not None:
+            paths["cases"] = written.result()
     return paths
 
 
