@@ -332,7 +332,7 @@ def _settle(client, source, policy: Policy, output: Path, scratch: Path, fmt: st
     settlement = _merged(results, warnings, scratch, source)
     stays = sum(r["stays"] for r in results)
     cases_file = output / f"cases.{fmt}"
-    _write_stays([f for f, r in zip(out_files, results) if r["stays"]], cases_file)
+    _write_stays([f for f, r in zip(out_files, results) if r["stays"]], cases_file, _input_schema(units[0]))
     return ClusterSettlement(settlement=settlement, stays=stays, paths={"cases": cases_file})
 
 
@@ -494,13 +494,26 @@ def _input_row(file: str, row: int, source) -> str:
     return f"{path}, row {position + first_row}"
 
 
-def _write_stays(files: list[str], path: Path) -> None:
+def _input_schema(unit: Unit) -> pa.Schema:
+    """The types of the input's columns as the local engine reads them."""
+    return unit.table.schema if unit.table is not None else _read_unit(unit).schema
+
+
+def _write_stays(files: list[str], path: Path, input_schema: pa.Schema) -> None:
     """The tasks' per-stay tables (each in input order) merged into input order, written to ``path``
-    window by window of input positions."""
+    window by window of input positions. Times keep the unit the input has (a scratch Parquet file
+    holds a CSV's seconds as milliseconds)."""
     schemas = [pq.read_schema(f) for f in files]
     names = [n for n in _union_order([list(s.names) for s in schemas]) if n != POSITION]
     unified = pa.unify_schemas(schemas, promote_options="permissive")
-    target = pa.schema([unified.field(n) for n in names])
+    fields = []
+    for name in names:
+        field = unified.field(name)
+        given = input_schema.field(name).type if name in input_schema.names else None
+        if given is not None and pa.types.is_timestamp(field.type) and pa.types.is_timestamp(given):
+            field = field.with_type(given)
+        fields.append(field)
+    target = pa.schema(fields)
     readers = [pq.ParquetFile(f).iter_batches(batch_size=65_536) for f in files]
     buffers = [None] * len(files)
     done = [False] * len(files)

@@ -1,0 +1,163 @@
+"""``drgdip settle --engine dask`` writes the local engine's tables, for any input layout and pooling.
+
+The stays of each pooling area are settled as one task; the tests compare every output file of the
+local and the Dask engine byte for byte (CSV), and the notes they print, on a province given as one
+Parquet file, as a hive-partitioned dataset of uneven part files and as a CSV file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import distributed
+import numpy as np
+import pandas as pd
+import pytest
+
+from drgdip.cli import main
+from drgdip.core.province import write_province
+from tests.conftest import DEMO_SCHEME_DIR, REPO
+
+POLICIES = REPO / "data" / "policies"
+PANZHIHUA = POLICIES / "panzhihua_drg_day_care_2025.yaml"
+DEMO_DIP = REPO / "data" / "demo" / "dip"
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """The address of a local cluster of two thread workers (reached as a remote cluster is)."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
+                                  dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+@pytest.fixture(scope="module")
+def provinces(tmp_path_factory):
+    """One synthetic province of 6 regions in three layouts; one stay of the last year records more fund
+    than cost (left out with a note naming its file and row)."""
+    from drgdip.synth.province import generate_province
+
+    province = generate_province(DEMO_SCHEME_DIR, cases=12_000, hospitals=18, regions=6, seed=11)
+    cases = province.cases.copy()
+    late = int(np.flatnonzero(cases["year"].to_numpy() == cases["year"].max())[-40])
+    cases.loc[late, "fund_paid"] = cases.loc[late, "total_cost"] + 10.0
+    province = replace(province, cases=cases)
+    root = tmp_path_factory.mktemp("dask_settle")
+    single = root / "single"
+    write_province(province, single)
+    dataset = root / "dataset"
+    shutil.copytree(single, dataset, ignore=shutil.ignore_patterns("cases.*"))
+    for year, stays in cases.groupby("year", sort=True):
+        folder = dataset / "cases" / f"year={year}"
+        folder.mkdir(parents=True)
+        cuts = [0, 7, len(stays) // 3, len(stays) // 3 + 1, len(stays)]
+        for k, (start, stop) in enumerate(zip(cuts[:-1], cuts[1:])):
+            stays.iloc[start:stop].to_parquet(folder / f"part-{k:03d}.parquet", index=False, row_group_size=500)
+    csv = root / "csv"
+    shutil.copytree(single, csv, ignore=shutil.ignore_patterns("cases.*"))
+    cases.to_csv(csv / "cases.csv", index=False)
+    return {"single": single, "dataset": dataset, "csv": csv}
+
+
+def settle(capsys, province: Path, output: Path, policy: Path, *extra) -> tuple[int, str]:
+    status = main(["settle", "--policy", str(policy), "--input", str(province), "--output", str(output),
+                   "--format", "csv", "--no-excel", *map(str, extra)])
+    captured = capsys.readouterr()
+    printed = "\n".join(line for line in captured.out.splitlines() if not line.startswith("settled "))
+    return status, printed + captured.err
+
+
+def assert_same_outputs(local: Path, dask: Path) -> None:
+    names = sorted(p.name for p in local.iterdir())
+    assert names == sorted(p.name for p in dask.iterdir())
+    for name in names:
+        assert (local / name).read_bytes() == (dask / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("layout, policy, options", [
+    ("single", PANZHIHUA, ()),                                          # weights calibrated on the whole history
+    ("dataset", POLICIES / "remote_pool_province_2025.yaml", ()),       # separate remote pools, clearing
+    ("csv", POLICIES / "hainan_province_2025.yaml", ("--dip", DEMO_DIP)),   # DIP, one pool for the province
+])
+def test_same_tables_as_the_local_engine(layout, policy, options, provinces, scheduler, tmp_path, capsys):
+    status, local_notes = settle(capsys, provinces[layout], tmp_path / "local", policy, *options)
+    assert status == 0, local_notes
+    status, dask_notes = settle(capsys, provinces[layout], tmp_path / "dask", policy, *options, "--engine", "dask",
+                                "--scheduler", scheduler)
+    assert status == 0, dask_notes
+    assert_same_outputs(tmp_path / "local", tmp_path / "dask")
+    assert dask_notes == local_notes
+    assert not [p for p in (tmp_path / "dask").iterdir() if p.name.startswith(".")]   # scratch removed
+
+
+def test_note_names_the_part_file_and_row(provinces, scheduler, tmp_path, capsys):
+    status, notes = settle(capsys, provinces["dataset"], tmp_path / "dask", PANZHIHUA, "--engine", "dask",
+                           "--scheduler", scheduler)
+    assert status == 0, notes
+    assert "invalid:fund_above_cost" in notes and "part-003.parquet, row " in notes
+
+
+def test_parquet_output_reads_back_as_the_local_tables(provinces, scheduler, tmp_path, capsys):
+    for engine, extra in (("local", ()), ("dask", ("--engine", "dask", "--scheduler", scheduler))):
+        assert main(["settle", "--policy", str(PANZHIHUA), "--input", str(provinces["dataset"]), "--output",
+                     str(tmp_path / engine), "--no-excel", *extra]) == 0
+    capsys.readouterr()
+    for path in sorted((tmp_path / "local").glob("*.parquet")):
+        local, dask = pd.read_parquet(path), pd.read_parquet(tmp_path / "dask" / path.name)
+        text = {c: "string" for c in local.columns if isinstance(local[c].dtype, pd.CategoricalDtype)}
+        pd.testing.assert_frame_equal(local.astype(text), dask.astype(text), check_exact=True,
+                                      check_dtype=False, obj=path.name)
+
+
+@pytest.mark.parametrize("options, message", [
+    (("--engine", "dask", "--special", "approved.csv"), "--special: not with --engine dask"),
+    (("--scratch", "somewhere"), "--scratch: only with --engine dask"),
+    (("--workers", "2"), "--workers: only with --engine dask"),
+])
+def test_options_are_checked(options, message, provinces, tmp_path, capsys):
+    status, printed = settle(capsys, provinces["single"], tmp_path / "out", PANZHIHUA, *options)
+    assert status == 2 and message in printed
+
+
+@pytest.fixture(scope="module")
+def process_cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=50) as cluster:
+        yield cluster
+
+
+def test_worker_killed_mid_run(provinces, process_cluster, tmp_path, capsys):
+    """A worker process killed while the areas are settled: Dask settles its areas again and the tables are
+    the local engine's; no per-stay file is ever half-written under its name."""
+    status, _ = settle(capsys, provinces["dataset"], tmp_path / "local", PANZHIHUA)
+    assert status == 0
+    output = tmp_path / "dask"
+    with distributed.Client(process_cluster, set_as_default=False) as client:
+        pids = client.run(os.getpid)
+        statuses = []
+        run = threading.Thread(target=lambda: statuses.append(main([
+            "settle", "--policy", str(PANZHIHUA), "--input", str(provinces["dataset"]), "--output", str(output),
+            "--format", "csv", "--no-excel", "--engine", "dask", "--scheduler", process_cluster.scheduler_address])))
+        run.start()
+        busy, deadline = [], time.monotonic() + 120
+        while not busy and time.monotonic() < deadline:
+            busy = [worker for worker, tasks in client.processing().items()
+                    if worker in pids and any("settle_task" in str(task) for task in tasks)]
+            time.sleep(0.005)
+        assert busy, "no area was being settled"
+        os.kill(pids[busy[0]], signal.SIGKILL)
+        killed_mid_run = run.is_alive()
+        local_cases = (tmp_path / "local" / "cases.csv").read_bytes()
+        while run.is_alive():
+            cases = output / "cases.csv"
+            assert not cases.exists() or cases.read_bytes() == local_cases
+            run.join(0.01)
+    capsys.readouterr()
+    assert killed_mid_run and statuses == [0]
+    assert_same_outputs(tmp_path / "local", output)
