@@ -35,6 +35,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
+import pyarrow.dataset  # noqa: F401  (pa.dataset)
 import pyarrow.parquet as pq
 
 from drgdip.budget.frame import stay_years
@@ -51,7 +53,8 @@ from drgdip.core.cluster import ordered_results
 from drgdip.core.datasets import open_dataset
 from drgdip.core.errors import UsageError
 from drgdip.core.province import TABLE_NAMES, cases_path, read_province_info
-from drgdip.core.tables import TableWriter, arrow_table, find_table, read_table, row_in_file, table_format
+from drgdip.core.tables import (TableWriter, arrow_table, find_table, read_table, row_in_file, table_columns,
+                                table_format)
 
 __all__ = ["settle_on_cluster", "ClusterSettlement", "POSITION"]
 
@@ -138,11 +141,13 @@ def _area_keys(table: pa.Table, policy: Policy, hospital_region: dict, file: str
 
 
 def _scan_unit(unit: Unit, policy: Policy, hospital_region: dict) -> pd.DataFrame:
-    """Stays per (pooling area, year) of one unit."""
+    """Stays per (pooling area, year, hospital) of one unit."""
     table = _read_unit(unit, KEY_COLUMNS)
     areas, years = _area_keys(table, policy, hospital_region, unit.file)
-    counts = pd.DataFrame({"area": areas, "year": years}).value_counts().rename("stays").reset_index()
-    return counts
+    hospitals = table.column("hospital_id").to_pandas().astype("string").fillna("").to_numpy(dtype=object) \
+        if "hospital_id" in table.column_names else np.full(len(areas), "", dtype=object)
+    return pd.DataFrame({"area": areas, "year": years, "hospital_id": hospitals}).value_counts() \
+        .rename("stays").reset_index()
 
 
 def _split_unit(unit: Unit, policy: Policy, hospital_region: dict, task_of_area: dict, scratch: str) -> list[int]:
@@ -171,8 +176,12 @@ def _plain(table: pa.Table) -> pa.Table:
     return table
 
 
+BY_HOSPITAL = ("outpatient", "day_ward_visits")   # visits that day care joins to stays of the same hospital
+
+
 def _task_directories(source, scratch: Path, tasks: int) -> None:
-    """A province directory per task: its cases (written by the units) beside the province's other tables."""
+    """A province directory per task: its cases (written by the units) beside the province's other tables
+    (the visit tables are written per task by :func:`_task_visits`)."""
     root = Path(source) if Path(source).is_dir() else None
     info = read_province_info(source) if root is not None else {}
     for k in range(tasks):
@@ -181,12 +190,31 @@ def _task_directories(source, scratch: Path, tasks: int) -> None:
         if root is None:
             continue
         for name in TABLE_NAMES:
-            if name == "cases":
-                continue
-            found = find_table(root, name)
-            if found is not None:
+            found = find_table(root, name) if name != "cases" else None
+            if found is not None and name not in BY_HOSPITAL:
                 os.symlink(found.resolve(), directory / found.name, target_is_directory=found.is_dir())
         (directory / "province.json").write_text(json.dumps(info), encoding="utf-8")
+
+
+def _task_visits(task: tuple[str, list[str]], source: str) -> None:
+    """The outpatient and day-ward visits at one task's hospitals (``task``: its directory, its hospital
+    ids), written into its province: day care joins a stay only to visits at its own hospital."""
+    directory, hospitals = task
+    for name in BY_HOSPITAL:
+        found = find_table(Path(source), name)
+        if found is None:
+            continue
+        if "hospital_id" not in table_columns(found):
+            os.symlink(Path(found).resolve(), Path(directory) / Path(found).name,
+                       target_is_directory=Path(found).is_dir())
+            continue
+        if table_format(found) in ("parquet", "dataset"):
+            visits = pa.dataset.dataset(str(found), format="parquet", partitioning="hive") \
+                .to_table(filter=pa.compute.field("hospital_id").cast(pa.string()).isin(hospitals))
+        else:
+            frame = read_table(found, what=name)
+            visits = arrow_table(frame[frame["hospital_id"].astype("string").isin(hospitals).to_numpy()])
+        pq.write_table(_plain(visits), Path(directory) / f"{name}.parquet", compression="zstd")
 
 
 def _positions(directory: Path) -> np.ndarray:
@@ -296,6 +324,7 @@ def _settle(client, source, policy: Policy, output: Path, scratch: Path, fmt: st
     say(f"{len(units):,} pieces of input")
     counts = pd.concat(list(ordered_results(client, _scan_unit, units, policy, hospital_region)),
                        ignore_index=True)
+    hospitals_of_area = counts.groupby("area")["hospital_id"].unique()
     counts = counts.groupby(["area", "year"], as_index=False)["stays"].sum()
     if not len(counts):
         raise UsageError("no stays in the input", file=str(source))
@@ -310,6 +339,13 @@ def _settle(client, source, policy: Policy, output: Path, scratch: Path, fmt: st
     for _ in ordered_results(client, _split_unit, units, policy, hospital_region, task_of_area, str(scratch)):
         pass
     directories = [str(scratch / f"task-{k:05d}") for k in range(len(areas))]
+    if Path(source).is_dir():
+        task_hospitals = [set() for _ in areas]
+        for area, ids in hospitals_of_area.items():
+            task_hospitals[task_of_area.get(area, 0)].update(str(h) for h in ids if h != "")
+        for _ in ordered_results(client, _task_visits, [(d, sorted(h)) for d, h in zip(directories, task_hospitals)],
+                                 str(source)):
+            pass
     options = {**options, "year": settle_year}
     warnings: list[str] = []
     if options["weights"] is None and _calibrated(directories[0], policy, options):
