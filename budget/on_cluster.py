@@ -44,8 +44,9 @@ from drgdip.budget.indicators import (add_last_year_sums, hospital_regions, indi
                                       tables_of_cells)
 from drgdip.budget.outputs import Settlement
 from drgdip.budget.grouping import resolve_grouping
+import drgdip.budget.pipeline as pipeline
 from drgdip.budget.pipeline import (NO_HISTORY_TO_CALIBRATE, _policy_table, calibration_stays, fit_weights,
-                                    prepare_province, settle_province)
+                                    prepare_province)
 from drgdip.budget.policy import Policy
 from drgdip.budget.pools import area_of_regions
 from drgdip.budget.remote import clearing_matrix
@@ -56,7 +57,7 @@ from drgdip.core.province import TABLE_NAMES, cases_path, read_province_info
 from drgdip.core.tables import (TableWriter, arrow_table, find_table, read_table, row_in_file, table_columns,
                                 table_format)
 
-__all__ = ["settle_on_cluster", "ClusterSettlement", "POSITION"]
+__all__ = ["settle_province", "settle_on_cluster", "ClusterSettlement", "POSITION"]
 
 POSITION = "_position"            # input position (0-based) of each stay in the scratch provinces
 PIECE_ROWS = 1_048_576            # rows of a single Parquet file read by one task (whole row groups)
@@ -238,7 +239,7 @@ def _settle_task(paths: tuple[str, str], policy: Policy, options: dict) -> dict:
     """Settle one task's province (``paths``: its directory, the file of its per-stay table) with the local
     engine; write its per-stay table; return the rest."""
     directory, out_file = paths
-    settlement = settle_province(directory, policy, **options)
+    settlement = pipeline.settle_province(directory, policy, **options)
     cases = settlement.cases
     positions = cases[POSITION].to_numpy(dtype=np.int64)
     settled_positions = _settled_positions(cases)
@@ -280,12 +281,13 @@ def _first_positions(cases: pd.DataFrame, column: str) -> pd.Series:
 
 def settle_on_cluster(client, source, policy: Policy, output, *, scheme=None, dip=None, weights=None,
                       approved=None, deductions=None, year: int | None = None, regroup: bool = False,
-                      fmt: str = "parquet", scratch=None, progress: Callable[[str], None] | None = None
-                      ) -> ClusterSettlement:
+                      fmt: str = "parquet", scratch=None, progress: Callable[[str], None] | None = None,
+                      rows_named: str | None = None) -> ClusterSettlement:
     """Settle the province ``source`` (a directory, or a cases file) under ``policy`` on ``client``'s
     workers, pooling area by pooling area (see the module docstring), and write the per-stay table to
     ``output/cases.<fmt>``; returns the other tables. ``scratch``: a directory every worker can reach for
-    the task provinces (default: beside the output), removed at the end."""
+    the task provinces (default: beside the output), removed at the end. ``rows_named``: how messages name
+    the input (a DataFrame's name) instead of its files."""
     for name, given in (("approval list", approved), ("deductions", deductions)):
         if given is not None:
             raise UsageError(f"the Dask engine does not take {name} yet; settle with the local engine")
@@ -298,11 +300,39 @@ def settle_on_cluster(client, source, policy: Policy, output, *, scheme=None, di
     output.mkdir(parents=True, exist_ok=True)
     scratch = Path(scratch) if scratch is not None else output / f".drgdip-scratch-{uuid.uuid4().hex[:12]}"
     scratch.mkdir(parents=True, exist_ok=False)
+    named = rows_named or source
     try:
         return _settle(client, source, policy, output, scratch, fmt, say,
-                       dict(scheme=scheme, dip=dip, weights=weights, regroup=regroup), year)
+                       dict(scheme=scheme, dip=dip, weights=weights, regroup=regroup), year, named)
+    except UsageError as error:   # an error of a task names a row of its scratch province: tell the input's
+        raise _in_input(error, named) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _in_input(error: UsageError, source) -> UsageError:
+    """``error`` naming the input's file and row where it names a row of a task's scratch province (its
+    dataset of cases, or one of its part files)."""
+    file = str(error.file or "")
+    found = re.search(r"(?P<task>.*task-[0-9]+)/cases(?P<part>/unit-[0-9]+\.parquet)?$", file)
+    if found is None:
+        return error
+    if error.row is None:
+        return UsageError(error.problem, file=str(_cases_name(source)), field=error.field)
+    if found["part"]:
+        position = int(pq.read_table(file, columns=[POSITION]).column(0)[error.row - 1].as_py())
+    else:
+        position = int(_positions(Path(found["task"]))[error.row - 1])
+    path = _cases_name(source)
+    first_row = 2 if isinstance(path, Path) and table_format(path) == "csv" else 1
+    return UsageError(error.problem, file=str(path), row=position + first_row, field=error.field)
+
+
+def _cases_name(source):
+    """The cases of ``source`` as messages name them: its file or dataset (a DataFrame: its name)."""
+    if not isinstance(source, Path) and not Path(str(source)).exists():
+        return str(source)
+    return cases_path(source)
 
 
 def _hospital_regions(source) -> dict:
@@ -318,7 +348,7 @@ def _hospital_regions(source) -> dict:
 
 
 def _settle(client, source, policy: Policy, output: Path, scratch: Path, fmt: str, say, options: dict,
-            year: int | None) -> ClusterSettlement:
+            year: int | None, named) -> ClusterSettlement:
     units = _units(source)
     hospital_region = _hospital_regions(source)
     say(f"{len(units):,} pieces of input")
@@ -365,7 +395,7 @@ def _settle(client, source, policy: Policy, output: Path, scratch: Path, fmt: st
     out_files = [str(scratch / f"stays-{k:05d}.parquet") for k in range(len(areas))]
     results = list(ordered_results(client, _settle_task, list(zip(directories, out_files)), policy, options))
     say("pooling areas settled")
-    settlement = _merged(results, warnings, scratch, source)
+    settlement = _merged(results, warnings, scratch, named)
     stays = sum(r["stays"] for r in results)
     cases_file = output / f"cases.{fmt}"
     _write_stays([f for f, r in zip(out_files, results) if r["stays"]], cases_file, _input_schema(units[0]))
@@ -522,6 +552,8 @@ def _row_key(where: str) -> tuple:
 def _input_row(file: str, row: int, source) -> str:
     """``FILE, row N`` of the input stay at row ``row`` (1-based) of a scratch part file."""
     position = int(pq.read_table(file, columns=[POSITION]).column(0)[row - 1].as_py())
+    if not isinstance(source, Path) and not Path(str(source)).exists():   # a DataFrame's name
+        return f"{source}, row {position + 1}"
     path = cases_path(source)
     if table_format(path) == "dataset":
         part, part_row = row_in_file(path, position)
@@ -599,3 +631,45 @@ def _conformed(table: pa.Table, target: pa.Schema) -> pa.Table:
             columns[field.name] = pa.nulls(table.num_rows, field.type)
     columns[POSITION] = table.column(POSITION)
     return pa.table(columns)
+
+
+def settle_province(province_or_dir, policy, *, client=None, scratch=None, **options) -> Settlement:
+    """:func:`drgdip.budget.pipeline.settle_province`, which also takes a province whose cases are a Dask
+    DataFrame (or such a DataFrame itself): then it is settled on ``client``'s cluster (default: the
+    current Dask client), pooling area by pooling area, with the same result as the local engine.
+
+    The frame's partitions are written by the workers, in order, into a scratch province beside the
+    province's other tables (in ``scratch``, a directory the workers reach; default: a temporary one).
+    """
+    from drgdip.budget.policy import load_policy
+    from drgdip.core.cluster import is_dask_frame
+
+    cases = province_or_dir if is_dask_frame(province_or_dir) else getattr(province_or_dir, "cases", None)
+    if not is_dask_frame(cases):
+        return pipeline.settle_province(province_or_dir, policy, **options)
+    import tempfile
+
+    from drgdip.core.province import write_province
+    if client is None:
+        from distributed import get_client
+        try:
+            client = get_client()
+        except ValueError:
+            raise UsageError("a Dask DataFrame is settled on a Dask cluster: start a distributed.Client "
+                             "(or pass client=)") from None
+    policy = policy if isinstance(policy, Policy) else load_policy(policy)
+    root = Path(tempfile.mkdtemp(prefix="drgdip-settle-", dir=scratch))
+    try:
+        directory = root / "province"
+        tables = {name: getattr(province_or_dir, name, None) for name in TABLE_NAMES if name != "cases"}
+        info = getattr(province_or_dir, "info", None) or {}
+        write_province(dict(tables, cases=pd.DataFrame({"case_id": []}), info=info), directory)
+        (directory / "cases.parquet").unlink()
+        client.compute(cases.to_parquet(str(directory / "cases"), write_index=False, compute=False,
+                                        name_function=lambda number: f"part-{number:06d}.parquet")).result()
+        result = settle_on_cluster(client, directory, policy, root / "out", scratch=root / "scratch",
+                                   rows_named="<DataFrame>", **options)
+        stays = read_table(result.paths["cases"], what="cases")
+        return replace(result.settlement, cases=stays)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 import distributed
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from drgdip.cli import main
@@ -161,3 +162,44 @@ def test_worker_killed_mid_run(provinces, process_cluster, tmp_path, capsys):
     capsys.readouterr()
     assert killed_mid_run and statuses == [0]
     assert_same_outputs(tmp_path / "local", output)
+
+
+def test_python_api_takes_a_dask_frame(scheduler, tmp_path):
+    """settle_province of a province whose cases are a Dask DataFrame: the local engine's tables."""
+    import dask.dataframe as dd
+
+    from drgdip.budget import load_policy, settle_province
+    from drgdip.synth.province import generate_province
+
+    province = generate_province(DEMO_SCHEME_DIR, cases=4_000, hospitals=8, regions=3, seed=5)
+    policy = load_policy(PANZHIHUA)
+    local = settle_province(province, policy)
+    with distributed.Client(scheduler, set_as_default=False) as client:
+        on_cluster = settle_province(replace(province, cases=dd.from_pandas(province.cases, npartitions=3)),
+                                     policy, client=client, scratch=tmp_path)
+    for name in ("summary", "pools", "hospitals", "monthly", "clearing", "clearing_matrix"):
+        pd.testing.assert_frame_equal(getattr(on_cluster, name), getattr(local, name), check_exact=True, obj=name)
+    for name, table in local.indicators.items():
+        pd.testing.assert_frame_equal(on_cluster.indicators[name], table, check_exact=True, obj=name)
+    assert on_cluster.warnings == local.warnings
+    assert list(on_cluster.cases.columns) == list(local.cases.columns)
+    for column in local.cases.columns:
+        expected, got = local.cases[column], on_cluster.cases[column]
+        assert got.astype(object).where(got.notna(), None).tolist() == \
+            expected.astype(object).where(expected.notna(), None).tolist(), column
+    assert not list(tmp_path.iterdir())   # the scratch province is removed
+
+
+def test_error_names_the_input_row(provinces, scheduler, tmp_path, capsys):
+    """A value no stay can be settled with stops the run naming the input's part file, row and field."""
+    dataset = tmp_path / "dataset"
+    shutil.copytree(provinces["dataset"], dataset)
+    part = sorted((dataset / "cases").rglob("part-003.parquet"))[-1]
+    stays = pq.read_table(part).to_pandas()
+    stays.loc[5, "total_cost"] = -1.0
+    stays.to_parquet(part, index=False)
+    local_status, local_error = settle(capsys, dataset, tmp_path / "local", PANZHIHUA)
+    status, error = settle(capsys, dataset, tmp_path / "dask", PANZHIHUA, "--engine", "dask", "--scheduler",
+                           scheduler)
+    assert local_status == status == 2
+    assert error == local_error and "part-003.parquet, row 6" in error and "total_cost" in error
