@@ -76,12 +76,10 @@ def _settle_on_cluster(args, policy, spec, out, started: float) -> int:
     from drgdip.budget.report import format_settlement_summary, write_settlement
     from drgdip.core.cluster import dask_client, describe
 
-    for option, given in (("--special", args.special), ("--deductions", args.deductions),
-                          ("--excel-case-rows", args.excel_case_rows), ("--timings", args.timings)):
+    for option, given in (("--excel-case-rows", args.excel_case_rows), ("--timings", args.timings)):
         if given:
             raise UsageError(f"{option}: not with --engine dask yet (use --engine local)")
     options = province_options(args)
-    del options["approved"], options["deductions"]
     progress = (lambda text: print(f"drgdip settle: {text}", file=sys.stderr)) if sys.stderr.isatty() else None
     with dask_client(spec) as client:
         if progress:

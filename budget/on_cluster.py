@@ -151,18 +151,25 @@ def _scan_unit(unit: Unit, policy: Policy, hospital_region: dict) -> pd.DataFram
         .rename("stays").reset_index()
 
 
-def _split_unit(unit: Unit, policy: Policy, hospital_region: dict, task_of_area: dict, scratch: str) -> list[int]:
-    """Write the unit's stays into the scratch province of each task, in input order; rows per task."""
+def _split_unit(unit: Unit, policy: Policy, hospital_region: dict, task_of_area: dict, scratch: str,
+                settle_year: int, approved: frozenset) -> list[tuple[int, list]]:
+    """Write the unit's stays into the scratch province of each task, in input order; per task, its rows and
+    the ``approved`` case ids among its settlement-year stays."""
     table = _read_unit(unit)
-    areas, _ = _area_keys(table.select([c for c in KEY_COLUMNS if c in table.column_names]), policy,
-                          hospital_region, unit.file)
+    areas, years = _area_keys(table.select([c for c in KEY_COLUMNS if c in table.column_names]), policy,
+                              hospital_region, unit.file)
     task = np.asarray([task_of_area.get(a, 0) for a in areas], dtype=np.int64)
+    found = [[] for _ in range(max(task_of_area.values(), default=0) + 1)]
+    if approved and "case_id" in table.column_names:
+        ids = table.column("case_id").to_pandas().astype("string").to_numpy(dtype=object)
+        for row in np.flatnonzero((years == settle_year) & pd.Series(ids).isin(approved).to_numpy()):
+            found[task[row]].append(ids[row])
     table = table.append_column(POSITION, pa.array(np.arange(table.num_rows, dtype=np.int64) + unit.position))
     table = _plain(table)
     rows = []
-    for k in range(max(task_of_area.values(), default=0) + 1):
+    for k in range(len(found)):
         mine = np.flatnonzero(task == k)
-        rows.append(len(mine))
+        rows.append((len(mine), found[k]))
         if len(mine):
             pq.write_table(table.take(pa.array(mine)), Path(scratch) / f"task-{k:05d}" / "cases" /
                            f"unit-{unit.number:06d}.parquet", compression="zstd")
@@ -235,11 +242,11 @@ def _calibration_part(directory: str, policy: Policy, options: dict):
     return stays.assign(**{POSITION: positions}), on_year
 
 
-def _settle_task(paths: tuple[str, str], policy: Policy, options: dict) -> dict:
-    """Settle one task's province (``paths``: its directory, the file of its per-stay table) with the local
-    engine; write its per-stay table; return the rest."""
-    directory, out_file = paths
-    settlement = pipeline.settle_province(directory, policy, **options)
+def _settle_task(task: tuple, policy: Policy, options: dict) -> dict:
+    """Settle one task's province (``task``: its directory, the file of its per-stay table, its approval list
+    and deductions) with the local engine; write its per-stay table; return the rest."""
+    directory, out_file, approved, deductions = task
+    settlement = pipeline.settle_province(directory, policy, approved=approved, deductions=deductions, **options)
     cases = settlement.cases
     positions = cases[POSITION].to_numpy(dtype=np.int64)
     settled_positions = _settled_positions(cases)
@@ -288,9 +295,6 @@ def settle_on_cluster(client, source, policy: Policy, output, *, scheme=None, di
     ``output/cases.<fmt>``; returns the other tables. ``scratch``: a directory every worker can reach for
     the task provinces (default: beside the output), removed at the end. ``rows_named``: how messages name
     the input (a DataFrame's name) instead of its files."""
-    for name, given in (("approval list", approved), ("deductions", deductions)):
-        if given is not None:
-            raise UsageError(f"the Dask engine does not take {name} yet; settle with the local engine")
     if policy.settlement.assessment_indicators.weights:
         raise UsageError("--engine dask does not settle assessment coefficients from indicators yet "
                          "(settlement.assessment_indicators ranks hospitals across pooling areas); "
@@ -303,7 +307,8 @@ def settle_on_cluster(client, source, policy: Policy, output, *, scheme=None, di
     named = rows_named or source
     try:
         return _settle(client, source, policy, output, scratch, fmt, say,
-                       dict(scheme=scheme, dip=dip, weights=weights, regroup=regroup), year, named)
+                       dict(scheme=scheme, dip=dip, weights=weights, regroup=regroup), year, named,
+                       _approval_list(approved), _deductions_table(deductions))
     except UsageError as error:   # an error of a task names a row of its scratch province: tell the input's
         raise _in_input(error, named) from None
     finally:
@@ -347,14 +352,65 @@ def _hospital_regions(source) -> dict:
     return dict(zip(table["hospital_id"].astype(str), table["region"].astype(str)))
 
 
+def _approval_list(approved) -> pd.DataFrame | None:
+    """The special-review approval list as a table with ``case_id`` (as the local engine reads it)."""
+    if approved is None:
+        return None
+    if isinstance(approved, (str, Path)):
+        approved = read_table(Path(approved), what="approved")
+    if not isinstance(approved, pd.DataFrame):
+        approved = pd.DataFrame({"case_id": [str(a) for a in approved]})
+    if "case_id" not in approved.columns:
+        raise UsageError("approval list: missing column 'case_id'", file="<approvals>", field="case_id")
+    return approved
+
+
+def _deductions_table(deductions) -> pd.DataFrame | None:
+    if isinstance(deductions, (str, Path)):
+        return read_table(Path(deductions), what="deductions")
+    return deductions
+
+
+def _task_approvals(approved: pd.DataFrame | None, found: list[list]) -> list:
+    """Each task's part of the approval list (the stays it settles); an approved stay in no task's
+    settlement year is the local engine's error."""
+    if approved is None:
+        return [None] * len(found)
+    ids = approved["case_id"].astype(str)
+    anywhere = set().union(*map(set, found)) if found else set()
+    unknown = ~ids.isin(anywhere)
+    if unknown.any():
+        raise UsageError(f"approval list names {int(unknown.sum())} stay(s) not in the settlement year, e.g. "
+                         f"{ids[unknown].iloc[0]!r}", file="<approvals>", field="case_id")
+    return [approved[ids.isin(set(mine)).to_numpy()].reset_index(drop=True) for mine in found]
+
+
+def _task_deductions(deductions: pd.DataFrame | None, hospitals_of_area: pd.Series, areas: list[str],
+                     policy: Policy) -> list:
+    """Each task's part of the audit deductions: a hospital's are taken in its first pooling area, as the
+    local engine takes them (checked here as the local engine checks them, rows of the whole table)."""
+    from drgdip.budget.hospital_adjust import audit_deductions
+    if deductions is None:
+        return [None] * len(areas)
+    first_area = {}
+    for k, area in enumerate(areas):
+        for hospital in hospitals_of_area.get(area, ()):
+            first_area.setdefault(str(hospital), k)
+    audit_deductions(deductions, np.asarray(sorted(first_area), dtype=object), policy.settlement.rounding)
+    task = deductions["hospital_id"].astype(str).map(first_area).to_numpy()
+    return [deductions[task == k].reset_index(drop=True) for k in range(len(areas))]
+
+
 def _settle(client, source, policy: Policy, output: Path, scratch: Path, fmt: str, say, options: dict,
-            year: int | None, named) -> ClusterSettlement:
+            year: int | None, named, approved: pd.DataFrame | None, deductions: pd.DataFrame | None
+            ) -> ClusterSettlement:
     units = _units(source)
     hospital_region = _hospital_regions(source)
     say(f"{len(units):,} pieces of input")
     counts = pd.concat(list(ordered_results(client, _scan_unit, units, policy, hospital_region)),
                        ignore_index=True)
     hospitals_of_area = counts.groupby("area")["hospital_id"].unique()
+    counts_by_hospital = counts
     counts = counts.groupby(["area", "year"], as_index=False)["stays"].sum()
     if not len(counts):
         raise UsageError("no stays in the input", file=str(source))
@@ -366,8 +422,18 @@ def _settle(client, source, policy: Policy, output: Path, scratch: Path, fmt: st
     task_of_area = {area: k for k, area in enumerate(areas)}
     _task_directories(source, scratch, len(areas))
     say(f"{len(areas):,} pooling area task(s)")
-    for _ in ordered_results(client, _split_unit, units, policy, hospital_region, task_of_area, str(scratch)):
-        pass
+    approved_ids = frozenset(approved["case_id"].astype(str)) if approved is not None else frozenset()
+    found = [[] for _ in areas]
+    for per_task in ordered_results(client, _split_unit, units, policy, hospital_region, task_of_area, str(scratch),
+                                    settle_year, approved_ids):
+        for k, (_, ids) in enumerate(per_task):
+            found[k].extend(ids)
+    approvals = _task_approvals(approved, found)
+    year_hospitals = counts_by_hospital[counts_by_hospital["year"] == settle_year].groupby("area")["hospital_id"] \
+        .unique()
+    year_hospitals = year_hospitals.rename(index=lambda a: areas[task_of_area.get(a, 0)]).groupby(level=0) \
+        .agg(lambda lists: [h for ids in lists for h in ids if h != ""])
+    deducted = _task_deductions(deductions, year_hospitals, areas, policy)
     directories = [str(scratch / f"task-{k:05d}") for k in range(len(areas))]
     if Path(source).is_dir():
         task_hospitals = [set() for _ in areas]
@@ -393,7 +459,8 @@ def _settle(client, source, policy: Policy, output: Path, scratch: Path, fmt: st
         options["weights"] = fit_weights(policy, stays)
         say("weights calibrated")
     out_files = [str(scratch / f"stays-{k:05d}.parquet") for k in range(len(areas))]
-    results = list(ordered_results(client, _settle_task, list(zip(directories, out_files)), policy, options))
+    results = list(ordered_results(client, _settle_task, list(zip(directories, out_files, approvals, deducted)),
+                                   policy, options))
     say("pooling areas settled")
     settlement = _merged(results, warnings, scratch, named)
     stays = sum(r["stays"] for r in results)

@@ -116,8 +116,36 @@ def test_parquet_output_reads_back_as_the_local_tables(provinces, scheduler, tmp
                                       check_dtype=False, obj=path.name)
 
 
+def test_approvals_and_deductions(provinces, scheduler, tmp_path, capsys):
+    """A special-review approval list and audit deductions spanning pooling areas: each area gets its own part."""
+    status, notes = settle(capsys, provinces["dataset"], tmp_path / "plain", PANZHIHUA)
+    assert status == 0, notes
+    stays = pd.read_csv(tmp_path / "plain" / "cases.csv", dtype={"region": str, "hospital_id": str, "case_id": str})
+    candidates = stays[stays["special_review_candidate"].astype(str) == "True"].drop_duplicates("region")
+    assert candidates["region"].nunique() >= 2
+    pd.DataFrame({"case_id": candidates["case_id"]}).to_csv(tmp_path / "approved.csv", index=False)
+    hospitals = stays.drop_duplicates("region")["hospital_id"].tolist()
+    pd.DataFrame({"hospital_id": hospitals[:2] + hospitals[:1], "amount": [1234.56, 99.99, 10.01],
+                  "month": [3, None, 7]}).to_csv(tmp_path / "deductions.csv", index=False)
+    options = ("--special", tmp_path / "approved.csv", "--deductions", tmp_path / "deductions.csv")
+    status, local_notes = settle(capsys, provinces["dataset"], tmp_path / "local", PANZHIHUA, *options)
+    assert status == 0, local_notes
+    status, dask_notes = settle(capsys, provinces["dataset"], tmp_path / "dask", PANZHIHUA, *options, "--engine",
+                                "dask", "--scheduler", scheduler)
+    assert status == 0, dask_notes
+    assert_same_outputs(tmp_path / "local", tmp_path / "dask")
+    assert dask_notes == local_notes
+    assert (tmp_path / "local" / "hospitals.csv").read_bytes() != (tmp_path / "plain" / "hospitals.csv").read_bytes()
+
+    pd.DataFrame({"case_id": ["no-such-stay"]}).to_csv(tmp_path / "unknown.csv", index=False)
+    local = settle(capsys, provinces["dataset"], tmp_path / "l2", PANZHIHUA, "--special", tmp_path / "unknown.csv")
+    dask = settle(capsys, provinces["dataset"], tmp_path / "d2", PANZHIHUA, "--special", tmp_path / "unknown.csv",
+                  "--engine", "dask", "--scheduler", scheduler)
+    assert local == dask and local[0] == 2 and "no-such-stay" in local[1]
+
+
 @pytest.mark.parametrize("options, message", [
-    (("--engine", "dask", "--special", "approved.csv"), "--special: not with --engine dask"),
+    (("--engine", "dask", "--timings"), "--timings: not with --engine dask"),
     (("--scratch", "somewhere"), "--scratch: only with --engine dask"),
     (("--workers", "2"), "--workers: only with --engine dask"),
 ])
