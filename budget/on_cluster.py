@@ -40,8 +40,8 @@ import pyarrow.dataset  # noqa: F401  (pa.dataset)
 import pyarrow.parquet as pq
 
 from drgdip.budget.frame import stay_years
-from drgdip.budget.indicators import (add_last_year_sums, hospital_regions, indicator_cells, last_year_costs_of,
-                                      tables_of_cells)
+from drgdip.budget.indicators import (add_last_year_sums, assessment_scores, hospital_regions, indicator_cells,
+                                      last_year_costs_of, tables_of_cells)
 from drgdip.budget.outputs import Settlement
 from drgdip.budget.grouping import resolve_grouping
 import drgdip.budget.pipeline as pipeline
@@ -295,10 +295,6 @@ def settle_on_cluster(client, source, policy: Policy, output, *, scheme=None, di
     ``output/cases.<fmt>``; returns the other tables. ``scratch``: a directory every worker can reach for
     the task provinces (default: beside the output), removed at the end. ``rows_named``: how messages name
     the input (a DataFrame's name) instead of its files."""
-    if policy.settlement.assessment_indicators.weights:
-        raise UsageError("--engine dask does not settle assessment coefficients from indicators yet "
-                         "(settlement.assessment_indicators ranks hospitals across pooling areas); "
-                         "use --engine local", field="settlement.assessment_indicators")
     say = progress or (lambda text: None)
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
@@ -350,6 +346,12 @@ def _hospital_regions(source) -> dict:
         return {}
     table = table.dropna(subset=["hospital_id", "region"]).drop_duplicates("hospital_id")
     return dict(zip(table["hospital_id"].astype(str), table["region"].astype(str)))
+
+
+def _unassessed(policy: Policy) -> Policy:
+    """``policy`` without coefficients from indicators (its assessment coefficients by hospital kept)."""
+    rules = type(policy.settlement.assessment_indicators)()
+    return replace(policy, settlement=replace(policy.settlement, assessment_indicators=rules))
 
 
 def _approval_list(approved) -> pd.DataFrame | None:
@@ -459,10 +461,21 @@ def _settle(client, source, policy: Policy, output: Path, scratch: Path, fmt: st
         options["weights"] = fit_weights(policy, stays)
         say("weights calibrated")
     out_files = [str(scratch / f"stays-{k:05d}.parquet") for k in range(len(areas))]
-    results = list(ordered_results(client, _settle_task, list(zip(directories, out_files, approvals, deducted)),
-                                   policy, options))
+    tasks = list(zip(directories, out_files, approvals, deducted))
+    weights = policy.settlement.assessment_indicators.weights
+    scores = None
+    if weights:   # hospitals are ranked within their level across areas: settled once to rank them
+        first = _merged(list(ordered_results(client, _settle_task, tasks, _unassessed(policy), options)), [],
+                        scratch, named)
+        scores = assessment_scores(first.indicators["indicators"], weights)
+        policy = _unassessed(pipeline.assessed_policy(policy, scores))
+        say("hospitals assessed")
+    results = list(ordered_results(client, _settle_task, tasks, policy, options))
     say("pooling areas settled")
     settlement = _merged(results, warnings, scratch, named)
+    if scores is not None:
+        per_hospital = settlement.indicators["indicators"]
+        per_hospital["assessment_score"] = per_hospital["hospital_id"].astype(str).map(scores).to_numpy()
     stays = sum(r["stays"] for r in results)
     cases_file = output / f"cases.{fmt}"
     _write_stays([f for f, r in zip(out_files, results) if r["stays"]], cases_file, _input_schema(units[0]))

@@ -231,3 +231,24 @@ def test_error_names_the_input_row(provinces, scheduler, tmp_path, capsys):
                            scheduler)
     assert local_status == status == 2
     assert error == local_error and "part-003.parquet, row 6" in error and "total_cost" in error
+
+
+def test_assessment_from_indicators(provinces, scheduler, tmp_path):
+    """Assessment coefficients from indicators ranked within each level across pooling areas: the areas are
+    settled once for the indicators, then again at the coefficients their scores give."""
+    from drgdip.budget import load_policy
+    from drgdip.budget.on_cluster import settle_on_cluster
+    from drgdip.budget.pipeline import settle_province
+    from drgdip.simulate.scenarios import apply_overrides
+    from tests.test_indicators import ASSESSMENT
+
+    policy = apply_overrides(load_policy(PANZHIHUA), ASSESSMENT)
+    local = settle_province(provinces["single"], policy)
+    assert local.hospitals["assessment_coef"].nunique() > 1
+    with distributed.Client(scheduler, set_as_default=False) as client:
+        result = settle_on_cluster(client, provinces["single"], policy, tmp_path)
+    for name in ("summary", "pools", "hospitals", "monthly", "clearing"):
+        pd.testing.assert_frame_equal(getattr(result.settlement, name), getattr(local, name), check_exact=True,
+                                      obj=name)
+    for name, table in local.indicators.items():
+        pd.testing.assert_frame_equal(result.settlement.indicators[name], table, check_exact=True, obj=name)
