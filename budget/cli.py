@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 
 from drgdip.budget.province_options import add_province_options, province_options
 from drgdip.core.cluster import add_cluster_arguments, cluster_spec
@@ -75,22 +76,31 @@ def _settle_on_cluster(args, policy, spec, out, started: float) -> int:
     from drgdip.budget.on_cluster import settle_on_cluster
     from drgdip.budget.report import format_settlement_summary, write_settlement
     from drgdip.core.cluster import dask_client, describe
+    from drgdip.core.tables import read_table
+    from drgdip.core.timing import StageClock
 
-    for option, given in (("--excel-case-rows", args.excel_case_rows), ("--timings", args.timings)):
-        if given:
-            raise UsageError(f"{option}: not with --engine dask yet (use --engine local)")
-    options = province_options(args)
     progress = (lambda text: print(f"drgdip settle: {text}", file=sys.stderr)) if sys.stderr.isatty() else None
-    with dask_client(spec) as client:
-        if progress:
-            progress(describe(client))
-        result = settle_on_cluster(client, args.input, policy, args.output, fmt=args.format, scratch=args.scratch,
-                                   progress=progress, **options)
-    paths = write_settlement(result.settlement, args.output, fmt=args.format, excel=not args.no_excel,
-                             lang=args.lang, cases=False)
+    clock = StageClock(progress=sys.stderr if sys.stderr.isatty() else None, command="drgdip settle")
+    try:
+        with dask_client(spec) as client:
+            if progress:
+                progress(describe(client))
+            result = settle_on_cluster(client, args.input, policy, args.output, fmt=args.format,
+                                       scratch=args.scratch, progress=progress, clock=clock,
+                                       **province_options(args))
+        settlement = result.settlement
+        if 0 < result.stays <= args.excel_case_rows and not args.no_excel:   # the workbook's per-case sheet
+            settlement = replace(settlement, cases=read_table(result.paths["cases"], what="cases"))
+        with clock.stage("write"):
+            paths = write_settlement(settlement, args.output, fmt=args.format, excel=not args.no_excel,
+                                     lang=args.lang, excel_case_rows=args.excel_case_rows, cases=False)
+    finally:
+        clock.done()
     paths.update(result.paths)
-    print(format_settlement_summary(result.settlement), file=out)
+    print(format_settlement_summary(settlement), file=out)
     seconds = time.perf_counter() - started
-    print(f"settled {result.stays:,} stays of {len(result.settlement.hospitals):,} hospitals in {seconds:.1f} s "
+    print(f"settled {result.stays:,} stays of {len(settlement.hospitals):,} hospitals in {seconds:.1f} s "
           f"on Dask; wrote {len(paths)} files to {args.output}", file=out)
+    if args.timings:
+        print(clock.table(), file=out)
     return 0

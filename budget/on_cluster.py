@@ -54,6 +54,7 @@ from drgdip.core.cluster import ordered_results
 from drgdip.core.datasets import open_dataset
 from drgdip.core.errors import UsageError
 from drgdip.core.province import TABLE_NAMES, cases_path, read_province_info
+from drgdip.core.timing import StageClock, stage_of
 from drgdip.core.tables import (TableWriter, arrow_table, find_table, read_table, row_in_file, table_columns,
                                 table_format)
 
@@ -289,12 +290,12 @@ def _first_positions(cases: pd.DataFrame, column: str) -> pd.Series:
 def settle_on_cluster(client, source, policy: Policy, output, *, scheme=None, dip=None, weights=None,
                       approved=None, deductions=None, year: int | None = None, regroup: bool = False,
                       fmt: str = "parquet", scratch=None, progress: Callable[[str], None] | None = None,
-                      rows_named: str | None = None) -> ClusterSettlement:
+                      rows_named: str | None = None, clock: StageClock | None = None) -> ClusterSettlement:
     """Settle the province ``source`` (a directory, or a cases file) under ``policy`` on ``client``'s
     workers, pooling area by pooling area (see the module docstring), and write the per-stay table to
     ``output/cases.<fmt>``; returns the other tables. ``scratch``: a directory every worker can reach for
     the task provinces (default: beside the output), removed at the end. ``rows_named``: how messages name
-    the input (a DataFrame's name) instead of its files."""
+    the input (a DataFrame's name) instead of its files; ``clock`` records each phase (the client's memory)."""
     say = progress or (lambda text: None)
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
@@ -304,7 +305,7 @@ def settle_on_cluster(client, source, policy: Policy, output, *, scheme=None, di
     try:
         return _settle(client, source, policy, output, scratch, fmt, say,
                        dict(scheme=scheme, dip=dip, weights=weights, regroup=regroup), year, named,
-                       _approval_list(approved), _deductions_table(deductions))
+                       _approval_list(approved), _deductions_table(deductions), stage_of(clock))
     except UsageError as error:   # an error of a task names a row of its scratch province: tell the input's
         raise _in_input(error, named) from None
     finally:
@@ -404,13 +405,14 @@ def _task_deductions(deductions: pd.DataFrame | None, hospitals_of_area: pd.Seri
 
 
 def _settle(client, source, policy: Policy, output: Path, scratch: Path, fmt: str, say, options: dict,
-            year: int | None, named, approved: pd.DataFrame | None, deductions: pd.DataFrame | None
+            year: int | None, named, approved: pd.DataFrame | None, deductions: pd.DataFrame | None, stage
             ) -> ClusterSettlement:
     units = _units(source)
     hospital_region = _hospital_regions(source)
     say(f"{len(units):,} pieces of input")
-    counts = pd.concat(list(ordered_results(client, _scan_unit, units, policy, hospital_region)),
-                       ignore_index=True)
+    with stage("scan"):
+        counts = pd.concat(list(ordered_results(client, _scan_unit, units, policy, hospital_region)),
+                           ignore_index=True)
     hospitals_of_area = counts.groupby("area")["hospital_id"].unique()
     counts_by_hospital = counts
     counts = counts.groupby(["area", "year"], as_index=False)["stays"].sum()
@@ -426,10 +428,11 @@ def _settle(client, source, policy: Policy, output: Path, scratch: Path, fmt: st
     say(f"{len(areas):,} pooling area task(s)")
     approved_ids = frozenset(approved["case_id"].astype(str)) if approved is not None else frozenset()
     found = [[] for _ in areas]
-    for per_task in ordered_results(client, _split_unit, units, policy, hospital_region, task_of_area, str(scratch),
-                                    settle_year, approved_ids):
-        for k, (_, ids) in enumerate(per_task):
-            found[k].extend(ids)
+    with stage("split"):
+        for per_task in ordered_results(client, _split_unit, units, policy, hospital_region, task_of_area,
+                                        str(scratch), settle_year, approved_ids):
+            for k, (_, ids) in enumerate(per_task):
+                found[k].extend(ids)
     approvals = _task_approvals(approved, found)
     year_hospitals = counts_by_hospital[counts_by_hospital["year"] == settle_year].groupby("area")["hospital_id"] \
         .unique()
@@ -441,13 +444,16 @@ def _settle(client, source, policy: Policy, output: Path, scratch: Path, fmt: st
         task_hospitals = [set() for _ in areas]
         for area, ids in hospitals_of_area.items():
             task_hospitals[task_of_area.get(area, 0)].update(str(h) for h in ids if h != "")
-        for _ in ordered_results(client, _task_visits, [(d, sorted(h)) for d, h in zip(directories, task_hospitals)],
-                                 str(source)):
-            pass
+        with stage("visits"):
+            for _ in ordered_results(client, _task_visits, [(d, sorted(h)) for d, h in zip(directories,
+                                                                                            task_hospitals)],
+                                     str(source)):
+                pass
     options = {**options, "year": settle_year}
     warnings: list[str] = []
     if options["weights"] is None and _calibrated(directories[0], policy, options):
-        parts = list(ordered_results(client, _calibration_part, directories, policy, options))
+        with stage("calibrate"):
+            parts = list(ordered_results(client, _calibration_part, directories, policy, options))
         history = [part for part, on_year in parts if not on_year]
         on_year = not any(len(part) for part in history)
         stays = pd.concat([part for part, year_stays in parts if year_stays == on_year] if on_year else history,
@@ -465,20 +471,24 @@ def _settle(client, source, policy: Policy, output: Path, scratch: Path, fmt: st
     weights = policy.settlement.assessment_indicators.weights
     scores = None
     if weights:   # hospitals are ranked within their level across areas: settled once to rank them
-        first = _merged(list(ordered_results(client, _settle_task, tasks, _unassessed(policy), options)), [],
-                        scratch, named)
+        with stage("assess"):
+            first = _merged(list(ordered_results(client, _settle_task, tasks, _unassessed(policy), options)), [],
+                            scratch, named)
         scores = assessment_scores(first.indicators["indicators"], weights)
         policy = _unassessed(pipeline.assessed_policy(policy, scores))
         say("hospitals assessed")
-    results = list(ordered_results(client, _settle_task, tasks, policy, options))
+    with stage("settle areas"):
+        results = list(ordered_results(client, _settle_task, tasks, policy, options))
     say("pooling areas settled")
-    settlement = _merged(results, warnings, scratch, named)
+    with stage("merge"):
+        settlement = _merged(results, warnings, scratch, named)
     if scores is not None:
         per_hospital = settlement.indicators["indicators"]
         per_hospital["assessment_score"] = per_hospital["hospital_id"].astype(str).map(scores).to_numpy()
     stays = sum(r["stays"] for r in results)
     cases_file = output / f"cases.{fmt}"
-    _write_stays([f for f, r in zip(out_files, results) if r["stays"]], cases_file, _input_schema(units[0]))
+    with stage("write stays"):
+        _write_stays([f for f, r in zip(out_files, results) if r["stays"]], cases_file, _input_schema(units[0]))
     return ClusterSettlement(settlement=settlement, stays=stays, paths={"cases": cases_file})
 
 

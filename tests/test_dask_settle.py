@@ -145,7 +145,7 @@ def test_approvals_and_deductions(provinces, scheduler, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("options, message", [
-    (("--engine", "dask", "--timings"), "--timings: not with --engine dask"),
+    (("--memory-limit", "4GB"), "--memory-limit: only with --engine dask"),
     (("--scratch", "somewhere"), "--scratch: only with --engine dask"),
     (("--workers", "2"), "--workers: only with --engine dask"),
 ])
@@ -252,3 +252,17 @@ def test_assessment_from_indicators(provinces, scheduler, tmp_path):
                                       obj=name)
     for name, table in local.indicators.items():
         pd.testing.assert_frame_equal(result.settlement.indicators[name], table, check_exact=True, obj=name)
+
+
+def test_timings_and_the_workbook_per_case_sheet(provinces, scheduler, tmp_path, capsys):
+    import openpyxl
+
+    output = tmp_path / "dask"
+    assert main(["settle", "--policy", str(PANZHIHUA), "--input", str(provinces["single"]), "--output", str(output),
+                 "--engine", "dask", "--scheduler", scheduler, "--timings", "--excel-case-rows", "100000",
+                 "--lang", "en"]) == 0
+    printed = capsys.readouterr().out
+    assert "settle areas" in printed and "write stays" in printed
+    sheets = openpyxl.load_workbook(output / "settlement.xlsx", read_only=True)
+    stays = len(pd.read_parquet(output / "cases.parquet"))
+    assert sheets["cases"].max_row == stays + 1
