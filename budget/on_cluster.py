@@ -142,24 +142,65 @@ def _area_keys(table: pa.Table, policy: Policy, hospital_region: dict, file: str
     return areas[codes] if len(codes) else np.zeros(0, dtype=object), stay_years(frame, file)
 
 
-def _scan_unit(unit: Unit, policy: Policy, hospital_region: dict) -> pd.DataFrame:
-    """Stays per (pooling area, year, hospital) of one unit."""
-    table = _read_unit(unit, KEY_COLUMNS)
+def _scan_unit(unit: Unit, policy: Policy, hospital_region: dict) -> tuple:
+    """Of one unit: its stays per (pooling area, year, hospital); each stay's case id hashed and its area (a
+    code into the unit's area labels), to find ids repeated across areas; the area labels."""
+    table = _read_unit(unit, KEY_COLUMNS + ("case_id",))
     areas, years = _area_keys(table, policy, hospital_region, unit.file)
     hospitals = table.column("hospital_id").to_pandas().astype("string").fillna("").to_numpy(dtype=object) \
         if "hospital_id" in table.column_names else np.full(len(areas), "", dtype=object)
-    return pd.DataFrame({"area": areas, "year": years, "hospital_id": hospitals}).value_counts() \
+    counts = pd.DataFrame({"area": areas, "year": years, "hospital_id": hospitals}).value_counts() \
         .rename("stays").reset_index()
+    ids = table.column("case_id").to_pandas().astype("string").fillna("").to_numpy(dtype=object) \
+        if "case_id" in table.column_names else np.full(len(areas), "", dtype=object)
+    codes, labels = pd.factorize(areas)
+    return counts, pd.util.hash_array(ids), codes.astype(np.int32), np.asarray(labels, dtype=object)
+
+
+def _repeated_elsewhere(scans: list[tuple], task_of_area: dict, source) -> dict[int, int]:
+    """The stays whose case id an earlier stay of another task has, each with that task (their position →
+    task): settled there, the local engine's rule marks them (the first stay with an id is settled)."""
+    hashes = np.concatenate([scan[1] for scan in scans]) if scans else np.zeros(0, dtype=np.uint64)
+    task = np.concatenate([np.asarray([task_of_area.get(a, 0) for a in scan[3]], dtype=np.int64)[scan[2]]
+                           if len(scan[2]) else np.zeros(0, dtype=np.int64) for scan in scans]) \
+        if scans else np.zeros(0, dtype=np.int64)
+    order = np.argsort(hashes, kind="stable")
+    sorted_hashes = hashes[order]
+    repeated = np.flatnonzero(sorted_hashes[1:] == sorted_hashes[:-1]) + 1
+    if not len(repeated):
+        return {}
+    starts = np.flatnonzero(np.concatenate(([True], sorted_hashes[1:] != sorted_hashes[:-1])))
+    first = order[starts[np.searchsorted(starts, repeated, side="right") - 1]]
+    later = order[repeated]
+    moved = task[later] != task[first]
+    first, later = first[moved], later[moved]
+    if not len(later):
+        return {}
+    ids = _case_ids(source, np.concatenate([first, later]))   # a hash shared by two ids is no repeat
+    same = ids[:len(first)] == ids[len(first):]
+    return {int(p): int(task[f]) for p, f in zip(later[same], first[same])}
+
+
+def _case_ids(source, positions: np.ndarray) -> np.ndarray:
+    from drgdip.core.tables import read_table_rows
+    order = np.argsort(positions)
+    frame = read_table_rows(cases_path(source), positions[order], columns=["case_id"], what="cases")
+    ids = np.empty(len(positions), dtype=object)
+    ids[order] = frame["case_id"].astype("string").fillna("").to_numpy(dtype=object)
+    return ids
 
 
 def _split_unit(unit: Unit, policy: Policy, hospital_region: dict, task_of_area: dict, scratch: str,
-                settle_year: int, approved: frozenset) -> list[tuple[int, list]]:
+                settle_year: int, approved: frozenset, moved: dict) -> list[tuple[int, list]]:
     """Write the unit's stays into the scratch province of each task, in input order; per task, its rows and
     the ``approved`` case ids among its settlement-year stays."""
     table = _read_unit(unit)
     areas, years = _area_keys(table.select([c for c in KEY_COLUMNS if c in table.column_names]), policy,
                               hospital_region, unit.file)
     task = np.asarray([task_of_area.get(a, 0) for a in areas], dtype=np.int64)
+    for position, to in moved.items():   # a repeated case id goes to the task of its first stay
+        if unit.position <= position < unit.position + len(task):
+            task[position - unit.position] = to
     found = [[] for _ in range(max(task_of_area.values(), default=0) + 1)]
     if approved and "case_id" in table.column_names:
         ids = table.column("case_id").to_pandas().astype("string").to_numpy(dtype=object)
@@ -243,9 +284,10 @@ def _calibration_part(directory: str, policy: Policy, options: dict):
     return stays.assign(**{POSITION: positions}), on_year
 
 
-def _settle_task(task: tuple, policy: Policy, options: dict) -> dict:
+def _settle_task(task: tuple, policy: Policy, options: dict, moved: dict) -> dict:
     """Settle one task's province (``task``: its directory, the file of its per-stay table, its approval list
-    and deductions) with the local engine; write its per-stay table; return the rest."""
+    and deductions) with the local engine; write its per-stay table; return the rest (and the status of each
+    stay ``moved`` here from another area)."""
     directory, out_file, approved, deductions = task
     settlement = pipeline.settle_province(directory, policy, approved=approved, deductions=deductions, **options)
     cases = settlement.cases
@@ -263,9 +305,12 @@ def _settle_task(task: tuple, policy: Policy, options: dict) -> dict:
         with TableWriter(out_file) as writer:
             writer.write(_plain(arrow_table(cases)))
     firsts = {name: _first_positions(cases, name) for name in ("region", "insured_region", "hospital_id")}
+    here = np.isin(positions, np.fromiter(moved, dtype=np.int64, count=len(moved)))
+    statuses = dict(zip(positions[here].tolist(), cases["settle_status"].astype(str).to_numpy()[here].tolist())) \
+        if here.any() and "settle_status" in cases.columns else {}
     return {"tables": replace(settlement, cases=pd.DataFrame(), indicators={}, last_year_sums={}),
             "stays": len(positions), "cells": cells, "regions": regions, "first_of_hospital": first_of_hospital,
-            "last_year": settlement.last_year_sums, "firsts": firsts}
+            "last_year": settlement.last_year_sums, "firsts": firsts, "moved": statuses}
 
 
 def _settled_mask(cases: pd.DataFrame) -> np.ndarray:
@@ -411,8 +456,8 @@ def _settle(client, source, policy: Policy, output: Path, scratch: Path, fmt: st
     hospital_region = _hospital_regions(source)
     say(f"{len(units):,} pieces of input")
     with stage("scan"):
-        counts = pd.concat(list(ordered_results(client, _scan_unit, units, policy, hospital_region)),
-                           ignore_index=True)
+        scans = list(ordered_results(client, _scan_unit, units, policy, hospital_region))
+        counts = pd.concat([scan[0] for scan in scans], ignore_index=True)
     hospitals_of_area = counts.groupby("area")["hospital_id"].unique()
     counts_by_hospital = counts
     counts = counts.groupby(["area", "year"], as_index=False)["stays"].sum()
@@ -424,13 +469,21 @@ def _settle(client, source, policy: Policy, output: Path, scratch: Path, fmt: st
         raise UsageError(f"no stays in the settlement year {settle_year} (years in the input: "
                          f"{', '.join(map(str, sorted(counts['year'].unique())))})", file=str(source), field="year")
     task_of_area = {area: k for k, area in enumerate(areas)}
+    with stage("scan"):
+        moved = _repeated_elsewhere(scans, task_of_area, source)
+        own_area = {}
+        if moved:
+            labels = np.concatenate([scan[3][scan[2]] if len(scan[2]) else np.zeros(0, dtype=object)
+                                     for scan in scans])
+            own_area = {position: str(labels[position]) for position in moved}
+        del scans
     _task_directories(source, scratch, len(areas))
     say(f"{len(areas):,} pooling area task(s)")
     approved_ids = frozenset(approved["case_id"].astype(str)) if approved is not None else frozenset()
     found = [[] for _ in areas]
     with stage("split"):
         for per_task in ordered_results(client, _split_unit, units, policy, hospital_region, task_of_area,
-                                        str(scratch), settle_year, approved_ids):
+                                        str(scratch), settle_year, approved_ids, moved):
             for k, (_, ids) in enumerate(per_task):
                 found[k].extend(ids)
     approvals = _task_approvals(approved, found)
@@ -472,16 +525,16 @@ def _settle(client, source, policy: Policy, output: Path, scratch: Path, fmt: st
     scores = None
     if weights:   # hospitals are ranked within their level across areas: settled once to rank them
         with stage("assess"):
-            first = _merged(list(ordered_results(client, _settle_task, tasks, _unassessed(policy), options)), [],
-                            scratch, named)
+            first = list(ordered_results(client, _settle_task, tasks, _unassessed(policy), options, moved))
+            first = _merged(first, [], own_area, scratch, named)
         scores = assessment_scores(first.indicators["indicators"], weights)
         policy = _unassessed(pipeline.assessed_policy(policy, scores))
         say("hospitals assessed")
     with stage("settle areas"):
-        results = list(ordered_results(client, _settle_task, tasks, policy, options))
+        results = list(ordered_results(client, _settle_task, tasks, policy, options, moved))
     say("pooling areas settled")
     with stage("merge"):
-        settlement = _merged(results, warnings, scratch, named)
+        settlement = _merged(results, warnings, own_area, scratch, named)
     if scores is not None:
         per_hospital = settlement.indicators["indicators"]
         per_hospital["assessment_score"] = per_hospital["hospital_id"].astype(str).map(scores).to_numpy()
@@ -504,8 +557,9 @@ def _calibrated(directory: str, policy: Policy, options: dict) -> bool:
 
 # ---------------------------------------------------------------------------------------- putting together
 
-def _merged(results: list[dict], warnings: list[str], scratch: Path, source) -> Settlement:
-    """The settlement of the whole province from its tasks' results, in the local engine's order."""
+def _merged(results: list[dict], warnings: list[str], own_area: dict, scratch: Path, source) -> Settlement:
+    """The settlement of the whole province from its tasks' results, in the local engine's order
+    (``own_area``: the pooling area of each stay settled in another area's task, which counts it)."""
     parts = [r["tables"] for r in results]
     ranks = {name: _ranks([r["firsts"][name] for r in results]) for name in ("region", "insured_region",
                                                                              "hospital_id")}
@@ -529,8 +583,12 @@ def _merged(results: list[dict], warnings: list[str], scratch: Path, source) -> 
     last_year = last_year_costs_of(add_last_year_sums([r["last_year"] for r in results]))
     indicators = tables_of_cells(cells, hospitals, regions, last_year=last_year) if len(results) else {}
     said = _merged_warnings([p.warnings for p in parts], scratch, source) + warnings
+    summary = _union_concat([p.summary for p in parts])
+    for position, status in ((p, s) for r in results for p, s in r["moved"].items()):
+        if status != "ok" and f"cases_{status}" in summary.columns:   # counted in its own area
+            summary.loc[summary["area"].astype(str) == own_area[position], f"cases_{status}"] += 1
     return Settlement(cases=pd.DataFrame(), hospitals=hospitals, clearing=clearing,
-                      summary=_union_concat([p.summary for p in parts]), pools=_concat([p.pools for p in parts]),
+                      summary=summary, pools=_concat([p.pools for p in parts]),
                       monthly=_monthly([p.monthly for p in parts]), clearing_matrix=clearing_matrix(clearing),
                       warnings=tuple(said), indicators=indicators)
 

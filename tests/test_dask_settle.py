@@ -41,13 +41,19 @@ def scheduler():
 @pytest.fixture(scope="module")
 def provinces(tmp_path_factory):
     """One synthetic province of 6 regions in three layouts; one stay of the last year records more fund
-    than cost (left out with a note naming its file and row)."""
+    than cost (left out with a note naming its file and row), two repeat a case id of another region."""
     from drgdip.synth.province import generate_province
 
     province = generate_province(DEMO_SCHEME_DIR, cases=12_000, hospitals=18, regions=6, seed=11)
     cases = province.cases.copy()
     late = int(np.flatnonzero(cases["year"].to_numpy() == cases["year"].max())[-40])
     cases.loc[late, "fund_paid"] = cases.loc[late, "total_cost"] + 10.0
+    # a case id of the first region's first stay again at a later stay of another region, in the settlement
+    # year and in the history: the local engine settles the first stay with an id and leaves the later out
+    first = cases.index[0]
+    for year in (cases["year"].max(), cases["year"].min()):
+        other = cases.index[(cases["region"] != cases.loc[first, "region"]) & (cases["year"] == year)][25]
+        cases.loc[other, "case_id"] = cases.loc[first, "case_id"]
     province = replace(province, cases=cases)
     root = tmp_path_factory.mktemp("dask_settle")
     single = root / "single"
@@ -93,7 +99,7 @@ def test_same_tables_as_the_local_engine(layout, policy, options, provinces, sch
                                 "--scheduler", scheduler)
     assert status == 0, dask_notes
     assert_same_outputs(tmp_path / "local", tmp_path / "dask")
-    assert dask_notes == local_notes
+    assert dask_notes == local_notes and "invalid:duplicate_case_id" in local_notes
     assert not [p for p in (tmp_path / "dask").iterdir() if p.name.startswith(".")]   # scratch removed
 
 
