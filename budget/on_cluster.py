@@ -29,6 +29,7 @@ import re
 import shutil
 import uuid
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -45,8 +46,8 @@ from drgdip.budget.indicators import (add_last_year_sums, assessment_scores, hos
 from drgdip.budget.outputs import Settlement
 from drgdip.budget.grouping import resolve_grouping
 import drgdip.budget.pipeline as pipeline
-from drgdip.budget.pipeline import (NO_HISTORY_TO_CALIBRATE, _policy_table, calibration_stays, fit_weights,
-                                    prepare_province)
+from drgdip.budget.pipeline import (NO_HISTORY_TO_CALIBRATE, OUTPATIENT_COLUMNS, _policy_table, calibration_stays,
+                                    fit_weights, prepare_province)
 from drgdip.budget.policy import Policy
 from drgdip.budget.pools import area_of_regions
 from drgdip.budget.remote import clearing_matrix
@@ -115,12 +116,18 @@ def _units(source) -> list[Unit]:
                      file=str(path))
 
 
+@lru_cache(maxsize=4)
+def _dataset(path: str):
+    """The cases dataset at ``path``, opened once per worker (its parts' metadata read once)."""
+    return open_dataset(path, what="cases")
+
+
 def _read_unit(unit: Unit, columns=None) -> pa.Table:
     if unit.table is not None:
         table = unit.table
         return table if columns is None else table.select([c for c in table.column_names if c in set(columns)])
     if unit.dataset is not None:
-        dataset = open_dataset(unit.dataset, what="cases")
+        dataset = _dataset(unit.dataset)
         part = next(p for p in dataset.parts if str(p.path) == unit.file)
         return dataset.read_part(part, columns)
     from drgdip.grouper.on_cluster import Piece, read_piece
@@ -226,12 +233,12 @@ def _plain(table: pa.Table) -> pa.Table:
     return table
 
 
-BY_HOSPITAL = ("outpatient", "day_ward_visits")   # visits that day care joins to stays of the same hospital
+VISITS = "outpatient"   # the outpatient bills day care merges into stays (at the stay's own hospital)
 
 
 def _task_directories(source, scratch: Path, tasks: int) -> None:
-    """A province directory per task: its cases (written by the units) beside the province's other tables
-    (the visit tables are written per task by :func:`_task_visits`)."""
+    """A province directory per task: its cases (written by the units) beside the province's hospitals and
+    ``province.json`` (its outpatient bills are written by :func:`_task_visits`)."""
     root = Path(source) if Path(source).is_dir() else None
     info = read_province_info(source) if root is not None else {}
     for k in range(tasks):
@@ -239,32 +246,30 @@ def _task_directories(source, scratch: Path, tasks: int) -> None:
         (directory / "cases").mkdir(parents=True, exist_ok=True)
         if root is None:
             continue
-        for name in TABLE_NAMES:
-            found = find_table(root, name) if name != "cases" else None
-            if found is not None and name not in BY_HOSPITAL:
-                os.symlink(found.resolve(), directory / found.name, target_is_directory=found.is_dir())
+        found = find_table(root, "hospitals")
+        if found is not None:
+            os.symlink(found.resolve(), directory / found.name, target_is_directory=found.is_dir())
         (directory / "province.json").write_text(json.dumps(info), encoding="utf-8")
 
 
 def _task_visits(task: tuple[str, list[str]], source: str) -> None:
-    """The outpatient and day-ward visits at one task's hospitals (``task``: its directory, its hospital
-    ids), written into its province: day care joins a stay only to visits at its own hospital."""
+    """The outpatient bills at one task's hospitals (``task``: its directory, its hospital ids), the columns
+    settlement reads, written into its province: day care merges a bill only into a stay at its hospital."""
     directory, hospitals = task
-    for name in BY_HOSPITAL:
-        found = find_table(Path(source), name)
-        if found is None:
-            continue
-        if "hospital_id" not in table_columns(found):
-            os.symlink(Path(found).resolve(), Path(directory) / Path(found).name,
-                       target_is_directory=Path(found).is_dir())
-            continue
-        if table_format(found) in ("parquet", "dataset"):
-            visits = pa.dataset.dataset(str(found), format="parquet", partitioning="hive") \
-                .to_table(filter=pa.compute.field("hospital_id").cast(pa.string()).isin(hospitals))
-        else:
-            frame = read_table(found, what=name)
-            visits = arrow_table(frame[frame["hospital_id"].astype("string").isin(hospitals).to_numpy()])
-        pq.write_table(_plain(visits), Path(directory) / f"{name}.parquet", compression="zstd")
+    found = find_table(Path(source), VISITS)
+    if found is None:
+        return
+    columns = [c for c in table_columns(found) if c in OUTPATIENT_COLUMNS]
+    if "hospital_id" not in columns:
+        os.symlink(Path(found).resolve(), Path(directory) / Path(found).name, target_is_directory=Path(found).is_dir())
+        return
+    if table_format(found) in ("parquet", "dataset"):
+        visits = pa.dataset.dataset(str(found), format="parquet", partitioning="hive").to_table(
+            columns=columns, filter=pa.compute.field("hospital_id").cast(pa.string()).isin(hospitals))
+    else:
+        frame = read_table(found, what=VISITS, columns=columns)
+        visits = arrow_table(frame[frame["hospital_id"].astype("string").isin(hospitals).to_numpy()])
+    pq.write_table(_plain(visits), Path(directory) / f"{VISITS}.parquet", compression="zstd")
 
 
 def _positions(directory: Path) -> np.ndarray:
@@ -493,7 +498,7 @@ def _settle(client, source, policy: Policy, output: Path, scratch: Path, fmt: st
         .agg(lambda lists: [h for ids in lists for h in ids if h != ""])
     deducted = _task_deductions(deductions, year_hospitals, areas, policy)
     directories = [str(scratch / f"task-{k:05d}") for k in range(len(areas))]
-    if Path(source).is_dir():
+    if Path(source).is_dir() and policy.day_care.preop_merge.enabled:
         task_hospitals = [set() for _ in areas]
         for area, ids in hospitals_of_area.items():
             task_hospitals[task_of_area.get(area, 0)].update(str(h) for h in ids if h != "")
