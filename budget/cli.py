@@ -33,6 +33,9 @@ def register(subparsers) -> None:
                         help="also write the HTML report of the settlement (OUTPUT/report.html)")
     parser.add_argument("--timings", action="store_true", help="print the time and memory of each stage")
     add_cluster_arguments(parser)
+    parser.add_argument("--partition-rows", type=int, metavar="N",
+                        help="with --engine dask: stays each task reads of a single Parquet or CSV cases file "
+                             "(default 1M; a directory of Parquet files is read part file by part file)")
     parser.add_argument("--scratch", metavar="DIR",
                         help="with --engine dask: where the pooling areas' provinces are written while they are "
                              "settled, a directory every worker reaches (default: inside the output directory)")
@@ -49,8 +52,9 @@ def run_settle(args, out=None) -> int:
 
     started = time.perf_counter()
     spec = cluster_spec(args)
-    if args.scratch is not None and args.engine != "dask":
-        raise UsageError("--scratch: only with --engine dask")
+    for option, given in (("--scratch", args.scratch), ("--partition-rows", args.partition_rows)):
+        if given is not None and args.engine != "dask":
+            raise UsageError(f"{option}: only with --engine dask")
     policy = load_policy(args.policy)
     if args.engine == "dask":
         return _settle_on_cluster(args, policy, spec, out, started)
@@ -87,7 +91,8 @@ def _settle_on_cluster(args, policy, spec, out, started: float) -> int:
                 progress(describe(client))
             result = settle_on_cluster(client, args.input, policy, args.output, fmt=args.format,
                                        scratch=args.scratch, progress=progress, clock=clock,
-                                       **province_options(args))
+                                       **province_options(args), **({"piece_rows": args.partition_rows}
+                                                                    if args.partition_rows is not None else {}))
         settlement = result.settlement
         if 0 < result.stays <= args.excel_case_rows and not args.no_excel:   # the workbook's per-case sheet
             settlement = replace(settlement, cases=read_table(result.paths["cases"], what="cases"))

@@ -171,7 +171,7 @@ def group_stays(frame: pd.DataFrame, policy, grouping: Grouping, *, regroup: boo
                              else "--regroup needs a grouping scheme (--scheme)", field="drg")
         lacking = int((rows & ~merged).sum())
         if merged.any():
-            warnings.append(f"{int(merged.sum())} merged stay(s) keep the DRG of their ward stay "
+            warnings.append(f"{int(merged.sum()):,} merged stay(s) keep the DRG of their ward stay "
                             "(no scheme given to regroup them)")
         if lacking:
             warnings.append(f"{lacking:,} stay(s) have no DRG and no scheme was given: they are paid as "
@@ -206,7 +206,7 @@ def _group_dip_stays(frame: pd.DataFrame, grouping: Grouping, merged: np.ndarray
         if not has_groups or regroup:
             raise UsageError("the cases have no dip_group column: give a DIP directory (--dip)" if not regroup
                              else "--regroup needs a DIP directory (--dip)", field="dip_group")
-        warnings.append(f"{int(merged.sum())} merged stay(s) keep the DIP group of their ward stay "
+        warnings.append(f"{int(merged.sum()):,} merged stay(s) keep the DIP group of their ward stay "
                         "(no DIP directory given to regroup them)")
         return frame
     from drgdip.grouper.dip import group_dip

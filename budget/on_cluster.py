@@ -49,7 +49,8 @@ import drgdip.budget.pipeline as pipeline
 from drgdip.budget.pipeline import (NO_HISTORY_TO_CALIBRATE, OUTPATIENT_COLUMNS, _policy_table, calibration_stays,
                                     fit_weights, prepare_province)
 from drgdip.budget.policy import Policy
-from drgdip.budget.pools import area_of_regions
+from drgdip.budget.point_value import check_budget_point_values
+from drgdip.budget.pools import area_of_regions, check_area_figures
 from drgdip.budget.remote import clearing_matrix
 from drgdip.core.cluster import ordered_results
 from drgdip.core.datasets import open_dataset
@@ -92,8 +93,9 @@ class ClusterSettlement:
     paths: dict
 
 
-def _units(source) -> list[Unit]:
-    """The input cut into units, in input order."""
+def _units(source, piece_rows: int = PIECE_ROWS) -> list[Unit]:
+    """The input cut into units, in input order: a dataset's part files; a Parquet file's row groups, at
+    least ``piece_rows`` rows a unit; a CSV file's rows, ``piece_rows`` a unit."""
     path = cases_path(source)
     if path is None:
         raise UsageError("--engine dask settles a province directory or a cases file", file=str(source))
@@ -106,12 +108,12 @@ def _units(source) -> list[Unit]:
     if kind == "parquet":
         from drgdip.grouper.on_cluster import plan_pieces
         return [Unit(k, piece.file, piece.start, piece.stop, piece.start)
-                for k, piece in enumerate(plan_pieces(str(path), PIECE_ROWS, columns=None))]
+                for k, piece in enumerate(plan_pieces(str(path), piece_rows, columns=None))]
     if kind == "csv":   # typed as the local engine types it, then cut
         table = pa.Table.from_pandas(read_table(path, what="cases"), preserve_index=False)
-        return [Unit(k, str(path), start, min(start + PIECE_ROWS, table.num_rows), start,
-                     table=table.slice(start, PIECE_ROWS))
-                for k, start in enumerate(range(0, max(table.num_rows, 1), PIECE_ROWS))]
+        return [Unit(k, str(path), start, min(start + piece_rows, table.num_rows), start,
+                     table=table.slice(start, piece_rows))
+                for k, start in enumerate(range(0, max(table.num_rows, 1), piece_rows))]
     raise UsageError("--engine dask settles Parquet or CSV cases (a file, or a directory of Parquet files)",
                      file=str(path))
 
@@ -289,12 +291,38 @@ def _calibration_part(directory: str, policy: Policy, options: dict):
     return stays.assign(**{POSITION: positions}), on_year
 
 
+def _calibration_table(parts: list[tuple[pd.DataFrame, bool]]) -> tuple[pd.DataFrame, bool]:
+    """The stays the weights are calibrated on, in input order, from the areas' parts: the settled history's,
+    or the settlement year's when no area has any (then True). Groups stay coded (one small integer a stay)."""
+    history = [part for part, on_year in parts if not on_year]
+    on_year = not any(len(part) for part in history)
+    chosen = [part for part, year_stays in parts if year_stays] if on_year else history
+    for column in ("drg", "dip_group"):
+        if column in chosen[0].columns:
+            labels = set()
+            for part in chosen:
+                values = part[column]
+                labels |= set(map(str, values.cat.categories if isinstance(values.dtype, pd.CategoricalDtype)
+                                  else values.dropna().unique()))
+            dtype = pd.CategoricalDtype(sorted(labels))
+            chosen = [part.assign(**{column: (part[column] if isinstance(part[column].dtype, pd.CategoricalDtype)
+                                              and all(isinstance(c, str) for c in part[column].cat.categories)
+                                              else part[column].astype("string")).astype(dtype)})
+                      for part in chosen]
+    stays = pd.concat(chosen, ignore_index=True)
+    order = np.argsort(stays[POSITION].to_numpy(), kind="stable")
+    return stays.drop(columns=POSITION).take(order).reset_index(drop=True), on_year
+
+
 def _settle_task(task: tuple, policy: Policy, options: dict, moved: dict) -> dict:
     """Settle one task's province (``task``: its directory, the file of its per-stay table, its approval list
     and deductions) with the local engine; write its per-stay table; return the rest (and the status of each
     stay ``moved`` here from another area)."""
     directory, out_file, approved, deductions = task
-    settlement = pipeline.settle_province(directory, policy, approved=approved, deductions=deductions, **options)
+    prepared = pipeline.prepare_province(directory, policy, approved=approved, deductions=deductions, **options)
+    prepared_notes = len(prepared.warnings)
+    settlement = pipeline.settle_once(prepared)
+    del prepared
     cases = settlement.cases
     positions = cases[POSITION].to_numpy(dtype=np.int64)
     settled_positions = _settled_positions(cases)
@@ -315,7 +343,8 @@ def _settle_task(task: tuple, policy: Policy, options: dict, moved: dict) -> dic
         if here.any() and "settle_status" in cases.columns else {}
     return {"tables": replace(settlement, cases=pd.DataFrame(), indicators={}, last_year_sums={}),
             "stays": len(positions), "cells": cells, "regions": regions, "first_of_hospital": first_of_hospital,
-            "last_year": settlement.last_year_sums, "firsts": firsts, "moved": statuses}
+            "last_year": settlement.last_year_sums, "firsts": firsts, "moved": statuses,
+            "prepared_notes": prepared_notes}
 
 
 def _settled_mask(cases: pd.DataFrame) -> np.ndarray:
@@ -340,12 +369,17 @@ def _first_positions(cases: pd.DataFrame, column: str) -> pd.Series:
 def settle_on_cluster(client, source, policy: Policy, output, *, scheme=None, dip=None, weights=None,
                       approved=None, deductions=None, year: int | None = None, regroup: bool = False,
                       fmt: str = "parquet", scratch=None, progress: Callable[[str], None] | None = None,
-                      rows_named: str | None = None, clock: StageClock | None = None) -> ClusterSettlement:
+                      rows_named: str | None = None, clock: StageClock | None = None,
+                      piece_rows: int = PIECE_ROWS) -> ClusterSettlement:
     """Settle the province ``source`` (a directory, or a cases file) under ``policy`` on ``client``'s
     workers, pooling area by pooling area (see the module docstring), and write the per-stay table to
     ``output/cases.<fmt>``; returns the other tables. ``scratch``: a directory every worker can reach for
     the task provinces (default: beside the output), removed at the end. ``rows_named``: how messages name
-    the input (a DataFrame's name) instead of its files; ``clock`` records each phase (the client's memory)."""
+    the input (a DataFrame's name) instead of its files; ``clock`` records each phase (the client's memory);
+    ``piece_rows``: stays a task reads of a single Parquet or CSV file (a dataset is read part file by part
+    file)."""
+    if piece_rows < 1:
+        raise UsageError(f"--partition-rows must be at least 1, got {piece_rows}")
     say = progress or (lambda text: None)
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
@@ -355,7 +389,7 @@ def settle_on_cluster(client, source, policy: Policy, output, *, scheme=None, di
     try:
         return _settle(client, source, policy, output, scratch, fmt, say,
                        dict(scheme=scheme, dip=dip, weights=weights, regroup=regroup), year, named,
-                       _approval_list(approved), _deductions_table(deductions), stage_of(clock))
+                       _approval_list(approved), _deductions_table(deductions), stage_of(clock), piece_rows)
     except UsageError as error:   # an error of a task names a row of its scratch province: tell the input's
         raise _in_input(error, named) from None
     finally:
@@ -455,9 +489,9 @@ def _task_deductions(deductions: pd.DataFrame | None, hospitals_of_area: pd.Seri
 
 
 def _settle(client, source, policy: Policy, output: Path, scratch: Path, fmt: str, say, options: dict,
-            year: int | None, named, approved: pd.DataFrame | None, deductions: pd.DataFrame | None, stage
-            ) -> ClusterSettlement:
-    units = _units(source)
+            year: int | None, named, approved: pd.DataFrame | None, deductions: pd.DataFrame | None, stage,
+            piece_rows: int) -> ClusterSettlement:
+    units = _units(source, piece_rows)
     hospital_region = _hospital_regions(source)
     say(f"{len(units):,} pieces of input")
     with stage("scan"):
@@ -474,6 +508,8 @@ def _settle(client, source, policy: Policy, output: Path, scratch: Path, fmt: st
         raise UsageError(f"no stays in the settlement year {settle_year} (years in the input: "
                          f"{', '.join(map(str, sorted(counts['year'].unique())))})", file=str(source), field="year")
     task_of_area = {area: k for k, area in enumerate(areas)}
+    check_area_figures(policy, np.asarray(areas, dtype=object))   # as a settlement of all the areas checks them
+    check_budget_point_values(policy, np.asarray(areas, dtype=object))
     with stage("scan"):
         moved = _repeated_elsewhere(scans, task_of_area, source)
         own_area = {}
@@ -512,14 +548,7 @@ def _settle(client, source, policy: Policy, output: Path, scratch: Path, fmt: st
     if options["weights"] is None and _calibrated(directories[0], policy, options):
         with stage("calibrate"):
             parts = list(ordered_results(client, _calibration_part, directories, policy, options))
-        history = [part for part, on_year in parts if not on_year]
-        on_year = not any(len(part) for part in history)
-        stays = pd.concat([part for part, year_stays in parts if year_stays == on_year] if on_year else history,
-                          ignore_index=True)
-        stays = stays.sort_values(POSITION, kind="stable").drop(columns=POSITION).reset_index(drop=True)
-        for column in ("drg", "dip_group"):
-            if column in stays.columns:
-                stays[column] = pd.Categorical(stays[column].astype(object).where(stays[column].notna(), None))
+        stays, on_year = _calibration_table(parts)
         if on_year:
             warnings.append(NO_HISTORY_TO_CALIBRATE.format(year=settle_year))
         options["weights"] = fit_weights(policy, stays)
@@ -587,7 +616,9 @@ def _merged(results: list[dict], warnings: list[str], own_area: dict, scratch: P
         regions = regions[~regions.index.duplicated()]
     last_year = last_year_costs_of(add_last_year_sums([r["last_year"] for r in results]))
     indicators = tables_of_cells(cells, hospitals, regions, last_year=last_year) if len(results) else {}
-    said = _merged_warnings([p.warnings for p in parts], scratch, source) + warnings
+    # the notes of reading, checking, day care and grouping; the weights' (``warnings``); the settlement's
+    said = _merged_warnings([p.warnings[:r["prepared_notes"]] for p, r in zip(parts, results)], source) + warnings \
+        + _merged_warnings([p.warnings[r["prepared_notes"]:] for p, r in zip(parts, results)], source)
     summary = _union_concat([p.summary for p in parts])
     for position, status in ((p, s) for r in results for p, s in r["moved"].items()):
         if status != "ok" and f"cases_{status}" in summary.columns:   # counted in its own area
@@ -667,33 +698,39 @@ def _monthly(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 COUNTED = re.compile(r"^(?P<count>[0-9][0-9,]*) (?P<text>.*?)(?: \(first: (?P<where>.*)\))?$", re.S)
+LISTED = re.compile(r"^(?P<head>.* (?:pool|area)\(s\) )(?P<items>[^;()]*?)(?P<tail>(?: \(.*\)|;.*)?)$", re.S)
+LISTED_AT_MOST = 5   # names a note lists
 SCRATCH_ROW = re.compile(r"(?P<file>\S*task-[0-9]+/cases/unit-[0-9]+\.parquet), row (?P<row>[0-9]+)")
 
 
-def _merged_warnings(lists: list[tuple[str, ...]], scratch: Path, source) -> list[str]:
-    """The tasks' warnings as one run gives them: counts of the same warning added up, the first stay of
-    all named, rows told as rows of the input."""
-    merged: dict[str, list] = {}
+def _merged_warnings(lists: list[tuple[str, ...]], source) -> list[str]:
+    """The tasks' notes as one settlement of all their stays gives them: counts of the same note added up
+    and the first stay of all named (rows told as rows of the input); the pools or areas a note lists put
+    together (in area order, the first five); others once each."""
+    merged: dict[tuple, list] = {}
     for said in lists:
         for text in said:
             text = SCRATCH_ROW.sub(lambda m: _input_row(m["file"], int(m["row"]), source), text)
-            match = COUNTED.match(text)
-            if match is None:
-                merged.setdefault(text, [None, None, None])
-                continue
-            key = match["text"]
-            count = int(match["count"].replace(",", ""))
-            entry = merged.setdefault(key, [0, match["where"], None])
-            entry[0] += count
-            entry[2] = True
-            if match["where"] is not None and (entry[1] is None or _row_key(match["where"]) < _row_key(entry[1])):
-                entry[1] = match["where"]
+            counted, listed = COUNTED.match(text), LISTED.match(text)
+            if counted is not None:
+                entry = merged.setdefault(("count", counted["text"]), [0, None])
+                entry[0] += int(counted["count"].replace(",", ""))
+                where = counted["where"]
+                if where is not None and (entry[1] is None or _row_key(where) < _row_key(entry[1])):
+                    entry[1] = where
+            elif listed is not None:
+                entry = merged.setdefault(("list", listed["head"], listed["tail"]), [])
+                entry.extend(listed["items"].split(", "))
+            else:
+                merged.setdefault(("once", text), None)
     out = []
-    for text, (count, where, counted) in merged.items():
-        if not counted:
-            out.append(text)
+    for key, entry in merged.items():
+        if key[0] == "count":
+            out.append(f"{entry[0]:,} {key[1]}" + (f" (first: {entry[1]})" if entry[1] else ""))
+        elif key[0] == "list":
+            out.append(key[1] + ", ".join(entry[:LISTED_AT_MOST]) + key[2])
         else:
-            out.append(f"{count:,} {text}" + (f" (first: {where})" if where else ""))
+            out.append(key[1])
     return out
 
 

@@ -47,7 +47,7 @@ from drgdip.core.tables import read_table, row_in_file
 from drgdip.core.timing import StageClock, stage_of
 from drgdip.core.frames import frame_of, with_columns
 
-__all__ = ["settle_province", "prepare_province", "settle_prepared", "PreparedProvince", "SETTLEMENT_COLUMNS",
+__all__ = ["settle_province", "prepare_province", "settle_prepared", "settle_once", "PreparedProvince", "SETTLEMENT_COLUMNS",
            "CATEGORICAL_COLUMNS"]
 
 SETTLEMENT_COLUMNS = ("case_id", "hospital_id", "total_cost", "fund_paid")
@@ -578,10 +578,15 @@ def settle_province(province_or_dir, policy, *, scheme=None, dip=None, weights=N
     regroup : group every stay again, whatever group columns the cases carry
     clock : records the time and memory of each stage (``drgdip settle --timings``)
     """
-    prepared = prepare_province(province_or_dir, policy, scheme=scheme, dip=dip, weights=weights,
-                                approved=approved, deductions=deductions, year=year, regroup=regroup, clock=clock)
+    return settle_once(prepare_province(province_or_dir, policy, scheme=scheme, dip=dip, weights=weights,
+                                        approved=approved, deductions=deductions, year=year, regroup=regroup,
+                                        clock=clock), clock=clock)
+
+
+def settle_once(prepared: PreparedProvince, *, clock: StageClock | None = None) -> Settlement:
+    """Settle a fresh :func:`prepare_province` under its own policy, letting go of its stays stage by stage
+    (nothing is kept for another policy; the caller must hold no other reference to them)."""
     frames = [prepared.current, prepared.past]
-    # the stays are held once and freed stage by stage: nothing is kept for another policy
     prepared = replace(prepared, current=None, past=None, history_points=None, year_points=None, kept_points=None,
                        settlement_inputs=None, of_current=None)
     return _settle(prepared, prepared.policy, frames, clock=clock, input_columns=True)

@@ -25,7 +25,7 @@ from drgdip.budget.money import round_fen
 from drgdip.budget.policy import PointValueRules, Policy
 from drgdip.core.errors import UsageError
 
-__all__ = ["fund_ratio_table", "current_point_value", "history_point_value", "budget_point_values", "PoolValues", "row_sums", "pool_point_values"]
+__all__ = ["fund_ratio_table", "current_point_value", "history_point_value", "budget_point_values", "check_budget_point_values", "PoolValues", "row_sums", "pool_point_values"]
 
 
 def fund_ratio_table(mode: str, cost_pk: np.ndarray, fund_pk: np.ndarray, n_pools: int,
@@ -199,6 +199,18 @@ def history_point_value(value: np.ndarray, points: np.ndarray, year: np.ndarray,
     return by_group, _value_of(_wider(num, *wider), _wider(den, *wider), year_weight, policy.point_value)
 
 
+def check_budget_point_values(policy: Policy, areas: np.ndarray) -> None:
+    """The policy's budget point values by pooling area (``point_value.budget_point_value``, when a mapping)
+    name each of ``areas`` (those of a province's pools), or the error says which they miss."""
+    given = policy.point_value.budget_point_value
+    if not isinstance(given, Mapping):
+        return
+    missing = [str(a) for a in areas if str(a) not in given]
+    if missing:
+        raise UsageError(f"no budget point value for pooling area(s) {', '.join(sorted(set(missing)))}",
+                         file=policy.source or None, field="point_value.budget_point_value")
+
+
 def budget_point_values(policy: Policy, arrays: CaseArrays, pool: np.ndarray, pool_area: np.ndarray,
                         area_labels: np.ndarray, history: CaseArrays | None = None, history_pool: np.ndarray | None = None,
                         history_hospital: np.ndarray | None = None, history_year: np.ndarray | None = None,
@@ -219,10 +231,7 @@ def budget_point_values(policy: Policy, arrays: CaseArrays, pool: np.ndarray, po
     given = rules.budget_point_value
     if given is not None:
         if isinstance(given, Mapping):
-            missing = [str(area_labels[a]) for a in pool_area if str(area_labels[a]) not in given]
-            if missing:
-                raise UsageError(f"no budget point value for pooling area(s) {', '.join(sorted(set(missing)))}",
-                                 file=policy.source or None, field="point_value.budget_point_value")
+            check_budget_point_values(policy, area_labels[pool_area])
             value = np.asarray([float(given[str(area_labels[a])]) for a in pool_area])
         else:
             value = np.full(n_pools, float(given))

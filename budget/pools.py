@@ -20,6 +20,7 @@ from drgdip.budget.policy import Policy
 from drgdip.core.errors import UsageError
 
 __all__ = ["Layout", "History", "area_of_regions", "remote_flags", "build_layout", "map_history", "AreaBudget",
+           "check_area_figures",
            "area_budgets", "last_year_funds", "STATUS_CROSS_PROVINCE", "STATUS_OTHER_REGION"]
 
 STATUS_CROSS_PROVINCE = "out_of_scope:cross_province"
@@ -202,6 +203,22 @@ def _by_area(value, area_labels: np.ndarray, key: str, file: str | None) -> np.n
                          f"({', '.join(map(str, area_labels[:5]))}); give {{area: yuan}} for each",
                          file=file, field=key)
     return np.full(len(area_labels), fen(value), dtype=np.int64)
+
+
+def check_area_figures(policy: Policy, area_labels: np.ndarray) -> None:
+    """Raise :func:`area_budgets`' error for a budget figure (one number or {area: yuan}) that does not fit
+    the pooling areas ``area_labels`` of a whole province: for a settlement done area by area."""
+    rules, remote_rules, file = policy.budget, policy.remote_pool, policy.source or None
+    figures = {"amount": [("budget.amount", rules.amount)],
+               "growth": [("budget.last_year_fund", rules.last_year_fund)] if rules.last_year_fund is not None else [],
+               "share": [("budget.inpatient_fund_budget", rules.inpatient_fund_budget)],
+               "items": [("budget.inpatient_fund_budget", rules.inpatient_fund_budget),
+                         ("budget.items_reserve", rules.items_reserve), ("budget.items_remote", rules.items_remote),
+                         ("budget.items_other", rules.items_other)]}.get(rules.method, [])
+    if remote_rules.budget_method == "amount":
+        figures.append(("remote_pool.amount", remote_rules.amount))
+    for key, value in figures:
+        _by_area(value, area_labels, key, file)
 
 
 def last_year_funds(history: History | None, layout: Layout, year: int | None,

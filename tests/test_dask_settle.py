@@ -69,7 +69,11 @@ def provinces(tmp_path_factory):
     csv = root / "csv"
     shutil.copytree(single, csv, ignore=shutil.ignore_patterns("cases.*"))
     cases.to_csv(csv / "cases.csv", index=False)
-    return {"single": single, "dataset": dataset, "csv": csv}
+    one_year = root / "one_year"   # no history: weights calibrated on the settlement year itself
+    shutil.copytree(single, one_year, ignore=shutil.ignore_patterns("cases.*"))
+    cases[cases["year"] == cases["year"].max()].to_parquet(one_year / "cases.parquet", index=False,
+                                                           row_group_size=700)
+    return {"single": single, "dataset": dataset, "csv": csv, "one_year": one_year}
 
 
 def settle(capsys, province: Path, output: Path, policy: Path, *extra) -> tuple[int, str]:
@@ -91,15 +95,34 @@ def assert_same_outputs(local: Path, dask: Path) -> None:
     ("single", PANZHIHUA, ()),                                          # weights calibrated on the whole history
     ("dataset", POLICIES / "remote_pool_province_2025.yaml", ()),       # separate remote pools, clearing
     ("csv", POLICIES / "hainan_province_2025.yaml", ("--dip", DEMO_DIP)),   # DIP, one pool for the province
+    ("one_year", "no history", ()),                                     # weights on the settlement year
 ])
 def test_same_tables_as_the_local_engine(layout, policy, options, provinces, scheduler, tmp_path, capsys):
+    if policy == "no history":   # last year's fund given for each area
+        regions = sorted(pd.read_parquet(provinces[layout] / "cases.parquet", columns=["region"])["region"].unique())
+        funds = ", ".join(f'"{region}": {30_000_000 + 1_000_000 * k}' for k, region in enumerate(regions))
+        policy = tmp_path / "policy.yaml"
+        policy.write_text(PANZHIHUA.read_text(encoding="utf-8").replace(
+            "  growth_rate: 0.04", f"  last_year_fund: {{{funds}}}\n  growth_rate: 0.04"), encoding="utf-8")
+        one_number = tmp_path / "one_number.yaml"   # refused for several areas, by both engines alike
+        one_number.write_text(PANZHIHUA.read_text(encoding="utf-8").replace(
+            "  growth_rate: 0.04", "  last_year_fund: 30000000\n  growth_rate: 0.04"), encoding="utf-8")
+        refused = [settle(capsys, provinces[layout], tmp_path / engine, one_number, *extra)
+                   for engine, extra in (("l1", ()), ("d1", ("--engine", "dask", "--scheduler", scheduler)))]
+        assert refused[0] == refused[1] and refused[0][0] == 2 and "one number for" in refused[0][1]
     status, local_notes = settle(capsys, provinces[layout], tmp_path / "local", policy, *options)
     assert status == 0, local_notes
-    status, dask_notes = settle(capsys, provinces[layout], tmp_path / "dask", policy, *options, "--engine", "dask",
-                                "--scheduler", scheduler)
+    pieces = ("--partition-rows", 1_000) if layout in ("csv", "one_year") else ()   # several pieces a file
+    status, dask_notes = settle(capsys, provinces[layout], tmp_path / "dask", policy, *options, *pieces,
+                                "--engine", "dask", "--scheduler", scheduler)
     assert status == 0, dask_notes
     assert_same_outputs(tmp_path / "local", tmp_path / "dask")
-    assert dask_notes == local_notes and "invalid:duplicate_case_id" in local_notes
+    assert dask_notes == local_notes
+    if layout == "one_year":
+        assert "weights calibrated on the settlement year itself" in local_notes
+        assert "settlement year itself for pool(s) 370100, 370200" in local_notes   # a note listing pools
+    else:
+        assert "invalid:duplicate_case_id" in local_notes
     assert not [p for p in (tmp_path / "dask").iterdir() if p.name.startswith(".")]   # scratch removed
 
 
@@ -153,6 +176,7 @@ def test_approvals_and_deductions(provinces, scheduler, tmp_path, capsys):
 @pytest.mark.parametrize("options, message", [
     (("--memory-limit", "4GB"), "--memory-limit: only with --engine dask"),
     (("--scratch", "somewhere"), "--scratch: only with --engine dask"),
+    (("--partition-rows", "10"), "--partition-rows: only with --engine dask"),
     (("--workers", "2"), "--workers: only with --engine dask"),
 ])
 def test_options_are_checked(options, message, provinces, tmp_path, capsys):
