@@ -433,6 +433,28 @@ def _hospital_regions(source) -> dict:
     return dict(zip(table["hospital_id"].astype(str), table["region"].astype(str)))
 
 
+BYTES_PER_STAY = 400   # the local engine's peak memory per stay of a province, history included (settlement
+                       # of 20M stays: 6.2 GB), with the per-stay table written by the task
+
+
+def _check_worker_memory(client, areas: list[str], task: np.ndarray, stays: np.ndarray) -> None:
+    """Stop before settling when a pooling area needs more memory than a worker has: an area is settled
+    whole by one worker (see the module docstring)."""
+    limits = [w.get("memory_limit") or 0 for w in client.scheduler_info(n_workers=-1)["workers"].values()]
+    if not limits or min(limits) <= 0:
+        return
+    per_task = np.bincount(task, weights=stays, minlength=len(areas))
+    need = per_task * BYTES_PER_STAY
+    limit = max(limits) * 0.9   # a worker is restarted at 95 % of its limit
+    if (need > limit).any():
+        k = int(np.argmax(need))
+        from dask.utils import format_bytes
+        raise UsageError(f"pooling area {areas[k]} holds {int(per_task[k]):,} stays (history included): settling "
+                         f"it takes about {format_bytes(need[k])} in one worker, above what the largest worker "
+                         f"has ({format_bytes(max(limits))}); an area is settled whole by one worker: give fewer "
+                         f"workers more memory (--workers, --memory-limit), or a cluster with larger workers")
+
+
 def _unassessed(policy: Policy) -> Policy:
     """``policy`` without coefficients from indicators (its assessment coefficients by hospital kept)."""
     rules = type(policy.settlement.assessment_indicators)()
@@ -510,6 +532,9 @@ def _settle(client, source, policy: Policy, output: Path, scratch: Path, fmt: st
     task_of_area = {area: k for k, area in enumerate(areas)}
     check_area_figures(policy, np.asarray(areas, dtype=object))   # as a settlement of all the areas checks them
     check_budget_point_values(policy, np.asarray(areas, dtype=object))
+    kept = counts[counts["year"] <= settle_year]
+    _check_worker_memory(client, areas, kept["area"].map(lambda a: task_of_area.get(a, 0)).to_numpy(),
+                         kept["stays"].to_numpy())
     with stage("scan"):
         moved = _repeated_elsewhere(scans, task_of_area, source)
         own_area = {}

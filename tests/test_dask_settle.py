@@ -296,3 +296,18 @@ def test_timings_and_the_workbook_per_case_sheet(provinces, scheduler, tmp_path,
     sheets = openpyxl.load_workbook(output / "settlement.xlsx", read_only=True)
     stays = len(pd.read_parquet(output / "cases.parquet"))
     assert sheets["cases"].max_row == stays + 1
+
+
+def test_an_area_larger_than_a_worker_is_refused_before_settling():
+    """An area is settled whole by one worker: one that cannot hold it stops the run first, saying so."""
+    from drgdip.budget.on_cluster import BYTES_PER_STAY, _check_worker_memory
+    from drgdip.core.errors import UsageError
+
+    class Client:   # what the check reads of a client: its workers' memory limits
+        def scheduler_info(self, n_workers):
+            return {"workers": {"a": {"memory_limit": 4 << 30}, "b": {"memory_limit": 4 << 30}}}
+
+    fits = (4 << 30) * 0.9 // BYTES_PER_STAY
+    _check_worker_memory(Client(), ["370100", "370200"], np.array([0, 1, 1]), np.array([fits, fits // 2, fits // 2]))
+    with pytest.raises(UsageError, match=r"pooling area 370200 holds [0-9,]+ stays .* settled whole by one worker"):
+        _check_worker_memory(Client(), ["370100", "370200"], np.array([0, 1, 1]), np.array([10, fits, 1]))
