@@ -156,14 +156,33 @@ def _scan_unit(unit: Unit, policy: Policy, hospital_region: dict) -> tuple:
     code into the unit's area labels), to find ids repeated across areas; the area labels."""
     table = _read_unit(unit, KEY_COLUMNS + ("case_id",))
     areas, years = _area_keys(table, policy, hospital_region, unit.file)
-    hospitals = table.column("hospital_id").to_pandas().astype("string").fillna("").to_numpy(dtype=object) \
-        if "hospital_id" in table.column_names else np.full(len(areas), "", dtype=object)
-    counts = pd.DataFrame({"area": areas, "year": years, "hospital_id": hospitals}).value_counts() \
-        .rename("stays").reset_index()
-    ids = table.column("case_id").to_pandas().astype("string").fillna("").to_numpy(dtype=object) \
-        if "case_id" in table.column_names else np.full(len(areas), "", dtype=object)
-    codes, labels = pd.factorize(areas)
-    return counts, pd.util.hash_array(ids), codes.astype(np.int32), np.asarray(labels, dtype=object)
+    area_codes, area_labels = pd.factorize(areas)
+    hospital_codes, hospital_labels = _text_codes(table, "hospital_id")
+    year_codes, year_values = pd.factorize(years)
+    key = (area_codes.astype(np.int64) * len(year_values) + year_codes) * (len(hospital_labels) + 1) + hospital_codes
+    keys, stays = np.unique(key, return_counts=True)
+    counts = pd.DataFrame({"area": np.asarray(area_labels, dtype=object)[keys // (len(hospital_labels) + 1)
+                                                                         // max(len(year_values), 1)],
+                           "year": np.asarray(year_values)[(keys // (len(hospital_labels) + 1))
+                                                           % max(len(year_values), 1)],
+                           "hospital_id": np.append(hospital_labels, "")[keys % (len(hospital_labels) + 1)],
+                           "stays": stays})
+    if "case_id" in table.column_names:
+        ids = table.column("case_id").cast(pa.string()).fill_null("").to_numpy(zero_copy_only=False)
+    else:
+        ids = np.full(len(areas), "", dtype=object)
+    return counts, pd.util.hash_array(ids.astype(object), categorize=False), area_codes.astype(np.int32), \
+        np.asarray(area_labels, dtype=object)
+
+
+def _text_codes(table: pa.Table, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """(each row's code of ``column`` as text, the number of values for a missing one; the values)."""
+    if column not in table.column_names:
+        return np.zeros(table.num_rows, dtype=np.int64), np.zeros(0, dtype=object)
+    encoded = pa.compute.dictionary_encode(table.column(column).cast(pa.string())).combine_chunks()
+    labels = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+    codes = encoded.indices.fill_null(len(labels)).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, labels
 
 
 def _repeated_elsewhere(scans: list[tuple], task_of_area: dict, source) -> dict[int, int]:
@@ -216,14 +235,15 @@ def _split_unit(unit: Unit, policy: Policy, hospital_region: dict, task_of_area:
         for row in np.flatnonzero((years == settle_year) & pd.Series(ids).isin(approved).to_numpy()):
             found[task[row]].append(ids[row])
     table = table.append_column(POSITION, pa.array(np.arange(table.num_rows, dtype=np.int64) + unit.position))
-    table = _plain(table)
+    order = np.argsort(task, kind="stable")   # the rows task by task, in input order within each: one take
+    table = _plain(table).take(pa.array(order))
+    bounds = np.searchsorted(task[order], np.arange(len(found) + 1))
     rows = []
     for k in range(len(found)):
-        mine = np.flatnonzero(task == k)
-        rows.append((len(mine), found[k]))
-        if len(mine):
-            pq.write_table(table.take(pa.array(mine)), Path(scratch) / f"task-{k:05d}" / "cases" /
-                           f"unit-{unit.number:06d}.parquet", compression="zstd")
+        rows.append((int(bounds[k + 1] - bounds[k]), found[k]))
+        if bounds[k + 1] > bounds[k]:
+            pq.write_table(table.slice(bounds[k], bounds[k + 1] - bounds[k]), Path(scratch) / f"task-{k:05d}" /
+                           "cases" / f"unit-{unit.number:06d}.parquet", compression="zstd")
     return rows
 
 
