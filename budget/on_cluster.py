@@ -329,9 +329,15 @@ def _calibration_table(parts: list[tuple[pd.DataFrame, bool]]) -> tuple[pd.DataF
                                               and all(isinstance(c, str) for c in part[column].cat.categories)
                                               else part[column].astype("string")).astype(dtype)})
                       for part in chosen]
-    stays = pd.concat(chosen, ignore_index=True)
-    order = np.argsort(stays[POSITION].to_numpy(), kind="stable")
-    return stays.drop(columns=POSITION).take(order).reset_index(drop=True), on_year
+    order = np.argsort(np.concatenate([part[POSITION].to_numpy() for part in chosen]), kind="stable")
+    columns = {}
+    for name in [c for c in chosen[0].columns if c != POSITION]:   # column by column: each held twice at most
+        values = [part.pop(name).array for part in chosen]
+        columns[name] = pd.api.types.union_categoricals(values).take(order) \
+            if isinstance(values[0], pd.Categorical) else \
+            pd.concat([pd.Series(v, copy=False) for v in values], ignore_index=True).array.take(order)
+        del values
+    return pd.DataFrame(columns, copy=False), on_year
 
 
 def _settle_task(task: tuple, policy: Policy, options: dict, moved: dict) -> dict:
