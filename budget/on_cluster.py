@@ -50,7 +50,7 @@ from drgdip.budget.pipeline import (NO_HISTORY_TO_CALIBRATE, OUTPATIENT_COLUMNS,
                                     fit_weights, prepare_province)
 from drgdip.budget.policy import Policy
 from drgdip.budget.point_value import check_budget_point_values
-from drgdip.budget.pools import area_of_regions, check_area_figures
+from drgdip.budget.pools import STATUS_CROSS_PROVINCE, STATUS_OTHER_REGION, area_of_regions, check_area_figures
 from drgdip.budget.remote import clearing_matrix
 from drgdip.core.cluster import ordered_results
 from drgdip.core.datasets import open_dataset
@@ -274,24 +274,31 @@ def _task_directories(source, scratch: Path, tasks: int) -> None:
         (directory / "province.json").write_text(json.dumps(info), encoding="utf-8")
 
 
-def _task_visits(task: tuple[str, list[str]], source: str) -> None:
-    """The outpatient bills at one task's hospitals (``task``: its directory, its hospital ids), the columns
-    settlement reads, written into its province: day care merges a bill only into a stay at its hospital."""
-    directory, hospitals = task
+def _task_visits(tasks: list[tuple[str, list[str]]], source: str) -> None:
+    """The outpatient bills at the hospitals of some tasks (``tasks``: each one's directory and hospital ids),
+    the columns settlement reads, read once and written into each task's province: day care merges a bill
+    only into a stay at its hospital."""
     found = find_table(Path(source), VISITS)
     if found is None:
         return
     columns = [c for c in table_columns(found) if c in OUTPATIENT_COLUMNS]
     if "hospital_id" not in columns:
-        os.symlink(Path(found).resolve(), Path(directory) / Path(found).name, target_is_directory=Path(found).is_dir())
+        for directory, _ in tasks:
+            os.symlink(Path(found).resolve(), Path(directory) / Path(found).name,
+                       target_is_directory=Path(found).is_dir())
         return
+    wanted = sorted({hospital for _, hospitals in tasks for hospital in hospitals})
     if table_format(found) in ("parquet", "dataset"):
         visits = pa.dataset.dataset(str(found), format="parquet", partitioning="hive").to_table(
-            columns=columns, filter=pa.compute.field("hospital_id").cast(pa.string()).isin(hospitals))
+            columns=columns, filter=pa.compute.field("hospital_id").cast(pa.string()).isin(wanted))
     else:
         frame = read_table(found, what=VISITS, columns=columns)
-        visits = arrow_table(frame[frame["hospital_id"].astype("string").isin(hospitals).to_numpy()])
-    pq.write_table(_plain(visits), Path(directory) / f"{VISITS}.parquet", compression="zstd")
+        visits = arrow_table(frame[frame["hospital_id"].astype("string").isin(wanted).to_numpy()])
+    visits = _plain(visits)
+    hospital = visits.column("hospital_id").cast(pa.string())
+    for directory, hospitals in tasks:
+        mine = visits.filter(pa.compute.is_in(hospital, value_set=pa.array(hospitals, pa.string())))
+        pq.write_table(mine, Path(directory) / f"{VISITS}.parquet", compression="zstd")
 
 
 def _positions(directory: Path) -> np.ndarray:
@@ -363,7 +370,8 @@ def _settle_task(task: tuple, policy: Policy, options: dict, moved: dict) -> dic
     if len(cases):
         with TableWriter(out_file) as writer:
             writer.write(_plain(arrow_table(cases)))
-    firsts = {name: _first_positions(cases, name) for name in ("region", "insured_region", "hospital_id")}
+    firsts = {name: _first_positions(cases, name) for name in ("region", "insured_region", "hospital_id",
+                                                                "outlier_class", "settle_status")}
     here = np.isin(positions, np.fromiter(moved, dtype=np.int64, count=len(moved)))
     statuses = dict(zip(positions[here].tolist(), cases["settle_status"].astype(str).to_numpy()[here].tolist())) \
         if here.any() and "settle_status" in cases.columns else {}
@@ -589,9 +597,10 @@ def _settle(client, source, policy: Policy, output: Path, scratch: Path, fmt: st
         task_hospitals = [set() for _ in areas]
         for area, ids in hospitals_of_area.items():
             task_hospitals[task_of_area.get(area, 0)].update(str(h) for h in ids if h != "")
+        tasks = [(d, sorted(h)) for d, h in zip(directories, task_hospitals)]
+        batches = max(1, min(len(tasks), 2 * sum(client.nthreads().values())))   # the bills read once a batch
         with stage("visits"):
-            for _ in ordered_results(client, _task_visits, [(d, sorted(h)) for d, h in zip(directories,
-                                                                                            task_hospitals)],
+            for _ in ordered_results(client, _task_visits, [tasks[k::batches] for k in range(batches)],
                                      str(source)):
                 pass
     options = {**options, "year": settle_year}
@@ -671,6 +680,8 @@ def _merged(results: list[dict], warnings: list[str], own_area: dict, scratch: P
     said = _merged_warnings([p.warnings[:r["prepared_notes"]] for p, r in zip(parts, results)], source) + warnings \
         + _merged_warnings([p.warnings[r["prepared_notes"]:] for p, r in zip(parts, results)], source)
     summary = _union_concat([p.summary for p in parts])
+    summary = summary[_summary_columns(list(summary.columns), {name: _ranks([r["firsts"][name] for r in results])
+                                                              for name in ("outlier_class", "settle_status")})]
     for position, status in ((p, s) for r in results for p, s in r["moved"].items()):
         if status != "ok" and f"cases_{status}" in summary.columns:   # counted in its own area
             summary.loc[summary["area"].astype(str) == own_area[position], f"cases_{status}"] += 1
@@ -678,6 +689,26 @@ def _merged(results: list[dict], warnings: list[str], own_area: dict, scratch: P
                       summary=summary, pools=_concat([p.pools for p in parts]),
                       monthly=_monthly([p.monthly for p in parts]), clearing_matrix=clearing_matrix(clearing),
                       warnings=tuple(said), indicators=indicators)
+
+
+def _summary_columns(columns: list[str], ranks: dict) -> list[str]:
+    """The summary's columns in the local engine's order: its own, then a share per outlier class and a count
+    per status left out, each in the order the classes and statuses first occur among the stays (the two
+    out-of-scope statuses, which settlement adds, last when no stay read in has them)."""
+    shares = [c for c in columns if c.startswith("share_")]
+    counts = [c for c in columns if c.startswith("cases_")]
+    added = (STATUS_CROSS_PROVINCE, STATUS_OTHER_REGION)
+    late = len(ranks["settle_status"])
+
+    def status_rank(column: str) -> tuple:
+        label = column[len("cases_"):]
+        if label in added:
+            return (late + added.index(label), 0)
+        return (int(ranks["settle_status"].get(label, late - 1)), 0)
+
+    return [c for c in columns if c not in set(shares) | set(counts)] \
+        + sorted(shares, key=lambda c: int(ranks["outlier_class"].get(c[len("share_"):], len(shares)))) \
+        + sorted(counts, key=status_rank)
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:

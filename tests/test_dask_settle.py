@@ -311,3 +311,17 @@ def test_an_area_larger_than_a_worker_is_refused_before_settling():
     _check_worker_memory(Client(), ["370100", "370200"], np.array([0, 1, 1]), np.array([fits, fits // 2, fits // 2]))
     with pytest.raises(UsageError, match=r"pooling area 370200 holds [0-9,]+ stays .* settled whole by one worker"):
         _check_worker_memory(Client(), ["370100", "370200"], np.array([0, 1, 1]), np.array([10, fits, 1]))
+
+
+def test_summary_columns_in_the_order_classes_and_statuses_first_occur():
+    """An area without low outliers still puts the province's share_low where the local engine does."""
+    from drgdip.budget.on_cluster import _summary_columns
+
+    ranks = {"outlier_class": pd.Series({"normal": 0, "low": 1, "high": 2}),
+             "settle_status": pd.Series({"ok": 0, "invalid:fund_above_cost": 1, "merged": 2,
+                                         "out_of_scope:region": 3})}
+    columns = ["area", "cases", "share_normal", "share_high", "cases_merged", "cases_out_of_scope:cross_province",
+               "cases_out_of_scope:region", "share_low", "cases_invalid:fund_above_cost"]
+    assert _summary_columns(columns, ranks) == [
+        "area", "cases", "share_normal", "share_low", "share_high", "cases_invalid:fund_above_cost", "cases_merged",
+        "cases_out_of_scope:cross_province", "cases_out_of_scope:region"]
