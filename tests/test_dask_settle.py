@@ -325,3 +325,23 @@ def test_summary_columns_in_the_order_classes_and_statuses_first_occur():
     assert _summary_columns(columns, ranks) == [
         "area", "cases", "share_normal", "share_low", "share_high", "cases_invalid:fund_above_cost", "cases_merged",
         "cases_out_of_scope:cross_province", "cases_out_of_scope:region"]
+
+
+def test_scenarios_prepare_a_province_given_as_a_dask_frame(scheduler):
+    """prepare_province (what simulate settles many times) takes a Dask DataFrame too, computed into memory."""
+    import dask.dataframe as dd
+
+    from drgdip.budget import load_policy
+    from drgdip.simulate import prepare_province, simulate
+    from drgdip.simulate.scenarios import Scenario
+    from drgdip.synth.province import generate_province
+
+    province = generate_province(DEMO_SCHEME_DIR, cases=3_000, hospitals=6, regions=2, seed=9)
+    policy = load_policy(PANZHIHUA)
+    scenarios = [Scenario("level3_up", {"points.hospital_coef.by_level.3": 1.1})]
+    local = simulate(prepare_province(province, policy), policy, scenarios=scenarios)
+    with distributed.Client(scheduler):
+        lazy = replace(province, cases=dd.from_pandas(province.cases, npartitions=4))
+        from_dask = simulate(prepare_province(lazy, policy), policy, scenarios=scenarios)
+    pd.testing.assert_frame_equal(from_dask.hospitals, local.hospitals, check_exact=True)
+    pd.testing.assert_frame_equal(from_dask.scenarios, local.scenarios, check_exact=True)

@@ -55,6 +55,24 @@ class Province:
         return f"Province({', '.join(parts)})"
 
 
+def _computed(source):
+    """``source`` with a Dask DataFrame (itself, or its tables) computed into pandas: a province read into
+    memory (a preparation for scenarios) is held whole (settling one area by area:
+    :mod:`drgdip.budget.on_cluster`)."""
+    from drgdip.core.cluster import is_dask_frame
+    if is_dask_frame(source):
+        return source.compute()
+    if isinstance(source, Mapping) and any(is_dask_frame(source.get(name)) for name in TABLE_NAMES):
+        return {**source, **{name: source[name].compute() for name in TABLE_NAMES if is_dask_frame(source.get(name))}}
+    if not isinstance(source, (str, Path, Mapping)) and any(is_dask_frame(getattr(source, name, None))
+                                                            for name in TABLE_NAMES):
+        tables = {name: getattr(source, name, None) for name in TABLE_NAMES}
+        return Province(**{name: table.compute() if is_dask_frame(table) else table for name, table in tables.items()},
+                        info=dict(getattr(source, "info", None) or {}),
+                        source=getattr(source, "source", "<province>"))
+    return source
+
+
 def read_province(source, *, tables: Iterable[str] = TABLE_NAMES,
                   columns: Mapping[str, Iterable[str]] | None = None, categorical: Iterable[str] = (),
                   filters=None, dtypes: Mapping[str, Mapping[str, str]] | None = None) -> Province:
@@ -63,13 +81,15 @@ def read_province(source, *, tables: Iterable[str] = TABLE_NAMES,
     Parameters
     ----------
     source : directory (layout above), cases file, DataFrame, Province, a mapping or an object with
-        ``cases`` (and optionally ``hospitals``, ``outpatient``, ``day_ward_visits``, ``info``).
+        ``cases`` (and optionally ``hospitals``, ``outpatient``, ``day_ward_visits``, ``info``); a Dask
+        DataFrame in their place is computed into memory.
     tables : which tables of a directory to read (``cases`` always); the others are None.
     columns : per table, the columns to read (a table not named: all).
     categorical : columns read from Parquet as categoricals (in any table).
     filters : pyarrow row filters for a Parquet cases file (e.g. the years wanted).
     dtypes : per table, column -> dtype to convert to after reading (as the writer of the files declared).
     """
+    source = _computed(source)
     if isinstance(source, Province):
         return source
     if isinstance(source, pd.DataFrame):
