@@ -1,24 +1,30 @@
 """A province settled on a Dask cluster, pooling area by pooling area (``drgdip settle --engine dask``).
 
 A settlement does not cross pooling areas: each area has its own budget, reserve, pools and point
-values, its hospitals and their stays (day care merges stays at one hospital), and the history of its
-pools. Two things are province-wide: the weight table, when the policy calibrates it on the history,
-and the indicators by level and by region. So the engine
+values, its hospitals and their stays (day care merges stays and outpatient bills at one hospital), and
+the history of its pools. What is province-wide is done here, over all areas: the weight table when the
+policy calibrates it; the indicators by level and by region (from the areas' exact sums); assessment
+coefficients that rank hospitals across areas; approval lists, deductions and per-area budget figures,
+checked against the whole province; a case id used in two areas. So the engine
 
-1. reads the region, hospital and year of every stay, piece by piece on the workers, and makes one
-   task per pooling area with stays in the settlement year (stays of no such area go with the first);
+1. reads the region, hospital, year and case id of every stay, piece by piece on the workers, and makes
+   one task per pooling area with stays in the settlement year (stays of no such area go with the
+   first; a stay whose case id an earlier stay of another area has goes with that stay, where the local
+   engine's rule leaves it out);
 2. writes each piece's stays, task by task, into a scratch province per task, in input order, each with
-   its input position (``_position``);
+   its input position (``_position``), beside the hospitals and the outpatient bills of its hospitals;
 3. when the weights are calibrated, each task prepares its area and returns the stays they are
    calibrated on; put back in input order here, they give the local engine's table;
-4. each task settles its area with the local engine (:func:`drgdip.budget.pipeline.settle_province`)
-   and that table, writes its per-stay table, and returns its other tables, the exact sums of its
-   indicators and its warnings;
+4. each task settles its area with the local engine (:func:`drgdip.budget.pipeline.settle_once`) and
+   that table, writes its per-stay table, and returns its other tables, the exact sums of its
+   indicators and its notes;
 5. here the areas' tables are put together in the local engine's order, the indicators worked out from
-   their sums, and the per-stay tables merged back into input order as the output is written.
+   their sums, the notes merged, and the per-stay tables merged back into input order as the output is
+   written.
 
 Every table equals the local engine's (tests compare them); the per-stay table is never in one
-process's memory. A task is pure (its inputs are files): one lost with its worker is run again by Dask.
+process's memory, but each area is in one worker's (:data:`BYTES_PER_STAY`). A task is pure (its
+inputs are files): one lost with its worker is run again by Dask.
 """
 
 from __future__ import annotations
