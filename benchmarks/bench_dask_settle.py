@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.bench_dask import _two_workers
 from benchmarks.bench_province import NATIONAL_SCHEME_DIR, POLICY
 from drgdip.cli import main
 
@@ -42,15 +43,6 @@ def _settle(province, output, *extra) -> None:
         status = main(["settle", "--policy", str(POLICY), "--input", str(province), "--output", str(output),
                        "--no-excel", *map(str, extra)])
     assert status == 0
-
-
-@contextlib.contextmanager
-def _two_workers():
-    import distributed
-
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None,
-                                  silence_logs=50) as cluster:
-        yield cluster.scheduler_address
 
 
 @pytest.fixture(scope="module")

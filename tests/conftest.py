@@ -105,3 +105,13 @@ def report_outputs(demo_province_dir, tmp_path_factory):
     assert main(["simulate", "--policy", policy, "--scenarios", str(scenarios), "--input", str(demo_province_dir),
                  "--output", str(simulated), "--no-progress", "--report"]) == 0
     return settled, simulated
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """The address of a local Dask cluster of two thread workers (reached as a remote cluster is)."""
+    import distributed
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
+                                  dashboard_address=None) as cluster:
+        yield cluster.scheduler_address

@@ -53,14 +53,6 @@ def scheme_loaded_once(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def scheduler():
-    """The address of a local cluster of two thread workers."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
-                                  dashboard_address=None) as cluster:
-        yield cluster.scheduler_address
-
-
-@pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     """The public corpus as one Parquet file (row groups of 10,000 rows) and as a directory of 7 uneven
     Parquet files."""

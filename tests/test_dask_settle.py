@@ -31,14 +31,6 @@ DEMO_DIP = REPO / "data" / "demo" / "dip"
 
 
 @pytest.fixture(scope="module")
-def scheduler():
-    """The address of a local cluster of two thread workers (reached as a remote cluster is)."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
-                                  dashboard_address=None) as cluster:
-        yield cluster.scheduler_address
-
-
-@pytest.fixture(scope="module")
 def provinces(tmp_path_factory):
     """One synthetic province of 6 regions in three layouts; one stay of the last year records more fund
     than cost (left out with a note naming its file and row), two repeat a case id of another region."""
