@@ -37,8 +37,8 @@ def register(subparsers) -> None:
                         help="with --engine dask: stays each task reads of a single Parquet or CSV cases file "
                              "(default 1M; a directory of Parquet files is read part file by part file)")
     parser.add_argument("--scratch", metavar="DIR",
-                        help="with --engine dask: where the pooling areas' provinces are written while they are "
-                             "settled, a directory every worker reaches (default: inside the output directory)")
+                        help="with --engine dask: a directory every worker reaches, in which the pooling areas' "
+                             "provinces are written while they are settled (default: the output directory)")
     parser.set_defaults(func=run_settle)
 
 

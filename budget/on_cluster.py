@@ -413,8 +413,8 @@ def settle_on_cluster(client, source, policy: Policy, output, *, scheme=None, di
                       piece_rows: int = PIECE_ROWS) -> ClusterSettlement:
     """Settle the province ``source`` (a directory, or a cases file) under ``policy`` on ``client``'s
     workers, pooling area by pooling area (see the module docstring), and write the per-stay table to
-    ``output/cases.<fmt>``; returns the other tables. ``scratch``: a directory every worker can reach for
-    the task provinces (default: beside the output), removed at the end. ``rows_named``: how messages name
+    ``output/cases.<fmt>``; returns the other tables. ``scratch``: a directory every worker can reach, in
+    which the task provinces are written (default: the output directory) and removed at the end. ``rows_named``: how messages name
     the input (a DataFrame's name) instead of its files; ``clock`` records each phase (the client's memory);
     ``piece_rows``: stays a task reads of a single Parquet or CSV file (a dataset is read part file by part
     file)."""
@@ -423,8 +423,8 @@ def settle_on_cluster(client, source, policy: Policy, output, *, scheme=None, di
     say = progress or (lambda text: None)
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
-    scratch = Path(scratch) if scratch is not None else output / f".drgdip-scratch-{uuid.uuid4().hex[:12]}"
-    scratch.mkdir(parents=True, exist_ok=False)
+    scratch = (Path(scratch) if scratch is not None else output) / f".drgdip-scratch-{uuid.uuid4().hex[:12]}"
+    scratch.mkdir(parents=True)
     named = rows_named or source
     try:
         return _settle(client, source, policy, output, scratch, fmt, say,
@@ -626,7 +626,7 @@ def _settle(client, source, policy: Policy, output: Path, scratch: Path, fmt: st
     if weights:   # hospitals are ranked within their level across areas: settled once to rank them
         with stage("assess"):
             first = list(ordered_results(client, _settle_task, tasks, _unassessed(policy), options, moved))
-            first = _merged(first, [], own_area, scratch, named)
+            first = _merged(first, [], own_area, named)
         scores = assessment_scores(first.indicators["indicators"], weights)
         policy = _unassessed(pipeline.assessed_policy(policy, scores))
         say("hospitals assessed")
@@ -634,7 +634,7 @@ def _settle(client, source, policy: Policy, output: Path, scratch: Path, fmt: st
         results = list(ordered_results(client, _settle_task, tasks, policy, options, moved))
     say("pooling areas settled")
     with stage("merge"):
-        settlement = _merged(results, warnings, own_area, scratch, named)
+        settlement = _merged(results, warnings, own_area, named)
     if scores is not None:
         per_hospital = settlement.indicators["indicators"]
         per_hospital["assessment_score"] = per_hospital["hospital_id"].astype(str).map(scores).to_numpy()
@@ -657,7 +657,7 @@ def _calibrated(directory: str, policy: Policy, options: dict) -> bool:
 
 # ---------------------------------------------------------------------------------------- putting together
 
-def _merged(results: list[dict], warnings: list[str], own_area: dict, scratch: Path, source) -> Settlement:
+def _merged(results: list[dict], warnings: list[str], own_area: dict, source) -> Settlement:
     """The settlement of the whole province from its tasks' results, in the local engine's order
     (``own_area``: the pooling area of each stay settled in another area's task, which counts it)."""
     parts = [r["tables"] for r in results]

@@ -279,10 +279,12 @@ def test_assessment_from_indicators(provinces, scheduler, tmp_path):
 def test_timings_and_the_workbook_per_case_sheet(provinces, scheduler, tmp_path, capsys):
     import openpyxl
 
-    output = tmp_path / "dask"
+    output, scratch = tmp_path / "dask", tmp_path / "scratch"
+    scratch.mkdir()   # a directory of the user's: the areas' provinces go inside it, and are removed
     assert main(["settle", "--policy", str(PANZHIHUA), "--input", str(provinces["single"]), "--output", str(output),
                  "--engine", "dask", "--scheduler", scheduler, "--timings", "--excel-case-rows", "100000",
-                 "--lang", "en"]) == 0
+                 "--lang", "en", "--scratch", str(scratch)]) == 0
+    assert scratch.is_dir() and not list(scratch.iterdir())
     printed = capsys.readouterr().out
     assert "settle areas" in printed and "write stays" in printed
     sheets = openpyxl.load_workbook(output / "settlement.xlsx", read_only=True)
