@@ -56,56 +56,46 @@ def run_settle(args, out=None) -> int:
         if given is not None and args.engine != "dask":
             raise UsageError(f"{option}: only with --engine dask")
     policy = load_policy(args.policy)
-    if args.engine == "dask":
-        return _settle_on_cluster(args, policy, spec, out, started)
     clock = StageClock(progress=sys.stderr if sys.stderr.isatty() else None, command="drgdip settle")
     try:
-        settlement = settle_province(args.input, policy, **province_options(args), clock=clock)
-        with clock.stage("write"):
-            paths = write_settlement(settlement, args.output, fmt=args.format, excel=not args.no_excel,
-                                     lang=args.lang, excel_case_rows=args.excel_case_rows)
+        if args.engine == "dask":
+            settlement, stays, paths = _settle_on_cluster(args, policy, spec, clock)
+        else:
+            settlement = settle_province(args.input, policy, **province_options(args), clock=clock)
+            stays = len(settlement.cases)
+            with clock.stage("write"):
+                paths = write_settlement(settlement, args.output, fmt=args.format, excel=not args.no_excel,
+                                         lang=args.lang, excel_case_rows=args.excel_case_rows)
     finally:
         clock.done()
     print(format_settlement_summary(settlement), file=out)
     seconds = time.perf_counter() - started
-    print(f"settled {len(settlement.cases):,} stays of {len(settlement.hospitals):,} hospitals in "
-          f"{seconds:.1f} s; wrote {len(paths)} files to {args.output}", file=out)
+    print(f"settled {stays:,} stays of {len(settlement.hospitals):,} hospitals in {seconds:.1f} s"
+          f"{' on Dask' if args.engine == 'dask' else ''}; wrote {len(paths)} files to {args.output}", file=out)
     if args.timings:
         print(clock.table(), file=out)
     return 0
 
 
-def _settle_on_cluster(args, policy, spec, out, started: float) -> int:
-    """``drgdip settle --engine dask``: the same tables, pooling area by pooling area on a Dask cluster."""
+def _settle_on_cluster(args, policy, spec, clock) -> tuple:
+    """``drgdip settle --engine dask``: the same tables, pooling area by pooling area on a Dask cluster;
+    returns (the settlement without its per-stay table, the number of stays settled, the files written)."""
     from drgdip.budget.on_cluster import settle_on_cluster
-    from drgdip.budget.report import format_settlement_summary, write_settlement
+    from drgdip.budget.report import write_settlement
     from drgdip.core.cluster import dask_client, describe
     from drgdip.core.tables import read_table
-    from drgdip.core.timing import StageClock
 
     progress = (lambda text: print(f"drgdip settle: {text}", file=sys.stderr)) if sys.stderr.isatty() else None
-    clock = StageClock(progress=sys.stderr if sys.stderr.isatty() else None, command="drgdip settle")
-    try:
-        with dask_client(spec) as client:
-            if progress:
-                progress(describe(client))
-            result = settle_on_cluster(client, args.input, policy, args.output, fmt=args.format,
-                                       scratch=args.scratch, progress=progress, clock=clock,
-                                       **province_options(args), **({"piece_rows": args.partition_rows}
-                                                                    if args.partition_rows is not None else {}))
-        settlement = result.settlement
-        if 0 < result.stays <= args.excel_case_rows and not args.no_excel:   # the workbook's per-case sheet
-            settlement = replace(settlement, cases=read_table(result.paths["cases"], what="cases"))
-        with clock.stage("write"):
-            paths = write_settlement(settlement, args.output, fmt=args.format, excel=not args.no_excel,
-                                     lang=args.lang, excel_case_rows=args.excel_case_rows, cases=False)
-    finally:
-        clock.done()
-    paths.update(result.paths)
-    print(format_settlement_summary(settlement), file=out)
-    seconds = time.perf_counter() - started
-    print(f"settled {result.stays:,} stays of {len(settlement.hospitals):,} hospitals in {seconds:.1f} s "
-          f"on Dask; wrote {len(paths)} files to {args.output}", file=out)
-    if args.timings:
-        print(clock.table(), file=out)
-    return 0
+    with dask_client(spec) as client:
+        if progress:
+            progress(describe(client))
+        result = settle_on_cluster(client, args.input, policy, args.output, fmt=args.format, scratch=args.scratch,
+                                   progress=progress, clock=clock, **province_options(args),
+                                   **({"piece_rows": args.partition_rows} if args.partition_rows is not None else {}))
+    settlement = result.settlement
+    if 0 < result.stays <= args.excel_case_rows and not args.no_excel:   # the workbook's per-case sheet
+        settlement = replace(settlement, cases=read_table(result.paths["cases"], what="cases"))
+    with clock.stage("write"):
+        paths = write_settlement(settlement, args.output, fmt=args.format, excel=not args.no_excel,
+                                 lang=args.lang, excel_case_rows=args.excel_case_rows, cases=False)
+    return settlement, result.stays, {**paths, **result.paths}
