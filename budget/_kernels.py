@@ -25,7 +25,7 @@ from numba import njit, prange
 
 __all__ = ["StayArrays", "PoolPrices", "PoolSums", "StayWeights", "HospitalSums", "StayPayments", "Sharing",
            "BASIS_CODES", "chunk_bounds", "pool_sums", "stay_weights", "share_grouped", "largest_remainder",
-           "hospital_sums", "pair_counts", "year_sums", "fixed_values", "usable_years"]
+           "hospital_sums", "pair_counts", "year_sums", "history_sums", "fixed_values", "usable_years"]
 
 N_BUCKETS = 1 << 12
 PARALLEL_MIN_STAYS = 200_000   # items from which a kernel runs on threads
@@ -212,6 +212,17 @@ def _add_fixed(cells, k, value):
     cells[2, k] += np.int64((scaled - high) * FRACTION_ONE)
 
 
+@njit(cache=True, inline="always")
+def _add_fixed_words(words, at, value):
+    """:func:`_add_fixed` into ``words[at:at + FIXED_WORDS]`` (one cell's words side by side)."""
+    whole = np.floor(value)
+    scaled = (value - whole) * FRACTION_ONE
+    high = np.floor(scaled)
+    words[at] += np.int64(whole)
+    words[at + 1] += np.int64(high)
+    words[at + 2] += np.int64((scaled - high) * FRACTION_ONE)
+
+
 @njit(cache=True)
 def _fixed_values(cells):
     """The fixed-point sums of ``cells`` (int64[FIXED_WORDS, m]) as float64[m]."""
@@ -356,8 +367,8 @@ def _hospital_sums(bounds, stays, stay_gross, prices, row_of_pair, n_rows, n_hos
     ----------
     bounds : int64[n_chunks + 1]
     stays : StayArrays
-    stay_gross : int64[n]
-        Fen of each stay's share of its pool's money shared by points.
+    stay_gross : int64[n], or int64[0]
+        Fen of each stay's share of its pool's money shared by points (none: the sums without the shares).
     prices : PoolPrices
     row_of_pair : int64[n_areas * n_hospitals]
         Hospital row of each (area, hospital).
@@ -384,6 +395,7 @@ def _hospital_sums(bounds, stays, stay_gross, prices, row_of_pair, n_rows, n_hos
     fund_ratio = np.empty(n_out, dtype=np.float64)
     has_level = stays.hospital_level.shape[0] == n
     has_fund_part = stays.fund_part.shape[0] == n
+    has_gross = stay_gross.shape[0] == n
     for c in prange(n_chunks):
         for i in range(bounds[c], bounds[c + 1]):
             pool = stays.pool[i]
@@ -409,7 +421,8 @@ def _hospital_sums(bounds, stays, stay_gross, prices, row_of_pair, n_rows, n_hos
                 if insured < 0:
                     insured = stays.region[i]
                 ratio = prices.fund_ratio[pool, insured]
-                due = stay_gross[i] - patient_share if prices.basis == BASIS_PATIENT_SHARE else stay_gross[i]
+                gross = stay_gross[i] if has_gross else 0
+                due = gross - patient_share if prices.basis == BASIS_PATIENT_SHARE else gross
                 budget_value = prices.budget_point_value[pool]
                 if np.isnan(budget_value):
                     budget_value = 0.0
@@ -800,6 +813,61 @@ def _year_sums(bounds, group, hospital, usable, year, first_year, n_years, value
 year_sums = threaded_by_size(_year_sums)
 
 
+def _history_sums(bounds, group, hospital, use, year, first_year, n_years, value, points, n_groups, n_hospitals,
+                  out_usable):
+    """The history point value's sums in one pass over the stays it counts (in ``use``, with finite
+    points above 0): Σ points per (year, group, hospital) cell as exact fixed-point sums
+    (:func:`_year_sums`), Σ ``value`` too unless it is empty, and the number of such stays per year;
+    which stays it counts goes into ``out_usable``.
+
+    Parameters
+    ----------
+    bounds : int64[n_chunks + 1]
+    group, hospital : int64[n]
+    use : bool[n], or bool[0]: every stay
+    year : int64[n]
+        Year of each stay, within ``first_year .. first_year + n_years - 1``.
+    first_year, n_years : int
+    value : float64[n], or float64[0]: the points only
+    points : float64[n]
+    n_groups, n_hospitals : int
+    out_usable : bool[n]
+
+    Returns
+    -------
+    (int64[FIXED_WORDS, n_years * n_groups * n_hospitals] × 2, int64[n_years])
+        The words of the value sums (zeros without values) and of the points sums, cells in
+        (year, group, hospital) order, and the count of stays per year.
+    """
+    n_chunks = bounds.shape[0] - 1
+    n_cells = n_groups * n_hospitals
+    every = use.shape[0] == 0
+    with_value = value.shape[0] > 0
+    n_words = 2 * FIXED_WORDS if with_value else FIXED_WORDS
+    # a cell's words side by side: one cache line per stay
+    buffer = np.zeros((n_chunks, n_years * n_cells, n_words), dtype=np.int64)
+    count_buffer = np.zeros((n_chunks, n_years), dtype=np.int64)
+    for c in prange(n_chunks):
+        for i in range(bounds[c], bounds[c + 1]):
+            p = points[i]
+            ok = (every or use[i]) and p > 0.0 and p < np.inf
+            out_usable[i] = ok
+            if ok:
+                y = year[i] - first_year
+                cell = buffer[c, y * n_cells + group[i] * n_hospitals + hospital[i]]
+                _add_fixed_words(cell, 0, p)
+                if with_value:
+                    _add_fixed_words(cell, FIXED_WORDS, value[i])
+                count_buffer[c, y] += 1
+    words = _add_chunks(buffer)
+    values = np.ascontiguousarray(words[:, FIXED_WORDS:].T) if with_value else \
+        np.zeros((FIXED_WORDS, n_years * n_cells), dtype=np.int64)
+    return values, np.ascontiguousarray(words[:, :FIXED_WORDS].T), _add_chunks(count_buffer)
+
+
+history_sums = threaded_by_size(_history_sums)
+
+
 @njit(cache=True)
 def fixed_values(cells):
     """The fixed-point sums of ``cells`` (int64[FIXED_WORDS, m]) as float64[m]."""
@@ -997,31 +1065,51 @@ def _layout_kernel(region, insured, status, insurance, region_area, region_provi
     return area, pool, remote, pool_keys, area_ids
 
 
-@njit(cache=True)
-def _check_values(values):
-    """First NaN, infinite and negative positions of ``values`` (-1 when none) and the NaN count.
+def _check_chunks(bounds, values):
+    """Per chunk of ``values``: first NaN, infinite and negative positions (-1 when none) and NaN count.
 
     Parameters
     ----------
+    bounds : int64[n_chunks + 1]
     values : float64[n]
 
     Returns
     -------
-    (first_nan, first_inf, first_negative, n_nan)
+    int64[n_chunks, 4]
     """
-    first_nan = -1
-    first_inf = -1
-    first_neg = -1
-    n_nan = 0
-    for i in range(values.shape[0]):
-        v = values[i]
-        if np.isnan(v):
-            n_nan += 1
-            if first_nan < 0:
-                first_nan = i
-        elif np.isinf(v):
-            if first_inf < 0:
-                first_inf = i
-        elif v < 0.0 and first_neg < 0:
-            first_neg = i
-    return first_nan, first_inf, first_neg, n_nan
+    n_chunks = bounds.shape[0] - 1
+    out = np.empty((n_chunks, 4), dtype=np.int64)
+    for c in prange(n_chunks):
+        first_nan = -1
+        first_inf = -1
+        first_neg = -1
+        n_nan = 0
+        for i in range(bounds[c], bounds[c + 1]):
+            v = values[i]
+            if np.isnan(v):
+                n_nan += 1
+                if first_nan < 0:
+                    first_nan = i
+            elif np.isinf(v):
+                if first_inf < 0:
+                    first_inf = i
+            elif v < 0.0 and first_neg < 0:
+                first_neg = i
+        out[c, 0] = first_nan
+        out[c, 1] = first_inf
+        out[c, 2] = first_neg
+        out[c, 3] = n_nan
+    return out
+
+
+check_chunks = threaded_by_size(_check_chunks)
+
+
+def _check_values(values: np.ndarray) -> tuple[int, int, int, int]:
+    """First NaN, infinite and negative positions of ``values`` (float64[n]; -1 when none) and the NaN count."""
+    per_chunk = check_chunks(chunk_bounds(len(values), 1), values)
+    firsts = []
+    for column in range(3):
+        found = per_chunk[:, column][per_chunk[:, column] >= 0]
+        firsts.append(int(found[0]) if len(found) else -1)
+    return firsts[0], firsts[1], firsts[2], int(per_chunk[:, 3].sum())

@@ -355,13 +355,14 @@ def _settle(prepared: PreparedProvince, policy: Policy, frames: list, *, clock: 
             history_key = (points_key, hospital_key) if points_key is not None else None
             history, by_area, history_origin = _remembered(prepared.history_points, history_key, partial(
                 _history_points, prepared.kept_points, past, prepared.past_years, policy, table, settled_hospitals,
-                hospital_key))
+                hospital_key), release_first=True)
         del past
     with stage("points"), in_file(), rows_in_file({"<DataFrame>": settled_rows}, file=KEPT):
         current = frames.pop()
         frame, unknown, said, _, year_origin = _remembered(prepared.year_points, points_key, partial(
             _checked_year_points, current, policy, table, approved=prepared.approved, by_area=by_area,
-            drawn_from=_drawn_from(prepared, points_key, by_area), kept_points=prepared.kept_points))
+            drawn_from=_drawn_from(prepared, points_key, by_area), kept_points=prepared.kept_points),
+            release_first=True)
         del current
         if said:
             first = int(np.flatnonzero(unknown)[0])
@@ -449,7 +450,8 @@ def _history_points(kept_points: dict | None, past: pd.DataFrame, years: np.ndar
                                            recipe_parts=parts, memo=memo)
     if kept_points is not None:
         kept_points.pop(kind, None)
-        kept = keep_points(_coefficient_free_key(policy), parts, past, history, policy, table, KEPT, memo=memo)
+        kept = keep_points(_coefficient_free_key(policy), parts, past, history, policy, table, KEPT, memo=memo,
+                           history=True)
         if kept is not None:
             kept_points[kind] = kept
             return history, by_area, PointsOrigin(kept)
@@ -619,14 +621,17 @@ def _once(memory: dict | None, key, compute):
     return memory[key]
 
 
-def _remembered(memory: dict, key, compute):
+def _remembered(memory: dict, key, compute, *, release_first: bool = False):
     """``compute()``, or what it gave for the same ``key`` last time. Only the last result is kept, so a
     preparation holds at most one policy's points besides its stays (scenarios that change only the
-    budget or settlement rules share them)."""
+    budget or settlement rules share them). ``release_first``: let go of the last result before
+    computing the next (which does not read it), so that its memory serves the next."""
     if memory is None:
         return compute()
     if key is not None and key in memory:
         return memory[key]
+    if release_first:
+        memory.clear()
     value = compute()
     memory.clear()
     if key is not None:

@@ -19,10 +19,11 @@ from typing import Mapping
 
 import numpy as np
 
-from drgdip.budget._kernels import FIXED_WORDS, chunk_bounds, fixed_values, usable_years, year_sums
+from drgdip.budget._kernels import FIXED_WORDS, chunk_bounds, fixed_values, history_sums, usable_years, year_sums
 from drgdip.budget.frame import CaseArrays
 from drgdip.budget.money import round_fen
 from drgdip.budget.policy import PointValueRules, Policy
+from drgdip.core.buffers import reusable_array
 from drgdip.core.errors import UsageError
 
 __all__ = ["fund_ratio_table", "current_point_value", "history_point_value", "budget_point_values", "check_budget_point_values", "PoolValues", "row_sums", "pool_point_values"]
@@ -149,6 +150,15 @@ def _smoothed(num: np.ndarray, den: np.ndarray, rules: PointValueRules) -> np.nd
         return np.where(total_den > 0, total_num / total_den, np.nan)
 
 
+# (year, group, hospital) cells up to which the history point value's sums take one pass over the stays
+ONE_PASS_CELLS = 1 << 20
+
+
+def _span(year: np.ndarray) -> tuple[int, int]:
+    """(first, last) of the years, (0, 0) when none."""
+    return (int(year.min()), int(year.max())) if len(year) else (0, 0)
+
+
 def history_point_value(value: np.ndarray, points: np.ndarray, year: np.ndarray, group: np.ndarray,
                         hospital: np.ndarray, n_groups: int, n_hospitals: int, policy: Policy,
                         use: np.ndarray | None = None, *, wider: tuple | None = None, memo: dict | None = None):
@@ -165,34 +175,59 @@ def history_point_value(value: np.ndarray, points: np.ndarray, year: np.ndarray,
     depend on the order of the stays. ``wider``: (the wider group of each group, their number), e.g.
     each pool's pooling area: the value of each wider group too, from the same sums, returned second.
     ``memo``: a dict kept between calls over the same stays, values and groups (a scenario's other
-    points): the sums of the values are worked out again only when other stays count.
+    points): it keeps them typed for the kernel, and the sums of the values, which are worked out again
+    only when other stays count. The sums and the count of each year's stays take one pass over the
+    stays (:func:`~drgdip.budget._kernels.history_sums`).
     """
     weights = np.asarray(policy.budget_year_weights, dtype=np.float64)
     if memo is not None:   # the same stays' groups, hospitals and years each time: typed once
         typed = memo.get("typed")
         if typed is None or any(a is not b for a, b in zip(typed[0], (group, hospital, year))):
-            typed = memo["typed"] = ((group, hospital, year), tuple(_cells(a) for a in (group, hospital, year)))
+            typed = memo["typed"] = ((group, hospital, year), tuple(_cells(a) for a in (group, hospital, year)),
+                                     _span(year))
         group, hospital, year = typed[1]
-    year = _cells(year)
-    usable, first, counts = usable_years(np.zeros(0, dtype=bool) if use is None else use, _floats(points), year)
-    if not len(counts):
+        span = typed[2]
+    else:
+        group, hospital, year = _cells(group), _cells(hospital), _cells(year)
+        span = _span(year)
+    use = np.zeros(0, dtype=bool) if use is None else use
+    n_span = span[1] - span[0] + 1
+    if n_span * n_groups * n_hospitals <= ONE_PASS_CELLS:
+        cells = n_span * n_groups * n_hospitals
+        usable = reusable_array(memo.setdefault("buffers", {}) if memo is not None else None, "usable", len(group),
+                                np.bool_)
+        kept_sums = memo is not None and memo.get("shape") == (span, n_groups, n_hospitals)
+        # the values' sums change only with the stays counted: a scenario's new points seldom change those
+        bounds = chunk_bounds(len(group), (1 if kept_sums else 2) * FIXED_WORDS * cells)
+        num, den, counts = history_sums(bounds, group, hospital, use, year, span[0], n_span,
+                                        np.zeros(0) if kept_sums else _floats(value), _floats(points), n_groups,
+                                        n_hospitals, usable)
+        if kept_sums and not np.array_equal(memo["usable"], usable):
+            num = _year_sums(value, group, hospital, usable, year, span[0], n_span, n_groups, n_hospitals)
+        elif kept_sums:
+            num = memo["value_sums"]
+        if memo is not None:
+            memo.update(shape=(span, n_groups, n_hospitals), usable=usable, value_sums=num)
+        first = span[0]
+        num = num.reshape(FIXED_WORDS, n_span, n_groups, n_hospitals)
+        den = den.reshape(FIXED_WORDS, n_span, n_groups, n_hospitals)
+    else:   # a long span of years: which of them count first, then their sums
+        usable, first, counts = usable_years(use, _floats(points), year)
+        num = den = None
+    if not counts.any():
         nothing = np.full(n_groups, np.nan)
         return (nothing, np.full(wider[1], np.nan)) if wider is not None else nothing
     present = np.flatnonzero(counts) + first
     kept = present[-len(weights):]
-    first = int(kept[0])
-    year_weight = np.zeros(int(kept[-1]) - first + 1)
-    year_weight[kept - first] = weights[-len(kept):]
-    group, hospital = _cells(group), _cells(hospital)
-    shape = (first, len(year_weight), n_groups, n_hospitals)
-    num = None
-    if memo is not None and memo.get("shape") == shape and np.array_equal(memo["usable"], usable):
-        num = memo["value_sums"]
-    if num is None:
-        num = _year_sums(value, group, hospital, usable, year, first, len(year_weight), n_groups, n_hospitals)
-        if memo is not None:
-            memo.update(shape=shape, usable=usable, value_sums=num)
-    den = _year_sums(points, group, hospital, usable, year, first, len(year_weight), n_groups, n_hospitals)
+    year_weight = np.zeros(int(kept[-1]) - int(kept[0]) + 1)
+    year_weight[kept - kept[0]] = weights[-len(kept):]
+    if num is not None:
+        years = slice(int(kept[0]) - first, int(kept[-1]) - first + 1)
+        num, den = num[:, years], den[:, years]
+    else:
+        sums = [_year_sums(v, group, hospital, usable, year, int(kept[0]), len(year_weight), n_groups, n_hospitals)
+                for v in (value, points)]
+        num, den = sums
     by_group = _value_of(num, den, year_weight, policy.point_value)
     if wider is None:
         return by_group

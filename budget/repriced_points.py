@@ -18,7 +18,8 @@ import pandas as pd
 from drgdip.budget.daycare import PAID_BY_RULE, PAYMENTS
 from drgdip.budget.policy import Policy
 from drgdip.budget.stay_points import (POINT_COLUMNS, history_layout, history_point_values,
-                                       reference_point_values, with_payment_methods)
+                                       reference_point_values, stay_areas, with_payment_methods)
+from drgdip.core.buffers import warm_arrays
 from drgdip.core.errors import UsageError
 from drgdip.core.frames import with_columns
 from drgdip.pointvalue.repricing import PointsRecipe, points_recipe, repriced_points
@@ -61,15 +62,39 @@ class PointsOrigin:
 
 
 def keep_points(key, parts: list, stays: pd.DataFrame, result: pd.DataFrame, policy: Policy, table, file: str,
-                extra: tuple = (), memo: dict | None = None) -> KeptPoints | None:
+                extra: tuple = (), memo: dict | None = None, history: bool = False) -> KeptPoints | None:
     """The :class:`KeptPoints` of a run that gave ``result`` for ``stays`` (``parts``: its recipe parts;
-    ``key``: what its points depend on besides the stays and the coefficients, None: not comparable)."""
+    ``key``: what its points depend on besides the stays and the coefficients, None: not comparable).
+    ``history``: the stays are history, whose later runs keep only their points
+    (:func:`repriced_history`). The arrays later runs write into are made ready now, with this run, and
+    the day-care stays' payment methods learnt (:class:`DayPrices`)."""
     recipe = points_recipe(parts, stays, policy.points, table, file) if key is not None else None
     if recipe is None:
         return None
     rows = _day_rows(stays)
-    return KeptPoints(key=key, recipe=recipe, frame=result, day_rows=rows,
-                      day_stays=stays.iloc[rows].reset_index(drop=True), extra=extra, memo=memo or {})
+    memo = memo if memo is not None else {}
+    coefficients = not history or policy.points.bed_day.fund_shares   # arrays the repricing fills
+    outputs = ("case_points", "applied_hospital_coef", "remote_coef") if coefficients else ("case_points",)
+    warm_arrays(memo.setdefault("buffers", {}), outputs, recipe.n)
+    kept = KeptPoints(key=key, recipe=recipe, frame=result, day_rows=rows,
+                      day_stays=stays.iloc[rows].reset_index(drop=True), extra=extra, memo=memo)
+    if len(rows):
+        _learn_day_prices(kept, policy, table, history)
+    return kept
+
+
+def _learn_day_prices(kept: KeptPoints, policy: Policy, table, history: bool) -> None:
+    """Run the day-care payment methods of the kept stays once, at the run's own coefficients and as
+    :func:`repriced_history` or :func:`repriced_year` runs them, so that later runs find their
+    :class:`DayPrices` learnt (:func:`_day_payments_again`)."""
+    columns = _repriced(kept, kept.key, policy, table, coefficients=not history)
+    if columns is None:
+        return
+    if history:
+        columns = {"case_points": columns["case_points"]}
+    before = {name: values[kept.day_rows].copy() for name, values in columns.items()
+              if name in ("case_points", "fund_part_points")}
+    _day_payments_again(kept, before, policy, _reference(kept, policy, table), columns)
 
 
 def _day_rows(stays: pd.DataFrame) -> np.ndarray:
@@ -82,7 +107,8 @@ def _day_rows(stays: pd.DataFrame) -> np.ndarray:
 def _repriced(kept: KeptPoints | None, key, policy: Policy, table, coefficients: bool = True) -> dict | None:
     if kept is None or key is None or key != kept.key:
         return None
-    return repriced_points(kept.recipe, policy.points, table, coefficients=coefficients)
+    return repriced_points(kept.recipe, policy.points, table, coefficients=coefficients,
+                           buffers=kept.memo.setdefault("buffers", {}))
 
 
 def _day_payments_again(kept: KeptPoints, before: dict, policy: Policy, point_value, into: dict) -> bool:
@@ -90,16 +116,38 @@ def _day_payments_again(kept: KeptPoints, before: dict, policy: Policy, point_va
     (``before``: those stays' values of the columns the points stage wrote anew) at ``point_value``
     (one per such stay), written into the full columns of ``into``, which gets a column of the kept
     run where the payment methods change it; False when they cannot be worked out apart (the points
-    stage then runs and says why)."""
+    stage then runs and says why).
+
+    The first time, the payment methods run on those stays; when what they give is the same function
+    of the points and the point value as :class:`DayPrices` works out (checked on that run), later
+    calls work it out directly."""
+    rows = kept.day_rows
+    point_value = np.broadcast_to(np.asarray(point_value, dtype=np.float64), (len(rows),))
+    prices = kept.memo.get("day_prices")
+    if prices and prices.again(before, point_value, rows, into):
+        return True
+    had = frozenset(into)
+    part = _payment_methods_again(kept, before, policy, point_value, into)
+    if part is None:
+        return False
+    if prices is None:
+        kept.memo["day_prices"] = DayPrices.learned(part, policy, before, point_value, rows, into, had)
+    return True
+
+
+def _payment_methods_again(kept: KeptPoints, before: dict, policy: Policy, point_value: np.ndarray,
+                           into: dict) -> pd.DataFrame | None:
+    """:func:`_day_payments_again` by the payment methods themselves; the day-care stays as they give
+    them (None: they cannot be worked out apart)."""
     if "day_stays_with_points" not in kept.memo:   # the same for every scenario
         points = {c: kept.frame[c].array[kept.day_rows] for c in POINT_COLUMNS if c in kept.frame.columns}
         kept.memo["day_stays_with_points"] = with_columns(kept.day_stays, **points)
     rows = kept.day_rows
     part = with_columns(kept.memo["day_stays_with_points"], **before)
     try:
-        part = with_payment_methods(part, policy, np.asarray(point_value, dtype=np.float64))
+        part = with_payment_methods(part, policy, point_value)
     except UsageError:
-        return False
+        return None
     for name in DAY_PAYMENT_COLUMNS:
         if name not in part.columns or (name not in into and name not in kept.frame.columns):
             continue
@@ -110,7 +158,60 @@ def _day_payments_again(kept: KeptPoints, before: dict, policy: Policy, point_va
                 continue
             into[name] = kept_values.copy()
         into[name][rows] = values
-    return True
+    return part
+
+
+@dataclass(frozen=True)
+class DayPrices:
+    """The day-care payment methods of a kept run's day-care stays as a function of their points and the
+    reference point value, when they are one: each paid stay (``special``) gets its amount (which
+    depends on neither) in points at the reference point value inside the pool, or no points outside
+    it (its fixed payment depends on neither), and no bed-day fund part; the others keep their points."""
+
+    special: np.ndarray   # bool[k] stays paid by their payment method
+    amount: np.ndarray    # float64[k] their amounts, yuan
+    in_pool: bool
+
+    @classmethod
+    def learned(cls, part: pd.DataFrame, policy: Policy, before: dict, point_value: np.ndarray, rows: np.ndarray,
+                into: dict, had: frozenset) -> "DayPrices | bool":
+        """The prices of the stays ``part`` that the payment methods gave (written into ``into`` at
+        ``rows``; ``had``: the columns ``into`` had before), or False when the payment methods wrote
+        another column, read the points (a quota's ``group_points`` fallback), or this function of
+        the points does not give what they gave."""
+        rules = policy.day_care
+        written = frozenset(into) & frozenset(DAY_PAYMENT_COLUMNS)
+        if frozenset(into) != had or not written <= frozenset(before) or "day_care_amount" not in part.columns:
+            return False
+        if rules.day_ward.quota_fallback == "group_points" and (part["day_care_payment"] == "quota_minus_fee").any():
+            return False
+        amount = part["day_care_amount"].to_numpy(dtype=np.float64, na_value=np.nan)
+        prices = cls(special=~np.isnan(amount), amount=amount, in_pool=bool(rules.in_pool))
+        given = {name: into[name][rows] for name in written}
+        check = {name: np.full(len(rows), np.nan) for name in written}
+        if not prices.again(before, point_value, np.arange(len(rows)), check):
+            return False
+        same = all(np.array_equal(check[name], given[name], equal_nan=True) for name in written)
+        return prices if same else False
+
+    def again(self, before: dict, point_value: np.ndarray, rows: np.ndarray, into: dict) -> bool:
+        """Write the columns of ``before`` that the payment methods change into ``into`` at ``rows``;
+        False when a paid stay in the pool has no reference point value (the payment methods say so)."""
+        special = self.special
+        points = before["case_points"].copy()
+        if self.in_pool:
+            reference = point_value[special]
+            if not (reference > 0).all():
+                return False
+            points[special] = self.amount[special] / reference
+        else:
+            points[special] = np.nan
+        into["case_points"][rows] = points
+        if "fund_part_points" in before:
+            fund_part = before["fund_part_points"].copy()
+            fund_part[special] = 0.0
+            into["fund_part_points"][rows] = fund_part
+        return True
 
 
 def repriced_history(kept: KeptPoints | None, key, years: np.ndarray, policy: Policy, table,
@@ -124,8 +225,7 @@ def repriced_history(kept: KeptPoints | None, key, years: np.ndarray, policy: Po
     rows = kept.day_rows
     columns = {"case_points": repriced["case_points"]}
     before = {"case_points": columns["case_points"][rows].copy()}
-    if len(rows) and not _day_payments_again(kept, before, policy, reference_point_values(
-            kept.day_stays, policy, table), columns):
+    if len(rows) and not _day_payments_again(kept, before, policy, _reference(kept, policy, table), columns):
         return None
     history = with_columns(kept.frame, **columns)
     by_area = None
@@ -135,7 +235,7 @@ def repriced_history(kept: KeptPoints | None, key, years: np.ndarray, policy: Po
         by_area = history_point_values(history, years, policy, settled_hospitals, layout=kept.memo["layout"],
                                        memo=kept.memo.setdefault("reference_sums", {}))
         if by_area and len(rows):
-            refined = reference_point_values(kept.day_stays, policy, table, by_area)
+            refined = _reference(kept, policy, table, by_area)
             if not _day_payments_again(kept, before, policy, refined, columns):
                 return None
             history = with_columns(history, **columns)
@@ -152,7 +252,14 @@ def repriced_year(kept: KeptPoints | None, key, policy: Policy, table,
     rows = kept.day_rows
     before = {name: values[rows].copy() for name, values in columns.items()
               if name in ("case_points", "fund_part_points")}
-    if len(rows) and not _day_payments_again(kept, before, policy, reference_point_values(
-            kept.day_stays, policy, table, by_area), columns):
+    if len(rows) and not _day_payments_again(kept, before, policy, _reference(kept, policy, table, by_area),
+                                             columns):
         return None
     return with_columns(kept.frame, **columns), PointsOrigin(kept, frozenset(columns))
+
+
+def _reference(kept: KeptPoints, policy: Policy, table, by_area: dict | None = None) -> np.ndarray:
+    """:func:`reference_point_values` of the kept run's day-care stays (their areas found once)."""
+    if "day_areas" not in kept.memo:
+        kept.memo["day_areas"] = stay_areas(kept.day_stays, policy)
+    return reference_point_values(kept.day_stays, policy, table, by_area, areas=kept.memo["day_areas"])

@@ -75,7 +75,7 @@ def share_money(year_input: SettlementInput, values: PointValues, policy: Policy
         key = ("hospital_sums_without_shares", prices.budget_point_value.tobytes(), prices.fund_ratio.tobytes(),
                prices.basis, points_scale)
         without = year_input.remembered(key, lambda: hospital_sums(
-            bounds, stays, np.zeros(len(stays.pool), dtype=np.int64), prices, rows.row_of_pair, rows.n, n_hospitals,
+            bounds, stays, np.zeros(0, dtype=np.int64), prices, rows.row_of_pair, rows.n, n_hospitals,
             points_scale, False)[0])
         present = np.flatnonzero(pair_money)
         pool, hospital = present // n_hospitals, present % n_hospitals

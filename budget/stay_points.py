@@ -19,7 +19,7 @@ from drgdip.core.errors import UsageError, rows_in_file
 from drgdip.core.frames import with_columns
 
 __all__ = ["settlement_year_points", "add_points", "point_breakdown", "with_payment_methods", "history_with_points",
-           "history_point_values", "history_layout",
+           "history_point_values", "history_layout", "stay_areas",
            "reference_point_values", "exclude_by_los", "points_by_region", "settled", "POINT_COLUMNS",
            "HISTORY_COLUMNS"]
 
@@ -41,7 +41,7 @@ def settled(frame: pd.DataFrame) -> np.ndarray:
     return (frame["settle_status"] == "ok").fillna(False).to_numpy(dtype=bool)
 
 
-def _areas(frame: pd.DataFrame, policy: Policy) -> tuple[np.ndarray, list[str]]:
+def stay_areas(frame: pd.DataFrame, policy: Policy) -> tuple[np.ndarray, list[str]]:
     """Pooling area of each stay as (code, -1 where unknown; area labels): its treatment region, or the
     region's province prefix when the province pools."""
     if "region" not in frame.columns:
@@ -54,12 +54,14 @@ def _areas(frame: pd.DataFrame, policy: Policy) -> tuple[np.ndarray, list[str]]:
     return np.where(codes >= 0, area_codes[np.maximum(codes, 0)], -1), [str(a) for a in areas]
 
 
-def reference_point_values(frame: pd.DataFrame, policy: Policy, table, by_area: dict | None = None) -> np.ndarray:
+def reference_point_values(frame: pd.DataFrame, policy: Policy, table, by_area: dict | None = None, *,
+                           areas: tuple | None = None) -> np.ndarray:
     """Yuan per point of each stay for the ``standard`` outlier reference and day-care conversions.
 
     First found: ``day_care.reference_point_value``; the policy's budget point value (one value or
     per area); ``by_area`` (the budget point value of the area from history); the all-case mean
-    cost ÷ points scale of the weight table (NaN when none is known).
+    cost ÷ points scale of the weight table (NaN when none is known). ``areas``: :func:`stay_areas`
+    of the same stays and policy, when known.
     """
     n = len(frame)
     if policy.day_care.reference_point_value is not None:
@@ -73,7 +75,7 @@ def reference_point_values(frame: pd.DataFrame, policy: Policy, table, by_area: 
     values = dict(given) if given is not None else dict(by_area or {})
     if not values:
         return np.full(n, fallback)
-    area, labels = _areas(frame, policy)
+    area, labels = areas if areas is not None else stay_areas(frame, policy)
     per_area = np.asarray([float(values.get(label, fallback)) for label in labels] + [fallback])
     return per_area[area]
 
@@ -105,7 +107,7 @@ def history_layout(history: pd.DataFrame, policy: Policy, settled_hospitals=None
     if "insured_region" in history.columns and "region" in history.columns:
         use &= pool_codes(history["region"], history["insured_region"],
                           policy.points.remote.province_prefix_len) != 2   # insured in another province
-    area, labels = _areas(history, policy)
+    area, labels = stay_areas(history, policy)
     if policy.regions:
         region_codes, regions = pd.factorize(history["region"], use_na_sentinel=True)
         wanted = np.append(np.isin(np.asarray([str(r) for r in regions]), list(policy.regions)), False)

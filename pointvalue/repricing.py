@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from drgdip.core.buffers import reusable_array
 from drgdip.core.errors import UsageError
 from drgdip.pointvalue import _kernels as K
 from drgdip.pointvalue.points import CasePointInputs, stay_coefficients
@@ -119,12 +120,13 @@ def _one_if_alike(values: np.ndarray) -> np.ndarray:
 
 
 def repriced_points(recipe: PointsRecipe, policy: PointsPolicy, table: WeightTable, *,
-                    coefficients: bool = True) -> dict | None:
+                    coefficients: bool = True, buffers: dict | None = None) -> dict | None:
     """``case_points`` (before day-care payment methods), ``applied_hospital_coef``, ``remote_coef`` (not
     without ``coefficients``) and, with bed-day fund shares, ``fund_part_points`` of the recipe's cases
     under ``policy``; None when
     ``policy`` differs from the recipe's in more than its coefficients, or its coefficients cannot be
-    worked out per combination (then the points stage runs and says why)."""
+    worked out per combination (then the points stage runs and says why). ``buffers``: where the
+    output arrays of earlier calls are kept for reuse (:func:`drgdip.core.buffers.reusable_array`)."""
     if table is not recipe.table or not follows_coefficients(policy) or without_coefficients(policy) != recipe.policy:
         return None
     try:
@@ -138,7 +140,8 @@ def repriced_points(recipe: PointsRecipe, policy: PointsPolicy, table: WeightTab
         remote_of_pool[1] = policy.remote.remote_coef
     n = recipe.n
     n_coefs = n if coefficients or policy.bed_day.fund_shares else 0
-    points, applied, remote = np.empty(n), np.empty(n_coefs), np.empty(n_coefs)
+    points, applied, remote = (reusable_array(buffers, name, size) for name, size in
+                               (("case_points", n), ("applied_hospital_coef", n_coefs), ("remote_coef", n_coefs)))
     K._repriced_kernel(
         recipe.klass, recipe.base, recipe.term, recipe.coef_key, coef_of_key.astype(np.float64), recipe.pool_code,
         remote_of_pool, recipe.aux, recipe.other, recipe.bed_acute, recipe.bed_points,

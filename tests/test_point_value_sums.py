@@ -71,3 +71,64 @@ def test_history_point_value_worked_example_6_2():
     zero = np.zeros(3, dtype=np.int64)
     pv = history_point_value(value, points, year, zero, zero, 1, 1, policy)
     assert round(float(pv[0]), 2) == 9.86
+
+
+@settings(deadline=None, max_examples=30)
+@given(st.integers(min_value=1, max_value=300), st.integers(min_value=0, max_value=2**32 - 1))
+def test_one_pass_sums_equal_the_two_pass_sums_when_points_change_which_stays_count(n, seed):
+    """The one-pass sums (values kept between calls) give the values of the sums taken year by year after
+    finding the years (the path of a long span of years), also when a scenario's points leave stays out."""
+    from drgdip.budget import point_value
+
+    rng = np.random.default_rng(seed)
+    policy = policy_from_mapping({"point_value": {"year_weights": [1, 2, 7]}})
+    pool, hospital = rng.integers(0, 6, n), rng.integers(0, 4, n)
+    year = rng.integers(2015, 2025, n)
+    value, points = rng.lognormal(9, 1, n).round(2), rng.lognormal(4, 1, n)
+    use = rng.random(n) < 0.9
+    memo = {}
+    args = (year, pool, hospital, 6, 4, policy, use)
+    kept = [history_point_value(value, points, *args, memo=memo)]
+    fewer = np.where(rng.random(n) < 0.2, rng.choice([0.0, np.nan]), points * 1.1)   # some stays no longer count
+    kept.append(history_point_value(value, fewer, *args, memo=memo))
+    saved = point_value.ONE_PASS_CELLS
+    point_value.ONE_PASS_CELLS = 0
+    try:
+        two_pass = [history_point_value(value, p, *args) for p in (points, fewer)]
+    finally:
+        point_value.ONE_PASS_CELLS = saved
+    for mine, theirs in zip(kept, two_pass):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+@settings(deadline=None, max_examples=40)
+@given(st.integers(min_value=0, max_value=300), st.integers(min_value=0, max_value=2**32 - 1))
+def test_history_sums_are_the_same_on_threads_and_in_any_order(n, seed):
+    from drgdip.budget._kernels import history_sums
+
+    rng = np.random.default_rng(seed)
+    group, hospital, year = rng.integers(0, 3, n), rng.integers(0, 4, n), rng.integers(2020, 2023, n)
+    use = rng.random(n) < 0.8
+    value = rng.lognormal(9, 1, n).round(2)
+    points = np.where(rng.random(n) < 0.1, np.nan, rng.lognormal(4, 1, n))
+
+    def sums(kernel, order, with_value):
+        usable = np.empty(n, dtype=bool)
+        bounds = chunk_bounds(n, 2 * FIXED_WORDS * 3 * 3 * 4)
+        out = kernel(bounds, group[order], hospital[order], use[order], year[order], 2020, 3,
+                     value[order] if with_value else np.zeros(0), points[order], 3, 4, usable)
+        return out, usable
+
+    (num, den, counts), usable = sums(history_sums.serial, np.arange(n), True)
+    np.testing.assert_array_equal(usable, use & (points > 0))
+    np.testing.assert_array_equal(counts, np.bincount(year[usable] - 2020, minlength=3))
+    shifted = year + 1   # _sums counts from 2021
+    for words, summed in ((num, value), (den, points)):
+        np.testing.assert_array_equal(fixed_values(words),
+                                      _sums(year_sums.serial, group, hospital, usable, shifted, summed, 3, 4)[:36])
+    order = rng.permutation(n)
+    for kernel in (history_sums.serial, history_sums.threaded):
+        (num2, den2, counts2), _ = sums(kernel, order, True)
+        assert np.array_equal(num, num2) and np.array_equal(den, den2) and np.array_equal(counts, counts2)
+    (zeros, den3, _), _ = sums(history_sums.serial, np.arange(n), False)
+    assert np.array_equal(den, den3) and not zeros.any()

@@ -144,13 +144,19 @@ def test_coefficient_scenarios_price_the_kept_points_and_equal_fresh_settlements
     monkeypatch.setattr(inputs, "build_layout", lambda *a, **k: layouts.append(1) or real_layout(*a, **k))
     real_read = inputs.case_arrays
     monkeypatch.setattr(inputs, "case_arrays", lambda *a, **k: reads.append(1) or real_read(*a, **k))
-    ran, laid_out, read = [], [], []
+    from drgdip.budget import repriced_points
+    methods = []
+    real_methods = repriced_points.with_payment_methods
+    monkeypatch.setattr(repriced_points, "with_payment_methods",
+                        lambda *a, **k: methods.append(1) or real_methods(*a, **k))
+    ran, laid_out, read, day_care = [], [], [], []
     for step in steps:
-        before, before_layouts, before_reads = len(calls), len(layouts), len(reads)
+        before, before_layouts, before_reads, before_methods = len(calls), len(layouts), len(reads), len(methods)
         got = settle_prepared(prepared, step)
         ran.append(len(calls) - before)
         laid_out.append(len(layouts) - before_layouts)
         read.append(len(reads) - before_reads)
+        day_care.append(len(methods) - before_methods)
         expected = settle_province(province_dir, step, **grouping)
         for name, table in got.tables().items():
             pd.testing.assert_frame_equal(table.reset_index(drop=True), expected.tables()[name].reset_index(drop=True),
@@ -159,6 +165,9 @@ def test_coefficient_scenarios_price_the_kept_points_and_equal_fresh_settlements
     assert ran[0] > 0 and ran[1:] == [0] * (len(steps) - 1)
     assert laid_out[1:] == [0] * (len(steps) - 1)   # a coefficient, the remote one too, keeps the layout
     assert read[0] > 0 and read[1:] == [0] * (len(steps) - 1)   # only the rewritten points columns are read
+    if policy_file == "panzhihua_drg_day_care_2025.yaml":
+        # the day-care stays' payment methods run once with the first settlement; scenarios price them directly
+        assert day_care[0] > 0 and day_care[1:] == [0] * (len(steps) - 1)
 
 
 @settings(max_examples=25, deadline=None)
