@@ -813,56 +813,59 @@ def _year_sums(bounds, group, hospital, usable, year, first_year, n_years, value
 year_sums = threaded_by_size(_year_sums)
 
 
-def _history_sums(bounds, group, hospital, use, year, first_year, n_years, value, points, n_groups, n_hospitals,
-                  out_usable):
+def _history_sums(bounds, cell, use, n_years, n_cells, value, points, out_usable, previous):
     """The history point value's sums in one pass over the stays it counts (in ``use``, with finite
     points above 0): Σ points per (year, group, hospital) cell as exact fixed-point sums
     (:func:`_year_sums`), Σ ``value`` too unless it is empty, and the number of such stays per year;
-    which stays it counts goes into ``out_usable``.
+    which stays it counts goes into ``out_usable``, and how many of them differ from ``previous``.
 
     Parameters
     ----------
     bounds : int64[n_chunks + 1]
-    group, hospital : int64[n]
+    cell : int32[n]
+        (year - first year) * n_cells + group * n_hospitals + hospital of each stay.
     use : bool[n], or bool[0]: every stay
-    year : int64[n]
-        Year of each stay, within ``first_year .. first_year + n_years - 1``.
-    first_year, n_years : int
+    n_years, n_cells : int
+        Years from the first, and (group, hospital) cells per year.
     value : float64[n], or float64[0]: the points only
     points : float64[n]
-    n_groups, n_hospitals : int
     out_usable : bool[n]
+    previous : bool[n], or bool[0]: none to compare with
 
     Returns
     -------
-    (int64[FIXED_WORDS, n_years * n_groups * n_hospitals] × 2, int64[n_years])
+    (int64[FIXED_WORDS, n_years * n_cells] × 2, int64[n_years], int)
         The words of the value sums (zeros without values) and of the points sums, cells in
-        (year, group, hospital) order, and the count of stays per year.
+        (year, group, hospital) order, the count of stays per year, and the number of stays counted
+        here and not in ``previous`` or the other way round.
     """
     n_chunks = bounds.shape[0] - 1
-    n_cells = n_groups * n_hospitals
     every = use.shape[0] == 0
     with_value = value.shape[0] > 0
+    compare = previous.shape[0] > 0
     n_words = 2 * FIXED_WORDS if with_value else FIXED_WORDS
     # a cell's words side by side: one cache line per stay
     buffer = np.zeros((n_chunks, n_years * n_cells, n_words), dtype=np.int64)
     count_buffer = np.zeros((n_chunks, n_years), dtype=np.int64)
+    changed = np.zeros(n_chunks, dtype=np.int64)
     for c in prange(n_chunks):
         for i in range(bounds[c], bounds[c + 1]):
             p = points[i]
             ok = (every or use[i]) and p > 0.0 and p < np.inf
             out_usable[i] = ok
+            if compare and ok != previous[i]:
+                changed[c] += 1
             if ok:
-                y = year[i] - first_year
-                cell = buffer[c, y * n_cells + group[i] * n_hospitals + hospital[i]]
-                _add_fixed_words(cell, 0, p)
+                k = cell[i]
+                words = buffer[c, k]
+                _add_fixed_words(words, 0, p)
                 if with_value:
-                    _add_fixed_words(cell, FIXED_WORDS, value[i])
-                count_buffer[c, y] += 1
+                    _add_fixed_words(words, FIXED_WORDS, value[i])
+                count_buffer[c, k // n_cells] += 1
     words = _add_chunks(buffer)
     values = np.ascontiguousarray(words[:, FIXED_WORDS:].T) if with_value else \
         np.zeros((FIXED_WORDS, n_years * n_cells), dtype=np.int64)
-    return values, np.ascontiguousarray(words[:, :FIXED_WORDS].T), _add_chunks(count_buffer)
+    return values, np.ascontiguousarray(words[:, :FIXED_WORDS].T), _add_chunks(count_buffer), changed.sum()
 
 
 history_sums = threaded_by_size(_history_sums)

@@ -154,9 +154,16 @@ def _smoothed(num: np.ndarray, den: np.ndarray, rules: PointValueRules) -> np.nd
 ONE_PASS_CELLS = 1 << 20
 
 
-def _span(year: np.ndarray) -> tuple[int, int]:
-    """(first, last) of the years, (0, 0) when none."""
-    return (int(year.min()), int(year.max())) if len(year) else (0, 0)
+def _typed(group, hospital, year, n_groups: int, n_hospitals: int) -> tuple:
+    """(group, hospital and year as int64; the (first, last) year, (0, 0) when none; each stay's
+    (year, group, hospital) cell as int32, None when the cells are more than :data:`ONE_PASS_CELLS`)."""
+    group, hospital, year = _cells(group), _cells(hospital), _cells(year)
+    span = (int(year.min()), int(year.max())) if len(year) else (0, 0)
+    cell = None
+    if (span[1] - span[0] + 1) * n_groups * n_hospitals <= ONE_PASS_CELLS:
+        # anything where a stay is not counted (its group or hospital may be -1): the kernel reads only counted ones
+        cell = (((year - span[0]) * n_groups + group) * n_hospitals + hospital).astype(np.int32)
+    return group, hospital, year, span, cell
 
 
 def history_point_value(value: np.ndarray, points: np.ndarray, year: np.ndarray, group: np.ndarray,
@@ -182,27 +189,26 @@ def history_point_value(value: np.ndarray, points: np.ndarray, year: np.ndarray,
     weights = np.asarray(policy.budget_year_weights, dtype=np.float64)
     if memo is not None:   # the same stays' groups, hospitals and years each time: typed once
         typed = memo.get("typed")
-        if typed is None or any(a is not b for a, b in zip(typed[0], (group, hospital, year))):
-            typed = memo["typed"] = ((group, hospital, year), tuple(_cells(a) for a in (group, hospital, year)),
-                                     _span(year))
-        group, hospital, year = typed[1]
-        span = typed[2]
+        if typed is None or any(a is not b for a, b in zip(typed[0], (group, hospital, year))) \
+                or typed[2] != (n_groups, n_hospitals):
+            typed = memo["typed"] = ((group, hospital, year), _typed(group, hospital, year, n_groups, n_hospitals),
+                                     (n_groups, n_hospitals))
+        group, hospital, year, span, cell = typed[1]
     else:
-        group, hospital, year = _cells(group), _cells(hospital), _cells(year)
-        span = _span(year)
+        group, hospital, year, span, cell = _typed(group, hospital, year, n_groups, n_hospitals)
     use = np.zeros(0, dtype=bool) if use is None else use
     n_span = span[1] - span[0] + 1
-    if n_span * n_groups * n_hospitals <= ONE_PASS_CELLS:
+    if cell is not None:
         cells = n_span * n_groups * n_hospitals
         usable = reusable_array(memo.setdefault("buffers", {}) if memo is not None else None, "usable", len(group),
                                 np.bool_)
         kept_sums = memo is not None and memo.get("shape") == (span, n_groups, n_hospitals)
         # the values' sums change only with the stays counted: a scenario's new points seldom change those
         bounds = chunk_bounds(len(group), (1 if kept_sums else 2) * FIXED_WORDS * cells)
-        num, den, counts = history_sums(bounds, group, hospital, use, year, span[0], n_span,
-                                        np.zeros(0) if kept_sums else _floats(value), _floats(points), n_groups,
-                                        n_hospitals, usable)
-        if kept_sums and not np.array_equal(memo["usable"], usable):
+        num, den, counts, changed = history_sums(
+            bounds, cell, use, n_span, n_groups * n_hospitals, np.zeros(0) if kept_sums else _floats(value),
+            _floats(points), usable, memo["usable"] if kept_sums else np.zeros(0, dtype=bool))
+        if kept_sums and changed:
             num = _year_sums(value, group, hospital, usable, year, span[0], n_span, n_groups, n_hospitals)
         elif kept_sums:
             num = memo["value_sums"]
@@ -284,7 +290,12 @@ def budget_point_values(policy: Policy, arrays: CaseArrays, pool: np.ndarray, po
                 placed &= history_year < year
             if memo is not None:
                 memo["placed"] = placed
-        use = placed & ~history.fixed
+        unfixed = memo.get("unfixed") if memo is not None else None
+        if unfixed is None or unfixed[0] is not history.fixed:   # the fixed payments seldom change
+            unfixed = (history.fixed, placed & ~history.fixed)
+            if memo is not None:
+                memo["unfixed"] = unfixed
+        use = unfixed[1]
         numer = history_yuan if history_yuan is not None else \
             (history.fund_fen if fund_basis else history.cost_fen) / 100.0
         by_pool, by_area = history_point_value(numer, history.points, history_year, history_pool, history_hospital,

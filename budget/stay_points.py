@@ -91,10 +91,25 @@ def history_point_values(history: pd.DataFrame, years: np.ndarray, policy: Polic
     use, area, labels, hospital, n_hospitals, value = layout or history_layout(history, policy, settled_hospitals)
     points = history["case_points"].to_numpy(dtype=np.float64, na_value=np.nan)
     if "fixed_payment" in history.columns:
-        use = use & history["fixed_payment"].isna().to_numpy()
+        use = _without_fixed_payments(use, history["fixed_payment"], memo)
     per_area = history_point_value(value, points, years, area, hospital, len(labels), n_hospitals, policy, use,
                                    memo=memo)
     return {label: float(pv) for label, pv in zip(labels, per_area) if np.isfinite(pv)}
+
+
+def _without_fixed_payments(use: np.ndarray, fixed_payment: pd.Series, memo: dict | None) -> np.ndarray:
+    """``use`` less the stays with a fixed payment; kept in ``memo`` for the same ``use`` and the same
+    column (a scenario's history keeps the last one's fixed payments)."""
+    values = fixed_payment.to_numpy()
+    owner = values.base if isinstance(values.base, np.ndarray) else values
+    signature = (values.__array_interface__["data"], values.shape, values.strides)
+    kept = memo.get("without_fixed") if memo is not None else None
+    if kept is not None and kept[0] is use and kept[1] is owner and kept[2] == signature:
+        return kept[3]
+    out = use & fixed_payment.isna().to_numpy()
+    if memo is not None:   # holding the column's array, so that no other can take its place in memory
+        memo["without_fixed"] = (use, owner, signature, out)
+    return out
 
 
 def history_layout(history: pd.DataFrame, policy: Policy, settled_hospitals=None) -> tuple:

@@ -112,14 +112,19 @@ def test_history_sums_are_the_same_on_threads_and_in_any_order(n, seed):
     value = rng.lognormal(9, 1, n).round(2)
     points = np.where(rng.random(n) < 0.1, np.nan, rng.lognormal(4, 1, n))
 
-    def sums(kernel, order, with_value):
+    def sums(kernel, order, with_value, previous=np.zeros(0, dtype=bool)):
         usable = np.empty(n, dtype=bool)
         bounds = chunk_bounds(n, 2 * FIXED_WORDS * 3 * 3 * 4)
-        out = kernel(bounds, group[order], hospital[order], use[order], year[order], 2020, 3,
-                     value[order] if with_value else np.zeros(0), points[order], 3, 4, usable)
-        return out, usable
+        cell = (((year - 2020) * 3 + group) * 4 + hospital).astype(np.int32)
+        *out, changed = kernel(bounds, cell[order], use[order], 3, 3 * 4, value[order] if with_value else np.zeros(0),
+                               points[order], usable, previous)
+        return out, usable, changed
 
-    (num, den, counts), usable = sums(history_sums.serial, np.arange(n), True)
+    (num, den, counts), usable, changed = sums(history_sums.serial, np.arange(n), True)
+    assert changed == 0
+    flipped = usable.copy()
+    flipped[: n // 3] = ~flipped[: n // 3]
+    assert sums(history_sums.threaded, np.arange(n), False, flipped)[2] == n // 3
     np.testing.assert_array_equal(usable, use & (points > 0))
     np.testing.assert_array_equal(counts, np.bincount(year[usable] - 2020, minlength=3))
     shifted = year + 1   # _sums counts from 2021
@@ -128,7 +133,7 @@ def test_history_sums_are_the_same_on_threads_and_in_any_order(n, seed):
                                       _sums(year_sums.serial, group, hospital, usable, shifted, summed, 3, 4)[:36])
     order = rng.permutation(n)
     for kernel in (history_sums.serial, history_sums.threaded):
-        (num2, den2, counts2), _ = sums(kernel, order, True)
+        (num2, den2, counts2), _, _ = sums(kernel, order, True)
         assert np.array_equal(num, num2) and np.array_equal(den, den2) and np.array_equal(counts, counts2)
-    (zeros, den3, _), _ = sums(history_sums.serial, np.arange(n), False)
+    (zeros, den3, _), _, _ = sums(history_sums.serial, np.arange(n), False)
     assert np.array_equal(den, den3) and not zeros.any()
