@@ -19,7 +19,7 @@ from drgdip.budget.policy import Policy
 from drgdip.budget.pools import History, Layout, build_layout, map_history
 from drgdip.core.errors import UsageError
 
-__all__ = ["SettlementInput", "read_input", "input_key", "layout_key"]
+__all__ = ["SettlementInput", "read_input", "input_key", "layout_key", "stay_arrays", "of_the_history"]
 
 NOT_GIVEN = np.zeros(0, dtype=np.float64)   # an optional per-stay array the input does not have
 
@@ -135,17 +135,12 @@ def read_input(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame |
             mapped = replace(known, stays=earlier)
         else:
             mapped = map_history(earlier, stay_years(history, "<history>", "history rows"), arrays, layout, policy)
-    stays = StayArrays(
-        pool=layout.pool, area=layout.area, hospital=arrays.hospital, region=arrays.region, insured=arrays.insured,
-        fixed=arrays.fixed, remote=layout.remote, month=arrays.month, cost_fen=arrays.cost_fen,
-        fund_fen=arrays.fund_fen, fixed_fen=arrays.fixed_fen, points=arrays.points, base_points=arrays.base_points,
-        hospital_level=arrays.hospital_level if arrays.hospital_level is not None else NOT_GIVEN,
-        fund_part=arrays.fund_part_points if arrays.fund_part_points is not None else NOT_GIVEN)
+    stays = stay_arrays(arrays, layout)
     derived = None
     if keep:
         derived = {}
         if history_like is not None and history_like.derived and mapped is history_like.history:
-            derived = _of_the_history(history_like.derived)
+            derived = of_the_history(history_like.derived)
         if like is not None and like.derived and layout is like.layout:
             kept = LAYOUT_ONLY + (HISTORY_FUNDS_ONLY if mapped is not None and like.history is not None
                                   and mapped.area is like.history.area else ()) \
@@ -155,6 +150,23 @@ def read_input(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame |
                            hospital_table=hospital_table, year=year if year is not None else policy.year,
                            before_layout=read if keep else None, history_key=history_key, derived=derived,
                            origins=(origins[0], history_origin))
+
+
+def stay_arrays(arrays: CaseArrays, layout: Layout) -> StayArrays:
+    """The per-stay arrays the settlement kernels read."""
+    return StayArrays(
+        pool=layout.pool, area=layout.area, hospital=arrays.hospital, region=arrays.region, insured=arrays.insured,
+        fixed=arrays.fixed, remote=layout.remote, month=arrays.month, cost_fen=arrays.cost_fen,
+        fund_fen=arrays.fund_fen, fixed_fen=arrays.fixed_fen, points=arrays.points, base_points=arrays.base_points,
+        hospital_level=arrays.hospital_level if arrays.hospital_level is not None else NOT_GIVEN,
+        fund_part=arrays.fund_part_points if arrays.fund_part_points is not None else NOT_GIVEN)
+
+
+def of_the_history(derived: dict) -> dict:
+    """What an input derived from its history's funds alone, and its budget point values where the
+    history alone gave them: the same for other stays of the year in the same places."""
+    return {key: value for key, value in derived.items() if key[0] in HISTORY_FUNDS_ONLY
+            or (key[0] == "budget_point_values" and not (value[1] == "current_year").any())}
 
 
 def _points_again(stays: CaseArrays | None, frame: pd.DataFrame, origin, stays_origin, file: str,
@@ -167,13 +179,6 @@ def _points_again(stays: CaseArrays | None, frame: pd.DataFrame, origin, stays_o
     if changed is None:
         return None
     return points_again(stays, frame, changed, file=file, rounding=rounding)
-
-
-def _of_the_history(derived: dict) -> dict:
-    """What an input derived from its history's funds alone, and its budget point values where the
-    history alone gave them: the same for other stays of the year in the same places."""
-    return {key: value for key, value in derived.items() if key[0] in HISTORY_FUNDS_ONLY
-            or (key[0] == "budget_point_values" and not (value[1] == "current_year").any())}
 
 
 def _same_places(arrays: CaseArrays, layout: Layout, other: SettlementInput) -> bool:

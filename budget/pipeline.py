@@ -639,16 +639,23 @@ def _remembered(memory: dict, key, compute, *, release_first: bool = False):
     return value
 
 
-def _prepared_weights(prepared: PreparedProvince, policy: Policy, frames: list, warnings: list[str]):
-    """The weight table of ``policy`` for a prepared province (``frames``: its settlement year's and
-    history stays), calibrated once per calibration rules: a scenario changing coefficients or outlier
-    rules keeps the weights."""
+def weights_key(policy: Policy):
+    """What the weight table of a prepared province depends on in a policy (None: cannot be compared)."""
     points = policy.points
     key = (points.calibration, points.points_scale, points.is_dip, points.published_table.table)
     try:
         hash(key)
     except TypeError:
-        key = None
+        return None
+    return key
+
+
+def _prepared_weights(prepared: PreparedProvince, policy: Policy, frames: list, warnings: list[str]):
+    """The weight table of ``policy`` for a prepared province (``frames``: its settlement year's and
+    history stays), calibrated once per calibration rules: a scenario changing coefficients or outlier
+    rules keeps the weights."""
+    points = policy.points
+    key = weights_key(policy)
     if key is not None and key in prepared.weight_tables:
         table, said, _ = prepared.weight_tables[key]
         warnings.extend(said)

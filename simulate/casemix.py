@@ -60,7 +60,7 @@ from drgdip.grouper.dip_directory import SEVERITIES, DipDirectory
 from drgdip.pointvalue.coefs import POOLS, pool_codes
 
 __all__ = ["REMOTE_TAG", "VOLUME_TAG", "change_remote", "change_volume", "perturb", "perturb_with_sources",
-           "Perturbed", "upshift_coding"]
+           "perturbed_rows", "rewritten_stays", "DrawnRows", "Perturbed", "upshift_coding"]
 
 VOLUME_TAG = "~v"   # case id of a volume copy: <case_id>~v<k>
 REMOTE_TAG = "~r"   # case id of a remote copy: <case_id>~r<k>
@@ -87,24 +87,32 @@ class _Draw:
     ids: pa.Array | None = None
     order: np.ndarray | None = None
     changes: dict = field(default_factory=dict)
-    lookups: dict = field(default_factory=dict)   # per input row, computed once: hospital codes
+    # what is worked out of the input rows alone (hospital codes, case-id order, who can be upshifted),
+    # shared by the draws of one input when the caller keeps it (:func:`perturbed_rows`)
+    lookups: dict = field(default_factory=dict)
+    rows_only: bool = False   # no case ids for the copies: only the rows are wanted
 
     @classmethod
-    def of(cls, frame: pd.DataFrame) -> _Draw:
-        return cls(frame=frame, rows=np.arange(len(frame), dtype=np.int64), n_originals=len(frame))
+    def of(cls, frame: pd.DataFrame, lookups: dict | None = None, rows_only: bool = False) -> _Draw:
+        return cls(frame=frame, rows=np.arange(len(frame), dtype=np.int64), n_originals=len(frame),
+                   lookups=lookups if lookups is not None else {}, rows_only=rows_only)
 
     def with_order(self) -> _Draw:
         """The draw with ``ids`` and ``order`` (sorting the case ids once, before any step changed it)."""
         if self.order is not None:
             return self
-        ids = _case_ids(self.frame)
-        return replace(self, ids=ids, order=_id_order(ids))
+        ids, order = self.lookup("order", lambda: _ids_and_order(self.frame))
+        return replace(self, ids=ids, order=order)
 
     def hospitals(self) -> tuple[np.ndarray, np.ndarray]:
         """Hospital code of each input row (in sorted hospital order) and the hospital ids."""
-        if "hospitals" not in self.lookups:
-            self.lookups["hospitals"] = _hospitals(self.frame)
-        return self.lookups["hospitals"]
+        return self.lookup("hospitals", lambda: _hospitals(self.frame))
+
+    def lookup(self, key, compute):
+        """``compute()`` of the input rows, once per lookups."""
+        if key not in self.lookups:
+            self.lookups[key] = compute()
+        return self.lookups[key]
 
 
 # ---------------------------------------------------------------- public functions
@@ -156,10 +164,61 @@ def perturb_with_sources(cases: pd.DataFrame, *, rng: np.random.Generator, volum
                          dip: DipDirectory | None = None, year: int | None = None, remote_by: str = "hospital_id",
                          province_prefix_len: int = 2) -> Perturbed:
     """:func:`perturb` (same parameters, same stays), with the input row each stay comes from."""
-    draw = _Draw.of(_checked(cases, rng))
+    draw = _perturbed(_Draw.of(_checked(cases, rng)), rng, volume_growth, coding_upshift, remote_share, drg_codes,
+                      dip, year, remote_by, province_prefix_len)
+    source, changed = _sources(draw)
+    return Perturbed(cases=_assemble(draw), source=source, changed=changed)
+
+
+@dataclass(frozen=True)
+class DrawnRows:
+    """A draw as rows of its input, without the frame: the input row each stay comes from (the rows
+    of :func:`perturb_with_sources`) and the group columns an upshift rewrote, column -> (stay
+    positions, new values)."""
+
+    source: np.ndarray    # int64[n]
+    changes: dict
+
+    @property
+    def changed(self) -> np.ndarray:
+        """Positions of the stays a step rewrote, ascending."""
+        positions = [p for p, _ in self.changes.values()]
+        return np.unique(np.concatenate(positions)) if positions else np.zeros(0, dtype=np.int64)
+
+
+def perturbed_rows(cases: pd.DataFrame, *, rng: np.random.Generator, lookups: dict | None = None,
+                   volume_growth: Shares = None, coding_upshift: Shares = None, remote_share: Shares = None,
+                   drg_codes=None, dip: DipDirectory | None = None, year: int | None = None,
+                   remote_by: str = "hospital_id", province_prefix_len: int = 2) -> DrawnRows:
+    """The rows of :func:`perturb_with_sources` (same parameters, same draw), without making the frame
+    or the copies' case ids: what settling a draw from its input's arrays needs. ``lookups``: a dict
+    the caller keeps for the draws of one ``cases``, holding what is worked out of its rows alone
+    (hospital codes, case-id order, who can be upshifted) after the first draw."""
+    draw = _perturbed(_Draw.of(_checked(cases, rng), lookups, rows_only=True), rng, volume_growth, coding_upshift,
+                      remote_share, drg_codes, dip, year, remote_by, province_prefix_len)
+    return DrawnRows(source=_sources(draw)[0], changes=dict(draw.changes))
+
+
+def rewritten_stays(cases: pd.DataFrame, rows: DrawnRows) -> tuple[np.ndarray, pd.DataFrame]:
+    """The stays of a draw that a step rewrote: their positions in the draw, and those stays as the
+    frame of :func:`perturb` has them (a fresh RangeIndex), made of their input rows alone."""
+    positions = rows.changed
+    frame = cases.iloc[rows.source[positions]].reset_index(drop=True)
+    for column, (at, values) in rows.changes.items():
+        frame[column] = _typed(_replaced(frame[column].array, np.searchsorted(positions, at), values),
+                               frame[column].dtype)
+    return positions, frame
+
+
+def _perturbed(draw: _Draw, rng, volume_growth, coding_upshift, remote_share, drg_codes, dip, year, remote_by,
+               province_prefix_len) -> _Draw:
     draw = _volume_step(draw, volume_growth, rng, year)
     draw = _remote_step(draw, remote_share, rng, year, remote_by, province_prefix_len)
-    draw = _upshift_step(draw, coding_upshift, rng, year, drg_codes, dip)
+    return _upshift_step(draw, coding_upshift, rng, year, drg_codes, dip)
+
+
+def _sources(draw: _Draw) -> tuple[np.ndarray, np.ndarray]:
+    """The input row of each stay of the draw, and whether a step rewrote it."""
     n = len(draw.frame)
     copies = draw.rows[draw.n_originals:]
     if draw.n_originals == n and not len(copies):
@@ -171,7 +230,7 @@ def perturb_with_sources(cases: pd.DataFrame, *, rng: np.random.Generator, volum
     changed = np.zeros(len(source), dtype=bool)
     for positions, _ in draw.changes.values():
         changed[positions] = True
-    return Perturbed(cases=_assemble(draw), source=source, changed=changed)
+    return source, changed
 
 
 def change_volume(cases: pd.DataFrame, growth: Shares, *, rng: np.random.Generator,
@@ -223,7 +282,8 @@ def _volume_step(draw: _Draw, growth: Shares, rng, year) -> _Draw:
         return draw
     hospital, labels = draw.hospitals()
     share = _per_label(growth, labels, "volume_growth")
-    return _resample(draw, _in_year(draw.frame, year)[draw.rows], hospital[draw.rows], share, rng, VOLUME_TAG)
+    in_year = draw.lookup(("in_year", year), lambda: _in_year(draw.frame, year))
+    return _resample(draw, in_year[draw.rows], hospital[draw.rows], share, rng, VOLUME_TAG)
 
 
 def _remote_step(draw: _Draw, share: Shares, rng, year, by: str, province_prefix_len: int) -> _Draw:
@@ -233,8 +293,9 @@ def _remote_step(draw: _Draw, share: Shares, rng, year, by: str, province_prefix
     for column in ("region", "insured_region", by):
         _require(frame, column, "in-province remote stays")
     hospital, hospital_labels = draw.hospitals()
-    remote = pool_codes(frame["region"], frame["insured_region"], province_prefix_len) == REMOTE_IN_PROVINCE
-    candidate = (remote & _in_year(frame, year))[draw.rows]
+    candidate = draw.lookup(("remote", province_prefix_len, year), lambda: (
+        pool_codes(frame["region"], frame["insured_region"], province_prefix_len) == REMOTE_IN_PROVINCE)
+        & _in_year(frame, year))[draw.rows]
     if by == "hospital_id":
         return _resample(draw, candidate, hospital[draw.rows], _per_label(share, hospital_labels, "remote_share"),
                          rng, REMOTE_TAG)
@@ -261,8 +322,11 @@ def _upshift_step(draw: _Draw, share: Shares, rng, year, drg_codes, dip) -> _Dra
                          "in [0, 1]", field="coding_upshift")
     if not per_hospital.any():
         return draw
-    upshift = _dip_upshift(frame, dip) if dip is not None else _drg_upshift(frame, drg_codes)
-    candidate = (upshift.eligible & _in_year(frame, year))[draw.rows]
+    key = ("upshift", id(dip), year) if dip is not None else (
+        "upshift", frozenset(map(str, drg_codes)) if drg_codes is not None and not hasattr(drg_codes, "drg_codes")
+        else id(drg_codes), year)
+    upshift, eligible = draw.lookup(key, lambda: _upshift_of(frame, dip, drg_codes, year))
+    candidate = eligible[draw.rows]
     cell = hospital[draw.rows]
     wanted = np.rint(per_hospital * np.bincount(cell[candidate], minlength=len(labels))).astype(np.int64)
     if not wanted.any():
@@ -273,6 +337,11 @@ def _upshift_step(draw: _Draw, share: Shares, rng, year, drg_codes, dip) -> _Dra
     target = upshift.target[draw.rows[moved]]
     changes = {column: (moved, values[target]) for column, values in upshift.columns.items()}
     return replace(draw, changes={**draw.changes, **changes})
+
+
+def _upshift_of(frame: pd.DataFrame, dip, drg_codes, year) -> tuple:
+    upshift = _dip_upshift(frame, dip) if dip is not None else _drg_upshift(frame, drg_codes)
+    return upshift, upshift.eligible & _in_year(frame, year)
 
 
 @dataclass(frozen=True)
@@ -425,18 +494,36 @@ def _choose(cell: np.ndarray, wanted: np.ndarray, rng) -> np.ndarray:
 def _with_copies(draw: _Draw, *, removed: np.ndarray, sources: np.ndarray, tag: str) -> _Draw:
     """The draw without the stays at ``removed``, with copies of the stays at ``sources`` appended."""
     ids, rows, order, n_originals = draw.ids, draw.rows, draw.order, draw.n_originals
-    new_ids = _copy_ids(ids, sources, tag, draw.frame)
     copy_rows = rows[sources]
+    if draw.rows_only:
+        _check_copied_ids(draw, copy_rows, tag)
+        new_ids = ids = None
+    else:
+        new_ids = _copy_ids(ids, sources, tag, draw.frame)
     if len(removed):
         keep = np.ones(len(rows), dtype=bool)
         keep[removed] = False
         n_originals -= int(np.count_nonzero(~keep[:n_originals]))
         position = np.cumsum(keep) - 1
         order = position[order[keep[order]]]
-        rows, ids = rows[keep], ids.filter(pa.array(keep))
+        rows = rows[keep]
+        ids = ids.filter(pa.array(keep)) if ids is not None else None
     order = np.concatenate([order, np.arange(len(rows), len(rows) + len(sources), dtype=np.int64)])
     return replace(draw, rows=np.concatenate([rows, copy_rows]), n_originals=n_originals, order=order,
-                   ids=pa.concat_arrays([ids, new_ids]) if len(new_ids) else ids)
+                   ids=pa.concat_arrays([ids, new_ids]) if new_ids is not None and len(new_ids) else ids)
+
+
+def _check_copied_ids(draw: _Draw, copy_rows: np.ndarray, tag: str) -> None:
+    """What :func:`_copy_ids` would refuse, for a draw that makes no ids: copies of stays whose case
+    ids are not text, or that have none."""
+    if not len(copy_rows):
+        return
+    ids = draw.lookup("order", lambda: _ids_and_order(draw.frame))[0]
+    if not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)):
+        raise UsageError(f"case_id is {draw.frame['case_id'].dtype}: copies of stays need text ids "
+                         f"(<case_id>{tag}<k>)", field="case_id")
+    if ids.null_count and draw.lookup("no_id", lambda: ids.is_null().to_numpy(zero_copy_only=False))[copy_rows].any():
+        raise UsageError("a stay to copy has no case_id", field="case_id")
 
 
 def _copy_ids(ids: pa.Array, sources: np.ndarray, tag: str, frame: pd.DataFrame) -> pa.Array:
@@ -597,6 +684,11 @@ def _case_ids(frame: pd.DataFrame) -> pa.Array:
     if pa.types.is_dictionary(ids.type):
         ids = ids.cast(ids.type.value_type)
     return ids
+
+
+def _ids_and_order(frame: pd.DataFrame) -> tuple[pa.Array, np.ndarray]:
+    ids = _case_ids(frame)
+    return ids, _id_order(ids)
 
 
 def _id_order(ids: pa.Array) -> np.ndarray:

@@ -8,7 +8,7 @@ both settled with the money shared down to the hospitals.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 import numpy as np
@@ -16,8 +16,9 @@ import pandas as pd
 
 from drgdip.budget.pipeline import PreparedProvince, settle_prepared
 from drgdip.budget.policy import Policy
+from drgdip.budget.drawn import settle_drawn_rows
 from drgdip.budget.settle import Settlement
-from drgdip.simulate.casemix import perturb_with_sources
+from drgdip.simulate.casemix import perturb_with_sources, perturbed_rows, rewritten_stays
 from drgdip.simulate.scenarios import MonteCarlo, apply_overrides, draw_policy, draw_values
 
 __all__ = ["HOSPITAL_KEY", "DrawUnits", "draw_province", "draw_outcome", "settle_named", "hospital_payments"]
@@ -67,6 +68,8 @@ class DrawUnits:
 
     units: dict
     hospitals: pd.DataFrame
+    # what the perturbations work out of the settlement year's rows alone, once for every draw
+    lookups: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, prepared: PreparedProvince) -> "DrawUnits":
@@ -78,17 +81,26 @@ def draw_province(prepared: PreparedProvince, base_policy: Policy, monte_carlo: 
     """Draw ``draw`` of a Monte Carlo: the perturbed province and the drawn policy (``units``: the
     prepared province's :class:`DrawUnits`, when the caller draws many)."""
     units = units if units is not None else DrawUnits.of(prepared)
+    policy, perturbation = _drawn(prepared, base_policy, monte_carlo, draw, units)
+    if perturbation is None:
+        return prepared, policy
+    drawn = perturb_with_sources(prepared.current, **perturbation)
+    return prepared.with_settlement_year(drawn.cases, drawn_from=(drawn.source, drawn.changed)), policy
+
+
+def _drawn(prepared: PreparedProvince, base_policy: Policy, monte_carlo: MonteCarlo, draw: int,
+           units: DrawUnits) -> tuple[Policy, dict | None]:
+    """The policy of draw ``draw`` and the arguments of its case-mix perturbation (None: none)."""
     policy = draw_policy(base_policy, monte_carlo, draw) if monte_carlo.policy_keys else base_policy
     values = draw_values(monte_carlo, draw, units.units)
     case_mix = {name: values[name] for name in monte_carlo.case_mix}
     if not case_mix:
-        return prepared, policy
+        return policy, None
     hospitals = units.hospitals
     shares = {name: _per_hospital(value, monte_carlo.vary[name].per, hospitals) for name, value in case_mix.items()}
     rng = np.random.default_rng([monte_carlo.seed, draw, CASE_MIX_STREAM])
-    drawn = perturb_with_sources(prepared.current, rng=rng, **shares, **_upshift_targets(prepared, policy),
-                                 province_prefix_len=policy.points.remote.province_prefix_len)
-    return prepared.with_settlement_year(drawn.cases, drawn_from=(drawn.source, drawn.changed)), policy
+    return policy, dict(rng=rng, **shares, **_upshift_targets(prepared, policy),
+                        province_prefix_len=policy.points.remote.province_prefix_len)
 
 
 def _upshift_targets(prepared: PreparedProvince, policy: Policy) -> dict:
@@ -116,9 +128,23 @@ def draw_outcome(prepared: PreparedProvince, base_policy: Policy, monte_carlo: M
     """What a Monte Carlo summary keeps of draw ``draw``: the final payment and gain against
     fee-for-service of each hospital row (:data:`HOSPITAL_KEY` index), and (pool, settlement point
     value, effective point value) of each pool."""
-    province, policy = draw_province(prepared, base_policy, monte_carlo, draw, units)
-    result = settle_prepared(province, policy, input_columns=False, per_stay=False)
+    result = _settled_from_rows(prepared, base_policy, monte_carlo, draw, units)
+    if result is None:
+        province, policy = draw_province(prepared, base_policy, monte_carlo, draw, units)
+        result = settle_prepared(province, policy, input_columns=False, per_stay=False)
     payments = hospital_payments(result)[["final_payment", "gain_vs_ffs"]]
     pools = list(zip(result.pools["pool"].astype(str), result.pools["settlement_point_value"],
                      result.pools["effective_point_value"]))
     return payments, pools
+
+
+def _settled_from_rows(prepared: PreparedProvince, base_policy: Policy, monte_carlo: MonteCarlo, draw: int,
+                       units: DrawUnits) -> Settlement | None:
+    """Draw ``draw`` settled from the arrays of ``prepared`` (:func:`drgdip.budget.drawn.settle_drawn_rows`),
+    the same settlement as that of :func:`draw_province`'s province; None when it must be settled whole."""
+    policy, perturbation = _drawn(prepared, base_policy, monte_carlo, draw, units)
+    if perturbation is None:
+        return None
+    rows = perturbed_rows(prepared.current, lookups=units.lookups, **perturbation)
+    positions, stays = rewritten_stays(prepared.current, rows)
+    return settle_drawn_rows(prepared, policy, rows.source, positions, stays)

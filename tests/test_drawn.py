@@ -1,0 +1,163 @@
+"""A Monte Carlo draw settled from its parent's arrays is the settlement of the drawn province, to the fen."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from drgdip.budget import load_policy
+from drgdip.budget.drawn import settle_drawn_rows
+from drgdip.core.province import write_province
+from drgdip.core.resources import demo_dip_dir
+from drgdip.simulate import MonteCarlo, draw_province, prepare_province, settle
+from drgdip.simulate.casemix import perturbed_rows, rewritten_stays
+from drgdip.simulate.settlements import DrawUnits, _settled_from_rows, draw_outcome
+from drgdip.synth import generate_province
+
+REPO = Path(__file__).resolve().parents[1]
+POLICIES = REPO / "data" / "policies"
+POLICY_FILES = {"drg": "remote_pool_province_2025.yaml", "day_care": "panzhihua_drg_day_care_2025.yaml",
+                "dip": "jining_dip_day_ward_2025.yaml"}
+HOSPITAL_COLUMNS = ["cases", "remote_cases", "points", "cmi", "total_cost", "ffs_fund", "fund_due", "surplus",
+                    "final_payment", "gain_vs_ffs", "prepaid", "clearing_payment"]
+POOL_COLUMNS = ["cases", "points", "fund_ratio", "money", "points_money", "settlement_point_value",
+                "effective_point_value", "reserve_adjustment"]
+
+
+@pytest.fixture(scope="module")
+def province_dir(tmp_path_factory):
+    province = generate_province(REPO / "data" / "demo" / "scheme", cases=3_000, hospitals=8, regions=3, seed=5)
+    directory = tmp_path_factory.mktemp("drawn_province")
+    write_province(province, directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def prepared(province_dir):
+    """Each policy's prepared province, settled once under it (the parent of its draws)."""
+    out = {}
+    for kind, name in POLICY_FILES.items():
+        policy = load_policy(POLICIES / name)
+        province = prepare_province(province_dir, policy, dip=demo_dip_dir() if kind == "dip" else None)
+        settle(province, policy, input_columns=False, per_stay=False)
+        out[kind] = (province, policy)
+    return out
+
+
+def hospital_table(result) -> pd.DataFrame:
+    table = result.hospitals.copy()
+    table["hospital_id"] = table["hospital_id"].astype(str)
+    return table.set_index(["area", "hospital_id"]).sort_index()[HOSPITAL_COLUMNS]
+
+
+def pool_table(result) -> pd.DataFrame:
+    return result.pools.set_index("pool").sort_index()[POOL_COLUMNS]
+
+
+def assert_same_settlement(mine, whole) -> None:
+    pd.testing.assert_frame_equal(hospital_table(mine), hospital_table(whole), check_exact=True)
+    pd.testing.assert_frame_equal(pool_table(mine), pool_table(whole), check_exact=True)
+    summary = ["budget_total", "final_payments", "reserve_end", "fund_due"]
+    pd.testing.assert_frame_equal(mine.summary[summary], whole.summary[summary], check_exact=True)
+
+
+def monte_carlo(data) -> MonteCarlo:
+    per = st.sampled_from(["hospital", "level", "region", "all"])
+    vary = {"volume_growth": {"dist": "uniform", "params": {"low": data.draw(st.floats(-0.3, 0.0)),
+                                                            "high": data.draw(st.floats(0.0, 0.6))},
+                              "per": data.draw(per)},
+            "coding_upshift": {"dist": "uniform", "params": {"low": 0.0, "high": data.draw(st.floats(0.0, 1.0))},
+                               "per": data.draw(per)},
+            "budget.growth_rate": {"dist": "normal", "params": {"mean": 0.03, "sd": 0.02}}}
+    if data.draw(st.booleans()):
+        vary["remote_share"] = {"dist": "uniform", "params": {"low": -0.5, "high": 0.5}, "per": data.draw(per)}
+    return MonteCarlo(draws=2, seed=data.draw(st.integers(0, 2**31)), vary=vary)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_draw_settled_from_its_parent_is_the_settlement_of_the_drawn_province(prepared, data):
+    province, policy = prepared[data.draw(st.sampled_from(sorted(POLICY_FILES)))]
+    spec = monte_carlo(data)
+    units = DrawUnits.of(province)
+    for draw in range(spec.draws):
+        mine = _settled_from_rows(province, policy, spec, draw, units)
+        drawn, drawn_policy = draw_province(province, policy, spec, draw, units)
+        whole = settle(drawn, drawn_policy, input_columns=False, per_stay=False)
+        assert mine is not None
+        assert_same_settlement(mine, whole)
+
+
+def test_the_rows_of_a_draw_are_those_of_the_drawn_province(prepared):
+    province, policy = prepared["dip"]
+    spec = MonteCarlo(draws=1, seed=3, vary={
+        "volume_growth": {"dist": "uniform", "params": {"low": -0.2, "high": 0.4}, "per": "hospital"},
+        "coding_upshift": {"dist": "fixed", "params": {"value": 0.5}}})
+    units = DrawUnits.of(province)
+    drawn, _ = draw_province(province, policy, spec, 0, units)
+    from drgdip.simulate.settlements import _drawn
+    _, perturbation = _drawn(province, policy, spec, 0, units)
+    rows = perturbed_rows(province.current, lookups=units.lookups, **perturbation)
+    positions, stays = rewritten_stays(province.current, rows)
+    assert len(rows.source) == len(drawn.current) and len(positions) > 0
+    columns = [c for c in ("hospital_id", "total_cost", "dip_group", "dip_subtype", "dip_aux_coef", "aux_coef")
+               if c in drawn.current.columns]
+    assert {"dip_group", "total_cost"} < set(columns) and {"dip_aux_coef", "aux_coef"} & set(columns)
+    for column in columns:
+        expected = drawn.current[column].reset_index(drop=True)
+        assert province.current[column].take(rows.source).astype(object).reset_index(drop=True).where(
+            ~np.isin(np.arange(len(expected)), positions), expected.astype(object)).equals(expected.astype(object))
+        assert stays[column].astype(object).equals(expected.take(positions).astype(object).reset_index(drop=True))
+
+
+def test_a_draw_that_empties_a_hospital_is_settled_whole(prepared):
+    province, policy = prepared["drg"]
+    current = province.current
+    gone = current["hospital_id"].astype(str) == str(current["hospital_id"].iloc[0])
+    source = np.flatnonzero(~gone.to_numpy())
+    assert settle_drawn_rows(province, policy, source, np.zeros(0, dtype=np.int64), current.iloc[:0]) is None
+    kept = settle_drawn_rows(province, policy, np.arange(len(current)), np.zeros(0, dtype=np.int64), current.iloc[:0])
+    assert_same_settlement(kept, settle(province, policy, input_columns=False, per_stay=False))
+
+
+def test_a_rewritten_stay_that_leaves_its_status_is_settled_whole(prepared, monkeypatch):
+    import drgdip.budget.drawn as drawn
+
+    province, policy = prepared["drg"]
+    current = province.current
+    source, rewritten = np.arange(len(current)), np.array([0])
+    stays = current.iloc[[0]].reset_index(drop=True)
+    assert settle_drawn_rows(province, policy, source, rewritten, stays) is not None
+    points = drawn.settlement_year_points
+
+    def without_points(*args, **kwargs):   # a stay the points stage cannot price leaves the budget
+        frame = points(*args, **kwargs)
+        return frame.assign(case_points=np.nan)
+
+    monkeypatch.setattr(drawn, "settlement_year_points", without_points)
+    assert settle_drawn_rows(province, policy, source, rewritten, stays) is None
+
+
+def test_a_policy_the_parent_was_not_settled_under_is_settled_whole(prepared):
+    province, policy = prepared["drg"]
+    current = province.current
+    outliers = replace(policy, points=replace(policy.points, outliers=replace(policy.points.outliers,
+                                                                              drg_low_ratio=0.45)))
+    none = np.zeros(0, dtype=np.int64)
+    assert settle_drawn_rows(province, outliers, np.arange(len(current)), none, current.iloc[:0]) is None
+    spec = MonteCarlo(draws=1, seed=1, vary={"volume_growth": {"dist": "fixed", "params": {"value": 0.1}},
+                                             "points.outliers.drg_low_ratio": {"dist": "fixed",
+                                                                               "params": {"value": 0.45}}})
+    units = DrawUnits.of(province)
+    payments, _ = draw_outcome(province, policy, spec, 0, units)     # settled whole, as the drawn province
+    drawn, drawn_policy = draw_province(province, policy, spec, 0, units)
+    whole = settle(drawn, drawn_policy, input_columns=False, per_stay=False).hospitals
+    expected = whole.set_index([whole["area"].astype(str), whole["hospital_id"].astype(str)])["final_payment"]
+    assert payments["final_payment"].sort_index().tolist() == expected.sort_index().tolist()
