@@ -24,18 +24,22 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from drgdip.budget._kernels import places_present
 from drgdip.budget.frame import POINTS_PART_COLUMNS, CaseArrays, points_again
 from drgdip.budget.inputs import SettlementInput, input_key, layout_key, of_the_history, stay_arrays
 from drgdip.budget.pipeline import SETTLED, PreparedProvince, _points_key, weights_key, with_published_coefs
 from drgdip.budget.policy import Policy
 from drgdip.budget.settle import Settlement, settle_cases
 from drgdip.budget.stay_points import settlement_year_points
+from drgdip.core.buffers import reusable_array
 
 __all__ = ["settle_drawn_rows"]
 
 # the per-stay arrays of CaseArrays (the others are labels)
 STAY_FIELDS = ("hospital", "region", "insured", "insurance", "cost_fen", "fund_fen", "points", "fixed", "fixed_fen",
                "month", "status", "base_points", "outlier_class", "hospital_level", "fund_part_points", "read_status")
+# room kept in the arrays of a draw for the next draw's stays, whose number varies
+DRAW_SPARE = 0.1
 # what the points stage writes of a stay
 POINTS_FIELDS = ("points", "fixed", "fixed_fen", "base_points", "outlier_class", "fund_part_points")
 
@@ -51,7 +55,8 @@ def settle_drawn_rows(prepared: PreparedProvince, policy: Policy, source: np.nda
     parent = _parent_input(prepared, policy)
     if parent is None:
         return None
-    arrays = _taken(parent.arrays, source)
+    buffers = parent.remembered(("draw_arrays",), dict)
+    arrays = _taken(parent.arrays, source, buffers)
     if len(rewritten):
         table = _weight_table(prepared, policy)
         by_area = prepared.year_points[_points_key(policy)][3]
@@ -59,8 +64,8 @@ def settle_drawn_rows(prepared: PreparedProvince, policy: Policy, source: np.nda
         arrays = _with_points(arrays, parent, source[rewritten], rewritten, redone) if redone is not None else None
         if arrays is None:
             return None
-    layout = replace(parent.layout, area=parent.layout.area[source], pool=parent.layout.pool[source],
-                     remote=parent.layout.remote[source])
+    layout = replace(parent.layout, **{name: _take(getattr(parent.layout, name), source, buffers, "layout." + name)
+                                       for name in ("area", "pool", "remote")})
     if not _same_places(parent, arrays, layout):
         return None
     year_input = SettlementInput(arrays=arrays, case_id=None, layout=layout, stays=stay_arrays(arrays, layout),
@@ -95,10 +100,17 @@ def _weight_table(prepared: PreparedProvince, policy: Policy):
     return entry[0] if entry is not None and not entry[2] else None
 
 
-def _taken(arrays: CaseArrays, rows: np.ndarray) -> CaseArrays:
-    """``arrays`` of the stays at ``rows``."""
-    return replace(arrays, **{name: getattr(arrays, name)[rows] for name in STAY_FIELDS
+def _taken(arrays: CaseArrays, rows: np.ndarray, buffers: dict | None = None) -> CaseArrays:
+    """``arrays`` of the stays at ``rows`` (``buffers``: where to keep the arrays for the next draw)."""
+    return replace(arrays, **{name: _take(getattr(arrays, name), rows, buffers, name) for name in STAY_FIELDS
                               if getattr(arrays, name) is not None})
+
+
+def _take(values: np.ndarray, rows: np.ndarray, buffers: dict | None, name: str) -> np.ndarray:
+    if buffers is None:
+        return values[rows]
+    return np.take(values, rows, out=reusable_array(buffers, name, len(rows), values.dtype, spare=DRAW_SPARE),
+                   mode="clip")   # rows are valid; "raise" would buffer the output
 
 
 def _with_points(arrays: CaseArrays, parent: SettlementInput, rows: np.ndarray, positions: np.ndarray,
@@ -119,8 +131,7 @@ def _with_points(arrays: CaseArrays, parent: SettlementInput, rows: np.ndarray, 
         if name == "outlier_class":
             new, labels = _recoded(new, again.outlier_labels, arrays.outlier_labels)
             values["outlier_labels"] = labels
-        mine = mine.copy()
-        mine[positions] = new
+        mine[positions] = new     # the draw's own array (taken from the parent's)
         values[name] = mine
     return replace(arrays, **values)
 
@@ -142,18 +153,8 @@ def _recoded(codes: np.ndarray, labels: np.ndarray, into: np.ndarray) -> tuple[n
 def _same_places(parent: SettlementInput, arrays: CaseArrays, layout) -> bool:
     """Whether every hospital, pool and (area, hospital) row of the parent keeps stays in the draw, so
     that the drawn province lays out with the parent's hospitals, pools and rows."""
-    n_hospitals = max(parent.n_hospitals, 1)
-    n_pools, n_pairs = parent.layout.n_pools, max(parent.layout.n_areas, 1) * n_hospitals
-    mine = _places(arrays.hospital, layout, n_hospitals, n_pools, n_pairs)
-    theirs = parent.remembered(("places",), lambda: _places(parent.arrays.hospital, parent.layout, n_hospitals,
-                                                             n_pools, n_pairs))
+    sizes = (max(parent.n_hospitals, 1), parent.layout.n_pools, max(parent.layout.n_areas, 1))
+    mine = places_present(arrays.hospital, layout.pool, layout.area, *sizes)
+    theirs = parent.remembered(("places",), lambda: places_present(parent.arrays.hospital, parent.layout.pool,
+                                                                   parent.layout.area, *sizes))
     return all(np.array_equal(a, b) for a, b in zip(mine, theirs))
-
-
-def _places(hospital: np.ndarray, layout, n_hospitals: int, n_pools: int, n_pairs: int) -> tuple:
-    """Which hospitals, pools and (area, hospital) rows have stays."""
-    def present(codes, n):
-        return np.bincount(codes[codes >= 0], minlength=n) > 0
-
-    pairs = np.where(layout.area >= 0, layout.area.astype(np.int64) * n_hospitals + hospital, -1)
-    return present(hospital, n_hospitals), present(layout.pool, n_pools), present(pairs, n_pairs)

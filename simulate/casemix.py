@@ -108,6 +108,12 @@ class _Draw:
         """Hospital code of each input row (in sorted hospital order) and the hospital ids."""
         return self.lookup("hospitals", lambda: _hospitals(self.frame))
 
+    def at_rows(self, values: np.ndarray) -> np.ndarray:
+        """``values`` (one per input row) of the draw's stays (not a copy while the draw is its input)."""
+        if self.n_originals == len(self.frame) == len(self.rows):
+            return values
+        return values[self.rows]
+
     def lookup(self, key, compute):
         """``compute()`` of the input rows, once per lookups."""
         if key not in self.lookups:
@@ -283,7 +289,7 @@ def _volume_step(draw: _Draw, growth: Shares, rng, year) -> _Draw:
     hospital, labels = draw.hospitals()
     share = _per_label(growth, labels, "volume_growth")
     in_year = draw.lookup(("in_year", year), lambda: _in_year(draw.frame, year))
-    return _resample(draw, in_year[draw.rows], hospital[draw.rows], share, rng, VOLUME_TAG)
+    return _resample(draw, draw.at_rows(in_year), draw.at_rows(hospital), share, rng, VOLUME_TAG)
 
 
 def _remote_step(draw: _Draw, share: Shares, rng, year, by: str, province_prefix_len: int) -> _Draw:
@@ -295,9 +301,10 @@ def _remote_step(draw: _Draw, share: Shares, rng, year, by: str, province_prefix
     hospital, hospital_labels = draw.hospitals()
     candidate = draw.lookup(("remote", province_prefix_len, year), lambda: (
         pool_codes(frame["region"], frame["insured_region"], province_prefix_len) == REMOTE_IN_PROVINCE)
-        & _in_year(frame, year))[draw.rows]
+        & _in_year(frame, year))
+    candidate = draw.at_rows(candidate)
     if by == "hospital_id":
-        return _resample(draw, candidate, hospital[draw.rows], _per_label(share, hospital_labels, "remote_share"),
+        return _resample(draw, candidate, draw.at_rows(hospital), _per_label(share, hospital_labels, "remote_share"),
                          rng, REMOTE_TAG)
     by_codes, by_labels = _codes(frame[by])
     by_share = np.append(_per_label(share, by_labels, "remote_share"), 0.0)   # last: stays without a value
@@ -326,8 +333,8 @@ def _upshift_step(draw: _Draw, share: Shares, rng, year, drg_codes, dip) -> _Dra
         "upshift", frozenset(map(str, drg_codes)) if drg_codes is not None and not hasattr(drg_codes, "drg_codes")
         else id(drg_codes), year)
     upshift, eligible = draw.lookup(key, lambda: _upshift_of(frame, dip, drg_codes, year))
-    candidate = eligible[draw.rows]
-    cell = hospital[draw.rows]
+    candidate = draw.at_rows(eligible)
+    cell = draw.at_rows(hospital)
     wanted = np.rint(per_hospital * np.bincount(cell[candidate], minlength=len(labels))).astype(np.int64)
     if not wanted.any():
         return draw
