@@ -54,10 +54,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from drgdip.core.buffers import reusable_array
 from drgdip.core.errors import UsageError
 from drgdip.core.frames import frame_of
 from drgdip.grouper.dip_directory import SEVERITIES, DipDirectory
 from drgdip.pointvalue.coefs import POOLS, pool_codes
+from drgdip.simulate._kernels import candidates_in_order, cell_counts, keys_below
 
 __all__ = ["REMOTE_TAG", "VOLUME_TAG", "change_remote", "change_volume", "perturb", "perturb_with_sources",
            "perturbed_rows", "rewritten_stays", "DrawnRows", "Perturbed", "upshift_coding"]
@@ -107,6 +109,10 @@ class _Draw:
     def hospitals(self) -> tuple[np.ndarray, np.ndarray]:
         """Hospital code of each input row (in sorted hospital order) and the hospital ids."""
         return self.lookup("hospitals", lambda: _hospitals(self.frame))
+
+    def buffers(self) -> dict:
+        """Arrays kept for the next draw of the same input (:mod:`drgdip.core.buffers`)."""
+        return self.lookup("buffers", dict)
 
     def at_rows(self, values: np.ndarray) -> np.ndarray:
         """``values`` (one per input row) of the draw's stays (not a copy while the draw is its input)."""
@@ -334,13 +340,14 @@ def _upshift_step(draw: _Draw, share: Shares, rng, year, drg_codes, dip) -> _Dra
         else id(drg_codes), year)
     upshift, eligible = draw.lookup(key, lambda: _upshift_of(frame, dip, drg_codes, year))
     candidate = draw.at_rows(eligible)
-    cell = draw.at_rows(hospital)
-    wanted = np.rint(per_hospital * np.bincount(cell[candidate], minlength=len(labels))).astype(np.int64)
+    cell = draw.at_rows(hospital).astype(np.int64, copy=False)
+    size = cell_counts(candidate, cell, len(labels))
+    wanted = np.rint(per_hospital * size).astype(np.int64)
     if not wanted.any():
         return draw
     draw = draw.with_order()
-    ordered = draw.order[candidate[draw.order]]
-    moved = ordered[_choose(cell[ordered], wanted, rng)]
+    ordered, ordered_cell = candidates_in_order(draw.order, candidate, cell, np.ones(len(labels), dtype=bool))
+    moved = ordered[_choose(ordered_cell, wanted, rng, size, draw.buffers())]
     target = upshift.target[draw.rows[moved]]
     changes = {column: (moved, values[target]) for column, values in upshift.columns.items()}
     return replace(draw, changes={**draw.changes, **changes})
@@ -447,19 +454,21 @@ def _resample(draw: _Draw, candidate: np.ndarray, cell: np.ndarray, share: np.nd
     ``candidate`` (bool) and ``cell`` (small codes, in the order the copies are grouped in; any code
     for a stay that is no candidate) are given per stay of the draw.
     """
-    size = np.bincount(cell[candidate], minlength=len(share))
+    cell = cell.astype(np.int64, copy=False)
+    size = cell_counts(candidate, cell, len(share))
     wanted = np.rint(np.abs(share) * size).astype(np.int64)
     wanted = np.where(share < 0, np.minimum(wanted, size), wanted)
     if not wanted.any():
         return draw
     draw = draw.with_order()
-    ordered = draw.order[(candidate & (wanted[cell] > 0))[draw.order]]
-    chosen = ordered[_choose(cell[ordered], wanted, rng)]
+    ordered, ordered_cell = candidates_in_order(draw.order, candidate, cell, wanted > 0)
+    chosen = ordered[_choose(ordered_cell, wanted, rng, np.where(wanted > 0, size, 0), draw.buffers())]
     adds = share[cell[chosen]] > 0
     return _with_copies(draw, removed=chosen[~adds], sources=chosen[adds], tag=tag)
 
 
-def _choose(cell: np.ndarray, wanted: np.ndarray, rng) -> np.ndarray:
+def _choose(cell: np.ndarray, wanted: np.ndarray, rng, size: np.ndarray | None = None,
+            buffers: dict | None = None) -> np.ndarray:
     """Random positions in ``cell`` (the candidate stays in case-id order): ``wanted[c]`` of the positions
     of each cell ``c``, without replacement when the cell has that many, with replacement otherwise;
     grouped by cell in ascending order.
@@ -468,18 +477,21 @@ def _choose(cell: np.ndarray, wanted: np.ndarray, rng) -> np.ndarray:
     keys; only keys under a threshold that holds them with near certainty are sorted (a cell that
     falls short is sorted whole), so a small share costs one pass over the candidates. With
     replacement, positions are drawn uniformly and sorted, so that the copies of one stay come together.
+    ``size``: the positions per cell, when the caller knows them; ``buffers``: where the random keys'
+    array is kept for the next draw.
     """
     n_cells = len(wanted)
-    size = np.bincount(cell, minlength=n_cells)
+    if size is None:
+        size = np.bincount(cell, minlength=n_cells)
     plain = wanted <= size
     picked = []
     take = np.where(plain, wanted, 0)
     if take.any():
-        key = rng.random(len(cell))
+        key = rng.random(out=reusable_array(buffers, "keys", len(cell), spare=0.1)) if len(cell) \
+            else rng.random(0)
         threshold = np.where(take > 0, (take + 5.0 * np.sqrt(take) + 10.0) / np.maximum(size, 1), 0.0)
         while True:
-            below = np.flatnonzero(key < threshold[cell])
-            count = np.bincount(cell[below], minlength=n_cells)
+            below, count = keys_below(key, cell, threshold, n_cells)
             short = count < take
             if not short.any():
                 break
