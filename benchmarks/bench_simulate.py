@@ -84,10 +84,38 @@ def test_monte_carlo_draws(benchmark, prepared, kind):
     assert len(result.monte_carlo_pools)
 
 
+
+@pytest.mark.parametrize("step", ["perturb", "settle"])
+def test_case_mix_draw_steps(benchmark, prepared, step):
+    """The two halves of a case-mix draw: its rows drawn (no frame), and its settlement from the parent's arrays."""
+    from drgdip.budget.drawn import settle_drawn_rows
+    from drgdip.simulate import MonteCarlo
+    from drgdip.simulate.casemix import perturbed_rows, rewritten_stays
+    from drgdip.simulate.settlements import DrawUnits, _drawn
+
+    province, policy = prepared
+    monte_carlo = MonteCarlo(**MONTE_CARLO)
+    units = DrawUnits.of(province)
+
+    def rows_of(draw):
+        drawn_policy, perturbation = _drawn(province, policy, monte_carlo, draw, units)
+        return drawn_policy, perturbed_rows(province.current, lookups=units.lookups, **perturbation)
+
+    rows_of(0)   # the lookups of the settlement year's rows, once
+    if step == "perturb":
+        benchmark.pedantic(rows_of, args=(1,), rounds=3, iterations=1)
+        return
+    drawn_policy, rows = rows_of(1)
+    positions, stays = rewritten_stays(province.current, rows)
+    result = benchmark.pedantic(settle_drawn_rows, args=(province, drawn_policy, rows.source, positions, stays),
+                                rounds=3, iterations=1)
+    assert result is not None
+
 def main() -> None:
     from drgdip.budget import load_policy
     from drgdip.simulate import draw_province, prepare_province, settle
     from drgdip.simulate.scenarios import apply_overrides
+    from drgdip.simulate.settlements import DrawUnits, draw_outcome
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", required=True, help="province directory (bench_province.py writes one)")
@@ -126,10 +154,14 @@ def main() -> None:
     simulate(province, policy, monte_carlo=budget_draws)
     print(f"{'Monte Carlo of budget keys, per draw':<60} {(time.perf_counter() - started) / budget_draws.draws:8.3f} s")
     monte_carlo = kinds["monte_carlo"]
+    units = DrawUnits.of(province)
     for draw in range(min(args.draws, monte_carlo.draws)):
-        drawn, drawn_policy = timed(f"Monte Carlo draw {draw}: case mix", lambda: draw_province(
-            province, policy, monte_carlo, draw))
-        timed(f"Monte Carlo draw {draw}: settlement",
+        timed(f"Monte Carlo draw {draw}: settled from the parent's arrays",
+              lambda: draw_outcome(province, policy, monte_carlo, draw, units))
+    for draw in range(min(args.draws, monte_carlo.draws)):
+        drawn, drawn_policy = timed(f"Monte Carlo draw {draw}: drawn province made", lambda: draw_province(
+            province, policy, monte_carlo, draw, units))
+        timed(f"Monte Carlo draw {draw}: drawn province settled whole",
               lambda: settle(drawn, drawn_policy, input_columns=False, per_stay=False))
 
 

@@ -208,7 +208,7 @@ def perturbed_rows(cases: pd.DataFrame, *, rng: np.random.Generator, lookups: di
     (hospital codes, case-id order, who can be upshifted) after the first draw."""
     draw = _perturbed(_Draw.of(_checked(cases, rng), lookups, rows_only=True), rng, volume_growth, coding_upshift,
                       remote_share, drg_codes, dip, year, remote_by, province_prefix_len)
-    return DrawnRows(source=_sources(draw)[0], changes=dict(draw.changes))
+    return DrawnRows(source=draw.rows.astype(np.int64, copy=False), changes=dict(draw.changes))
 
 
 def rewritten_stays(cases: pd.DataFrame, rows: DrawnRows) -> tuple[np.ndarray, pd.DataFrame]:
@@ -231,14 +231,7 @@ def _perturbed(draw: _Draw, rng, volume_growth, coding_upshift, remote_share, dr
 
 def _sources(draw: _Draw) -> tuple[np.ndarray, np.ndarray]:
     """The input row of each stay of the draw, and whether a step rewrote it."""
-    n = len(draw.frame)
-    copies = draw.rows[draw.n_originals:]
-    if draw.n_originals == n and not len(copies):
-        source = np.arange(n, dtype=np.int64)
-    else:
-        kept = np.zeros(n, dtype=bool)
-        kept[draw.rows[:draw.n_originals]] = True
-        source = np.concatenate([np.flatnonzero(kept), copies]).astype(np.int64)
+    source = draw.rows.astype(np.int64, copy=False)   # the input rows kept stay in input order
     changed = np.zeros(len(source), dtype=bool)
     for positions, _ in draw.changes.values():
         changed[positions] = True
@@ -527,8 +520,12 @@ def _with_copies(draw: _Draw, *, removed: np.ndarray, sources: np.ndarray, tag: 
         order = position[order[keep[order]]]
         rows = rows[keep]
         ids = ids.filter(pa.array(keep)) if ids is not None else None
-    order = np.concatenate([order, np.arange(len(rows), len(rows) + len(sources), dtype=np.int64)])
-    return replace(draw, rows=np.concatenate([rows, copy_rows]), n_originals=n_originals, order=order,
+    n = len(rows) + len(sources)
+    buffers = draw.buffers() if draw.rows_only else None
+    order = np.concatenate([order, np.arange(len(rows), n, dtype=np.int64)],
+                           out=reusable_array(buffers, "order", n, np.int64, spare=0.1))
+    rows = np.concatenate([rows, copy_rows], out=reusable_array(buffers, "rows", n, rows.dtype, spare=0.1))
+    return replace(draw, rows=rows, n_originals=n_originals, order=order,
                    ids=pa.concat_arrays([ids, new_ids]) if new_ids is not None and len(new_ids) else ids)
 
 
