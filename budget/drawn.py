@@ -33,7 +33,7 @@ from drgdip.budget.settle import Settlement, settle_cases
 from drgdip.budget.stay_points import settlement_year_points
 from drgdip.core.buffers import reusable_array
 
-__all__ = ["settle_drawn_rows"]
+__all__ = ["settle_drawn_rows", "has_parent"]
 
 # the per-stay arrays of CaseArrays (the others are labels)
 STAY_FIELDS = ("hospital", "region", "insured", "insurance", "cost_fen", "fund_fen", "points", "fixed", "fixed_fen",
@@ -75,6 +75,12 @@ def settle_drawn_rows(prepared: PreparedProvince, policy: Policy, source: np.nda
     return settle_cases(pd.DataFrame(index=pd.RangeIndex(0)), policy, hospitals=prepared.hospitals,
                         deductions=prepared.deductions, file=SETTLED, year=prepared.settle_year,
                         year_input=year_input, per_stay=False)
+
+
+def has_parent(prepared: PreparedProvince, policy: Policy) -> bool:
+    """Whether ``prepared`` keeps the settlement input its draws under ``policy`` settle from (made by
+    settling it under ``policy``, or a policy with the same points, input and layout)."""
+    return _parent_input(prepared, with_published_coefs(policy)) is not None
 
 
 def _parent_input(prepared: PreparedProvince, policy: Policy) -> SettlementInput | None:

@@ -4,8 +4,11 @@ each an exact settlement of one prepared province.
 Every scenario and every draw is :func:`drgdip.budget.pipeline.settle_prepared` of the prepared
 province under the scenario's policy (for a draw, with the settlement year's stays perturbed by
 :mod:`drgdip.simulate.casemix`), its money shared down to the hospitals (``per_stay=False``): its
-per-hospital payments are what ``drgdip settle`` gives with that policy on that province, to the fen. The baseline is the base policy itself, scenario ``baseline``;
-every change is measured against it.
+per-hospital payments are what ``drgdip settle`` gives with that policy on that province, to the fen.
+A draw with case mix is settled from the prepared settlement year's arrays, taken at the rows its
+stays come from (:mod:`drgdip.budget.drawn`), without making the drawn province's frame; the
+settlement is the same, and where that cannot be shown the drawn province is settled whole. The
+baseline is the base policy itself, scenario ``baseline``; every change is measured against it.
 """
 
 from __future__ import annotations

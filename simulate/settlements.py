@@ -16,7 +16,7 @@ import pandas as pd
 
 from drgdip.budget.pipeline import PreparedProvince, settle_prepared
 from drgdip.budget.policy import Policy
-from drgdip.budget.drawn import settle_drawn_rows
+from drgdip.budget.drawn import has_parent, settle_drawn_rows
 from drgdip.budget.settle import Settlement
 from drgdip.simulate.casemix import perturb_with_sources, perturbed_rows, rewritten_stays
 from drgdip.simulate.scenarios import MonteCarlo, apply_overrides, draw_policy, draw_values
@@ -145,6 +145,10 @@ def _settled_from_rows(prepared: PreparedProvince, base_policy: Policy, monte_ca
     policy, perturbation = _drawn(prepared, base_policy, monte_carlo, draw, units)
     if perturbation is None:
         return None
+    if not has_parent(prepared, policy) and not units.lookups.get("parent_made"):
+        # a cluster worker that settled no scenario yet: its province settled once under the draw's policy
+        units.lookups["parent_made"] = True
+        settle_prepared(prepared, policy, input_columns=False, per_stay=False)
     rows = perturbed_rows(prepared.current, lookups=units.lookups, **perturbation)
     positions, stays = rewritten_stays(prepared.current, rows)
     return settle_drawn_rows(prepared, policy, rows.source, positions, stays)

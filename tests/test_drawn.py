@@ -80,7 +80,7 @@ def monte_carlo(data) -> MonteCarlo:
     return MonteCarlo(draws=2, seed=data.draw(st.integers(0, 2**31)), vary=vary)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_a_draw_settled_from_its_parent_is_the_settlement_of_the_drawn_province(prepared, data):
@@ -161,3 +161,25 @@ def test_a_policy_the_parent_was_not_settled_under_is_settled_whole(prepared):
     whole = settle(drawn, drawn_policy, input_columns=False, per_stay=False).hospitals
     expected = whole.set_index([whole["area"].astype(str), whole["hospital_id"].astype(str)])["final_payment"]
     assert payments["final_payment"].sort_index().tolist() == expected.sort_index().tolist()
+
+
+def test_draws_of_a_province_not_settled_yet_settle_it_once_and_then_from_its_arrays(province_dir, monkeypatch):
+    import drgdip.simulate.settlements as settlements
+
+    policy = load_policy(POLICIES / POLICY_FILES["drg"])
+    province = prepare_province(province_dir, policy)      # as a cluster worker holds it: settled under nothing
+    spec = MonteCarlo(draws=2, seed=9, vary={"volume_growth": {"dist": "fixed", "params": {"value": 0.1}},
+                                             "budget.growth_rate": {"dist": "uniform",
+                                                                    "params": {"low": 0.0, "high": 0.05}}})
+    units = DrawUnits.of(province)
+    settled, whole_settles = [], []
+    from_rows, settle_whole = settlements.settle_drawn_rows, settlements.settle_prepared
+    monkeypatch.setattr(settlements, "settle_drawn_rows", lambda *args: settled.append(from_rows(*args)) or settled[-1])
+    monkeypatch.setattr(settlements, "settle_prepared",
+                        lambda *args, **kwargs: whole_settles.append(1) or settle_whole(*args, **kwargs))
+    for draw in range(spec.draws):
+        draw_outcome(province, policy, spec, draw, units)
+    assert len(whole_settles) == 1 and len(settled) == 2 and None not in settled
+    for draw in range(spec.draws):
+        drawn, drawn_policy = draw_province(province, policy, spec, draw, units)
+        assert_same_settlement(settled[draw], settle(drawn, drawn_policy, input_columns=False, per_stay=False))
