@@ -119,9 +119,13 @@ def province_dir(tmp_path_factory):
     return directory
 
 
-@pytest.mark.parametrize("policy_file", ["panzhihua_drg_day_care_2025.yaml", "jining_dip_day_ward_2025.yaml",
-                                         "remote_pool_province_2025.yaml"])
-def test_coefficient_scenarios_price_the_kept_points_and_equal_fresh_settlements(province_dir, policy_file,
+@pytest.mark.parametrize("policy_file, changes", [
+    ("panzhihua_drg_day_care_2025.yaml", {}),
+    # day-care stays paid outside the point pool: their fixed payments priced directly too
+    ("panzhihua_drg_day_care_2025.yaml", {"day_care.in_pool": False}),
+    ("jining_dip_day_ward_2025.yaml", {}), ("remote_pool_province_2025.yaml", {})],
+    ids=["panzhihua", "panzhihua_out_of_pool", "jining", "remote_pool"])
+def test_coefficient_scenarios_price_the_kept_points_and_equal_fresh_settlements(province_dir, policy_file, changes,
                                                                                 monkeypatch):
     """Each coefficient scenario settled on one preparation equals ``settle_province`` with the changed
     policy, every table and every stay; after the first run neither the points stage nor the layout
@@ -129,7 +133,7 @@ def test_coefficient_scenarios_price_the_kept_points_and_equal_fresh_settlements
     from drgdip.budget import inputs
     from drgdip.pointvalue import points as points_module
 
-    policy = load_policy(POLICIES / policy_file)
+    policy = apply_overrides(load_policy(POLICIES / policy_file), changes)
     grouping = {"dip": DEMO_DIP} if policy.points.is_dip else {}
     prepared = prepare_province(province_dir, policy, **grouping)
     hospital = str(prepared.current["hospital_id"].iloc[0])
@@ -165,6 +169,8 @@ def test_coefficient_scenarios_price_the_kept_points_and_equal_fresh_settlements
     assert ran[0] > 0 and ran[1:] == [0] * (len(steps) - 1)
     assert laid_out[1:] == [0] * (len(steps) - 1)   # a coefficient, the remote one too, keeps the layout
     assert read[0] > 0 and read[1:] == [0] * (len(steps) - 1)   # only the rewritten points columns are read
+    if changes.get("day_care.in_pool") is False:
+        assert (got.pools["fixed_payments"] > 0).any()   # day-care stays paid outside the pool are there
     if policy_file == "panzhihua_drg_day_care_2025.yaml":
         # the day-care stays' payment methods run once with the first settlement; scenarios price them directly
         assert day_care[0] > 0 and day_care[1:] == [0] * (len(steps) - 1)
