@@ -33,7 +33,7 @@ from drgdip.budget.settle import Settlement, settle_cases
 from drgdip.budget.stay_points import settlement_year_points
 from drgdip.core.buffers import reusable_array
 
-__all__ = ["settle_drawn_rows", "has_parent"]
+__all__ = ["settle_drawn_rows", "has_parent", "may_have_parent"]
 
 # the per-stay arrays of CaseArrays (the others are labels)
 STAY_FIELDS = ("hospital", "region", "insured", "insurance", "cost_fen", "fund_fen", "points", "fixed", "fixed_fen",
@@ -83,11 +83,17 @@ def has_parent(prepared: PreparedProvince, policy: Policy) -> bool:
     return _parent_input(prepared, with_published_coefs(policy)) is not None
 
 
+def may_have_parent(prepared: PreparedProvince, policy: Policy) -> bool:
+    """Whether settling ``prepared`` under ``policy`` can make a parent for its draws (no approval list,
+    no assessment by indicators, and the same preparation: settling does not prepare again)."""
+    return prepared.approved is None and not policy.settlement.assessment_indicators.weights \
+        and prepared.same_preparation(policy)
+
+
 def _parent_input(prepared: PreparedProvince, policy: Policy) -> SettlementInput | None:
     """The settlement input ``prepared`` kept for ``policy``'s points, input and layout, when a draw
     of it settles from its arrays."""
-    if prepared.approved is not None or policy.settlement.assessment_indicators.weights \
-            or not prepared.same_preparation(policy) or not prepared.settlement_inputs:
+    if not may_have_parent(prepared, policy) or not prepared.settlement_inputs:
         return None
     points_key = _points_key(policy)
     key = (points_key, input_key(policy), layout_key(policy))

@@ -16,8 +16,9 @@ import pandas as pd
 
 from drgdip.budget.pipeline import PreparedProvince, settle_prepared
 from drgdip.budget.policy import Policy
-from drgdip.budget.drawn import has_parent, settle_drawn_rows
+from drgdip.budget.drawn import has_parent, may_have_parent, settle_drawn_rows
 from drgdip.budget.settle import Settlement
+from drgdip.core.errors import UsageError
 from drgdip.simulate.casemix import perturb_with_sources, perturbed_rows, rewritten_stays
 from drgdip.simulate.scenarios import MonteCarlo, apply_overrides, draw_policy, draw_values
 
@@ -96,6 +97,12 @@ def _drawn(prepared: PreparedProvince, base_policy: Policy, monte_carlo: MonteCa
     case_mix = {name: values[name] for name in monte_carlo.case_mix}
     if not case_mix:
         return policy, None
+    if not prepared.same_preparation(policy):
+        keys = ", ".join(sorted(monte_carlo.policy_keys))
+        raise UsageError(f"Monte Carlo draw {draw}: its policy ({keys}) changes what the preparation depends on "
+                         "(day-care rules, grouping, year, indicator inputs), and a draw with case-mix perturbations "
+                         "settles the prepared stays: put such keys in the base policy or vary them without "
+                         "case mix")
     hospitals = units.hospitals
     shares = {name: _per_hospital(value, monte_carlo.vary[name].per, hospitals) for name, value in case_mix.items()}
     rng = np.random.default_rng([monte_carlo.seed, draw, CASE_MIX_STREAM])
@@ -145,10 +152,24 @@ def _settled_from_rows(prepared: PreparedProvince, base_policy: Policy, monte_ca
     policy, perturbation = _drawn(prepared, base_policy, monte_carlo, draw, units)
     if perturbation is None:
         return None
-    if not has_parent(prepared, policy) and not units.lookups.get("parent_made"):
-        # a cluster worker that settled no scenario yet: its province settled once under the draw's policy
-        units.lookups["parent_made"] = True
-        settle_prepared(prepared, policy, input_columns=False, per_stay=False)
+    if not _has_parent(prepared, policy, units):
+        return None
     rows = perturbed_rows(prepared.current, lookups=units.lookups, **perturbation)
     positions, stays = rewritten_stays(prepared.current, rows)
     return settle_drawn_rows(prepared, policy, rows.source, positions, stays)
+
+
+def _has_parent(prepared: PreparedProvince, policy: Policy, units: DrawUnits) -> bool:
+    """Whether ``prepared`` keeps a settlement input that draws under ``policy`` settle from, settling it
+    under ``policy`` first when it has none: a draw whose policy changes coefficients prices the kept
+    points again (:mod:`drgdip.budget.repriced_points`), and a cluster worker that has settled no
+    scenario yet makes its parent once. A policy that makes no parent is not tried again."""
+    if has_parent(prepared, policy):
+        return True
+    if units.lookups.get("no_parent") or not may_have_parent(prepared, policy):
+        return False
+    settle_prepared(prepared, policy, input_columns=False, per_stay=False)
+    if has_parent(prepared, policy):
+        return True
+    units.lookups["no_parent"] = True
+    return False

@@ -13,14 +13,17 @@ from hypothesis import strategies as st
 
 from drgdip.budget import load_policy
 from drgdip.budget.drawn import settle_drawn_rows
+from drgdip.core.errors import UsageError
 from drgdip.core.province import write_province
 from drgdip.core.resources import demo_dip_dir
-from drgdip.simulate import MonteCarlo, draw_province, prepare_province, settle
+from drgdip.simulate import MonteCarlo, apply_overrides, draw_province, prepare_province, settle
 from drgdip.simulate.casemix import perturbed_rows, rewritten_stays
 from drgdip.simulate.settlements import DrawUnits, _settled_from_rows, draw_outcome
 from drgdip.synth import generate_province
 
 REPO = Path(__file__).resolve().parents[1]
+ASSESSMENT = {"settlement.assessment_indicators.weights": {"cost_consumption_index": 50, "grouping_rate": 50},
+              "settlement.assessment_indicators.bands": [{"min_score": 60, "coef": 1.0}, {"min_score": 0, "coef": 0.95}]}
 POLICIES = REPO / "data" / "policies"
 POLICY_FILES = {"drg": "remote_pool_province_2025.yaml", "day_care": "panzhihua_drg_day_care_2025.yaml",
                 "dip": "jining_dip_day_ward_2025.yaml"}
@@ -50,6 +53,13 @@ def prepared(province_dir):
     return out
 
 
+def parent(prepared, kind):
+    """The prepared province of ``kind`` settled under its policy (the tests before may have settled others)."""
+    province, policy = prepared[kind]
+    settle(province, policy, input_columns=False, per_stay=False)
+    return province, policy
+
+
 def hospital_table(result) -> pd.DataFrame:
     table = result.hospitals.copy()
     table["hospital_id"] = table["hospital_id"].astype(str)
@@ -77,6 +87,8 @@ def monte_carlo(data) -> MonteCarlo:
             "budget.growth_rate": {"dist": "normal", "params": {"mean": 0.03, "sd": 0.02}}}
     if data.draw(st.booleans()):
         vary["remote_share"] = {"dist": "uniform", "params": {"low": -0.5, "high": 0.5}, "per": data.draw(per)}
+    if data.draw(st.booleans()):   # each draw its own coefficients: its parent is the province priced again
+        vary["points.hospital_coef.by_level.3"] = {"dist": "uniform", "params": {"low": 0.9, "high": 1.2}}
     return MonteCarlo(draws=2, seed=data.draw(st.integers(0, 2**31)), vary=vary)
 
 
@@ -118,7 +130,7 @@ def test_the_rows_of_a_draw_are_those_of_the_drawn_province(prepared):
 
 
 def test_a_draw_that_empties_a_hospital_is_settled_whole(prepared):
-    province, policy = prepared["drg"]
+    province, policy = parent(prepared, "drg")
     current = province.current
     gone = current["hospital_id"].astype(str) == str(current["hospital_id"].iloc[0])
     source = np.flatnonzero(~gone.to_numpy())
@@ -130,7 +142,7 @@ def test_a_draw_that_empties_a_hospital_is_settled_whole(prepared):
 def test_a_rewritten_stay_that_leaves_its_status_is_settled_whole(prepared, monkeypatch):
     import drgdip.budget.drawn as drawn
 
-    province, policy = prepared["drg"]
+    province, policy = parent(prepared, "drg")
     current = province.current
     source, rewritten = np.arange(len(current)), np.array([0])
     stays = current.iloc[[0]].reset_index(drop=True)
@@ -145,22 +157,36 @@ def test_a_rewritten_stay_that_leaves_its_status_is_settled_whole(prepared, monk
     assert settle_drawn_rows(province, policy, source, rewritten, stays) is None
 
 
-def test_a_policy_the_parent_was_not_settled_under_is_settled_whole(prepared):
-    province, policy = prepared["drg"]
+def test_a_policy_the_parent_was_not_settled_under_settles_nothing_from_its_arrays(prepared):
+    province, policy = parent(prepared, "drg")
     current = province.current
     outliers = replace(policy, points=replace(policy.points, outliers=replace(policy.points.outliers,
                                                                               drg_low_ratio=0.45)))
     none = np.zeros(0, dtype=np.int64)
     assert settle_drawn_rows(province, outliers, np.arange(len(current)), none, current.iloc[:0]) is None
-    spec = MonteCarlo(draws=1, seed=1, vary={"volume_growth": {"dist": "fixed", "params": {"value": 0.1}},
-                                             "points.outliers.drg_low_ratio": {"dist": "fixed",
-                                                                               "params": {"value": 0.45}}})
+    assert settle_drawn_rows(province, policy, np.arange(len(current)), none, current.iloc[:0]) is not None
+
+
+def test_draws_under_assessment_by_indicators_are_settled_whole(province_dir):
+    policy = apply_overrides(load_policy(POLICIES / POLICY_FILES["drg"]), ASSESSMENT)
+    province = prepare_province(province_dir, policy)
+    settle(province, policy, input_columns=False, per_stay=False)
+    spec = MonteCarlo(draws=1, seed=4, vary={"volume_growth": {"dist": "fixed", "params": {"value": 0.1}}})
     units = DrawUnits.of(province)
-    payments, _ = draw_outcome(province, policy, spec, 0, units)     # settled whole, as the drawn province
+    assert _settled_from_rows(province, policy, spec, 0, units) is None
+    payments, _ = draw_outcome(province, policy, spec, 0, units)
     drawn, drawn_policy = draw_province(province, policy, spec, 0, units)
     whole = settle(drawn, drawn_policy, input_columns=False, per_stay=False).hospitals
     expected = whole.set_index([whole["area"].astype(str), whole["hospital_id"].astype(str)])["final_payment"]
     assert payments["final_payment"].sort_index().tolist() == expected.sort_index().tolist()
+
+
+def test_case_mix_draws_cannot_vary_what_the_preparation_depends_on(prepared):
+    province, policy = prepared["day_care"]
+    spec = MonteCarlo(draws=1, seed=4, vary={"volume_growth": {"dist": "fixed", "params": {"value": 0.1}},
+                                             "day_care.window_h": {"dist": "fixed", "params": {"value": 12}}})
+    with pytest.raises(UsageError, match="day_care.window_h"):
+        draw_outcome(province, policy, spec, 0, DrawUnits.of(province))
 
 
 def test_draws_of_a_province_not_settled_yet_settle_it_once_and_then_from_its_arrays(province_dir, monkeypatch):
