@@ -323,6 +323,11 @@ def settle_prepared(prepared: PreparedProvince, policy, *, clock: StageClock | N
     if not isinstance(policy, Policy):
         policy = load_policy(policy)
     if not prepared.same_preparation(policy):
+        if len(prepared.current_rows) and (prepared.current_rows < 0).any():
+            raise UsageError("this province's settlement year is not its input's (a scenario's case mix), and the "
+                             "policy changes what the preparation depends on (day-care rules, grouping, year or "
+                             "indicator inputs): preparing again would read the input and lose those stays; "
+                             "settle it under a policy with the preparation's rules")
         prepared = prepare_province(**prepared.remake, policy=policy, clock=clock)
     return _settle(prepared, policy, [prepared.current, prepared.past], clock=clock, input_columns=input_columns,
                    per_stay=per_stay)

@@ -99,9 +99,10 @@ def _drawn(prepared: PreparedProvince, base_policy: Policy, monte_carlo: MonteCa
         return policy, None
     if not prepared.same_preparation(policy):
         keys = ", ".join(sorted(monte_carlo.policy_keys))
-        raise UsageError(f"Monte Carlo draw {draw}: its policy ({keys}) changes what the preparation depends on "
-                         "(day-care rules, grouping, year, indicator inputs), and a draw with case-mix perturbations "
-                         "settles the prepared stays: put such keys in the base policy or vary them without "
+        whose = f"its policy (varying {keys})" if keys else "the base policy"
+        raise UsageError(f"Monte Carlo draw {draw}: {whose} changes what the preparation depends on (day-care "
+                         "rules, grouping, year, indicator inputs), and a draw with case-mix perturbations settles "
+                         "the prepared stays: prepare the province under such rules, or vary those keys without "
                          "case mix")
     hospitals = units.hospitals
     shares = {name: _per_hospital(value, monte_carlo.vary[name].per, hospitals) for name, value in case_mix.items()}

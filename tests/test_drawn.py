@@ -187,6 +187,11 @@ def test_case_mix_draws_cannot_vary_what_the_preparation_depends_on(prepared):
                                              "day_care.window_h": {"dist": "fixed", "params": {"value": 12}}})
     with pytest.raises(UsageError, match="day_care.window_h"):
         draw_outcome(province, policy, spec, 0, DrawUnits.of(province))
+    # nor can a drawn province be settled under such a policy: preparing again would lose its stays
+    volume = MonteCarlo(draws=1, seed=4, vary={"volume_growth": {"dist": "fixed", "params": {"value": 0.1}}})
+    drawn, _ = draw_province(province, policy, volume, 0)
+    with pytest.raises(UsageError, match="lose those stays"):
+        settle(drawn, apply_overrides(policy, {"day_care.window_h": 12}), input_columns=False, per_stay=False)
 
 
 def test_draws_of_a_province_not_settled_yet_settle_it_once_and_then_from_its_arrays(province_dir, monkeypatch):
