@@ -106,8 +106,9 @@ def test_case_mix_draw_steps(benchmark, prepared, step):
         benchmark.pedantic(rows_of, args=(1,), rounds=3, iterations=1)
         return
     drawn_policy, rows = rows_of(1)
-    positions, stays = rewritten_stays(province.current, rows)
-    result = benchmark.pedantic(settle_drawn_rows, args=(province, drawn_policy, rows.source, positions, stays),
+    _, stays = rewritten_stays(province.current, rows)
+    result = benchmark.pedantic(settle_drawn_rows, args=(province, drawn_policy, rows.copied, rows.removed,
+                                                         rows.rewritten_rows, stays),
                                 rounds=3, iterations=1)
     assert result is not None
 

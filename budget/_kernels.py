@@ -24,8 +24,10 @@ import numpy as np
 from numba import njit, prange
 
 __all__ = ["StayArrays", "PoolPrices", "PoolSums", "StayWeights", "HospitalSums", "StayPayments", "Sharing",
-           "BASIS_CODES", "chunk_bounds", "pool_sums", "stay_weights", "share_grouped", "largest_remainder",
-           "hospital_sums", "pair_counts", "year_sums", "history_sums", "fixed_values", "usable_years"]
+           "PriceCells", "BASIS_CODES", "chunk_bounds", "pool_sums", "pool_sum_words", "pool_sums_of", "stay_weights",
+           "share_grouped", "largest_remainder", "hospital_sums", "hospital_sum_words", "hospital_sums_of",
+           "price_cells", "cell_sum_words", "cell_prices", "pair_counts", "year_sums", "history_sums", "fixed_values",
+           "usable_years"]
 
 N_BUCKETS = 1 << 12
 PARALLEL_MIN_STAYS = 200_000   # items from which a kernel runs on threads
@@ -94,7 +96,22 @@ class StayWeights(NamedTuple):
 
     weight: np.ndarray       # float64[n] 0 for stays not paid by points
     pair: np.ndarray         # int64[n] pool * n_hospitals + hospital; n_pairs for stays not paid by points
-    pair_weight: np.ndarray  # float64[n_pairs] Σ weight per pair
+
+
+class PriceCells(NamedTuple):
+    """The settled stays by (pool, hospital, insured region, month): the cells whose sums of points
+    are priced at a fund ratio and a point value (:func:`cell_prices`), so that a pair's weight and a
+    month's due are the same for the same cell sums, however they were added up."""
+
+    cell: np.ndarray      # int32[n] cell of each stay, -1 outside the budget
+    pool: np.ndarray      # int64[n_cells]
+    hospital: np.ndarray  # int64[n_cells]
+    insured: np.ndarray   # int64[n_cells] insured region (where treated, when insured there)
+    month: np.ndarray     # int64[n_cells] 1..12, 0 unknown
+
+    @property
+    def n(self) -> int:
+        return len(self.pool)
 
 
 class HospitalSums(NamedTuple):
@@ -255,8 +272,9 @@ def _exact_sum(values):
 
 # ---------------------------------------------------------------------------------------- sums
 
-def _pool_sums(bounds, stays, n_pools, n_regions):
-    """Sums per pool, and per (pool, insured region) of the stays paid by points.
+def _pool_sum_words(bounds, stays, n_pools, n_regions):
+    """Sums per pool, and per (pool, insured region) of the stays paid by points, as exact words
+    (:func:`pool_sums` reads them): two sets of stays' words add and subtract exactly.
 
     Parameters
     ----------
@@ -267,7 +285,12 @@ def _pool_sums(bounds, stays, n_pools, n_regions):
 
     Returns
     -------
-    PoolSums
+    int64[4, n_pools]
+        Patient share, fixed payments, fund paid and cases per pool.
+    int64[2, n_pools, n_regions]
+        Cost and fund per (pool, insured region) of the stays paid by points.
+    int64[FIXED_WORDS, n_pools * (n_regions + 1)]
+        Points less their fund part per (pool, insured region), then the fund part per pool.
     """
     n_chunks = bounds.shape[0] - 1
     by_pool = np.zeros((n_chunks, 4, n_pools), dtype=np.int64)
@@ -295,23 +318,32 @@ def _pool_sums(bounds, stays, n_pools, n_regions):
                 _add_fixed(points[c], n_pools * n_regions + pool, stays.fund_part[i])
             _add_fixed(points[c], pool * n_regions + insured, stay_points)
             by_pool[c, POOL_PATIENT_SHARE, pool] += stays.cost_fen[i] - stays.fund_fen[i]
-    per_pool = _add_chunks(by_pool)
-    per_insured = _add_chunks(by_insured)
-    point_sums = _fixed_values(_add_chunks(points))
+    return _add_chunks(by_pool), _add_chunks(by_insured), _add_chunks(points)
+
+
+pool_sum_words = threaded_by_size(_pool_sum_words)
+
+
+def pool_sums(bounds, stays, n_pools: int, n_regions: int) -> PoolSums:
+    """Sums per pool, and per (pool, insured region) of the stays paid by points."""
+    return pool_sums_of(pool_sum_words(bounds, stays, n_pools, n_regions), n_pools, n_regions)
+
+
+def pool_sums_of(words: tuple, n_pools: int, n_regions: int) -> PoolSums:
+    """The :class:`PoolSums` of :func:`pool_sum_words`."""
+    per_pool, per_insured, points = words
+    point_sums = _fixed_values(points)
     points_by_insured = point_sums[:n_pools * n_regions].reshape(n_pools, n_regions)
-    return PoolSums(per_insured[INSURED_COST], per_insured[INSURED_FUND], points_by_insured, point_sums[n_pools * n_regions:],
-                    per_pool[POOL_PATIENT_SHARE], per_pool[POOL_FIXED_PAYMENTS], per_pool[POOL_FUND_PAID],
-                    per_pool[POOL_CASES])
+    return PoolSums(per_insured[INSURED_COST], per_insured[INSURED_FUND], points_by_insured,
+                    point_sums[n_pools * n_regions:], per_pool[POOL_PATIENT_SHARE], per_pool[POOL_FIXED_PAYMENTS],
+                    per_pool[POOL_FUND_PAID], per_pool[POOL_CASES])
 
 
-pool_sums = threaded_by_size(_pool_sums)
-
-
-def _stay_weights(bounds, stays, fund_ratio, use_ratio, n_hospitals, per_stay):
-    """Allocation weight of each stay paid by points: its points, times the fund ratio of its
-    insured region in its pool when ``use_ratio`` (total-cost basis; points that are the fund's part
-    already count as they are); and the weight per (pool, hospital) (only that without ``per_stay``:
-    the per-stay arrays are then empty).
+def _stay_weights(bounds, stays, fund_ratio, use_ratio, n_hospitals):
+    """Allocation weight of each stay paid by points within its (pool, hospital) pair: its points,
+    times the fund ratio of its insured region in its pool when ``use_ratio`` (total-cost basis;
+    points that are the fund's part already count as they are). The pairs' own weights come from
+    the price cells (:func:`cell_prices`).
 
     Parameters
     ----------
@@ -320,7 +352,6 @@ def _stay_weights(bounds, stays, fund_ratio, use_ratio, n_hospitals, per_stay):
     fund_ratio : float64[n_pools, n_regions]
     use_ratio : bool
     n_hospitals : int
-    per_stay : bool
 
     Returns
     -------
@@ -329,17 +360,15 @@ def _stay_weights(bounds, stays, fund_ratio, use_ratio, n_hospitals, per_stay):
     n = stays.pool.shape[0]
     n_chunks = bounds.shape[0] - 1
     n_pairs = fund_ratio.shape[0] * n_hospitals
-    weight = np.empty(n if per_stay else 0, dtype=np.float64)
-    pair = np.empty(n if per_stay else 0, dtype=np.int64)
-    pair_weight = np.zeros((n_chunks, FIXED_WORDS, n_pairs), dtype=np.int64)
+    weight = np.empty(n, dtype=np.float64)
+    pair = np.empty(n, dtype=np.int64)
     has_fund_part = stays.fund_part.shape[0] == n
     for c in prange(n_chunks):
         for i in range(bounds[c], bounds[c + 1]):
             pool = stays.pool[i]
             if pool < 0 or stays.fixed[i]:
-                if per_stay:
-                    weight[i] = 0.0
-                    pair[i] = n_pairs
+                weight[i] = 0.0
+                pair[i] = n_pairs
                 continue
             stay_weight = stays.points[i]
             if use_ratio:
@@ -348,20 +377,17 @@ def _stay_weights(bounds, stays, fund_ratio, use_ratio, n_hospitals, per_stay):
                     insured = stays.region[i]
                 fund_part = stays.fund_part[i] if has_fund_part else 0.0
                 stay_weight = (stay_weight - fund_part) * fund_ratio[pool, insured] + fund_part
-            pool_hospital = pool * n_hospitals + stays.hospital[i]
-            if per_stay:
-                weight[i] = stay_weight
-                pair[i] = pool_hospital
-            _add_fixed(pair_weight[c], pool_hospital, stay_weight)
-    return StayWeights(weight, pair, _fixed_values(_add_chunks(pair_weight)))
+            weight[i] = stay_weight
+            pair[i] = pool * n_hospitals + stays.hospital[i]
+    return StayWeights(weight, pair)
 
 
 stay_weights = threaded_by_size(_stay_weights)
 
 
-def _hospital_sums(bounds, stays, stay_gross, prices, row_of_pair, n_rows, n_hospitals, points_scale, per_stay):
-    """Sums per hospital row, the monthly fund due at the budget point value, and the per-stay payments
-    (empty without ``per_stay``).
+def _hospital_sum_words(bounds, stays, stay_gross, prices, row_of_pair, n_rows, n_hospitals, points_scale, per_stay):
+    """Sums per hospital row as exact words (:func:`hospital_sums` reads them), and the per-stay
+    payments (empty without ``per_stay``). The monthly fund due comes from the price cells.
 
     Parameters
     ----------
@@ -379,14 +405,17 @@ def _hospital_sums(bounds, stays, stay_gross, prices, row_of_pair, n_rows, n_hos
 
     Returns
     -------
-    HospitalSums
+    int64[9, n_rows]
+        Fund due, fee-for-service fund, cost, cases, remote cases, stays with base points, stays
+        with a level, remote fund due and remote fee-for-service fund per row.
+    int64[FIXED_WORDS, 3 * n_rows]
+        Points, Σ base points / points scale and Σ hospital level per row.
     StayPayments
     """
     n = stays.pool.shape[0]
     n_chunks = bounds.shape[0] - 1
     fen_and_stays = np.zeros((n_chunks, 9, n_rows), dtype=np.int64)   # FUND_DUE ... REMOTE_FFS
     float_sums = np.zeros((n_chunks, FIXED_WORDS, 3 * n_rows), dtype=np.int64)    # POINTS, RW_SUM, LEVEL_SUM
-    month_due = np.zeros((n_chunks, FIXED_WORDS, n_rows * 13), dtype=np.int64)
     n_out = n if per_stay else 0
     payment = np.empty(n_out, dtype=np.float64)
     gain = np.empty(n_out, dtype=np.float64)
@@ -394,7 +423,6 @@ def _hospital_sums(bounds, stays, stay_gross, prices, row_of_pair, n_rows, n_hos
     point_value = np.empty(n_out, dtype=np.float64)
     fund_ratio = np.empty(n_out, dtype=np.float64)
     has_level = stays.hospital_level.shape[0] == n
-    has_fund_part = stays.fund_part.shape[0] == n
     has_gross = stay_gross.shape[0] == n
     for c in prange(n_chunks):
         for i in range(bounds[c], bounds[c + 1]):
@@ -411,7 +439,6 @@ def _hospital_sums(bounds, stays, stay_gross, prices, row_of_pair, n_rows, n_hos
             patient_share = stays.cost_fen[i] - stays.fund_fen[i]
             if stays.fixed[i]:
                 due = stays.fixed_fen[i]
-                due_at_budget_value = np.float64(due)
                 if per_stay:
                     standard[i] = np.nan
                     point_value[i] = np.nan
@@ -423,16 +450,6 @@ def _hospital_sums(bounds, stays, stay_gross, prices, row_of_pair, n_rows, n_hos
                 ratio = prices.fund_ratio[pool, insured]
                 gross = stay_gross[i] if has_gross else 0
                 due = gross - patient_share if prices.basis == BASIS_PATIENT_SHARE else gross
-                budget_value = prices.budget_point_value[pool]
-                if np.isnan(budget_value):
-                    budget_value = 0.0
-                if prices.basis == BASIS_TOTAL_COST:
-                    fund_part = stays.fund_part[i] if has_fund_part else 0.0
-                    due_at_budget_value = ((stays.points[i] - fund_part) * ratio + fund_part) * budget_value * 100.0
-                elif prices.basis == BASIS_PATIENT_SHARE:
-                    due_at_budget_value = stays.points[i] * budget_value * 100.0 - patient_share
-                else:
-                    due_at_budget_value = stays.points[i] * budget_value * 100.0
                 if per_stay:
                     standard[i] = stays.points[i] * prices.point_value[pool]
                     point_value[i] = prices.point_value[pool]
@@ -453,22 +470,172 @@ def _hospital_sums(bounds, stays, stay_gross, prices, row_of_pair, n_rows, n_hos
             if base_points > 0:
                 _add_fixed(float_sums[c], RW_SUM * n_rows + row, base_points / points_scale)
                 fen_and_stays[c, RW_CASES, row] += 1
-            _add_fixed(month_due[c], row * 13 + stays.month[i], due_at_budget_value)
             if has_level:
                 level = stays.hospital_level[i]
                 if level > 0:
                     _add_fixed(float_sums[c], LEVEL_SUM * n_rows + row, level)
                     fen_and_stays[c, LEVEL_CASES, row] += 1
-    whole = _add_chunks(fen_and_stays)
-    real = _fixed_values(_add_chunks(float_sums)).reshape(3, n_rows)
-    by_month = _fixed_values(_add_chunks(month_due)).reshape(n_rows, 13)
-    totals = HospitalSums(whole[FUND_DUE], whole[FFS_FUND], whole[TOTAL_COST], whole[CASES], whole[REMOTE_CASES],
-                          real[POINTS], real[RW_SUM], whole[RW_CASES], by_month, real[LEVEL_SUM],
-                          whole[LEVEL_CASES], whole[REMOTE_DUE], whole[REMOTE_FFS])
-    return totals, StayPayments(payment, gain, standard, point_value, fund_ratio)
+    return (_add_chunks(fen_and_stays), _add_chunks(float_sums)), StayPayments(payment, gain, standard, point_value,
+                                                                                fund_ratio)
 
 
-hospital_sums = threaded_by_size(_hospital_sums)
+hospital_sum_words = threaded_by_size(_hospital_sum_words)
+
+
+def hospital_sums(bounds, stays, stay_gross, prices, row_of_pair, n_rows: int, n_hospitals: int, points_scale: float,
+                  per_stay: bool) -> tuple:
+    """Sums per hospital row (their ``month_due`` left empty: it comes from the price cells) and the
+    per-stay payments (see :func:`_hospital_sum_words`)."""
+    words, payments = hospital_sum_words(bounds, stays, stay_gross, prices, row_of_pair, n_rows, n_hospitals,
+                                         points_scale, per_stay)
+    return hospital_sums_of(words, n_rows), payments
+
+
+def hospital_sums_of(words: tuple, n_rows: int) -> HospitalSums:
+    """The :class:`HospitalSums` of :func:`hospital_sum_words` (``month_due`` empty)."""
+    whole, float_words = words
+    real = _fixed_values(float_words).reshape(3, n_rows)
+    return HospitalSums(whole[FUND_DUE], whole[FFS_FUND], whole[TOTAL_COST], whole[CASES], whole[REMOTE_CASES],
+                        real[POINTS], real[RW_SUM], whole[RW_CASES], np.zeros((n_rows, 13)), real[LEVEL_SUM],
+                        whole[LEVEL_CASES], whole[REMOTE_DUE], whole[REMOTE_FFS])
+
+
+# --------------------------------------------------------------------------- price cells
+
+CELL_LESS_PART, CELL_FUND_PART, CELL_POINTS = range(3)   # fixed-point sums of a price cell
+CELL_PATIENT_SHARE, CELL_FIXED_FEN = range(2)             # its integer sums
+
+
+@njit(cache=True)
+def _price_cells(pool, hospital, insured, region, month, n_pools, n_hospitals, n_regions):
+    """Number the settled stays' (pool, hospital, insured region, month) cells in the order they first
+    appear; see :class:`PriceCells`."""
+    n = pool.shape[0]
+    slot_of_pair = np.full(n_pools * n_hospitals, -1, dtype=np.int64)
+    n_slots = 0
+    for i in range(n):
+        if pool[i] >= 0:
+            pair = pool[i] * n_hospitals + hospital[i]
+            if slot_of_pair[pair] < 0:
+                slot_of_pair[pair] = n_slots
+                n_slots += 1
+    width = n_regions * 13
+    cell_of_key = np.full(n_slots * width, -1, dtype=np.int64)
+    cell = np.full(n, -1, dtype=np.int32)
+    cell_pool = np.empty(n_slots * width, dtype=np.int64)
+    cell_hospital = np.empty(n_slots * width, dtype=np.int64)
+    cell_insured = np.empty(n_slots * width, dtype=np.int64)
+    cell_month = np.empty(n_slots * width, dtype=np.int64)
+    n_cells = 0
+    for i in range(n):
+        if pool[i] < 0:
+            continue
+        where = insured[i] if insured[i] >= 0 else region[i]
+        key = slot_of_pair[pool[i] * n_hospitals + hospital[i]] * width + where * 13 + month[i]
+        k = cell_of_key[key]
+        if k < 0:
+            k = n_cells
+            cell_of_key[key] = k
+            cell_pool[k], cell_hospital[k], cell_insured[k], cell_month[k] = pool[i], hospital[i], where, month[i]
+            n_cells += 1
+        cell[i] = k
+    return cell, cell_pool[:n_cells].copy(), cell_hospital[:n_cells].copy(), cell_insured[:n_cells].copy(), \
+        cell_month[:n_cells].copy()
+
+
+def price_cells(stays, n_pools: int, n_hospitals: int, n_regions: int) -> PriceCells:
+    """The price cell of every settled stay (:class:`PriceCells`)."""
+    return PriceCells(*_price_cells(stays.pool, stays.hospital, stays.insured, stays.region, stays.month,
+                                    n_pools, max(n_hospitals, 1), max(n_regions, 1)))
+
+
+def _cell_sum_words(bounds, stays, cell, n_cells):
+    """Sums of the stays per price cell, as exact words: of the stays paid by points, their points
+    less the fund's part, that part and their points; their patients' share; and the fixed payments.
+
+    Parameters
+    ----------
+    bounds : int64[n_chunks + 1]
+    stays : StayArrays
+    cell : int32[n]
+        Price cell of each stay (-1: none).
+    n_cells : int
+
+    Returns
+    -------
+    int64[FIXED_WORDS, 3 * n_cells]
+        The three sums of points, one block of cells after the other.
+    int64[2, n_cells]
+        Patients' share of the stays paid by points, fixed payments.
+    """
+    n_chunks = bounds.shape[0] - 1
+    words = np.zeros((n_chunks, FIXED_WORDS, 3 * n_cells), dtype=np.int64)
+    fen = np.zeros((n_chunks, 2, n_cells), dtype=np.int64)
+    has_fund_part = stays.fund_part.shape[0] == stays.pool.shape[0]
+    for c in prange(n_chunks):
+        for i in range(bounds[c], bounds[c + 1]):
+            k = cell[i]
+            if k < 0:
+                continue
+            if stays.fixed[i]:
+                fen[c, CELL_FIXED_FEN, k] += stays.fixed_fen[i]
+                continue
+            points = stays.points[i]
+            less = points
+            if has_fund_part and stays.fund_part[i] > 0.0:
+                less = points - stays.fund_part[i]
+                _add_fixed(words[c], CELL_FUND_PART * n_cells + k, stays.fund_part[i])
+            _add_fixed(words[c], CELL_LESS_PART * n_cells + k, less)
+            _add_fixed(words[c], CELL_POINTS * n_cells + k, points)
+            fen[c, CELL_PATIENT_SHARE, k] += stays.cost_fen[i] - stays.fund_fen[i]
+    return _add_chunks(words), _add_chunks(fen)
+
+
+cell_sum_words = threaded_by_size(_cell_sum_words)
+
+
+@njit(cache=True)
+def cell_prices(words, fen, cell_pool, cell_hospital, cell_insured, cell_row, cell_month, prices, use_ratio,
+                n_hospitals, n_rows):
+    """The allocation weight of each (pool, hospital) pair and the fund due at the budget point value
+    of each hospital row and month, from the price cells' sums (:func:`_cell_sum_words`).
+
+    A cell's sums of points are priced once: times the fund ratio of its (pool, insured region) when
+    ``use_ratio`` (the part that is the fund's already as it is), and at its pool's budget point value
+    on the policy's basis. The products add up exactly, so the same cell sums give the same weights and
+    dues, whichever stays they were summed from.
+
+    Returns
+    -------
+    float64[n_pools * n_hospitals]
+    float64[n_rows, 13]
+        Fen; month 0: unknown.
+    """
+    n_cells = cell_pool.shape[0]
+    n_pairs = prices.fund_ratio.shape[0] * n_hospitals
+    values = _fixed_values(words)
+    pair_cells = np.zeros((FIXED_WORDS, n_pairs), dtype=np.int64)
+    month_cells = np.zeros((FIXED_WORDS, n_rows * 13), dtype=np.int64)
+    for k in range(n_cells):
+        pool = cell_pool[k]
+        less = values[CELL_LESS_PART * n_cells + k]
+        part = values[CELL_FUND_PART * n_cells + k]
+        points = values[CELL_POINTS * n_cells + k]
+        weighted = less * prices.fund_ratio[pool, cell_insured[k]] + part
+        _add_fixed(pair_cells, pool * n_hospitals + cell_hospital[k], weighted if use_ratio else points)
+        budget_value = prices.budget_point_value[pool]
+        if np.isnan(budget_value):
+            budget_value = 0.0
+        if prices.basis == BASIS_TOTAL_COST:
+            due = weighted * budget_value * 100.0
+        elif prices.basis == BASIS_PATIENT_SHARE:
+            due = points * budget_value * 100.0 - fen[CELL_PATIENT_SHARE, k]
+        else:
+            due = points * budget_value * 100.0
+        at = cell_row[k] * 13 + cell_month[k]
+        _add_fixed(month_cells, at, due)
+        _add_fixed(month_cells, at, np.float64(fen[CELL_FIXED_FEN, k]))
+    return _fixed_values(pair_cells), _fixed_values(month_cells).reshape(n_rows, 13)
 
 
 @njit(cache=True)

@@ -63,7 +63,7 @@ class SettlementInput:
 
 # what phases derive from the layout and the stays' funds and months alone, and from the history's
 # funds alone: an input laid out like another (``read_input``'s ``like``) takes them from it
-LAYOUT_ONLY = ("pool_remote_fund", "without_months", "hospital_rows", "left_out_counts")
+LAYOUT_ONLY = ("pool_remote_fund", "without_months", "hospital_rows", "left_out_counts", "price_cells", "cell_rows")
 # and what they derive from the layout and the stays' outlier classes: taken when those are the very same
 CLASSES_ONLY = ("outlier_counts",)
 HISTORY_FUNDS_ONLY = ("last_year_funds", "last_fund_by_row", "history_yuan", "history_value_sums")

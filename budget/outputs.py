@@ -25,7 +25,7 @@ from drgdip.budget.shares import Shares
 from drgdip.budget.valuation import PointValues
 from drgdip.core.frames import frame_of
 
-__all__ = ["Settlement", "HOSPITAL_COLUMNS", "settlement_tables"]
+__all__ = ["Settlement", "HOSPITAL_COLUMNS", "settlement_tables", "left_out_counts"]
 
 HOSPITAL_COLUMNS = (
     "area", "hospital_id", "name", "level", "cases", "remote_cases", "points", "cmi", "total_cost",
@@ -245,13 +245,13 @@ def _summary_table(year_input: SettlementInput, money: PoolMoney, values: PointV
         for k, label in enumerate(labels):
             frame[f"share_{label}"] = counts[:, k] / totals
     left_out = year_input.remembered(("left_out_counts",),
-                                     lambda: _left_out_counts(arrays, layout, policy))
+                                     lambda: left_out_counts(arrays, layout, policy))
     for label, count in left_out.items():
         frame[f"cases_{label}"] = count
     return frame
 
 
-def _left_out_counts(arrays, layout, policy: Policy) -> dict[str, np.ndarray]:
+def left_out_counts(arrays, layout, policy: Policy) -> dict[str, np.ndarray]:
     """Stays left out of the budget, per status, counted in the area of their treatment region."""
     if not (arrays.status != 0).any():
         return {}

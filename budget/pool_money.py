@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drgdip.budget._kernels import PoolSums, chunk_bounds, pool_sums
+from drgdip.budget._kernels import PoolSums, chunk_bounds, pool_sum_words, pool_sums_of
 from drgdip.budget.inputs import SettlementInput
 from drgdip.budget.money import group_sum
 from drgdip.budget.policy import Policy
@@ -36,8 +36,9 @@ def pool_money(year_input: SettlementInput, policy: Policy) -> PoolMoney:
     """Sum the stays per pool, budget each pooling area and pool, and take out the fixed payments."""
     stays, layout = year_input.stays, year_input.layout
     n_pools, n_regions = layout.n_pools, year_input.n_regions
-    bounds = chunk_bounds(len(stays.pool), n_pools * (5 * n_regions + 7))
-    sums = year_input.remembered(("pool_sums",), lambda: pool_sums(bounds, stays, n_pools, n_regions))
+    sums = year_input.remembered(("pool_sums",), lambda: pool_sums_of(year_input.remembered(
+        ("pool_sum_words",), lambda: pool_sum_words(chunk_bounds(len(stays.pool), n_pools * (5 * n_regions + 7)),
+                                                    stays, n_pools, n_regions)), n_pools, n_regions))
 
     def remote_fund():
         remote_settled = layout.remote & (layout.pool >= 0)

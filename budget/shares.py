@@ -16,16 +16,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drgdip.budget._kernels import (FIXED_WORDS, HospitalSums, StayPayments, chunk_bounds, hospital_sums, pair_counts,
+from drgdip.budget._kernels import (HospitalSums, StayPayments, cell_prices, cell_sum_words, chunk_bounds,
+                                    hospital_sum_words, hospital_sums, hospital_sums_of, pair_counts, price_cells,
                                     stay_weights)
 from drgdip.budget.inputs import SettlementInput
 from drgdip.budget.money import group_sum, share_by_weight
 from drgdip.budget.policy import Policy
 from drgdip.budget.valuation import PointValues
 
-__all__ = ["HospitalRows", "Shares", "share_money", "hospital_rows"]
+__all__ = ["HospitalRows", "Shares", "share_money", "hospital_rows", "hospital_words", "price_cell_sums"]
 
-HOSPITAL_SUMS_PER_ROW = 57   # buffer cells per hospital row: 9 integer sums, 3 + 13 fixed-point sums of 3 words
+HOSPITAL_SUMS_PER_ROW = 18   # buffer cells per hospital row: 9 integer sums, 3 fixed-point sums of 3 words
+CELL_SUMS_PER_CELL = 11      # buffer cells per price cell: 3 fixed-point sums of 3 words, 2 integer sums
 
 
 @dataclass(frozen=True)
@@ -53,41 +55,75 @@ class Shares:
 def share_money(year_input: SettlementInput, values: PointValues, policy: Policy, *, per_stay: bool = True) -> Shares:
     """Pools → hospitals → stays by largest remainder, then the sums per hospital row.
 
-    Without ``per_stay`` the money stops at the (pool, hospital) pairs: a hospital row's fund due is
-    the money of its pairs plus what its stays add or take whatever their shares (fixed payments,
-    minus the patients' share on that basis), which is exactly the sum of its stays' shares, since
-    those add up to their pair's money. The remote stays' fund due is then unknown (-1).
+    A pair's weight and a row's monthly fund due at the budget point value are priced per price
+    cell (:func:`~drgdip.budget._kernels.cell_prices`). Without ``per_stay`` the money stops at the
+    (pool, hospital) pairs: a hospital row's fund due is the money of its pairs plus what its stays
+    add or take whatever their shares (fixed payments, minus the patients' share on that basis),
+    which is exactly the sum of its stays' shares, since those add up to their pair's money. The
+    remote stays' fund due is then unknown (-1).
     """
     stays, layout = year_input.stays, year_input.layout
     n_hospitals = year_input.n_hospitals
     n_pairs = layout.n_pools * n_hospitals
     use_ratio = policy.point_value.basis == "total_cost"
-    weights = year_input.remembered(("stay_weights", use_ratio, values.fund_ratio.tobytes(), per_stay), lambda: (
-        stay_weights(chunk_bounds(len(stays.pool), FIXED_WORDS * n_pairs), stays, values.fund_ratio, use_ratio,
-                     n_hospitals, per_stay)))
-    pair_money = _share_pools(weights.pair_weight, values.values.gross, year_input.arrays.hospital_labels,
-                              layout.n_pools)
     rows = year_input.remembered(("hospital_rows",), lambda: hospital_rows(year_input))
-    bounds = chunk_bounds(len(stays.pool), rows.n * HOSPITAL_SUMS_PER_ROW)
+    prices = values.prices
+    pair_weight, month_due = year_input.remembered(
+        ("cell_prices", use_ratio, prices.basis, prices.fund_ratio.tobytes(), prices.budget_point_value.tobytes()),
+        lambda: _priced_cells(year_input, rows, prices, use_ratio))
+    pair_money = _share_pools(pair_weight, values.values.gross, year_input.arrays.hospital_labels, layout.n_pools)
     points_scale = float(policy.points.points_scale)
     if not per_stay:
-        prices = values.prices
-        key = ("hospital_sums_without_shares", prices.budget_point_value.tobytes(), prices.fund_ratio.tobytes(),
-               prices.basis, points_scale)
-        without = year_input.remembered(key, lambda: hospital_sums(
-            bounds, stays, np.zeros(0, dtype=np.int64), prices, rows.row_of_pair, rows.n, n_hospitals,
-            points_scale, False)[0])
+        without = hospital_sums_of(hospital_words(year_input, rows, prices, points_scale), rows.n)
         present = np.flatnonzero(pair_money)
         pool, hospital = present // n_hospitals, present % n_hospitals
         row = rows.row_of_pair[layout.pool_area[pool] * n_hospitals + hospital]
         sums = without._replace(fund_due=without.fund_due + group_sum(row, pair_money[present], rows.n),
-                                remote_fund_due=np.full(rows.n, -1, dtype=np.int64))
+                                remote_fund_due=np.full(rows.n, -1, dtype=np.int64), month_due=month_due)
         return Shares(rows=rows, sums=sums, payments=None)
+    weights = year_input.remembered(("stay_weights", use_ratio, prices.fund_ratio.tobytes()), lambda: stay_weights(
+        chunk_bounds(len(stays.pool), 1), stays, prices.fund_ratio, use_ratio, n_hospitals))
     stay_gross, _ = share_by_weight(weights.pair, weights.weight, pair_money, n_pairs, year_input.case_id)
     del weights
-    sums, payments = hospital_sums(bounds, stays, stay_gross, values.prices, rows.row_of_pair, rows.n, n_hospitals,
-                                   points_scale, True)
-    return Shares(rows=rows, sums=sums, payments=payments)
+    sums, payments = hospital_sums(chunk_bounds(len(stays.pool), rows.n * HOSPITAL_SUMS_PER_ROW), stays, stay_gross,
+                                   prices, rows.row_of_pair, rows.n, n_hospitals, points_scale, True)
+    return Shares(rows=rows, sums=sums._replace(month_due=month_due), payments=payments)
+
+
+def hospital_words(year_input: SettlementInput, rows: HospitalRows, prices, points_scale: float,
+                   remember: bool = True) -> tuple:
+    """The sums per hospital row without the shares of the pools' money, as exact words
+    (:func:`~drgdip.budget._kernels.hospital_sum_words`; of ``prices`` only the basis counts), remembered
+    with the input unless ``remember`` is false."""
+    stays = year_input.stays
+
+    def words():
+        return hospital_sum_words(chunk_bounds(len(stays.pool), rows.n * HOSPITAL_SUMS_PER_ROW), stays,
+                                  np.zeros(0, dtype=np.int64), prices, rows.row_of_pair, rows.n,
+                                  year_input.n_hospitals, points_scale, False)[0]
+
+    return year_input.remembered(("hospital_sum_words", prices.basis, points_scale), words) if remember else words()
+
+
+def _priced_cells(year_input: SettlementInput, rows: HospitalRows, prices, use_ratio: bool) -> tuple:
+    """(pair weights, monthly fund due per row) of :func:`~drgdip.budget._kernels.cell_prices`."""
+    cells, words, cell_row = price_cell_sums(year_input, rows)
+    return cell_prices(*words, cells.pool, cells.hospital, cells.insured, cell_row, cells.month, prices, use_ratio,
+                       max(year_input.n_hospitals, 1), rows.n)
+
+
+def price_cell_sums(year_input: SettlementInput, rows: HospitalRows) -> tuple:
+    """The input's price cells, their sums (:func:`~drgdip.budget._kernels.cell_sum_words`) and the hospital
+    row of each cell, remembered with the input."""
+    stays, layout = year_input.stays, year_input.layout
+    n_hospitals = max(year_input.n_hospitals, 1)
+    cells = year_input.remembered(("price_cells",), lambda: price_cells(stays, layout.n_pools, n_hospitals,
+                                                                        year_input.n_regions))
+    words = year_input.remembered(("cell_sum_words",), lambda: cell_sum_words(
+        chunk_bounds(len(stays.pool), cells.n * CELL_SUMS_PER_CELL), stays, cells.cell, cells.n))
+    cell_row = year_input.remembered(("cell_rows",), lambda: rows.row_of_pair[
+        layout.pool_area[cells.pool] * n_hospitals + cells.hospital])
+    return cells, words, cell_row
 
 
 def _share_pools(pair_weight: np.ndarray, pool_gross: np.ndarray, hospital_labels: np.ndarray,

@@ -1,94 +1,174 @@
-"""Numba kernels of the case-mix perturbations: one pass over a draw's stays where numpy would make
-several arrays of their size (a 20M-stay province's settlement year has some 7M)."""
+"""Numba kernels of the case-mix perturbations: a draw's steps in work proportional to the stays they
+touch, not to the stays of the province (a 20M-stay province's settlement year has some 7M).
+
+A step draws among the *members* of each cell (a hospital, or a hospital and region): the input
+rows that are its candidates, in case-id order, less those an earlier step removed (the *holes*),
+then the copies an earlier step made of its candidates, in the order they were made. The candidate
+lists are made once per input (:func:`cell_lists`); a step then finds its holes and copies among
+the few stays earlier steps changed (:func:`step_members`) and picks its members (:func:`step_picks`).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-__all__ = ["cell_counts", "candidates_in_order", "keys_below"]
+__all__ = ["cell_lists", "step_members", "step_picks"]
 
 
 @njit(cache=True)
-def cell_counts(candidate, cell, n_cells):
-    """Candidate stays per cell.
+def cell_lists(candidate, cell, order, n_cells):
+    """The candidate rows of each cell in ``order``, and each row's place in its cell's list.
 
     Parameters
     ----------
     candidate : bool[n]
     cell : int64[n]
-        Cell of each stay (any code for a stay that is no candidate).
+        Cell of each row (any code for a row that is no candidate).
+    order : int64[n]
+        The rows in case-id order.
     n_cells : int
 
     Returns
     -------
-    int64[n_cells]
+    int64[n_cells + 1] pointers, int64[k] candidate rows cell by cell, int64[n] place of each row in
+    its cell's list (-1: no candidate)
     """
-    size = np.zeros(n_cells, dtype=np.int64)
+    ptr = np.zeros(n_cells + 1, dtype=np.int64)
     for i in range(candidate.shape[0]):
         if candidate[i]:
-            size[cell[i]] += 1
-    return size
+            ptr[cell[i] + 1] += 1
+    for c in range(n_cells):
+        ptr[c + 1] += ptr[c]
+    items = np.empty(ptr[n_cells], dtype=np.int64)
+    place = np.full(candidate.shape[0], -1, dtype=np.int64)
+    fill = ptr[:n_cells].copy()
+    for k in range(order.shape[0]):
+        row = order[k]
+        if candidate[row]:
+            c = cell[row]
+            items[fill[c]] = row
+            place[row] = fill[c] - ptr[c]
+            fill[c] += 1
+    return ptr, items, place
 
 
 @njit(cache=True)
-def candidates_in_order(order, candidate, cell, keep_cell):
-    """The candidate stays of the cells kept, in ``order``, and their cells.
+def step_members(ptr, place, cell, removed, copy_row, copy_alive):
+    """What earlier steps changed in each cell: its holes (places of removed candidate rows, ascending)
+    and its copies (the copies of candidate rows, in the order they were made), and its size.
 
     Parameters
     ----------
-    order : int64[n]
-        The draw's stays in case-id order.
-    candidate : bool[n]
-    cell : int64[n]
-    keep_cell : bool[n_cells]
+    ptr : int64[n_cells + 1]
+    place, cell : int64[n]
+        Of :func:`cell_lists`, and the cell of each row.
+    removed : int64[r]
+        Rows removed by earlier steps.
+    copy_row : int64[m]
+        Input row of each copy made by earlier steps.
+    copy_alive : bool[m]
+        Copies not removed since.
 
     Returns
     -------
-    int64[k] stays, int64[k] their cells
+    hole_ptr int64[n_cells + 1], holes int64[h], copy_ptr int64[n_cells + 1], copies int64[c] (copy
+    numbers), size int64[n_cells]
     """
-    total = 0
-    for i in range(order.shape[0]):
-        stay = order[i]
-        if candidate[stay] and keep_cell[cell[stay]]:
-            total += 1
-    stays = np.empty(total, dtype=np.int64)
-    cells = np.empty(total, dtype=np.int64)
-    k = 0
-    for i in range(order.shape[0]):
-        stay = order[i]
-        if candidate[stay] and keep_cell[cell[stay]]:
-            stays[k] = stay
-            cells[k] = cell[stay]
-            k += 1
-    return stays, cells
+    n_cells = ptr.shape[0] - 1
+    hole_ptr = np.zeros(n_cells + 1, dtype=np.int64)
+    for row in removed:
+        if place[row] >= 0:
+            hole_ptr[cell[row] + 1] += 1
+    copy_ptr = np.zeros(n_cells + 1, dtype=np.int64)
+    for j in range(copy_row.shape[0]):
+        if copy_alive[j] and place[copy_row[j]] >= 0:
+            copy_ptr[cell[copy_row[j]] + 1] += 1
+    for c in range(n_cells):
+        hole_ptr[c + 1] += hole_ptr[c]
+        copy_ptr[c + 1] += copy_ptr[c]
+    holes = np.empty(hole_ptr[n_cells], dtype=np.int64)
+    fill = hole_ptr[:n_cells].copy()
+    for row in removed:
+        if place[row] >= 0:
+            holes[fill[cell[row]]] = place[row]
+            fill[cell[row]] += 1
+    for c in range(n_cells):
+        holes[hole_ptr[c]:hole_ptr[c + 1]] = np.sort(holes[hole_ptr[c]:hole_ptr[c + 1]])
+    copies = np.empty(copy_ptr[n_cells], dtype=np.int64)
+    fill = copy_ptr[:n_cells].copy()
+    for j in range(copy_row.shape[0]):
+        if copy_alive[j] and place[copy_row[j]] >= 0:
+            copies[fill[cell[copy_row[j]]]] = j
+            fill[cell[copy_row[j]]] += 1
+    size = np.empty(n_cells, dtype=np.int64)
+    for c in range(n_cells):
+        size[c] = ptr[c + 1] - ptr[c] - (hole_ptr[c + 1] - hole_ptr[c]) + copy_ptr[c + 1] - copy_ptr[c]
+    return hole_ptr, holes, copy_ptr, copies, size
 
 
 @njit(cache=True)
-def keys_below(key, cell, threshold, n_cells):
-    """Positions whose random key is below their cell's threshold, ascending, and their count per cell.
-
-    Parameters
-    ----------
-    key : float64[n]
-    cell : int64[n]
-    threshold : float64[n_cells]
-    n_cells : int
+def step_picks(ptr, items, hole_ptr, holes, copy_ptr, copies, copy_row, size, wanted, uniforms):
+    """``wanted[c]`` members of each cell ``c``, drawn with ``uniforms`` (one per member picked, in [0, 1)):
+    without replacement when the cell has that many (Floyd's algorithm), with replacement otherwise.
+    By cell, and in member order within a cell (the copies of one member together).
 
     Returns
     -------
-    int64[k], int64[n_cells]
+    int64[k] input row of each member picked, int64[k] its copy number (-1: an input row),
+    int64[k] its cell
     """
-    count = np.zeros(n_cells, dtype=np.int64)
+    n_cells = size.shape[0]
     total = 0
-    for i in range(key.shape[0]):
-        if key[i] < threshold[cell[i]]:
-            count[cell[i]] += 1
-            total += 1
-    below = np.empty(total, dtype=np.int64)
-    k = 0
-    for i in range(key.shape[0]):
-        if key[i] < threshold[cell[i]]:
-            below[k] = i
-            k += 1
-    return below, count
+    widest = 1
+    for c in range(n_cells):
+        total += wanted[c]
+        widest = max(widest, size[c])
+    picked_row = np.empty(total, dtype=np.int64)
+    picked_copy = np.empty(total, dtype=np.int64)
+    picked_cell = np.empty(total, dtype=np.int64)
+    marked = np.zeros(widest, dtype=np.bool_)
+    member = np.empty(total, dtype=np.int64)
+    at = 0
+    for c in range(n_cells):
+        w = wanted[c]
+        n = size[c]
+        if w == 0 or n == 0:
+            continue
+        if w <= n:
+            k = at
+            for j in range(n - w, n):
+                t = min(np.int64(uniforms[k] * (j + 1)), j)
+                if marked[t]:
+                    t = j
+                marked[t] = True
+                member[k] = t
+                k += 1
+            for k in range(at, at + w):
+                marked[member[k]] = False
+        else:
+            for k in range(at, at + w):
+                member[k] = min(np.int64(uniforms[k] * n), n - 1)
+        member[at:at + w] = np.sort(member[at:at + w])
+        first_hole, n_holes = hole_ptr[c], hole_ptr[c + 1] - hole_ptr[c]
+        n_alive = ptr[c + 1] - ptr[c] - n_holes
+        for k in range(at, at + w):
+            m = member[k]
+            picked_cell[k] = c
+            if m < n_alive:
+                # holes before the m-th row still there: those whose place, less the holes before them, is <= m
+                low, high = 0, n_holes
+                while low < high:
+                    mid = (low + high) // 2
+                    if holes[first_hole + mid] - mid <= m:
+                        low = mid + 1
+                    else:
+                        high = mid
+                picked_row[k] = items[ptr[c] + m + low]
+                picked_copy[k] = -1
+            else:
+                j = copies[copy_ptr[c] + m - n_alive]
+                picked_row[k] = copy_row[j]
+                picked_copy[k] = j
+        at += w
+    return picked_row, picked_copy, picked_cell

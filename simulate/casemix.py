@@ -54,12 +54,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from drgdip.core.buffers import reusable_array
 from drgdip.core.errors import UsageError
 from drgdip.core.frames import frame_of
 from drgdip.grouper.dip_directory import SEVERITIES, DipDirectory
 from drgdip.pointvalue.coefs import POOLS, pool_codes
-from drgdip.simulate._kernels import candidates_in_order, cell_counts, keys_below
+from drgdip.simulate._kernels import cell_lists, step_members, step_picks
 
 __all__ = ["REMOTE_TAG", "VOLUME_TAG", "change_remote", "change_volume", "perturb", "perturb_with_sources",
            "perturbed_rows", "rewritten_stays", "DrawnRows", "Perturbed", "upshift_coding"]
@@ -74,57 +73,77 @@ WITHOUT_CC, UPSHIFT_DIGITS = "5", ("3", "1")
 Shares = pd.Series | Mapping | float | int | None
 
 
+VOLUME, REMOTE = 0, 1           # the steps that copy and remove stays
+TAGS = (VOLUME_TAG, REMOTE_TAG)
+
+
 @dataclass(frozen=True)
 class _Draw:
-    """The stays of a draw as rows of the input: the input rows kept, in input order, then copies.
+    """What the steps of a draw did so far to its input rows: the rows removed, the copies made, and
+    the stays rewritten (an upshift), each a member of the draw as an input row or a copy number.
 
-    ``ids`` (the case id of each stay) and ``order`` (the stays in case-id order, copies after the
-    input stays in the order they were made) are filled by :meth:`with_order` the first time a step
-    draws; ``changes`` holds the group columns an upshift rewrote: column -> (stay positions, values).
+    ``lookups`` holds what is worked out of the input rows alone (hospital codes, case-id order, the
+    candidate lists of each step), shared by the draws of one input when the caller keeps it
+    (:func:`perturbed_rows`).
     """
 
     frame: pd.DataFrame
-    rows: np.ndarray
-    n_originals: int
-    ids: pa.Array | None = None
-    order: np.ndarray | None = None
-    changes: dict = field(default_factory=dict)
-    # what is worked out of the input rows alone (hospital codes, case-id order, who can be upshifted),
-    # shared by the draws of one input when the caller keeps it (:func:`perturbed_rows`)
     lookups: dict = field(default_factory=dict)
-    rows_only: bool = False   # no case ids for the copies: only the rows are wanted
-
-    @classmethod
-    def of(cls, frame: pd.DataFrame, lookups: dict | None = None, rows_only: bool = False) -> _Draw:
-        return cls(frame=frame, rows=np.arange(len(frame), dtype=np.int64), n_originals=len(frame),
-                   lookups=lookups if lookups is not None else {}, rows_only=rows_only)
-
-    def with_order(self) -> _Draw:
-        """The draw with ``ids`` and ``order`` (sorting the case ids once, before any step changed it)."""
-        if self.order is not None:
-            return self
-        ids, order = self.lookup("order", lambda: _ids_and_order(self.frame))
-        return replace(self, ids=ids, order=order)
+    removed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))     # input rows, any order
+    removed_step: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+    copy_row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))    # input row of each copy
+    copy_from: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))   # copy it copies, -1 none
+    copy_step: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+    copy_alive: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    rewritten_row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    rewritten_copy: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    changes: dict = field(default_factory=dict)   # column -> new value of each rewritten stay
 
     def hospitals(self) -> tuple[np.ndarray, np.ndarray]:
         """Hospital code of each input row (in sorted hospital order) and the hospital ids."""
         return self.lookup("hospitals", lambda: _hospitals(self.frame))
 
-    def buffers(self) -> dict:
-        """Arrays kept for the next draw of the same input (:mod:`drgdip.core.buffers`)."""
-        return self.lookup("buffers", dict)
+    def ids_and_order(self) -> tuple[pa.Array, np.ndarray]:
+        """The input's case ids, and its rows in case-id order (sorted once per input)."""
+        return self.lookup("order", lambda: _ids_and_order(self.frame))
 
-    def at_rows(self, values: np.ndarray) -> np.ndarray:
-        """``values`` (one per input row) of the draw's stays (not a copy while the draw is its input)."""
-        if self.n_originals == len(self.frame) == len(self.rows):
-            return values
-        return values[self.rows]
+    def lists(self, key, candidate, cell: np.ndarray, n_cells: int) -> tuple:
+        """The candidate lists of a step (:func:`~drgdip.simulate._kernels.cell_lists`) and the cell of
+        each row, once per input; ``candidate`` is called only the first time."""
+        return self.lookup(("lists",) + key, lambda: cell_lists(candidate(), cell, self.ids_and_order()[1],
+                                                                 n_cells) + (cell,))
 
     def lookup(self, key, compute):
         """``compute()`` of the input rows, once per lookups."""
         if key not in self.lookups:
             self.lookups[key] = compute()
         return self.lookups[key]
+
+    def picked(self, lists: tuple, wanted_of, rng) -> tuple | None:
+        """Members of each cell of a step, drawn with ``rng``: ``wanted_of(size)`` of each cell's ``size``
+        members (input rows, then copies); None when no cell wants any (nothing is drawn)."""
+        ptr, items, place, cell = lists
+        hole_ptr, holes, copy_ptr, copies, size = step_members(ptr, place, cell, self.removed, self.copy_row,
+                                                              self.copy_alive)
+        wanted = wanted_of(size)
+        if not wanted.any():
+            return None
+        return step_picks(ptr, items, hole_ptr, holes, copy_ptr, copies, self.copy_row, size, wanted,
+                          rng.random(int(wanted.sum())))
+
+    def with_step(self, step: int, rows: np.ndarray, copies: np.ndarray, adds: np.ndarray) -> _Draw:
+        """The draw after ``step`` removed the members ``~adds`` and copied the members ``adds``."""
+        gone = ~adds
+        alive = self.copy_alive.copy()
+        alive[copies[gone & (copies >= 0)]] = False
+        taken = rows[gone & (copies < 0)]
+        n_new = int(np.count_nonzero(adds))
+        return replace(self, removed=np.concatenate([self.removed, taken]),
+                       removed_step=np.concatenate([self.removed_step, np.full(len(taken), step, dtype=np.int8)]),
+                       copy_row=np.concatenate([self.copy_row, rows[adds]]),
+                       copy_from=np.concatenate([self.copy_from, copies[adds]]),
+                       copy_step=np.concatenate([self.copy_step, np.full(n_new, step, dtype=np.int8)]),
+                       copy_alive=np.concatenate([alive, np.ones(n_new, dtype=bool)]))
 
 
 # ---------------------------------------------------------------- public functions
@@ -176,46 +195,61 @@ def perturb_with_sources(cases: pd.DataFrame, *, rng: np.random.Generator, volum
                          dip: DipDirectory | None = None, year: int | None = None, remote_by: str = "hospital_id",
                          province_prefix_len: int = 2) -> Perturbed:
     """:func:`perturb` (same parameters, same stays), with the input row each stay comes from."""
-    draw = _perturbed(_Draw.of(_checked(cases, rng)), rng, volume_growth, coding_upshift, remote_share, drg_codes,
+    draw = _perturbed(_Draw(frame=_checked(cases, rng)), rng, volume_growth, coding_upshift, remote_share, drg_codes,
                       dip, year, remote_by, province_prefix_len)
-    source, changed = _sources(draw)
-    return Perturbed(cases=_assemble(draw), source=source, changed=changed)
+    rows = _rows_of(draw)
+    source = rows.source
+    changed = np.zeros(len(source), dtype=bool)
+    changed[rows.rewritten] = True
+    return Perturbed(cases=_assemble(draw, rows), source=source, changed=changed)
 
 
 @dataclass(frozen=True)
 class DrawnRows:
-    """A draw as rows of its input, without the frame: the input row each stay comes from (the rows
-    of :func:`perturb_with_sources`) and the group columns an upshift rewrote, column -> (stay
-    positions, new values)."""
+    """A draw as what it changes in its input rows, without the frame: the rows it removes, the row
+    each copy comes from, and the stays an upshift rewrote. Its stays (those of
+    :func:`perturb_with_sources`) are the input rows kept, in input order, then the copies."""
 
-    source: np.ndarray    # int64[n]
-    changes: dict
+    n_input: int
+    removed: np.ndarray          # int64 input rows taken away, ascending
+    copied: np.ndarray           # int64 input row of each copy, in the draw's order
+    rewritten: np.ndarray        # int64 positions in the draw of the stays a step rewrote, ascending
+    rewritten_rows: np.ndarray   # int64 their input rows
+    changes: dict                # column -> (positions, new values)
+
+    @property
+    def source(self) -> np.ndarray:
+        """The input row of each stay of the draw."""
+        kept = np.ones(self.n_input, dtype=bool)
+        kept[self.removed] = False
+        return np.concatenate([np.flatnonzero(kept), self.copied])
 
     @property
     def changed(self) -> np.ndarray:
         """Positions of the stays a step rewrote, ascending."""
-        positions = [p for p, _ in self.changes.values()]
-        return np.unique(np.concatenate(positions)) if positions else np.zeros(0, dtype=np.int64)
+        return self.rewritten
 
 
 def perturbed_rows(cases: pd.DataFrame, *, rng: np.random.Generator, lookups: dict | None = None,
                    volume_growth: Shares = None, coding_upshift: Shares = None, remote_share: Shares = None,
                    drg_codes=None, dip: DipDirectory | None = None, year: int | None = None,
                    remote_by: str = "hospital_id", province_prefix_len: int = 2) -> DrawnRows:
-    """The rows of :func:`perturb_with_sources` (same parameters, same draw), without making the frame
-    or the copies' case ids: what settling a draw from its input's arrays needs. ``lookups``: a dict
-    the caller keeps for the draws of one ``cases``, holding what is worked out of its rows alone
-    (hospital codes, case-id order, who can be upshifted) after the first draw."""
-    draw = _perturbed(_Draw.of(_checked(cases, rng), lookups, rows_only=True), rng, volume_growth, coding_upshift,
-                      remote_share, drg_codes, dip, year, remote_by, province_prefix_len)
-    return DrawnRows(source=draw.rows.astype(np.int64, copy=False), changes=dict(draw.changes))
+    """The draw of :func:`perturb_with_sources` (same parameters, same draw) as what it changes in the
+    input rows, without making the frame or the copies' case ids: what settling a draw from its
+    input's sums needs, in work proportional to the stays it changes. ``lookups``: a dict the caller
+    keeps for the draws of one ``cases``, holding what is worked out of its rows alone (hospital codes,
+    case-id order, the candidate lists of each step) after the first draw."""
+    draw = _perturbed(_Draw(frame=_checked(cases, rng), lookups=lookups if lookups is not None else {}), rng,
+                      volume_growth, coding_upshift, remote_share, drg_codes, dip, year, remote_by,
+                      province_prefix_len)
+    return _rows_of(draw)
 
 
 def rewritten_stays(cases: pd.DataFrame, rows: DrawnRows) -> tuple[np.ndarray, pd.DataFrame]:
     """The stays of a draw that a step rewrote: their positions in the draw, and those stays as the
     frame of :func:`perturb` has them (a fresh RangeIndex), made of their input rows alone."""
-    positions = rows.changed
-    frame = cases.iloc[rows.source[positions]].reset_index(drop=True)
+    positions = rows.rewritten
+    frame = cases.iloc[rows.rewritten_rows].reset_index(drop=True)
     for column, (at, values) in rows.changes.items():
         frame[column] = _typed(_replaced(frame[column].array, np.searchsorted(positions, at), values),
                                frame[column].dtype)
@@ -229,13 +263,21 @@ def _perturbed(draw: _Draw, rng, volume_growth, coding_upshift, remote_share, dr
     return _upshift_step(draw, coding_upshift, rng, year, drg_codes, dip)
 
 
-def _sources(draw: _Draw) -> tuple[np.ndarray, np.ndarray]:
-    """The input row of each stay of the draw, and whether a step rewrote it."""
-    source = draw.rows.astype(np.int64, copy=False)   # the input rows kept stay in input order
-    changed = np.zeros(len(source), dtype=bool)
-    for positions, _ in draw.changes.values():
-        changed[positions] = True
-    return source, changed
+def _rows_of(draw: _Draw) -> DrawnRows:
+    """What ``draw`` changes in its input rows (:class:`DrawnRows`)."""
+    n = len(draw.frame)
+    removed = np.sort(draw.removed)
+    alive = np.flatnonzero(draw.copy_alive)
+    copy_position = np.full(len(draw.copy_row), -1, dtype=np.int64)
+    copy_position[alive] = n - len(removed) + np.arange(len(alive))
+    position = draw.rewritten_row - np.searchsorted(removed, draw.rewritten_row)   # kept rows keep their order
+    is_copy = draw.rewritten_copy >= 0
+    position[is_copy] = copy_position[draw.rewritten_copy[is_copy]]
+    order = np.argsort(position, kind="stable")
+    positions = position[order]
+    return DrawnRows(n_input=n, removed=removed, copied=draw.copy_row[alive], rewritten=positions,
+                     rewritten_rows=draw.rewritten_row[order],
+                     changes={column: (positions, values[order]) for column, values in draw.changes.items()})
 
 
 def change_volume(cases: pd.DataFrame, growth: Shares, *, rng: np.random.Generator,
@@ -287,8 +329,8 @@ def _volume_step(draw: _Draw, growth: Shares, rng, year) -> _Draw:
         return draw
     hospital, labels = draw.hospitals()
     share = _per_label(growth, labels, "volume_growth")
-    in_year = draw.lookup(("in_year", year), lambda: _in_year(draw.frame, year))
-    return _resample(draw, draw.at_rows(in_year), draw.at_rows(hospital), share, rng, VOLUME_TAG)
+    lists = draw.lists(("volume", year), lambda: _in_year(draw.frame, year), hospital, len(labels))
+    return _resample(draw, lists, share, rng, VOLUME)
 
 
 def _remote_step(draw: _Draw, share: Shares, rng, year, by: str, province_prefix_len: int) -> _Draw:
@@ -298,21 +340,29 @@ def _remote_step(draw: _Draw, share: Shares, rng, year, by: str, province_prefix
     for column in ("region", "insured_region", by):
         _require(frame, column, "in-province remote stays")
     hospital, hospital_labels = draw.hospitals()
-    candidate = draw.lookup(("remote", province_prefix_len, year), lambda: (
-        pool_codes(frame["region"], frame["insured_region"], province_prefix_len) == REMOTE_IN_PROVINCE)
-        & _in_year(frame, year))
-    candidate = draw.at_rows(candidate)
+
+    def candidate():
+        return (pool_codes(frame["region"], frame["insured_region"], province_prefix_len) == REMOTE_IN_PROVINCE) \
+            & _in_year(frame, year)
+
     if by == "hospital_id":
-        return _resample(draw, candidate, draw.at_rows(hospital), _per_label(share, hospital_labels, "remote_share"),
-                         rng, REMOTE_TAG)
-    by_codes, by_labels = _codes(frame[by])
-    by_share = np.append(_per_label(share, by_labels, "remote_share"), 0.0)   # last: stays without a value
-    width = len(by_labels) + 1
-    key = hospital * width + np.where(by_codes >= 0, by_codes, width - 1)    # (hospital, value of by)
-    cells, inverse = np.unique(key[draw.rows[candidate]], return_inverse=True)
-    cell = np.zeros(len(draw.rows), dtype=np.int64)
-    cell[candidate] = inverse.ravel()
-    return _resample(draw, candidate, cell, by_share[cells % width], rng, REMOTE_TAG)
+        lists = draw.lists(("remote", province_prefix_len, year), candidate, hospital, len(hospital_labels))
+        return _resample(draw, lists, _per_label(share, hospital_labels, "remote_share"), rng, REMOTE)
+    by_codes, by_labels = draw.lookup(("codes", by), lambda: _codes(frame[by]))
+
+    def cells():   # (hospital, value of by) of the candidates
+        is_candidate = candidate()
+        width = len(by_labels) + 1     # last: stays without a value
+        key = hospital * width + np.where(by_codes >= 0, by_codes, width - 1)
+        keys, inverse = np.unique(key[is_candidate], return_inverse=True)
+        cell = np.zeros(len(frame), dtype=np.int64)
+        cell[is_candidate] = inverse.ravel()
+        return is_candidate, cell, keys % width
+
+    is_candidate, cell, cell_value = draw.lookup(("remote cells", province_prefix_len, year, by), cells)
+    lists = draw.lists(("remote", province_prefix_len, year, by), lambda: is_candidate, cell, len(cell_value))
+    by_share = np.append(_per_label(share, by_labels, "remote_share"), 0.0)
+    return _resample(draw, lists, by_share[cell_value], rng, REMOTE)
 
 
 def _upshift_step(draw: _Draw, share: Shares, rng, year, drg_codes, dip) -> _Draw:
@@ -332,18 +382,14 @@ def _upshift_step(draw: _Draw, share: Shares, rng, year, drg_codes, dip) -> _Dra
         "upshift", frozenset(map(str, drg_codes)) if drg_codes is not None and not hasattr(drg_codes, "drg_codes")
         else id(drg_codes), year)
     upshift, eligible = draw.lookup(key, lambda: _upshift_of(frame, dip, drg_codes, year))
-    candidate = draw.at_rows(eligible)
-    cell = draw.at_rows(hospital).astype(np.int64, copy=False)
-    size = cell_counts(candidate, cell, len(labels))
-    wanted = np.rint(per_hospital * size).astype(np.int64)
-    if not wanted.any():
+    lists = draw.lists(key, lambda: eligible, hospital, len(labels))
+    picked = draw.picked(lists, lambda size: np.rint(per_hospital * size).astype(np.int64), rng)
+    if picked is None:
         return draw
-    draw = draw.with_order()
-    ordered, ordered_cell = candidates_in_order(draw.order, candidate, cell, np.ones(len(labels), dtype=bool))
-    moved = ordered[_choose(ordered_cell, wanted, rng, size, draw.buffers())]
-    target = upshift.target[draw.rows[moved]]
-    changes = {column: (moved, values[target]) for column, values in upshift.columns.items()}
-    return replace(draw, changes={**draw.changes, **changes})
+    rows, copies, _ = picked
+    target = upshift.target[rows]
+    return replace(draw, rewritten_row=rows, rewritten_copy=copies,
+                   changes={column: values[target] for column, values in upshift.columns.items()})
 
 
 def _upshift_of(frame: pd.DataFrame, dip, drg_codes, year) -> tuple:
@@ -440,101 +486,27 @@ def _long_enough(frame: pd.DataFrame, min_los: int) -> np.ndarray:
 # ---------------------------------------------------------------- drawing stays
 
 
-def _resample(draw: _Draw, candidate: np.ndarray, cell: np.ndarray, share: np.ndarray, rng, tag: str) -> _Draw:
-    """Copy ``round(share × n)`` of each cell's ``n`` candidate stays (share > 0) or remove ``round(|share| × n)``
-    of them (share < 0, at most ``n``).
+def _resample(draw: _Draw, lists: tuple, share: np.ndarray, rng, step: int) -> _Draw:
+    """Copy ``round(share × n)`` of each cell's ``n`` members (share > 0; with replacement when that is
+    more than ``n``) or remove ``round(|share| × n)`` of them (share < 0, at most ``n``)."""
+    def wanted_of(size):
+        wanted = np.rint(np.abs(share) * size).astype(np.int64)
+        return np.where(share < 0, np.minimum(wanted, size), wanted)
 
-    ``candidate`` (bool) and ``cell`` (small codes, in the order the copies are grouped in; any code
-    for a stay that is no candidate) are given per stay of the draw.
-    """
-    cell = cell.astype(np.int64, copy=False)
-    size = cell_counts(candidate, cell, len(share))
-    wanted = np.rint(np.abs(share) * size).astype(np.int64)
-    wanted = np.where(share < 0, np.minimum(wanted, size), wanted)
-    if not wanted.any():
+    picked = draw.picked(lists, wanted_of, rng)
+    if picked is None:
         return draw
-    draw = draw.with_order()
-    ordered, ordered_cell = candidates_in_order(draw.order, candidate, cell, wanted > 0)
-    chosen = ordered[_choose(ordered_cell, wanted, rng, np.where(wanted > 0, size, 0), draw.buffers())]
-    adds = share[cell[chosen]] > 0
-    return _with_copies(draw, removed=chosen[~adds], sources=chosen[adds], tag=tag)
-
-
-def _choose(cell: np.ndarray, wanted: np.ndarray, rng, size: np.ndarray | None = None,
-            buffers: dict | None = None) -> np.ndarray:
-    """Random positions in ``cell`` (the candidate stays in case-id order): ``wanted[c]`` of the positions
-    of each cell ``c``, without replacement when the cell has that many, with replacement otherwise;
-    grouped by cell in ascending order.
-
-    Without replacement, each candidate gets a random key and a cell takes its ``wanted`` smallest
-    keys; only keys under a threshold that holds them with near certainty are sorted (a cell that
-    falls short is sorted whole), so a small share costs one pass over the candidates. With
-    replacement, positions are drawn uniformly and sorted, so that the copies of one stay come together.
-    ``size``: the positions per cell, when the caller knows them; ``buffers``: where the random keys'
-    array is kept for the next draw.
-    """
-    n_cells = len(wanted)
-    if size is None:
-        size = np.bincount(cell, minlength=n_cells)
-    plain = wanted <= size
-    picked = []
-    take = np.where(plain, wanted, 0)
-    if take.any():
-        key = rng.random(out=reusable_array(buffers, "keys", len(cell), spare=0.1)) if len(cell) \
-            else rng.random(0)
-        threshold = np.where(take > 0, (take + 5.0 * np.sqrt(take) + 10.0) / np.maximum(size, 1), 0.0)
-        while True:
-            below, count = keys_below(key, cell, threshold, n_cells)
-            short = count < take
-            if not short.any():
-                break
-            threshold[short] = np.inf
-        below = below[np.lexsort((key[below], cell[below]))]
-        rank = np.arange(len(below)) - (np.cumsum(count) - count)[cell[below]]
-        picked.append(below[rank < take[cell[below]]])
-    over = np.flatnonzero(~plain)
-    if len(over):
-        in_over = np.flatnonzero(~plain[cell])
-        grouped = in_over[np.argsort(cell[in_over], kind="stable")]      # by cell, in case-id order
-        start = np.cumsum(size[over]) - size[over]
-        draw = np.repeat(np.arange(len(over)), wanted[over])
-        picked.append(grouped[np.sort(start[draw] + rng.integers(0, size[over][draw]))])
-    chosen = np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64)
-    return chosen[np.argsort(cell[chosen], kind="stable")]
-
-
-def _with_copies(draw: _Draw, *, removed: np.ndarray, sources: np.ndarray, tag: str) -> _Draw:
-    """The draw without the stays at ``removed``, with copies of the stays at ``sources`` appended."""
-    ids, rows, order, n_originals = draw.ids, draw.rows, draw.order, draw.n_originals
-    copy_rows = rows[sources]
-    if draw.rows_only:
-        _check_copied_ids(draw, copy_rows, tag)
-        new_ids = ids = None
-    else:
-        new_ids = _copy_ids(ids, sources, tag, draw.frame)
-    if len(removed):
-        keep = np.ones(len(rows), dtype=bool)
-        keep[removed] = False
-        n_originals -= int(np.count_nonzero(~keep[:n_originals]))
-        position = np.cumsum(keep) - 1
-        order = position[order[keep[order]]]
-        rows = rows[keep]
-        ids = ids.filter(pa.array(keep)) if ids is not None else None
-    n = len(rows) + len(sources)
-    buffers = draw.buffers() if draw.rows_only else None
-    order = np.concatenate([order, np.arange(len(rows), n, dtype=np.int64)],
-                           out=reusable_array(buffers, "order", n, np.int64, spare=0.1))
-    rows = np.concatenate([rows, copy_rows], out=reusable_array(buffers, "rows", n, rows.dtype, spare=0.1))
-    return replace(draw, rows=rows, n_originals=n_originals, order=order,
-                   ids=pa.concat_arrays([ids, new_ids]) if new_ids is not None and len(new_ids) else ids)
+    rows, copies, cells = picked
+    adds = share[cells] > 0
+    _check_copied_ids(draw, rows[adds], TAGS[step])
+    return draw.with_step(step, rows, copies, adds)
 
 
 def _check_copied_ids(draw: _Draw, copy_rows: np.ndarray, tag: str) -> None:
-    """What :func:`_copy_ids` would refuse, for a draw that makes no ids: copies of stays whose case
-    ids are not text, or that have none."""
+    """Copies of stays whose case ids are not text, or that have none, cannot be named."""
     if not len(copy_rows):
         return
-    ids = draw.lookup("order", lambda: _ids_and_order(draw.frame))[0]
+    ids = draw.ids_and_order()[0]
     if not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)):
         raise UsageError(f"case_id is {draw.frame['case_id'].dtype}: copies of stays need text ids "
                          f"(<case_id>{tag}<k>)", field="case_id")
@@ -542,24 +514,36 @@ def _check_copied_ids(draw: _Draw, copy_rows: np.ndarray, tag: str) -> None:
         raise UsageError("a stay to copy has no case_id", field="case_id")
 
 
-def _copy_ids(ids: pa.Array, sources: np.ndarray, tag: str, frame: pd.DataFrame) -> pa.Array:
-    """``<case_id><tag><k>`` for each copy, ``k`` counting the copies of one case id from 1 and skipping
-    past ids the draw already has (a draw of a draw)."""
-    if not len(sources):
-        return ids.slice(0, 0)
-    if not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)):
-        raise UsageError(f"case_id is {frame['case_id'].dtype}: copies of stays need text ids "
-                         f"(<case_id>{tag}<k>)", field="case_id")
-    original = ids.take(pa.array(sources))
-    if original.null_count:
-        raise UsageError("a stay to copy has no case_id", field="case_id")
+def _copy_ids_of(draw: _Draw) -> pa.Array:
+    """The case ids of the draw's copies, in the draw's order: ``<case_id><tag><k>``, a copy of a copy
+    named after that copy."""
+    ids = draw.ids_and_order()[0]
+    volume = np.flatnonzero(draw.copy_step == VOLUME)
+    made = _copy_ids(ids, ids.take(pa.array(draw.copy_row[volume])), VOLUME_TAG)
+    remote = np.flatnonzero(draw.copy_step == REMOTE)
+    if len(remote):
+        before = pa.concat_arrays([ids, made])   # the ids of the draw before the remote step, and more
+        of_copy = np.full(len(draw.copy_row), -1, dtype=np.int64)
+        of_copy[volume] = len(ids) + np.arange(len(volume))
+        made_from = draw.copy_from[remote]
+        original = np.where(made_from >= 0, of_copy[np.maximum(made_from, 0)], draw.copy_row[remote])
+        made = pa.concat_arrays([made, _copy_ids(before, before.take(pa.array(original)), REMOTE_TAG)])
+    return made.filter(pa.array(draw.copy_alive))
+
+
+def _copy_ids(ids: pa.Array, original: pa.Array, tag: str) -> pa.Array:
+    """``<id><tag><k>`` for each id of ``original``, ``k`` counting the copies of one id from 1 and
+    skipping past the ids of ``ids`` that have that form (a draw of a draw)."""
+    if not len(original):
+        return original
+    n = len(original)
     same_id = pc.dictionary_encode(original).indices.to_numpy(zero_copy_only=False).astype(np.int64)
     by_id = np.argsort(same_id, kind="stable")
     first = np.r_[True, same_id[by_id][1:] != same_id[by_id][:-1]]
-    count = np.empty(len(sources), dtype=np.int64)
-    count[by_id] = np.arange(len(sources)) - np.maximum.accumulate(np.where(first, np.arange(len(sources)), 0)) + 1
+    count = np.empty(n, dtype=np.int64)
+    count[by_id] = np.arange(n) - np.maximum.accumulate(np.where(first, np.arange(n), 0)) + 1
     taken = ids.filter(pc.match_substring(ids, tag, ignore_case=False))
-    offset = np.zeros(len(sources), dtype=np.int64)
+    offset = np.zeros(n, dtype=np.int64)
     while True:
         suffix = pa.array(count + offset).cast(ids.type)
         new = pc.binary_join_element_wise(original, suffix, pa.scalar(tag, ids.type))
@@ -574,28 +558,28 @@ def _copy_ids(ids: pa.Array, sources: np.ndarray, tag: str, frame: pd.DataFrame)
 # ---------------------------------------------------------------- the result frame
 
 
-def _assemble(draw: _Draw) -> pd.DataFrame:
+def _assemble(draw: _Draw, rows: DrawnRows) -> pd.DataFrame:
     """The draw as a DataFrame with the input's columns and dtypes and a fresh RangeIndex."""
     frame, n = draw.frame, len(draw.frame)
-    copy_rows = draw.rows[draw.n_originals:]
-    if draw.n_originals == n and not len(copy_rows):
+    copy_rows = rows.copied
+    if not len(rows.removed) and not len(copy_rows):
         result = frame.reset_index(drop=True)
-        for column, (positions, values) in draw.changes.items():
+        for column, (positions, values) in rows.changes.items():
             result[column] = _typed(_replaced(result[column].array, positions, values), result[column].dtype)
         return result
     kept = None
-    if draw.n_originals < n:
-        kept = np.zeros(n, dtype=bool)
-        kept[draw.rows[:draw.n_originals]] = True
+    if len(rows.removed):
+        kept = np.ones(n, dtype=bool)
+        kept[rows.removed] = False
     columns = {}
     for name in frame.columns:
         values, dtype = frame[name].array, frame[name].dtype
         if name == "case_id" and len(copy_rows):
-            column = _concat(values if kept is None else values[kept], _ids_like(values, draw.ids[draw.n_originals:]))
+            column = _concat(values if kept is None else values[kept], _ids_like(values, _copy_ids_of(draw)))
         else:
             column = _kept_and_copied(values, dtype, kept, copy_rows)
-        if name in draw.changes:
-            column = _replaced(column, *draw.changes[name])
+        if name in rows.changes:
+            column = _replaced(column, *rows.changes[name])
         columns[name] = _typed(column, dtype)
     return frame_of(columns)
 

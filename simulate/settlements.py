@@ -156,8 +156,8 @@ def _settled_from_rows(prepared: PreparedProvince, base_policy: Policy, monte_ca
     if not _has_parent(prepared, policy, units):
         return None
     rows = perturbed_rows(prepared.current, lookups=units.lookups, **perturbation)
-    positions, stays = rewritten_stays(prepared.current, rows)
-    return settle_drawn_rows(prepared, policy, rows.source, positions, stays)
+    _, stays = rewritten_stays(prepared.current, rows)
+    return settle_drawn_rows(prepared, policy, rows.copied, rows.removed, rows.rewritten_rows, stays)
 
 
 def _has_parent(prepared: PreparedProvince, policy: Policy, units: DrawUnits) -> bool:

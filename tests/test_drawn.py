@@ -133,9 +133,9 @@ def test_a_draw_that_empties_a_hospital_is_settled_whole(prepared):
     province, policy = parent(prepared, "drg")
     current = province.current
     gone = current["hospital_id"].astype(str) == str(current["hospital_id"].iloc[0])
-    source = np.flatnonzero(~gone.to_numpy())
-    assert settle_drawn_rows(province, policy, source, np.zeros(0, dtype=np.int64), current.iloc[:0]) is None
-    kept = settle_drawn_rows(province, policy, np.arange(len(current)), np.zeros(0, dtype=np.int64), current.iloc[:0])
+    none = np.zeros(0, dtype=np.int64)
+    assert settle_drawn_rows(province, policy, none, np.flatnonzero(gone.to_numpy()), none, current.iloc[:0]) is None
+    kept = settle_drawn_rows(province, policy, none, none, none, current.iloc[:0])
     assert_same_settlement(kept, settle(province, policy, input_columns=False, per_stay=False))
 
 
@@ -144,9 +144,9 @@ def test_a_rewritten_stay_that_leaves_its_status_is_settled_whole(prepared, monk
 
     province, policy = parent(prepared, "drg")
     current = province.current
-    source, rewritten = np.arange(len(current)), np.array([0])
+    none, rewritten = np.zeros(0, dtype=np.int64), np.array([0])
     stays = current.iloc[[0]].reset_index(drop=True)
-    assert settle_drawn_rows(province, policy, source, rewritten, stays) is not None
+    assert settle_drawn_rows(province, policy, none, none, rewritten, stays) is not None
     points = drawn.settlement_year_points
 
     def without_points(*args, **kwargs):   # a stay the points stage cannot price leaves the budget
@@ -154,7 +154,7 @@ def test_a_rewritten_stay_that_leaves_its_status_is_settled_whole(prepared, monk
         return frame.assign(case_points=np.nan)
 
     monkeypatch.setattr(drawn, "settlement_year_points", without_points)
-    assert settle_drawn_rows(province, policy, source, rewritten, stays) is None
+    assert settle_drawn_rows(province, policy, none, none, rewritten, stays) is None
 
 
 def test_a_policy_the_parent_was_not_settled_under_settles_nothing_from_its_arrays(prepared):
@@ -163,8 +163,8 @@ def test_a_policy_the_parent_was_not_settled_under_settles_nothing_from_its_arra
     outliers = replace(policy, points=replace(policy.points, outliers=replace(policy.points.outliers,
                                                                               drg_low_ratio=0.45)))
     none = np.zeros(0, dtype=np.int64)
-    assert settle_drawn_rows(province, outliers, np.arange(len(current)), none, current.iloc[:0]) is None
-    assert settle_drawn_rows(province, policy, np.arange(len(current)), none, current.iloc[:0]) is not None
+    assert settle_drawn_rows(province, outliers, none, none, none, current.iloc[:0]) is None
+    assert settle_drawn_rows(province, policy, none, none, none, current.iloc[:0]) is not None
 
 
 def test_draws_under_assessment_by_indicators_are_settled_whole(province_dir):
