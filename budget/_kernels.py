@@ -26,7 +26,8 @@ from numba import njit, prange
 __all__ = ["StayArrays", "PoolPrices", "PoolSums", "StayWeights", "HospitalSums", "StayPayments", "Sharing",
            "PriceCells", "BASIS_CODES", "chunk_bounds", "pool_sums", "pool_sum_words", "pool_sums_of", "stay_weights",
            "share_grouped", "largest_remainder", "hospital_sums", "hospital_sum_words", "hospital_sums_of",
-           "price_cells", "cell_sum_words", "cell_prices", "pair_counts", "year_sums", "history_sums", "fixed_values",
+           "price_cells", "cell_sum_words", "cell_prices", "StayCounts", "stay_counts", "pair_counts", "year_sums", "history_sums",
+           "fixed_values",
            "usable_years"]
 
 N_BUCKETS = 1 << 12
@@ -636,6 +637,56 @@ def cell_prices(words, fen, cell_pool, cell_hospital, cell_insured, cell_row, ce
         _add_fixed(month_cells, at, due)
         _add_fixed(month_cells, at, np.float64(fen[CELL_FIXED_FEN, k]))
     return _fixed_values(pair_cells), _fixed_values(month_cells).reshape(n_rows, 13)
+
+
+class StayCounts(NamedTuple):
+    """What the settlement phases count of the stays besides their sums: enough to tell whether a
+    draw keeps every hospital, and to give it its own remote fund, months and outlier and status
+    counts (:mod:`drgdip.budget.drawn`)."""
+
+    per_hospital: np.ndarray   # int64[n_hospitals] stays, in the budget or not
+    remote_fund: np.ndarray    # int64[n_pools] fund paid for the settled in-province remote stays
+    with_month: int            # settled stays with a known month
+    outlier: np.ndarray        # int64[n_areas, n_classes] settled stays per outlier class
+    left_out: np.ndarray       # int64[n_status, n_areas] stays left out, by status and area of their region
+    left_out_stays: int        # stays left out (status other than ok), wherever treated
+
+
+@njit(cache=True)
+def _stay_counts(hospital, pool, area, remote, fund_fen, month, status, region, region_area, outlier_class,
+                 n_hospitals, n_pools, n_areas, n_classes, n_status):
+    per_hospital = np.zeros(n_hospitals, dtype=np.int64)
+    remote_fund = np.zeros(n_pools, dtype=np.int64)
+    outlier = np.zeros((max(n_areas, 1), max(n_classes, 1)), dtype=np.int64)
+    left_out = np.zeros((max(n_status, 1), max(n_areas, 1)), dtype=np.int64)
+    with_month = 0
+    left_out_stays = 0
+    for i in range(hospital.shape[0]):
+        if hospital[i] >= 0:
+            per_hospital[hospital[i]] += 1
+        if pool[i] >= 0:
+            if remote[i]:
+                remote_fund[pool[i]] += fund_fen[i]
+            if month[i] != 0:
+                with_month += 1
+        if n_classes > 0 and area[i] >= 0 and outlier_class[i] >= 0:
+            outlier[area[i], outlier_class[i]] += 1
+        if status[i] != 0:
+            left_out_stays += 1
+            if region[i] >= 0 and region_area[region[i]] >= 0:
+                left_out[status[i], region_area[region[i]]] += 1
+    return per_hospital, remote_fund, with_month, outlier, left_out, left_out_stays
+
+
+def stay_counts(arrays, layout, region_area: np.ndarray) -> StayCounts:
+    """The :class:`StayCounts` of the stays of ``arrays`` (CaseArrays) and ``layout``; ``region_area``:
+    the pooling area of each region label (-1 none), as the left-out counts of the summary place a stay."""
+    n_classes = len(arrays.outlier_labels) if arrays.outlier_class is not None else 0
+    outlier_class = arrays.outlier_class if arrays.outlier_class is not None else np.zeros(0, dtype=np.int32)
+    return StayCounts(*_stay_counts(arrays.hospital, layout.pool, layout.area, layout.remote, arrays.fund_fen,
+                                    arrays.month, arrays.status, arrays.region, region_area, outlier_class,
+                                    max(len(arrays.hospital_labels), 1), max(len(layout.pool_labels), 1),
+                                    len(layout.area_labels), n_classes, len(arrays.status_labels)))
 
 
 @njit(cache=True)

@@ -23,24 +23,23 @@ the parent has no label for, and a draw that leaves a hospital, pool or hospital
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from drgdip.budget._kernels import (BASIS_CODES, PoolPrices, cell_sum_words, chunk_bounds, pair_counts,
-                                    pool_sum_words, pool_sums_of)
+from drgdip.budget._kernels import BASIS_CODES, PoolPrices, chunk_bounds, pool_sum_words, pool_sums_of, stay_counts
 from drgdip.budget.frame import POINTS_PART_COLUMNS, CaseArrays, points_again
 from drgdip.budget.inputs import SettlementInput, input_key, layout_key, of_the_history, stay_arrays
-from drgdip.budget.money import group_sum
-from drgdip.budget.outputs import left_out_counts
+from drgdip.budget.outputs import region_areas
 from drgdip.budget.pipeline import SETTLED, PreparedProvince, _points_key, weights_key, with_published_coefs
 from drgdip.budget.policy import Policy
 from drgdip.budget.settle import Settlement, settle_cases
-from drgdip.budget.shares import CELL_SUMS_PER_CELL, hospital_rows, hospital_words, price_cell_sums
+from drgdip.budget.shares import cell_words, hospital_rows, hospital_words, price_cell_sums
 from drgdip.budget.stay_points import settlement_year_points
 
-__all__ = ["settle_drawn_rows", "has_parent", "may_have_parent"]
+__all__ = ["settle_drawn_rows", "has_parent", "may_have_parent", "parent_key", "Rewritable"]
 
 # the per-stay arrays of CaseArrays (the others are labels), and of a Layout
 STAY_FIELDS = ("hospital", "region", "insured", "insurance", "cost_fen", "fund_fen", "points", "fixed", "fixed_fen",
@@ -49,14 +48,36 @@ LAYOUT_FIELDS = ("area", "pool", "remote")
 # what the points stage writes of a stay
 POINTS_FIELDS = ("points", "fixed", "fixed_fen", "base_points", "outlier_class", "fund_part_points")
 POOL_CASES_ROW, ROW_CASES_ROW = 3, 3   # the cases in the integer words of the pool and the hospital sums
+UNKNOWN_LABEL = -2                      # an outlier class the parent has no label for
+
+
+class Rewritable(NamedTuple):
+    """Every stay the draws of a simulation may rewrite: ``key`` names them, ``rows`` are their input
+    rows (ascending) and ``stays()`` gives them as rewritten (a frame, as the stays of a draw). Their
+    points are computed once, kept with the parent, and taken for the stays each draw rewrites."""
+
+    key: object
+    rows: np.ndarray
+    stays: Callable[[], pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class _Rewritten:
+    """Stays of the parent rewritten, with their points: ``stays`` at the input ``rows`` (ascending);
+    ``usable`` where a stay keeps its status and its outlier class has a label in the parent."""
+
+    rows: np.ndarray
+    stays: SettlementInput
+    usable: np.ndarray
 
 
 def settle_drawn_rows(prepared: PreparedProvince, policy: Policy, copied: np.ndarray, removed: np.ndarray,
-                      rewritten: np.ndarray, rewritten_stays: pd.DataFrame) -> Settlement | None:
+                      rewritten: np.ndarray, rewritten_stays: pd.DataFrame | Rewritable) -> Settlement | None:
     """Settle the drawn settlement year made of the rows of ``prepared.current`` less the rows
     ``removed``, plus a copy of the row ``copied[k]`` for each ``k``, where the stays of the rows
     ``rewritten`` (one per rewritten stay, a row again for each copy rewritten) are
-    ``rewritten_stays`` (grouped again, without points); money shared down to the hospitals. None
+    ``rewritten_stays`` (grouped again, without points; or every stay the draws may rewrite, whose
+    points are computed once); money shared down to the hospitals. None
     when it cannot be settled from the parent's sums (see the module docstring). ``prepared`` must
     have been settled under a policy with the same points, input and layout as ``policy`` (its
     settlement input is the parent)."""
@@ -67,19 +88,15 @@ def settle_drawn_rows(prepared: PreparedProvince, policy: Policy, copied: np.nda
     history_derived = of_the_history(parent.derived)
     if ("budget_point_values", policy.point_value) not in history_derived:
         return None     # taken from the settlement year itself: the draw's own
-    added_rows = np.concatenate([copied, rewritten]).astype(np.int64, copy=False)
-    removed_rows = np.concatenate([removed, rewritten]).astype(np.int64, copy=False)
-    added = _part(parent, added_rows)
+    rewritten = np.asarray(rewritten, dtype=np.int64)
+    returned = None
     if len(rewritten):   # the rewritten stays come back with the points of their new group
-        table = _weight_table(prepared, policy)
-        if table is None:
+        returned = _returned(prepared, policy, parent, rewritten, rewritten_stays)
+        if returned is None:
             return None
-        by_area = prepared.year_points[_points_key(policy)][3]
-        added = _with_points(added, parent, rewritten, len(copied),
-                             settlement_year_points(rewritten_stays, policy, table, by_area=by_area))
-        if added is None:
-            return None
-    derived = _drawn_sums(parent, policy, (added_rows, added), (removed_rows, _part(parent, removed_rows)))
+    removed = np.concatenate([removed, rewritten]).astype(np.int64, copy=False)
+    derived = _drawn_sums(parent, policy, (copied, _part(parent, copied)), (removed, _part(parent, removed)),
+                          (rewritten, returned))
     if derived is None:
         return None
     layout = replace(parent.layout, **{name: getattr(parent.layout, name)[:0] for name in LAYOUT_FIELDS})
@@ -89,6 +106,13 @@ def settle_drawn_rows(prepared: PreparedProvince, policy: Policy, copied: np.nda
     return settle_cases(pd.DataFrame(index=pd.RangeIndex(0)), policy, hospitals=prepared.hospitals,
                         deductions=prepared.deductions, file=SETTLED, year=prepared.settle_year,
                         year_input=year_input, per_stay=False)
+
+
+def parent_key(policy: Policy) -> tuple:
+    """What the parent a draw under ``policy`` settles from depends on: draws under policies with the
+    same key settle from the same parent."""
+    policy = with_published_coefs(policy)
+    return _points_key(policy), input_key(policy), layout_key(policy)
 
 
 def has_parent(prepared: PreparedProvince, policy: Policy) -> bool:
@@ -119,6 +143,23 @@ def _parent_input(prepared: PreparedProvince, policy: Policy) -> SettlementInput
     return parent
 
 
+def _returned(prepared: PreparedProvince, policy: Policy, parent: SettlementInput, rewritten: np.ndarray,
+              stays: pd.DataFrame | Rewritable) -> SettlementInput | None:
+    """The stays of the input rows ``rewritten`` as a draw rewrote them, with their points; None when
+    one of them leaves its status or takes an outlier class the parent has no label for."""
+    if isinstance(stays, pd.DataFrame):
+        done = _rewritten(prepared, policy, parent, rewritten, stays)
+        return done.stays if done is not None and done.usable.all() else None
+    done = parent.remembered(("rewritten", stays.key), lambda: _rewritten(prepared, policy, parent, stays.rows,
+                                                                         stays.stays()))
+    if done is None:
+        return None
+    at = np.searchsorted(done.rows, rewritten)
+    if not done.usable[at].all():
+        return None
+    return _part(done.stays, at)
+
+
 def _weight_table(prepared: PreparedProvince, policy: Policy):
     """The weight table the parent's points were computed with, when it was not fitted on the
     settlement year (else a draw's own weights would differ)."""
@@ -134,22 +175,49 @@ def _taken(arrays, rows: np.ndarray, fields: tuple):
 
 def _part(parent: SettlementInput, rows: np.ndarray) -> SettlementInput:
     """The parent's stays at ``rows`` as an input of their own."""
-    arrays, layout = _taken(parent.arrays, rows, STAY_FIELDS), _taken(parent.layout, rows, LAYOUT_FIELDS)
+    fields = {}
+    for names, stacked in _stacked(parent):   # a stay's values of one type lie side by side: one cache line
+        taken = np.ascontiguousarray(np.take(stacked, rows, axis=0).T)
+        fields.update(zip(names, taken))
+    arrays = replace(parent.arrays, **{name: fields[name] for name in STAY_FIELDS if name in fields})
+    layout = replace(parent.layout, **{name: fields["layout_" + name] for name in LAYOUT_FIELDS})
     return SettlementInput(arrays=arrays, case_id=None, layout=layout, stays=stay_arrays(arrays, layout),
                            history=None, hospital_table=None, year=parent.year)
 
 
-def _with_points(part: SettlementInput, parent: SettlementInput, rows: np.ndarray, start: int,
-                 redone: pd.DataFrame | None) -> SettlementInput | None:
-    """``part`` with the points read from ``redone`` (the stays of the input rows ``rows`` after an
-    upshift) from its position ``start`` on; None when one of them comes out with another status than
-    its row's, or with an outlier class the parent has no label for."""
+def _stacked(source: SettlementInput) -> list:
+    """The per-stay arrays of ``source``, those of one dtype stacked as the columns of one array (made
+    once): a draw takes the stays it changes with one gather per dtype instead of one per array."""
+    def stack():
+        columns = [(name, getattr(source.arrays, name)) for name in STAY_FIELDS
+                   if getattr(source.arrays, name) is not None]
+        columns += [("layout_" + name, getattr(source.layout, name)) for name in LAYOUT_FIELDS]
+        by_type = {}
+        for name, values in columns:
+            by_type.setdefault(values.dtype, []).append((name, values))
+        return [(tuple(name for name, _ in group), np.column_stack([values for _, values in group]))
+                for group in by_type.values()]
+
+    return source.remembered(("stacked_stays",), stack)
+
+
+def _rewritten(prepared: PreparedProvince, policy: Policy, parent: SettlementInput, rows: np.ndarray,
+               stays: pd.DataFrame) -> _Rewritten | None:
+    """The parent's stays at the input rows ``rows`` with the points of ``stays`` (those stays rewritten
+    by an upshift, grouped again); None when the parent's points cannot be computed for other stays
+    (weights fitted on the settlement year) or the points stage gives other columns."""
+    table = _weight_table(prepared, policy)
+    if table is None:
+        return None
+    redone = settlement_year_points(stays, policy, table, by_area=prepared.year_points[_points_key(policy)][3])
     if redone is None:
         return None
     before = _taken(parent.before_layout, rows, STAY_FIELDS)
     again = points_again(before, redone.reset_index(drop=True), POINTS_PART_COLUMNS, file=SETTLED)
-    if again is None or not np.array_equal(again.status_labels[again.status], before.status_labels[before.status]):
+    if again is None:
         return None
+    usable = again.status_labels[again.status] == before.status_labels[before.status]
+    part = _part(parent, rows)
     arrays = part.arrays
     values = {}
     for name in POINTS_FIELDS:
@@ -160,21 +228,18 @@ def _with_points(part: SettlementInput, parent: SettlementInput, rows: np.ndarra
             continue
         if name == "outlier_class":
             new = _recoded(new, again.outlier_labels, arrays.outlier_labels)
-            if new is None:
-                return None
-        mine = mine.copy()
-        mine[start:] = new
-        values[name] = mine
+            usable &= new != UNKNOWN_LABEL
+        values[name] = np.asarray(new, dtype=mine.dtype)
     arrays = replace(arrays, **values)
-    return replace(part, arrays=arrays, stays=stay_arrays(arrays, part.layout))
+    return _Rewritten(rows=rows, stays=replace(part, arrays=arrays, stays=stay_arrays(arrays, part.layout), derived={}),
+                      usable=usable)
 
 
-def _recoded(codes: np.ndarray, labels: np.ndarray, into: np.ndarray) -> np.ndarray | None:
-    """``codes`` of ``labels`` as codes of ``into`` (None: one of them is a label ``into`` lacks)."""
+def _recoded(codes: np.ndarray, labels: np.ndarray, into: np.ndarray) -> np.ndarray:
+    """``codes`` of ``labels`` as codes of ``into`` (UNKNOWN_LABEL where ``into`` lacks the label)."""
     known = {label: k for k, label in enumerate(into)}
-    table = np.asarray([known.get(label, -2) for label in labels] + [-1], dtype=np.int32)
-    recoded = table[codes]
-    return None if (recoded == -2).any() else recoded
+    table = np.asarray([known.get(label, UNKNOWN_LABEL) for label in labels] + [-1], dtype=np.int32)
+    return table[codes]
 
 
 def _without_stays(arrays: CaseArrays) -> CaseArrays:
@@ -183,84 +248,52 @@ def _without_stays(arrays: CaseArrays) -> CaseArrays:
                               if getattr(arrays, name) is not None})
 
 
-def _plus(base, added, removed):
-    """``base + added - removed``, array by array through tuples (integer words: exact)."""
-    if isinstance(base, tuple):
-        return tuple(_plus(*parts) for parts in zip(base, added, removed))
-    return base + added - removed
-
-
-def _drawn_sums(parent: SettlementInput, policy: Policy, added: tuple, removed: tuple) -> dict | None:
+def _drawn_sums(parent: SettlementInput, policy: Policy, copied: tuple, removed: tuple, returned: tuple) -> dict | None:
     """What the settlement phases derive from the stays, for the draw: the parent's, plus what the
-    ``added`` stays give, minus what the ``removed`` ones give (each: input rows, and their input);
-    None when the draw leaves a hospital, pool or hospital row without stays."""
-    layout = parent.layout
-    n_pools, n_regions, n_hospitals = layout.n_pools, parent.n_regions, max(parent.n_hospitals, 1)
-    n_areas = max(layout.n_areas, 1)
+    ``copied`` stays give, minus what the ``removed`` ones give, plus what the ``returned`` ones give
+    (each: their input rows and their stays as an input, None for none); None when the draw leaves a
+    hospital, pool or hospital row without stays."""
+    layout, arrays = parent.layout, parent.arrays
+    n_pools, n_regions = layout.n_pools, parent.n_regions
     rows = parent.remembered(("hospital_rows",), lambda: hospital_rows(parent))
     cells, _, _ = price_cell_sums(parent, rows)
     basis, points_scale = BASIS_CODES[policy.point_value.basis], float(policy.points.points_scale)
-    arrays = parent.arrays
-
-    def pool_words(part):
-        stays = part.stays
-        return pool_sum_words(chunk_bounds(len(stays.pool), n_pools * (5 * n_regions + 7)), stays, n_pools,
-                              n_regions)
-
-    def cell_words(part, source_rows):
-        cell = cells.cell[source_rows]
-        return cell_sum_words(chunk_bounds(len(cell), cells.n * CELL_SUMS_PER_CELL), part.stays, cell, cells.n)
-
-    def remote_fund(part):
-        remote = part.layout.remote & (part.layout.pool >= 0)
-        return group_sum(part.layout.pool[remote], part.arrays.fund_fen[remote], n_pools)
-
-    def with_month(part):
-        return np.int64(np.count_nonzero((part.layout.pool >= 0) & (part.arrays.month != 0)))
-
-    def hospital_stays(part):
-        hospital = part.arrays.hospital
-        return np.bincount(hospital[hospital >= 0], minlength=n_hospitals)
-
-    def outlier(part):
-        stays = part.stays
-        return pair_counts(chunk_bounds(len(stays.area), n_areas * len(arrays.outlier_labels)), stays.area,
-                           part.arrays.outlier_class, n_areas, len(arrays.outlier_labels)).reshape(n_areas, -1)
-
-    def left_out(part):
-        found = left_out_counts(part.arrays, layout, policy)
-        return tuple(found.get(label, np.zeros(layout.n_areas, dtype=np.int64)) for label in arrays.status_labels[1:])
-
-    def left_out_stays(part):
-        return np.int64(np.count_nonzero(part.arrays.status != 0))
-
-    (added_rows, plus), (removed_rows, minus) = added, removed
-
-    def drawn(name, of, of_parent=None):
-        base = parent.remembered(("drawn", name), lambda: of(parent)) if of_parent is None else of_parent()
-        return _plus(base, of(plus), of(minus))
-
-    pool_sum = drawn("pool_sum_words", pool_words,
-                     lambda: parent.remembered(("pool_sum_words",), lambda: pool_words(parent)))
     no_prices = PoolPrices(np.zeros((n_pools, max(n_regions, 1))), np.zeros(n_pools), np.zeros(n_pools), basis)
-    hospital_sum = drawn("hospital_sum_words", lambda part: hospital_words(part, rows, no_prices, points_scale, False),
-                         lambda: hospital_words(parent, rows, no_prices, points_scale))
-    parent_stays = parent.remembered(("drawn", "hospital_stays"), lambda: hospital_stays(parent))
-    per_hospital = drawn("hospital_stays", hospital_stays, lambda: parent_stays)
+    region_area = parent.remembered(("region_areas",), lambda: region_areas(arrays, layout, policy))
+
+    def sums(stays: SettlementInput, cell: np.ndarray) -> tuple:
+        """Every sum and count of ``stays`` (their price cells ``cell``), as words."""
+        return (pool_sum_words(chunk_bounds(stays.arrays.n, n_pools * (5 * n_regions + 7)), stays.stays, n_pools,
+                               n_regions),
+                hospital_words(stays, rows, no_prices, points_scale),
+                cell_words(stays.stays, cell, cells.n),
+                stay_counts(stays.arrays, stays.layout, region_area))
+
+    base = parent.remembered(("drawn_sums", basis, points_scale), lambda: sums(parent, cells.cell))
+    total = _combined(base, sums(copied[1], cells.cell[copied[0]]), 1)
+    total = _combined(total, sums(removed[1], cells.cell[removed[0]]), -1)
+    if returned[1] is not None:
+        total = _combined(total, sums(returned[1], cells.cell[returned[0]]), 1)
+    pool_sum, hospital_sum, cell_sum, counts = total
     if (pool_sum[0][POOL_CASES_ROW] <= 0).any() or (hospital_sum[0][ROW_CASES_ROW] <= 0).any() \
-            or ((parent_stays > 0) & (per_hospital <= 0)).any():
+            or ((base[3].per_hospital > 0) & (counts.per_hospital <= 0)).any():
         return None
-    cell_sum = _plus(price_cell_sums(parent, rows)[1], cell_words(plus, added_rows), cell_words(minus, removed_rows))
     derived = {("pool_sum_words",): pool_sum, ("pool_sums",): pool_sums_of(pool_sum, n_pools, n_regions),
                ("hospital_rows",): rows, ("hospital_sum_words", basis, points_scale): hospital_sum,
-               ("cell_sum_words",): cell_sum,
-               ("pool_remote_fund",): drawn("pool_remote_fund", remote_fund),
-               ("without_months",): bool(drawn("with_month", with_month) == 0)}
-    for key in (("price_cells",), ("cell_rows",)):
-        derived[key] = parent.derived[key]
-    if arrays.outlier_class is not None and layout.n_areas:
-        derived[("outlier_counts",)] = drawn("outlier_counts", outlier)
-    left = drawn("left_out", left_out)
-    derived[("left_out_counts",)] = dict(zip(arrays.status_labels[1:], left)) \
-        if drawn("left_out_stays", left_out_stays) > 0 else {}
+               ("cell_sum_words",): cell_sum, ("price_cells",): cells, ("cell_rows",): parent.derived[("cell_rows",)],
+               ("pool_remote_fund",): counts.remote_fund, ("without_months",): counts.with_month == 0}
+    n_areas = layout.n_areas
+    if arrays.outlier_class is not None and n_areas:
+        derived[("outlier_counts",)] = counts.outlier[:n_areas, :len(arrays.outlier_labels)]
+    derived[("left_out_counts",)] = {} if counts.left_out_stays == 0 else {
+        label: counts.left_out[k, :n_areas] for k, label in enumerate(arrays.status_labels) if k > 0}
     return derived
+
+
+def _combined(first, second, sign: int):
+    """``first + sign × second`` (``sign`` ±1), array by array through (named) tuples: integer words
+    and counts, so exact."""
+    if isinstance(first, tuple):
+        parts = [_combined(a, b, sign) for a, b in zip(first, second)]
+        return type(first)(*parts) if hasattr(first, "_fields") else tuple(parts)
+    return first + second if sign > 0 else first - second

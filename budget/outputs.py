@@ -25,7 +25,7 @@ from drgdip.budget.shares import Shares
 from drgdip.budget.valuation import PointValues
 from drgdip.core.frames import frame_of
 
-__all__ = ["Settlement", "HOSPITAL_COLUMNS", "settlement_tables", "left_out_counts"]
+__all__ = ["Settlement", "HOSPITAL_COLUMNS", "settlement_tables", "left_out_counts", "region_areas"]
 
 HOSPITAL_COLUMNS = (
     "area", "hospital_id", "name", "level", "cases", "remote_cases", "points", "cmi", "total_cost",
@@ -251,14 +251,18 @@ def _summary_table(year_input: SettlementInput, money: PoolMoney, values: PointV
     return frame
 
 
+def region_areas(arrays, layout, policy: Policy) -> np.ndarray:
+    """The pooling area of each region label (-1: none), where the stays a region treats are counted."""
+    index = {label: k for k, label in enumerate(layout.area_labels)}
+    return np.asarray([index.get(a, -1) for a in area_of_regions(arrays.region_labels, policy)], dtype=np.int64)
+
+
 def left_out_counts(arrays, layout, policy: Policy) -> dict[str, np.ndarray]:
     """Stays left out of the budget, per status, counted in the area of their treatment region."""
     if not (arrays.status != 0).any():
         return {}
     n_areas = layout.n_areas
-    index = {label: k for k, label in enumerate(layout.area_labels)}
-    region_area = np.asarray([index.get(a, -1) for a in area_of_regions(arrays.region_labels, policy)],
-                             dtype=np.int64)
+    region_area = region_areas(arrays, layout, policy)
     raw_area = np.where(arrays.region >= 0, region_area[np.maximum(arrays.region, 0)], -1)
     counts = {}
     for k, label in enumerate(arrays.status_labels):

@@ -24,7 +24,7 @@ from drgdip.budget.money import group_sum, share_by_weight
 from drgdip.budget.policy import Policy
 from drgdip.budget.valuation import PointValues
 
-__all__ = ["HospitalRows", "Shares", "share_money", "hospital_rows", "hospital_words", "price_cell_sums"]
+__all__ = ["HospitalRows", "Shares", "share_money", "hospital_rows", "hospital_words", "cell_words", "price_cell_sums"]
 
 HOSPITAL_SUMS_PER_ROW = 18   # buffer cells per hospital row: 9 integer sums, 3 fixed-point sums of 3 words
 CELL_SUMS_PER_CELL = 11      # buffer cells per price cell: 3 fixed-point sums of 3 words, 2 integer sums
@@ -90,19 +90,20 @@ def share_money(year_input: SettlementInput, values: PointValues, policy: Policy
     return Shares(rows=rows, sums=sums._replace(month_due=month_due), payments=payments)
 
 
-def hospital_words(year_input: SettlementInput, rows: HospitalRows, prices, points_scale: float,
-                   remember: bool = True) -> tuple:
+def hospital_words(year_input: SettlementInput, rows: HospitalRows, prices, points_scale: float) -> tuple:
     """The sums per hospital row without the shares of the pools' money, as exact words
-    (:func:`~drgdip.budget._kernels.hospital_sum_words`; of ``prices`` only the basis counts), remembered
-    with the input unless ``remember`` is false."""
+    (:func:`~drgdip.budget._kernels.hospital_sum_words`; of ``prices`` only the basis counts),
+    remembered with the input."""
     stays = year_input.stays
+    return year_input.remembered(("hospital_sum_words", prices.basis, points_scale), lambda: hospital_sum_words(
+        chunk_bounds(len(stays.pool), rows.n * HOSPITAL_SUMS_PER_ROW), stays, np.zeros(0, dtype=np.int64), prices,
+        rows.row_of_pair, rows.n, year_input.n_hospitals, points_scale, False)[0])
 
-    def words():
-        return hospital_sum_words(chunk_bounds(len(stays.pool), rows.n * HOSPITAL_SUMS_PER_ROW), stays,
-                                  np.zeros(0, dtype=np.int64), prices, rows.row_of_pair, rows.n,
-                                  year_input.n_hospitals, points_scale, False)[0]
 
-    return year_input.remembered(("hospital_sum_words", prices.basis, points_scale), words) if remember else words()
+def cell_words(stays, cell: np.ndarray, n_cells: int) -> tuple:
+    """The sums per price cell (:func:`~drgdip.budget._kernels.cell_sum_words`) of ``stays``, ``cell`` the
+    price cell of each."""
+    return cell_sum_words(chunk_bounds(len(stays.pool), n_cells * CELL_SUMS_PER_CELL), stays, cell, n_cells)
 
 
 def _priced_cells(year_input: SettlementInput, rows: HospitalRows, prices, use_ratio: bool) -> tuple:
@@ -119,8 +120,7 @@ def price_cell_sums(year_input: SettlementInput, rows: HospitalRows) -> tuple:
     n_hospitals = max(year_input.n_hospitals, 1)
     cells = year_input.remembered(("price_cells",), lambda: price_cells(stays, layout.n_pools, n_hospitals,
                                                                         year_input.n_regions))
-    words = year_input.remembered(("cell_sum_words",), lambda: cell_sum_words(
-        chunk_bounds(len(stays.pool), cells.n * CELL_SUMS_PER_CELL), stays, cells.cell, cells.n))
+    words = year_input.remembered(("cell_sum_words",), lambda: cell_words(stays, cells.cell, cells.n))
     cell_row = year_input.remembered(("cell_rows",), lambda: rows.row_of_pair[
         layout.pool_area[cells.pool] * n_hospitals + cells.hospital])
     return cells, words, cell_row

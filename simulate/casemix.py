@@ -61,7 +61,7 @@ from drgdip.pointvalue.coefs import POOLS, pool_codes
 from drgdip.simulate._kernels import cell_lists, step_members, step_picks
 
 __all__ = ["REMOTE_TAG", "VOLUME_TAG", "change_remote", "change_volume", "perturb", "perturb_with_sources",
-           "perturbed_rows", "rewritten_stays", "DrawnRows", "Perturbed", "upshift_coding"]
+           "perturbed_rows", "rewritten_stays", "upshift_candidates", "DrawnRows", "Perturbed", "upshift_coding"]
 
 VOLUME_TAG = "~v"   # case id of a volume copy: <case_id>~v<k>
 REMOTE_TAG = "~r"   # case id of a remote copy: <case_id>~r<k>
@@ -248,12 +248,34 @@ def perturbed_rows(cases: pd.DataFrame, *, rng: np.random.Generator, lookups: di
 def rewritten_stays(cases: pd.DataFrame, rows: DrawnRows) -> tuple[np.ndarray, pd.DataFrame]:
     """The stays of a draw that a step rewrote: their positions in the draw, and those stays as the
     frame of :func:`perturb` has them (a fresh RangeIndex), made of their input rows alone."""
-    positions = rows.rewritten
-    frame = cases.iloc[rows.rewritten_rows].reset_index(drop=True)
-    for column, (at, values) in rows.changes.items():
-        frame[column] = _typed(_replaced(frame[column].array, np.searchsorted(positions, at), values),
-                               frame[column].dtype)
-    return positions, frame
+    return rows.rewritten, _rewritten_frame(cases, rows.rewritten_rows,
+                                            {column: values for column, (_, values) in rows.changes.items()})
+
+
+def upshift_candidates(cases: pd.DataFrame, *, lookups: dict, drg_codes=None, dip: DipDirectory | None = None,
+                       year: int | None = None) -> tuple:
+    """Every stay a coding upshift of ``cases`` may rewrite (those :func:`perturbed_rows` draws from,
+    sharing its ``lookups``): a key naming them, their input rows (ascending), and a function giving
+    them as an upshift rewrites them (a frame as :func:`rewritten_stays` makes)."""
+    key = _upshift_key(dip, drg_codes, year)
+    draw = _Draw(frame=_checked(cases, np.random.default_rng(0)), lookups=lookups)
+    upshift, eligible = draw.lookup(key, lambda: _upshift_of(cases, dip, drg_codes, year))
+    rows = np.flatnonzero(eligible)
+
+    def stays() -> pd.DataFrame:
+        target = upshift.target[rows]
+        return _rewritten_frame(cases, rows, {column: values[target] for column, values in upshift.columns.items()})
+
+    return key, rows, stays
+
+
+def _rewritten_frame(cases: pd.DataFrame, rows: np.ndarray, columns: dict) -> pd.DataFrame:
+    """The stays of the input ``rows`` (a fresh RangeIndex) with the new values of ``columns``."""
+    frame = cases.iloc[rows].reset_index(drop=True)
+    everywhere = np.arange(len(rows))
+    for column, values in columns.items():
+        frame[column] = _typed(_replaced(frame[column].array, everywhere, values), frame[column].dtype)
+    return frame
 
 
 def _perturbed(draw: _Draw, rng, volume_growth, coding_upshift, remote_share, drg_codes, dip, year, remote_by,
@@ -378,9 +400,7 @@ def _upshift_step(draw: _Draw, share: Shares, rng, year, drg_codes, dip) -> _Dra
                          "in [0, 1]", field="coding_upshift")
     if not per_hospital.any():
         return draw
-    key = ("upshift", id(dip), year) if dip is not None else (
-        "upshift", frozenset(map(str, drg_codes)) if drg_codes is not None and not hasattr(drg_codes, "drg_codes")
-        else id(drg_codes), year)
+    key = _upshift_key(dip, drg_codes, year)
     upshift, eligible = draw.lookup(key, lambda: _upshift_of(frame, dip, drg_codes, year))
     lists = draw.lists(key, lambda: eligible, hospital, len(labels))
     picked = draw.picked(lists, lambda size: np.rint(per_hospital * size).astype(np.int64), rng)
@@ -390,6 +410,14 @@ def _upshift_step(draw: _Draw, share: Shares, rng, year, drg_codes, dip) -> _Dra
     target = upshift.target[rows]
     return replace(draw, rewritten_row=rows, rewritten_copy=copies,
                    changes={column: values[target] for column, values in upshift.columns.items()})
+
+
+def _upshift_key(dip, drg_codes, year) -> tuple:
+    """What names who an upshift may move and where (the lookups of an input keep them under it)."""
+    if dip is not None:
+        return "upshift", id(dip), year
+    return "upshift", (frozenset(map(str, drg_codes)) if drg_codes is not None and not hasattr(drg_codes, "drg_codes")
+                       else id(drg_codes)), year
 
 
 def _upshift_of(frame: pd.DataFrame, dip, drg_codes, year) -> tuple:

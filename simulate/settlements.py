@@ -16,10 +16,10 @@ import pandas as pd
 
 from drgdip.budget.pipeline import PreparedProvince, settle_prepared
 from drgdip.budget.policy import Policy
-from drgdip.budget.drawn import has_parent, may_have_parent, settle_drawn_rows
+from drgdip.budget.drawn import Rewritable, has_parent, may_have_parent, parent_key, settle_drawn_rows
 from drgdip.budget.settle import Settlement
 from drgdip.core.errors import UsageError
-from drgdip.simulate.casemix import perturb_with_sources, perturbed_rows, rewritten_stays
+from drgdip.simulate.casemix import perturb_with_sources, perturbed_rows, rewritten_stays, upshift_candidates
 from drgdip.simulate.scenarios import MonteCarlo, apply_overrides, draw_policy, draw_values
 
 __all__ = ["HOSPITAL_KEY", "DrawUnits", "draw_province", "draw_outcome", "settle_named", "hospital_payments"]
@@ -156,8 +156,22 @@ def _settled_from_rows(prepared: PreparedProvince, base_policy: Policy, monte_ca
     if not _has_parent(prepared, policy, units):
         return None
     rows = perturbed_rows(prepared.current, lookups=units.lookups, **perturbation)
-    _, stays = rewritten_stays(prepared.current, rows)
+    stays = _rewritable(prepared, base_policy, policy, perturbation, units)
+    if stays is None:
+        _, stays = rewritten_stays(prepared.current, rows)
     return settle_drawn_rows(prepared, policy, rows.copied, rows.removed, rows.rewritten_rows, stays)
+
+
+def _rewritable(prepared: PreparedProvince, base_policy: Policy, policy: Policy, perturbation: dict,
+                units: DrawUnits) -> Rewritable | None:
+    """Every stay the draws' upshift may rewrite, when the draw settles from the base policy's parent:
+    their points are then computed once for all draws (a draw with its own parent, one whose policy
+    changes the points, computes those of the stays it rewrites)."""
+    if "coding_upshift" not in perturbation or parent_key(policy) != parent_key(base_policy):
+        return None
+    key, rows, stays = upshift_candidates(prepared.current, lookups=units.lookups,
+                                          drg_codes=perturbation.get("drg_codes"), dip=perturbation.get("dip"))
+    return Rewritable(key, rows, stays)
 
 
 def _has_parent(prepared: PreparedProvince, policy: Policy, units: DrawUnits) -> bool:
