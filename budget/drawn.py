@@ -69,6 +69,7 @@ class _Rewritten:
     rows: np.ndarray
     stays: SettlementInput
     usable: np.ndarray
+    index: np.ndarray   # int64[n_input] place of each input row in ``rows`` (-1: not there)
 
 
 def settle_drawn_rows(prepared: PreparedProvince, policy: Policy, copied: np.ndarray, removed: np.ndarray,
@@ -154,7 +155,7 @@ def _returned(prepared: PreparedProvince, policy: Policy, parent: SettlementInpu
                                                                          stays.stays()))
     if done is None:
         return None
-    at = np.searchsorted(done.rows, rewritten)
+    at = done.index[rewritten]
     if not done.usable[at].all():
         return None
     return _part(done.stays, at)
@@ -231,8 +232,10 @@ def _rewritten(prepared: PreparedProvince, policy: Policy, parent: SettlementInp
             usable &= new != UNKNOWN_LABEL
         values[name] = np.asarray(new, dtype=mine.dtype)
     arrays = replace(arrays, **values)
+    index = np.full(parent.arrays.n, -1, dtype=np.int64)
+    index[rows] = np.arange(len(rows))
     return _Rewritten(rows=rows, stays=replace(part, arrays=arrays, stays=stay_arrays(arrays, part.layout), derived={}),
-                      usable=usable)
+                      usable=usable, index=index)
 
 
 def _recoded(codes: np.ndarray, labels: np.ndarray, into: np.ndarray) -> np.ndarray:

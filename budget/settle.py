@@ -31,7 +31,13 @@ money, a stay's within 2 fen; remainders tied at the cut give the last fen by ho
 case id, not by the position of a row (:mod:`drgdip.budget.shares`). Products with a coefficient or
 a band share (assessment, surplus kept, overspend shared, a point-value floor or cap, monthly
 prepayment) are rounded once, and what they remove or add is booked to the reserve, so every total
-still reconciles exactly. Consequences (tested): doubling the budget changes every hospital's fund
+still reconciles exactly. Fund ratios and the budget point value price sums of points, not single
+stays: the settled stays are summed exactly per price cell (pool × hospital × insured region ×
+month), and a pair's allocation weight and a month's fund due at the budget point value are those
+cells' sums times the ratio and the value, added exactly (:func:`~drgdip.budget._kernels.cell_prices`).
+Every sum is kept in integer words, so a Monte Carlo draw that copies, removes or rewrites a few
+stays settles from the province's sums plus and minus those stays', exactly
+(:mod:`drgdip.budget.drawn`). Consequences (tested): doubling the budget changes every hospital's fund
 due to twice its amount within 5 fen (within 2 with one pool per area and no reserve), every
 stay's within 7 (5); a hospital whose own points rise never gets a fund due more than 1 fen lower
 in its pool.

@@ -23,7 +23,7 @@ def cell_lists(candidate, cell, order, n_cells):
     Parameters
     ----------
     candidate : bool[n]
-    cell : int64[n]
+    cell : int32[n]
         Cell of each row (any code for a row that is no candidate).
     order : int64[n]
         The rows in case-id order.
@@ -31,7 +31,7 @@ def cell_lists(candidate, cell, order, n_cells):
 
     Returns
     -------
-    int64[n_cells + 1] pointers, int64[k] candidate rows cell by cell, int64[n] place of each row in
+    int64[n_cells + 1] pointers, int64[k] candidate rows cell by cell, int32[n] place of each row in
     its cell's list (-1: no candidate)
     """
     ptr = np.zeros(n_cells + 1, dtype=np.int64)
@@ -41,7 +41,7 @@ def cell_lists(candidate, cell, order, n_cells):
     for c in range(n_cells):
         ptr[c + 1] += ptr[c]
     items = np.empty(ptr[n_cells], dtype=np.int64)
-    place = np.full(candidate.shape[0], -1, dtype=np.int64)
+    place = np.full(candidate.shape[0], -1, dtype=np.int32)
     fill = ptr[:n_cells].copy()
     for k in range(order.shape[0]):
         row = order[k]
@@ -61,8 +61,10 @@ def step_members(ptr, place, cell, removed, copy_row, copy_alive):
     Parameters
     ----------
     ptr : int64[n_cells + 1]
-    place, cell : int64[n]
-        Of :func:`cell_lists`, and the cell of each row.
+    place : int32[n]
+        Of :func:`cell_lists`.
+    cell : int32[n]
+        The cell of each row.
     removed : int64[r]
         Rows removed by earlier steps.
     copy_row : int64[m]
@@ -80,10 +82,12 @@ def step_members(ptr, place, cell, removed, copy_row, copy_alive):
     for row in removed:
         if place[row] >= 0:
             hole_ptr[cell[row] + 1] += 1
+    copy_cell = np.empty(copy_row.shape[0], dtype=np.int64)   # -1: no member of this step
     copy_ptr = np.zeros(n_cells + 1, dtype=np.int64)
     for j in range(copy_row.shape[0]):
-        if copy_alive[j] and place[copy_row[j]] >= 0:
-            copy_ptr[cell[copy_row[j]] + 1] += 1
+        copy_cell[j] = cell[copy_row[j]] if copy_alive[j] and place[copy_row[j]] >= 0 else -1
+        if copy_cell[j] >= 0:
+            copy_ptr[copy_cell[j] + 1] += 1
     for c in range(n_cells):
         hole_ptr[c + 1] += hole_ptr[c]
         copy_ptr[c + 1] += copy_ptr[c]
@@ -98,9 +102,9 @@ def step_members(ptr, place, cell, removed, copy_row, copy_alive):
     copies = np.empty(copy_ptr[n_cells], dtype=np.int64)
     fill = copy_ptr[:n_cells].copy()
     for j in range(copy_row.shape[0]):
-        if copy_alive[j] and place[copy_row[j]] >= 0:
-            copies[fill[cell[copy_row[j]]]] = j
-            fill[cell[copy_row[j]]] += 1
+        if copy_cell[j] >= 0:
+            copies[fill[copy_cell[j]]] = j
+            fill[copy_cell[j]] += 1
     size = np.empty(n_cells, dtype=np.int64)
     for c in range(n_cells):
         size[c] = ptr[c + 1] - ptr[c] - (hole_ptr[c + 1] - hole_ptr[c]) + copy_ptr[c + 1] - copy_ptr[c]

@@ -29,13 +29,22 @@ Result
 Every column of the input with its dtype (string columns stay string, categoricals keep their
 categories; a group code that the categories lack is appended), a fresh ``RangeIndex``, and the rows
 in this order: the input stays that remain, in input order; then the volume copies; then the remote
-copies; the copies of each step grouped by hospital in sorted hospital order. A copy is the stay
+copies; the copies of each step grouped by hospital in sorted hospital order (by hospital and value
+of ``remote_by`` for remote stays), and within a hospital in the order of the stays they copy
+(input stays in case-id order, then earlier copies), the copies of one stay together. A copy is the stay
 with a new ``case_id``: ``<case_id>~v<k>`` for volume, ``<case_id>~r<k>`` for remote stays, ``k``
 counting the copies of one case id in one step from 1 (a copy of a copy reads ``C1~v1~r1``). When
 an input id already has that form (the input is itself a draw), ``k`` skips past it, so ids stay
 unique (a categorical ``case_id`` gains the new ids as categories).
 Columns derived from the group (points, weights) are not recomputed: perturb grouped stays, then
 compute their points.
+
+Drawing: a step lists the stays it draws from per hospital, once per input (:mod:`drgdip.simulate._kernels`):
+the candidate input stays in case-id order, less those an earlier step removed, then the copies an
+earlier step made of candidates, in the order they were made. It takes one uniform number from the
+Generator per stay it picks: without replacement by Floyd's algorithm, with replacement one position
+per copy. So a draw costs work in proportion to the stays it changes, not to the province, and
+:func:`perturbed_rows` gives it without making the frame.
 
 Determinism: the same stays and the same Generator state give the same result. Stays are drawn in
 the order of their case ids, not their rows (copies after the input stays, in the order they were
@@ -110,8 +119,11 @@ class _Draw:
     def lists(self, key, candidate, cell: np.ndarray, n_cells: int) -> tuple:
         """The candidate lists of a step (:func:`~drgdip.simulate._kernels.cell_lists`) and the cell of
         each row, once per input; ``candidate`` is called only the first time."""
-        return self.lookup(("lists",) + key, lambda: cell_lists(candidate(), cell, self.ids_and_order()[1],
-                                                                 n_cells) + (cell,))
+        def lists():
+            cells = cell.astype(np.int32)
+            return cell_lists(candidate(), cells, self.ids_and_order()[1], n_cells) + (cells,)
+
+        return self.lookup(("lists",) + key, lists)
 
     def lookup(self, key, compute):
         """``compute()`` of the input rows, once per lookups."""
@@ -260,7 +272,7 @@ def upshift_candidates(cases: pd.DataFrame, *, lookups: dict, drg_codes=None, di
     key = _upshift_key(dip, drg_codes, year)
     draw = _Draw(frame=_checked(cases, np.random.default_rng(0)), lookups=lookups)
     upshift, eligible = draw.lookup(key, lambda: _upshift_of(cases, dip, drg_codes, year))
-    rows = np.flatnonzero(eligible)
+    rows = draw.lookup(key + ("rows",), lambda: np.flatnonzero(eligible))
 
     def stays() -> pd.DataFrame:
         target = upshift.target[rows]

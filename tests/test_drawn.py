@@ -17,8 +17,8 @@ from drgdip.core.errors import UsageError
 from drgdip.core.province import write_province
 from drgdip.core.resources import demo_dip_dir
 from drgdip.simulate import MonteCarlo, apply_overrides, draw_province, prepare_province, settle
-from drgdip.simulate.casemix import perturbed_rows, rewritten_stays
-from drgdip.simulate.settlements import DrawUnits, _settled_from_rows, draw_outcome
+from drgdip.simulate.casemix import perturbed_rows, rewritten_stays, upshift_candidates
+from drgdip.simulate.settlements import DrawUnits, _drawn, _settled_from_rows, draw_outcome
 from drgdip.synth import generate_province
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,7 +114,6 @@ def test_the_rows_of_a_draw_are_those_of_the_drawn_province(prepared):
         "coding_upshift": {"dist": "fixed", "params": {"value": 0.5}}})
     units = DrawUnits.of(province)
     drawn, _ = draw_province(province, policy, spec, 0, units)
-    from drgdip.simulate.settlements import _drawn
     _, perturbation = _drawn(province, policy, spec, 0, units)
     rows = perturbed_rows(province.current, lookups=units.lookups, **perturbation)
     positions, stays = rewritten_stays(province.current, rows)
@@ -214,3 +213,29 @@ def test_draws_of_a_province_not_settled_yet_settle_it_once_and_then_from_its_ar
     for draw in range(spec.draws):
         drawn, drawn_policy = draw_province(province, policy, spec, draw, units)
         assert_same_settlement(settled[draw], settle(drawn, drawn_policy, input_columns=False, per_stay=False))
+
+
+def test_the_points_of_every_stay_an_upshift_may_rewrite_are_computed_once(province_dir, monkeypatch):
+    import drgdip.budget.drawn as drawn
+
+    policy = load_policy(POLICIES / POLICY_FILES["day_care"])
+    province = prepare_province(province_dir, policy)
+    settle(province, policy, input_columns=False, per_stay=False)
+    spec = MonteCarlo(draws=3, seed=2, vary={"coding_upshift": {"dist": "fixed", "params": {"value": 0.5}},
+                                             "volume_growth": {"dist": "fixed", "params": {"value": 0.2}},
+                                             "budget.growth_rate": {"dist": "uniform", "params": {"low": 0, "high": 0.1}}})
+    units = DrawUnits.of(province)
+    priced = []
+    points = drawn.settlement_year_points
+    monkeypatch.setattr(drawn, "settlement_year_points", lambda stays, *args, **kwargs: priced.append(len(stays))
+                        or points(stays, *args, **kwargs))
+    rewritten = []
+    for draw in range(spec.draws):
+        mine = _settled_from_rows(province, policy, spec, draw, units)
+        rows = perturbed_rows(province.current, lookups=units.lookups, **_drawn(province, policy, spec, draw, units)[1])
+        rewritten.append(len(rows.rewritten))
+        drawn_province, drawn_policy = draw_province(province, policy, spec, draw, units)
+        assert_same_settlement(mine, settle(drawn_province, drawn_policy, input_columns=False, per_stay=False))
+    perturbation = _drawn(province, policy, spec, 0, units)[1]
+    candidates = upshift_candidates(province.current, lookups=units.lookups, drg_codes=perturbation["drg_codes"])[1]
+    assert min(rewritten) > 0 and priced == [len(candidates)]   # every candidate once, for all draws

@@ -424,3 +424,44 @@ def test_each_perturbed_stay_knows_the_input_row_it_comes_from():
     assert moved.any() and (moved == out.changed).all()
     copies = out.cases["case_id"].astype(str).str.contains("~v").to_numpy()
     assert copies.any() and (out.cases["case_id"][~copies] == source["case_id"][~copies]).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_a_step_draws_among_the_members_left_by_earlier_steps(data):
+    """The members of a cell are its candidate rows in case-id order less the removed ones, then the
+    live copies of candidates in the order made; a step picks among exactly those."""
+    from drgdip.simulate._kernels import cell_lists, step_members, step_picks
+
+    n = data.draw(st.integers(1, 40))
+    n_cells = data.draw(st.integers(1, 4))
+    cell = np.asarray(data.draw(st.lists(st.integers(0, n_cells - 1), min_size=n, max_size=n)), dtype=np.int32)
+    candidate = np.asarray(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    order = np.asarray(data.draw(st.permutations(range(n))), dtype=np.int64)
+    removed = np.asarray(sorted(data.draw(st.sets(st.integers(0, n - 1)))), dtype=np.int64)
+    removed = np.asarray(data.draw(st.permutations(list(removed))), dtype=np.int64)
+    copy_row = np.asarray(data.draw(st.lists(st.integers(0, n - 1), max_size=15)), dtype=np.int64)
+    copy_alive = np.asarray(data.draw(st.lists(st.booleans(), min_size=len(copy_row), max_size=len(copy_row))),
+                            dtype=bool)
+    ptr, items, place = cell_lists(candidate, cell, order, n_cells)
+    hole_ptr, holes, copy_ptr, copies, size = step_members(ptr, place, cell, removed, copy_row, copy_alive)
+    members = [[(int(row), -1) for row in order if candidate[row] and cell[row] == c and row not in set(removed)]
+               + [(int(copy_row[j]), j) for j in range(len(copy_row))
+                  if copy_alive[j] and candidate[copy_row[j]] and cell[copy_row[j]] == c] for c in range(n_cells)]
+    assert size.tolist() == [len(m) for m in members]
+
+    def picks(wanted):
+        uniforms = np.asarray(data.draw(st.lists(st.floats(0.0, 1.0, exclude_max=True), min_size=int(wanted.sum()),
+                                                 max_size=int(wanted.sum()))), dtype=np.float64)
+        rows, copy, cells = step_picks(ptr, items, hole_ptr, holes, copy_ptr, copies, copy_row, size, wanted, uniforms)
+        assert (np.diff(cells) >= 0).all() and np.bincount(cells, minlength=n_cells).tolist() == wanted.tolist()
+        return [[(int(r), int(j)) for r, j, k in zip(rows, copy, cells) if k == c] for c in range(n_cells)]
+
+    assert picks(size) == members                                    # all of them, in member order
+    some = np.asarray([data.draw(st.integers(0, int(k))) for k in size], dtype=np.int64)
+    for c, picked in enumerate(picks(some)):                          # without replacement: distinct members
+        assert len(set(picked)) == len(picked) and set(picked) <= set(members[c])
+        assert picked == sorted(picked, key=members[c].index)
+    more = np.where(size > 0, size + np.asarray([data.draw(st.integers(1, 3)) for _ in size]), 0)
+    for c, picked in enumerate(picks(more)):                          # with replacement: members, one's copies together
+        assert set(picked) <= set(members[c]) and picked == sorted(picked, key=members[c].index)
