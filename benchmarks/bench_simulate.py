@@ -87,7 +87,7 @@ def test_monte_carlo_draws(benchmark, prepared, kind):
 
 @pytest.mark.parametrize("step", ["perturb", "settle"])
 def test_case_mix_draw_steps(benchmark, prepared, step):
-    """The two halves of a case-mix draw: its rows drawn (no frame), and its settlement from the parent's arrays."""
+    """The two halves of a case-mix draw: what it changes drawn (no frame), and its settlement from the parent's sums."""
     from drgdip.budget.drawn import settle_drawn_rows
     from drgdip.simulate import MonteCarlo
     from drgdip.simulate.casemix import perturbed_rows, rewritten_stays
@@ -157,7 +157,7 @@ def main() -> None:
     monte_carlo = kinds["monte_carlo"]
     units = DrawUnits.of(province)
     for draw in range(min(args.draws, monte_carlo.draws)):
-        timed(f"Monte Carlo draw {draw}: settled from the parent's arrays",
+        timed(f"Monte Carlo draw {draw}: settled from the parent's sums",
               lambda: draw_outcome(province, policy, monte_carlo, draw, units))
     for draw in range(min(args.draws, monte_carlo.draws)):
         drawn, drawn_policy = timed(f"Monte Carlo draw {draw}: drawn province made", lambda: draw_province(

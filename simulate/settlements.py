@@ -148,7 +148,7 @@ def draw_outcome(prepared: PreparedProvince, base_policy: Policy, monte_carlo: M
 
 def _settled_from_rows(prepared: PreparedProvince, base_policy: Policy, monte_carlo: MonteCarlo, draw: int,
                        units: DrawUnits) -> Settlement | None:
-    """Draw ``draw`` settled from the arrays of ``prepared`` (:func:`drgdip.budget.drawn.settle_drawn_rows`),
+    """Draw ``draw`` settled from the sums of ``prepared`` (:func:`drgdip.budget.drawn.settle_drawn_rows`),
     the same settlement as that of :func:`draw_province`'s province; None when it must be settled whole."""
     policy, perturbation = _drawn(prepared, base_policy, monte_carlo, draw, units)
     if perturbation is None:
