@@ -87,7 +87,7 @@ def test_monte_carlo_draws(benchmark, prepared, kind):
 
 @pytest.mark.parametrize("step", ["perturb", "settle"])
 def test_case_mix_draw_steps(benchmark, prepared, step):
-    """The two halves of a case-mix draw: what it changes drawn (no frame), and its settlement from the parent's sums."""
+    """The two halves of a case-mix draw: what it changes (no frame), and its settlement from the parent's sums."""
     from drgdip.budget.drawn import settle_drawn_rows
     from drgdip.simulate import MonteCarlo
     from drgdip.simulate.casemix import perturbed_rows, rewritten_stays

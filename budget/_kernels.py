@@ -26,9 +26,8 @@ from numba import njit, prange
 __all__ = ["StayArrays", "PoolPrices", "PoolSums", "StayWeights", "HospitalSums", "StayPayments", "Sharing",
            "PriceCells", "BASIS_CODES", "chunk_bounds", "pool_sums", "pool_sum_words", "pool_sums_of", "stay_weights",
            "share_grouped", "largest_remainder", "hospital_sums", "hospital_sum_words", "hospital_sums_of",
-           "price_cells", "cell_sum_words", "cell_prices", "StayCounts", "stay_counts", "pair_counts", "year_sums", "history_sums",
-           "fixed_values",
-           "usable_years"]
+           "price_cells", "cell_sum_words", "cell_prices", "StayCounts", "stay_counts", "pair_counts", "year_sums",
+           "history_sums", "fixed_values", "usable_years"]
 
 N_BUCKETS = 1 << 12
 PARALLEL_MIN_STAYS = 200_000   # items from which a kernel runs on threads

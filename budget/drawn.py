@@ -29,10 +29,11 @@ from typing import Callable, NamedTuple
 import numpy as np
 import pandas as pd
 
-from drgdip.budget._kernels import BASIS_CODES, PoolPrices, chunk_bounds, pool_sum_words, pool_sums_of, stay_counts
+from drgdip.budget._kernels import BASIS_CODES, PoolPrices, pool_sums_of, stay_counts
 from drgdip.budget.frame import POINTS_PART_COLUMNS, CaseArrays, points_again
 from drgdip.budget.inputs import SettlementInput, input_key, layout_key, of_the_history, stay_arrays
 from drgdip.budget.outputs import region_areas
+from drgdip.budget.pool_money import pool_words
 from drgdip.budget.pipeline import SETTLED, PreparedProvince, _points_key, weights_key, with_published_coefs
 from drgdip.budget.policy import Policy
 from drgdip.budget.settle import Settlement, settle_cases
@@ -49,6 +50,7 @@ LAYOUT_FIELDS = ("area", "pool", "remote")
 POINTS_FIELDS = ("points", "fixed", "fixed_fen", "base_points", "outlier_class", "fund_part_points")
 POOL_CASES_ROW, ROW_CASES_ROW = 3, 3   # the cases in the integer words of the pool and the hospital sums
 UNKNOWN_LABEL = -2                      # an outlier class the parent has no label for
+STACK_AFTER = 6                         # parts taken from a parent, one array at a time, before its arrays are stacked
 
 
 class Rewritable(NamedTuple):
@@ -176,12 +178,16 @@ def _taken(arrays, rows: np.ndarray, fields: tuple):
 
 def _part(parent: SettlementInput, rows: np.ndarray) -> SettlementInput:
     """The parent's stays at ``rows`` as an input of their own."""
-    fields = {}
-    for names, stacked in _stacked(parent):   # a stay's values of one type lie side by side: one cache line
-        taken = np.ascontiguousarray(np.take(stacked, rows, axis=0).T)
-        fields.update(zip(names, taken))
-    arrays = replace(parent.arrays, **{name: fields[name] for name in STAY_FIELDS if name in fields})
-    layout = replace(parent.layout, **{name: fields["layout_" + name] for name in LAYOUT_FIELDS})
+    taken = parent.remembered(("parts_taken",), lambda: [0])
+    taken[0] += 1
+    if taken[0] <= STACK_AFTER:   # a parent for a draw or two (its own coefficients) is not worth stacking
+        arrays, layout = _taken(parent.arrays, rows, STAY_FIELDS), _taken(parent.layout, rows, LAYOUT_FIELDS)
+    else:
+        fields = {}
+        for names, stacked in _stacked(parent):   # a stay's values of one type lie side by side: one cache line
+            fields.update(zip(names, np.ascontiguousarray(np.take(stacked, rows, axis=0).T)))
+        arrays = replace(parent.arrays, **{name: fields[name] for name in STAY_FIELDS if name in fields})
+        layout = replace(parent.layout, **{name: fields["layout_" + name] for name in LAYOUT_FIELDS})
     return SettlementInput(arrays=arrays, case_id=None, layout=layout, stays=stay_arrays(arrays, layout),
                            history=None, hospital_table=None, year=parent.year)
 
@@ -266,13 +272,13 @@ def _drawn_sums(parent: SettlementInput, policy: Policy, copied: tuple, removed:
 
     def sums(stays: SettlementInput, cell: np.ndarray) -> tuple:
         """Every sum and count of ``stays`` (their price cells ``cell``), as words."""
-        return (pool_sum_words(chunk_bounds(stays.arrays.n, n_pools * (5 * n_regions + 7)), stays.stays, n_pools,
-                               n_regions),
-                hospital_words(stays, rows, no_prices, points_scale),
+        return (pool_words(stays), hospital_words(stays, rows, no_prices, points_scale),
                 cell_words(stays.stays, cell, cells.n),
                 stay_counts(stays.arrays, stays.layout, region_area))
 
-    base = parent.remembered(("drawn_sums", basis, points_scale), lambda: sums(parent, cells.cell))
+    base = (pool_words(parent), hospital_words(parent, rows, no_prices, points_scale),   # the parent settlement's
+            price_cell_sums(parent, rows)[1],
+            parent.remembered(("stay_counts",), lambda: stay_counts(arrays, layout, region_area)))
     total = _combined(base, sums(copied[1], cells.cell[copied[0]]), 1)
     total = _combined(total, sums(removed[1], cells.cell[removed[0]]), -1)
     if returned[1] is not None:

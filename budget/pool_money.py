@@ -18,7 +18,7 @@ from drgdip.budget.money import group_sum
 from drgdip.budget.policy import Policy
 from drgdip.budget.pools import AreaBudget, area_budgets, last_year_funds
 
-__all__ = ["PoolMoney", "pool_money"]
+__all__ = ["PoolMoney", "pool_money", "pool_words"]
 
 
 @dataclass(frozen=True)
@@ -32,13 +32,19 @@ class PoolMoney:
     warnings: tuple[str, ...]
 
 
+def pool_words(year_input: SettlementInput) -> tuple:
+    """The sums of the input's stays per pool as exact words (:func:`~drgdip.budget._kernels.pool_sum_words`),
+    remembered with the input."""
+    stays, n_pools, n_regions = year_input.stays, year_input.layout.n_pools, year_input.n_regions
+    return year_input.remembered(("pool_sum_words",), lambda: pool_sum_words(
+        chunk_bounds(len(stays.pool), n_pools * (5 * n_regions + 7)), stays, n_pools, n_regions))
+
+
 def pool_money(year_input: SettlementInput, policy: Policy) -> PoolMoney:
     """Sum the stays per pool, budget each pooling area and pool, and take out the fixed payments."""
     stays, layout = year_input.stays, year_input.layout
     n_pools, n_regions = layout.n_pools, year_input.n_regions
-    sums = year_input.remembered(("pool_sums",), lambda: pool_sums_of(year_input.remembered(
-        ("pool_sum_words",), lambda: pool_sum_words(chunk_bounds(len(stays.pool), n_pools * (5 * n_regions + 7)),
-                                                    stays, n_pools, n_regions)), n_pools, n_regions))
+    sums = year_input.remembered(("pool_sums",), lambda: pool_sums_of(pool_words(year_input), n_pools, n_regions))
 
     def remote_fund():
         remote_settled = layout.remote & (layout.pool >= 0)

@@ -223,7 +223,8 @@ def test_the_points_of_every_stay_an_upshift_may_rewrite_are_computed_once(provi
     settle(province, policy, input_columns=False, per_stay=False)
     spec = MonteCarlo(draws=3, seed=2, vary={"coding_upshift": {"dist": "fixed", "params": {"value": 0.5}},
                                              "volume_growth": {"dist": "fixed", "params": {"value": 0.2}},
-                                             "budget.growth_rate": {"dist": "uniform", "params": {"low": 0, "high": 0.1}}})
+                                             "budget.growth_rate": {"dist": "uniform",
+                                                                    "params": {"low": 0, "high": 0.1}}})
     units = DrawUnits.of(province)
     priced = []
     points = drawn.settlement_year_points
