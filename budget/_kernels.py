@@ -175,11 +175,12 @@ def chunk_bounds(n: int, cells: int) -> np.ndarray:
     """First stay of each chunk of a sum over ``n`` stays, and ``n``: int64[n_chunks + 1].
 
     One chunk per thread at most (every chunked sum is exact, so the number of chunks never changes
-    a result), at most one per :data:`CHUNK_STAYS` stays, and all chunk buffers of a table of
-    ``cells`` together within :data:`MAX_CHUNK_CELLS`.
+    a result), at most one per :data:`CHUNK_STAYS` stays, all chunk buffers of a table of ``cells``
+    together within :data:`MAX_CHUNK_CELLS`, and no more chunks than stays per cell (a chunk's own
+    buffer would cost more than its share of the stays: a few stays over many cells add up in one).
     """
     n_chunks = min(-(-n // CHUNK_STAYS), MAX_CHUNKS, numba.get_num_threads(),
-                   max(MAX_CHUNK_CELLS // max(cells, 1), 1))
+                   max(MAX_CHUNK_CELLS // max(cells, 1), 1), max(n // max(cells, 1), 1))
     n_chunks = max(n_chunks, 1)
     return np.arange(n_chunks + 1, dtype=np.int64) * n // n_chunks
 

@@ -114,7 +114,10 @@ def settle_drawn_rows(prepared: PreparedProvince, policy: Policy, copied: np.nda
 def parent_key(policy: Policy) -> tuple:
     """What the parent a draw under ``policy`` settles from depends on: draws under policies with the
     same key settle from the same parent."""
-    policy = with_published_coefs(policy)
+    return _parent_key(with_published_coefs(policy))
+
+
+def _parent_key(policy: Policy) -> tuple:
     return _points_key(policy), input_key(policy), layout_key(policy)
 
 
@@ -133,11 +136,11 @@ def may_have_parent(prepared: PreparedProvince, policy: Policy) -> bool:
 
 def _parent_input(prepared: PreparedProvince, policy: Policy) -> SettlementInput | None:
     """The settlement input ``prepared`` kept for ``policy``'s points, input and layout, when a draw
-    of it settles from its arrays."""
+    of it settles from its sums."""
     if not may_have_parent(prepared, policy) or not prepared.settlement_inputs:
         return None
-    points_key = _points_key(policy)
-    key = (points_key, input_key(policy), layout_key(policy))
+    key = _parent_key(policy)
+    points_key = key[0]
     if points_key is None or None in key or points_key not in (prepared.year_points or {}):
         return None
     parent = prepared.settlement_inputs.get(key)
@@ -158,7 +161,7 @@ def _returned(prepared: PreparedProvince, policy: Policy, parent: SettlementInpu
     if done is None:
         return None
     at = done.index[rewritten]
-    if not done.usable[at].all():
+    if (at < 0).any() or not done.usable[at].all():   # a stay the candidates lack is settled whole
         return None
     return _part(done.stays, at)
 

@@ -270,7 +270,7 @@ def upshift_candidates(cases: pd.DataFrame, *, lookups: dict, drg_codes=None, di
     sharing its ``lookups``): a key naming them, their input rows (ascending), and a function giving
     them as an upshift rewrites them (a frame as :func:`rewritten_stays` makes)."""
     key = _upshift_key(dip, drg_codes, year)
-    draw = _Draw(frame=_checked(cases, np.random.default_rng(0)), lookups=lookups)
+    draw = _Draw(frame=cases, lookups=lookups)
     upshift, eligible = draw.lookup(key, lambda: _upshift_of(cases, dip, drg_codes, year))
     rows = draw.lookup(key + ("rows",), lambda: np.flatnonzero(eligible))
 
