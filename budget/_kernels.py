@@ -689,34 +689,6 @@ def stay_counts(arrays, layout, region_area: np.ndarray) -> StayCounts:
                                     len(layout.area_labels), n_classes, len(arrays.status_labels)))
 
 
-@njit(cache=True)
-def places_present(hospital, pool, area, n_hospitals, n_pools, n_areas):
-    """Which hospitals, pools and (area, hospital) pairs have stays.
-
-    Parameters
-    ----------
-    hospital, pool, area : int32[n]
-        Codes of each stay (-1: none).
-    n_hospitals, n_pools, n_areas : int
-
-    Returns
-    -------
-    bool[n_hospitals], bool[n_pools], bool[n_areas * n_hospitals]
-    """
-    hospitals = np.zeros(n_hospitals, dtype=np.bool_)
-    pools = np.zeros(n_pools, dtype=np.bool_)
-    pairs = np.zeros(n_areas * n_hospitals, dtype=np.bool_)
-    for i in range(hospital.shape[0]):
-        h = hospital[i]
-        if h >= 0:
-            hospitals[h] = True
-            if area[i] >= 0:
-                pairs[area[i] * n_hospitals + h] = True
-        if pool[i] >= 0:
-            pools[pool[i]] = True
-    return hospitals, pools, pairs
-
-
 def _pair_counts(bounds, first, second, n_first, n_second):
     """Stays per pair ``first * n_second + second`` among those with both codes >= 0.
 

@@ -236,11 +236,6 @@ class DrawnRows:
         kept[self.removed] = False
         return np.concatenate([np.flatnonzero(kept), self.copied])
 
-    @property
-    def changed(self) -> np.ndarray:
-        """Positions of the stays a step rewrote, ascending."""
-        return self.rewritten
-
 
 def perturbed_rows(cases: pd.DataFrame, *, rng: np.random.Generator, lookups: dict | None = None,
                    volume_growth: Shares = None, coding_upshift: Shares = None, remote_share: Shares = None,
