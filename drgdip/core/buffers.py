@@ -16,26 +16,22 @@ __all__ = ["reusable_array", "warm_arrays"]
 KEPT_PER_NAME = 3   # arrays kept per output: the last results may still be held while the next is computed
 
 
-def reusable_array(buffers: dict | None, name: str, n: int, dtype=np.float64, *, spare: float = 0.0) -> np.ndarray:
+def reusable_array(buffers: dict | None, name: str, n: int, dtype=np.float64) -> np.ndarray:
     """An uninitialised array of ``n`` items of ``dtype`` for the output ``name``: one kept in ``buffers``
     that nothing else refers to any more (no frame, view or result), else a new one, kept there when
     fewer than :data:`KEPT_PER_NAME` are. ``buffers`` None: always a new one.
-
-    ``spare``: outputs whose length varies from run to run (a Monte Carlo draw's stays) get the first
-    ``n`` items of a kept array of up to ``n × (1 + 2 spare)`` items; a new one has ``n × (1 + spare)``.
     """
     if buffers is None:
         return np.empty(n, dtype=dtype)
     kept = buffers.setdefault(name, [])
     for array in kept:
-        fits = array.shape == (n,) if not spare else n <= array.shape[0] <= n * (1.0 + 2.0 * spare) + 1
         # held by the list, the loop variable and the call's argument only: no one else can see it
-        if fits and array.dtype == dtype and sys.getrefcount(array) <= 3:
-            return array[:n] if spare else array
-    array = np.empty(int(n * (1.0 + spare)) if spare else n, dtype=dtype)
+        if array.shape == (n,) and array.dtype == dtype and sys.getrefcount(array) <= 3:
+            return array
+    array = np.empty(n, dtype=dtype)
     if len(kept) < KEPT_PER_NAME:
         kept.append(array)
-    return array[:n] if spare else array
+    return array
 
 
 def warm_arrays(buffers: dict, names, n: int, sets: int = 2, dtype=np.float64) -> None:
