@@ -8,8 +8,15 @@ cut into at most one chunk per thread, each chunk adds into its own row of a buf
 are added in chunk order. Integer fen sums are exact. Sums of points, weights and fen at a
 point value are kept in fixed point (:func:`_add_fixed`): a whole part and 52 bits of fraction, each an
 integer, so they are exact and come out bit for bit the same in any order of the stays and however
-many threads run — a settlement never depends on the order of the input rows. Every threaded kernel is also compiled without threads, which inputs of
-fewer than :data:`PARALLEL_MIN_STAYS` items take (no thread start-up); both give the same result.
+many threads run — a settlement never depends on the order of the input rows. Each sum's adder
+(:func:`_pool_rows`, :func:`_hospital_rows`, :func:`_cell_rows`, :func:`_count_rows`) takes a range
+of stays, or of a list of rows, and a sign: the sums call it once per chunk, and a Monte Carlo draw
+(:func:`add_stay_words`) calls each in turn on blocks of the rows it adds or takes away.
+
+Every threaded kernel is also compiled without threads, which inputs of fewer than
+:data:`PARALLEL_MIN_STAYS` items take (no thread start-up), as does a caller that runs its kernels on
+one thread (``numba.set_num_threads(1)``); both builds give the same result. Kernels release the
+interpreter lock (``nogil``), so that settlements on several threads run side by side.
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ import numpy as np
 from numba import njit, prange
 
 __all__ = ["StayArrays", "PoolPrices", "PoolSums", "StayWeights", "HospitalSums", "StayPayments", "Sharing",
-           "PriceCells", "BASIS_CODES", "chunk_bounds", "pool_sums", "pool_sum_words", "pool_sums_of", "stay_weights",
+           "PriceCells", "StayWords", "add_stay_words", "BASIS_CODES", "chunk_bounds", "pool_sums", "pool_sum_words",
+           "pool_sums_of", "stay_weights",
            "share_grouped", "largest_remainder", "hospital_sums", "hospital_sum_words", "hospital_sums_of",
            "price_cells", "cell_sum_words", "cell_prices", "StayCounts", "stay_counts", "pair_counts", "year_sums",
            "history_sums", "fixed_values", "usable_years"]
@@ -150,13 +158,14 @@ def threaded_by_size(py_func):
     The threaded build compiles a copy of the function under another name: numba's disk cache
     tells functions apart by name and signature only, so one name would let each build load the other.
     """
-    serial = njit(cache=True)(py_func)
-    threaded = njit(cache=True, parallel=True)(_renamed(py_func, "_threaded"))
+    serial = njit(cache=True, nogil=True)(py_func)
+    threaded = njit(cache=True, parallel=True, nogil=True)(_renamed(py_func, "_threaded"))
 
     @functools.wraps(py_func)
     def kernel(bounds, *args):
         n_items = bounds[-1] if len(bounds) else 0
-        return (threaded if n_items >= PARALLEL_MIN_STAYS else serial)(bounds, *args)
+        many = n_items >= PARALLEL_MIN_STAYS and numba.get_num_threads() > 1
+        return (threaded if many else serial)(bounds, *args)
 
     kernel.serial, kernel.threaded = serial, threaded
     return kernel
@@ -185,7 +194,7 @@ def chunk_bounds(n: int, cells: int) -> np.ndarray:
     return np.arange(n_chunks + 1, dtype=np.int64) * n // n_chunks
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _add_chunks(buffer):
     """Σ of the chunk buffers, added in chunk order (so float sums never depend on the threads).
 
@@ -212,9 +221,11 @@ FRACTION_BITS = 26                      # bits of each of the two fraction words
 FRACTION_ONE = float(1 << FRACTION_BITS)
 FRACTION_MASK = (1 << FRACTION_BITS) - 1
 FIXED_WORDS = 3                         # whole part, high and low fraction word
+EVERY_STAY = np.zeros(0, dtype=np.int64)   # the rows of a range adder: every stay of the range, in order
+ROWS_PER_BLOCK = 128   # rows a draw adds to every sum in turn, while their values are in the cache
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _add_fixed(cells, k, value):
     """Add ``value`` (finite) to the fixed-point sum ``k`` of ``cells`` (int64[FIXED_WORDS, m]).
 
@@ -222,15 +233,22 @@ def _add_fixed(cells, k, value):
     2⁻⁵² of the fraction, which only values below 1 can have, are dropped); integers add exactly,
     so the sum does not depend on the order of the values.
     """
+    _add_signed_fixed(cells, k, value, 1)
+
+
+@njit(cache=True, nogil=True)
+def _add_signed_fixed(cells, k, value, sign):
+    """:func:`_add_fixed` of ``value`` (``sign`` 1), or its exact removal (``sign`` -1): the same words
+    taken away."""
     whole = np.floor(value)
     scaled = (value - whole) * FRACTION_ONE
     high = np.floor(scaled)
-    cells[0, k] += np.int64(whole)
-    cells[1, k] += np.int64(high)
-    cells[2, k] += np.int64((scaled - high) * FRACTION_ONE)
+    cells[0, k] += sign * np.int64(whole)
+    cells[1, k] += sign * np.int64(high)
+    cells[2, k] += sign * np.int64((scaled - high) * FRACTION_ONE)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", nogil=True)
 def _add_fixed_words(words, at, value):
     """:func:`_add_fixed` into ``words[at:at + FIXED_WORDS]`` (one cell's words side by side)."""
     whole = np.floor(value)
@@ -241,7 +259,7 @@ def _add_fixed_words(words, at, value):
     words[at + 2] += np.int64((scaled - high) * FRACTION_ONE)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _fixed_values(cells):
     """The fixed-point sums of ``cells`` (int64[FIXED_WORDS, m]) as float64[m]."""
     m = cells.shape[1]
@@ -255,7 +273,7 @@ def _fixed_values(cells):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _exact_sum(values):
     """Σ of non-negative finite ``values`` in fixed point relative to the largest (52 bits below
     it), so the same in any order of the values, however small or large they are."""
@@ -299,27 +317,37 @@ def _pool_sum_words(bounds, stays, n_pools, n_regions):
     points = np.zeros((n_chunks, FIXED_WORDS, n_pools * (n_regions + 1)), dtype=np.int64)
     has_fund_part = stays.fund_part.shape[0] == stays.pool.shape[0]
     for c in prange(n_chunks):
-        for i in range(bounds[c], bounds[c + 1]):
-            pool = stays.pool[i]
-            if pool < 0:
-                continue
-            by_pool[c, POOL_CASES, pool] += 1
-            by_pool[c, POOL_FUND_PAID, pool] += stays.fund_fen[i]
-            if stays.fixed[i]:
-                by_pool[c, POOL_FIXED_PAYMENTS, pool] += stays.fixed_fen[i]
-                continue
-            insured = stays.insured[i]
-            if insured < 0:
-                insured = stays.region[i]   # insured where treated
-            by_insured[c, INSURED_COST, pool, insured] += stays.cost_fen[i]
-            by_insured[c, INSURED_FUND, pool, insured] += stays.fund_fen[i]
-            stay_points = stays.points[i]
-            if has_fund_part and stays.fund_part[i] > 0.0:
-                stay_points -= stays.fund_part[i]
-                _add_fixed(points[c], n_pools * n_regions + pool, stays.fund_part[i])
-            _add_fixed(points[c], pool * n_regions + insured, stay_points)
-            by_pool[c, POOL_PATIENT_SHARE, pool] += stays.cost_fen[i] - stays.fund_fen[i]
+        _pool_rows(by_pool[c], by_insured[c], points[c], stays, EVERY_STAY, bounds[c], bounds[c + 1], 1, n_pools,
+                   n_regions, has_fund_part)
     return _add_chunks(by_pool), _add_chunks(by_insured), _add_chunks(points)
+
+
+@njit(cache=True, nogil=True)
+def _pool_rows(by_pool, by_insured, points, stays, rows, start, stop, sign, n_pools, n_regions, has_fund_part):
+    """Add the stays ``rows[start:stop]`` (``rows`` :data:`EVERY_STAY`: the stays ``start:stop``) to the
+    pool sums' words of :func:`_pool_sum_words` (``sign`` 1), or take them away (-1)."""
+    every = rows.shape[0] == 0
+    for j in range(start, stop):
+        i = j if every else rows[j]
+        pool = stays.pool[i]
+        if pool < 0:
+            continue
+        by_pool[POOL_CASES, pool] += sign
+        by_pool[POOL_FUND_PAID, pool] += sign * stays.fund_fen[i]
+        if stays.fixed[i]:
+            by_pool[POOL_FIXED_PAYMENTS, pool] += sign * stays.fixed_fen[i]
+            continue
+        insured = stays.insured[i]
+        if insured < 0:
+            insured = stays.region[i]   # insured where treated
+        by_insured[INSURED_COST, pool, insured] += sign * stays.cost_fen[i]
+        by_insured[INSURED_FUND, pool, insured] += sign * stays.fund_fen[i]
+        stay_points = stays.points[i]
+        if has_fund_part and stays.fund_part[i] > 0.0:
+            stay_points -= stays.fund_part[i]
+            _add_signed_fixed(points, n_pools * n_regions + pool, stays.fund_part[i], sign)
+        _add_signed_fixed(points, pool * n_regions + insured, stay_points, sign)
+        by_pool[POOL_PATIENT_SHARE, pool] += sign * (stays.cost_fen[i] - stays.fund_fen[i])
 
 
 pool_sum_words = threaded_by_size(_pool_sum_words)
@@ -424,63 +452,75 @@ def _hospital_sum_words(bounds, stays, stay_gross, prices, row_of_pair, n_rows, 
     point_value = np.empty(n_out, dtype=np.float64)
     fund_ratio = np.empty(n_out, dtype=np.float64)
     has_level = stays.hospital_level.shape[0] == n
-    has_gross = stay_gross.shape[0] == n
     for c in prange(n_chunks):
-        for i in range(bounds[c], bounds[c + 1]):
-            pool = stays.pool[i]
-            if pool < 0:
-                if per_stay:
-                    payment[i] = 0.0
-                    gain[i] = 0.0
-                    standard[i] = np.nan
-                    point_value[i] = np.nan
-                    fund_ratio[i] = np.nan
-                continue
-            row = row_of_pair[stays.area[i] * n_hospitals + stays.hospital[i]]
-            patient_share = stays.cost_fen[i] - stays.fund_fen[i]
-            if stays.fixed[i]:
-                due = stays.fixed_fen[i]
-                if per_stay:
-                    standard[i] = np.nan
-                    point_value[i] = np.nan
-                    fund_ratio[i] = np.nan
-            else:
-                insured = stays.insured[i]
-                if insured < 0:
-                    insured = stays.region[i]
-                ratio = prices.fund_ratio[pool, insured]
-                gross = stay_gross[i] if has_gross else 0
-                due = gross - patient_share if prices.basis == BASIS_PATIENT_SHARE else gross
-                if per_stay:
-                    standard[i] = stays.points[i] * prices.point_value[pool]
-                    point_value[i] = prices.point_value[pool]
-                    fund_ratio[i] = ratio
-                _add_fixed(float_sums[c], POINTS * n_rows + row, stays.points[i])
-            if per_stay:
-                payment[i] = due / 100.0
-                gain[i] = (due - stays.fund_fen[i]) / 100.0
-            fen_and_stays[c, FUND_DUE, row] += due
-            fen_and_stays[c, FFS_FUND, row] += stays.fund_fen[i]
-            fen_and_stays[c, TOTAL_COST, row] += stays.cost_fen[i]
-            fen_and_stays[c, CASES, row] += 1
-            if stays.remote[i]:
-                fen_and_stays[c, REMOTE_CASES, row] += 1
-                fen_and_stays[c, REMOTE_DUE, row] += due
-                fen_and_stays[c, REMOTE_FFS, row] += stays.fund_fen[i]
-            base_points = stays.base_points[i]
-            if base_points > 0:
-                _add_fixed(float_sums[c], RW_SUM * n_rows + row, base_points / points_scale)
-                fen_and_stays[c, RW_CASES, row] += 1
-            if has_level:
-                level = stays.hospital_level[i]
-                if level > 0:
-                    _add_fixed(float_sums[c], LEVEL_SUM * n_rows + row, level)
-                    fen_and_stays[c, LEVEL_CASES, row] += 1
+        _hospital_rows(fen_and_stays[c], float_sums[c], StayPayments(payment, gain, standard, point_value, fund_ratio),
+                       stays, EVERY_STAY, bounds[c], bounds[c + 1], 1, stay_gross, prices, row_of_pair, n_rows,
+                       n_hospitals, points_scale, per_stay, has_level)
     return (_add_chunks(fen_and_stays), _add_chunks(float_sums)), StayPayments(payment, gain, standard, point_value,
                                                                                 fund_ratio)
 
 
 hospital_sum_words = threaded_by_size(_hospital_sum_words)
+
+
+@njit(cache=True, nogil=True)
+def _hospital_rows(fen_and_stays, float_sums, out, stays, rows, start, stop, sign, stay_gross, prices, row_of_pair,
+                   n_rows, n_hospitals, points_scale, per_stay, has_level):
+    """Add the stays ``rows[start:stop]`` (``rows`` :data:`EVERY_STAY`: the stays ``start:stop``) to the
+    row sums' words of :func:`_hospital_sum_words` (``sign`` 1), or take them away (-1), and write
+    their payments into ``out`` (a StayPayments) when ``per_stay``."""
+    every = rows.shape[0] == 0
+    has_gross = stay_gross.shape[0] == stays.pool.shape[0]
+    for j in range(start, stop):
+        i = j if every else rows[j]
+        pool = stays.pool[i]
+        if pool < 0:
+            if per_stay:
+                out.payment[i] = 0.0
+                out.gain_vs_ffs[i] = 0.0
+                out.standard[i] = np.nan
+                out.point_value[i] = np.nan
+                out.fund_ratio[i] = np.nan
+            continue
+        row = row_of_pair[stays.area[i] * n_hospitals + stays.hospital[i]]
+        patient_share = stays.cost_fen[i] - stays.fund_fen[i]
+        if stays.fixed[i]:
+            due = stays.fixed_fen[i]
+            if per_stay:
+                out.standard[i] = np.nan
+                out.point_value[i] = np.nan
+                out.fund_ratio[i] = np.nan
+        else:
+            gross = stay_gross[i] if has_gross else 0
+            due = gross - patient_share if prices.basis == BASIS_PATIENT_SHARE else gross
+            if per_stay:
+                insured = stays.insured[i]
+                if insured < 0:
+                    insured = stays.region[i]
+                out.standard[i] = stays.points[i] * prices.point_value[pool]
+                out.point_value[i] = prices.point_value[pool]
+                out.fund_ratio[i] = prices.fund_ratio[pool, insured]
+            _add_signed_fixed(float_sums, POINTS * n_rows + row, stays.points[i], sign)
+        if per_stay:
+            out.payment[i] = due / 100.0
+            out.gain_vs_ffs[i] = (due - stays.fund_fen[i]) / 100.0
+        fen_and_stays[FUND_DUE, row] += sign * due
+        fen_and_stays[FFS_FUND, row] += sign * stays.fund_fen[i]
+        fen_and_stays[TOTAL_COST, row] += sign * stays.cost_fen[i]
+        fen_and_stays[CASES, row] += sign
+        if stays.remote[i]:
+            fen_and_stays[REMOTE_CASES, row] += sign
+            fen_and_stays[REMOTE_DUE, row] += sign * due
+            fen_and_stays[REMOTE_FFS, row] += sign * stays.fund_fen[i]
+        base_points = stays.base_points[i]
+        if base_points > 0:
+            _add_signed_fixed(float_sums, RW_SUM * n_rows + row, base_points / points_scale, sign)
+            fen_and_stays[RW_CASES, row] += sign
+        if has_level:
+            level = stays.hospital_level[i]
+            if level > 0:
+                _add_signed_fixed(float_sums, LEVEL_SUM * n_rows + row, level, sign)
+                fen_and_stays[LEVEL_CASES, row] += sign
 
 
 def hospital_sums(bounds, stays, stay_gross, prices, row_of_pair, n_rows: int, n_hospitals: int, points_scale: float,
@@ -505,9 +545,10 @@ def hospital_sums_of(words: tuple, n_rows: int) -> HospitalSums:
 
 CELL_LESS_PART, CELL_FUND_PART, CELL_POINTS = range(3)   # fixed-point sums of a price cell
 CELL_PATIENT_SHARE, CELL_FIXED_FEN = range(2)             # its integer sums
+TOTAL_WITH_MONTH, TOTAL_LEFT_OUT = range(2)               # the totals of the stay counts
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _price_cells(pool, hospital, insured, region, month, n_pools, n_hospitals, n_regions):
     """Number the settled stays' (pool, hospital, insured region, month) cells in the order they first
     appear; see :class:`PriceCells`."""
@@ -574,28 +615,38 @@ def _cell_sum_words(bounds, stays, cell, n_cells):
     fen = np.zeros((n_chunks, 2, n_cells), dtype=np.int64)
     has_fund_part = stays.fund_part.shape[0] == stays.pool.shape[0]
     for c in prange(n_chunks):
-        for i in range(bounds[c], bounds[c + 1]):
-            k = cell[i]
-            if k < 0:
-                continue
-            if stays.fixed[i]:
-                fen[c, CELL_FIXED_FEN, k] += stays.fixed_fen[i]
-                continue
-            points = stays.points[i]
-            less = points
-            if has_fund_part and stays.fund_part[i] > 0.0:
-                less = points - stays.fund_part[i]
-                _add_fixed(words[c], CELL_FUND_PART * n_cells + k, stays.fund_part[i])
-            _add_fixed(words[c], CELL_LESS_PART * n_cells + k, less)
-            _add_fixed(words[c], CELL_POINTS * n_cells + k, points)
-            fen[c, CELL_PATIENT_SHARE, k] += stays.cost_fen[i] - stays.fund_fen[i]
+        _cell_rows(words[c], fen[c], stays, cell, EVERY_STAY, bounds[c], bounds[c + 1], 1, n_cells, has_fund_part)
     return _add_chunks(words), _add_chunks(fen)
+
+
+@njit(cache=True, nogil=True)
+def _cell_rows(words, fen, stays, cell, rows, start, stop, sign, n_cells, has_fund_part):
+    """Add the stays ``rows[start:stop]`` (``rows`` :data:`EVERY_STAY`: the stays ``start:stop``), ``cell``
+    the price cell of each stay (-1: none), to the cell sums' words of :func:`_cell_sum_words`
+    (``sign`` 1), or take them away (-1)."""
+    every = rows.shape[0] == 0
+    for j in range(start, stop):
+        i = j if every else rows[j]
+        k = cell[i]
+        if k < 0:
+            continue
+        if stays.fixed[i]:
+            fen[CELL_FIXED_FEN, k] += sign * stays.fixed_fen[i]
+            continue
+        points = stays.points[i]
+        less = points
+        if has_fund_part and stays.fund_part[i] > 0.0:
+            less = points - stays.fund_part[i]
+            _add_signed_fixed(words, CELL_FUND_PART * n_cells + k, stays.fund_part[i], sign)
+        _add_signed_fixed(words, CELL_LESS_PART * n_cells + k, less, sign)
+        _add_signed_fixed(words, CELL_POINTS * n_cells + k, points, sign)
+        fen[CELL_PATIENT_SHARE, k] += sign * (stays.cost_fen[i] - stays.fund_fen[i])
 
 
 cell_sum_words = threaded_by_size(_cell_sum_words)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def cell_prices(words, fen, cell_pool, cell_hospital, cell_insured, cell_row, cell_month, prices, use_ratio,
                 n_hospitals, n_rows):
     """The allocation weight of each (pool, hospital) pair and the fund due at the budget point value
@@ -652,30 +703,41 @@ class StayCounts(NamedTuple):
     left_out_stays: int        # stays left out (status other than ok), wherever treated
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _stay_counts(hospital, pool, area, remote, fund_fen, month, status, region, region_area, outlier_class,
                  n_hospitals, n_pools, n_areas, n_classes, n_status):
     per_hospital = np.zeros(n_hospitals, dtype=np.int64)
     remote_fund = np.zeros(n_pools, dtype=np.int64)
     outlier = np.zeros((max(n_areas, 1), max(n_classes, 1)), dtype=np.int64)
     left_out = np.zeros((max(n_status, 1), max(n_areas, 1)), dtype=np.int64)
-    with_month = 0
-    left_out_stays = 0
-    for i in range(hospital.shape[0]):
+    totals = np.zeros(2, dtype=np.int64)
+    _count_rows(per_hospital, remote_fund, outlier, left_out, totals, hospital, pool, area, remote, fund_fen, month,
+                status, region, region_area, outlier_class, n_classes, EVERY_STAY, 0, hospital.shape[0], 1)
+    return per_hospital, remote_fund, totals[TOTAL_WITH_MONTH], outlier, left_out, totals[TOTAL_LEFT_OUT]
+
+
+@njit(cache=True, nogil=True)
+def _count_rows(per_hospital, remote_fund, outlier, left_out, totals, hospital, pool, area, remote, fund_fen, month,
+                status, region, region_area, outlier_class, n_classes, rows, start, stop, sign):
+    """Count the stays ``rows[start:stop]`` (``rows`` :data:`EVERY_STAY`: the stays ``start:stop``) into
+    :class:`StayCounts`' arrays and ``totals`` (stays with a month, stays left out) (``sign`` 1), or
+    take them away (-1)."""
+    every = rows.shape[0] == 0
+    for j in range(start, stop):
+        i = j if every else rows[j]
         if hospital[i] >= 0:
-            per_hospital[hospital[i]] += 1
+            per_hospital[hospital[i]] += sign
         if pool[i] >= 0:
             if remote[i]:
-                remote_fund[pool[i]] += fund_fen[i]
+                remote_fund[pool[i]] += sign * fund_fen[i]
             if month[i] != 0:
-                with_month += 1
+                totals[TOTAL_WITH_MONTH] += sign
         if n_classes > 0 and area[i] >= 0 and outlier_class[i] >= 0:
-            outlier[area[i], outlier_class[i]] += 1
+            outlier[area[i], outlier_class[i]] += sign
         if status[i] != 0:
-            left_out_stays += 1
+            totals[TOTAL_LEFT_OUT] += sign
             if region[i] >= 0 and region_area[region[i]] >= 0:
-                left_out[status[i], region_area[region[i]]] += 1
-    return per_hospital, remote_fund, with_month, outlier, left_out, left_out_stays
+                left_out[status[i], region_area[region[i]]] += sign
 
 
 def stay_counts(arrays, layout, region_area: np.ndarray) -> StayCounts:
@@ -687,6 +749,70 @@ def stay_counts(arrays, layout, region_area: np.ndarray) -> StayCounts:
                                     arrays.month, arrays.status, arrays.region, region_area, outlier_class,
                                     max(len(arrays.hospital_labels), 1), max(len(layout.pool_labels), 1),
                                     len(layout.area_labels), n_classes, len(arrays.status_labels)))
+
+
+class StayWords(NamedTuple):
+    """Every sum a settlement makes of its stays, as the words of :func:`pool_sum_words`,
+    :func:`hospital_sum_words` (without the pools' money), :func:`cell_sum_words` and :func:`stay_counts`:
+    what :func:`add_stay_words` adds stays to and takes them away from, in place."""
+
+    pool_fen: np.ndarray       # int64[4, n_pools]
+    insured_fen: np.ndarray    # int64[2, n_pools, n_regions]
+    pool_points: np.ndarray    # int64[FIXED_WORDS, n_pools * (n_regions + 1)]
+    row_fen: np.ndarray        # int64[9, n_rows]
+    row_floats: np.ndarray     # int64[FIXED_WORDS, 3 * n_rows]
+    cell_points: np.ndarray    # int64[FIXED_WORDS, 3 * n_cells]
+    cell_fen: np.ndarray       # int64[2, n_cells]
+    per_hospital: np.ndarray   # int64[n_hospitals]
+    remote_fund: np.ndarray    # int64[n_pools]
+    outlier: np.ndarray        # int64[n_areas, n_classes]
+    left_out: np.ndarray       # int64[n_status, n_areas]
+    totals: np.ndarray         # int64[2] stays with a month, stays left out
+
+
+@njit(cache=True, nogil=True)
+def _add_stay_words(words, stays, status, outlier_class, cell, rows, sign, row_of_pair, n_hospitals, prices,
+                    points_scale, region_area, n_classes):
+    n_pools, n_regions = words.insured_fen.shape[1], words.insured_fen.shape[2]
+    n_rows, n_cells = words.row_fen.shape[1], words.cell_fen.shape[1]
+    has_fund_part = stays.fund_part.shape[0] == stays.pool.shape[0]
+    has_level = stays.hospital_level.shape[0] == stays.pool.shape[0]
+    no_gross = np.zeros(0, dtype=np.int64)
+    none = np.zeros(0, dtype=np.float64)
+    no_payments = StayPayments(none, none, none, none, none)
+    touched = np.zeros(1, dtype=np.float64)
+    for start in range(0, rows.shape[0], ROWS_PER_BLOCK):
+        stop = min(start + ROWS_PER_BLOCK, rows.shape[0])
+        # read each stay of the block once, its loads independent of one another, so that the memory
+        # fetches them side by side before the adders below read them from the cache
+        seen = 0.0
+        for j in range(start, stop):
+            i = rows[j]
+            seen += stays.pool[i] + stays.cost_fen[i] + stays.points[i] + stays.fixed[i] + status[i] + cell[i] \
+                + stays.month[i]
+        touched[0] += seen
+        _pool_rows(words.pool_fen, words.insured_fen, words.pool_points, stays, rows, start, stop, sign, n_pools,
+                   n_regions, has_fund_part)
+        _hospital_rows(words.row_fen, words.row_floats, no_payments, stays, rows, start, stop, sign, no_gross, prices,
+                       row_of_pair, n_rows, n_hospitals, points_scale, False, has_level)
+        _cell_rows(words.cell_points, words.cell_fen, stays, cell, rows, start, stop, sign, n_cells, has_fund_part)
+        _count_rows(words.per_hospital, words.remote_fund, words.outlier, words.left_out, words.totals,
+                    stays.hospital, stays.pool, stays.area, stays.remote, stays.fund_fen, stays.month, status,
+                    stays.region, region_area, outlier_class, n_classes, rows, start, stop, sign)
+
+
+def add_stay_words(words: StayWords, stays: StayArrays, status: np.ndarray, outlier_class: np.ndarray,
+                   cell: np.ndarray, rows: np.ndarray, sign: int, row_of_pair: np.ndarray, n_hospitals: int,
+                   basis: int, points_scale: float, region_area: np.ndarray, n_classes: int) -> None:
+    """Add the stays at ``rows`` (any order, a row again for each time it counts) to ``words`` (``sign``
+    1), or take them away (-1), in place: the same words as summing the stays that remain, since
+    every word is an integer. ``stays`` (with ``status``, ``outlier_class`` and the price ``cell`` of
+    each stay) may be strided views, e.g. the columns of one array per dtype, so that a stay's values
+    lie side by side; the pool sums' words are those without the pools' money (``basis``: how a
+    stay's due is reckoned without it)."""
+    prices = PoolPrices(np.zeros((1, 1)), np.zeros(1), np.zeros(1), basis)   # of the prices, only the basis counts
+    _add_stay_words(words, stays, status, outlier_class, cell, np.asarray(rows, dtype=np.int64), np.int64(sign),
+                    row_of_pair, max(n_hospitals, 1), prices, points_scale, region_area, n_classes)
 
 
 def _pair_counts(bounds, first, second, n_first, n_second):
@@ -813,7 +939,7 @@ def share_grouped(group, weight, total, n_groups):
     return Sharing(_regroup(group, ptr, shared.amount, False), shared.unplaced, tied, shared.tie_fen)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _regroup(group, ptr, values, to_groups):
     """``values`` from item order to group order (``to_groups``) or back, by counting sort.
 
@@ -846,7 +972,7 @@ def _regroup(group, ptr, values, to_groups):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _settle_deficit(amount, rem, deficit, tied):
     """Hand out the fen still missing (``deficit`` > 0) or taken back (< 0) after flooring a group.
 
@@ -878,7 +1004,7 @@ def _settle_deficit(amount, rem, deficit, tied):
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _give_largest(amount, rem, deficit, tied):
     """Add one fen to the ``deficit`` items with the largest remainders; items tied at the cut are
     marked instead (:func:`_give_ranked`).
@@ -934,7 +1060,7 @@ def _give_largest(amount, rem, deficit, tied):
     return _give_ranked(amount, rem, members[np.argsort(member_rem, kind="mergesort")], deficit - above, tied)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _give_ranked(amount, rem, ranked, need, tied):
     """One fen to each of the first ``need`` items of ``ranked`` (largest remainder first), unless
     the ``need``-th remainder ties with the next one: then the items above that remainder get a fen,
@@ -973,7 +1099,7 @@ def _give_ranked(amount, rem, ranked, need, tied):
     return left
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _group_sum_int(group, values, n_groups):
     """Exact int64 sums of ``values`` by ``group``.
 
@@ -1089,13 +1215,13 @@ def _history_sums(bounds, cell, use, n_years, n_cells, value, points, out_usable
 history_sums = threaded_by_size(_history_sums)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def fixed_values(cells):
     """The fixed-point sums of ``cells`` (int64[FIXED_WORDS, m]) as float64[m]."""
     return _fixed_values(cells)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def usable_years(use, points, year):
     """(which stays the history point value counts: those in ``use`` (bool[n], or bool[0]: all) with
     finite points above 0; the first year among them; the number of them in each year from it on).
@@ -1122,7 +1248,7 @@ def usable_years(use, points, year):
 
 # ------------------------------------------------------------------------------------- per-case passes
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _whole_fen(value, half_up):
     """A float number of fen rounded to whole fen: half up (away from zero) or half to even.
 
@@ -1139,7 +1265,7 @@ def _whole_fen(value, half_up):
     return down + 1.0 if fraction > 0.5 else down
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _round_fen(values, half_up):
     """:func:`_whole_fen` of every value.
 
@@ -1159,7 +1285,7 @@ def _round_fen(values, half_up):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _to_fen_checked(values, allow_nan, half_up):
     """Yuan to fen (:func:`_whole_fen` of ``yuan × 100``) with validation in one pass.
 
@@ -1201,7 +1327,7 @@ def _to_fen_checked(values, allow_nan, half_up):
     return fen, bad, kind
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _layout_kernel(region, insured, status, insurance, region_area, region_province, region_wanted,
                    cross_code, other_code, n_types, split_type, separate, n_candidates):
     """Pooling area, remote flag and pool of every stay, in two passes.

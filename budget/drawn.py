@@ -7,8 +7,11 @@ sum a settlement makes of its stays is exact and kept in integer words (fen, cou
 fixed point), so the draw's sums are the parent's sums plus those of the stays the draw adds (its
 copies, and its rewritten stays with their points computed again) minus those of the stays it takes
 away (the removed ones, and the rewritten ones as they were), to the last bit. Only the stays a draw
-changes are read; the settlement then runs from those sums (pair weights and monthly dues priced per
-price cell, :func:`~drgdip.budget._kernels.cell_prices`, as in every settlement).
+changes are read, in place, by one kernel that adds them to a copy of the parent's words and takes
+them away (:func:`~drgdip.budget._kernels.add_stay_words`), from one record per stay once the parent
+serves more than one draw; the settlement then runs from those sums (pair weights and monthly dues
+priced per price cell, :func:`~drgdip.budget._kernels.cell_prices`, as in every settlement). Draws
+from one parent may run on several threads: they only read it.
 
 :func:`settle_drawn_rows` gives the hospitals, pools and summary of
 :func:`~drgdip.budget.pipeline.settle_prepared` of the drawn province with the money shared down to
@@ -23,13 +26,15 @@ the parent has no label for, and a draw that leaves a hospital, pool or hospital
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 from typing import Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from drgdip.budget._kernels import BASIS_CODES, PoolPrices, pool_sums_of, stay_counts
+from drgdip.budget._kernels import (BASIS_CODES, PoolPrices, StayCounts, StayWords, add_stay_words, pool_sums_of,
+                                    stay_counts)
 from drgdip.budget.frame import POINTS_PART_COLUMNS, CaseArrays, points_again
 from drgdip.budget.inputs import SettlementInput, input_key, layout_key, of_the_history, stay_arrays
 from drgdip.budget.outputs import region_areas
@@ -37,7 +42,7 @@ from drgdip.budget.pool_money import pool_words
 from drgdip.budget.pipeline import SETTLED, PreparedProvince, _points_key, weights_key, with_published_coefs
 from drgdip.budget.policy import Policy
 from drgdip.budget.settle import Settlement, settle_cases
-from drgdip.budget.shares import cell_words, hospital_rows, hospital_words, price_cell_sums
+from drgdip.budget.shares import hospital_rows, hospital_words, price_cell_sums
 from drgdip.budget.stay_points import settlement_year_points
 
 __all__ = ["settle_drawn_rows", "has_parent", "may_have_parent", "parent_key", "Rewritable"]
@@ -47,10 +52,12 @@ STAY_FIELDS = ("hospital", "region", "insured", "insurance", "cost_fen", "fund_f
                "month", "status", "base_points", "outlier_class", "hospital_level", "fund_part_points", "read_status")
 LAYOUT_FIELDS = ("area", "pool", "remote")
 # what the points stage writes of a stay
+NOT_SUMMED = ("insurance", "read_status")   # per-stay arrays no sum of a draw reads
 POINTS_FIELDS = ("points", "fixed", "fixed_fen", "base_points", "outlier_class", "fund_part_points")
 POOL_CASES_ROW, ROW_CASES_ROW = 3, 3   # the cases in the integer words of the pool and the hospital sums
 UNKNOWN_LABEL = -2                      # an outlier class the parent has no label for
-STACK_AFTER = 6                         # parts taken from a parent, one array at a time, before its arrays are stacked
+RECORDS_AFTER = 1                       # draws from a parent before its stays are laid out as records (once)
+_VIEW_LOCK = threading.Lock()           # held while a view of stays is made for the draws of every thread
 
 
 class Rewritable(NamedTuple):
@@ -72,6 +79,7 @@ class _Rewritten:
     stays: SettlementInput
     usable: np.ndarray
     index: np.ndarray   # int64[n_input] place of each input row in ``rows`` (-1: not there)
+    cell: np.ndarray    # int32 price cell of each stay (that of its input row)
 
 
 def settle_drawn_rows(prepared: PreparedProvince, policy: Policy, copied: np.ndarray, removed: np.ndarray,
@@ -98,8 +106,7 @@ def settle_drawn_rows(prepared: PreparedProvince, policy: Policy, copied: np.nda
         if returned is None:
             return None
     removed = np.concatenate([removed, rewritten]).astype(np.int64, copy=False)
-    derived = _drawn_sums(parent, policy, (copied, _part(parent, copied)), (removed, _part(parent, removed)),
-                          (rewritten, returned))
+    derived = _drawn_sums(parent, policy, copied, removed, returned)
     if derived is None:
         return None
     layout = replace(parent.layout, **{name: getattr(parent.layout, name)[:0] for name in LAYOUT_FIELDS})
@@ -150,12 +157,15 @@ def _parent_input(prepared: PreparedProvince, policy: Policy) -> SettlementInput
 
 
 def _returned(prepared: PreparedProvince, policy: Policy, parent: SettlementInput, rewritten: np.ndarray,
-              stays: pd.DataFrame | Rewritable) -> SettlementInput | None:
-    """The stays of the input rows ``rewritten`` as a draw rewrote them, with their points; None when
-    one of them leaves its status or takes an outlier class the parent has no label for."""
+              stays: pd.DataFrame | Rewritable) -> tuple | None:
+    """The stays of the input rows ``rewritten`` as a draw rewrote them, with their points: the
+    :func:`_stay_view` of an input holding them and their places in it; None when one of them leaves
+    its status or takes an outlier class the parent has no label for."""
     if isinstance(stays, pd.DataFrame):
         done = _rewritten(prepared, policy, parent, rewritten, stays)
-        return done.stays if done is not None and done.usable.all() else None
+        if done is None or not done.usable.all():
+            return None
+        return _stay_view(done.stays, done.cell, as_records=False), np.arange(len(rewritten))
     done = parent.remembered(("rewritten", stays.key), lambda: _rewritten(prepared, policy, parent, stays.rows,
                                                                          stays.stays()))
     if done is None:
@@ -163,7 +173,9 @@ def _returned(prepared: PreparedProvince, policy: Policy, parent: SettlementInpu
     at = done.index[rewritten]
     if (at < 0).any() or not done.usable[at].all():   # a stay the candidates lack is settled whole
         return None
-    return _part(done.stays, at)
+    with _VIEW_LOCK:
+        view = done.stays.remembered(("stay_view",), lambda: _stay_view(done.stays, done.cell, as_records=True))
+    return view, at
 
 
 def _weight_table(prepared: PreparedProvince, policy: Policy):
@@ -181,34 +193,53 @@ def _taken(arrays, rows: np.ndarray, fields: tuple):
 
 def _part(parent: SettlementInput, rows: np.ndarray) -> SettlementInput:
     """The parent's stays at ``rows`` as an input of their own."""
-    taken = parent.remembered(("parts_taken",), lambda: [0])
-    taken[0] += 1
-    if taken[0] <= STACK_AFTER:   # a parent for a draw or two (its own coefficients) is not worth stacking
-        arrays, layout = _taken(parent.arrays, rows, STAY_FIELDS), _taken(parent.layout, rows, LAYOUT_FIELDS)
-    else:
-        fields = {}
-        for names, stacked in _stacked(parent):   # a stay's values of one type lie side by side: one cache line
-            fields.update(zip(names, np.ascontiguousarray(np.take(stacked, rows, axis=0).T)))
-        arrays = replace(parent.arrays, **{name: fields[name] for name in STAY_FIELDS if name in fields})
-        layout = replace(parent.layout, **{name: fields["layout_" + name] for name in LAYOUT_FIELDS})
+    arrays, layout = _taken(parent.arrays, rows, STAY_FIELDS), _taken(parent.layout, rows, LAYOUT_FIELDS)
     return SettlementInput(arrays=arrays, case_id=None, layout=layout, stays=stay_arrays(arrays, layout),
                            history=None, hospital_table=None, year=parent.year)
 
 
-def _stacked(source: SettlementInput) -> list:
-    """The per-stay arrays of ``source``, those of one dtype stacked as the columns of one array (made
-    once): a draw takes the stays it changes with one gather per dtype instead of one per array."""
-    def stack():
-        columns = [(name, getattr(source.arrays, name)) for name in STAY_FIELDS
-                   if getattr(source.arrays, name) is not None]
-        columns += [("layout_" + name, getattr(source.layout, name)) for name in LAYOUT_FIELDS]
-        by_type = {}
-        for name, values in columns:
-            by_type.setdefault(values.dtype, []).append((name, values))
-        return [(tuple(name for name, _ in group), np.column_stack([values for _, values in group]))
-                for group in by_type.values()]
+class _StayView(NamedTuple):
+    """What :func:`~drgdip.budget._kernels.add_stay_words` reads of an input's stays."""
 
-    return source.remembered(("stacked_stays",), stack)
+    stays: object              # StayArrays
+    status: np.ndarray
+    outlier_class: np.ndarray
+    cell: np.ndarray           # price cell of each stay
+
+
+def _stay_view(source: SettlementInput, cell: np.ndarray, as_records: bool) -> _StayView:
+    """The per-stay arrays of ``source`` (``cell``: the price cell of each stay) as the words of a
+    draw read them: its own arrays, or (``as_records``) the fields of one record per stay, so that the
+    values a sum reads of a stay lie in one or two cache lines, for an input whose stays many draws
+    read at random."""
+    columns = [(name, getattr(source.arrays, name)) for name in STAY_FIELDS if getattr(source.arrays, name) is not None]
+    columns += [("layout_" + name, getattr(source.layout, name)) for name in LAYOUT_FIELDS]
+    columns.append(("cell", cell))
+    fields = dict(columns)
+    if as_records:
+        read = [(name, values) for name, values in columns if name not in NOT_SUMMED]
+        read.sort(key=lambda column: -column[1].dtype.itemsize)   # every field at its natural alignment
+        records = np.empty(len(cell), dtype=np.dtype([(name, values.dtype) for name, values in read], align=True))
+        for name, values in read:
+            records[name] = values
+        fields.update((name, records[name]) for name, _ in read)
+    arrays = replace(source.arrays, **{name: fields[name] for name in STAY_FIELDS if name in fields})
+    layout = replace(source.layout, **{name: fields["layout_" + name] for name in LAYOUT_FIELDS})
+    outlier_class = fields.get("outlier_class")
+    return _StayView(stay_arrays(arrays, layout), fields["status"],
+                     outlier_class if outlier_class is not None else np.zeros(0, dtype=np.int32), fields["cell"])
+
+
+def _parent_view(parent: SettlementInput) -> _StayView:
+    """The parent's :func:`_stay_view`: its own arrays for its first draw (a parent made for one draw's
+    own coefficients is not worth laying out again), then records, made once however many threads
+    draw from it."""
+    with _VIEW_LOCK:
+        draws = parent.remembered(("draws_from",), lambda: [0])
+        draws[0] += 1
+        as_records = draws[0] > RECORDS_AFTER
+        cell = _price_cells(parent).cell
+        return parent.remembered(("stay_view", as_records), lambda: _stay_view(parent, cell, as_records))
 
 
 def _rewritten(prepared: PreparedProvince, policy: Policy, parent: SettlementInput, rows: np.ndarray,
@@ -243,8 +274,9 @@ def _rewritten(prepared: PreparedProvince, policy: Policy, parent: SettlementInp
     arrays = replace(arrays, **values)
     index = np.full(parent.arrays.n, -1, dtype=np.int64)
     index[rows] = np.arange(len(rows))
+    cell = _price_cells(parent).cell[rows]   # a rewritten stay keeps its pool, hospital, region, month
     return _Rewritten(rows=rows, stays=replace(part, arrays=arrays, stays=stay_arrays(arrays, part.layout), derived={}),
-                      usable=usable, index=index)
+                      usable=usable, index=index, cell=cell)
 
 
 def _recoded(codes: np.ndarray, labels: np.ndarray, into: np.ndarray) -> np.ndarray:
@@ -260,33 +292,36 @@ def _without_stays(arrays: CaseArrays) -> CaseArrays:
                               if getattr(arrays, name) is not None})
 
 
-def _drawn_sums(parent: SettlementInput, policy: Policy, copied: tuple, removed: tuple, returned: tuple) -> dict | None:
+def _drawn_sums(parent: SettlementInput, policy: Policy, copied: np.ndarray, removed: np.ndarray,
+                returned: tuple | None) -> dict | None:
     """What the settlement phases derive from the stays, for the draw: the parent's, plus what the
-    ``copied`` stays give, minus what the ``removed`` ones give, plus what the ``returned`` ones give
-    (each: their input rows and their stays as an input, None for none); None when the draw leaves a
+    stays at the input rows ``copied`` give, minus what those at ``removed`` give, plus what the
+    ``returned`` ones give (of :func:`_returned`, None for none); None when the draw leaves a
     hospital, pool or hospital row without stays."""
     layout, arrays = parent.layout, parent.arrays
     n_pools, n_regions = layout.n_pools, parent.n_regions
     rows = parent.remembered(("hospital_rows",), lambda: hospital_rows(parent))
-    cells, _, _ = price_cell_sums(parent, rows)
+    cells = _price_cells(parent)
     basis, points_scale = BASIS_CODES[policy.point_value.basis], float(policy.points.points_scale)
     no_prices = PoolPrices(np.zeros((n_pools, max(n_regions, 1))), np.zeros(n_pools), np.zeros(n_pools), basis)
     region_area = parent.remembered(("region_areas",), lambda: region_areas(arrays, layout, policy))
 
-    def sums(stays: SettlementInput, cell: np.ndarray) -> tuple:
-        """Every sum and count of ``stays`` (their price cells ``cell``), as words."""
-        return (pool_words(stays), hospital_words(stays, rows, no_prices, points_scale),
-                cell_words(stays.stays, cell, cells.n),
-                stay_counts(stays.arrays, stays.layout, region_area))
-
     base = (pool_words(parent), hospital_words(parent, rows, no_prices, points_scale),   # the parent settlement's
             price_cell_sums(parent, rows)[1],
             parent.remembered(("stay_counts",), lambda: stay_counts(arrays, layout, region_area)))
-    total = _combined(base, sums(copied[1], cells.cell[copied[0]]), 1)
-    total = _combined(total, sums(removed[1], cells.cell[removed[0]]), -1)
-    if returned[1] is not None:
-        total = _combined(total, sums(returned[1], cells.cell[returned[0]]), 1)
-    pool_sum, hospital_sum, cell_sum, counts = total
+    words = _words_of(base)
+    n_classes = len(arrays.outlier_labels) if arrays.outlier_class is not None else 0
+
+    def add(view: _StayView, at: np.ndarray, sign: int) -> None:
+        add_stay_words(words, view.stays, view.status, view.outlier_class, view.cell, at, sign, rows.row_of_pair,
+                       parent.n_hospitals, basis, points_scale, region_area, n_classes)
+
+    view = _parent_view(parent)
+    add(view, copied, 1)
+    add(view, removed, -1)
+    if returned is not None:
+        add(*returned, 1)
+    pool_sum, hospital_sum, cell_sum, counts = _sums_of(words)
     if (pool_sum[0][POOL_CASES_ROW] <= 0).any() or (hospital_sum[0][ROW_CASES_ROW] <= 0).any() \
             or ((base[3].per_hospital > 0) & (counts.per_hospital <= 0)).any():
         return None
@@ -302,10 +337,23 @@ def _drawn_sums(parent: SettlementInput, policy: Policy, copied: tuple, removed:
     return derived
 
 
-def _combined(first, second, sign: int):
-    """``first + sign × second`` (``sign`` ±1), array by array through (named) tuples: integer words
-    and counts, so exact."""
-    if isinstance(first, tuple):
-        parts = [_combined(a, b, sign) for a, b in zip(first, second)]
-        return type(first)(*parts) if hasattr(first, "_fields") else tuple(parts)
-    return first + second if sign > 0 else first - second
+def _price_cells(parent: SettlementInput):
+    """The parent's price cells (:class:`~drgdip.budget._kernels.PriceCells`)."""
+    return price_cell_sums(parent, parent.remembered(("hospital_rows",), lambda: hospital_rows(parent)))[0]
+
+
+def _words_of(base: tuple) -> StayWords:
+    """A copy of the parent's (pool, hospital row, price cell words, stay counts) to add a draw's stays to."""
+    (pool_fen, insured_fen, pool_points), (row_fen, row_floats), (cell_points, cell_fen), counts = base
+    return StayWords(pool_fen.copy(), insured_fen.copy(), pool_points.copy(), row_fen.copy(), row_floats.copy(),
+                     cell_points.copy(), cell_fen.copy(), counts.per_hospital.copy(), counts.remote_fund.copy(),
+                     counts.outlier.copy(), counts.left_out.copy(),
+                     np.array([counts.with_month, counts.left_out_stays], dtype=np.int64))
+
+
+def _sums_of(words: StayWords) -> tuple:
+    """``words`` as (pool, hospital row, price cell words, stay counts), as :func:`_words_of` reads them."""
+    counts = StayCounts(words.per_hospital, words.remote_fund, int(words.totals[0]), words.outlier, words.left_out,
+                        int(words.totals[1]))
+    return ((words.pool_fen, words.insured_fen, words.pool_points), (words.row_fen, words.row_floats),
+            (words.cell_points, words.cell_fen), counts)

@@ -16,7 +16,7 @@ from numba import njit
 __all__ = ["cell_lists", "step_members", "step_picks"]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def cell_lists(candidate, cell, order, n_cells):
     """The candidate rows of each cell in ``order``, and each row's place in its cell's list.
 
@@ -53,7 +53,7 @@ def cell_lists(candidate, cell, order, n_cells):
     return ptr, items, place
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def step_members(ptr, place, cell, removed, copy_row, copy_alive):
     """What earlier steps changed in each cell: its holes (places of removed candidate rows, ascending)
     and its copies (the copies of candidate rows, in the order they were made), and its size.
@@ -111,7 +111,7 @@ def step_members(ptr, place, cell, removed, copy_row, copy_alive):
     return hole_ptr, holes, copy_ptr, copies, size
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def step_picks(ptr, items, hole_ptr, holes, copy_ptr, copies, copy_row, size, wanted, uniforms):
     """``wanted[c]`` members of each cell ``c``, drawn with ``uniforms`` (one per member picked, in [0, 1)):
     without replacement when the cell has that many (Floyd's algorithm), with replacement otherwise.

@@ -13,9 +13,11 @@ baseline is the base policy itself, scenario ``baseline``; every change is measu
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -27,8 +29,8 @@ from drgdip.simulate.scenarios import BASELINE, MonteCarlo, Scenario, Sweep
 from drgdip.simulate.settlements import (HOSPITAL_KEY, DrawUnits, draw_outcome, draw_province, hospital_payments,
                                          settle_named)
 
-__all__ = ["SimulationResult", "simulate", "draw_province", "draw_outcome", "settle_named", "DrawUnits", "HOSPITAL_KEY",
-           "QUANTILES"]
+__all__ = ["SimulationResult", "simulate", "default_draw_threads", "draw_province", "draw_outcome", "settle_named",
+           "DrawUnits", "HOSPITAL_KEY", "QUANTILES"]
 
 QUANTILES = (0.05, 0.50, 0.95)
 
@@ -62,12 +64,15 @@ class SimulationResult:
 
 def simulate(prepared: PreparedProvince, base_policy: Policy, *, scenarios: Iterable[Scenario] = (),
              sweeps: Iterable[Sweep] = (), monte_carlo: MonteCarlo | None = None,
-             progress: Callable[[int, int], None] | None = None, client=None) -> SimulationResult:
+             progress: Callable[[int, int], None] | None = None, client=None,
+             draw_threads: int | None = None) -> SimulationResult:
     """Settle the baseline, every scenario and sweep value, and every Monte Carlo draw of ``prepared``.
 
     ``progress(done, total)`` is called after each settlement. ``client``: a ``dask.distributed.Client``
     whose workers run the settlements as tasks, each worker preparing the province once
-    (:mod:`drgdip.simulate.on_cluster`); the tables are the same as without it.
+    (:mod:`drgdip.simulate.on_cluster`); the tables are the same as without it. ``draw_threads``:
+    threads that settle Monte Carlo draws side by side (default :func:`default_draw_threads`); the
+    tables are the same with any number.
     """
     sweeps = tuple(sweeps)
     named = [(BASELINE, {})] + [(s.name, s.overrides) for s in scenarios] + [
@@ -84,12 +89,12 @@ def simulate(prepared: PreparedProvince, base_policy: Policy, *, scenarios: Iter
                 progress(len(settled), total)
         outcomes = None
         if monte_carlo is not None:
-            units = DrawUnits.of(prepared)
-            outcomes = []
-            for draw in range(monte_carlo.draws):
-                outcomes.append(draw_outcome(prepared, base_policy, monte_carlo, draw, units))
+            def done(draws: int) -> None:
                 if progress:
-                    progress(len(named) + draw + 1, total)
+                    progress(len(named) + draws, total)
+
+            threads = draw_threads if draw_threads is not None else default_draw_threads()
+            outcomes = _draw_outcomes(prepared, base_policy, monte_carlo, max(int(threads), 1), done)
     baseline = settled[0][1]
     base = hospital_payments(baseline)
     tables, rows = [], []
@@ -150,6 +155,43 @@ def _scenario_row(name: str, result: Settlement, hospitals: pd.DataFrame, swept)
 
 
 # ------------------------------------------------------------------------------------------ Monte Carlo
+
+def default_draw_threads() -> int:
+    """Threads that settle Monte Carlo draws side by side: numba's threads of the calling thread, when
+    its threading layer lets kernels start from several threads at once (omp, tbb); else one."""
+    threads = numba.get_num_threads()
+    if threads <= 1:
+        return 1
+    numba.set_num_threads(threads)   # starts the threading layer, so that it can be named
+    return threads if numba.threading_layer() in ("omp", "tbb") else 1
+
+
+def _draw_outcomes(prepared: PreparedProvince, base_policy: Policy, monte_carlo: MonteCarlo, threads: int,
+                   done: Callable[[int], None]) -> list:
+    """The :func:`draw_outcome` of every draw, in draw order; ``done(k)`` after the first ``k``.
+
+    The first draw runs alone (it works out what every draw shares); the others on ``threads``
+    threads, each running its kernels on one thread: a draw's work is too small to share out, and
+    two draws at once keep both cores busy while one of them holds the interpreter.
+    """
+    units = DrawUnits.of(prepared)
+    outcomes = []
+    for draw in range(min(monte_carlo.draws, 1 if threads > 1 else monte_carlo.draws)):
+        outcomes.append(draw_outcome(prepared, base_policy, monte_carlo, draw, units))
+        done(len(outcomes))
+    if len(outcomes) == monte_carlo.draws:
+        return outcomes
+
+    def one(draw: int):
+        numba.set_num_threads(1)   # of this thread only
+        return draw_outcome(prepared, base_policy, monte_carlo, draw, units)
+
+    with ThreadPoolExecutor(threads) as pool:
+        for outcome in pool.map(one, range(len(outcomes), monte_carlo.draws)):
+            outcomes.append(outcome)
+            done(len(outcomes))
+    return outcomes
+
 
 def _monte_carlo(base: pd.DataFrame, outcomes: list, draws: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The payments per hospital and the point values per pool over the draws' outcomes, in draw order."""

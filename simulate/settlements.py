@@ -8,6 +8,7 @@ both settled with the money shared down to the hospitals.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -65,12 +66,16 @@ def _per_hospital(value, unit: str, hospitals: pd.DataFrame) -> pd.Series | floa
 @dataclass(frozen=True)
 class DrawUnits:
     """What ``per`` draws over, read once from the prepared settlement year: the sorted hospitals,
-    levels and regions, and each hospital's level and region."""
+    levels and regions, and each hospital's level and region.
+
+    Draws that share them may run on several threads (:func:`draw_outcome`)."""
 
     units: dict
     hospitals: pd.DataFrame
     # what the perturbations work out of the settlement year's rows alone, once for every draw
     lookups: dict = field(default_factory=dict, repr=False, compare=False)
+    # held by a draw that settles anything but from the base policy's parent (it adds to the prepared province)
+    alone: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def of(cls, prepared: PreparedProvince) -> "DrawUnits":
@@ -135,11 +140,22 @@ def draw_outcome(prepared: PreparedProvince, base_policy: Policy, monte_carlo: M
                  units: DrawUnits) -> tuple[pd.DataFrame, list]:
     """What a Monte Carlo summary keeps of draw ``draw``: the final payment and gain against
     fee-for-service of each hospital row (:data:`HOSPITAL_KEY` index), and (pool, settlement point
-    value, effective point value) of each pool."""
-    result = _settled_from_rows(prepared, base_policy, monte_carlo, draw, units)
+    value, effective point value) of each pool.
+
+    Draws of one ``units`` may run on several threads once one of them has run: a draw that settles
+    from the sums of the base policy's parent only reads the prepared province; any other holds
+    ``units.alone`` while it settles."""
+    policy, perturbation = _drawn(prepared, base_policy, monte_carlo, draw, units)
+    shares_parent = perturbation is not None and parent_key(policy) == parent_key(base_policy) \
+        and has_parent(prepared, policy)
+    result = _from_parent_sums(prepared, base_policy, policy, perturbation, units) if shares_parent else None
     if result is None:
-        province, policy = draw_province(prepared, base_policy, monte_carlo, draw, units)
-        result = settle_prepared(province, policy, input_columns=False, per_stay=False)
+        with units.alone:
+            if not shares_parent:
+                result = _settled_from_rows(prepared, base_policy, monte_carlo, draw, units, (policy, perturbation))
+            if result is None:
+                province, policy = draw_province(prepared, base_policy, monte_carlo, draw, units)
+                result = settle_prepared(province, policy, input_columns=False, per_stay=False)
     payments = hospital_payments(result)[["final_payment", "gain_vs_ffs"]]
     pools = list(zip(result.pools["pool"].astype(str), result.pools["settlement_point_value"],
                      result.pools["effective_point_value"]))
@@ -147,14 +163,21 @@ def draw_outcome(prepared: PreparedProvince, base_policy: Policy, monte_carlo: M
 
 
 def _settled_from_rows(prepared: PreparedProvince, base_policy: Policy, monte_carlo: MonteCarlo, draw: int,
-                       units: DrawUnits) -> Settlement | None:
-    """Draw ``draw`` settled from the sums of ``prepared`` (:func:`drgdip.budget.drawn.settle_drawn_rows`),
-    the same settlement as that of :func:`draw_province`'s province; None when it must be settled whole."""
-    policy, perturbation = _drawn(prepared, base_policy, monte_carlo, draw, units)
-    if perturbation is None:
+                       units: DrawUnits, drawn: tuple | None = None) -> Settlement | None:
+    """Draw ``draw`` (``drawn``: its policy and perturbation, when :func:`_drawn` gave them already)
+    settled from the sums of ``prepared``'s parent for its policy, made first when it has none; None
+    when it must be settled whole."""
+    policy, perturbation = drawn if drawn is not None else _drawn(prepared, base_policy, monte_carlo, draw, units)
+    if perturbation is None or not _has_parent(prepared, policy, units):
         return None
-    if not _has_parent(prepared, policy, units):
-        return None
+    return _from_parent_sums(prepared, base_policy, policy, perturbation, units)
+
+
+def _from_parent_sums(prepared: PreparedProvince, base_policy: Policy, policy: Policy, perturbation: dict,
+                      units: DrawUnits) -> Settlement | None:
+    """A draw (its ``policy`` and ``perturbation`` of :func:`_drawn`) settled from the sums of ``prepared``'s
+    parent for ``policy`` (:func:`drgdip.budget.drawn.settle_drawn_rows`), the same settlement as that of
+    :func:`draw_province`'s province; None when it must be settled whole."""
     rows = perturbed_rows(prepared.current, lookups=units.lookups, **perturbation)
     stays = _rewritable(prepared, base_policy, policy, perturbation, units)
     if stays is None:

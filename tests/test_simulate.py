@@ -150,6 +150,25 @@ def test_monte_carlo_files_are_the_same_bytes_for_the_same_seed_and_any_threads(
     assert ((table["payment_p5"] <= table["payment_p50"]) & (table["payment_p50"] <= table["payment_p95"])).all()
 
 
+CASE_MIX = {"volume_growth": {"dist": "uniform", "params": {"low": -0.1, "high": 0.2}, "per": "hospital"},
+            "coding_upshift": {"dist": "uniform", "params": {"low": 0.0, "high": 0.1}, "per": "hospital"},
+            "budget.growth_rate": {"dist": "normal", "params": {"mean": 0.03, "sd": 0.01}}}
+
+
+# draws from the base policy's parent run side by side; draws with their own coefficients, one at a time
+@pytest.mark.parametrize("vary", [CASE_MIX, {**CASE_MIX, "points.hospital_coef.by_level.3": {
+    "dist": "uniform", "params": {"low": 0.9, "high": 1.2}}}], ids=["base parent", "own coefficients"])
+def test_draws_on_several_threads_give_the_tables_of_draws_on_one(prepared, vary):
+    base = load_policy(BASE)
+    spec = MonteCarlo(draws=8, seed=5, vary=vary)
+    one = simulate(prepared, base, monte_carlo=spec, draw_threads=1)
+    done = []
+    many = simulate(prepared, base, monte_carlo=spec, draw_threads=3, progress=lambda k, total: done.append(k))
+    assert done == list(range(1, spec.draws + 2))   # the baseline, then the draws in order
+    for name in ("monte_carlo_hospitals", "monte_carlo_pools"):
+        pd.testing.assert_frame_equal(getattr(one, name), getattr(many, name), check_exact=True)
+
+
 def test_monte_carlo_hospital_figures_are_those_of_the_draws(prepared):
     base = load_policy(BASE)
     result = simulate(prepared, base, monte_carlo=MONTE_CARLO)
