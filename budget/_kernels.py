@@ -30,6 +30,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from drgdip.core._kernels import prefetch
+
 __all__ = ["StayArrays", "PoolPrices", "PoolSums", "StayWeights", "HospitalSums", "StayPayments", "Sharing",
            "PriceCells", "StayWords", "add_stay_words", "BASIS_CODES", "chunk_bounds", "pool_sums", "pool_sum_words",
            "pool_sums_of", "stay_weights",
@@ -771,26 +773,31 @@ class StayWords(NamedTuple):
 
 
 @njit(cache=True, nogil=True)
-def _add_stay_words(words, stays, status, outlier_class, cell, rows, sign, row_of_pair, n_hospitals, prices,
-                    points_scale, region_area, n_classes):
+def _add_stay_words(words, stays, status, outlier_class, cell, records, record_size, rows, sign, row_of_pair,
+                    n_hospitals, prices, points_scale, region_area, n_classes):
     n_pools, n_regions = words.insured_fen.shape[1], words.insured_fen.shape[2]
     n_rows, n_cells = words.row_fen.shape[1], words.cell_fen.shape[1]
     has_fund_part = stays.fund_part.shape[0] == stays.pool.shape[0]
     has_level = stays.hospital_level.shape[0] == stays.pool.shape[0]
+    has_records = records.shape[0] > 0
     no_gross = np.zeros(0, dtype=np.int64)
     none = np.zeros(0, dtype=np.float64)
     no_payments = StayPayments(none, none, none, none, none)
     touched = np.zeros(1, dtype=np.float64)
     for start in range(0, rows.shape[0], ROWS_PER_BLOCK):
         stop = min(start + ROWS_PER_BLOCK, rows.shape[0])
-        # read each stay of the block once, its loads independent of one another, so that the memory
-        # fetches them side by side before the adders below read them from the cache
-        seen = 0.0
-        for j in range(start, stop):
-            i = rows[j]
-            seen += stays.pool[i] + stays.cost_fen[i] + stays.points[i] + stays.fixed[i] + status[i] + cell[i] \
-                + stays.month[i]
-        touched[0] += seen
+        # have the memory fetch the block's stays side by side before the adders below read them
+        if has_records:
+            for j in range(start, stop):
+                prefetch(records, rows[j] * record_size)
+                prefetch(records, rows[j] * record_size + record_size - 1)
+        else:
+            seen = 0.0   # the arrays of a stay lie apart: read each once, the loads independent of one another
+            for j in range(start, stop):
+                i = rows[j]
+                seen += stays.pool[i] + stays.cost_fen[i] + stays.points[i] + stays.fixed[i] + status[i] + cell[i] \
+                    + stays.month[i]
+            touched[0] += seen
         _pool_rows(words.pool_fen, words.insured_fen, words.pool_points, stays, rows, start, stop, sign, n_pools,
                    n_regions, has_fund_part)
         _hospital_rows(words.row_fen, words.row_floats, no_payments, stays, rows, start, stop, sign, no_gross, prices,
@@ -801,18 +808,25 @@ def _add_stay_words(words, stays, status, outlier_class, cell, rows, sign, row_o
                     stays.region, region_area, outlier_class, n_classes, rows, start, stop, sign)
 
 
+NO_RECORDS = np.zeros(0, dtype=np.uint8)
+
+
 def add_stay_words(words: StayWords, stays: StayArrays, status: np.ndarray, outlier_class: np.ndarray,
                    cell: np.ndarray, rows: np.ndarray, sign: int, row_of_pair: np.ndarray, n_hospitals: int,
-                   basis: int, points_scale: float, region_area: np.ndarray, n_classes: int) -> None:
+                   basis: int, points_scale: float, region_area: np.ndarray, n_classes: int,
+                   records: np.ndarray | None = None) -> None:
     """Add the stays at ``rows`` (any order, a row again for each time it counts) to ``words`` (``sign``
     1), or take them away (-1), in place: the same words as summing the stays that remain, since
     every word is an integer. ``stays`` (with ``status``, ``outlier_class`` and the price ``cell`` of
-    each stay) may be strided views, e.g. the columns of one array per dtype, so that a stay's values
-    lie side by side; the pool sums' words are those without the pools' money (``basis``: how a
-    stay's due is reckoned without it)."""
+    each stay) may be strided views of ``records``, one record per stay (a structured array), so that
+    a stay's values lie side by side and are fetched at once; the pool sums' words are those without
+    the pools' money (``basis``: how a stay's due is reckoned without it)."""
     prices = PoolPrices(np.zeros((1, 1)), np.zeros(1), np.zeros(1), basis)   # of the prices, only the basis counts
-    _add_stay_words(words, stays, status, outlier_class, cell, np.asarray(rows, dtype=np.int64), np.int64(sign),
-                    row_of_pair, max(n_hospitals, 1), prices, points_scale, region_area, n_classes)
+    record_bytes = NO_RECORDS if records is None else records.view(np.uint8).reshape(-1)
+    record_size = 1 if records is None else records.dtype.itemsize
+    _add_stay_words(words, stays, status, outlier_class, cell, record_bytes, np.int64(record_size),
+                    np.asarray(rows, dtype=np.int64), np.int64(sign), row_of_pair, max(n_hospitals, 1), prices,
+                    points_scale, region_area, n_classes)
 
 
 def _pair_counts(bounds, first, second, n_first, n_second):

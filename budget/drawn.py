@@ -57,6 +57,7 @@ POINTS_FIELDS = ("points", "fixed", "fixed_fen", "base_points", "outlier_class",
 POOL_CASES_ROW, ROW_CASES_ROW = 3, 3   # the cases in the integer words of the pool and the hospital sums
 UNKNOWN_LABEL = -2                      # an outlier class the parent has no label for
 RECORDS_AFTER = 1                       # draws from a parent before its stays are laid out as records (once)
+CACHE_LINE = 64                         # bytes
 _VIEW_LOCK = threading.Lock()           # held while a view of stays is made for the draws of every thread
 
 
@@ -205,29 +206,55 @@ class _StayView(NamedTuple):
     status: np.ndarray
     outlier_class: np.ndarray
     cell: np.ndarray           # price cell of each stay
+    records: np.ndarray | None  # the records the arrays are fields of (None: arrays of their own)
 
 
 def _stay_view(source: SettlementInput, cell: np.ndarray, as_records: bool) -> _StayView:
     """The per-stay arrays of ``source`` (``cell``: the price cell of each stay) as the words of a
     draw read them: its own arrays, or (``as_records``) the fields of one record per stay, so that the
-    values a sum reads of a stay lie in one or two cache lines, for an input whose stays many draws
-    read at random."""
+    values a sum reads of a stay lie in one cache line where they fit in one, for an input whose stays
+    many draws read at random."""
     columns = [(name, getattr(source.arrays, name)) for name in STAY_FIELDS if getattr(source.arrays, name) is not None]
     columns += [("layout_" + name, getattr(source.layout, name)) for name in LAYOUT_FIELDS]
     columns.append(("cell", cell))
     fields = dict(columns)
+    records = None
     if as_records:
-        read = [(name, values) for name, values in columns if name not in NOT_SUMMED]
-        read.sort(key=lambda column: -column[1].dtype.itemsize)   # every field at its natural alignment
-        records = np.empty(len(cell), dtype=np.dtype([(name, values.dtype) for name, values in read], align=True))
-        for name, values in read:
-            records[name] = values
-        fields.update((name, records[name]) for name, _ in read)
+        records = _records([(name, values) for name, values in columns if name not in NOT_SUMMED], len(cell))
+        fields.update((name, records[name]) for name in records.dtype.names)
     arrays = replace(source.arrays, **{name: fields[name] for name in STAY_FIELDS if name in fields})
     layout = replace(source.layout, **{name: fields["layout_" + name] for name in LAYOUT_FIELDS})
     outlier_class = fields.get("outlier_class")
     return _StayView(stay_arrays(arrays, layout), fields["status"],
-                     outlier_class if outlier_class is not None else np.zeros(0, dtype=np.int32), fields["cell"])
+                     outlier_class if outlier_class is not None else np.zeros(0, dtype=np.int32), fields["cell"],
+                     records)
+
+
+def _records(columns: list, n: int) -> np.ndarray:
+    """``columns`` (name, values) as one record per stay, each integer field in the narrowest integer
+    type that holds every one of its values (the kernels widen them as they read them), every field at
+    its natural alignment, and a record that fits in a cache line padded to one and starting one."""
+    typed = sorted(((name, values, _narrowest(values)) for name, values in columns), key=lambda c: -c[2].itemsize)
+    natural = np.dtype([(name, dtype) for name, _, dtype in typed], align=True)
+    size = CACHE_LINE if natural.itemsize <= CACHE_LINE else natural.itemsize
+    dtype = np.dtype({"names": list(natural.names), "formats": [natural.fields[name][0] for name in natural.names],
+                      "offsets": [natural.fields[name][1] for name in natural.names], "itemsize": size})
+    space = np.empty(n * size + CACHE_LINE, dtype=np.uint8)
+    start = -space.ctypes.data % CACHE_LINE
+    records = space[start:start + n * size].view(dtype)
+    for name, values, _ in typed:
+        records[name] = values
+    return records
+
+
+def _narrowest(values: np.ndarray) -> np.dtype:
+    """The narrowest signed integer type that holds every one of ``values`` (integers), else their own."""
+    if values.dtype.kind not in "iu" or not len(values):
+        return values.dtype
+    low, high = values.min(), values.max()
+    return next((np.dtype(kind) for kind in (np.int8, np.int16, np.int32, np.int64)
+                 if np.iinfo(kind).min <= low and high <= np.iinfo(kind).max and np.dtype(kind).itemsize
+                 <= values.dtype.itemsize), values.dtype)
 
 
 def _parent_view(parent: SettlementInput) -> _StayView:
@@ -314,7 +341,7 @@ def _drawn_sums(parent: SettlementInput, policy: Policy, copied: np.ndarray, rem
 
     def add(view: _StayView, at: np.ndarray, sign: int) -> None:
         add_stay_words(words, view.stays, view.status, view.outlier_class, view.cell, at, sign, rows.row_of_pair,
-                       parent.n_hospitals, basis, points_scale, region_area, n_classes)
+                       parent.n_hospitals, basis, points_scale, region_area, n_classes, view.records)
 
     view = _parent_view(parent)
     add(view, copied, 1)

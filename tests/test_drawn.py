@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drgdip.budget import load_policy
-from drgdip.budget.drawn import settle_drawn_rows
+from drgdip.budget.drawn import CACHE_LINE, _records, settle_drawn_rows
 from drgdip.core.errors import UsageError
 from drgdip.core.province import write_province
 from drgdip.core.resources import demo_dip_dir
@@ -105,6 +105,22 @@ def test_a_draw_settled_from_its_parent_is_the_settlement_of_the_drawn_province(
         whole = settle(drawn, drawn_policy, input_columns=False, per_stay=False)
         assert mine is not None
         assert_same_settlement(mine, whole)
+
+
+def test_stay_records_keep_every_value_each_integer_in_the_narrowest_type_that_holds_it():
+    columns = [("cost_fen", np.array([0, 2**40, -3], dtype=np.int64)), ("fund_fen", np.array([5, 0, 7], dtype=np.int64)),
+               ("hospital", np.array([0, 1, 300], dtype=np.int32)), ("cell", np.array([-1, 70_000, 2], dtype=np.int32)),
+               ("month", np.array([0, 12, 3], dtype=np.int8)), ("points", np.array([0.1, np.nan, 3e9])),
+               ("fixed", np.array([True, False, True]))]
+    records = _records(columns, 3)
+    assert {name: records.dtype[name] for name in records.dtype.names} == {
+        "cost_fen": np.int64, "fund_fen": np.int8, "hospital": np.int16, "cell": np.int32, "month": np.int8,
+        "points": np.float64, "fixed": np.bool_}
+    assert records.dtype.itemsize == CACHE_LINE and records.ctypes.data % CACHE_LINE == 0   # a record, a line
+    for name, values in columns:
+        np.testing.assert_array_equal(records[name], values)
+    wide = _records([(f"points_{k}", np.arange(4, dtype=np.float64) + k) for k in range(9)], 4)
+    assert wide.dtype.itemsize == 72 and wide["points_8"].tolist() == [8.0, 9.0, 10.0, 11.0]
 
 
 def test_the_rows_of_a_draw_are_those_of_the_drawn_province(prepared):

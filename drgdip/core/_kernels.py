@@ -4,8 +4,37 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
-__all__ = ["counting_order", "first_bad_number", "first_appearance_codes", "text_hashes"]
+__all__ = ["counting_order", "first_bad_number", "first_appearance_codes", "text_hashes", "prefetch"]
+
+
+@intrinsic
+def prefetch(typingctx, values, index):
+    """``prefetch(values, index)`` in a kernel: ask the memory for the cache line holding ``values[index]``
+    (a 1-d array) and go on without waiting for it.
+
+    A kernel that reads items scattered over a large array asks for a batch of them first: the loads
+    then overlap one another and the work on items already there, where loads that wait for their
+    value would each hold the core up (numba has no other way to emit the CPU's prefetch).
+    """
+    if not isinstance(values, types.Array) or values.ndim != 1 or not isinstance(index, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        array = context.make_array(array_type)(context, builder, args[0])
+        pointer = cgutils.get_item_pointer(context, builder, array_type, array, [args[1]])
+        byte_pointer, word = ir.IntType(8).as_pointer(), ir.IntType(32)
+        function = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer, word, word, word]), "llvm.prefetch.p0i8")
+        # read (0), keep in every cache level (3), data (1)
+        builder.call(function, [builder.bitcast(pointer, byte_pointer), word(0), word(3), word(1)])
+        return context.get_dummy_value()
+
+    return types.void(values, index), codegen
 
 
 @nb.njit(cache=True)
