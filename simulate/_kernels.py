@@ -18,7 +18,8 @@ __all__ = ["cell_lists", "step_members", "step_picks"]
 
 @njit(cache=True, nogil=True)
 def cell_lists(candidate, cell, order, n_cells):
-    """The candidate rows of each cell in ``order``, and each row's place in its cell's list.
+    """The candidate rows of each cell in ``order``, each row's place in its cell's list, and the cell
+    of each candidate.
 
     Parameters
     ----------
@@ -32,12 +33,14 @@ def cell_lists(candidate, cell, order, n_cells):
     Returns
     -------
     int64[n_cells + 1] pointers, int64[k] candidate rows cell by cell, int32[n] place of each row in
-    its cell's list (-1: no candidate)
+    its cell's list (-1: no candidate), int32[n] cell of each row (-1: no candidate)
     """
     ptr = np.zeros(n_cells + 1, dtype=np.int64)
+    member_cell = np.full(candidate.shape[0], -1, dtype=np.int32)
     for i in range(candidate.shape[0]):
         if candidate[i]:
             ptr[cell[i] + 1] += 1
+            member_cell[i] = cell[i]
     for c in range(n_cells):
         ptr[c + 1] += ptr[c]
     items = np.empty(ptr[n_cells], dtype=np.int64)
@@ -50,21 +53,19 @@ def cell_lists(candidate, cell, order, n_cells):
             items[fill[c]] = row
             place[row] = fill[c] - ptr[c]
             fill[c] += 1
-    return ptr, items, place
+    return ptr, items, place, member_cell
 
 
 @njit(cache=True, nogil=True)
-def step_members(ptr, place, cell, removed, copy_row, copy_alive):
+def step_members(ptr, place, member_cell, removed, copy_row, copy_alive):
     """What earlier steps changed in each cell: its holes (places of removed candidate rows, ascending)
     and its copies (the copies of candidate rows, in the order they were made), and its size.
 
     Parameters
     ----------
     ptr : int64[n_cells + 1]
-    place : int32[n]
-        Of :func:`cell_lists`.
-    cell : int32[n]
-        The cell of each row.
+    place, member_cell : int32[n]
+        Of :func:`cell_lists` (a copy's row is read in ``member_cell`` alone: one read of memory each).
     removed : int64[r]
         Rows removed by earlier steps.
     copy_row : int64[m]
@@ -80,12 +81,12 @@ def step_members(ptr, place, cell, removed, copy_row, copy_alive):
     n_cells = ptr.shape[0] - 1
     hole_ptr = np.zeros(n_cells + 1, dtype=np.int64)
     for row in removed:
-        if place[row] >= 0:
-            hole_ptr[cell[row] + 1] += 1
+        if member_cell[row] >= 0:
+            hole_ptr[member_cell[row] + 1] += 1
     copy_cell = np.empty(copy_row.shape[0], dtype=np.int64)   # -1: no member of this step
     copy_ptr = np.zeros(n_cells + 1, dtype=np.int64)
     for j in range(copy_row.shape[0]):
-        copy_cell[j] = cell[copy_row[j]] if copy_alive[j] and place[copy_row[j]] >= 0 else -1
+        copy_cell[j] = member_cell[copy_row[j]] if copy_alive[j] else -1
         if copy_cell[j] >= 0:
             copy_ptr[copy_cell[j] + 1] += 1
     for c in range(n_cells):
@@ -94,9 +95,10 @@ def step_members(ptr, place, cell, removed, copy_row, copy_alive):
     holes = np.empty(hole_ptr[n_cells], dtype=np.int64)
     fill = hole_ptr[:n_cells].copy()
     for row in removed:
-        if place[row] >= 0:
-            holes[fill[cell[row]]] = place[row]
-            fill[cell[row]] += 1
+        c = member_cell[row]
+        if c >= 0:
+            holes[fill[c]] = place[row]
+            fill[c] += 1
     for c in range(n_cells):
         holes[hole_ptr[c]:hole_ptr[c + 1]] = np.sort(holes[hole_ptr[c]:hole_ptr[c + 1]])
     copies = np.empty(copy_ptr[n_cells], dtype=np.int64)
@@ -109,6 +111,34 @@ def step_members(ptr, place, cell, removed, copy_row, copy_alive):
     for c in range(n_cells):
         size[c] = ptr[c + 1] - ptr[c] - (hole_ptr[c + 1] - hole_ptr[c]) + copy_ptr[c + 1] - copy_ptr[c]
     return hole_ptr, holes, copy_ptr, copies, size
+
+
+@njit(cache=True, nogil=True)
+def _sort_spread(values, n, counts, scratch):
+    """Sort ``values`` (in [0, n), drawn evenly) in place, in time linear in their number: into as many
+    buckets as there are values, then by insertion (each value is then at most its bucket's few
+    neighbours away from its place). ``counts`` and ``scratch``: room for len(values) + 1 and
+    len(values) items."""
+    w = values.shape[0]
+    for b in range(w + 1):
+        counts[b] = 0
+    for k in range(w):
+        counts[values[k] * w // n + 1] += 1
+    for b in range(w):
+        counts[b + 1] += counts[b]
+    for k in range(w):
+        b = values[k] * w // n
+        scratch[counts[b]] = values[k]
+        counts[b] += 1
+    for k in range(1, w):
+        value = scratch[k]
+        j = k - 1
+        while j >= 0 and scratch[j] > value:
+            scratch[j + 1] = scratch[j]
+            j -= 1
+        scratch[j + 1] = value
+    for k in range(w):
+        values[k] = scratch[k]
 
 
 @njit(cache=True, nogil=True)
@@ -133,6 +163,11 @@ def step_picks(ptr, items, hole_ptr, holes, copy_ptr, copies, copy_row, size, wa
     picked_cell = np.empty(total, dtype=np.int64)
     marked = np.zeros(widest, dtype=np.bool_)
     member = np.empty(total, dtype=np.int64)
+    most = 1
+    for c in range(n_cells):
+        most = max(most, wanted[c])
+    counts = np.empty(most + 1, dtype=np.int64)
+    scratch = np.empty(most, dtype=np.int64)
     at = 0
     for c in range(n_cells):
         w = wanted[c]
@@ -153,7 +188,7 @@ def step_picks(ptr, items, hole_ptr, holes, copy_ptr, copies, copy_row, size, wa
         else:
             for k in range(at, at + w):
                 member[k] = min(np.int64(uniforms[k] * n), n - 1)
-        member[at:at + w] = np.sort(member[at:at + w])
+        _sort_spread(member[at:at + w], n, counts, scratch)
         first_hole, n_holes = hole_ptr[c], hole_ptr[c + 1] - hole_ptr[c]
         n_alive = ptr[c + 1] - ptr[c] - n_holes
         for k in range(at, at + w):

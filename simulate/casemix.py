@@ -117,11 +117,10 @@ class _Draw:
         return self.lookup("order", lambda: _ids_and_order(self.frame))
 
     def lists(self, key, candidate, cell: np.ndarray, n_cells: int) -> tuple:
-        """The candidate lists of a step (:func:`~drgdip.simulate._kernels.cell_lists`) and the cell of
-        each row, once per input; ``candidate`` is called only the first time."""
+        """The candidate lists of a step (:func:`~drgdip.simulate._kernels.cell_lists`), once per
+        input; ``candidate`` is called only the first time."""
         def lists():
-            cells = cell.astype(np.int32)
-            return cell_lists(candidate(), cells, self.ids_and_order()[1], n_cells) + (cells,)
+            return cell_lists(candidate(), cell.astype(np.int32), self.ids_and_order()[1], n_cells)
 
         return self.lookup(("lists",) + key, lists)
 
@@ -134,8 +133,8 @@ class _Draw:
     def picked(self, lists: tuple, wanted_of, rng) -> tuple | None:
         """Members of each cell of a step, drawn with ``rng``: ``wanted_of(size)`` of each cell's ``size``
         members (input rows, then copies); None when no cell wants any (nothing is drawn)."""
-        ptr, items, place, cell = lists
-        hole_ptr, holes, copy_ptr, copies, size = step_members(ptr, place, cell, self.removed, self.copy_row,
+        ptr, items, place, member_cell = lists
+        hole_ptr, holes, copy_ptr, copies, size = step_members(ptr, place, member_cell, self.removed, self.copy_row,
                                                               self.copy_alive)
         wanted = wanted_of(size)
         if not wanted.any():

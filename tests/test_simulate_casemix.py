@@ -443,8 +443,9 @@ def test_a_step_draws_among_the_members_left_by_earlier_steps(data):
     copy_row = np.asarray(data.draw(st.lists(st.integers(0, n - 1), max_size=15)), dtype=np.int64)
     copy_alive = np.asarray(data.draw(st.lists(st.booleans(), min_size=len(copy_row), max_size=len(copy_row))),
                             dtype=bool)
-    ptr, items, place = cell_lists(candidate, cell, order, n_cells)
-    hole_ptr, holes, copy_ptr, copies, size = step_members(ptr, place, cell, removed, copy_row, copy_alive)
+    ptr, items, place, member_cell = cell_lists(candidate, cell, order, n_cells)
+    assert member_cell.tolist() == np.where(candidate, cell, -1).tolist()
+    hole_ptr, holes, copy_ptr, copies, size = step_members(ptr, place, member_cell, removed, copy_row, copy_alive)
     members = [[(int(row), -1) for row in order if candidate[row] and cell[row] == c and row not in set(removed)]
                + [(int(copy_row[j]), j) for j in range(len(copy_row))
                   if copy_alive[j] and candidate[copy_row[j]] and cell[copy_row[j]] == c] for c in range(n_cells)]
