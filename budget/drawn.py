@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, replace
-from typing import Callable, NamedTuple
+from typing import Callable, Collection, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -84,12 +84,14 @@ class _Rewritten:
 
 
 def settle_drawn_rows(prepared: PreparedProvince, policy: Policy, copied: np.ndarray, removed: np.ndarray,
-                      rewritten: np.ndarray, rewritten_stays: pd.DataFrame | Rewritable) -> Settlement | None:
+                      rewritten: np.ndarray, rewritten_stays: pd.DataFrame | Rewritable,
+                      tables: Collection[str] | None = None) -> Settlement | None:
     """Settle the drawn settlement year made of the rows of ``prepared.current`` less the rows
     ``removed``, plus a copy of the row ``copied[k]`` for each ``k``, where the stays of the rows
     ``rewritten`` (one per rewritten stay, a row again for each copy rewritten) are
     ``rewritten_stays`` (grouped again, without points; or every stay the draws may rewrite, whose
-    points are computed once); money shared down to the hospitals. None
+    points are computed once); money shared down to the hospitals, the Settlement's ``tables`` made
+    (default: every one, see :func:`~drgdip.budget.settle.settle_cases`). None
     when it cannot be settled from the parent's sums (see the module docstring). ``prepared`` must
     have been settled under a policy with the same points, input and layout as ``policy`` (its
     settlement input is the parent)."""
@@ -116,7 +118,7 @@ def settle_drawn_rows(prepared: PreparedProvince, policy: Policy, copied: np.nda
                                  history_key=parent.history_key, derived={**history_derived, **derived})
     return settle_cases(pd.DataFrame(index=pd.RangeIndex(0)), policy, hospitals=prepared.hospitals,
                         deductions=prepared.deductions, file=SETTLED, year=prepared.settle_year,
-                        year_input=year_input, per_stay=False)
+                        year_input=year_input, per_stay=False, tables=tables)
 
 
 def parent_key(policy: Policy) -> tuple:

@@ -7,7 +7,7 @@ ledger), the monthly prepayments and the remote clearing tables (:mod:`drgdip.bu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -74,21 +74,30 @@ class Settlement:
 
 def settlement_tables(cases: pd.DataFrame, year_input: SettlementInput, money: PoolMoney, values: PointValues,
                       shares: Shares, adjusted: HospitalAdjustments, prepayment: Prepayment, policy: Policy,
-                      warnings: tuple[str, ...]) -> Settlement:
-    """Every output table of the settlement; shares made per hospital only (no ``payments``) give no
-    per-stay table, no clearing table and no remote fund due."""
-    if shares.payments is None:
-        clearing = pd.DataFrame(columns=list(CLEARING_COLUMNS))
-        per_stay = pd.DataFrame(index=pd.RangeIndex(0))
-    else:
-        clearing = _clearing(year_input, shares)
-        per_stay = _case_table(cases, year_input, shares)
-    return Settlement(cases=per_stay,
-                      hospitals=_hospital_table(year_input, shares, adjusted, prepayment),
-                      clearing=clearing, summary=_summary_table(year_input, money, values, shares, adjusted, policy),
-                      pools=_pool_table(year_input, money, values),
-                      monthly=_monthly_table(year_input, shares, prepayment),
-                      clearing_matrix=clearing_matrix(clearing), warnings=warnings)
+                      warnings: tuple[str, ...], tables: Collection[str] | None = None) -> Settlement:
+    """Every output table of the settlement, or those named in ``tables`` (the others left empty);
+    shares made per hospital only (no ``payments``) give no per-stay table, no clearing table and no
+    remote fund due."""
+    def wanted(name: str) -> bool:
+        return tables is None or name in tables
+
+    made = {name: pd.DataFrame() for name in ("cases", "hospitals", "clearing", "summary")}
+    if wanted("clearing") or wanted("clearing_matrix"):
+        clearing = pd.DataFrame(columns=list(CLEARING_COLUMNS)) if shares.payments is None \
+            else _clearing(year_input, shares)
+        made.update(clearing=clearing, clearing_matrix=clearing_matrix(clearing))
+    if wanted("cases"):
+        made["cases"] = pd.DataFrame(index=pd.RangeIndex(0)) if shares.payments is None \
+            else _case_table(cases, year_input, shares)
+    if wanted("hospitals"):
+        made["hospitals"] = _hospital_table(year_input, shares, adjusted, prepayment)
+    if wanted("summary"):
+        made["summary"] = _summary_table(year_input, money, values, shares, adjusted, policy)
+    if wanted("pools"):
+        made["pools"] = _pool_table(year_input, money, values)
+    if wanted("monthly"):
+        made["monthly"] = _monthly_table(year_input, shares, prepayment)
+    return Settlement(**made, warnings=warnings)
 
 
 def _hospital_table(year_input: SettlementInput, shares: Shares, adjusted: HospitalAdjustments,

@@ -45,6 +45,8 @@ in its pool.
 
 from __future__ import annotations
 
+from typing import Collection
+
 import pandas as pd
 
 from drgdip.budget.hospital_adjust import adjust_hospitals
@@ -62,7 +64,8 @@ __all__ = ["Settlement", "settle_cases", "HOSPITAL_COLUMNS"]
 def settle_cases(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame | None = None,
                  history: pd.DataFrame | None = None, deductions: pd.DataFrame | None = None,
                  file: str = "<cases>", year: int | None = None,
-                 year_input: SettlementInput | None = None, per_stay: bool = True) -> Settlement:
+                 year_input: SettlementInput | None = None, per_stay: bool = True,
+                 tables: Collection[str] | None = None) -> Settlement:
     """Settle one year of stays that carry ``case_points`` under ``policy`` (see the module docstring).
 
     Parameters
@@ -88,6 +91,9 @@ def settle_cases(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame
         Share the money down to every stay (default). Without it the money stops at the hospitals:
         every hospital, pool and summary figure is the same to the fen, but there is no per-stay
         table, no clearing table and no remote stays' fund due (what simulations need, faster).
+    tables : names of Settlement's tables, optional
+        Make only these tables (default: every one); the others are left empty, e.g. the hospitals
+        and pools a Monte Carlo draw keeps.
     """
     if year_input is None:
         year_input = read_input(cases, policy, hospitals=hospitals, history=history, file=file, year=year)
@@ -97,4 +103,5 @@ def settle_cases(cases: pd.DataFrame, policy: Policy, *, hospitals: pd.DataFrame
     adjusted = adjust_hospitals(year_input, money, values, shares, policy, deductions)
     prepayment = prepay_and_clear(year_input, money.budget, shares, adjusted, policy)
     warnings = money.warnings + values.warnings + adjusted.warnings + prepayment.warnings
-    return settlement_tables(cases, year_input, money, values, shares, adjusted, prepayment, policy, warnings)
+    return settlement_tables(cases, year_input, money, values, shares, adjusted, prepayment, policy, warnings,
+                             tables)

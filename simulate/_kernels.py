@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["cell_lists", "step_members", "step_picks"]
+__all__ = ["cell_lists", "step_members", "step_picks", "spread_order"]
 
 
 @njit(cache=True, nogil=True)
@@ -111,6 +111,39 @@ def step_members(ptr, place, member_cell, removed, copy_row, copy_alive):
     for c in range(n_cells):
         size[c] = ptr[c + 1] - ptr[c] - (hole_ptr[c + 1] - hole_ptr[c]) + copy_ptr[c + 1] - copy_ptr[c]
     return hole_ptr, holes, copy_ptr, copies, size
+
+
+@njit(cache=True, nogil=True)
+def spread_order(values, limit):
+    """The stable order that sorts ``values`` (integers), in time linear in their number when they lie
+    in [0, limit) spread about evenly, such as positions of stays drawn at random: by bucket, then by
+    insertion (any other values are sorted as well, only slower).
+
+    Returns
+    -------
+    int64[n] ``order`` with ``values[order]`` ascending, equal values in their order in ``values``
+    """
+    n = values.shape[0]
+    counts = np.zeros(n + 1, dtype=np.int64)
+    bucket = np.empty(n, dtype=np.int64)
+    for k in range(n):
+        bucket[k] = min(max(values[k], 0), limit) * n // max(limit, 1)
+        bucket[k] = min(bucket[k], n - 1)
+        counts[bucket[k] + 1] += 1
+    for b in range(n):
+        counts[b + 1] += counts[b]
+    order = np.empty(n, dtype=np.int64)
+    for k in range(n):
+        order[counts[bucket[k]]] = k
+        counts[bucket[k]] += 1
+    for k in range(1, n):
+        item = order[k]
+        j = k - 1
+        while j >= 0 and values[order[j]] > values[item]:
+            order[j + 1] = order[j]
+            j -= 1
+        order[j + 1] = item
+    return order
 
 
 @njit(cache=True, nogil=True)

@@ -67,7 +67,7 @@ from drgdip.core.errors import UsageError
 from drgdip.core.frames import frame_of
 from drgdip.grouper.dip_directory import SEVERITIES, DipDirectory
 from drgdip.pointvalue.coefs import POOLS, pool_codes
-from drgdip.simulate._kernels import cell_lists, step_members, step_picks
+from drgdip.simulate._kernels import cell_lists, spread_order, step_members, step_picks
 
 __all__ = ["REMOTE_TAG", "VOLUME_TAG", "change_remote", "change_volume", "perturb", "perturb_with_sources",
            "perturbed_rows", "rewritten_stays", "upshift_candidates", "DrawnRows", "Perturbed", "upshift_coding"]
@@ -301,7 +301,7 @@ def _rows_of(draw: _Draw) -> DrawnRows:
     position = draw.rewritten_row - np.searchsorted(removed, draw.rewritten_row)   # kept rows keep their order
     is_copy = draw.rewritten_copy >= 0
     position[is_copy] = copy_position[draw.rewritten_copy[is_copy]]
-    order = np.argsort(position, kind="stable")
+    order = spread_order(position, n - len(removed) + len(alive))
     positions = position[order]
     return DrawnRows(n_input=n, removed=removed, copied=draw.copy_row[alive], rewritten=positions,
                      rewritten_rows=draw.rewritten_row[order],
@@ -699,6 +699,8 @@ def _is_zero(shares: Shares) -> bool:
     """No perturbation asked for: None, 0, or nothing but zeros."""
     if shares is None:
         return True
+    if isinstance(shares, pd.Series) and shares.dtype.kind in "fiu":
+        return not shares.to_numpy().any()
     if isinstance(shares, (pd.Series, Mapping)):
         values = pd.Series(shares, dtype=object) if isinstance(shares, Mapping) else shares
         return len(values) == 0 or bool((values.astype(object) == 0).all())
@@ -763,6 +765,11 @@ def _per_label(shares: Shares, labels: np.ndarray, name: str) -> np.ndarray:
     """The share of each label (hospital id, region, ...): 0 where a Series or mapping has none."""
     if shares is None:
         return np.zeros(len(labels))
+    if isinstance(shares, pd.Series) and shares.dtype.kind == "f" and len(shares) == len(labels) \
+            and np.array_equal(shares.index.to_numpy(dtype=object), np.asarray(labels, dtype=object)):
+        values = shares.to_numpy(dtype=np.float64, copy=True)   # a number for each label, in their order
+        if np.isfinite(values).all():
+            return values
     if isinstance(shares, (pd.Series, Mapping)):
         series = pd.Series(shares) if isinstance(shares, Mapping) else shares
         keys = pd.Index([str(key) for key in series.index], dtype=object)

@@ -27,6 +27,7 @@ __all__ = ["HOSPITAL_KEY", "DrawUnits", "draw_province", "draw_outcome", "settle
 
 HOSPITAL_KEY = ["area", "hospital_id"]
 CASE_MIX_STREAM = 0x43415345   # the random stream of a draw's case-mix perturbation ("CASE")
+DRAW_TABLES = ("hospitals", "pools")   # the tables of a settlement a Monte Carlo draw keeps
 
 
 def settle_named(prepared: PreparedProvince, base_policy: Policy, overrides: Mapping) -> Settlement:
@@ -148,41 +149,47 @@ def draw_outcome(prepared: PreparedProvince, base_policy: Policy, monte_carlo: M
     policy, perturbation = _drawn(prepared, base_policy, monte_carlo, draw, units)
     shares_parent = perturbation is not None and parent_key(policy) == parent_key(base_policy) \
         and has_parent(prepared, policy)
-    result = _from_parent_sums(prepared, base_policy, policy, perturbation, units) if shares_parent else None
+    result = _from_parent_sums(prepared, base_policy, policy, perturbation, units, DRAW_TABLES) \
+        if shares_parent else None
     if result is None:
         with units.alone:
             if not shares_parent:
-                result = _settled_from_rows(prepared, base_policy, monte_carlo, draw, units, (policy, perturbation))
+                result = _settled_from_rows(prepared, base_policy, monte_carlo, draw, units, (policy, perturbation),
+                                            DRAW_TABLES)
             if result is None:
                 province, policy = draw_province(prepared, base_policy, monte_carlo, draw, units)
                 result = settle_prepared(province, policy, input_columns=False, per_stay=False)
-    payments = hospital_payments(result)[["final_payment", "gain_vs_ffs"]]
+    hospitals = result.hospitals
+    payments = pd.DataFrame({"final_payment": hospitals["final_payment"].to_numpy(),
+                             "gain_vs_ffs": hospitals["gain_vs_ffs"].to_numpy()},
+                            index=pd.MultiIndex.from_arrays([hospitals[key].astype(str) for key in HOSPITAL_KEY]))
     pools = list(zip(result.pools["pool"].astype(str), result.pools["settlement_point_value"],
                      result.pools["effective_point_value"]))
     return payments, pools
 
 
 def _settled_from_rows(prepared: PreparedProvince, base_policy: Policy, monte_carlo: MonteCarlo, draw: int,
-                       units: DrawUnits, drawn: tuple | None = None) -> Settlement | None:
+                       units: DrawUnits, drawn: tuple | None = None, tables: tuple | None = None) -> Settlement | None:
     """Draw ``draw`` (``drawn``: its policy and perturbation, when :func:`_drawn` gave them already)
-    settled from the sums of ``prepared``'s parent for its policy, made first when it has none; None
-    when it must be settled whole."""
+    settled from the sums of ``prepared``'s parent for its policy, made first when it has none
+    (``tables``: those of its tables to make, default every one); None when it must be settled whole."""
     policy, perturbation = drawn if drawn is not None else _drawn(prepared, base_policy, monte_carlo, draw, units)
     if perturbation is None or not _has_parent(prepared, policy, units):
         return None
-    return _from_parent_sums(prepared, base_policy, policy, perturbation, units)
+    return _from_parent_sums(prepared, base_policy, policy, perturbation, units, tables)
 
 
 def _from_parent_sums(prepared: PreparedProvince, base_policy: Policy, policy: Policy, perturbation: dict,
-                      units: DrawUnits) -> Settlement | None:
+                      units: DrawUnits, tables: tuple | None = None) -> Settlement | None:
     """A draw (its ``policy`` and ``perturbation`` of :func:`_drawn`) settled from the sums of ``prepared``'s
     parent for ``policy`` (:func:`drgdip.budget.drawn.settle_drawn_rows`), the same settlement as that of
-    :func:`draw_province`'s province; None when it must be settled whole."""
+    :func:`draw_province`'s province (``tables``: those of its tables to make, default every one); None
+    when it must be settled whole."""
     rows = perturbed_rows(prepared.current, lookups=units.lookups, **perturbation)
     stays = _rewritable(prepared, base_policy, policy, perturbation, units)
     if stays is None:
         _, stays = rewritten_stays(prepared.current, rows)
-    return settle_drawn_rows(prepared, policy, rows.copied, rows.removed, rows.rewritten_rows, stays)
+    return settle_drawn_rows(prepared, policy, rows.copied, rows.removed, rows.rewritten_rows, stays, tables)
 
 
 def _rewritable(prepared: PreparedProvince, base_policy: Policy, policy: Policy, perturbation: dict,

@@ -150,6 +150,21 @@ def test_growth_above_one_draws_with_replacement(province):
     assert out["case_id"].is_unique
 
 
+def test_shares_per_hospital_in_any_order_or_kind_give_the_same_draw(province):
+    hospitals = np.sort(province["hospital_id"].astype(str).unique())
+    growth = pd.Series(np.linspace(-0.3, 0.6, len(hospitals)), index=hospitals)
+    upshift = pd.Series(np.linspace(0.0, 0.5, len(hospitals)), index=hospitals)
+    expected = perturb(province, rng=np.random.default_rng(4), volume_growth=growth, coding_upshift=upshift)
+    shuffled = np.random.default_rng(0).permutation(len(hospitals))
+    for volume_growth, coding_upshift in ((growth.iloc[shuffled], upshift.iloc[shuffled]),
+                                          (growth.to_dict(), upshift.astype(object))):
+        out = perturb(province, rng=np.random.default_rng(4), volume_growth=volume_growth,
+                      coding_upshift=coding_upshift)
+        pd.testing.assert_frame_equal(out, expected)
+    with pytest.raises(UsageError, match="volume_growth of .* expected a finite number"):
+        perturb(province, rng=np.random.default_rng(4), volume_growth=growth.where(growth.index != hospitals[1]))
+
+
 def test_negative_growth_never_removes_more_than_a_hospital_has(province):
     out = change_volume(province, -3.0, rng=np.random.default_rng(0))
     assert len(out) == 0 and list(out.columns) == list(province.columns)
@@ -424,6 +439,15 @@ def test_each_perturbed_stay_knows_the_input_row_it_comes_from():
     assert moved.any() and (moved == out.changed).all()
     copies = out.cases["case_id"].astype(str).str.contains("~v").to_numpy()
     assert copies.any() and (out.cases["case_id"][~copies] == source["case_id"][~copies]).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.integers(-5, 60), max_size=80), limit=st.integers(0, 50))
+def test_the_order_of_spread_positions_is_the_stable_sort(values, limit):
+    from drgdip.simulate._kernels import spread_order
+
+    values = np.asarray(values, dtype=np.int64)
+    assert spread_order(values, limit).tolist() == np.argsort(values, kind="stable").tolist()
 
 
 @settings(max_examples=200, deadline=None)
