@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from drgdip.core._kernels import prefetch
+
 __all__ = ["cell_lists", "step_members", "step_picks", "spread_order"]
 
 
@@ -224,6 +226,9 @@ def step_picks(ptr, items, hole_ptr, holes, copy_ptr, copies, copy_row, size, wa
         _sort_spread(member[at:at + w], n, counts, scratch)
         first_hole, n_holes = hole_ptr[c], hole_ptr[c + 1] - hole_ptr[c]
         n_alive = ptr[c + 1] - ptr[c] - n_holes
+        for k in range(at, at + w):   # ask for the cell's rows picked all at once (about: holes shift them)
+            if member[k] < n_alive:
+                prefetch(items, ptr[c] + member[k])
         for k in range(at, at + w):
             m = member[k]
             picked_cell[k] = c
