@@ -149,34 +149,6 @@ def spread_order(values, limit):
 
 
 @njit(cache=True, nogil=True)
-def _sort_spread(values, n, counts, scratch):
-    """Sort ``values`` (in [0, n), drawn evenly) in place, in time linear in their number: into as many
-    buckets as there are values, then by insertion (each value is then at most its bucket's few
-    neighbours away from its place). ``counts`` and ``scratch``: room for len(values) + 1 and
-    len(values) items."""
-    w = values.shape[0]
-    for b in range(w + 1):
-        counts[b] = 0
-    for k in range(w):
-        counts[values[k] * w // n + 1] += 1
-    for b in range(w):
-        counts[b + 1] += counts[b]
-    for k in range(w):
-        b = values[k] * w // n
-        scratch[counts[b]] = values[k]
-        counts[b] += 1
-    for k in range(1, w):
-        value = scratch[k]
-        j = k - 1
-        while j >= 0 and scratch[j] > value:
-            scratch[j + 1] = scratch[j]
-            j -= 1
-        scratch[j + 1] = value
-    for k in range(w):
-        values[k] = scratch[k]
-
-
-@njit(cache=True, nogil=True)
 def step_picks(ptr, items, hole_ptr, holes, copy_ptr, copies, copy_row, size, wanted, uniforms):
     """``wanted[c]`` members of each cell ``c``, drawn with ``uniforms`` (one per member picked, in [0, 1)):
     without replacement when the cell has that many (Floyd's algorithm), with replacement otherwise.
@@ -198,11 +170,6 @@ def step_picks(ptr, items, hole_ptr, holes, copy_ptr, copies, copy_row, size, wa
     picked_cell = np.empty(total, dtype=np.int64)
     marked = np.zeros(widest, dtype=np.bool_)
     member = np.empty(total, dtype=np.int64)
-    most = 1
-    for c in range(n_cells):
-        most = max(most, wanted[c])
-    counts = np.empty(most + 1, dtype=np.int64)
-    scratch = np.empty(most, dtype=np.int64)
     at = 0
     for c in range(n_cells):
         w = wanted[c]
@@ -223,7 +190,8 @@ def step_picks(ptr, items, hole_ptr, holes, copy_ptr, copies, copy_row, size, wa
         else:
             for k in range(at, at + w):
                 member[k] = min(np.int64(uniforms[k] * n), n - 1)
-        _sort_spread(member[at:at + w], n, counts, scratch)
+        picks = member[at:at + w]
+        picks[:] = picks[spread_order(picks, n)]   # drawn evenly over the cell: sorted in linear time
         first_hole, n_holes = hole_ptr[c], hole_ptr[c + 1] - hole_ptr[c]
         n_alive = ptr[c + 1] - ptr[c] - n_holes
         for k in range(at, at + w):   # ask for the cell's rows picked all at once (about: holes shift them)
