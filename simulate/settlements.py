@@ -36,12 +36,12 @@ def settle_named(prepared: PreparedProvince, base_policy: Policy, overrides: Map
     return settle_prepared(prepared, policy, input_columns=False, per_stay=False)
 
 
-def hospital_payments(result: Settlement) -> pd.DataFrame:
-    """Per hospital row of a settlement, indexed by (area, hospital_id)."""
-    table = result.hospitals.copy()
-    table["area"] = table["area"].astype(str)
-    table["hospital_id"] = table["hospital_id"].astype(str)
-    return table.set_index(HOSPITAL_KEY)
+def hospital_payments(result: Settlement, columns: list[str] | None = None) -> pd.DataFrame:
+    """Per hospital row of a settlement (its ``columns``, default every one), indexed by (area, hospital_id)."""
+    table = result.hospitals
+    index = pd.MultiIndex.from_arrays([table[key].astype(str) for key in HOSPITAL_KEY])
+    kept = [c for c in table.columns if c not in HOSPITAL_KEY] if columns is None else columns
+    return table[kept].set_axis(index)
 
 
 def _units(prepared: PreparedProvince) -> dict[str, np.ndarray]:
@@ -159,10 +159,7 @@ def draw_outcome(prepared: PreparedProvince, base_policy: Policy, monte_carlo: M
             if result is None:
                 province, policy = draw_province(prepared, base_policy, monte_carlo, draw, units)
                 result = settle_prepared(province, policy, input_columns=False, per_stay=False)
-    hospitals = result.hospitals
-    payments = pd.DataFrame({"final_payment": hospitals["final_payment"].to_numpy(),
-                             "gain_vs_ffs": hospitals["gain_vs_ffs"].to_numpy()},
-                            index=pd.MultiIndex.from_arrays([hospitals[key].astype(str) for key in HOSPITAL_KEY]))
+    payments = hospital_payments(result, ["final_payment", "gain_vs_ffs"])
     pools = list(zip(result.pools["pool"].astype(str), result.pools["settlement_point_value"],
                      result.pools["effective_point_value"]))
     return payments, pools
